@@ -1,0 +1,129 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/warder/warder"
+)
+
+func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	var req warder.AgentCreate
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	a, err := s.agents.CreateAgent(r.Context(), caller, req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, agentView(a))
+}
+
+func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	list, err := s.agents.ListAgents(r.Context(), caller)
+	if err != nil {
+		return err
+	}
+	out := make([]agentJSON, len(list))
+	for i, a := range list {
+		out[i] = agentView(a)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	a, err := s.agents.Agent(r.Context(), caller, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, agentView(a))
+}
+
+func (s *Server) replaceAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	var req warder.AgentCreate
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	a, err := s.agents.ReplaceAgent(r.Context(), caller, r.PathValue("id"), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, agentView(a))
+}
+
+func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	var req warder.AgentUpdate
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	a, err := s.agents.UpdateAgent(r.Context(), caller, r.PathValue("id"), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, agentView(a))
+}
+
+func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	if err := s.agents.DeleteAgent(r.Context(), caller, r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, message{"Agent deleted successfully"})
+}
+
+func (s *Server) startAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	if _, err := s.agents.StartAgent(r.Context(), caller, r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, message{"Agent container started successfully"})
+}
+
+func (s *Server) stopAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	if _, err := s.agents.StopAgent(r.Context(), caller, r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, message{"Agent container stopped successfully"})
+}
+
+func (s *Server) restartAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	if _, err := s.agents.RestartAgent(r.Context(), caller, r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, message{"Agent container restarted successfully"})
+}
+
+// logsResponse is the seed's shape for GET /logs.
+type logsResponse struct {
+	Logs string `json:"logs"`
+}
+
+func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	opts := warder.LogOptions{Lines: 100}
+	q := r.URL.Query()
+	if v := q.Get("lines"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return warder.Errorf(warder.ErrInvalid, "lines must be a positive whole number, not %q", v)
+		}
+		opts.Lines = n
+	}
+	if v := q.Get("timestamps"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return warder.Errorf(warder.ErrInvalid, "timestamps must be true or false, not %q", v)
+		}
+		opts.Timestamps = b
+	}
+	logs, err := s.agents.AgentLogs(r.Context(), caller, r.PathValue("id"), opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, logsResponse{logs})
+}
+
+func (s *Server) agentStats(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	st, err := s.agents.AgentStats(r.Context(), caller, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, statsResponse{statsView(st)})
+}

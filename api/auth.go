@@ -1,0 +1,106 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/warder/warder"
+)
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := s.ready(r.Context()); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	var req warder.RegisterRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	u, err := s.auth.Register(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, u)
+}
+
+// loginRequest is the JSON body of POST /api/auth/login; username may
+// also be an email address.
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// tokenResponse is what both login endpoints answer.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	return s.issue(w, r, req.Username, req.Password)
+}
+
+// tokenForm is the OAuth2 password flow: a form with username, password
+// and optionally grant_type=password.
+func (s *Server) tokenForm(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return warder.Errorf(warder.ErrTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+		}
+		return warder.Errorf(warder.ErrInvalid, "request body is not a valid form: %v", err)
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "" && gt != "password" {
+		return warder.Errorf(warder.ErrInvalid, "unsupported grant_type %q; only \"password\" is supported", gt)
+	}
+	return s.issue(w, r, r.PostForm.Get("username"), r.PostForm.Get("password"))
+}
+
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, login, password string) error {
+	sess, err := s.auth.Login(r.Context(), login, password)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken: sess.AccessToken,
+		TokenType:   sess.TokenType,
+		ExpiresIn:   int(sess.ExpiresIn.Seconds()),
+	})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *warder.User) error {
+	if err := s.auth.Logout(r.Context(), bearer(r)); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, message{"Logged out"})
+}
+
+// meResponse is GET /api/auth/me.
+type meResponse struct {
+	ID       string      `json:"id"`
+	Username string      `json:"username"`
+	Email    string      `json:"email"`
+	Role     warder.Role `json:"role"`
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, u *warder.User) error {
+	return writeJSON(w, http.StatusOK, meResponse{u.ID, u.Username, u.Email, u.Role})
+}
+
+// message is the seed's shape for lifecycle answers.
+type message struct {
+	Message string `json:"message"`
+}

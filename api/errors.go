@@ -1,0 +1,130 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/warder/warder"
+)
+
+// detail is the error body FastAPI clients of the seed expect.
+type detail struct {
+	Detail string `json:"detail"`
+}
+
+// statuses maps error kinds to HTTP statuses, in the order they are tried.
+var statuses = []struct {
+	kind   error
+	status int
+}{
+	{warder.ErrInvalid, http.StatusBadRequest},
+	{warder.ErrUnauthorized, http.StatusUnauthorized},
+	{warder.ErrForbidden, http.StatusForbidden},
+	{warder.ErrNotFound, http.StatusNotFound},
+	{warder.ErrConflict, http.StatusConflict},
+	{warder.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{warder.ErrUnavailable, http.StatusServiceUnavailable},
+}
+
+// writeError is the one place an error becomes a response. An error with
+// no kind is internal: it is logged with the request id, and the caller
+// sees only that id.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	reqID := r.Header.Get("X-Request-ID")
+	for _, st := range statuses {
+		if errors.Is(err, st.kind) {
+			msg := warder.ErrorMessage(err)
+			if msg == "" {
+				msg = st.kind.Error()
+			}
+			if st.status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+			}
+			writeJSON(w, st.status, detail{msg})
+			return
+		}
+	}
+	s.log.Error("internal error", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
+	writeJSON(w, http.StatusInternalServerError, detail{"internal error (request id " + reqID + ")"})
+}
+
+// writeJSON writes v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// decode reads one JSON object into v strictly: unknown fields, trailing
+// data and oversized bodies are errors that say what is wrong.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return warder.Errorf(warder.ErrInvalid, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return warder.Errorf(warder.ErrTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, io.EOF):
+		return warder.Errorf(warder.ErrInvalid, "request body is empty; a JSON object is required")
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return warder.Errorf(warder.ErrInvalid, "request body is not valid JSON: %v", err)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return warder.Errorf(warder.ErrInvalid, "request body must be a JSON object, not %s", typ.Value)
+		}
+		return warder.Errorf(warder.ErrInvalid, "field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for unknown fields.
+		return warder.Errorf(warder.ErrInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return warder.Errorf(warder.ErrInvalid, "request body could not be read: %v", err)
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "float64", "float32", "int", "int64", "int32", "uint64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	}
+	return fmt.Sprintf("of type %s", goKind)
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// bearer extracts the token from an Authorization: Bearer header.
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}

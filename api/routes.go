@@ -1,0 +1,39 @@
+package api
+
+import "net/http"
+
+// routes registers every route, one per line, so this file is the map of
+// the API. The seed writes POST /api/agents/ with a trailing slash; both
+// spellings work.
+func (s *Server) routes() {
+	m := s.mux
+	m.Handle("GET /healthz", s.public(s.healthz))
+	m.Handle("GET /readyz", s.public(s.readyz))
+
+	m.Handle("POST /api/auth/register", s.public(s.register))
+	m.Handle("POST /api/auth/login", s.public(s.login))
+	m.Handle("POST /api/auth/token", s.public(s.tokenForm))
+	m.Handle("POST /api/auth/logout", s.authed(s.logout))
+	m.Handle("GET /api/auth/me", s.authed(s.me))
+
+	m.Handle("POST /api/agents", s.authed(s.createAgent))
+	m.Handle("POST /api/agents/{$}", s.authed(s.createAgent))
+	m.Handle("GET /api/agents", s.authed(s.listAgents))
+	m.Handle("GET /api/agents/{$}", s.authed(s.listAgents))
+	m.Handle("GET /api/agents/{id}", s.authed(s.getAgent))
+	m.Handle("PUT /api/agents/{id}", s.authed(s.replaceAgent))
+	m.Handle("PATCH /api/agents/{id}", s.authed(s.updateAgent))
+	m.Handle("DELETE /api/agents/{id}", s.authed(s.deleteAgent))
+	m.Handle("POST /api/agents/{id}/start", s.authed(s.startAgent))
+	m.Handle("POST /api/agents/{id}/stop", s.authed(s.stopAgent))
+	m.Handle("POST /api/agents/{id}/restart", s.authed(s.restartAgent))
+	m.Handle("GET /api/agents/{id}/logs", s.authed(s.agentLogs))
+	m.Handle("GET /api/agents/{id}/stats", s.authed(s.agentStats))
+
+	m.Handle("/", s.public(notFound))
+}
+
+// notFound answers unknown paths in the API's JSON shape.
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusNotFound, detail{"no such endpoint: " + r.Method + " " + r.URL.Path})
+}

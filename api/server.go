@@ -1,0 +1,86 @@
+// Package api is Warder's HTTP interface: routes, handlers and the one
+// place that turns errors into statuses. Handlers go parse → validate →
+// call the service → respond.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/warder/warder"
+)
+
+// MaxBodyBytes caps every request body.
+const MaxBodyBytes = 1 << 20
+
+// Server holds the services the handlers call.
+type Server struct {
+	auth   warder.AuthService
+	agents warder.AgentService
+	ready  func(ctx context.Context) error
+	log    *slog.Logger
+	mux    *http.ServeMux
+}
+
+// Options wires a Server.
+type Options struct {
+	Auth   warder.AuthService
+	Agents warder.AgentService
+	// Ready reports whether the store and runtime answer; nil means always.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+}
+
+// New returns a Server with every route registered.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Ready == nil {
+		o.Ready = func(context.Context) error { return nil }
+	}
+	s := &Server{auth: o.Auth, agents: o.Agents, ready: o.Ready, log: o.Logger, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP tags the request with an id, caps its body and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-ID")
+	if id == "" || len(id) > 64 {
+		id = newRequestID()
+	}
+	w.Header().Set("X-Request-ID", id)
+	r.Header.Set("X-Request-ID", id)
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// authedFunc is a handler for a signed-in user.
+type authedFunc func(w http.ResponseWriter, r *http.Request, caller *warder.User) error
+
+// public adapts a handlerFunc, writing any error it returns.
+func (s *Server) public(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// authed requires a valid bearer token and passes its user on.
+func (s *Server) authed(h authedFunc) http.Handler {
+	return s.public(func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.auth.Authenticate(r.Context(), bearer(r))
+		if err != nil {
+			return err
+		}
+		return h(w, r, u)
+	})
+}

@@ -1,0 +1,123 @@
+// Command warder-agent is the program inside Warder's default agent image
+// (warder/agent:latest). It answers /health and /chat with a deterministic,
+// offline reply, so an agent works on a host with no model and no network.
+//
+// The image is built FROM scratch, so the binary must be static
+// (CGO_ENABLED=0) and carries its own health check:
+//
+//	warder-agent          serve on :$PORT (default 8000) until SIGTERM
+//	warder-agent health   exit 0 if http://127.0.0.1:$PORT/health answers 200
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// shutdownTimeout is how long in-flight requests get after SIGTERM; it stays
+// under Docker's default 10 s stop timeout so we exit before SIGKILL.
+const shutdownTimeout = 5 * time.Second
+
+func main() {
+	logger := log.New(os.Stdout, "", log.LstdFlags|log.LUTC)
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "health":
+			os.Exit(health(os.Getenv("PORT")))
+		default:
+			fmt.Fprintf(os.Stderr, "usage: warder-agent [health]\n")
+			os.Exit(2)
+		}
+	}
+	// PID 1 in a container gets no default SIGTERM handling from the
+	// kernel, so without this docker stop would wait for its timeout.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, logger, os.Environ()); err != nil {
+		logger.Printf("warder-agent: %v", err)
+		os.Exit(1)
+	}
+}
+
+// serve runs the HTTP server until ctx is cancelled, then drains it.
+func serve(ctx context.Context, logger *log.Logger, environ []string) error {
+	env := parseEnv(environ)
+	port, err := portFrom(env["PORT"])
+	if err != nil {
+		return err
+	}
+	a := agent{ID: env["AGENT_ID"], Name: env["AGENT_NAME"], Type: env["AGENT_TYPE"]}
+	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d env=%v",
+		quote(a.ID), quote(a.Name), quote(a.Type), port, extraEnvNames(env))
+
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           newHandler(a, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Printf("warder-agent shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Printf("warder-agent stopped")
+	return nil
+}
+
+// health is the image's HEALTHCHECK: the image has no shell or curl.
+func health(portEnv string) int {
+	port, err := portFrom(portEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(os.Stderr, "health: status %d\n", resp.StatusCode)
+		return 1
+	}
+	return 0
+}
+
+func portFrom(s string) (int, error) {
+	if s == "" {
+		return 8000, nil
+	}
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("PORT %q is not a port number", s)
+	}
+	return p, nil
+}

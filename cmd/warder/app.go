@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/api"
+	"github.com/warder/warder/docker"
+	"github.com/warder/warder/service"
+	"github.com/warder/warder/sqlstore"
+)
+
+// app is Warder wired together: the only place that knows every package.
+type app struct {
+	store   *sqlstore.DB
+	runtime *docker.Runtime
+	service *service.Service
+	handler *api.Server
+}
+
+// openStore opens the configured database and brings its schema up to date.
+func openStore(ctx context.Context, cfg config) (*sqlstore.DB, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, fmt.Errorf("WARDER_DATABASE_URL is set, but this build supports only the embedded SQLite store")
+	}
+	return sqlstore.OpenSQLite(ctx, cfg.sqlitePath())
+}
+
+// openRuntime returns the Docker runtime; it does not contact the engine,
+// so Warder starts even when Docker is down.
+func openRuntime(cfg config) (*docker.Runtime, error) {
+	return docker.New(docker.Config{
+		Host:         cfg.DockerHost,
+		Network:      cfg.Network,
+		DefaultImage: cfg.Image,
+		AgentBinary:  agentBinary(cfg),
+	})
+}
+
+// agentBinary finds the static warder-agent binary the default image is
+// built around: WARDER_AGENT_BINARY, else warder-agent beside this
+// executable, else a fresh build from this module's source.
+func agentBinary(cfg config) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		if cfg.AgentBinary != "" {
+			return cfg.AgentBinary, nil
+		}
+		if exe, err := os.Executable(); err == nil {
+			p := filepath.Join(filepath.Dir(exe), "warder-agent")
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+		dir, err := os.MkdirTemp("", "warder-agent-build-")
+		if err != nil {
+			return "", err
+		}
+		return docker.BuildAgentBinary(ctx, dir)
+	}
+}
+
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := openRuntime(cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	svc := service.New(store, rt, service.Config{
+		DefaultImage: cfg.Image,
+		Spec:         warder.SpecSettings{Network: cfg.Network, BindAddress: cfg.BindAddress},
+		PortStart:    cfg.PortStart,
+		PortEnd:      cfg.PortEnd,
+		TokenTTL:     cfg.TokenTTL,
+		StopTimeout:  cfg.StopTimeout,
+		Logger:       log,
+	})
+	h := api.New(api.Options{
+		Auth:   svc,
+		Agents: svc,
+		Logger: log,
+		Ready: func(ctx context.Context) error {
+			return errors.Join(store.Ping(ctx), rt.Ping(ctx))
+		},
+	})
+	return &app{store: store, runtime: rt, service: svc, handler: h}, nil
+}
+
+// Close releases the runtime and the store.
+func (a *app) Close() error {
+	return errors.Join(a.runtime.Close(), a.store.Close())
+}

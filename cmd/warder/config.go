@@ -1,0 +1,126 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// config is Warder's whole configuration, read once from the environment
+// (the seed's variable names) and overridable by flags of the same meaning.
+type config struct {
+	Addr         string
+	DataDir      string
+	DatabaseURL  string
+	Network      string
+	Image        string
+	PortStart    int
+	PortEnd      int
+	BindAddress  string
+	TokenTTL     time.Duration
+	StopTimeout  time.Duration
+	DockerHost   string
+	AgentBinary  string
+	LogFormat    string
+	LogLevel     string
+	SetupTimeout time.Duration
+}
+
+// loadConfig reads the environment, then flags; args excludes the subcommand.
+func loadConfig(args []string) (config, error) {
+	c := config{
+		Addr:         env("WARDER_ADDR", ":8000"),
+		DataDir:      env("WARDER_DATA_DIR", "./data"),
+		DatabaseURL:  env("WARDER_DATABASE_URL", ""),
+		Network:      env("AGENT_NETWORK", "warder_network"),
+		Image:        env("AGENT_IMAGE", "warder/agent:latest"),
+		BindAddress:  env("AGENT_BIND_ADDRESS", "127.0.0.1"),
+		DockerHost:   env("DOCKER_HOST", ""),
+		AgentBinary:  env("WARDER_AGENT_BINARY", ""),
+		LogFormat:    env("WARDER_LOG_FORMAT", "text"),
+		LogLevel:     env("WARDER_LOG_LEVEL", "info"),
+		SetupTimeout: 5 * time.Minute,
+	}
+	var err error
+	if c.PortStart, err = envInt("AGENT_PORT_RANGE_START", 9000); err != nil {
+		return c, err
+	}
+	if c.PortEnd, err = envInt("AGENT_PORT_RANGE_END", 9500); err != nil {
+		return c, err
+	}
+	if c.TokenTTL, err = envDuration("WARDER_TOKEN_TTL", 24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.StopTimeout, err = envDuration("WARDER_STOP_TIMEOUT", 10*time.Second); err != nil {
+		return c, err
+	}
+	fs := flag.NewFlagSet("warder", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (WARDER_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory for the embedded SQLite database (WARDER_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database URL; empty means embedded SQLite (WARDER_DATABASE_URL)")
+	fs.StringVar(&c.Network, "network", c.Network, "Docker network for agents (AGENT_NETWORK)")
+	fs.StringVar(&c.Image, "image", c.Image, "default agent image (AGENT_IMAGE)")
+	fs.IntVar(&c.PortStart, "port-start", c.PortStart, "first host port for agents (AGENT_PORT_RANGE_START)")
+	fs.IntVar(&c.PortEnd, "port-end", c.PortEnd, "last host port for agents (AGENT_PORT_RANGE_END)")
+	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "host address agent ports are published on (AGENT_BIND_ADDRESS)")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of a login token (WARDER_TOKEN_TTL)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (WARDER_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	if c.PortStart < 1 || c.PortEnd > 65535 || c.PortStart > c.PortEnd {
+		return fmt.Errorf("agent port range %d-%d is not a valid range within 1-65535", c.PortStart, c.PortEnd)
+	}
+	if net.ParseIP(c.BindAddress) == nil {
+		return fmt.Errorf("AGENT_BIND_ADDRESS %q is not an IP address", c.BindAddress)
+	}
+	if c.TokenTTL < time.Minute {
+		return fmt.Errorf("WARDER_TOKEN_TTL %s is shorter than a minute", c.TokenTTL)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("WARDER_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	return nil
+}
+
+// sqlitePath is where the embedded database lives.
+func (c *config) sqlitePath() string { return filepath.Join(c.DataDir, "warder.db") }
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) (int, error) {
+	v := env(key, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a whole number", key, v)
+	}
+	return n, nil
+}
+
+func envDuration(key string, def time.Duration) (time.Duration, error) {
+	v := env(key, "")
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a duration like 24h or 30m", key, v)
+	}
+	return d, nil
+}

@@ -1,0 +1,81 @@
+// Command warder runs the Warder control plane and its admin tasks.
+//
+//	warder serve                   run the API server (the default)
+//	warder setup                   create the agent network and build the agent image
+//	warder migrate                 bring the database schema up to date
+//	warder role USERNAME ROLE      make a user an admin (or a user again)
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "warder:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: warder <command> [flags]
+
+commands:
+  serve                  run the API server (default)
+  setup                  create the agent network and build the default agent image
+  migrate                bring the database schema up to date
+  role USERNAME ROLE     set a user's role to admin or user
+
+Every flag has an environment variable; see the README.`
+
+func run(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var pos []string
+	if cmd == "role" {
+		if len(args) < 2 {
+			return fmt.Errorf("role needs a username and a role (admin or user)\n\n%s", usage)
+		}
+		pos, args = args[:2], args[2:]
+	}
+	cfg, err := loadConfig(args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "setup":
+		return setup(ctx, cfg, log)
+	case "migrate":
+		return migrate(ctx, cfg, log)
+	case "role":
+		return setRole(ctx, cfg, pos[0], pos[1])
+	case "help", "-h", "--help":
+		fmt.Println(usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+}
+
+func newLogger(cfg config) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	go a.setupUntilDone(ctx, log)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("warder listening", "addr", ln.Addr().String(), "database", dbName(cfg), "network", cfg.Network, "image", cfg.Image)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	// Shutdown runs on a fresh context: the serve context is already done.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// setupUntilDone prepares the network and image in the background, retrying
+// while Docker is unreachable, so the API is up at once either way.
+func (a *app) setupUntilDone(ctx context.Context, log *slog.Logger) {
+	delay := time.Second
+	for {
+		err := a.runtime.Setup(ctx)
+		if err == nil {
+			log.Info("docker ready", "api_version", a.runtime.APIVersion())
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("docker setup failed; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+func setup(ctx context.Context, cfg config, log *slog.Logger) error {
+	rt, err := openRuntime(cfg)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	ctx, cancel := context.WithTimeout(ctx, cfg.SetupTimeout)
+	defer cancel()
+	if err := rt.Setup(ctx); err != nil {
+		return err
+	}
+	log.Info("setup done", "network", cfg.Network, "image", cfg.Image)
+	return nil
+}
+
+func migrate(ctx context.Context, cfg config, log *slog.Logger) error {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	v, err := store.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("database schema is up to date", "version", v, "database", dbName(cfg))
+	return nil
+}
+
+func setRole(ctx context.Context, cfg config, username, role string) error {
+	r := warder.Role(strings.ToLower(role))
+	if r != warder.RoleAdmin && r != warder.RoleUser {
+		return fmt.Errorf("role must be admin or user, not %q", role)
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.SetUserRole(ctx, username, r); err != nil {
+		return err
+	}
+	fmt.Printf("%s is now %s\n", username, r)
+	return nil
+}
+
+// dbName says which database is in use without printing credentials.
+func dbName(cfg config) string {
+	if cfg.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "sqlite:" + cfg.sqlitePath()
+}

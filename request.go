@@ -1,0 +1,170 @@
+package warder
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// RegisterRequest is the body of POST /api/auth/register.
+type RegisterRequest struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+var usernameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$`)
+
+// Validate checks the request; it also trims the username and email.
+func (r *RegisterRequest) Validate() error {
+	r.Username = strings.TrimSpace(r.Username)
+	r.Email = strings.TrimSpace(r.Email)
+	if !usernameRe.MatchString(r.Username) {
+		return Errorf(ErrInvalid, "username must be 3 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > 254 {
+		return Errorf(ErrInvalid, "email %q is not a valid address", r.Email)
+	}
+	if len(r.Password) < 8 {
+		return Errorf(ErrInvalid, "password must be at least 8 characters")
+	}
+	if len(r.Password) > 72 {
+		return Errorf(ErrInvalid, "password must be at most 72 bytes")
+	}
+	return nil
+}
+
+// AgentCreate is the body of POST /api/agents and PUT /api/agents/{id}, as
+// the seed document writes it.
+type AgentCreate struct {
+	Name            string          `json:"name"`
+	Description     string          `json:"description"`
+	Type            string          `json:"type"`
+	UserID          string          `json:"user_id"`
+	Config          map[string]any  `json:"config"`
+	ContainerConfig ContainerConfig `json:"container_config"`
+}
+
+// DefaultAgentType is the type of an agent created without one.
+const DefaultAgentType = "chat"
+
+// Validate checks the request and fills defaults; defaultImage is AGENT_IMAGE.
+func (r *AgentCreate) Validate(defaultImage string) error {
+	var err error
+	if r.Name, err = validName(r.Name); err != nil {
+		return err
+	}
+	if err := validText("description", r.Description, 2000); err != nil {
+		return err
+	}
+	if r.Type == "" {
+		r.Type = DefaultAgentType
+	}
+	if err := validText("type", r.Type, 50); err != nil {
+		return err
+	}
+	if r.Config == nil {
+		r.Config = map[string]any{}
+	}
+	return r.ContainerConfig.Normalize(defaultImage)
+}
+
+// AgentUpdate is the body of PATCH /api/agents/{id}: nil fields stay as they are.
+type AgentUpdate struct {
+	Name            *string                `json:"name"`
+	Description     *string                `json:"description"`
+	Type            *string                `json:"type"`
+	Config          *map[string]any        `json:"config"`
+	ContainerConfig *ContainerConfigUpdate `json:"container_config"`
+}
+
+// ContainerConfigUpdate changes only the container settings it sets.
+type ContainerConfigUpdate struct {
+	Image       *string            `json:"image"`
+	MemoryLimit *string            `json:"memory_limit"`
+	CPULimit    *float64           `json:"cpu_limit"`
+	EnvVars     *map[string]string `json:"env_vars"`
+	Port        *int               `json:"port"`
+}
+
+// Apply merges u into a copy of c.
+func (u *ContainerConfigUpdate) Apply(c ContainerConfig) ContainerConfig {
+	if u.Image != nil {
+		c.Image = *u.Image
+	}
+	if u.MemoryLimit != nil {
+		c.MemoryLimit = *u.MemoryLimit
+	}
+	if u.CPULimit != nil {
+		c.CPULimit = *u.CPULimit
+	}
+	if u.EnvVars != nil {
+		c.EnvVars = *u.EnvVars
+	}
+	if u.Port != nil {
+		c.Port = *u.Port
+	}
+	return c
+}
+
+// Apply merges u into a, validating every field it sets.
+func (u *AgentUpdate) Apply(a *Agent, defaultImage string) error {
+	if u.Name != nil {
+		name, err := validName(*u.Name)
+		if err != nil {
+			return err
+		}
+		a.Name = name
+	}
+	if u.Description != nil {
+		if err := validText("description", *u.Description, 2000); err != nil {
+			return err
+		}
+		a.Description = *u.Description
+	}
+	if u.Type != nil {
+		if *u.Type == "" {
+			return Errorf(ErrInvalid, "type must not be empty")
+		}
+		if err := validText("type", *u.Type, 50); err != nil {
+			return err
+		}
+		a.Type = *u.Type
+	}
+	if u.Config != nil {
+		a.Config = *u.Config
+		if a.Config == nil {
+			a.Config = map[string]any{}
+		}
+	}
+	if u.ContainerConfig != nil {
+		cc := u.ContainerConfig.Apply(a.ContainerConfig)
+		if err := cc.Normalize(defaultImage); err != nil {
+			return err
+		}
+		a.ContainerConfig = cc
+	}
+	return nil
+}
+
+func validName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", Errorf(ErrInvalid, "name is required")
+	}
+	if err := validText("name", name, 100); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func validText(field, s string, max int) error {
+	if len(s) > max {
+		return Errorf(ErrInvalid, "%s is longer than %d bytes", field, max)
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0 {
+		return Errorf(ErrInvalid, "%s contains control characters", field)
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package warder
+
+import (
+	"context"
+	"time"
+)
+
+// Labels Warder puts on every container it creates, so it can find its own.
+const (
+	LabelAgentID   = "warder.agent.id"
+	LabelAgentName = "warder.agent.name"
+	LabelUserID    = "warder.agent.user_id"
+	LabelManaged   = "warder.managed"
+)
+
+// ContainerSpec is everything a runtime needs to create an agent's container.
+// It is derived purely from an Agent and the operator's settings (see
+// SpecFor), so it can be table-tested without a runtime.
+type ContainerSpec struct {
+	Name          string
+	Image         string
+	Env           map[string]string
+	Labels        map[string]string
+	MemoryBytes   int64
+	NanoCPUs      int64
+	Network       string
+	HostIP        string
+	HostPort      int
+	ContainerPort int
+}
+
+// ContainerState is what the runtime reports about a container.
+type ContainerState struct {
+	ID      string
+	Name    string
+	Status  string // the runtime's word: "created", "running", "exited", ...
+	Running bool
+	// ExitCode is meaningful once the container has exited.
+	ExitCode int
+}
+
+// LogOptions selects container log lines.
+type LogOptions struct {
+	Lines      int // from the end; 0 means all
+	Timestamps bool
+}
+
+// Stats is one sample of a container's resource use.
+type Stats struct {
+	CPUPercent       float64   `json:"cpu_percent"`
+	MemoryBytes      uint64    `json:"memory_bytes"`
+	MemoryLimitBytes uint64    `json:"memory_limit_bytes"`
+	NetworkRxBytes   uint64    `json:"network_rx_bytes"`
+	NetworkTxBytes   uint64    `json:"network_tx_bytes"`
+	BlockReadBytes   uint64    `json:"block_read_bytes"`
+	BlockWriteBytes  uint64    `json:"block_write_bytes"`
+	Pids             uint64    `json:"pids"`
+	ReadAt           time.Time `json:"read_at"`
+}
+
+// Runtime runs agent containers. The Docker implementation lives in
+// package docker; a Kubernetes one may follow.
+//
+// Contract:
+//   - Every method is safe for concurrent use.
+//   - When the engine cannot be reached, methods return an error wrapping
+//     ErrUnavailable; a container that does not exist is ErrNotFound.
+//   - Setup is idempotent and must succeed before Create; call it again
+//     after the engine comes back.
+//   - Create makes a container from spec without starting it. If a container
+//     with spec.Name already exists it returns ErrConflict.
+//   - Start on a running container and Stop on a stopped one succeed.
+//   - Remove force-removes; a container that is already gone is success, so
+//     Remove is safe to call twice and after a failed Create or Start.
+type Runtime interface {
+	Ping(ctx context.Context) error
+	Setup(ctx context.Context) error
+	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
+	Start(ctx context.Context, id string) error
+	Stop(ctx context.Context, id string, timeout time.Duration) error
+	Remove(ctx context.Context, id string) error
+	Inspect(ctx context.Context, id string) (ContainerState, error)
+	Logs(ctx context.Context, id string, opts LogOptions) (string, error)
+	Stats(ctx context.Context, id string) (Stats, error)
+}

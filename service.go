@@ -1,0 +1,46 @@
+package warder
+
+import (
+	"context"
+	"time"
+)
+
+// AuthService registers users and turns credentials into bearer tokens.
+type AuthService interface {
+	Register(ctx context.Context, req RegisterRequest) (*User, error)
+	// Login checks a username (or email) and password and issues a token.
+	Login(ctx context.Context, login, password string) (*Session, error)
+	// Authenticate returns the user a bearer token belongs to; an unknown,
+	// revoked or expired token is ErrUnauthorized.
+	Authenticate(ctx context.Context, token string) (*User, error)
+	// Logout revokes the token at once.
+	Logout(ctx context.Context, token string) error
+}
+
+// Session is an issued bearer token. The token itself is only ever
+// returned here; the store keeps its hash.
+type Session struct {
+	AccessToken string        `json:"access_token"`
+	TokenType   string        `json:"token_type"`
+	ExpiresIn   time.Duration `json:"-"`
+}
+
+// AgentService is everything a caller can do with agents. Every method
+// takes the calling user explicitly and answers ErrNotFound for an agent
+// the caller may not see, exactly as for one that does not exist.
+type AgentService interface {
+	CreateAgent(ctx context.Context, caller *User, req AgentCreate) (*Agent, error)
+	Agent(ctx context.Context, caller *User, id string) (*Agent, error)
+	ListAgents(ctx context.Context, caller *User) ([]*Agent, error)
+	// ReplaceAgent is PUT: every editable field is taken from req.
+	ReplaceAgent(ctx context.Context, caller *User, id string, req AgentCreate) (*Agent, error)
+	// UpdateAgent is PATCH: only the fields req sets change.
+	UpdateAgent(ctx context.Context, caller *User, id string, req AgentUpdate) (*Agent, error)
+	DeleteAgent(ctx context.Context, caller *User, id string) error
+
+	StartAgent(ctx context.Context, caller *User, id string) (*Agent, error)
+	StopAgent(ctx context.Context, caller *User, id string) (*Agent, error)
+	RestartAgent(ctx context.Context, caller *User, id string) (*Agent, error)
+	AgentLogs(ctx context.Context, caller *User, id string, opts LogOptions) (string, error)
+	AgentStats(ctx context.Context, caller *User, id string) (Stats, error)
+}

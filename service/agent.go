@@ -1,0 +1,179 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/warder/warder"
+)
+
+// owned loads agent id if caller may see it. Another user's agent is
+// ErrNotFound, indistinguishable from one that does not exist.
+func (s *Service) owned(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, warder.Errorf(warder.ErrInvalid, "agent id %q is not a valid id", id)
+	}
+	a, err := s.store.Agent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.UserID != caller.ID && !caller.IsAdmin() {
+		return nil, warder.Errorf(warder.ErrNotFound, "agent not found")
+	}
+	return a, nil
+}
+
+// CreateAgent validates req and stores a new agent; no container is made
+// until the agent is first started.
+func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req warder.AgentCreate) (*warder.Agent, error) {
+	if err := req.Validate(s.cfg.DefaultImage); err != nil {
+		return nil, err
+	}
+	owner, err := s.ownerFor(ctx, caller, req.UserID)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	a := &warder.Agent{
+		ID:              uuid.NewString(),
+		UserID:          owner,
+		Name:            req.Name,
+		Description:     req.Description,
+		Type:            req.Type,
+		Config:          req.Config,
+		ContainerConfig: req.ContainerConfig,
+		Status:          warder.StatusCreated,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+	}
+	if err := s.store.CreateAgent(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ownerFor decides whose agent a create makes: the caller's own, or, for
+// an admin only, the user named in the body.
+func (s *Service) ownerFor(ctx context.Context, caller *warder.User, userID string) (string, error) {
+	if userID == "" || userID == caller.ID {
+		return caller.ID, nil
+	}
+	if !caller.IsAdmin() {
+		return "", warder.Errorf(warder.ErrForbidden, "user_id must be your own user id")
+	}
+	if _, err := uuid.Parse(userID); err != nil {
+		return "", warder.Errorf(warder.ErrInvalid, "user_id %q is not a valid id", userID)
+	}
+	if _, err := s.store.UserByID(ctx, userID); errors.Is(err, warder.ErrNotFound) {
+		return "", warder.Errorf(warder.ErrInvalid, "user_id %q names no user", userID)
+	} else if err != nil {
+		return "", err
+	}
+	return userID, nil
+}
+
+// Agent returns one agent the caller may see.
+func (s *Service) Agent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+	return s.owned(ctx, caller, id)
+}
+
+// ListAgents lists the caller's agents; an admin sees everyone's.
+func (s *Service) ListAgents(ctx context.Context, caller *warder.User) ([]*warder.Agent, error) {
+	f := warder.AgentFilter{UserID: caller.ID}
+	if caller.IsAdmin() {
+		f.UserID = ""
+	}
+	return s.store.ListAgents(ctx, f)
+}
+
+// ReplaceAgent is PUT: the body replaces every editable field.
+func (s *Service) ReplaceAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentCreate) (*warder.Agent, error) {
+	if err := req.Validate(s.cfg.DefaultImage); err != nil {
+		return nil, err
+	}
+	return s.edit(ctx, caller, id, func(a *warder.Agent) error {
+		if req.UserID != "" && req.UserID != a.UserID {
+			return warder.Errorf(warder.ErrInvalid, "user_id cannot be changed")
+		}
+		a.Name, a.Description, a.Type, a.Config = req.Name, req.Description, req.Type, req.Config
+		a.ContainerConfig = req.ContainerConfig
+		return nil
+	})
+}
+
+// UpdateAgent is PATCH: only the fields the body sets change.
+func (s *Service) UpdateAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentUpdate) (*warder.Agent, error) {
+	return s.edit(ctx, caller, id, func(a *warder.Agent) error {
+		return req.Apply(a, s.cfg.DefaultImage)
+	})
+}
+
+// edit applies change to an agent under its lock. A new container_config
+// cannot reach a running container, so that is refused; a stopped agent's
+// container is removed and made again, with the new settings, on next start.
+func (s *Service) edit(ctx context.Context, caller *warder.User, id string, change func(*warder.Agent) error) (*warder.Agent, error) {
+	if _, err := s.owned(ctx, caller, id); err != nil {
+		return nil, err
+	}
+	defer s.locks.Lock(id)()
+	a, err := s.owned(ctx, caller, id)
+	if err != nil {
+		return nil, err
+	}
+	before := a.ContainerConfig
+	if err := change(a); err != nil {
+		return nil, err
+	}
+	if a.ContainerID != "" && !sameContainerConfig(before, a.ContainerConfig) {
+		if a.Status == warder.StatusRunning {
+			return nil, warder.Errorf(warder.ErrConflict, "stop the agent before changing its container_config")
+		}
+		if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
+			return nil, err
+		}
+		a.ContainerID, a.ContainerName, a.ContainerStatus = "", "", ""
+	}
+	if err := s.store.UpdateAgent(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func sameContainerConfig(a, b warder.ContainerConfig) bool {
+	if a.Image != b.Image || a.MemoryLimit != b.MemoryLimit || a.CPULimit != b.CPULimit || a.Port != b.Port || len(a.EnvVars) != len(b.EnvVars) {
+		return false
+	}
+	for k, v := range a.EnvVars {
+		if w, ok := b.EnvVars[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// DeleteAgent removes the agent's container, then the agent, which frees
+// its port. If Docker is down the agent stays, so nothing is lost or leaked.
+func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id string) error {
+	if _, err := s.owned(ctx, caller, id); err != nil {
+		return err
+	}
+	defer s.locks.Lock(id)()
+	a, err := s.owned(ctx, caller, id)
+	if err != nil {
+		return err
+	}
+	if a.ContainerID != "" {
+		if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
+			return err
+		}
+	} else if err := s.rt.Remove(ctx, warder.ContainerName(a.ID)); err != nil && !errors.Is(err, warder.ErrUnavailable) {
+		// A start interrupted between create and saving the id leaves a
+		// container known only by its name; without Docker there is none
+		// we could know of, so the delete goes on.
+		return err
+	}
+	return s.store.DeleteAgent(ctx, a.ID)
+}

@@ -1,0 +1,49 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/warder/warder"
+)
+
+// MaxLogLines caps one logs request.
+const MaxLogLines = 10000
+
+// AgentLogs returns the container's recent output, stdout and stderr.
+func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions) (string, error) {
+	a, err := s.owned(ctx, caller, id)
+	if err != nil {
+		return "", err
+	}
+	if opts.Lines < 0 || opts.Lines > MaxLogLines {
+		return "", warder.Errorf(warder.ErrInvalid, "lines must be between 1 and %d", MaxLogLines)
+	}
+	if a.ContainerID == "" {
+		return "", warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
+	}
+	logs, err := s.rt.Logs(ctx, a.ContainerID, opts)
+	return logs, gone(err)
+}
+
+// AgentStats returns one sample of the container's resource use.
+func (s *Service) AgentStats(ctx context.Context, caller *warder.User, id string) (warder.Stats, error) {
+	a, err := s.owned(ctx, caller, id)
+	if err != nil {
+		return warder.Stats{}, err
+	}
+	if a.ContainerID == "" {
+		return warder.Stats{}, warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
+	}
+	st, err := s.rt.Stats(ctx, a.ContainerID)
+	return st, gone(err)
+}
+
+// gone turns the runtime's "no such container" into a conflict: the agent
+// exists, its container does not, and a 404 would say the agent is gone.
+func gone(err error) error {
+	if errors.Is(err, warder.ErrNotFound) {
+		return warder.Errorf(warder.ErrConflict, "agent container no longer exists; start the agent to create a new one")
+	}
+	return err
+}

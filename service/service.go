@@ -1,0 +1,116 @@
+// Package service holds Warder's rules: who may see and do what, how an
+// agent becomes a container, and how host ports are handed out. It speaks
+// only to the root package's Store and Runtime interfaces.
+package service
+
+import (
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// Config is the part of Warder's configuration the rules need.
+type Config struct {
+	DefaultImage string
+	Spec         warder.SpecSettings
+	PortStart    int
+	PortEnd      int
+	TokenTTL     time.Duration
+	// StopTimeout is how long a container gets to exit after SIGTERM.
+	StopTimeout time.Duration
+	// PortFree reports whether nothing outside Warder listens on a host
+	// port; nil means try to listen on Spec.BindAddress.
+	PortFree func(port int) bool
+	Logger   *slog.Logger
+}
+
+// Service implements warder.AuthService and warder.AgentService.
+type Service struct {
+	store warder.Store
+	rt    warder.Runtime
+	cfg   Config
+	log   *slog.Logger
+
+	locks  keyedMutex // one lifecycle operation per agent at a time
+	portMu sync.Mutex // serializes this process's port scans
+
+	setupMu   sync.Mutex
+	setupDone bool
+}
+
+var (
+	_ warder.AuthService  = (*Service)(nil)
+	_ warder.AgentService = (*Service)(nil)
+)
+
+// New returns a Service. It does not contact the runtime.
+func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
+	if cfg.PortFree == nil {
+		cfg.PortFree = listenFree(cfg.Spec.BindAddress)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = 10 * time.Second
+	}
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = 24 * time.Hour
+	}
+	return &Service{store: store, rt: rt, cfg: cfg, log: cfg.Logger}
+}
+
+// listenFree checks a port by binding it briefly: whatever already listens
+// there (Warder's own agents included) makes the bind fail.
+func listenFree(bind string) func(int) bool {
+	if bind == "" {
+		bind = "127.0.0.1"
+	}
+	return func(port int) bool {
+		l, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(port)))
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	}
+}
+
+// keyedMutex is a set of mutexes created on demand and dropped when unused.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// Lock locks key and returns its unlock function.
+func (k *keyedMutex) Lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}

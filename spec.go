@@ -1,0 +1,165 @@
+package warder
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Defaults for a container_config that leaves a field out.
+const (
+	DefaultMemoryLimit   = "512m"
+	DefaultCPULimit      = 0.5
+	DefaultContainerPort = 8000
+	// MinMemoryBytes is the smallest limit Docker accepts (6 MiB).
+	MinMemoryBytes = 6 << 20
+	// MaxMemoryBytes caps a single agent; larger is certainly a typo.
+	MaxMemoryBytes = 1 << 40
+	// MaxCPULimit caps a single agent's CPUs.
+	MaxCPULimit = 256
+)
+
+var memoryRe = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)$`)
+
+var memoryUnits = map[string]float64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
+	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
+}
+
+// ParseMemory turns a Docker-style memory string ("512m", "1g", "256MiB",
+// "1048576") into bytes. Units are binary, as Docker reads them.
+func ParseMemory(s string) (int64, error) {
+	m := memoryRe.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, Errorf(ErrInvalid, "memory_limit %q is not a size like 512m, 1g or 256MiB", s)
+	}
+	unit, ok := memoryUnits[strings.ToLower(m[2])]
+	if !ok {
+		return 0, Errorf(ErrInvalid, "memory_limit %q has an unknown unit %q (use b, k, m, g or t)", s, m[2])
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil || math.IsInf(n*unit, 0) {
+		return 0, Errorf(ErrInvalid, "memory_limit %q is not a number", s)
+	}
+	b := n * unit
+	if b < MinMemoryBytes {
+		return 0, Errorf(ErrInvalid, "memory_limit %q is below the minimum of 6m", s)
+	}
+	if b > MaxMemoryBytes {
+		return 0, Errorf(ErrInvalid, "memory_limit %q is above the maximum of 1t", s)
+	}
+	return int64(b), nil
+}
+
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// reservedEnv are set by Warder on every container and may not be overridden.
+var reservedEnv = map[string]bool{"AGENT_ID": true, "AGENT_NAME": true, "AGENT_TYPE": true, "PORT": true}
+
+// imageRe is a loose check of a Docker image reference: it catches spaces,
+// empty strings and uppercase repositories, and leaves the rest to Docker.
+var imageRe = regexp.MustCompile(`^[a-z0-9]+(?:[._\-/:@][a-zA-Z0-9]+)*(?:[._\-][a-zA-Z0-9]+)*$`)
+
+// Normalize fills defaults in c and validates it. defaultImage is the
+// operator's AGENT_IMAGE.
+func (c *ContainerConfig) Normalize(defaultImage string) error {
+	if c.Image == "" {
+		c.Image = defaultImage
+	}
+	if len(c.Image) > 255 || !imageRe.MatchString(c.Image) {
+		return Errorf(ErrInvalid, "container_config.image %q is not a valid image reference", c.Image)
+	}
+	if c.MemoryLimit == "" {
+		c.MemoryLimit = DefaultMemoryLimit
+	}
+	if _, err := ParseMemory(c.MemoryLimit); err != nil {
+		return err
+	}
+	if c.CPULimit == 0 {
+		c.CPULimit = DefaultCPULimit
+	}
+	if c.CPULimit < 0.01 || c.CPULimit > MaxCPULimit || math.IsNaN(c.CPULimit) {
+		return Errorf(ErrInvalid, "container_config.cpu_limit %v must be between 0.01 and %d", c.CPULimit, MaxCPULimit)
+	}
+	if c.Port == 0 {
+		c.Port = DefaultContainerPort
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		return Errorf(ErrInvalid, "container_config.port %d must be between 1 and 65535", c.Port)
+	}
+	if len(c.EnvVars) > 200 {
+		return Errorf(ErrInvalid, "container_config.env_vars has %d entries; at most 200 are allowed", len(c.EnvVars))
+	}
+	for k, v := range c.EnvVars {
+		if !envNameRe.MatchString(k) || len(k) > 128 {
+			return Errorf(ErrInvalid, "container_config.env_vars: %q is not a valid variable name (letters, digits and _, not starting with a digit)", k)
+		}
+		if reservedEnv[k] {
+			return Errorf(ErrInvalid, "container_config.env_vars: %s is set by Warder and cannot be overridden", k)
+		}
+		if strings.ContainsRune(v, 0) || len(v) > 32<<10 {
+			return Errorf(ErrInvalid, "container_config.env_vars: the value of %s contains a NUL byte or is over 32 KiB", k)
+		}
+	}
+	if c.EnvVars == nil {
+		c.EnvVars = map[string]string{}
+	}
+	return nil
+}
+
+// SpecSettings are the operator's settings that shape every container.
+type SpecSettings struct {
+	Network     string // AGENT_NETWORK
+	BindAddress string // AGENT_BIND_ADDRESS
+}
+
+// ContainerName is the Docker name of an agent's container, derived from
+// its id so it never changes when the agent is renamed.
+func ContainerName(agentID string) string { return "warder-agent-" + agentID }
+
+// SpecFor derives the container spec of agent a, which must hold a port and
+// a normalized ContainerConfig.
+func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
+	cc := a.ContainerConfig
+	mem, err := ParseMemory(cc.MemoryLimit)
+	if err != nil {
+		return ContainerSpec{}, err
+	}
+	if a.HostPort == 0 {
+		return ContainerSpec{}, fmt.Errorf("agent %s holds no host port", a.ID)
+	}
+	port := cc.Port
+	if port == 0 {
+		port = DefaultContainerPort
+	}
+	env := make(map[string]string, len(cc.EnvVars)+4)
+	for k, v := range cc.EnvVars {
+		env[k] = v
+	}
+	env["AGENT_ID"] = a.ID
+	env["AGENT_NAME"] = a.Name
+	env["AGENT_TYPE"] = a.Type
+	env["PORT"] = strconv.Itoa(port)
+	return ContainerSpec{
+		Name:  ContainerName(a.ID),
+		Image: cc.Image,
+		Env:   env,
+		Labels: map[string]string{
+			LabelManaged:   "true",
+			LabelAgentID:   a.ID,
+			LabelAgentName: a.Name,
+			LabelUserID:    a.UserID,
+		},
+		MemoryBytes:   mem,
+		NanoCPUs:      int64(math.Round(cc.CPULimit * 1e9)),
+		Network:       s.Network,
+		HostIP:        s.BindAddress,
+		HostPort:      a.HostPort,
+		ContainerPort: port,
+	}, nil
+}

@@ -1,0 +1,163 @@
+package warder_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/warder/warder"
+)
+
+func TestParseMemory(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"512m", 512 << 20, true},
+		{"1g", 1 << 30, true},
+		{"256MiB", 256 << 20, true},
+		{"1.5G", 3 << 29, true},
+		{"  64mb ", 64 << 20, true},
+		{"104857600", 100 << 20, true},
+		{"lots", 0, false},
+		{"-1m", 0, false},
+		{"", 0, false},
+		{"5m", 0, false}, // below Docker's minimum
+		{"2t", 0, false}, // above the cap
+		{"12 parsecs", 0, false},
+		{"1e3m", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := warder.ParseMemory(tt.in)
+		if tt.ok != (err == nil) || got != tt.want {
+			t.Errorf("ParseMemory(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !errors.Is(err, warder.ErrInvalid) {
+			t.Errorf("ParseMemory(%q) error %v is not ErrInvalid", tt.in, err)
+		}
+	}
+}
+
+func TestContainerConfigNormalize(t *testing.T) {
+	ok := func() warder.ContainerConfig { return warder.ContainerConfig{} }
+	tests := []struct {
+		name   string
+		change func(*warder.ContainerConfig)
+		ok     bool
+	}{
+		{"defaults", func(c *warder.ContainerConfig) {}, true},
+		{"seed body", func(c *warder.ContainerConfig) {
+			*c = warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "512m", CPULimit: 0.5, EnvVars: map[string]string{"TEST_VAR": "test_value"}}
+		}, true},
+		{"negative cpu", func(c *warder.ContainerConfig) { c.CPULimit = -1 }, false},
+		{"absurd cpu", func(c *warder.ContainerConfig) { c.CPULimit = 1e6 }, false},
+		{"bad memory", func(c *warder.ContainerConfig) { c.MemoryLimit = "lots" }, false},
+		{"env name with dash", func(c *warder.ContainerConfig) { c.EnvVars = map[string]string{"BAD-NAME": "x"} }, false},
+		{"env name with digit first", func(c *warder.ContainerConfig) { c.EnvVars = map[string]string{"1X": "x"} }, false},
+		{"env name reserved", func(c *warder.ContainerConfig) { c.EnvVars = map[string]string{"AGENT_ID": "x"} }, false},
+		{"env value NUL", func(c *warder.ContainerConfig) { c.EnvVars = map[string]string{"X": "a\x00b"} }, false},
+		{"image with space", func(c *warder.ContainerConfig) { c.Image = "bad image" }, false},
+		{"image uppercase repo", func(c *warder.ContainerConfig) { c.Image = "Bad/Image" }, false},
+		{"registry image", func(c *warder.ContainerConfig) { c.Image = "registry.example.com:5000/team/agent:v1.2" }, true},
+		{"port too high", func(c *warder.ContainerConfig) { c.Port = 70000 }, false},
+		{"custom port", func(c *warder.ContainerConfig) { c.Port = 3000 }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok()
+			tt.change(&c)
+			err := c.Normalize("warder/agent:latest")
+			if tt.ok != (err == nil) {
+				t.Fatalf("Normalize = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && (!errors.Is(err, warder.ErrInvalid) || warder.ErrorMessage(err) == "") {
+				t.Fatalf("error %v is not an ErrInvalid with a message", err)
+			}
+		})
+	}
+	c := ok()
+	if err := c.Normalize("warder/agent:latest"); err != nil {
+		t.Fatal(err)
+	}
+	want := warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "512m", CPULimit: 0.5, EnvVars: map[string]string{}, Port: 8000}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("defaults = %+v, want %+v", c, want)
+	}
+}
+
+func TestSpecFor(t *testing.T) {
+	a := &warder.Agent{
+		ID: "0b6f0a3e-8c55-4a53-9b1b-6f7f5f2a1c11", UserID: "u1", Name: "Test Container Agent", Type: "chat",
+		ContainerConfig: warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "256MiB", CPULimit: 1.5, EnvVars: map[string]string{"TEST_VAR": "test_value"}, Port: 8000},
+		HostPort:        9001,
+	}
+	got, err := warder.SpecFor(a, warder.SpecSettings{Network: "warder_network", BindAddress: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := warder.ContainerSpec{
+		Name:  "warder-agent-0b6f0a3e-8c55-4a53-9b1b-6f7f5f2a1c11",
+		Image: "warder/agent:latest",
+		Env: map[string]string{
+			"TEST_VAR": "test_value", "AGENT_ID": a.ID, "AGENT_NAME": "Test Container Agent", "AGENT_TYPE": "chat", "PORT": "8000",
+		},
+		Labels: map[string]string{
+			"warder.managed": "true", "warder.agent.id": a.ID, "warder.agent.name": "Test Container Agent", "warder.agent.user_id": "u1",
+		},
+		MemoryBytes: 256 << 20, NanoCPUs: 1_500_000_000,
+		Network: "warder_network", HostIP: "127.0.0.1", HostPort: 9001, ContainerPort: 8000,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("SpecFor =\n%+v\nwant\n%+v", got, want)
+	}
+	a.HostPort = 0
+	if _, err := warder.SpecFor(a, warder.SpecSettings{}); err == nil {
+		t.Fatal("SpecFor without a port succeeded")
+	}
+}
+
+func TestRegisterValidate(t *testing.T) {
+	tests := []struct {
+		req warder.RegisterRequest
+		ok  bool
+	}{
+		{warder.RegisterRequest{"alice", "alice@example.com", "correct horse"}, true},
+		{warder.RegisterRequest{"al", "alice@example.com", "correct horse"}, false},
+		{warder.RegisterRequest{"alice smith", "alice@example.com", "correct horse"}, false},
+		{warder.RegisterRequest{"alice", "not-an-email", "correct horse"}, false},
+		{warder.RegisterRequest{"alice", "Alice <alice@example.com>", "correct horse"}, false},
+		{warder.RegisterRequest{"alice", "alice@example.com", "short"}, false},
+	}
+	for _, tt := range tests {
+		err := tt.req.Validate()
+		if tt.ok != (err == nil) {
+			t.Errorf("Validate(%+v) = %v, want ok=%v", tt.req, err, tt.ok)
+		}
+	}
+}
+
+func TestAgentUpdateApply(t *testing.T) {
+	a := &warder.Agent{Name: "a", Type: "chat", ContainerConfig: warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "512m", CPULimit: 0.5, Port: 8000}}
+	mem := "1g"
+	name := "  renamed "
+	u := warder.AgentUpdate{Name: &name, ContainerConfig: &warder.ContainerConfigUpdate{MemoryLimit: &mem}}
+	if err := u.Apply(a, "warder/agent:latest"); err != nil {
+		t.Fatal(err)
+	}
+	if a.Name != "renamed" || a.ContainerConfig.MemoryLimit != "1g" || a.ContainerConfig.CPULimit != 0.5 {
+		t.Fatalf("after Apply: %+v", a)
+	}
+	bad := "lots"
+	u = warder.AgentUpdate{ContainerConfig: &warder.ContainerConfigUpdate{MemoryLimit: &bad}}
+	if err := u.Apply(a, "warder/agent:latest"); !errors.Is(err, warder.ErrInvalid) {
+		t.Fatalf("Apply(memory lots) = %v, want ErrInvalid", err)
+	}
+	if a.ContainerConfig.MemoryLimit != "1g" {
+		t.Fatalf("a failed Apply changed the agent: %+v", a.ContainerConfig)
+	}
+	empty := "   "
+	if err := (&warder.AgentUpdate{Name: &empty}).Apply(a, ""); !errors.Is(err, warder.ErrInvalid) {
+		t.Fatalf("Apply(empty name) = %v", err)
+	}
+}

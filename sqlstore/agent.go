@@ -1,0 +1,173 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/warder/warder"
+)
+
+// agentColumns are read by scanAgent, in its order.
+const agentColumns = `id, user_id, name, description, type, config, container_config,
+	status, container_id, container_name, container_status, host_port, created_at, updated_at`
+
+// CreateAgent inserts a, filling an empty ID with a new UUID, an empty
+// Status with StatusCreated, and CreatedAt and UpdatedAt with the current
+// time. A name the user already uses, or a HostPort another agent holds, is
+// ErrConflict; an unknown UserID is ErrNotFound.
+func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create agent: %w", err)
+	}
+	defer tx.Rollback()
+	if err := checkAgentName(ctx, tx, a); err != nil {
+		return err
+	}
+	if a.HostPort != 0 {
+		if held, err := exists(ctx, tx, `SELECT 1 FROM agents WHERE host_port = $1`, a.HostPort); err != nil {
+			return fmt.Errorf("sqlstore: create agent: %w", err)
+		} else if held {
+			return warder.Errorf(warder.ErrConflict, "port %d is already held", a.HostPort)
+		}
+	}
+	if a.ID == "" {
+		a.ID = uuid.NewString()
+	}
+	if a.Status == "" {
+		a.Status = warder.StatusCreated
+	}
+	a.CreatedAt = now()
+	a.UpdatedAt = a.CreatedAt
+	config, containerConfig, err := encodeConfigs(a)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO agents (id, user_id, name, description, type, config, container_config,
+			status, container_id, container_name, container_status, host_port, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		a.ID, a.UserID, a.Name, a.Description, a.Type, config, containerConfig,
+		string(a.Status), a.ContainerID, a.ContainerName, a.ContainerStatus, nullPort(a.HostPort),
+		a.CreatedAt, a.UpdatedAt)
+	switch {
+	case db.isForeignKey(err):
+		return warder.Errorf(warder.ErrNotFound, "user not found")
+	case db.isUnique(err):
+		return warder.Errorf(warder.ErrConflict, "an agent with this id, name or port already exists")
+	case err != nil:
+		return fmt.Errorf("sqlstore: create agent: %w", err)
+	}
+	return tx.Commit()
+}
+
+// Agent returns the agent with the given id, or ErrNotFound.
+func (db *DB) Agent(ctx context.Context, id string) (*warder.Agent, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = $1`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read agent: %w", err)
+	}
+	agents, err := scanAgents(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(agents) == 0 {
+		return nil, warder.Errorf(warder.ErrNotFound, "agent not found")
+	}
+	return agents[0], nil
+}
+
+// ListAgents returns the agents of f.UserID, or of every user when it is
+// empty, oldest first. The result is never nil, so it encodes as [].
+func (db *DB) ListAgents(ctx context.Context, f warder.AgentFilter) ([]*warder.Agent, error) {
+	query, args := `SELECT `+agentColumns+` FROM agents`, []any{}
+	if f.UserID != "" {
+		query, args = query+` WHERE user_id = $1`, append(args, f.UserID)
+	}
+	rows, err := db.db.QueryContext(ctx, query+` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list agents: %w", err)
+	}
+	return scanAgents(rows)
+}
+
+// UpdateAgent writes every field of a that may change and sets a.UpdatedAt.
+// ID, UserID and CreatedAt never change, and HostPort changes only through
+// ClaimPort and ReleasePort, so that writing back a stale copy cannot undo a
+// claim or a release; those four fields of a are refreshed from the row.
+func (db *DB) UpdateAgent(ctx context.Context, a *warder.Agent) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update agent: %w", err)
+	}
+	defer tx.Rollback()
+	if err := checkAgentName(ctx, tx, a); err != nil {
+		return err
+	}
+	config, containerConfig, err := encodeConfigs(a)
+	if err != nil {
+		return err
+	}
+	updatedAt := now()
+	var port sql.NullInt64
+	var createdAt time.Time
+	err = tx.QueryRowContext(ctx, `
+		UPDATE agents SET name = $1, description = $2, type = $3, config = $4,
+			container_config = $5, status = $6, container_id = $7, container_name = $8,
+			container_status = $9, updated_at = $10
+		WHERE id = $11
+		RETURNING user_id, host_port, created_at`,
+		a.Name, a.Description, a.Type, config, containerConfig, string(a.Status),
+		a.ContainerID, a.ContainerName, a.ContainerStatus, updatedAt, a.ID,
+	).Scan(&a.UserID, &port, utcTime{&createdAt})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return warder.Errorf(warder.ErrNotFound, "agent not found")
+	case db.isUnique(err):
+		return warder.Errorf(warder.ErrConflict, "an agent named %q already exists", a.Name)
+	case err != nil:
+		return fmt.Errorf("sqlstore: update agent: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: update agent: %w", err)
+	}
+	a.HostPort, a.CreatedAt, a.UpdatedAt = int(port.Int64), createdAt, updatedAt
+	return nil
+}
+
+// DeleteAgent removes the agent with the given id, or returns ErrNotFound.
+func (db *DB) DeleteAgent(ctx context.Context, id string) error {
+	res, err := db.db.ExecContext(ctx, `DELETE FROM agents WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete agent: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlstore: delete agent: %w", err)
+	} else if n == 0 {
+		return warder.Errorf(warder.ErrNotFound, "agent not found")
+	}
+	return nil
+}
+
+// checkAgentName returns ErrConflict if another agent of the same user is
+// named a.Name. It runs inside the writing transaction so the message can
+// name the clash; the unique index stays the guard. The owner is read from
+// the row when it exists, since an update may not move an agent.
+func checkAgentName(ctx context.Context, tx *sql.Tx, a *warder.Agent) error {
+	taken, err := exists(ctx, tx, `
+		SELECT 1 FROM agents
+		WHERE name = $1 AND id <> $2
+		AND user_id = COALESCE((SELECT user_id FROM agents WHERE id = $2), $3)`,
+		a.Name, a.ID, a.UserID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: check agent name: %w", err)
+	}
+	if taken {
+		return warder.Errorf(warder.ErrConflict, "an agent named %q already exists", a.Name)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+// Package sqlstore implements warder.Store on database/sql. SQLite
+// (modernc.org/sqlite, pure Go) is the embedded default; the queries are
+// written once in a form PostgreSQL also accepts ($1 placeholders, standard
+// types, RETURNING), so a second dialect needs only its own migrations and
+// error checks.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+var _ warder.Store = (*DB)(nil)
+
+// DB is a warder.Store backed by a SQL database. It is safe for concurrent
+// use, as the *sql.DB it wraps.
+type DB struct {
+	db      *sql.DB
+	dialect dialect
+}
+
+// open connects with dsn, checks that the database answers and brings its
+// schema up to date; every Open* function ends here.
+func open(ctx context.Context, d dialect, dsn string) (*DB, error) {
+	sqldb, err := sql.Open(d.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", d.name, err)
+	}
+	db := &DB{db: sqldb, dialect: d}
+	if err := db.Ping(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Ping reports whether the database answers; a failure wraps
+// warder.ErrUnavailable so the API can answer 503.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.db.PingContext(ctx); err != nil {
+		return warder.Errorf(warder.ErrUnavailable, "database unavailable: %v", err)
+	}
+	return nil
+}
+
+// Close closes the database. Calls made after Close fail.
+func (db *DB) Close() error { return db.db.Close() }
+
+// querier is what *sql.DB and *sql.Tx have in common, so read helpers work
+// inside and outside a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// now is the time the store stamps on rows, already in the form it is
+// stored in.
+func now() time.Time { return dbTime(time.Now()) }
+
+// dbTime normalises t to what survives a round trip through either dialect:
+// UTC (SQLite keeps no zone, PostgreSQL converts anyway) and microseconds
+// (PostgreSQL's resolution). Without it, what a caller holds after a write
+// would differ from what it reads back.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// utcTime scans a time column into *t in UTC: drivers hand times back in
+// time.Local or in a fixed zone that merely equals UTC.
+type utcTime struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (u utcTime) Scan(src any) error {
+	v, ok := src.(time.Time)
+	if !ok {
+		return fmt.Errorf("sqlstore: cannot scan %T into a time", src)
+	}
+	*u.t = v.UTC()
+	return nil
+}

@@ -1,0 +1,176 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/warder/warder"
+)
+
+// userColumns are read by scanUser, in its order.
+const userColumns = `u.id, u.username, u.email, u.role, u.password_hash, u.created_at`
+
+// CreateUser inserts u, filling an empty ID with a new UUID, an empty Role
+// with RoleUser, and CreatedAt with the current time.
+func (db *DB) CreateUser(ctx context.Context, u *warder.User) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user: %w", err)
+	}
+	defer tx.Rollback()
+	if err := db.insertUser(ctx, tx, u); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// CreateFirstUser inserts u as CreateUser does, but as RoleAdmin when there
+// are no users yet. The check and the insert share a transaction, so of two
+// racing first users only one becomes admin.
+func (db *DB) CreateFirstUser(ctx context.Context, u *warder.User) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create first user: %w", err)
+	}
+	defer tx.Rollback()
+	var hasUsers bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers); err != nil {
+		return fmt.Errorf("sqlstore: create first user: %w", err)
+	}
+	if !hasUsers {
+		u.Role = warder.RoleAdmin
+	}
+	if err := db.insertUser(ctx, tx, u); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// insertUser checks the username and email inside tx before inserting, so
+// the conflict can say which one is taken; the unique indexes remain the
+// guard should a concurrent transaction slip in between.
+func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, u *warder.User) error {
+	if u.Role == "" {
+		u.Role = warder.RoleUser
+	}
+	if err := checkRole(u.Role); err != nil {
+		return err
+	}
+	ukey, ekey := loginKey(u.Username), emailKey(u.Email)
+	if taken, err := exists(ctx, tx, `SELECT 1 FROM users WHERE username_key = $1`, ukey); err != nil {
+		return fmt.Errorf("sqlstore: create user: %w", err)
+	} else if taken {
+		return warder.Errorf(warder.ErrConflict, "username %q is already taken", u.Username)
+	}
+	if ekey != nil {
+		if taken, err := exists(ctx, tx, `SELECT 1 FROM users WHERE email_key = $1`, ekey); err != nil {
+			return fmt.Errorf("sqlstore: create user: %w", err)
+		} else if taken {
+			return warder.Errorf(warder.ErrConflict, "email %q is already taken", u.Email)
+		}
+	}
+	if u.ID == "" {
+		u.ID = uuid.NewString()
+	}
+	u.CreatedAt = now()
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO users (id, username, username_key, email, email_key, role, password_hash, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.Username, ukey, u.Email, ekey, string(u.Role), u.PasswordHash, u.CreatedAt)
+	if db.isUnique(err) {
+		return warder.Errorf(warder.ErrConflict, "a user with this id, username or email already exists")
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user: %w", err)
+	}
+	return nil
+}
+
+// UserByID returns the user with the given id, or ErrNotFound.
+func (db *DB) UserByID(ctx context.Context, id string) (*warder.User, error) {
+	row := db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id)
+	return scanUser(row)
+}
+
+// UserByLogin returns the user whose username or email is login, ignoring
+// case, or ErrNotFound. Should one user's username be another's email, the
+// username wins, so a login never depends on row order.
+func (db *DB) UserByLogin(ctx context.Context, login string) (*warder.User, error) {
+	if login == "" {
+		return nil, warder.Errorf(warder.ErrNotFound, "user not found")
+	}
+	row := db.db.QueryRowContext(ctx, `
+		SELECT `+userColumns+` FROM users u
+		WHERE u.username_key = $1 OR u.email_key = $1
+		ORDER BY CASE WHEN u.username_key = $1 THEN 0 ELSE 1 END
+		LIMIT 1`, loginKey(login))
+	return scanUser(row)
+}
+
+// SetUserRole sets the role of the user with the given username (any case),
+// or returns ErrNotFound.
+func (db *DB) SetUserRole(ctx context.Context, username string, role warder.Role) error {
+	if err := checkRole(role); err != nil {
+		return err
+	}
+	res, err := db.db.ExecContext(ctx, `UPDATE users SET role = $1 WHERE username_key = $2`, string(role), loginKey(username))
+	if err != nil {
+		return fmt.Errorf("sqlstore: set user role: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlstore: set user role: %w", err)
+	} else if n == 0 {
+		return warder.Errorf(warder.ErrNotFound, "user %q not found", username)
+	}
+	return nil
+}
+
+// scanUser reads one row of userColumns.
+func scanUser(row *sql.Row) (*warder.User, error) {
+	var u warder.User
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, warder.Errorf(warder.ErrNotFound, "user not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read user: %w", err)
+	}
+	return &u, nil
+}
+
+// checkRole refuses a role other than the two Warder knows, which would
+// otherwise be stored and silently grant nothing.
+func checkRole(r warder.Role) error {
+	if r != warder.RoleUser && r != warder.RoleAdmin {
+		return warder.Errorf(warder.ErrInvalid, "role %q is neither %q nor %q", r, warder.RoleUser, warder.RoleAdmin)
+	}
+	return nil
+}
+
+// loginKey is the case-folded form usernames and emails are unique and
+// looked up by. Folding happens here rather than in SQL so every dialect
+// folds alike.
+func loginKey(s string) string { return strings.ToLower(s) }
+
+// emailKey is loginKey for an email, or NULL for none: unique indexes allow
+// any number of NULLs, so any number of users may have no email.
+func emailKey(email string) any {
+	if email == "" {
+		return nil
+	}
+	return loginKey(email)
+}
+
+// exists reports whether query returns a row.
+func exists(ctx context.Context, q querier, query string, args ...any) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
