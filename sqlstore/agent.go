@@ -3,15 +3,15 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/warder/warder"
 )
 
-// agentColumns are read by scanAgent, in its order.
+// agentColumns are read by scanAgents, in its order.
 const agentColumns = `id, user_id, name, description, type, config, container_config,
 	status, container_id, container_name, container_status, host_port, created_at, updated_at`
 

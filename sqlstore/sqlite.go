@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/warder/warder"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -44,19 +47,19 @@ var sqliteDialect = dialect{
 	},
 }
 
-// busyTimeoutMillis is how long a connection waits for another's write lock
+// busyTimeout is how long a connection waits for another's write lock
 // before giving up with SQLITE_BUSY. Writes are short, so only a stuck
 // process could hold the lock this long.
-const busyTimeoutMillis = 10000
+const busyTimeout = 10 * time.Second
 
 // OpenSQLite opens (creating it and its directory if needed) the SQLite
 // database at path and brings its schema up to date.
 //
-// Every connection runs in WAL mode (readers never wait for the writer),
-// with foreign keys enforced and a busy timeout, and begins transactions
+// The database runs in WAL mode (readers never wait for the writer), with
+// foreign keys enforced and a busy timeout, and transactions begin
 // IMMEDIATE: a transaction takes the write lock when it starts, so two
-// transactions never both read and then fail to upgrade to writing, which
-// is the one case SQLite reports as SQLITE_BUSY without waiting.
+// transactions never both read and then both want to write, the deadlock
+// SQLite breaks by answering SQLITE_BUSY at once instead of waiting.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	dsn, err := sqliteDSN(path)
 	if err != nil {
@@ -65,10 +68,14 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("sqlstore: create database directory: %w", err)
 	}
+	if err := enableWAL(ctx, dsn); err != nil {
+		return nil, warder.Errorf(warder.ErrUnavailable, "database unavailable: enable WAL on %s: %v", path, err)
+	}
 	return open(ctx, sqliteDialect, dsn)
 }
 
-// sqliteDSN builds the modernc.org/sqlite data source name for path.
+// sqliteDSN builds the modernc.org/sqlite data source name for path. It
+// leaves out journal_mode, which enableWAL sets once in the file.
 func sqliteDSN(path string) (string, error) {
 	// The driver cuts the DSN at the first '?', and a path that is empty or
 	// names memory would give each pooled connection its own database.
@@ -76,9 +83,8 @@ func sqliteDSN(path string) (string, error) {
 		return "", fmt.Errorf("sqlstore: %q is not a usable SQLite database path", path)
 	}
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
 	q.Set("_txlock", "immediate")
 	// Times are written as "2006-01-02 15:04:05.999999999-07:00", always in
 	// UTC (see dbTime), so they compare correctly as text, which is how
@@ -86,6 +92,40 @@ func sqliteDSN(path string) (string, error) {
 	// the digits. The driver's default, time.String, appends a zone name.
 	q.Set("_time_format", "sqlite")
 	return path + "?" + q.Encode(), nil
+}
+
+// enableWAL switches the database file to WAL mode, which the file then
+// keeps for every later connection. It is done once here rather than by a
+// pragma on each new connection because converting a new file is a read
+// that turns into a write: when two processes (or pooled connections)
+// convert it at once, SQLite fails one with SQLITE_BUSY without waiting,
+// so this retries until the busy timeout.
+func enableWAL(ctx context.Context, dsn string) error {
+	db, err := sql.Open(sqliteDialect.driver, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(busyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		if err == nil {
+			if mode != "wal" {
+				return fmt.Errorf("journal mode is %q; the file system may not support WAL", mode)
+			}
+			return nil
+		}
+		var e *sqlite.Error
+		if !errors.As(err, &e) || e.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // mustSub returns the subdirectory dir of an embedded tree; it panics only

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/docker"
+	"github.com/warder/warder/internal/testenv"
+)
+
+// shared is the agent binary and image every integration test uses, built
+// once per test binary and removed by TestMain.
+var shared struct {
+	once    sync.Once
+	err     error
+	binary  string
+	image   string
+	builder *docker.Runtime
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.image != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := shared.builder.RemoveImage(ctx, shared.image); err != nil {
+			slog.Error("removing test image", "image", shared.image, "err", err)
+		}
+		cancel()
+	}
+	if shared.binary != "" {
+		os.RemoveAll(strings.TrimSuffix(shared.binary, "/warder-agent"))
+	}
+	os.Exit(code)
+}
+
+// testImage builds the warder-agent binary and an image of it under a
+// test-only tag, once.
+func testImage(t *testing.T) (image, binary string) {
+	t.Helper()
+	testenv.Docker(t)
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		dir, err := os.MkdirTemp("", "warder-test-agent-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		if shared.binary, shared.err = docker.BuildAgentBinary(ctx, dir); shared.err != nil {
+			return
+		}
+		if shared.builder, shared.err = docker.New(docker.Config{}); shared.err != nil {
+			return
+		}
+		tag := testenv.UniqueName("warder-test/agent:t")
+		if shared.err = shared.builder.BuildAgentImage(ctx, tag, shared.binary); shared.err == nil {
+			shared.image = tag
+		}
+	})
+	if shared.err != nil {
+		t.Fatalf("building the test agent image: %v", shared.err)
+	}
+	return shared.image, shared.binary
+}
+
+// testServer is a real Warder: real store, real Docker, real HTTP.
+type testServer struct {
+	*httptest.Server
+	app *app
+	cfg config
+}
+
+// newTestServer starts Warder on a fresh SQLite database and a network of
+// its own; change adjusts the configuration first. Every container and the
+// network it made are removed by exact name when the test ends.
+func newTestServer(t *testing.T, change func(*config)) *testServer {
+	t.Helper()
+	image, binary := testImage(t)
+	cfg := config{
+		DataDir:     t.TempDir(),
+		Network:     testenv.UniqueName("warder-test-net-"),
+		Image:       image,
+		AgentBinary: binary,
+		PortStart:   19000,
+		PortEnd:     19499,
+		BindAddress: "127.0.0.1",
+		TokenTTL:    time.Hour,
+		StopTimeout: 5 * time.Second,
+		LogFormat:   "text",
+		LogLevel:    "warn",
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := newApp(ctx, cfg, newLogger(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Server: httptest.NewServer(a.handler), app: a, cfg: cfg}
+	t.Cleanup(func() {
+		ts.Close()
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		agents, err := a.store.ListAgents(cctx, warder.AgentFilter{})
+		if err != nil {
+			t.Errorf("cleanup: listing agents: %v", err)
+		}
+		for _, ag := range agents {
+			if err := a.runtime.Remove(cctx, warder.ContainerName(ag.ID)); err != nil && cfg.DockerHost == "" {
+				t.Errorf("cleanup: removing container of %s: %v", ag.ID, err)
+			}
+		}
+		if cfg.DockerHost == "" {
+			if err := a.runtime.RemoveNetwork(cctx, cfg.Network); err != nil {
+				t.Errorf("cleanup: removing network %s: %v", cfg.Network, err)
+			}
+		}
+		a.Close()
+	})
+	return ts
+}
+
+// client is one signed-in user talking to a test server.
+type client struct {
+	t      *testing.T
+	base   string
+	token  string
+	userID string
+}
+
+// register creates a user and logs in.
+func (ts *testServer) register(t *testing.T, name string) *client {
+	t.Helper()
+	c := &client{t: t, base: ts.URL}
+	var u warder.User
+	c.mustDo("POST", "/api/auth/register", map[string]string{"username": name, "email": name + "@example.com", "password": "password-" + name}, 201, &u)
+	c.userID = u.ID
+	var tok struct{ AccessToken string `json:"access_token"` }
+	c.mustDo("POST", "/api/auth/login", map[string]string{"username": name, "password": "password-" + name}, 200, &tok)
+	c.token = tok.AccessToken
+	return c
+}
+
+// do sends a request; body may be nil, a string (sent raw) or a value
+// (sent as JSON). It returns the status and the raw body.
+func (c *client) do(method, path string, body any) (int, []byte) {
+	c.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, c.base+path, r)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// mustDo is do that fails the test unless the status is want, and decodes
+// the body into out when out is not nil.
+func (c *client) mustDo(method, path string, body any, want int, out any) {
+	c.t.Helper()
+	status, raw := c.do(method, path, body)
+	if status != want {
+		c.t.Fatalf("%s %s = %d %s, want %d", method, path, status, raw, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			c.t.Fatalf("%s %s: decoding %s: %v", method, path, raw, err)
+		}
+	}
+}
+
+// agentJSON is an agent as the API returns it.
+type agentJSON struct {
+	warder.Agent
+	HostPort *int `json:"host_port"`
+}
+
+// createAgent creates an agent with small limits, returning it.
+func (c *client) createAgent(name string) agentJSON {
+	c.t.Helper()
+	var a agentJSON
+	c.mustDo("POST", "/api/agents", map[string]any{
+		"name":             name,
+		"container_config": map[string]any{"memory_limit": "32m", "cpu_limit": 0.25},
+	}, 201, &a)
+	return a
+}
+
+// tokenForm logs in through the OAuth2 password form.
+func tokenForm(t *testing.T, base, user, pass string) (int, []byte) {
+	t.Helper()
+	resp, err := http.PostForm(base+"/api/auth/token", url.Values{"username": {user}, "password": {pass}, "grant_type": {"password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// detailOf returns the "detail" of an error body, failing if there is none.
+func detailOf(t *testing.T, raw []byte) string {
+	t.Helper()
+	var d struct{ Detail *string }
+	if err := json.Unmarshal(raw, &d); err != nil || d.Detail == nil || *d.Detail == "" {
+		t.Fatalf("body %s has no {\"detail\": ...}", raw)
+	}
+	return *d.Detail
+}

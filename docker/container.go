@@ -1,0 +1,76 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+// Start starts the container; starting a running one succeeds (the engine
+// answers 304, which the client treats as success).
+//
+// An API 1.41 engine looks the network up only now, and answers 404 when it
+// is gone. That is not a missing container: if the network is the one
+// Setup owns, Start runs Setup and tries once more.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	_, err := r.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+	if !cerrdefs.IsNotFound(err) {
+		return mapErr(err, "start container "+id)
+	}
+	res, ierr := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if ierr != nil {
+		return mapErr(ierr, "start container "+id) // the container is gone
+	}
+	if hc := res.Container.HostConfig; hc != nil && r.cfg.Network != "" && string(hc.NetworkMode) == r.cfg.Network {
+		if err := r.Setup(ctx); err != nil {
+			return err
+		}
+		_, err = r.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+	}
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("start container %s: %w", id, err) // not ErrNotFound: the container exists
+	}
+	return mapErr(err, "start container "+id)
+}
+
+// Stop sends SIGTERM and, after timeout (rounded up to whole seconds, the
+// API's unit), SIGKILL. Stopping a stopped container succeeds. ctx must
+// outlive timeout, since the engine answers only once the container exits.
+func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	secs := int(math.Ceil(timeout.Seconds()))
+	_, err := r.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs})
+	return mapErr(err, "stop container "+id)
+}
+
+// Remove force-removes the container and its anonymous volumes. A container
+// that is already gone is success.
+func (r *Runtime) Remove(ctx context.Context, id string) error {
+	_, err := r.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	return mapErr(err, "remove container "+id)
+}
+
+// Inspect reports the container's state; a missing container is
+// ErrNotFound.
+func (r *Runtime) Inspect(ctx context.Context, id string) (warder.ContainerState, error) {
+	res, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return warder.ContainerState{}, mapErr(err, "inspect container "+id)
+	}
+	c := res.Container
+	st := warder.ContainerState{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/")}
+	if c.State != nil {
+		st.Status = string(c.State.Status)
+		st.Running = c.State.Running
+		st.ExitCode = c.State.ExitCode
+	}
+	return st, nil
+}

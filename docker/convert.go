@@ -1,0 +1,95 @@
+package docker
+
+import (
+	"maps"
+	"net/netip"
+	"sort"
+	"strconv"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/warder/warder"
+)
+
+// Log rotation for every agent container, so a chatty agent cannot fill
+// the host's disk: at most logMaxFiles files of logMaxSize each.
+const (
+	logDriver   = "json-file"
+	logMaxSize  = "10m"
+	logMaxFiles = "3"
+)
+
+// createRequest is everything ContainerCreate needs besides the name.
+type createRequest struct {
+	Config     *container.Config
+	HostConfig *container.HostConfig
+	Networking *network.NetworkingConfig
+}
+
+// containerConfig converts spec into Docker's create request. It is pure,
+// so it is table-tested without an engine. It fails only on a spec that
+// SpecFor would not produce: a bad port or a HostIP that is not an IP.
+//
+// A HostIP of "" publishes on all interfaces; a HostPort of 0 publishes
+// nothing (the agent is then reachable only on its network).
+func containerConfig(spec warder.ContainerSpec) (createRequest, error) {
+	if spec.ContainerPort < 1 || spec.ContainerPort > 65535 {
+		return createRequest{}, warder.Errorf(warder.ErrInvalid, "container port %d must be between 1 and 65535", spec.ContainerPort)
+	}
+	if spec.HostPort < 0 || spec.HostPort > 65535 {
+		return createRequest{}, warder.Errorf(warder.ErrInvalid, "host port %d must be between 1 and 65535", spec.HostPort)
+	}
+	var hostIP netip.Addr // the zero Addr is sent as "": all interfaces
+	if spec.HostIP != "" {
+		ip, err := netip.ParseAddr(spec.HostIP)
+		if err != nil {
+			return createRequest{}, warder.Errorf(warder.ErrInvalid, "bind address %q is not an IP address", spec.HostIP)
+		}
+		hostIP = ip
+	}
+	port, _ := network.PortFrom(uint16(spec.ContainerPort), network.TCP)
+
+	cfg := &container.Config{
+		Image:        spec.Image,
+		Env:          envList(spec.Env),
+		Labels:       maps.Clone(spec.Labels),
+		ExposedPorts: network.PortSet{port: {}},
+	}
+	host := &container.HostConfig{
+		LogConfig: container.LogConfig{
+			Type:   logDriver,
+			Config: map[string]string{"max-size": logMaxSize, "max-file": logMaxFiles},
+		},
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		Resources: container.Resources{
+			Memory:   spec.MemoryBytes,
+			NanoCPUs: spec.NanoCPUs,
+		},
+	}
+	if spec.HostPort != 0 {
+		host.PortBindings = network.PortMap{port: {{HostIP: hostIP, HostPort: strconv.Itoa(spec.HostPort)}}}
+	}
+	var nets *network.NetworkingConfig
+	if spec.Network != "" {
+		host.NetworkMode = container.NetworkMode(spec.Network)
+		nets = &network.NetworkingConfig{
+			EndpointsConfig: map[string]*network.EndpointSettings{spec.Network: {}},
+		}
+	}
+	return createRequest{Config: cfg, HostConfig: host, Networking: nets}, nil
+}
+
+// envList renders env as KEY=VALUE sorted by key, so the same spec always
+// yields the same request.
+func envList(env map[string]string) []string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k + "=" + env[k]
+	}
+	return out
+}

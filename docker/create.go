@@ -1,0 +1,69 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+// Create makes the container for spec without starting it. A missing
+// DefaultImage is built by Setup, any other missing image is pulled (which
+// fails fast or within pullTimeout when no registry is reachable), and the
+// create is retried once.
+func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
+	req, err := containerConfig(spec)
+	if err != nil {
+		return "", err
+	}
+	id, err := r.create(ctx, spec.Name, req)
+	if cerrdefs.IsNotFound(err) {
+		// Docker answers 404 when the image or the network is missing.
+		if perr := r.provide(ctx, spec); perr != nil {
+			return "", perr
+		}
+		id, err = r.create(ctx, spec.Name, req)
+	}
+	switch {
+	case err == nil:
+		return id, nil
+	case cerrdefs.IsConflict(err):
+		return "", warder.Errorf(warder.ErrConflict, "a container named %q already exists", spec.Name)
+	case cerrdefs.IsNotFound(err):
+		// Still missing after provide: not a "no such agent" for the caller.
+		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+	default:
+		return "", mapErr(err, "create container "+spec.Name)
+	}
+}
+
+func (r *Runtime) create(ctx context.Context, name string, req createRequest) (string, error) {
+	res, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:             name,
+		Config:           req.Config,
+		HostConfig:       req.HostConfig,
+		NetworkingConfig: req.Networking,
+	})
+	return res.ID, err
+}
+
+// provide makes what a failed create found missing: the image (built or
+// pulled) or, if the image is there, the network Setup owns.
+func (r *Runtime) provide(ctx context.Context, spec warder.ContainerSpec) error {
+	_, err := r.cli.ImageInspect(ctx, spec.Image)
+	switch {
+	case err == nil && spec.Network != "" && spec.Network == r.cfg.Network:
+		return r.Setup(ctx)
+	case err == nil:
+		return nil // nothing we can provide; the retry reports the error
+	case !cerrdefs.IsNotFound(err):
+		return mapErr(err, "inspect image "+spec.Image)
+	case spec.Image == r.cfg.DefaultImage:
+		return r.Setup(ctx)
+	default:
+		return r.pull(ctx, spec.Image)
+	}
+}
+

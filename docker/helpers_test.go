@@ -1,0 +1,178 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/internal/testenv"
+)
+
+// The agent binary and a test-only tag of its image are built once per
+// test binary, on first use, and removed by TestMain at the end.
+var agent struct {
+	once    sync.Once
+	dir     string
+	binary  string
+	image   string
+	buildIn time.Duration
+	err     error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if agent.image != "" {
+		if err := removeTestImage(agent.image); err != nil {
+			fmt.Fprintf(os.Stderr, "cleanup: remove image %s: %v\n", agent.image, err)
+			code = 1
+		}
+	}
+	if agent.dir != "" {
+		os.RemoveAll(agent.dir)
+	}
+	os.Exit(code)
+}
+
+func removeTestImage(ref string) error {
+	r, err := New(Config{})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return r.RemoveImage(ctx, ref)
+}
+
+// testAgent returns the path of the warder-agent binary and the tag of an
+// image built from it, building both on the first call.
+func testAgent(t *testing.T) (binary, image string) {
+	t.Helper()
+	testenv.Docker(t)
+	agent.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if agent.dir, agent.err = os.MkdirTemp("", "warder-agent-"); agent.err != nil {
+			return
+		}
+		if agent.binary, agent.err = BuildAgentBinary(ctx, agent.dir); agent.err != nil {
+			return
+		}
+		r, err := New(Config{})
+		if agent.err = err; err != nil {
+			return
+		}
+		defer r.Close()
+		agent.image = "warder-test/agent:" + testenv.UniqueName("")
+		start := time.Now()
+		agent.err = r.BuildAgentImage(ctx, agent.image, agent.binary)
+		agent.buildIn = time.Since(start)
+	})
+	if agent.err != nil {
+		t.Fatalf("building the test agent image: %v", agent.err)
+	}
+	return agent.binary, agent.image
+}
+
+// newRuntime returns a Runtime on the local engine with a network of its
+// own (removed at cleanup, after the containers registered later) and the
+// test agent image as DefaultImage.
+func newRuntime(t *testing.T, mod func(*Config)) *Runtime {
+	t.Helper()
+	binary, image := testAgent(t)
+	cfg := Config{
+		Network:      testenv.UniqueName("warder-test-net-"),
+		DefaultImage: image,
+		AgentBinary:  func(context.Context) (string, error) { return binary, nil },
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := cleanupCtx()
+		defer cancel()
+		if err := r.RemoveNetwork(ctx, cfg.Network); err != nil {
+			t.Errorf("cleanup: remove network %s: %v", cfg.Network, err)
+		}
+		r.Close()
+	})
+	return r
+}
+
+// cleanupCtx outlives the test's own contexts, as cleanup must.
+func cleanupCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), time.Minute)
+}
+
+// testSpec is an agent spec on r's network and image, published on a free
+// loopback port. Its container is removed by name at cleanup, even if the
+// test never created it.
+func testSpec(t *testing.T, r *Runtime) warder.ContainerSpec {
+	t.Helper()
+	name := testenv.UniqueName("warder-test-")
+	t.Cleanup(func() {
+		ctx, cancel := cleanupCtx()
+		defer cancel()
+		if err := r.Remove(ctx, name); err != nil {
+			t.Errorf("cleanup: remove container %s: %v", name, err)
+		}
+	})
+	return warder.ContainerSpec{
+		Name:  name,
+		Image: r.cfg.DefaultImage,
+		Env: map[string]string{
+			"AGENT_ID": name, "AGENT_NAME": "test agent", "AGENT_TYPE": "echo", "PORT": "8000",
+			"TEST_VAR": "secret-value",
+		},
+		Labels:        map[string]string{warder.LabelManaged: "true", warder.LabelAgentID: name},
+		MemoryBytes:   64 << 20,
+		NanoCPUs:      500_000_000,
+		Network:       r.cfg.Network,
+		HostIP:        "127.0.0.1",
+		HostPort:      freePort(t),
+		ContainerPort: 8000,
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitHealthy polls the agent's /health through the published port.
+func waitHealthy(t *testing.T, port int) string {
+	t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return string(body)
+			}
+			err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s never succeeded: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,133 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+// pullTimeout bounds the pull of a missing image, so an unreachable
+// registry cannot hang a create.
+const pullTimeout = 60 * time.Second
+
+// agentDockerfile packs the static warder-agent into an image with nothing
+// else in it: no shell, no libc, a non-root user.
+const agentDockerfile = `FROM scratch
+COPY warder-agent /warder-agent
+USER 65534:65534
+EXPOSE 8000
+LABEL ` + warder.LabelManaged + `="true"
+ENTRYPOINT ["/warder-agent"]
+`
+
+// BuildAgentImage builds the default agent image, tagged tag, from the
+// static warder-agent binary at binaryPath. It uses the engine's build
+// endpoint with the classic builder (what a 20.10 engine offers without
+// BuildKit), so it needs no docker CLI and pulls nothing.
+func (r *Runtime) BuildAgentImage(ctx context.Context, tag, binaryPath string) error {
+	bin, err := os.ReadFile(binaryPath)
+	if err != nil {
+		return fmt.Errorf("read agent binary: %w", err)
+	}
+	buildCtx, err := agentBuildContext(bin)
+	if err != nil {
+		return err
+	}
+	return r.buildImage(ctx, tag, buildCtx)
+}
+
+// buildImage runs a classic-builder build of the tar buildCtx and reads
+// its progress stream to the end, where a failed build reports itself.
+func (r *Runtime) buildImage(ctx context.Context, tag string, buildCtx []byte) error {
+	res, err := r.cli.ImageBuild(ctx, bytes.NewReader(buildCtx), client.ImageBuildOptions{
+		Tags:        []string{tag},
+		Dockerfile:  "Dockerfile",
+		Remove:      true,
+		ForceRemove: true,
+		Version:     build.BuilderV1,
+	})
+	if err != nil {
+		return mapErr(err, "build image "+tag)
+	}
+	defer res.Body.Close()
+	if out, err := readStream(res.Body); err != nil {
+		return fmt.Errorf("build image %s: %w\n%s", tag, err, out)
+	}
+	return nil
+}
+
+// agentBuildContext is the tar the build endpoint reads: the Dockerfile and
+// the binary, executable.
+func agentBuildContext(binary []byte) ([]byte, error) {
+	return tarFiles([]tarFile{
+		{"Dockerfile", 0o644, []byte(agentDockerfile)},
+		{"warder-agent", 0o755, binary},
+	})
+}
+
+type tarFile struct {
+	name string
+	mode int64
+	body []byte
+}
+
+// tarFiles builds an in-memory tar of regular files.
+func tarFiles(files []tarFile) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.body)), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.body); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// RemoveImage removes the image ref and its untagged parents (the classic
+// builder's intermediate layers). An image that is already gone is success;
+// one still used by a container is ErrConflict.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+	_, err := r.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
+	if cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	return mapErr(err, "remove image "+ref)
+}
+
+// pull fetches ref within pullTimeout. Failure means the caller asked for
+// an image this host cannot get, which is ErrInvalid; the cause is kept
+// for the log but not shown to the caller.
+func (r *Runtime) pull(ctx context.Context, ref string) error {
+	pctx, cancel := context.WithTimeout(ctx, pullTimeout)
+	defer cancel()
+	res, err := r.cli.ImagePull(pctx, ref, client.ImagePullOptions{})
+	if err == nil {
+		_, err = readStream(res)
+		res.Close()
+	}
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("pull image %s: %w", ref, ctx.Err())
+	case isUnavailable(err):
+		return mapErr(err, "pull image "+ref)
+	}
+	return fmt.Errorf("%w (%v)", warder.Errorf(warder.ErrInvalid,
+		"image %q is not available on the Docker host and could not be pulled", ref), err)
+}

@@ -1,0 +1,86 @@
+// Package docker implements warder.Runtime on the Docker Engine API.
+//
+// It speaks to the engine only through github.com/moby/moby/client (never
+// the docker CLI), negotiates the API version on first use and works with
+// engines down to API 1.41 (Docker 20.10). The conversion of a
+// warder.ContainerSpec into Docker's create request is pure and lives in
+// convert.go; everything else is thin calls plus error mapping (errors.go).
+package docker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+var _ warder.Runtime = (*Runtime)(nil)
+
+// Config says which engine to use and what Setup must provide there.
+type Config struct {
+	// Host is a DOCKER_HOST-style address ("unix:///var/run/docker.sock",
+	// "tcp://host:2376"); "" means DOCKER_HOST or the default socket.
+	Host string
+	// APIVersion pins the Engine API version (e.g. "1.41"); "" negotiates
+	// it with the engine on the first call, which is the default.
+	APIVersion string
+	// Network is the bridge network agents join (AGENT_NETWORK).
+	Network string
+	// DefaultImage is the agent image Setup builds when it is missing
+	// (AGENT_IMAGE), e.g. "warder/agent:latest".
+	DefaultImage string
+	// AgentBinary returns the path of a static warder-agent binary. It is
+	// called only when DefaultImage must be built; BuildAgentBinary is one
+	// implementation.
+	AgentBinary func(ctx context.Context) (string, error)
+}
+
+// Runtime runs agent containers on one Docker engine. It is safe for
+// concurrent use; create it with New and release it with Close.
+type Runtime struct {
+	cfg Config
+	cli *client.Client
+
+	// setupMu single-flights Setup, so concurrent callers never create two
+	// networks of the same name (API 1.41 allows duplicates).
+	setupMu sync.Mutex
+}
+
+// New returns a Runtime for cfg. It does not contact the engine, so Warder
+// can start while Docker is down; Ping tells whether it is up.
+func New(cfg Config) (*Runtime, error) {
+	opts := []client.Opt{client.WithTLSClientConfigFromEnv(), client.WithHostFromEnv()}
+	if cfg.Host != "" {
+		opts = append(opts, client.WithHost(cfg.Host))
+	}
+	// An explicit pin wins over DOCKER_API_VERSION; the client library
+	// would otherwise prefer the environment.
+	if cfg.APIVersion != "" {
+		opts = append(opts, client.WithAPIVersion(cfg.APIVersion))
+	} else {
+		opts = append(opts, client.WithAPIVersionFromEnv())
+	}
+	cli, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Runtime{cfg: cfg, cli: cli}, nil
+}
+
+// Close releases the client's idle connections.
+func (r *Runtime) Close() error { return r.cli.Close() }
+
+// APIVersion is the Engine API version in use: the pinned one, or the
+// negotiated one once a call has reached the engine.
+func (r *Runtime) APIVersion() string { return r.cli.ClientVersion() }
+
+// Ping reports whether the engine answers; any failure is ErrUnavailable.
+func (r *Runtime) Ping(ctx context.Context) error {
+	_, err := r.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	if err != nil {
+		return warder.Errorf(warder.ErrUnavailable, "Docker is unavailable: %v", err)
+	}
+	return nil
+}

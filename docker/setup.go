@@ -1,0 +1,122 @@
+package docker
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+// Setup makes sure cfg.Network and cfg.DefaultImage exist, creating the
+// network and building the image when they do not. It is idempotent and
+// single-flighted: concurrent calls in one process wait for each other.
+func (r *Runtime) Setup(ctx context.Context) error {
+	r.setupMu.Lock()
+	defer r.setupMu.Unlock()
+	if err := r.ensureNetwork(ctx); err != nil {
+		return err
+	}
+	return r.ensureImage(ctx)
+}
+
+func (r *Runtime) ensureNetwork(ctx context.Context) error {
+	name := r.cfg.Network
+	if name == "" {
+		return nil
+	}
+	nets, err := r.networks(ctx, name)
+	if err != nil || len(nets) == 1 {
+		return err
+	}
+	if len(nets) == 0 {
+		_, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+			Driver: "bridge",
+			Labels: map[string]string{warder.LabelManaged: "true"},
+		})
+		// A conflict is a newer engine refusing a duplicate: someone made it first.
+		if err != nil && !cerrdefs.IsConflict(err) {
+			return mapErr(err, "create network "+name)
+		}
+		if nets, err = r.networks(ctx, name); err != nil {
+			return err
+		}
+	}
+	return r.dedupeNetworks(ctx, nets)
+}
+
+// dedupeNetworks keeps the oldest of nets and removes the other ones that
+// Warder made. API 1.41 accepts duplicate names, so Warder processes
+// running Setup at once can each create the network; Docker then refuses
+// to use the name as ambiguous. Every Setup cleans up whatever duplicates
+// it sees, so a pair that slipped past a race is gone by the next one.
+func (r *Runtime) dedupeNetworks(ctx context.Context, nets []network.Summary) error {
+	for _, n := range nets[min(1, len(nets)):] {
+		if n.Labels[warder.LabelManaged] != "true" {
+			return fmt.Errorf("network %q exists %d times, which makes it ambiguous to Docker; remove all but one", n.Name, len(nets))
+		}
+		_, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			return mapErr(err, "remove duplicate network "+n.ID)
+		}
+	}
+	return nil
+}
+
+// networks lists the networks named exactly name, oldest first. The
+// engine's name filter matches substrings, hence the second check.
+func (r *Runtime) networks(ctx context.Context, name string) ([]network.Summary, error) {
+	res, err := r.cli.NetworkList(ctx, client.NetworkListOptions{
+		Filters: client.Filters{}.Add("name", name),
+	})
+	if err != nil {
+		return nil, mapErr(err, "list networks")
+	}
+	nets := slices.DeleteFunc(res.Items, func(n network.Summary) bool { return n.Name != name })
+	slices.SortFunc(nets, func(a, b network.Summary) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return nets, nil
+}
+
+func (r *Runtime) ensureImage(ctx context.Context) error {
+	ref := r.cfg.DefaultImage
+	if ref == "" {
+		return nil
+	}
+	_, err := r.cli.ImageInspect(ctx, ref)
+	if err == nil || !cerrdefs.IsNotFound(err) {
+		return mapErr(err, "inspect image "+ref)
+	}
+	if r.cfg.AgentBinary == nil {
+		return fmt.Errorf("image %s is missing and no agent binary is configured to build it", ref)
+	}
+	bin, err := r.cfg.AgentBinary(ctx)
+	if err != nil {
+		return fmt.Errorf("agent binary for %s: %w", ref, err)
+	}
+	return r.BuildAgentImage(ctx, ref, bin)
+}
+
+// RemoveNetwork removes every network named exactly name. One that is
+// already gone is success; one that still has containers is ErrConflict.
+func (r *Runtime) RemoveNetwork(ctx context.Context, name string) error {
+	nets, err := r.networks(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, n := range nets {
+		_, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			return mapErr(err, "remove network "+name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/sqlstore"
+)
+
+// newTestService returns a Service on a real SQLite store and a fake
+// runtime, with a port range of size ports starting at 20000.
+func newTestService(t *testing.T, ports int, free func(int) bool) (*Service, *fakeRuntime) {
+	t.Helper()
+	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if free == nil {
+		free = func(int) bool { return true }
+	}
+	rt := newFakeRuntime()
+	return New(db, rt, Config{
+		DefaultImage: "warder/agent:latest",
+		Spec:         warder.SpecSettings{Network: "net", BindAddress: "127.0.0.1"},
+		PortStart:    20000,
+		PortEnd:      20000 + ports - 1,
+		PortFree:     free,
+	}), rt
+}
+
+func mustUser(t *testing.T, s *Service, name string) *warder.User {
+	t.Helper()
+	u, err := s.Register(context.Background(), warder.RegisterRequest{Username: name, Email: name + "@example.com", Password: "password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func mustAgent(t *testing.T, s *Service, u *warder.User, name string) *warder.Agent {
+	t.Helper()
+	a, err := s.CreateAgent(context.Background(), u, warder.AgentCreate{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestOwnershipRules(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestService(t, 10, nil)
+	admin, alice, bob := mustUser(t, s, "root"), mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	if !admin.IsAdmin() || alice.IsAdmin() {
+		t.Fatalf("roles: admin=%s alice=%s", admin.Role, alice.Role)
+	}
+	a := mustAgent(t, s, alice, "a")
+	if _, err := s.Agent(ctx, bob, a.ID); !errors.Is(err, warder.ErrNotFound) {
+		t.Fatalf("bob reads alice's agent: %v", err)
+	}
+	if _, err := s.StartAgent(ctx, bob, a.ID); !errors.Is(err, warder.ErrNotFound) {
+		t.Fatalf("bob starts alice's agent: %v", err)
+	}
+	if err := s.DeleteAgent(ctx, bob, a.ID); !errors.Is(err, warder.ErrNotFound) {
+		t.Fatalf("bob deletes alice's agent: %v", err)
+	}
+	if _, err := s.Agent(ctx, admin, a.ID); err != nil {
+		t.Fatalf("admin reads alice's agent: %v", err)
+	}
+	if _, err := s.CreateAgent(ctx, bob, warder.AgentCreate{Name: "x", UserID: alice.ID}); !errors.Is(err, warder.ErrForbidden) {
+		t.Fatalf("bob creates for alice: %v", err)
+	}
+	b, err := s.CreateAgent(ctx, admin, warder.AgentCreate{Name: "x", UserID: bob.ID})
+	if err != nil || b.UserID != bob.ID {
+		t.Fatalf("admin creates for bob: %v %+v", err, b)
+	}
+	if _, err := s.CreateAgent(ctx, admin, warder.AgentCreate{Name: "y", UserID: "00000000-0000-0000-0000-000000000000"}); !errors.Is(err, warder.ErrInvalid) {
+		t.Fatalf("admin creates for nobody: %v", err)
+	}
+	if _, err := s.CreateAgent(ctx, alice, warder.AgentCreate{Name: "a"}); !errors.Is(err, warder.ErrConflict) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	if _, err := s.CreateAgent(ctx, bob, warder.AgentCreate{Name: "a"}); err != nil {
+		t.Fatalf("same name, other user: %v", err)
+	}
+	list, _ := s.ListAgents(ctx, alice)
+	all, _ := s.ListAgents(ctx, admin)
+	if len(list) != 1 || len(all) != 3 {
+		t.Fatalf("alice lists %d, admin lists %d", len(list), len(all))
+	}
+}
+
+func TestLifecycleRules(t *testing.T) {
+	ctx := context.Background()
+	s, rt := newTestService(t, 10, nil)
+	u := mustUser(t, s, "root")
+	a := mustAgent(t, s, u, "a")
+	if _, err := s.StopAgent(ctx, u, a.ID); !errors.Is(err, warder.ErrConflict) {
+		t.Fatalf("stop before start: %v", err)
+	}
+	a, err := s.StartAgent(ctx, u, a.ID)
+	if err != nil || a.Status != warder.StatusRunning || a.HostPort != 20000 || a.ContainerID == "" {
+		t.Fatalf("start: %v %+v", err, a)
+	}
+	first := a.ContainerID
+	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || a.ContainerID != first || rt.count() != 1 {
+		t.Fatalf("second start made a new container: %v %+v", err, a)
+	}
+	mem := "1g"
+	edit := warder.AgentUpdate{ContainerConfig: &warder.ContainerConfigUpdate{MemoryLimit: &mem}}
+	if _, err := s.UpdateAgent(ctx, u, a.ID, edit); !errors.Is(err, warder.ErrConflict) {
+		t.Fatalf("changing container_config while running: %v", err)
+	}
+	if _, err := s.StopAgent(ctx, u, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a, err = s.UpdateAgent(ctx, u, a.ID, edit); err != nil || a.ContainerID != "" || rt.count() != 0 || a.HostPort != 20000 {
+		t.Fatalf("changing container_config while stopped: %v %+v (containers %d)", err, a, rt.count())
+	}
+	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || rt.containers[a.ContainerID].spec.MemoryBytes != 1<<30 {
+		t.Fatalf("restart after edit: %v", err)
+	}
+	// The container vanishes behind Warder's back: the next start makes a new one.
+	rt.Remove(ctx, a.ContainerID)
+	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || a.Status != warder.StatusRunning || rt.count() != 1 {
+		t.Fatalf("start after the container vanished: %v %+v", err, a)
+	}
+	// Docker down: start is 503 and the record is untouched; delete refuses
+	// rather than leak the container.
+	rt.down = true
+	if _, err := s.RestartAgent(ctx, u, a.ID); !errors.Is(err, warder.ErrUnavailable) {
+		t.Fatalf("restart with Docker down: %v", err)
+	}
+	if err := s.DeleteAgent(ctx, u, a.ID); !errors.Is(err, warder.ErrUnavailable) {
+		t.Fatalf("delete with Docker down: %v", err)
+	}
+	got, _ := s.Agent(ctx, u, a.ID)
+	if got.Status != warder.StatusRunning {
+		t.Fatalf("status after Docker went down: %s", got.Status)
+	}
+	rt.down = false
+	if err := s.DeleteAgent(ctx, u, a.ID); err != nil || rt.count() != 0 {
+		t.Fatalf("delete: %v, %d containers left", err, rt.count())
+	}
+	if used, _ := s.store.UsedPorts(ctx); len(used) != 0 {
+		t.Fatalf("ports held after delete: %v", used)
+	}
+}
+
+func TestPortAllocator(t *testing.T) {
+	ctx := context.Background()
+	busy := 20003
+	s, _ := newTestService(t, 50, func(p int) bool { return p != busy })
+	u := mustUser(t, s, "root")
+	const n = 49 // the range holds 50 ports, one of them busy
+	agents := make([]*warder.Agent, n+1)
+	for i := range agents {
+		agents[i] = mustAgent(t, s, u, fmt.Sprintf("a%d", i))
+	}
+	var wg sync.WaitGroup
+	ports := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := s.StartAgent(ctx, u, agents[i].ID)
+			if err != nil {
+				t.Errorf("start %d: %v", i, err)
+				return
+			}
+			ports[i] = a.HostPort
+		}()
+	}
+	wg.Wait()
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] || p == busy || p < 20000 || p > 20049 {
+			t.Fatalf("port %d handed out wrongly; all: %v", p, ports)
+		}
+		seen[p] = true
+	}
+	_, err := s.StartAgent(ctx, u, agents[n].ID)
+	if !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "20000-20049") {
+		t.Fatalf("start with the range exhausted: %v", err)
+	}
+	if err := s.DeleteAgent(ctx, u, agents[7].ID); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.StartAgent(ctx, u, agents[n].ID)
+	if err != nil || a.HostPort != ports[7] {
+		t.Fatalf("after a delete: %v, port %d, want the freed %d", err, a.HostPort, ports[7])
+	}
+}
