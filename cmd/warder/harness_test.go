@@ -151,7 +151,9 @@ func (ts *testServer) register(t *testing.T, name string) *client {
 	var u warder.User
 	c.mustDo("POST", "/api/auth/register", map[string]string{"username": name, "email": name + "@example.com", "password": "password-" + name}, 201, &u)
 	c.userID = u.ID
-	var tok struct{ AccessToken string `json:"access_token"` }
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
 	c.mustDo("POST", "/api/auth/login", map[string]string{"username": name, "password": "password-" + name}, 200, &tok)
 	c.token = tok.AccessToken
 	return c

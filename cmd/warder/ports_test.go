@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestPortExhaustionAndReuse: a port something else listens on is skipped,
@@ -59,11 +60,13 @@ func TestConcurrentStarts(t *testing.T) {
 	for i := range agents {
 		agents[i] = c.createAgent(fmt.Sprintf("agent-%02d", i))
 	}
+	began := time.Now()
 	parallel(n, func(i int) {
 		if status, raw := c.do("POST", "/api/agents/"+agents[i].ID+"/start", nil); status != 200 {
 			t.Errorf("start %d = %d %s", i, status, raw)
 		}
 	})
+	t.Logf("%d concurrent starts took %s", n, time.Since(began))
 	var list []agentJSON
 	c.mustDo("GET", "/api/agents", nil, 200, &list)
 	seen := map[int]string{}
@@ -80,11 +83,13 @@ func TestConcurrentStarts(t *testing.T) {
 	if len(seen) != n {
 		t.Fatalf("%d distinct ports for %d agents", len(seen), n)
 	}
+	began = time.Now()
 	parallel(n, func(i int) {
 		if status, raw := c.do("DELETE", "/api/agents/"+agents[i].ID, nil); status != 200 {
 			t.Errorf("delete %d = %d %s", i, status, raw)
 		}
 	})
+	t.Logf("%d concurrent deletes took %s", n, time.Since(began))
 	c.mustDo("GET", "/api/agents", nil, 200, &list)
 	if len(list) != 0 {
 		t.Fatalf("%d agents left after deleting all", len(list))
