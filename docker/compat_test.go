@@ -7,11 +7,13 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/versions"
+	"github.com/warder/warder/internal/testenv"
 )
 
 // TestAPI141 runs a minimal lifecycle with the API pinned to 1.41 (Docker
 // 20.10), the oldest engine Warder supports, whatever this engine speaks.
 func TestAPI141(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, func(c *Config) { c.APIVersion = "1.41" })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -27,6 +29,7 @@ func TestAPI141(t *testing.T) {
 // TestNegotiatedVersion: with no pin, the runtime settles on a version
 // this engine supports.
 func TestNegotiatedVersion(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	ctx := context.Background()
 	if err := r.Ping(ctx); err != nil {

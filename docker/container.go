@@ -40,11 +40,16 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 }
 
 // Stop sends SIGTERM and, after timeout (rounded up to whole seconds, the
-// API's unit), SIGKILL. Stopping a stopped container succeeds. ctx must
-// outlive timeout, since the engine answers only once the container exits.
+// API's unit; negative means the engine's default of 10 s), SIGKILL.
+// Stopping a stopped container succeeds. ctx must outlive timeout, since
+// the engine answers only once the container has exited.
 func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) error {
-	secs := int(math.Ceil(timeout.Seconds()))
-	_, err := r.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs})
+	var opts client.ContainerStopOptions
+	if timeout >= 0 {
+		secs := int(math.Ceil(timeout.Seconds()))
+		opts.Timeout = &secs
+	}
+	_, err := r.cli.ContainerStop(ctx, id, opts)
 	return mapErr(err, "stop container "+id)
 }
 

@@ -20,7 +20,8 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	}
 	id, err := r.create(ctx, spec.Name, req)
 	if cerrdefs.IsNotFound(err) {
-		// Docker answers 404 when the image or the network is missing.
+		// 404: the image is missing, or the network (engines newer than
+		// API 1.41; those older notice only at start, see Start).
 		if perr := r.provide(ctx, spec); perr != nil {
 			return "", perr
 		}
@@ -66,4 +67,3 @@ func (r *Runtime) provide(ctx context.Context, spec warder.ContainerSpec) error 
 		return r.pull(ctx, spec.Image)
 	}
 }
-

@@ -44,6 +44,7 @@ func TestDockerUnreachable(t *testing.T) {
 }
 
 func TestMissingContainer(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	ctx := context.Background()
 	id := testenv.UniqueName("warder-test-missing-")
@@ -65,6 +66,7 @@ func TestMissingContainer(t *testing.T) {
 }
 
 func TestCreateConflict(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	ctx := context.Background()
 	if err := r.Setup(ctx); err != nil {
@@ -82,6 +84,7 @@ func TestCreateConflict(t *testing.T) {
 // TestCreateMissingImage: an image that is neither on the host nor the
 // default cannot be pulled here (no registry), which is the caller's error.
 func TestCreateMissingImage(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	ctx := context.Background()
 	if err := r.Setup(ctx); err != nil {

@@ -22,7 +22,8 @@ var agent struct {
 	dir     string
 	binary  string
 	image   string
-	buildIn time.Duration
+	goBuild time.Duration // go build of warder-agent
+	buildIn time.Duration // image build
 	err     error
 }
 
@@ -62,16 +63,18 @@ func testAgent(t *testing.T) (binary, image string) {
 		if agent.dir, agent.err = os.MkdirTemp("", "warder-agent-"); agent.err != nil {
 			return
 		}
+		start := time.Now()
 		if agent.binary, agent.err = BuildAgentBinary(ctx, agent.dir); agent.err != nil {
 			return
 		}
+		agent.goBuild = time.Since(start)
 		r, err := New(Config{})
 		if agent.err = err; err != nil {
 			return
 		}
 		defer r.Close()
 		agent.image = "warder-test/agent:" + testenv.UniqueName("")
-		start := time.Now()
+		start = time.Now()
 		agent.err = r.BuildAgentImage(ctx, agent.image, agent.binary)
 		agent.buildIn = time.Since(start)
 	})

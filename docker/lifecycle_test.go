@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/testenv"
 )
 
 // TestLifecycle drives one real agent container through every Runtime
 // method, in the order Warder's service uses them.
 func TestLifecycle(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	t.Logf("agent image built in %v", agent.buildIn)
+	t.Logf("warder-agent compiled in %v, image built in %v", agent.goBuild, agent.buildIn)
 	if err := r.Setup(ctx); err != nil {
 		t.Fatalf("Setup: %v", err)
 	}

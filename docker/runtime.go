@@ -10,7 +10,6 @@ package docker
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -43,9 +42,10 @@ type Runtime struct {
 	cfg Config
 	cli *client.Client
 
-	// setupMu single-flights Setup, so concurrent callers never create two
-	// networks of the same name (API 1.41 allows duplicates).
-	setupMu sync.Mutex
+	// setupSem single-flights Setup, so concurrent callers never create two
+	// networks of the same name (API 1.41 allows duplicates). It is a
+	// channel rather than a mutex so a waiting caller can give up.
+	setupSem chan struct{}
 }
 
 // New returns a Runtime for cfg. It does not contact the engine, so Warder
@@ -66,7 +66,7 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Runtime{cfg: cfg, cli: cli}, nil
+	return &Runtime{cfg: cfg, cli: cli, setupSem: make(chan struct{}, 1)}, nil
 }
 
 // Close releases the client's idle connections.

@@ -16,8 +16,12 @@ import (
 // network and building the image when they do not. It is idempotent and
 // single-flighted: concurrent calls in one process wait for each other.
 func (r *Runtime) Setup(ctx context.Context) error {
-	r.setupMu.Lock()
-	defer r.setupMu.Unlock()
+	select {
+	case r.setupSem <- struct{}{}:
+		defer func() { <-r.setupSem }()
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for another Setup: %w", ctx.Err())
+	}
 	if err := r.ensureNetwork(ctx); err != nil {
 		return err
 	}

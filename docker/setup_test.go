@@ -30,6 +30,7 @@ func checkOneNetwork(t *testing.T, r *Runtime, name string) {
 }
 
 func TestSetupIdempotent(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	ctx := context.Background()
 	for i := range 2 {
@@ -41,6 +42,7 @@ func TestSetupIdempotent(t *testing.T) {
 }
 
 func TestSetupConcurrent(t *testing.T) {
+	testenv.Docker(t)
 	t.Run("one runtime", func(t *testing.T) {
 		r := newRuntime(t, nil)
 		setupConcurrently(t, func(int) *Runtime { return r })
@@ -81,6 +83,7 @@ func setupConcurrently(t *testing.T, runtime func(i int) *Runtime) {
 // TestSetupBuildsMissingImage: Setup builds DefaultImage once, and a Create
 // that finds it gone again provides it by itself.
 func TestSetupBuildsMissingImage(t *testing.T) {
+	testenv.Docker(t)
 	var builds atomic.Int32
 	r := newRuntime(t, func(c *Config) {
 		c.DefaultImage = "warder-test/agent:" + testenv.UniqueName("setup-")
@@ -130,6 +133,7 @@ func TestSetupBuildsMissingImage(t *testing.T) {
 }
 
 func TestBuildFailureIsAnError(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	tag := "warder-test/broken:" + testenv.UniqueName("")
 	t.Cleanup(func() {
@@ -153,6 +157,7 @@ func TestBuildFailureIsAnError(t *testing.T) {
 // TestSetupRemovesDuplicateNetworks: duplicates left by an earlier race are
 // cleaned up, but a duplicate Warder did not make is reported, not removed.
 func TestSetupRemovesDuplicateNetworks(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	ctx := context.Background()
 	create := func(labels map[string]string) {
@@ -184,6 +189,7 @@ func TestSetupRemovesDuplicateNetworks(t *testing.T) {
 // API 1.41 engine notices the missing network at start, newer ones at
 // create.)
 func TestStartRestoresNetwork(t *testing.T) {
+	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	testAgent(t) // the image exists; only the network is missing
 	ctx := context.Background()

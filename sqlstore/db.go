@@ -1,14 +1,15 @@
 // Package sqlstore implements warder.Store on database/sql. SQLite
-// (modernc.org/sqlite, pure Go) is the embedded default; the queries are
-// written once in a form PostgreSQL also accepts ($1 placeholders, standard
-// types, RETURNING), so a second dialect needs only its own migrations and
-// error checks.
+// (modernc.org/sqlite, pure Go) is the embedded default and PostgreSQL
+// (github.com/jackc/pgx/v5) the production store; the queries are written
+// once in a form both accept ($1 placeholders, standard types, RETURNING),
+// so a dialect adds only its migrations, locks and error checks.
 package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/warder/warder"
@@ -21,22 +22,20 @@ var _ warder.Store = (*DB)(nil)
 type DB struct {
 	db      *sql.DB
 	dialect dialect
+	// lastOutage is when (Unix nanoseconds) a call last failed because the
+	// database could not be reached; see unavailable.
+	lastOutage atomic.Int64
 }
 
-// open connects with dsn, checks that the database answers and brings its
-// schema up to date; every Open* function ends here.
-func open(ctx context.Context, d dialect, dsn string) (*DB, error) {
-	sqldb, err := sql.Open(d.driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", d.name, err)
-	}
-	db := &DB{db: sqldb, dialect: d}
+// open checks that the database behind db answers and brings its schema up
+// to date; every Open* function ends here. It closes db on failure.
+func open(ctx context.Context, db *DB) (*DB, error) {
 	if err := db.Ping(ctx); err != nil {
-		sqldb.Close()
+		db.db.Close()
 		return nil, err
 	}
 	if err := db.Migrate(ctx); err != nil {
-		sqldb.Close()
+		db.db.Close()
 		return nil, err
 	}
 	return db, nil
@@ -46,9 +45,31 @@ func open(ctx context.Context, d dialect, dsn string) (*DB, error) {
 // warder.ErrUnavailable so the API can answer 503.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.db.PingContext(ctx); err != nil {
+		db.lastOutage.Store(time.Now().UnixNano())
 		return warder.Errorf(warder.ErrUnavailable, "database unavailable: %v", err)
 	}
 	return nil
+}
+
+// unavailable replaces *err, when the dialect says it means the database
+// could not be reached, with an error wrapping warder.ErrUnavailable, so
+// the API answers 503 whichever method met the outage. Every exported
+// method defers it on its result; errors that already carry a kind pass
+// unchanged.
+func (db *DB) unavailable(err *error) {
+	e := *err
+	if e == nil || db.dialect.down == nil || warder.ErrorMessage(e) != "" || !db.dialect.down(e) {
+		return
+	}
+	db.lastOutage.Store(time.Now().UnixNano())
+	*err = warder.Errorf(warder.ErrUnavailable, "database unavailable: %v", e)
+}
+
+// usedBeforeOutage reports whether a pooled connection idle for idle was
+// last used before the latest outage, so it may be dead even though its
+// own socket has not said so yet.
+func (db *DB) usedBeforeOutage(idle time.Duration) bool {
+	return db.lastOutage.Load() > time.Now().Add(-idle).UnixNano()
 }
 
 // Close closes the database. Calls made after Close fail.

@@ -26,26 +26,28 @@ var sqliteFiles embed.FS
 // key one by code alone.
 var sqliteDialect = dialect{
 	name:       "sqlite",
-	driver:     "sqlite",
 	migrations: mustSub(sqliteFiles, "migrations/sqlite"),
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at TIMESTAMP NOT NULL
 	)`,
-	code: func(err error) constraint {
+	violation: func(err error) violation {
 		var e *sqlite.Error
 		if !errors.As(err, &e) {
-			return ""
+			return violation{}
 		}
 		switch e.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return uniqueViolation
+			return violation{kind: uniqueViolation}
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return foreignKeyViolation
+			return violation{kind: foreignKeyViolation}
 		}
-		return ""
+		return violation{}
 	},
 }
+
+// sqliteDriver is the name modernc.org/sqlite registers with database/sql.
+const sqliteDriver = "sqlite"
 
 // busyTimeout is how long a connection waits for another's write lock
 // before giving up with SQLITE_BUSY. Writes are short, so only a stuck
@@ -71,7 +73,11 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := enableWAL(ctx, dsn); err != nil {
 		return nil, warder.Errorf(warder.ErrUnavailable, "database unavailable: enable WAL on %s: %v", path, err)
 	}
-	return open(ctx, sqliteDialect, dsn)
+	sqldb, err := sql.Open(sqliteDriver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	return open(ctx, &DB{db: sqldb, dialect: sqliteDialect})
 }
 
 // sqliteDSN builds the modernc.org/sqlite data source name for path. It
@@ -101,7 +107,7 @@ func sqliteDSN(path string) (string, error) {
 // convert it at once, SQLite fails one with SQLITE_BUSY without waiting,
 // so this retries until the busy timeout.
 func enableWAL(ctx context.Context, dsn string) error {
-	db, err := sql.Open(sqliteDialect.driver, dsn)
+	db, err := sql.Open(sqliteDriver, dsn)
 	if err != nil {
 		return err
 	}
