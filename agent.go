@@ -8,12 +8,16 @@ import (
 // Status is Warder's view of an agent's lifecycle.
 type Status string
 
-// Agent statuses. "created" means no container has been made yet.
+// Agent statuses. Each says what the container is doing, and why.
 const (
-	StatusCreated Status = "created"
-	StatusRunning Status = "running"
-	StatusStopped Status = "stopped"
-	StatusError   Status = "error"
+	StatusCreated  Status = "created"  // no container has been made yet
+	StatusStarting Status = "starting" // a start is in progress
+	StatusRunning  Status = "running"
+	StatusStopping Status = "stopping" // a user's stop is in progress
+	StatusStopped  Status = "stopped"  // stopped by a user (or idle auto-stop)
+	StatusExited   Status = "exited"   // the agent's process ended on its own; see ExitCode
+	StatusFailed   Status = "failed"   // OOMKilled, a crash loop, or a start that failed; see StatusReason
+	StatusMissing  Status = "missing"  // the container was removed outside Warder
 )
 
 // Agent is one AI agent and, once started, its one container.
@@ -33,6 +37,13 @@ type Agent struct {
 	// HostPort is the port on the Docker host published to the agent's
 	// port; 0 (shown as null) when the agent holds none.
 	HostPort int `json:"host_port"`
+	// ExitCode is the container's last exit code, nil while it never exited.
+	ExitCode        *int      `json:"exit_code"`
+	RestartCount    int       `json:"restart_count"`
+	StatusReason    string    `json:"status_reason"`
+	StatusChangedAt time.Time `json:"status_changed_at"`
+	// LastUsedAt is the last API call on the agent: idle auto-stop counts from it.
+	LastUsedAt time.Time `json:"last_used_at"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -48,6 +59,23 @@ type ContainerConfig struct {
 	EnvVars     map[string]string `json:"env_vars"`
 	// Port is the port the agent listens on inside its container.
 	Port int `json:"port"`
+	// RestartPolicy is "no" (the default), "on-failure", "on-failure:N"
+	// (at most N restarts) or "unless-stopped".
+	RestartPolicy string `json:"restart_policy"`
+	// AutoStopMinutes stops the agent after that long without use; 0 never.
+	AutoStopMinutes float64 `json:"auto_stop_minutes"`
+}
+
+// AgentEvent is one recorded status change of an agent.
+type AgentEvent struct {
+	ID      int64     `json:"id"`
+	AgentID string    `json:"agent_id"`
+	At      time.Time `json:"at"`
+	From    Status    `json:"from"`
+	To      Status    `json:"to"`
+	Reason  string    `json:"reason"`
+	// Actor is who or what caused it: "user:<id>", "docker", "resync", "idle".
+	Actor string `json:"actor"`
 }
 
 // AgentFilter selects agents for listing. An empty UserID means all users.
@@ -65,6 +93,14 @@ type AgentStore interface {
 	// UpdateAgent writes every field of a, setting a.UpdatedAt.
 	UpdateAgent(ctx context.Context, a *Agent) error
 	DeleteAgent(ctx context.Context, id string) error
+
+	// RecordStatus writes a (as UpdateAgent) and appends ev to its
+	// history, in one transaction.
+	RecordStatus(ctx context.Context, a *Agent, ev *AgentEvent) error
+	// AgentEvents lists the agent's latest status changes, oldest first.
+	AgentEvents(ctx context.Context, agentID string, limit int) ([]*AgentEvent, error)
+	// TouchAgent sets last_used_at.
+	TouchAgent(ctx context.Context, agentID string, at time.Time) error
 
 	// ClaimPort gives port to the agent if no other agent holds it and the
 	// agent holds none (ErrConflict otherwise). Atomic across processes.

@@ -27,16 +27,40 @@ type ContainerSpec struct {
 	HostIP        string
 	HostPort      int
 	ContainerPort int
+	// RestartPolicy is Docker's: "no", "on-failure" or "unless-stopped";
+	// MaxRetries bounds "on-failure" (0 = no bound).
+	RestartPolicy string
+	MaxRetries    int
 }
 
 // ContainerState is what the runtime reports about a container.
 type ContainerState struct {
-	ID      string
-	Name    string
-	Status  string // the runtime's word: "created", "running", "exited", ...
-	Running bool
+	ID         string
+	Name       string
+	AgentID    string // the LabelAgentID label
+	Status     string // the runtime's word: "created", "running", "exited", ...
+	Running    bool
+	Restarting bool
 	// ExitCode is meaningful once the container has exited.
-	ExitCode int
+	ExitCode     int
+	OOMKilled    bool
+	RestartCount int
+	// Error is the runtime's reason a start failed, if any.
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// Health is "healthy", "unhealthy", "starting" or "" (no healthcheck).
+	Health string
+}
+
+// ContainerEvent is one change the runtime reports about one of this
+// deployment's containers. Action is the runtime's word: "start", "die",
+// "oom", "destroy", "restart", "health_status", ...
+type ContainerEvent struct {
+	ContainerID string
+	AgentID     string
+	Action      string
+	Time        time.Time
 }
 
 // LogOptions selects container log lines.
@@ -82,4 +106,14 @@ type Runtime interface {
 	Inspect(ctx context.Context, id string) (ContainerState, error)
 	Logs(ctx context.Context, id string, opts LogOptions) (string, error)
 	Stats(ctx context.Context, id string) (Stats, error)
+
+	// List reports every container, running or not, labelled
+	// LabelManaged=<the runtime's network>: this deployment's containers.
+	List(ctx context.Context) ([]ContainerState, error)
+	// Events calls fn for every event of this deployment's containers, in
+	// order, from now until ctx ends (returning ctx.Err()) or the stream
+	// breaks (returning an error wrapping ErrUnavailable when the engine
+	// went away). ready is called once the stream is open, so a caller can
+	// resync knowing no later change will be missed. fn must not block long.
+	Events(ctx context.Context, ready func(), fn func(ContainerEvent)) error
 }

@@ -43,4 +43,6 @@ type AgentService interface {
 	RestartAgent(ctx context.Context, caller *User, id string) (*Agent, error)
 	AgentLogs(ctx context.Context, caller *User, id string, opts LogOptions) (string, error)
 	AgentStats(ctx context.Context, caller *User, id string) (Stats, error)
+	// AgentEvents lists the agent's latest status changes, oldest first.
+	AgentEvents(ctx context.Context, caller *User, id string, limit int) ([]*AgentEvent, error)
 }

@@ -92,6 +92,15 @@ func (c *ContainerConfig) Normalize(defaultImage string) error {
 	if c.Port < 1 || c.Port > 65535 {
 		return Errorf(ErrInvalid, "container_config.port %d must be between 1 and 65535", c.Port)
 	}
+	if _, _, err := ParseRestartPolicy(c.RestartPolicy); err != nil {
+		return err
+	}
+	if c.RestartPolicy == "" {
+		c.RestartPolicy = DefaultRestartPolicy
+	}
+	if c.AutoStopMinutes < 0 || c.AutoStopMinutes > 60*24*365 || math.IsNaN(c.AutoStopMinutes) {
+		return Errorf(ErrInvalid, "container_config.auto_stop_minutes %v must be between 0 (never) and 525600", c.AutoStopMinutes)
+	}
 	if len(c.EnvVars) > 200 {
 		return Errorf(ErrInvalid, "container_config.env_vars has %d entries; at most 200 are allowed", len(c.EnvVars))
 	}
@@ -112,9 +121,37 @@ func (c *ContainerConfig) Normalize(defaultImage string) error {
 	return nil
 }
 
+// DefaultRestartPolicy is "no": Warder reports a crash as it is rather
+// than hiding it behind restarts the user did not ask for.
+const DefaultRestartPolicy = "no"
+
+// ParseRestartPolicy splits "on-failure:3" into Docker's policy name and
+// maximum retry count.
+func ParseRestartPolicy(s string) (name string, maxRetries int, err error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	switch {
+	case name == "" && !hasCount, name == "no" && !hasCount:
+		return "no", 0, nil
+	case name == "unless-stopped" && !hasCount:
+		return name, 0, nil
+	case name == "on-failure" && !hasCount:
+		return name, 0, nil
+	case name == "on-failure":
+		n, err := strconv.Atoi(count)
+		if err == nil && n >= 1 && n <= 100 {
+			return name, n, nil
+		}
+	}
+	return "", 0, Errorf(ErrInvalid, "container_config.restart_policy %q must be no, on-failure, on-failure:N (N from 1 to 100) or unless-stopped", s)
+}
+
 // SpecSettings are the operator's settings that shape every container.
 type SpecSettings struct {
-	Network     string // AGENT_NETWORK
+	// Network is AGENT_NETWORK. It also scopes a deployment: containers
+	// are labelled LabelManaged=<Network>, and Warder lists, follows and
+	// cleans up only those, so two deployments on one engine never touch
+	// each other's containers.
+	Network     string
 	BindAddress string // AGENT_BIND_ADDRESS
 }
 
@@ -145,12 +182,18 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 	env["AGENT_NAME"] = a.Name
 	env["AGENT_TYPE"] = a.Type
 	env["PORT"] = strconv.Itoa(port)
+	policy, retries, err := ParseRestartPolicy(cc.RestartPolicy)
+	if err != nil {
+		return ContainerSpec{}, err
+	}
 	return ContainerSpec{
-		Name:  ContainerName(a.ID),
-		Image: cc.Image,
-		Env:   env,
+		RestartPolicy: policy,
+		MaxRetries:    retries,
+		Name:          ContainerName(a.ID),
+		Image:         cc.Image,
+		Env:           env,
 		Labels: map[string]string{
-			LabelManaged:   "true",
+			LabelManaged:   s.Network,
 			LabelAgentID:   a.ID,
 			LabelAgentName: a.Name,
 			LabelUserID:    a.UserID,

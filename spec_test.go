@@ -62,6 +62,13 @@ func TestContainerConfigNormalize(t *testing.T) {
 		{"registry image", func(c *warder.ContainerConfig) { c.Image = "registry.example.com:5000/team/agent:v1.2" }, true},
 		{"port too high", func(c *warder.ContainerConfig) { c.Port = 70000 }, false},
 		{"custom port", func(c *warder.ContainerConfig) { c.Port = 3000 }, true},
+		{"restart on-failure:3", func(c *warder.ContainerConfig) { c.RestartPolicy = "on-failure:3" }, true},
+		{"restart unless-stopped", func(c *warder.ContainerConfig) { c.RestartPolicy = "unless-stopped" }, true},
+		{"restart always", func(c *warder.ContainerConfig) { c.RestartPolicy = "always" }, false},
+		{"restart on-failure:0", func(c *warder.ContainerConfig) { c.RestartPolicy = "on-failure:0" }, false},
+		{"restart no:3", func(c *warder.ContainerConfig) { c.RestartPolicy = "no:3" }, false},
+		{"auto stop", func(c *warder.ContainerConfig) { c.AutoStopMinutes = 15 }, true},
+		{"auto stop negative", func(c *warder.ContainerConfig) { c.AutoStopMinutes = -1 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +87,7 @@ func TestContainerConfigNormalize(t *testing.T) {
 	if err := c.Normalize("warder/agent:latest"); err != nil {
 		t.Fatal(err)
 	}
-	want := warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "512m", CPULimit: 0.5, EnvVars: map[string]string{}, Port: 8000}
+	want := warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "512m", CPULimit: 0.5, EnvVars: map[string]string{}, Port: 8000, RestartPolicy: "no"}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
@@ -89,7 +96,7 @@ func TestContainerConfigNormalize(t *testing.T) {
 func TestSpecFor(t *testing.T) {
 	a := &warder.Agent{
 		ID: "0b6f0a3e-8c55-4a53-9b1b-6f7f5f2a1c11", UserID: "u1", Name: "Test Container Agent", Type: "chat",
-		ContainerConfig: warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "256MiB", CPULimit: 1.5, EnvVars: map[string]string{"TEST_VAR": "test_value"}, Port: 8000},
+		ContainerConfig: warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "256MiB", CPULimit: 1.5, EnvVars: map[string]string{"TEST_VAR": "test_value"}, Port: 8000, RestartPolicy: "on-failure:3"},
 		HostPort:        9001,
 	}
 	got, err := warder.SpecFor(a, warder.SpecSettings{Network: "warder_network", BindAddress: "127.0.0.1"})
@@ -103,10 +110,11 @@ func TestSpecFor(t *testing.T) {
 			"TEST_VAR": "test_value", "AGENT_ID": a.ID, "AGENT_NAME": "Test Container Agent", "AGENT_TYPE": "chat", "PORT": "8000",
 		},
 		Labels: map[string]string{
-			"warder.managed": "true", "warder.agent.id": a.ID, "warder.agent.name": "Test Container Agent", "warder.agent.user_id": "u1",
+			"warder.managed": "warder_network", "warder.agent.id": a.ID, "warder.agent.name": "Test Container Agent", "warder.agent.user_id": "u1",
 		},
 		MemoryBytes: 256 << 20, NanoCPUs: 1_500_000_000,
 		Network: "warder_network", HostIP: "127.0.0.1", HostPort: 9001, ContainerPort: 8000,
+		RestartPolicy: "on-failure", MaxRetries: 3,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("SpecFor =\n%+v\nwant\n%+v", got, want)

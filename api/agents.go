@@ -101,10 +101,10 @@ func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warde
 	q := r.URL.Query()
 	if v := q.Get("lines"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return warder.Errorf(warder.ErrInvalid, "lines must be a positive whole number, not %q", v)
+		if err != nil {
+			return warder.Errorf(warder.ErrInvalid, "lines must be a whole number, not %q", v)
 		}
-		opts.Lines = n
+		opts.Lines = n // the service checks the range
 	}
 	if v := q.Get("timestamps"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -126,4 +126,20 @@ func (s *Server) agentStats(w http.ResponseWriter, r *http.Request, caller *ward
 		return err
 	}
 	return writeJSON(w, http.StatusOK, statsResponse{statsView(st)})
+}
+
+func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return warder.Errorf(warder.ErrInvalid, "limit must be a whole number, not %q", v)
+		}
+		limit = n
+	}
+	events, err := s.agents.AgentEvents(r.Context(), caller, r.PathValue("id"), limit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"events": events})
 }

@@ -54,11 +54,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, http.StatusInternalServerError, detail{"internal error (request id " + reqID + ")"})
 }
 
-// writeJSON writes v with status.
+// writeJSON writes v with status. It encodes before writing anything, so
+// an error it returns leaves the response untouched for writeError; a
+// failed write means the client has gone, and there is no one to tell.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	w.Write(append(body, '\n'))
+	return nil
 }
 
 // decode reads one JSON object into v strictly: unknown fields, trailing

@@ -29,11 +29,20 @@ func (s *Server) routes() {
 	m.Handle("POST /api/agents/{id}/restart", s.authed(s.restartAgent))
 	m.Handle("GET /api/agents/{id}/logs", s.authed(s.agentLogs))
 	m.Handle("GET /api/agents/{id}/stats", s.authed(s.agentStats))
+	m.Handle("GET /api/agents/{id}/events", s.authed(s.agentEvents))
 
-	m.Handle("/", s.public(notFound))
+	m.Handle("/", s.public(s.notFound))
 }
 
-// notFound answers unknown paths in the API's JSON shape.
-func notFound(w http.ResponseWriter, r *http.Request) error {
+// notFound answers unknown paths in the API's JSON shape, and known paths
+// asked with the wrong method with 405.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); m != r.Method && pattern != "/" && pattern != "" {
+			return writeJSON(w, http.StatusMethodNotAllowed, detail{"method " + r.Method + " is not allowed on " + r.URL.Path})
+		}
+	}
 	return writeJSON(w, http.StatusNotFound, detail{"no such endpoint: " + r.Method + " " + r.URL.Path})
 }

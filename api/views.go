@@ -7,20 +7,29 @@ import (
 	"github.com/warder/warder"
 )
 
-// agentJSON is an agent as the API shows it: host_port is null when the
-// agent holds no port.
+// agentJSON is an agent as the API shows it: host_port, status_changed_at
+// and last_used_at are null when unset.
 type agentJSON struct {
 	*warder.Agent
-	HostPort *int `json:"host_port"`
+	HostPort        *int       `json:"host_port"`
+	StatusChangedAt *time.Time `json:"status_changed_at"`
+	LastUsedAt      *time.Time `json:"last_used_at"`
 }
 
 func agentView(a *warder.Agent) agentJSON {
-	v := agentJSON{Agent: a}
+	v := agentJSON{Agent: a, StatusChangedAt: timeOrNil(a.StatusChangedAt), LastUsedAt: timeOrNil(a.LastUsedAt)}
 	if a.HostPort != 0 {
 		p := a.HostPort
 		v.HostPort = &p
 	}
 	return v
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // statsResponse is the seed's shape: {"stats": {...}}.

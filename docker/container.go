@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -70,12 +69,5 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (warder.ContainerState
 	if err != nil {
 		return warder.ContainerState{}, mapErr(err, "inspect container "+id)
 	}
-	c := res.Container
-	st := warder.ContainerState{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/")}
-	if c.State != nil {
-		st.Status = string(c.State.Status)
-		st.Running = c.State.Running
-		st.ExitCode = c.State.ExitCode
-	}
-	return st, nil
+	return stateFrom(res.Container), nil
 }

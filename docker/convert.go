@@ -47,6 +47,10 @@ func containerConfig(spec warder.ContainerSpec) (createRequest, error) {
 		}
 		hostIP = ip
 	}
+	restart, err := restartPolicy(spec.RestartPolicy, spec.MaxRetries)
+	if err != nil {
+		return createRequest{}, err
+	}
 	port, _ := network.PortFrom(uint16(spec.ContainerPort), network.TCP)
 
 	cfg := &container.Config{
@@ -60,10 +64,15 @@ func containerConfig(spec warder.ContainerSpec) (createRequest, error) {
 			Type:   logDriver,
 			Config: map[string]string{"max-size": logMaxSize, "max-file": logMaxFiles},
 		},
-		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		RestartPolicy: restart,
 		Resources: container.Resources{
-			Memory:   spec.MemoryBytes,
-			NanoCPUs: spec.NanoCPUs,
+			Memory: spec.MemoryBytes,
+			// Memory plus swap equal to memory: no swap at all, so an agent
+			// over its limit is OOM-killed (and reported so) rather than
+			// slowed down by swapping; the engine's default is twice the
+			// memory. 0 leaves both unlimited.
+			MemorySwap: spec.MemoryBytes,
+			NanoCPUs:   spec.NanoCPUs,
 		},
 	}
 	if spec.HostPort != 0 {
@@ -77,6 +86,30 @@ func containerConfig(spec warder.ContainerSpec) (createRequest, error) {
 		}
 	}
 	return createRequest{Config: cfg, HostConfig: host, Networking: nets}, nil
+}
+
+// restartPolicy is Docker's form of a spec's policy; "" means "no". The
+// engine refuses a retry count on any policy but on-failure, and so does
+// this, before the engine is asked.
+func restartPolicy(name string, maxRetries int) (container.RestartPolicy, error) {
+	var mode container.RestartPolicyMode
+	switch name {
+	case "", "no":
+		mode = container.RestartPolicyDisabled
+	case "on-failure":
+		mode = container.RestartPolicyOnFailure
+	case "unless-stopped":
+		mode = container.RestartPolicyUnlessStopped
+	default:
+		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "restart policy %q must be no, on-failure or unless-stopped", name)
+	}
+	switch {
+	case maxRetries < 0:
+		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "maximum restart count %d is negative", maxRetries)
+	case maxRetries > 0 && mode != container.RestartPolicyOnFailure:
+		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "a maximum restart count needs the on-failure policy, not %q", name)
+	}
+	return container.RestartPolicy{Name: mode, MaximumRetryCount: maxRetries}, nil
 }
 
 // envList renders env as KEY=VALUE sorted by key, so the same spec always

@@ -31,6 +31,10 @@ func TestDockerUnreachable(t *testing.T) {
 		"Inspect": func() error { _, err := r.Inspect(ctx, "x"); return err },
 		"Logs":    func() error { _, err := r.Logs(ctx, "x", warder.LogOptions{}); return err },
 		"Stats":   func() error { _, err := r.Stats(ctx, "x"); return err },
+		"List":    func() error { _, err := r.List(ctx); return err },
+		"Events": func() error {
+			return r.Events(ctx, func() { t.Error("Events called ready") }, func(warder.ContainerEvent) {})
+		},
 	}
 	for name, call := range calls {
 		err := call()

@@ -138,7 +138,7 @@ func testSpec(t *testing.T, r *Runtime) warder.ContainerSpec {
 			"AGENT_ID": name, "AGENT_NAME": "test agent", "AGENT_TYPE": "echo", "PORT": "8000",
 			"TEST_VAR": "secret-value",
 		},
-		Labels:        map[string]string{warder.LabelManaged: "true", warder.LabelAgentID: name},
+		Labels:        map[string]string{warder.LabelManaged: r.cfg.Network, warder.LabelAgentID: name},
 		MemoryBytes:   64 << 20,
 		NanoCPUs:      500_000_000,
 		Network:       r.cfg.Network,

@@ -14,17 +14,27 @@ import (
 	"github.com/warder/warder"
 )
 
+// imageLabel marks the images Warder builds.
+const imageLabel = "warder.image"
+
 // pullTimeout bounds the pull of a missing image, so an unreachable
 // registry cannot hang a create.
 const pullTimeout = 60 * time.Second
 
 // agentDockerfile packs the static warder-agent into an image with nothing
-// else in it: no shell, no libc, a non-root user.
+// else in it: no shell, no libc, a non-root user. The health check is in
+// exec form for want of a shell; it lets the engine report "unhealthy"
+// for an agent that runs but no longer answers.
+//
+// The image's label must not be LabelManaged: containers inherit image
+// labels, so every container run from the image by hand would then look
+// like one of Warder's to List and Events.
 const agentDockerfile = `FROM scratch
 COPY warder-agent /warder-agent
 USER 65534:65534
 EXPOSE 8000
-LABEL ` + warder.LabelManaged + `="true"
+LABEL ` + imageLabel + `="agent"
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["/warder-agent","health"]
 ENTRYPOINT ["/warder-agent"]
 `
 

@@ -78,10 +78,16 @@ func TestAgentBuildContext(t *testing.T) {
 		t.Errorf("warder-agent entry = %q, want mode 755 and the binary", got["warder-agent"])
 	}
 	for _, line := range []string{"FROM scratch", "COPY warder-agent /warder-agent", "USER 65534:65534",
-		"EXPOSE 8000", `LABEL warder.managed="true"`, `ENTRYPOINT ["/warder-agent"]`} {
+		"EXPOSE 8000", `LABEL warder.image="agent"`, `ENTRYPOINT ["/warder-agent"]`,
+		`HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["/warder-agent","health"]`} {
 		if !strings.Contains(got["Dockerfile"], line) {
 			t.Errorf("Dockerfile lacks %q:\n%s", line, got["Dockerfile"])
 		}
+	}
+	// Containers inherit image labels: this one would make every container
+	// run from the image by hand look like Warder's.
+	if strings.Contains(got["Dockerfile"], warder.LabelManaged) {
+		t.Errorf("Dockerfile labels the image %s:\n%s", warder.LabelManaged, got["Dockerfile"])
 	}
 }
 

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,8 +14,8 @@ import (
 // owned loads agent id if caller may see it. Another user's agent is
 // ErrNotFound, indistinguishable from one that does not exist.
 func (s *Service) owned(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, warder.Errorf(warder.ErrInvalid, "agent id %q is not a valid id", id)
+	if err := validID(id); err != nil {
+		return nil, err
 	}
 	a, err := s.store.Agent(ctx, id)
 	if err != nil {
@@ -24,6 +25,14 @@ func (s *Service) owned(ctx context.Context, caller *warder.User, id string) (*w
 		return nil, warder.Errorf(warder.ErrNotFound, "agent not found")
 	}
 	return a, nil
+}
+
+// validID rejects what cannot be an agent id before any lookup.
+func validID(id string) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return warder.Errorf(warder.ErrInvalid, "agent id %q is not a valid id", id)
+	}
+	return nil
 }
 
 // CreateAgent validates req and stores a new agent; no container is made
@@ -96,7 +105,10 @@ func (s *Service) ReplaceAgent(ctx context.Context, caller *warder.User, id stri
 	}
 	return s.edit(ctx, caller, id, func(a *warder.Agent) error {
 		if req.UserID != "" && req.UserID != a.UserID {
-			return warder.Errorf(warder.ErrInvalid, "user_id cannot be changed")
+			if req.UserID != caller.ID && !caller.IsAdmin() {
+				return warder.Errorf(warder.ErrForbidden, "user_id must be your own user id")
+			}
+			return warder.Errorf(warder.ErrInvalid, "user_id cannot be changed: an agent keeps its owner")
 		}
 		a.Name, a.Description, a.Type, a.Config = req.Name, req.Description, req.Type, req.Config
 		a.ContainerConfig = req.ContainerConfig
@@ -115,7 +127,7 @@ func (s *Service) UpdateAgent(ctx context.Context, caller *warder.User, id strin
 // cannot reach a running container, so that is refused; a stopped agent's
 // container is removed and made again, with the new settings, on next start.
 func (s *Service) edit(ctx context.Context, caller *warder.User, id string, change func(*warder.Agent) error) (*warder.Agent, error) {
-	if _, err := s.owned(ctx, caller, id); err != nil {
+	if err := validID(id); err != nil {
 		return nil, err
 	}
 	defer s.locks.Lock(id)()
@@ -123,12 +135,12 @@ func (s *Service) edit(ctx context.Context, caller *warder.User, id string, chan
 	if err != nil {
 		return nil, err
 	}
-	before := a.ContainerConfig
+	before := *a
 	if err := change(a); err != nil {
 		return nil, err
 	}
-	if a.ContainerID != "" && !sameContainerConfig(before, a.ContainerConfig) {
-		if a.Status == warder.StatusRunning {
+	if a.ContainerID != "" && !sameContainer(&before, a, s.cfg.Spec) {
+		if a.Status == warder.StatusRunning || inFlight(a.Status) {
 			return nil, warder.Errorf(warder.ErrConflict, "stop the agent before changing its container_config")
 		}
 		if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
@@ -142,22 +154,18 @@ func (s *Service) edit(ctx context.Context, caller *warder.User, id string, chan
 	return a, nil
 }
 
-func sameContainerConfig(a, b warder.ContainerConfig) bool {
-	if a.Image != b.Image || a.MemoryLimit != b.MemoryLimit || a.CPULimit != b.CPULimit || a.Port != b.Port || len(a.EnvVars) != len(b.EnvVars) {
-		return false
-	}
-	for k, v := range a.EnvVars {
-		if w, ok := b.EnvVars[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
+// sameContainer reports whether an edit leaves the container as it is:
+// the name and type reach it too, as labels and env vars.
+func sameContainer(x, y *warder.Agent, settings warder.SpecSettings) bool {
+	sx, errx := warder.SpecFor(x, settings)
+	sy, erry := warder.SpecFor(y, settings)
+	return errx == nil && erry == nil && reflect.DeepEqual(sx, sy)
 }
 
 // DeleteAgent removes the agent's container, then the agent, which frees
 // its port. If Docker is down the agent stays, so nothing is lost or leaked.
 func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id string) error {
-	if _, err := s.owned(ctx, caller, id); err != nil {
+	if err := validID(id); err != nil {
 		return err
 	}
 	defer s.locks.Lock(id)()

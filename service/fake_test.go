@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -17,10 +18,12 @@ type fakeRuntime struct {
 	next       int
 	down       bool // every call fails as if the engine were unreachable
 	setups     int
+	failStarts int // the next failStarts starts fail as the engine would on a taken port
 }
 
 type fakeContainer struct {
 	spec    warder.ContainerSpec
+	state   warder.ContainerState
 	running bool
 }
 
@@ -81,11 +84,20 @@ func (f *fakeRuntime) setRunning(id string, running bool) error {
 	if c == nil {
 		return warder.Errorf(warder.ErrNotFound, "no such container")
 	}
-	c.running = running
+	c.running, c.state = running, warder.ContainerState{}
 	return nil
 }
 
-func (f *fakeRuntime) Start(_ context.Context, id string) error { return f.setRunning(id, true) }
+func (f *fakeRuntime) Start(_ context.Context, id string) error {
+	f.mu.Lock()
+	if f.failStarts > 0 {
+		f.failStarts--
+		f.mu.Unlock()
+		return errors.New("driver failed programming external connectivity: address already in use")
+	}
+	f.mu.Unlock()
+	return f.setRunning(id, true)
+}
 
 func (f *fakeRuntime) Stop(_ context.Context, id string, _ time.Duration) error {
 	return f.setRunning(id, false)
@@ -113,11 +125,51 @@ func (f *fakeRuntime) Inspect(_ context.Context, id string) (warder.ContainerSta
 	if c == nil {
 		return warder.ContainerState{}, warder.Errorf(warder.ErrNotFound, "no such container")
 	}
-	st := warder.ContainerState{ID: cid, Name: c.spec.Name, Running: c.running, Status: "exited"}
-	if c.running {
-		st.Status = "running"
+	return c.stateOf(cid), nil
+}
+
+// stateOf is the container's state: what a test set in c.state, with the
+// identity and running flag filled in.
+func (c *fakeContainer) stateOf(id string) warder.ContainerState {
+	st := c.state
+	st.ID, st.Name, st.AgentID, st.Running = id, c.spec.Name, c.spec.Labels[warder.LabelAgentID], c.running
+	if st.Status == "" {
+		st.Status = "exited"
+		if c.running {
+			st.Status = "running"
+		}
 	}
-	return st, nil
+	return st
+}
+
+func (f *fakeRuntime) List(context.Context) ([]warder.ContainerState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	var out []warder.ContainerState
+	for id, c := range f.containers {
+		out = append(out, c.stateOf(id))
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) Events(ctx context.Context, ready func(), _ func(warder.ContainerEvent)) error {
+	if err := f.Ping(ctx); err != nil {
+		return err
+	}
+	ready()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// set changes a container's reported state, as Docker would on its own.
+func (f *fakeRuntime) set(id string, running bool, st warder.ContainerState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.containers[id]
+	c.running, c.state = running, st
 }
 
 func (f *fakeRuntime) Logs(context.Context, string, warder.LogOptions) (string, error) {

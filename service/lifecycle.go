@@ -7,10 +7,13 @@ import (
 	"github.com/warder/warder"
 )
 
-// StartAgent creates the agent's container when it has none, then starts
-// it. Starting a running agent succeeds.
-func (s *Service) StartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
-	if _, err := s.owned(ctx, caller, id); err != nil {
+// actor names a user in an agent's history.
+func actor(u *warder.User) string { return "user:" + u.Username }
+
+// locked loads an agent the caller may see, under the agent's lock, marks
+// it used, and runs op. Every lifecycle operation goes through here.
+func (s *Service) locked(ctx context.Context, caller *warder.User, id string, op func(a *warder.Agent) error) (*warder.Agent, error) {
+	if err := validID(id); err != nil {
 		return nil, err
 	}
 	defer s.locks.Lock(id)()
@@ -18,22 +21,114 @@ func (s *Service) StartAgent(ctx context.Context, caller *warder.User, id string
 	if err != nil {
 		return nil, err
 	}
-	if err := s.ensureContainer(ctx, a); err != nil {
-		return nil, err
-	}
-	if err := s.rt.Start(ctx, a.ContainerID); err != nil {
-		if errors.Is(err, warder.ErrNotFound) {
-			// Removed behind our back between create and start.
-			a.ContainerID = ""
+	s.touch(ctx, a)
+	return a, op(a)
+}
+
+// StartAgent creates the agent's container when it has none, then starts
+// it. Starting a running agent succeeds.
+func (s *Service) StartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+	return s.locked(ctx, caller, id, func(a *warder.Agent) error { return s.start(ctx, a, actor(caller)) })
+}
+
+// start runs under the agent's lock. The agent is "starting" in the store
+// while it works, so a Warder killed half-way is noticed at its next
+// start-up; if Docker goes away meanwhile the old status is put back.
+func (s *Service) start(ctx context.Context, a *warder.Agent, who string) error {
+	if a.ContainerID != "" {
+		// Already running: nothing to do, and nothing for the history.
+		st, err := s.rt.Inspect(ctx, a.ContainerID)
+		if err == nil && st.Running && !st.Restarting {
+			observe(a, &st)
+			return s.transition(ctx, a, warder.StatusRunning, "", who)
 		}
-		return nil, s.failed(ctx, a, err)
 	}
-	return a, s.record(ctx, a, warder.StatusRunning)
+	prev, prevReason := a.Status, a.StatusReason
+	if err := s.transition(ctx, a, warder.StatusStarting, "", who); err != nil {
+		return err
+	}
+	err := s.ensureContainer(ctx, a, 0)
+	if err == nil {
+		err = s.rt.Start(ctx, a.ContainerID)
+	}
+	if err != nil && !errors.Is(err, warder.ErrUnavailable) && a.ContainerID != "" {
+		// The engine would not start the container: most often its host
+		// port was taken since it was claimed. Start over once, with a
+		// new container on a new port.
+		s.log.Warn("start failed; retrying with a new container and port", "agent", a.ID, "err", err)
+		bad := a.HostPort
+		if err = s.discardContainer(ctx, a); err == nil {
+			if err = s.ensureContainer(ctx, a, bad); err == nil {
+				err = s.rt.Start(ctx, a.ContainerID)
+			}
+		}
+		if err != nil && warder.ErrorMessage(err) == "" && !errors.Is(err, warder.ErrUnavailable) {
+			err = warder.Errorf(warder.ErrConflict, "the agent's container could not be started: %v", err)
+		}
+	}
+	// Record the outcome even if the caller has gone away.
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case errors.Is(err, warder.ErrUnavailable):
+		if terr := s.transition(ctx, a, prev, prevReason, who); terr != nil {
+			s.log.Error("restoring status after Docker went away", "agent", a.ID, "err", terr)
+		}
+		return err
+	case err != nil:
+		// A failed agent holds neither a container nor a port.
+		if a.ContainerID != "" {
+			if derr := s.discardContainer(ctx, a); derr != nil {
+				s.log.Error("removing the container of a failed start", "agent", a.ID, "err", derr)
+			}
+		} else if a.HostPort != 0 {
+			if rerr := s.store.ReleasePort(ctx, a.ID); rerr == nil {
+				a.HostPort = 0
+			}
+		}
+		if terr := s.transition(ctx, a, warder.StatusFailed, "start failed: "+errText(err), who); terr != nil {
+			s.log.Error("recording failed start", "agent", a.ID, "err", terr)
+		}
+		return err
+	}
+	st, err := s.containerOf(ctx, a, nil)
+	if err != nil {
+		return err
+	}
+	observe(a, st)
+	to, reason := derive(a, st)
+	if to == warder.StatusStarting && st != nil && st.Running {
+		to, reason = warder.StatusRunning, ""
+	}
+	return s.transition(ctx, a, to, reason, who)
+}
+
+// discardContainer removes the agent's container and gives up its port.
+func (s *Service) discardContainer(ctx context.Context, a *warder.Agent) error {
+	if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
+		return err
+	}
+	a.ContainerID, a.ContainerName, a.ContainerStatus = "", "", ""
+	if err := s.store.UpdateAgent(ctx, a); err != nil {
+		return err
+	}
+	if err := s.store.ReleasePort(ctx, a.ID); err != nil {
+		return err
+	}
+	a.HostPort = 0
+	return nil
+}
+
+// errText is what a user may read of an error.
+func errText(err error) string {
+	if m := warder.ErrorMessage(err); m != "" {
+		return m
+	}
+	return "internal error"
 }
 
 // ensureContainer makes sure a.ContainerID names an existing container,
-// creating one (and claiming a host port) when needed.
-func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent) error {
+// creating one (and claiming a host port other than avoid) when needed.
+func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, avoid int) error {
 	if a.ContainerID != "" {
 		_, err := s.rt.Inspect(ctx, a.ContainerID)
 		if err == nil {
@@ -42,13 +137,18 @@ func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent) error {
 		if !errors.Is(err, warder.ErrNotFound) {
 			return err
 		}
-		a.ContainerID = ""
+		a.ContainerID, a.ContainerName = "", ""
 	}
-	if err := s.setup(ctx); err != nil {
-		return err
+	if a.HostPort != 0 && !s.cfg.PortFree(a.HostPort) {
+		// Something outside Warder took the port while the agent had no
+		// container: give it up and take another.
+		if err := s.store.ReleasePort(ctx, a.ID); err != nil {
+			return err
+		}
+		a.HostPort = 0
 	}
 	if a.HostPort == 0 {
-		port, err := s.allocatePort(ctx, a.ID)
+		port, err := s.allocatePort(ctx, a.ID, avoid)
 		if err != nil {
 			return err
 		}
@@ -67,106 +167,67 @@ func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent) error {
 }
 
 // create makes the container, clearing away a leftover of the same name
-// (from a start that was interrupted before its id was saved) and redoing
-// setup once if the network or image went missing.
+// from a start that was interrupted before its id was saved. (A missing
+// network or image is the runtime's to provide.)
 func (s *Service) create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
 	cid, err := s.rt.Create(ctx, spec)
-	switch {
-	case errors.Is(err, warder.ErrConflict):
-		if err := s.rt.Remove(ctx, spec.Name); err != nil {
-			return "", err
-		}
-	case errors.Is(err, warder.ErrNotFound):
-		s.setupMu.Lock()
-		s.setupDone = false
-		s.setupMu.Unlock()
-		if err := s.setup(ctx); err != nil {
-			return "", err
-		}
-	default:
+	if !errors.Is(err, warder.ErrConflict) {
 		return cid, err
 	}
+	if err := s.rt.Remove(ctx, spec.Name); err != nil {
+		return "", err
+	}
 	return s.rt.Create(ctx, spec)
-}
-
-// setup runs Runtime.Setup until it has succeeded once.
-func (s *Service) setup(ctx context.Context) error {
-	s.setupMu.Lock()
-	defer s.setupMu.Unlock()
-	if s.setupDone {
-		return nil
-	}
-	if err := s.rt.Setup(ctx); err != nil {
-		return err
-	}
-	s.setupDone = true
-	return nil
 }
 
 // StopAgent stops the agent's container; its container and port are kept
 // for the next start.
 func (s *Service) StopAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
-	if _, err := s.owned(ctx, caller, id); err != nil {
-		return nil, err
-	}
-	defer s.locks.Lock(id)()
-	a, err := s.owned(ctx, caller, id)
-	if err != nil {
-		return nil, err
-	}
-	return a, s.stop(ctx, a)
+	return s.locked(ctx, caller, id, func(a *warder.Agent) error {
+		return s.stop(ctx, a, actor(caller), "stopped by "+caller.Username)
+	})
 }
 
-func (s *Service) stop(ctx context.Context, a *warder.Agent) error {
+// stop runs under the agent's lock.
+func (s *Service) stop(ctx context.Context, a *warder.Agent, who, reason string) error {
 	if a.ContainerID == "" {
 		return warder.Errorf(warder.ErrConflict, "agent has no container: it has never been started")
 	}
+	prev, prevReason := a.Status, a.StatusReason
+	if err := s.transition(ctx, a, warder.StatusStopping, reason, who); err != nil {
+		return err
+	}
 	err := s.rt.Stop(ctx, a.ContainerID, s.cfg.StopTimeout)
+	ctx = context.WithoutCancel(ctx)
 	if errors.Is(err, warder.ErrNotFound) {
-		a.ContainerID, a.ContainerName = "", ""
-		a.ContainerStatus = "removed"
-		if err := s.store.UpdateAgent(ctx, a); err != nil {
-			return err
+		observe(a, nil)
+		if terr := s.transition(ctx, a, warder.StatusMissing, "the container was removed outside Warder", who); terr != nil {
+			return terr
 		}
 		return warder.Errorf(warder.ErrConflict, "agent container no longer exists; start the agent to create a new one")
 	}
 	if err != nil {
+		if terr := s.transition(ctx, a, prev, prevReason, who); terr != nil {
+			s.log.Error("restoring status after a failed stop", "agent", a.ID, "err", terr)
+		}
 		return err
 	}
-	return s.record(ctx, a, warder.StatusStopped)
+	if st, err := s.containerOf(ctx, a, nil); err == nil {
+		observe(a, st)
+	}
+	return s.transition(ctx, a, warder.StatusStopped, reason, who)
 }
 
-// RestartAgent stops the agent when it is running, then starts it.
+// RestartAgent stops the agent when it has a running container, then
+// starts it, all under one lock.
 func (s *Service) RestartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
-	a, err := s.owned(ctx, caller, id)
-	if err != nil {
-		return nil, err
-	}
-	if a.ContainerID != "" {
-		if _, err := s.StopAgent(ctx, caller, id); err != nil && !errors.Is(err, warder.ErrConflict) {
-			return nil, err
+	return s.locked(ctx, caller, id, func(a *warder.Agent) error {
+		if a.ContainerID != "" {
+			err := s.stop(ctx, a, actor(caller), "restarted by "+caller.Username)
+			if err != nil && !errors.Is(err, warder.ErrConflict) {
+				return err
+			}
 		}
-	}
-	return s.StartAgent(ctx, caller, id)
-}
-
-// record saves status together with what the runtime says of the container.
-func (s *Service) record(ctx context.Context, a *warder.Agent, status warder.Status) error {
-	a.Status = status
-	if st, err := s.rt.Inspect(ctx, a.ContainerID); err == nil {
-		a.ContainerStatus = st.Status
-	}
-	return s.store.UpdateAgent(ctx, a)
-}
-
-// failed records a failed start and returns its cause. Docker being down
-// changes nothing: the agent's state is unknown, not failed.
-func (s *Service) failed(ctx context.Context, a *warder.Agent, cause error) error {
-	if errors.Is(cause, warder.ErrUnavailable) {
-		return cause
-	}
-	if err := s.record(ctx, a, warder.StatusError); err != nil {
-		s.log.Error("recording failed start", "agent", a.ID, "err", err)
-	}
-	return cause
+		return s.start(ctx, a, actor(caller))
+	})
 }

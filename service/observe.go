@@ -16,7 +16,8 @@ func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string,
 	if err != nil {
 		return "", err
 	}
-	if opts.Lines < 0 || opts.Lines > MaxLogLines {
+	s.touch(ctx, a)
+	if opts.Lines < 1 || opts.Lines > MaxLogLines {
 		return "", warder.Errorf(warder.ErrInvalid, "lines must be between 1 and %d", MaxLogLines)
 	}
 	if a.ContainerID == "" {
@@ -32,6 +33,7 @@ func (s *Service) AgentStats(ctx context.Context, caller *warder.User, id string
 	if err != nil {
 		return warder.Stats{}, err
 	}
+	s.touch(ctx, a)
 	if a.ContainerID == "" {
 		return warder.Stats{}, warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
 	}
@@ -46,4 +48,15 @@ func gone(err error) error {
 		return warder.Errorf(warder.ErrConflict, "agent container no longer exists; start the agent to create a new one")
 	}
 	return err
+}
+
+// AgentEvents lists the agent's status history, oldest first.
+func (s *Service) AgentEvents(ctx context.Context, caller *warder.User, id string, limit int) ([]*warder.AgentEvent, error) {
+	if _, err := s.owned(ctx, caller, id); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > 1000 {
+		return nil, warder.Errorf(warder.ErrInvalid, "limit must be between 1 and 1000")
+	}
+	return s.store.AgentEvents(ctx, id, limit)
 }

@@ -7,11 +7,11 @@ import (
 	"github.com/warder/warder"
 )
 
-// allocatePort claims the lowest port in the range that no agent holds and
-// nothing else on the host listens on. The claim itself is atomic in the
+// allocatePort claims the lowest port in the range, other than avoid, that
+// no agent holds and nothing else on the host listens on. The claim itself is atomic in the
 // store, so processes sharing one database never hand out a port twice;
 // portMu only keeps this process from racing itself.
-func (s *Service) allocatePort(ctx context.Context, agentID string) (int, error) {
+func (s *Service) allocatePort(ctx context.Context, agentID string, avoid int) (int, error) {
 	s.portMu.Lock()
 	defer s.portMu.Unlock()
 	used, err := s.store.UsedPorts(ctx)
@@ -23,7 +23,7 @@ func (s *Service) allocatePort(ctx context.Context, agentID string) (int, error)
 		held[p] = true
 	}
 	for p := s.cfg.PortStart; p <= s.cfg.PortEnd; p++ {
-		if held[p] || !s.cfg.PortFree(p) {
+		if held[p] || p == avoid || !s.cfg.PortFree(p) {
 			continue
 		}
 		err := s.store.ClaimPort(ctx, agentID, p)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warder/warder"
@@ -26,6 +27,15 @@ type Config struct {
 	// port; nil means try to listen on Spec.BindAddress.
 	PortFree func(port int) bool
 	Logger   *slog.Logger
+	// ExclusiveStore means no other Warder process shares the store (the
+	// embedded SQLite default), so an operation recorded as in flight
+	// that this process is not running was interrupted.
+	ExclusiveStore bool
+	// StartTimeout bounds one start; on a shared store, an in-flight
+	// status older than this was interrupted.
+	StartTimeout time.Duration
+	// IdleInterval is how often idle agents are looked for.
+	IdleInterval time.Duration
 }
 
 // Service implements warder.AuthService and warder.AgentService.
@@ -38,8 +48,8 @@ type Service struct {
 	locks  keyedMutex // one lifecycle operation per agent at a time
 	portMu sync.Mutex // serializes this process's port scans
 
-	setupMu   sync.Mutex
-	setupDone bool
+	dockerUp  atomic.Bool // the event stream is open
+	oomKilled sync.Map    // container id -> true: an "oom" event since its last start
 }
 
 var (
@@ -57,6 +67,12 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	}
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = 10 * time.Second
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 2 * time.Minute
+	}
+	if cfg.IdleInterval == 0 {
+		cfg.IdleInterval = 30 * time.Second
 	}
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = 24 * time.Hour

@@ -13,13 +13,15 @@ import (
 
 // agentColumns are read by scanAgents, in its order.
 const agentColumns = `id, user_id, name, description, type, config, container_config,
-	status, container_id, container_name, container_status, host_port, created_at, updated_at`
+	status, container_id, container_name, container_status, host_port, created_at, updated_at,
+	exit_code, restart_count, status_reason, status_changed_at, last_used_at`
 
 // CreateAgent inserts a, filling an empty ID with a new UUID, an empty
 // Status with StatusCreated, and CreatedAt and UpdatedAt with the current
 // time. A name the user already uses, or a HostPort another agent holds, is
 // ErrConflict; an unknown UserID is ErrNotFound.
-func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) error {
+func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) (err error) {
+	defer db.unavailable(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create agent: %w", err)
@@ -54,19 +56,30 @@ func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) error {
 		a.ID, a.UserID, a.Name, a.Description, a.Type, config, containerConfig,
 		string(a.Status), a.ContainerID, a.ContainerName, a.ContainerStatus, nullPort(a.HostPort),
 		a.CreatedAt, a.UpdatedAt)
-	switch {
-	case db.isForeignKey(err):
+	// The pre-checks above see only committed rows: under PostgreSQL's READ
+	// COMMITTED a racing transaction can pass them too, and then the index
+	// says which value clashed.
+	switch v := db.violation(err); {
+	case v.kind == foreignKeyViolation:
 		return warder.Errorf(warder.ErrNotFound, "user not found")
-	case db.isUnique(err):
+	case v.name == uniqueAgentName:
+		return warder.Errorf(warder.ErrConflict, "an agent named %q already exists", a.Name)
+	case v.name == uniqueHostPort:
+		return warder.Errorf(warder.ErrConflict, "port %d is already held", a.HostPort)
+	case v.kind == uniqueViolation:
 		return warder.Errorf(warder.ErrConflict, "an agent with this id, name or port already exists")
 	case err != nil:
 		return fmt.Errorf("sqlstore: create agent: %w", err)
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: create agent: %w", err)
+	}
+	return nil
 }
 
 // Agent returns the agent with the given id, or ErrNotFound.
-func (db *DB) Agent(ctx context.Context, id string) (*warder.Agent, error) {
+func (db *DB) Agent(ctx context.Context, id string) (_ *warder.Agent, err error) {
+	defer db.unavailable(&err)
 	rows, err := db.db.QueryContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read agent: %w", err)
@@ -83,7 +96,8 @@ func (db *DB) Agent(ctx context.Context, id string) (*warder.Agent, error) {
 
 // ListAgents returns the agents of f.UserID, or of every user when it is
 // empty, oldest first. The result is never nil, so it encodes as [].
-func (db *DB) ListAgents(ctx context.Context, f warder.AgentFilter) ([]*warder.Agent, error) {
+func (db *DB) ListAgents(ctx context.Context, f warder.AgentFilter) (_ []*warder.Agent, err error) {
+	defer db.unavailable(&err)
 	query, args := `SELECT `+agentColumns+` FROM agents`, []any{}
 	if f.UserID != "" {
 		query, args = query+` WHERE user_id = $1`, append(args, f.UserID)
@@ -99,12 +113,25 @@ func (db *DB) ListAgents(ctx context.Context, f warder.AgentFilter) ([]*warder.A
 // ID, UserID and CreatedAt never change, and HostPort changes only through
 // ClaimPort and ReleasePort, so that writing back a stale copy cannot undo a
 // claim or a release; those four fields of a are refreshed from the row.
-func (db *DB) UpdateAgent(ctx context.Context, a *warder.Agent) error {
+// LastUsedAt changes only through TouchAgent, for the same reason.
+func (db *DB) UpdateAgent(ctx context.Context, a *warder.Agent) (err error) {
+	defer db.unavailable(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update agent: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.updateAgent(ctx, tx, a); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: update agent: %w", err)
+	}
+	return nil
+}
+
+// updateAgent is UpdateAgent inside tx.
+func (db *DB) updateAgent(ctx context.Context, tx *sql.Tx, a *warder.Agent) error {
 	if err := checkAgentName(ctx, tx, a); err != nil {
 		return err
 	}
@@ -118,11 +145,13 @@ func (db *DB) UpdateAgent(ctx context.Context, a *warder.Agent) error {
 	err = tx.QueryRowContext(ctx, `
 		UPDATE agents SET name = $1, description = $2, type = $3, config = $4,
 			container_config = $5, status = $6, container_id = $7, container_name = $8,
-			container_status = $9, updated_at = $10
-		WHERE id = $11
+			container_status = $9, updated_at = $10, exit_code = $11, restart_count = $12,
+			status_reason = $13, status_changed_at = $14
+		WHERE id = $15
 		RETURNING user_id, host_port, created_at`,
 		a.Name, a.Description, a.Type, config, containerConfig, string(a.Status),
-		a.ContainerID, a.ContainerName, a.ContainerStatus, updatedAt, a.ID,
+		a.ContainerID, a.ContainerName, a.ContainerStatus, updatedAt,
+		a.ExitCode, a.RestartCount, a.StatusReason, nullTime(a.StatusChangedAt), a.ID,
 	).Scan(&a.UserID, &port, utcTime{&createdAt})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -132,15 +161,13 @@ func (db *DB) UpdateAgent(ctx context.Context, a *warder.Agent) error {
 	case err != nil:
 		return fmt.Errorf("sqlstore: update agent: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: update agent: %w", err)
-	}
 	a.HostPort, a.CreatedAt, a.UpdatedAt = int(port.Int64), createdAt, updatedAt
 	return nil
 }
 
 // DeleteAgent removes the agent with the given id, or returns ErrNotFound.
-func (db *DB) DeleteAgent(ctx context.Context, id string) error {
+func (db *DB) DeleteAgent(ctx context.Context, id string) (err error) {
+	defer db.unavailable(&err)
 	res, err := db.db.ExecContext(ctx, `DELETE FROM agents WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete agent: %w", err)

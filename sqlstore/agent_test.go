@@ -142,7 +142,7 @@ func testAgents(t *testing.T, open opener) {
 		a.Name, a.Description, a.Type = "renamed", "new", "batch"
 		a.Config = map[string]any{"k": "v"}
 		a.ContainerConfig = warder.ContainerConfig{Image: "img", MemoryLimit: "1g", CPULimit: 2, EnvVars: map[string]string{"X": "y"}, Port: 9000}
-		a.Status, a.ContainerID, a.ContainerName, a.ContainerStatus = warder.StatusError, "c2", "n2", "exited"
+		a.Status, a.ContainerID, a.ContainerName, a.ContainerStatus = warder.StatusFailed, "c2", "n2", "exited"
 		wantNoErr(t, db.UpdateAgent(ctx, a))
 		if !a.UpdatedAt.After(created) || !a.CreatedAt.Equal(created) {
 			t.Fatalf("after update CreatedAt %v, UpdatedAt %v; want UpdatedAt after %v", a.CreatedAt, a.UpdatedAt, created)

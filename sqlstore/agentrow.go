@@ -17,11 +17,12 @@ func scanAgents(rows *sql.Rows) ([]*warder.Agent, error) {
 		var (
 			a                       warder.Agent
 			config, containerConfig []byte
-			port                    sql.NullInt64
+			port, exitCode          sql.NullInt64
 		)
 		err := rows.Scan(&a.ID, &a.UserID, &a.Name, &a.Description, &a.Type, &config, &containerConfig,
 			&a.Status, &a.ContainerID, &a.ContainerName, &a.ContainerStatus, &port,
-			utcTime{&a.CreatedAt}, utcTime{&a.UpdatedAt})
+			utcTime{&a.CreatedAt}, utcTime{&a.UpdatedAt},
+			&exitCode, &a.RestartCount, &a.StatusReason, nullUTCTime{&a.StatusChangedAt}, nullUTCTime{&a.LastUsedAt})
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: read agent: %w", err)
 		}
@@ -32,6 +33,10 @@ func scanAgents(rows *sql.Rows) ([]*warder.Agent, error) {
 			return nil, fmt.Errorf("sqlstore: agent %s: decode container_config: %w", a.ID, err)
 		}
 		a.HostPort = int(port.Int64)
+		if exitCode.Valid {
+			code := int(exitCode.Int64)
+			a.ExitCode = &code
+		}
 		fillMaps(&a)
 		agents = append(agents, &a)
 	}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/warder/warder"
@@ -22,9 +21,6 @@ var _ warder.Store = (*DB)(nil)
 type DB struct {
 	db      *sql.DB
 	dialect dialect
-	// lastOutage is when (Unix nanoseconds) a call last failed because the
-	// database could not be reached; see unavailable.
-	lastOutage atomic.Int64
 }
 
 // open checks that the database behind db answers and brings its schema up
@@ -45,7 +41,6 @@ func open(ctx context.Context, db *DB) (*DB, error) {
 // warder.ErrUnavailable so the API can answer 503.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.db.PingContext(ctx); err != nil {
-		db.lastOutage.Store(time.Now().UnixNano())
 		return warder.Errorf(warder.ErrUnavailable, "database unavailable: %v", err)
 	}
 	return nil
@@ -61,15 +56,7 @@ func (db *DB) unavailable(err *error) {
 	if e == nil || db.dialect.down == nil || warder.ErrorMessage(e) != "" || !db.dialect.down(e) {
 		return
 	}
-	db.lastOutage.Store(time.Now().UnixNano())
 	*err = warder.Errorf(warder.ErrUnavailable, "database unavailable: %v", e)
-}
-
-// usedBeforeOutage reports whether a pooled connection idle for idle was
-// last used before the latest outage, so it may be dead even though its
-// own socket has not said so yet.
-func (db *DB) usedBeforeOutage(idle time.Duration) bool {
-	return db.lastOutage.Load() > time.Now().Add(-idle).UnixNano()
 }
 
 // Close closes the database. Calls made after Close fail.

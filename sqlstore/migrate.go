@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"path"
@@ -17,11 +18,15 @@ type migration struct {
 }
 
 // Migrate applies, in order, every embedded migration the database has not
-// recorded yet, each in its own transaction. It is idempotent and safe to
-// run from two processes at once on SQLite, whose transactions take the
-// write lock as they begin. A database whose schema is newer than this
-// build knows is refused rather than used with queries that may not fit it.
-func (db *DB) Migrate(ctx context.Context) error {
+// recorded yet, each in its own transaction, so a failing one leaves the
+// schema as the previous one left it. It is idempotent and safe to run from
+// several processes at once: each migration transaction first takes the
+// dialect's migration lock (on SQLite, beginning it takes the write lock),
+// then checks again whether the migration is still to be applied. A
+// database whose schema is newer than this build knows is refused rather
+// than used with queries that may not fit it.
+func (db *DB) Migrate(ctx context.Context) (err error) {
+	defer db.unavailable(&err)
 	migs, err := loadMigrations(db.dialect.migrations)
 	if err != nil {
 		return err
@@ -48,6 +53,9 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 		return err
 	}
 	defer tx.Rollback()
+	if err := db.lockMigrations(ctx, tx); err != nil {
+		return err
+	}
 	var n int
 	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n)
 	if err != nil {
@@ -67,17 +75,44 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 }
 
 // SchemaVersion returns the newest migration recorded in the database, 0
-// for an empty one.
-func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	if _, err := db.db.ExecContext(ctx, db.dialect.migrationsTable); err != nil {
-		return 0, fmt.Errorf("sqlstore: create schema_migrations: %w", err)
-	}
-	var v int
-	err := db.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+// for an empty one. It creates the schema_migrations table if need be,
+// under the migration lock: PostgreSQL's CREATE TABLE IF NOT EXISTS is not
+// safe against itself, two at once can both fail with a duplicate key.
+func (db *DB) SchemaVersion(ctx context.Context) (v int, err error) {
+	defer db.unavailable(&err)
+	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
 	}
+	defer tx.Rollback()
+	if err := db.lockMigrations(ctx, tx); err != nil {
+		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, db.dialect.migrationsTable); err != nil {
+		return 0, fmt.Errorf("sqlstore: create schema_migrations: %w", err)
+	}
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
 	return v, nil
+}
+
+// lockMigrations takes the dialect's migration lock for the rest of tx. A
+// transaction-scoped lock rather than one held across the whole run: it
+// is released by commit or rollback whatever happens, even when the
+// connection dies, so no pooled connection can keep it by mistake.
+func (db *DB) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if db.dialect.migrationLock == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, db.dialect.migrationLock); err != nil {
+		return fmt.Errorf("take the migration lock: %w", err)
+	}
+	return nil
 }
 
 // loadMigrations reads the NNNN_name.sql files of fsys, which must be

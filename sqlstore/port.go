@@ -13,7 +13,8 @@ import (
 // the claim atomic across processes: of two agents claiming one port, the
 // second gets ErrConflict and should try another. An agent that already
 // holds a port gets ErrConflict too; an unknown agent ErrNotFound.
-func (db *DB) ClaimPort(ctx context.Context, agentID string, port int) error {
+func (db *DB) ClaimPort(ctx context.Context, agentID string, port int) (err error) {
+	defer db.unavailable(&err)
 	if port < 1 || port > 65535 {
 		return warder.Errorf(warder.ErrInvalid, "port %d is not between 1 and 65535", port)
 	}
@@ -59,7 +60,8 @@ func (db *DB) ClaimPort(ctx context.Context, agentID string, port int) error {
 
 // ReleasePort frees the agent's port. An agent that holds none, or no
 // longer exists, is not an error, so cleanup may call it twice.
-func (db *DB) ReleasePort(ctx context.Context, agentID string) error {
+func (db *DB) ReleasePort(ctx context.Context, agentID string) (err error) {
+	defer db.unavailable(&err)
 	if _, err := db.db.ExecContext(ctx, `UPDATE agents SET host_port = NULL WHERE id = $1`, agentID); err != nil {
 		return fmt.Errorf("sqlstore: release port: %w", err)
 	}
@@ -67,7 +69,8 @@ func (db *DB) ReleasePort(ctx context.Context, agentID string) error {
 }
 
 // UsedPorts lists, in ascending order, every port held by any agent.
-func (db *DB) UsedPorts(ctx context.Context) ([]int, error) {
+func (db *DB) UsedPorts(ctx context.Context) (_ []int, err error) {
+	defer db.unavailable(&err)
 	rows, err := db.db.QueryContext(ctx, `SELECT host_port FROM agents WHERE host_port IS NOT NULL ORDER BY host_port`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: used ports: %w", err)

@@ -3,9 +3,12 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/warder/warder"
 )
@@ -24,6 +27,7 @@ func runStoreSuite(t *testing.T, open opener) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Migrations", func(t *testing.T) { testMigrations(t, open) })
 	t.Run("Ping", func(t *testing.T) { testPing(t, open) })
+	t.Run("Status", func(t *testing.T) { testStatus(t, open) })
 }
 
 // MustCreateUser creates a user named name (email name@example.com).
@@ -120,6 +124,32 @@ func testMigrations(t *testing.T, open opener) {
 			t.Errorf("Migrate error %v wraps ErrUnavailable; it is not a transient failure", err)
 		}
 	})
+	t.Run("FailedLeavesNothing", func(t *testing.T) {
+		db := open(t)
+		migs, err := loadMigrations(db.dialect.migrations)
+		wantNoErr(t, err)
+		// A next migration whose first statement works and whose second
+		// fails: only a transaction can undo the first.
+		create := `CREATE TABLE half_done (id TEXT PRIMARY KEY)`
+		broken := fmt.Sprintf("%04d_broken.sql", len(migs)+1)
+		fsys := migrationsFS(t, db.dialect.migrations)
+		fsys[broken] = &fstest.MapFile{Data: []byte(create + ";\nINSERT INTO no_such_table VALUES (1);\n")}
+		err = withMigrations(db, fsys).Migrate(ctx)
+		if err == nil || !strings.Contains(err.Error(), broken) {
+			t.Fatalf("Migrate with a broken migration = %v, want an error naming %s", err, broken)
+		}
+		if errors.Is(err, warder.ErrUnavailable) {
+			t.Errorf("Migrate error %v wraps ErrUnavailable; a broken migration is no outage", err)
+		}
+		v, err := db.SchemaVersion(ctx)
+		wantNoErr(t, err)
+		if v != len(migs) {
+			t.Fatalf("SchemaVersion after the failed migration = %d, want %d", v, len(migs))
+		}
+		// Creating the table again succeeds only if the failed one left none.
+		_, err = db.db.ExecContext(ctx, create)
+		wantNoErr(t, err)
+	})
 	t.Run("NumberedWithoutGaps", func(t *testing.T) {
 		migs, err := loadMigrations(open(t).dialect.migrations)
 		wantNoErr(t, err)
@@ -129,4 +159,23 @@ func testMigrations(t *testing.T, open opener) {
 			}
 		}
 	})
+}
+
+// migrationsFS copies the migrations of fsys into a tree a test may add to.
+func migrationsFS(tb testing.TB, fsys fs.FS) fstest.MapFS {
+	tb.Helper()
+	migs, err := loadMigrations(fsys)
+	wantNoErr(tb, err)
+	out := fstest.MapFS{}
+	for _, m := range migs {
+		out[m.name] = &fstest.MapFile{Data: []byte(m.sql)}
+	}
+	return out
+}
+
+// withMigrations returns a handle on db's database that migrates from fsys.
+func withMigrations(db *DB, fsys fs.FS) *DB {
+	d := db.dialect
+	d.migrations = fsys
+	return &DB{db: db.db, dialect: d}
 }

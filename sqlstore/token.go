@@ -11,10 +11,11 @@ import (
 
 // CreateToken stores t, setting t.CreatedAt to the current time. A token of
 // a user that does not exist is ErrNotFound.
-func (db *DB) CreateToken(ctx context.Context, t *warder.Token) error {
+func (db *DB) CreateToken(ctx context.Context, t *warder.Token) (err error) {
+	defer db.unavailable(&err)
 	t.ExpiresAt = dbTime(t.ExpiresAt)
 	t.CreatedAt = now()
-	_, err := db.db.ExecContext(ctx, `
+	_, err = db.db.ExecContext(ctx, `
 		INSERT INTO tokens (hash, user_id, expires_at, created_at)
 		VALUES ($1, $2, $3, $4)`,
 		t.Hash, t.UserID, t.ExpiresAt, t.CreatedAt)
@@ -32,7 +33,8 @@ func (db *DB) CreateToken(ctx context.Context, t *warder.Token) error {
 
 // UserByToken returns the owner of the token with the given hash if it
 // expires after now, or ErrNotFound.
-func (db *DB) UserByToken(ctx context.Context, hash string, now time.Time) (*warder.User, error) {
+func (db *DB) UserByToken(ctx context.Context, hash string, now time.Time) (_ *warder.User, err error) {
+	defer db.unavailable(&err)
 	row := db.db.QueryRowContext(ctx, `
 		SELECT `+userColumns+`
 		FROM tokens t JOIN users u ON u.id = t.user_id
@@ -46,7 +48,8 @@ func (db *DB) UserByToken(ctx context.Context, hash string, now time.Time) (*war
 
 // DeleteToken removes the token with the given hash; one already gone is
 // not an error, so logging out twice succeeds.
-func (db *DB) DeleteToken(ctx context.Context, hash string) error {
+func (db *DB) DeleteToken(ctx context.Context, hash string) (err error) {
+	defer db.unavailable(&err)
 	if _, err := db.db.ExecContext(ctx, `DELETE FROM tokens WHERE hash = $1`, hash); err != nil {
 		return fmt.Errorf("sqlstore: delete token: %w", err)
 	}
@@ -55,7 +58,8 @@ func (db *DB) DeleteToken(ctx context.Context, hash string) error {
 
 // DeleteExpiredTokens removes every token that expired at or before now,
 // which UserByToken already ignores.
-func (db *DB) DeleteExpiredTokens(ctx context.Context, now time.Time) error {
+func (db *DB) DeleteExpiredTokens(ctx context.Context, now time.Time) (err error) {
+	defer db.unavailable(&err)
 	if _, err := db.db.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at <= $1`, dbTime(now)); err != nil {
 		return fmt.Errorf("sqlstore: delete expired tokens: %w", err)
 	}

@@ -16,7 +16,8 @@ const userColumns = `u.id, u.username, u.email, u.role, u.password_hash, u.creat
 
 // CreateUser inserts u, filling an empty ID with a new UUID, an empty Role
 // with RoleUser, and CreatedAt with the current time.
-func (db *DB) CreateUser(ctx context.Context, u *warder.User) error {
+func (db *DB) CreateUser(ctx context.Context, u *warder.User) (err error) {
+	defer db.unavailable(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create user: %w", err)
@@ -25,18 +26,28 @@ func (db *DB) CreateUser(ctx context.Context, u *warder.User) error {
 	if err := db.insertUser(ctx, tx, u); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: create user: %w", err)
+	}
+	return nil
 }
 
 // CreateFirstUser inserts u as CreateUser does, but as RoleAdmin when there
-// are no users yet. The check and the insert share a transaction, so of two
-// racing first users only one becomes admin.
-func (db *DB) CreateFirstUser(ctx context.Context, u *warder.User) error {
+// are no users yet. The check and the insert share a transaction that
+// first takes the dialect's lock, so of two racing first users only one
+// becomes admin.
+func (db *DB) CreateFirstUser(ctx context.Context, u *warder.User) (err error) {
+	defer db.unavailable(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create first user: %w", err)
 	}
 	defer tx.Rollback()
+	if db.dialect.firstUserLock != "" {
+		if _, err := tx.ExecContext(ctx, db.dialect.firstUserLock); err != nil {
+			return fmt.Errorf("sqlstore: create first user: %w", err)
+		}
+	}
 	var hasUsers bool
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers); err != nil {
 		return fmt.Errorf("sqlstore: create first user: %w", err)
@@ -47,12 +58,16 @@ func (db *DB) CreateFirstUser(ctx context.Context, u *warder.User) error {
 	if err := db.insertUser(ctx, tx, u); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: create first user: %w", err)
+	}
+	return nil
 }
 
 // insertUser checks the username and email inside tx before inserting, so
 // the conflict can say which one is taken; the unique indexes remain the
-// guard should a concurrent transaction slip in between.
+// guard should a concurrent transaction slip in between (PostgreSQL's READ
+// COMMITTED lets it), and their names keep the message exact.
 func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, u *warder.User) error {
 	if u.Role == "" {
 		u.Role = warder.RoleUser
@@ -81,17 +96,22 @@ func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, u *warder.User) error 
 		INSERT INTO users (id, username, username_key, email, email_key, role, password_hash, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		u.ID, u.Username, ukey, u.Email, ekey, string(u.Role), u.PasswordHash, u.CreatedAt)
-	if db.isUnique(err) {
+	switch v := db.violation(err); {
+	case v.name == uniqueUsername:
+		return warder.Errorf(warder.ErrConflict, "username %q is already taken", u.Username)
+	case v.name == uniqueEmail:
+		return warder.Errorf(warder.ErrConflict, "email %q is already taken", u.Email)
+	case v.kind == uniqueViolation:
 		return warder.Errorf(warder.ErrConflict, "a user with this id, username or email already exists")
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("sqlstore: create user: %w", err)
 	}
 	return nil
 }
 
 // UserByID returns the user with the given id, or ErrNotFound.
-func (db *DB) UserByID(ctx context.Context, id string) (*warder.User, error) {
+func (db *DB) UserByID(ctx context.Context, id string) (_ *warder.User, err error) {
+	defer db.unavailable(&err)
 	row := db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id)
 	return scanUser(row)
 }
@@ -99,7 +119,8 @@ func (db *DB) UserByID(ctx context.Context, id string) (*warder.User, error) {
 // UserByLogin returns the user whose username or email is login, ignoring
 // case, or ErrNotFound. Should one user's username be another's email, the
 // username wins, so a login never depends on row order.
-func (db *DB) UserByLogin(ctx context.Context, login string) (*warder.User, error) {
+func (db *DB) UserByLogin(ctx context.Context, login string) (_ *warder.User, err error) {
+	defer db.unavailable(&err)
 	if login == "" {
 		return nil, warder.Errorf(warder.ErrNotFound, "user not found")
 	}
@@ -113,7 +134,8 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (*warder.User, erro
 
 // SetUserRole sets the role of the user with the given username (any case),
 // or returns ErrNotFound.
-func (db *DB) SetUserRole(ctx context.Context, username string, role warder.Role) error {
+func (db *DB) SetUserRole(ctx context.Context, username string, role warder.Role) (err error) {
+	defer db.unavailable(&err)
 	if err := checkRole(role); err != nil {
 		return err
 	}

@@ -7,6 +7,15 @@
 //
 //	warder-agent          serve on :$PORT (default 8000) until SIGTERM
 //	warder-agent health   exit 0 if http://127.0.0.1:$PORT/health answers 200
+//
+// Test and diagnostic knobs, for tests of how Warder reports failures. They
+// do nothing unless set; a knob set to a malformed value stops start-up:
+//
+//	WARDER_AGENT_ALLOCATE_MB=N       after start-up, allocate N MiB, touch every
+//	                                 page and hold it (a lower memory limit
+//	                                 gets the container OOM-killed)
+//	WARDER_AGENT_EXIT_CODE=N         log a line and exit with code N (0-255),
+//	WARDER_AGENT_EXIT_AFTER=d        d after start-up (default 1s): a crash
 package main
 
 import (
@@ -42,16 +51,26 @@ func main() {
 	// kernel, so without this docker stop would wait for its timeout.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serve(ctx, logger, os.Environ()); err != nil {
+	err := serve(ctx, logger, os.Environ())
+	var code exitCode
+	if errors.As(err, &code) {
+		os.Exit(int(code))
+	}
+	if err != nil {
 		logger.Printf("warder-agent: %v", err)
 		os.Exit(1)
 	}
 }
 
-// serve runs the HTTP server until ctx is cancelled, then drains it.
+// serve runs the HTTP server until ctx is cancelled, then drains it. The
+// exit knob makes it return an exitCode instead, without draining.
 func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	env := parseEnv(environ)
 	port, err := portFrom(env["PORT"])
+	if err != nil {
+		return err
+	}
+	h, err := parseHooks(env)
 	if err != nil {
 		return err
 	}
@@ -72,9 +91,18 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go h.hold(hctx, logger)
+	exitc, stopTimer := h.exitTimer()
+	defer stopTimer()
 	select {
 	case err := <-errc:
 		return err
+	case <-exitc:
+		logger.Printf("warder-agent exiting with code %d (%s)", h.exitCode, envExitCode)
+		srv.Close()
+		return exitCode(h.exitCode)
 	case <-ctx.Done():
 	}
 	logger.Printf("warder-agent shutting down")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -26,7 +25,7 @@ type app struct {
 // openStore opens the configured database and brings its schema up to date.
 func openStore(ctx context.Context, cfg config) (*sqlstore.DB, error) {
 	if cfg.DatabaseURL != "" {
-		return nil, fmt.Errorf("WARDER_DATABASE_URL is set, but this build supports only the embedded SQLite store")
+		return sqlstore.Open(ctx, cfg.DatabaseURL)
 	}
 	return sqlstore.OpenSQLite(ctx, cfg.sqlitePath())
 }
@@ -82,6 +81,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		TokenTTL:     cfg.TokenTTL,
 		StopTimeout:  cfg.StopTimeout,
 		Logger:       log,
+		// The embedded SQLite file is one process's; PostgreSQL may be shared.
+		ExclusiveStore: cfg.DatabaseURL == "",
+		StartTimeout:   cfg.StartTimeout,
+		IdleInterval:   cfg.IdleInterval,
 	})
 	h := api.New(api.Options{
 		Auth:   svc,
@@ -92,6 +95,15 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		},
 	})
 	return &app{store: store, runtime: rt, service: svc, handler: h}, nil
+}
+
+// run starts the background work: following Docker's events (which also
+// prepares the network and image, resyncs at start-up and after every
+// reconnect) and idle auto-stop. It returns at once; the work ends with ctx.
+func (a *app) run(ctx context.Context, log *slog.Logger) {
+	go a.setupUntilDone(ctx, log)
+	go a.service.Watch(ctx)
+	go a.service.RunMaintenance(ctx)
 }
 
 // Close releases the runtime and the store.

@@ -28,6 +28,8 @@ type config struct {
 	LogFormat    string
 	LogLevel     string
 	SetupTimeout time.Duration
+	StartTimeout time.Duration
+	IdleInterval time.Duration
 }
 
 // loadConfig reads the environment, then flags; args excludes the subcommand.
@@ -58,6 +60,12 @@ func loadConfig(args []string) (config, error) {
 	if c.StopTimeout, err = envDuration("WARDER_STOP_TIMEOUT", 10*time.Second); err != nil {
 		return c, err
 	}
+	if c.StartTimeout, err = envDuration("WARDER_START_TIMEOUT", 2*time.Minute); err != nil {
+		return c, err
+	}
+	if c.IdleInterval, err = envDuration("WARDER_IDLE_INTERVAL", 30*time.Second); err != nil {
+		return c, err
+	}
 	fs := flag.NewFlagSet("warder", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (WARDER_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory for the embedded SQLite database (WARDER_DATA_DIR)")
@@ -84,6 +92,9 @@ func (c *config) validate() error {
 	}
 	if c.TokenTTL < time.Minute {
 		return fmt.Errorf("WARDER_TOKEN_TTL %s is shorter than a minute", c.TokenTTL)
+	}
+	if c.IdleInterval < 100*time.Millisecond || c.StartTimeout < time.Second {
+		return fmt.Errorf("WARDER_IDLE_INTERVAL must be at least 100ms and WARDER_START_TIMEOUT at least 1s")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("WARDER_LOG_FORMAT must be text or json, not %q", c.LogFormat)

@@ -89,17 +89,19 @@ func newTestServer(t *testing.T, change func(*config)) *testServer {
 	t.Helper()
 	image, binary := testImage(t)
 	cfg := config{
-		DataDir:     t.TempDir(),
-		Network:     testenv.UniqueName("warder-test-net-"),
-		Image:       image,
-		AgentBinary: binary,
-		PortStart:   19000,
-		PortEnd:     19499,
-		BindAddress: "127.0.0.1",
-		TokenTTL:    time.Hour,
-		StopTimeout: 5 * time.Second,
-		LogFormat:   "text",
-		LogLevel:    "warn",
+		DataDir:      t.TempDir(),
+		Network:      testenv.UniqueName("warder-test-net-"),
+		Image:        image,
+		AgentBinary:  binary,
+		PortStart:    19000,
+		PortEnd:      19499,
+		BindAddress:  "127.0.0.1",
+		TokenTTL:     time.Hour,
+		StopTimeout:  5 * time.Second,
+		StartTimeout: time.Minute,
+		IdleInterval: time.Second,
+		LogFormat:    "text",
+		LogLevel:     "warn",
 	}
 	if change != nil {
 		change(&cfg)
@@ -113,7 +115,10 @@ func newTestServer(t *testing.T, change func(*config)) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{Server: httptest.NewServer(a.handler), app: a, cfg: cfg}
+	runCtx, stop := context.WithCancel(context.Background())
+	a.run(runCtx, newLogger(cfg))
 	t.Cleanup(func() {
+		stop()
 		ts.Close()
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -144,10 +149,16 @@ type client struct {
 	userID string
 }
 
-// register creates a user and logs in.
+// register creates a user on the test server and logs in.
 func (ts *testServer) register(t *testing.T, name string) *client {
 	t.Helper()
-	c := &client{t: t, base: ts.URL}
+	return registerAt(t, ts.URL, name)
+}
+
+// registerAt creates a user on the Warder at base and logs in.
+func registerAt(t *testing.T, base, name string) *client {
+	t.Helper()
+	c := &client{t: t, base: base}
 	var u warder.User
 	c.mustDo("POST", "/api/auth/register", map[string]string{"username": name, "email": name + "@example.com", "password": "password-" + name}, 201, &u)
 	c.userID = u.ID
@@ -214,7 +225,9 @@ func (c *client) mustDo(method, path string, body any, want int, out any) {
 // agentJSON is an agent as the API returns it.
 type agentJSON struct {
 	warder.Agent
-	HostPort *int `json:"host_port"`
+	HostPort        *int       `json:"host_port"`
+	StatusChangedAt *time.Time `json:"status_changed_at"`
+	LastUsedAt      *time.Time `json:"last_used_at"`
 }
 
 // createAgent creates an agent with small limits, returning it.

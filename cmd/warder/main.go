@@ -40,6 +40,10 @@ func run(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if cmd == "help" || len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Println(usage)
+		return nil
+	}
 	var pos []string
 	if cmd == "role" {
 		if len(args) < 2 {
@@ -61,9 +65,6 @@ func run(ctx context.Context, args []string) error {
 		return migrate(ctx, cfg, log)
 	case "role":
 		return setRole(ctx, cfg, pos[0], pos[1])
-	case "help", "-h", "--help":
-		fmt.Println(usage)
-		return nil
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 }

@@ -19,7 +19,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
-	go a.setupUntilDone(ctx, log)
+	a.run(ctx, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

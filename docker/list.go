@@ -1,0 +1,75 @@
+package docker
+
+import (
+	"context"
+	"sync"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+// inspectConcurrency bounds the inspections List runs at once: enough to
+// resync hundreds of agents in well under a second, few enough not to
+// crowd out the engine's other callers.
+const inspectConcurrency = 8
+
+// List reports every container that carries LabelManaged, running or not,
+// in the engine's order (newest first). The list endpoint lacks the exit
+// code, OOM flag and restart count, so each container is inspected too; a
+// container removed between the two calls is left out.
+func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
+	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: client.Filters{}.Add("label", r.scopeLabel()),
+	})
+	if err != nil {
+		return nil, mapErr(err, "list containers")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	states := make([]warder.ContainerState, len(res.Items))
+	found := make([]bool, len(res.Items))
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+		sem      = make(chan struct{}, inspectConcurrency)
+	)
+	for i, c := range res.Items {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ir, err := r.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+			switch {
+			case err == nil:
+				states[i], found[i] = stateFrom(ir.Container), true
+			case cerrdefs.IsNotFound(err): // removed since the list
+			default:
+				once.Do(func() { firstErr = mapErr(err, "inspect container "+c.ID); cancel() })
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = mapErr(ctx.Err(), "list containers")
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	out := states[:0]
+	for i, st := range states {
+		if found[i] {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// scopeLabel selects this deployment's containers: SpecFor labels them
+// LabelManaged=<network>, so deployments sharing an engine stay apart.
+func (r *Runtime) scopeLabel() string { return warder.LabelManaged + "=" + r.cfg.Network }

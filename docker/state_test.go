@@ -1,0 +1,83 @@
+package docker
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/warder/warder"
+)
+
+func TestStateFrom(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		want warder.ContainerState
+	}{
+		{"OOM-killed after restarts", `{"Id":"abc","Name":"/warder-agent-a1","RestartCount":2,
+			"Config":{"Labels":{"warder.agent.id":"a1","warder.managed":"true"}},
+			"State":{"Status":"exited","Running":false,"Restarting":false,"OOMKilled":true,"ExitCode":137,"Error":"",
+				"StartedAt":"2026-11-27T04:45:46.799135817Z","FinishedAt":"2026-11-27T04:45:47.5Z",
+				"Health":{"Status":"unhealthy","FailingStreak":3}}}`,
+			warder.ContainerState{ID: "abc", Name: "warder-agent-a1", AgentID: "a1", Status: "exited",
+				ExitCode: 137, OOMKilled: true, RestartCount: 2, Health: "unhealthy",
+				StartedAt:  time.Date(2026, 11, 27, 4, 45, 46, 799135817, time.UTC),
+				FinishedAt: time.Date(2026, 11, 27, 4, 45, 47, 500000000, time.UTC)}},
+		{"never started", `{"Id":"def","Name":"/x","Config":{"Labels":{}},
+			"State":{"Status":"created","Error":"network warder_network not found",
+				"StartedAt":"0001-01-01T00:00:00Z","FinishedAt":"0001-01-01T00:00:00Z"}}`,
+			warder.ContainerState{ID: "def", Name: "x", Status: "created", Error: "network warder_network not found"}},
+		{"restarting", `{"Id":"g","Name":"/g","State":{"Status":"restarting","Restarting":true,"ExitCode":3,
+			"StartedAt":"2026-01-02T03:04:05+01:00","FinishedAt":"garbage"}}`,
+			warder.ContainerState{ID: "g", Name: "g", Status: "restarting", Restarting: true, ExitCode: 3,
+				StartedAt: time.Date(2026, 1, 2, 2, 4, 5, 0, time.UTC)}},
+		{"no state", `{"Id":"h","Name":"/h"}`, warder.ContainerState{ID: "h", Name: "h"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c container.InspectResponse
+			if err := json.Unmarshal([]byte(tt.json), &c); err != nil {
+				t.Fatal(err)
+			}
+			got := stateFrom(c)
+			if !got.StartedAt.Equal(tt.want.StartedAt) || !got.FinishedAt.Equal(tt.want.FinishedAt) {
+				t.Errorf("times = %v, %v; want %v, %v", got.StartedAt, got.FinishedAt, tt.want.StartedAt, tt.want.FinishedAt)
+			}
+			if got.StartedAt.IsZero() != tt.want.StartedAt.IsZero() || got.FinishedAt.IsZero() != tt.want.FinishedAt.IsZero() {
+				t.Errorf("IsZero differs: %v, %v", got.StartedAt, got.FinishedAt)
+			}
+			got.StartedAt, got.FinishedAt = tt.want.StartedAt, tt.want.FinishedAt
+			if got != tt.want {
+				t.Errorf("stateFrom =\n %+v\nwant\n %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEventFrom(t *testing.T) {
+	at := time.Date(2026, 11, 27, 4, 45, 46, 799135817, time.UTC)
+	actor := events.Actor{ID: "abc", Attributes: map[string]string{"warder.agent.id": "a1", "image": "x"}}
+	tests := []struct {
+		msg  events.Message
+		want warder.ContainerEvent
+	}{
+		{events.Message{Type: "container", Action: "die", Actor: actor, Time: at.Unix(), TimeNano: at.UnixNano()},
+			warder.ContainerEvent{ContainerID: "abc", AgentID: "a1", Action: "die", Time: at}},
+		{events.Message{Action: "health_status: healthy", Actor: actor, TimeNano: at.UnixNano()},
+			warder.ContainerEvent{ContainerID: "abc", AgentID: "a1", Action: "health_status", Time: at}},
+		{events.Message{Action: "oom", Actor: events.Actor{ID: "def"}, Time: at.Unix()},
+			warder.ContainerEvent{ContainerID: "def", Action: "oom", Time: at.Truncate(time.Second)}},
+	}
+	for _, tt := range tests {
+		got := eventFrom(tt.msg)
+		if !got.Time.Equal(tt.want.Time) {
+			t.Errorf("%s: Time = %v, want %v", tt.msg.Action, got.Time, tt.want.Time)
+		}
+		got.Time = tt.want.Time
+		if got != tt.want {
+			t.Errorf("eventFrom(%s) = %+v, want %+v", tt.msg.Action, got, tt.want)
+		}
+	}
+}

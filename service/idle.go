@@ -1,0 +1,91 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// touchEvery limits last_used_at writes: a stats poll every second need
+// not write the database every second.
+const touchEvery = 10 * time.Second
+
+// touch records use of the agent, for idle auto-stop.
+func (s *Service) touch(ctx context.Context, a *warder.Agent) {
+	now := time.Now().UTC()
+	if now.Sub(a.LastUsedAt) < touchEvery {
+		return
+	}
+	a.LastUsedAt = now
+	if err := s.store.TouchAgent(ctx, a.ID, now); err != nil {
+		s.log.Warn("recording agent use", "agent", a.ID, "err", err)
+	}
+}
+
+// idleSince is when the agent was last used or started, whichever is later.
+func idleSince(a *warder.Agent) time.Time {
+	if a.StatusChangedAt.After(a.LastUsedAt) {
+		return a.StatusChangedAt
+	}
+	return a.LastUsedAt
+}
+
+// StopIdle stops every running agent whose auto_stop_minutes have passed
+// without use; it returns how many it stopped.
+func (s *Service) StopIdle(ctx context.Context, now time.Time) (int, error) {
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{})
+	if err != nil {
+		return 0, err
+	}
+	stopped := 0
+	for _, a := range agents {
+		limit := time.Duration(a.ContainerConfig.AutoStopMinutes * float64(time.Minute))
+		if a.Status != warder.StatusRunning || limit <= 0 || now.Sub(idleSince(a)) < limit {
+			continue
+		}
+		if err := s.stopIdle(ctx, a.ID, now, limit); err != nil {
+			s.log.Error("idle auto-stop failed", "agent", a.ID, "err", err)
+			continue
+		}
+		stopped++
+	}
+	return stopped, nil
+}
+
+// stopIdle re-checks the agent under its lock (it may have been used or
+// stopped since it was listed) and stops it.
+func (s *Service) stopIdle(ctx context.Context, id string, now time.Time, limit time.Duration) error {
+	defer s.locks.Lock(id)()
+	a, err := s.store.Agent(ctx, id)
+	if err != nil {
+		return err
+	}
+	if a.Status != warder.StatusRunning || now.Sub(idleSince(a)) < limit {
+		return nil
+	}
+	return s.stop(ctx, a, "idle", fmt.Sprintf("auto-stopped after %s without use", limit))
+}
+
+// RunMaintenance, every IdleInterval until ctx ends, stops idle agents and
+// deletes expired tokens.
+func (s *Service) RunMaintenance(ctx context.Context) {
+	t := time.NewTicker(s.cfg.IdleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n, err := s.StopIdle(ctx, now.UTC()); err != nil {
+				s.log.Error("looking for idle agents", "err", err)
+			} else if n > 0 {
+				s.log.Info("auto-stopped idle agents", "count", n)
+			}
+			if err := s.store.DeleteExpiredTokens(ctx, now.UTC()); err != nil {
+				s.log.Error("deleting expired tokens", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// transition moves a to status with reason, recording the change in the
+// agent's history when the status differs; other fields of a are written
+// either way.
+func (s *Service) transition(ctx context.Context, a *warder.Agent, to warder.Status, reason, actor string) error {
+	from := a.Status
+	a.Status, a.StatusReason = to, reason
+	if from == to {
+		return s.store.UpdateAgent(ctx, a)
+	}
+	a.StatusChangedAt = time.Now().UTC()
+	return s.store.RecordStatus(ctx, a, &warder.AgentEvent{
+		AgentID: a.ID, At: a.StatusChangedAt, From: from, To: to, Reason: reason, Actor: actor,
+	})
+}
+
+// reconcileOpts says what reconcile already knows.
+type reconcileOpts struct {
+	actor string
+	// listed is every container carrying this agent's label, when the
+	// caller listed them (resync); nil means inspect a.ContainerID.
+	listed []warder.ContainerState
+	// interrupted means an operation recorded as in flight can no longer
+	// be running: it is settled rather than waited for.
+	interrupted bool
+}
+
+// reconcile brings one agent's record in line with its container, under
+// the agent's lock. An agent that no longer exists is not an error.
+func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) error {
+	defer s.locks.Lock(id)()
+	a, err := s.store.Agent(ctx, id)
+	if errors.Is(err, warder.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	st, err := s.containerOf(ctx, a, o.listed)
+	if err != nil {
+		return err
+	}
+	if o.interrupted && a.Status == warder.StatusStopping && st != nil && st.Running {
+		// Finish the stop the user asked for.
+		if err := s.rt.Stop(ctx, a.ContainerID, s.cfg.StopTimeout); err != nil {
+			return err
+		}
+		if st, err = s.containerOf(ctx, a, nil); err != nil {
+			return err
+		}
+	}
+	before := *a
+	to, reason := derive(a, st)
+	if o.interrupted && to == a.Status && a.Status == warder.StatusStarting {
+		to, reason = warder.StatusFailed, "start interrupted: Warder stopped before the container was running"
+	}
+	observe(a, st)
+	if to == before.Status && reason == before.StatusReason && sameObserved(&before, a) {
+		return nil
+	}
+	return s.transition(ctx, a, to, reason, o.actor)
+}
+
+// containerOf finds the agent's container: from listed when given (adopting
+// a container known only by its name, and removing stray duplicates), else
+// by inspecting a.ContainerID. nil means there is none.
+func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []warder.ContainerState) (*warder.ContainerState, error) {
+	if listed == nil {
+		if a.ContainerID == "" {
+			return nil, nil
+		}
+		st, err := s.rt.Inspect(ctx, a.ContainerID)
+		if errors.Is(err, warder.ErrNotFound) {
+			return nil, nil
+		}
+		if _, oom := s.oomKilled.Load(st.ID); oom && !st.Running {
+			st.OOMKilled = true
+		}
+		return &st, err
+	}
+	var found *warder.ContainerState
+	for i := range listed {
+		c := &listed[i]
+		if c.ID == a.ContainerID || (found == nil && c.Name == warder.ContainerName(a.ID)) {
+			found = c
+		}
+	}
+	for _, c := range listed {
+		if found == nil || c.ID != found.ID {
+			if err := s.rt.Remove(ctx, c.ID); err != nil {
+				return nil, err
+			}
+			s.log.Warn("removed a stray container", "agent", a.ID, "container", c.ID)
+		}
+	}
+	if found != nil && found.ID != a.ContainerID {
+		s.log.Info("adopted container", "agent", a.ID, "container", found.ID)
+		a.ContainerID, a.ContainerName = found.ID, found.Name
+	}
+	return found, nil
+}
+
+// observe copies what the runtime reports into the agent's record.
+func observe(a *warder.Agent, st *warder.ContainerState) {
+	if st == nil {
+		if a.ContainerID != "" {
+			a.ContainerStatus = "removed"
+		}
+		return
+	}
+	a.ContainerStatus = st.Status
+	a.RestartCount = st.RestartCount
+	if (!st.Running || st.Restarting) && !st.FinishedAt.IsZero() {
+		code := st.ExitCode
+		a.ExitCode = &code
+	}
+}
+
+func sameObserved(x, y *warder.Agent) bool {
+	sameCode := (x.ExitCode == nil) == (y.ExitCode == nil) && (x.ExitCode == nil || *x.ExitCode == *y.ExitCode)
+	return sameCode && x.ContainerStatus == y.ContainerStatus && x.RestartCount == y.RestartCount && x.ContainerID == y.ContainerID
+}
+
+// Resync reconciles every agent with the containers that carry Warder's
+// labels: it adopts what matches, marks what is gone, and removes
+// containers whose agent no longer exists. At start-up (startup true) and
+// on an exclusive store, an operation recorded as in flight was
+// interrupted; on a shared store only one older than StartTimeout was.
+func (s *Service) Resync(ctx context.Context, startup bool) error {
+	containers, err := s.rt.List(ctx)
+	if err != nil {
+		return err
+	}
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{})
+	if err != nil {
+		return err
+	}
+	byAgent := make(map[string][]warder.ContainerState, len(agents))
+	for _, a := range agents {
+		byAgent[a.ID] = []warder.ContainerState{}
+	}
+	for _, c := range containers {
+		if _, ok := byAgent[c.AgentID]; !ok {
+			if err := s.orphan(ctx, c); err != nil {
+				return err
+			}
+			continue
+		}
+		byAgent[c.AgentID] = append(byAgent[c.AgentID], c)
+	}
+	var errs []error
+	for _, a := range agents {
+		interrupted := (startup || s.cfg.ExclusiveStore) && inFlight(a.Status) ||
+			inFlight(a.Status) && time.Since(a.StatusChangedAt) > s.cfg.StartTimeout
+		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "resync", listed: byAgent[a.ID], interrupted: interrupted})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// orphan removes a container whose agent no longer exists. The agent may
+// have been created a moment ago by another process sharing the store, so
+// it is looked up once more first.
+func (s *Service) orphan(ctx context.Context, c warder.ContainerState) error {
+	if c.AgentID != "" {
+		if _, err := s.store.Agent(ctx, c.AgentID); err == nil {
+			return nil
+		} else if !errors.Is(err, warder.ErrNotFound) {
+			return err
+		}
+	}
+	s.log.Warn("removing orphan container", "container", c.ID, "name", c.Name, "agent", c.AgentID)
+	return s.rt.Remove(ctx, c.ID)
+}

@@ -1,0 +1,191 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+func TestDerive(t *testing.T) {
+	agent := func(status warder.Status, cid string) *warder.Agent {
+		return &warder.Agent{Status: status, ContainerID: cid, ContainerConfig: warder.ContainerConfig{MemoryLimit: "16m"}}
+	}
+	tests := []struct {
+		name   string
+		a      *warder.Agent
+		st     *warder.ContainerState
+		want   warder.Status
+		reason string
+	}{
+		{"never started", agent(warder.StatusCreated, ""), nil, warder.StatusCreated, ""},
+		{"removed behind our back", agent(warder.StatusRunning, "c1"), nil, warder.StatusMissing, "removed outside Warder"},
+		{"running", agent(warder.StatusStarting, "c1"), &warder.ContainerState{Running: true}, warder.StatusRunning, ""},
+		{"running while a stop is under way", agent(warder.StatusStopping, "c1"), &warder.ContainerState{Running: true}, warder.StatusStopping, ""},
+		{"stopped by a user", agent(warder.StatusStopping, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 0}, warder.StatusStopped, ""},
+		{"killed after a user's stop", agent(warder.StatusStopped, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 137}, warder.StatusStopped, ""},
+		{"exited on its own", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 0}, warder.StatusExited, "exited with code 0"},
+		{"crashed once", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 3}, warder.StatusExited, "exited with code 3"},
+		{"docker kill", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 137}, warder.StatusExited, "code 137"},
+		{"OOM", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 137, OOMKilled: true}, warder.StatusFailed, "OOMKilled"},
+		{"crash loop ended", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 3, RestartCount: 3}, warder.StatusFailed, "crash loop"},
+		{"crash loop going on", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "restarting", Restarting: true, ExitCode: 3, RestartCount: 5}, warder.StatusFailed, "crash loop"},
+		{"restarting", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "restarting", Restarting: true, ExitCode: 3, RestartCount: 1}, warder.StatusStarting, "restarting after exit code 3"},
+		{"start under way", agent(warder.StatusStarting, "c1"), &warder.ContainerState{Status: "created"}, warder.StatusStarting, ""},
+		{"created, never started", agent(warder.StatusFailed, "c1"), &warder.ContainerState{Status: "created"}, warder.StatusCreated, "never started"},
+		{"start error", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 128, Error: "port is already allocated"}, warder.StatusFailed, "start failed: port is already allocated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, reason := derive(tt.a, tt.st)
+			if got != tt.want || !strings.Contains(reason, tt.reason) {
+				t.Fatalf("derive = %s %q, want %s containing %q", got, reason, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+func TestResync(t *testing.T) {
+	ctx := context.Background()
+	s, rt := newTestService(t, 10, nil)
+	u := mustUser(t, s, "root")
+	crashed, gone, stuck, adopted, stopping := mustAgent(t, s, u, "crashed"), mustAgent(t, s, u, "gone"), mustAgent(t, s, u, "stuck"), mustAgent(t, s, u, "adopted"), mustAgent(t, s, u, "stopping")
+	for _, a := range []*warder.Agent{crashed, gone, stopping} {
+		if _, err := s.StartAgent(ctx, u, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func(a *warder.Agent) *warder.Agent {
+		got, err := s.store.Agent(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	crashed, gone, stopping = load(crashed), load(gone), load(stopping)
+	// Behind Warder's back: one container is OOM-killed, one removed, an
+	// orphan appears, and a start and a stop are cut short by a kill -9.
+	rt.set(crashed.ContainerID, false, warder.ContainerState{Status: "exited", ExitCode: 137, OOMKilled: true, FinishedAt: time.Now()})
+	rt.Remove(ctx, gone.ContainerID)
+	orphan, _ := rt.Create(ctx, warder.ContainerSpec{Name: "warder-agent-00000000-0000-0000-0000-000000000000", Labels: map[string]string{warder.LabelAgentID: "00000000-0000-0000-0000-000000000000"}})
+	stuck.Status = warder.StatusStarting
+	s.store.UpdateAgent(ctx, stuck)
+	adoptedSpec := warder.ContainerSpec{Name: warder.ContainerName(adopted.ID), Labels: map[string]string{warder.LabelAgentID: adopted.ID}}
+	adoptedID, _ := rt.Create(ctx, adoptedSpec)
+	rt.setRunning(adoptedID, true)
+	adopted.Status = warder.StatusStarting
+	s.store.UpdateAgent(ctx, adopted)
+	stopping.Status = warder.StatusStopping
+	s.store.UpdateAgent(ctx, stopping)
+
+	if err := s.Resync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		a      *warder.Agent
+		status warder.Status
+		reason string
+	}{
+		{crashed, warder.StatusFailed, "OOMKilled"},
+		{gone, warder.StatusMissing, "removed outside Warder"},
+		{stuck, warder.StatusFailed, "start interrupted"},
+		{adopted, warder.StatusRunning, ""},
+		{stopping, warder.StatusStopped, ""},
+	}
+	for _, c := range checks {
+		got := load(c.a)
+		if got.Status != c.status || !strings.Contains(got.StatusReason, c.reason) {
+			t.Errorf("%s: %s %q, want %s %q", got.Name, got.Status, got.StatusReason, c.status, c.reason)
+		}
+	}
+	if got := load(crashed); got.ExitCode == nil || *got.ExitCode != 137 {
+		t.Errorf("crashed exit code = %v", got.ExitCode)
+	}
+	if got := load(adopted); got.ContainerID != adoptedID {
+		t.Errorf("adopted container id = %q, want %q", got.ContainerID, adoptedID)
+	}
+	if _, err := rt.Inspect(ctx, orphan); !errors.Is(err, warder.ErrNotFound) {
+		t.Errorf("orphan container survived resync: %v", err)
+	}
+	if st, _ := rt.Inspect(ctx, stopping.ContainerID); st.Running {
+		t.Error("an interrupted stop was not finished")
+	}
+	events, _ := s.store.AgentEvents(ctx, crashed.ID, 10)
+	last := events[len(events)-1]
+	if last.From != warder.StatusRunning || last.To != warder.StatusFailed || last.Actor != "resync" {
+		t.Errorf("crashed history ends with %+v", last)
+	}
+	// A second resync finds nothing to change and records nothing.
+	if err := s.Resync(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.store.AgentEvents(ctx, crashed.ID, 10); len(again) != len(events) {
+		t.Errorf("an idle resync added %d events", len(again)-len(events))
+	}
+}
+
+func TestStartRetriesOnANewPort(t *testing.T) {
+	ctx := context.Background()
+	s, rt := newTestService(t, 10, nil)
+	u := mustUser(t, s, "root")
+	a := mustAgent(t, s, u, "a")
+	rt.failStarts = 1
+	got, err := s.StartAgent(ctx, u, a.ID)
+	if err != nil || got.Status != warder.StatusRunning || got.HostPort != 20001 || rt.count() != 1 {
+		t.Fatalf("start after one failure: %v %+v (%d containers)", err, got, rt.count())
+	}
+	b := mustAgent(t, s, u, "b")
+	rt.failStarts = 2
+	_, err = s.StartAgent(ctx, u, b.ID)
+	if !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "could not be started") {
+		t.Fatalf("start failing twice: %v", err)
+	}
+	got, _ = s.store.Agent(ctx, b.ID)
+	if got.Status != warder.StatusFailed || got.HostPort != 0 || got.ContainerID != "" || rt.count() != 1 {
+		t.Fatalf("after a failed start: %+v (%d containers): the port or container leaked", got, rt.count())
+	}
+}
+
+func TestStopIdle(t *testing.T) {
+	ctx := context.Background()
+	s, rt := newTestService(t, 10, nil)
+	u := mustUser(t, s, "root")
+	create := func(name string, minutes float64) *warder.Agent {
+		a, err := s.CreateAgent(ctx, u, warder.AgentCreate{Name: name, ContainerConfig: warder.ContainerConfig{AutoStopMinutes: minutes}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, err = s.StartAgent(ctx, u, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	idle, used, never := create("idle", 1), create("used", 1), create("never", 0)
+	later := time.Now().Add(90 * time.Second)
+	if err := s.store.TouchAgent(ctx, used.ID, later.Add(-10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.StopIdle(ctx, later)
+	if err != nil || n != 1 {
+		t.Fatalf("StopIdle = %d, %v; want 1", n, err)
+	}
+	for _, c := range []struct {
+		a    *warder.Agent
+		want warder.Status
+	}{{idle, warder.StatusStopped}, {used, warder.StatusRunning}, {never, warder.StatusRunning}} {
+		got, _ := s.store.Agent(ctx, c.a.ID)
+		if got.Status != c.want {
+			t.Errorf("%s: %s, want %s", got.Name, got.Status, c.want)
+		}
+	}
+	got, _ := s.store.Agent(ctx, idle.ID)
+	if !strings.Contains(got.StatusReason, "without use") {
+		t.Errorf("idle reason = %q", got.StatusReason)
+	}
+	if st, _ := rt.Inspect(ctx, idle.ContainerID); st.Running {
+		t.Error("idle container still running")
+	}
+}

@@ -1,0 +1,73 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// Watch follows the runtime's event stream until ctx ends, reconciling an
+// agent whenever its container changes. Each time the stream (re)opens it
+// resyncs everything, so changes made while it was down are picked up;
+// the first time counts as start-up. While the runtime is unreachable it
+// retries with backoff from 1 s to 30 s.
+func (s *Service) Watch(ctx context.Context) {
+	startup := true
+	delay := time.Second
+	for ctx.Err() == nil {
+		opened := false
+		err := s.rt.Events(ctx, func() {
+			opened = true
+			s.dockerUp.Store(true)
+			delay = time.Second
+			if err := s.Resync(ctx, startup); err != nil {
+				s.log.Error("resync failed", "err", err)
+			} else {
+				s.log.Info("resynced agents with containers", "startup", startup)
+			}
+			startup = false
+		}, func(ev warder.ContainerEvent) {
+			if ev.AgentID == "" {
+				return
+			}
+			// The engine's own OOMKilled flag loses a race with the exit
+			// now and then; its "oom" event does not, so remember it until
+			// the container starts again.
+			switch ev.Action {
+			case "oom":
+				s.oomKilled.Store(ev.ContainerID, true)
+			case "start":
+				s.oomKilled.Delete(ev.ContainerID)
+			}
+			// One goroutine per event: reconcile waits for the agent's
+			// lock, which a start in progress may hold for a second, and
+			// must not hold up other agents' events. It inspects under the
+			// lock, so the last one to run sees the latest state.
+			go func() {
+				if err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: "docker"}); err != nil && ctx.Err() == nil {
+					s.log.Error("reconciling agent after event", "agent", ev.AgentID, "action", ev.Action, "err", err)
+				}
+			}()
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		s.dockerUp.Store(false)
+		if opened {
+			s.log.Warn("docker event stream lost; reconnecting", "err", err)
+		} else if !errors.Is(err, warder.ErrUnavailable) {
+			s.log.Error("docker event stream failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+// DockerUp reports whether the event stream is currently open.
+func (s *Service) DockerUp() bool { return s.dockerUp.Load() }
