@@ -68,7 +68,8 @@ func (s *Service) stopIdle(ctx context.Context, id string, now time.Time, limit 
 	return s.stop(ctx, a, "idle", fmt.Sprintf("auto-stopped after %s without use", limit))
 }
 
-// RunMaintenance, every IdleInterval until ctx ends, stops idle agents and
+// RunMaintenance, every IdleInterval until ctx ends, stops idle agents,
+// settles operations interrupted by another Warder process's death, and
 // deletes expired tokens.
 func (s *Service) RunMaintenance(ctx context.Context) {
 	t := time.NewTicker(s.cfg.IdleInterval)
@@ -83,9 +84,29 @@ func (s *Service) RunMaintenance(ctx context.Context) {
 			} else if n > 0 {
 				s.log.Info("auto-stopped idle agents", "count", n)
 			}
+			if err := s.settleStale(ctx); err != nil {
+				s.log.Error("settling interrupted operations", "err", err)
+			}
 			if err := s.store.DeleteExpiredTokens(ctx, now.UTC()); err != nil {
 				s.log.Error("deleting expired tokens", "err", err)
 			}
 		}
 	}
+}
+
+// settleStale reconciles agents left in flight by an operation that is no
+// longer running (see interrupted).
+func (s *Service) settleStale(ctx context.Context) error {
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{})
+	if err != nil {
+		return err
+	}
+	for _, a := range agents {
+		if s.interrupted(a) {
+			if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "resync", interrupted: true}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

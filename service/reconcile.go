@@ -129,12 +129,19 @@ func sameObserved(x, y *warder.Agent) bool {
 	return sameCode && x.ContainerStatus == y.ContainerStatus && x.RestartCount == y.RestartCount && x.ContainerID == y.ContainerID
 }
 
-// Resync reconciles every agent with the containers that carry Warder's
-// labels: it adopts what matches, marks what is gone, and removes
-// containers whose agent no longer exists. At start-up (startup true) and
-// on an exclusive store, an operation recorded as in flight was
-// interrupted; on a shared store only one older than StartTimeout was.
-func (s *Service) Resync(ctx context.Context, startup bool) error {
+// interrupted reports whether a's in-flight status (if it has one) is
+// left over from an operation that is no longer running. Operations of
+// this process hold the agent's lock, so under the lock an in-flight
+// status on an exclusive store is always left over; on a shared store it
+// may be another process's, until it is older than any start can take.
+func (s *Service) interrupted(a *warder.Agent) bool {
+	return inFlight(a.Status) && (s.cfg.ExclusiveStore || time.Since(a.StatusChangedAt) > s.cfg.StartTimeout)
+}
+
+// Resync reconciles every agent with this deployment's containers: it
+// adopts what matches, marks what is gone, settles interrupted operations
+// and removes containers whose agent no longer exists.
+func (s *Service) Resync(ctx context.Context) error {
 	containers, err := s.rt.List(ctx)
 	if err != nil {
 		return err
@@ -158,9 +165,7 @@ func (s *Service) Resync(ctx context.Context, startup bool) error {
 	}
 	var errs []error
 	for _, a := range agents {
-		interrupted := (startup || s.cfg.ExclusiveStore) && inFlight(a.Status) ||
-			inFlight(a.Status) && time.Since(a.StatusChangedAt) > s.cfg.StartTimeout
-		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "resync", listed: byAgent[a.ID], interrupted: interrupted})
+		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "resync", listed: byAgent[a.ID], interrupted: s.interrupted(a)})
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -31,6 +31,8 @@ func newTestService(t *testing.T, ports int, free func(int) bool) (*Service, *fa
 		PortStart:    20000,
 		PortEnd:      20000 + ports - 1,
 		PortFree:     free,
+		// SQLite is one process's, as in production.
+		ExclusiveStore: true,
 	}), rt
 }
 

@@ -81,7 +81,7 @@ func TestResync(t *testing.T) {
 	stopping.Status = warder.StatusStopping
 	s.store.UpdateAgent(ctx, stopping)
 
-	if err := s.Resync(ctx, true); err != nil {
+	if err := s.Resync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	checks := []struct {
@@ -119,7 +119,7 @@ func TestResync(t *testing.T) {
 		t.Errorf("crashed history ends with %+v", last)
 	}
 	// A second resync finds nothing to change and records nothing.
-	if err := s.Resync(ctx, false); err != nil {
+	if err := s.Resync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := s.store.AgentEvents(ctx, crashed.ID, 10); len(again) != len(events) {

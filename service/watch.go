@@ -10,11 +10,10 @@ import (
 
 // Watch follows the runtime's event stream until ctx ends, reconciling an
 // agent whenever its container changes. Each time the stream (re)opens it
-// resyncs everything, so changes made while it was down are picked up;
-// the first time counts as start-up. While the runtime is unreachable it
+// resyncs everything, so changes made while it was down (or while Warder
+// was not running) are picked up. While the runtime is unreachable it
 // retries with backoff from 1 s to 30 s.
 func (s *Service) Watch(ctx context.Context) {
-	startup := true
 	delay := time.Second
 	for ctx.Err() == nil {
 		opened := false
@@ -22,12 +21,11 @@ func (s *Service) Watch(ctx context.Context) {
 			opened = true
 			s.dockerUp.Store(true)
 			delay = time.Second
-			if err := s.Resync(ctx, startup); err != nil {
+			if err := s.Resync(ctx); err != nil {
 				s.log.Error("resync failed", "err", err)
 			} else {
-				s.log.Info("resynced agents with containers", "startup", startup)
+				s.log.Info("resynced agents with containers")
 			}
-			startup = false
 		}, func(ev warder.ContainerEvent) {
 			if ev.AgentID == "" {
 				return

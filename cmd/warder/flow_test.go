@@ -17,8 +17,10 @@ import (
 
 // TestSeedWalkthrough is the seed document's manual test, step by step,
 // plus what each step must have done to the real container.
-func TestSeedWalkthrough(t *testing.T) {
-	ts := newTestServer(t, nil)
+func TestSeedWalkthrough(t *testing.T) { seedWalkthrough(t, newTestServer(t, nil)) }
+
+// seedWalkthrough runs the walk-through against ts.
+func seedWalkthrough(t *testing.T, ts *testServer) {
 	ts.register(t, "root") // the first user is the admin; the walk-through is a plain user's
 	c := ts.register(t, "alice")
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -28,21 +27,6 @@ var shared struct {
 	binary  string
 	image   string
 	builder *docker.Runtime
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if shared.image != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := shared.builder.RemoveImage(ctx, shared.image); err != nil {
-			slog.Error("removing test image", "image", shared.image, "err", err)
-		}
-		cancel()
-	}
-	if shared.binary != "" {
-		os.RemoveAll(strings.TrimSuffix(shared.binary, "/warder-agent"))
-	}
-	os.Exit(code)
 }
 
 // testImage builds the warder-agent binary and an image of it under a
