@@ -44,6 +44,12 @@ type Agent struct {
 	StatusChangedAt time.Time `json:"status_changed_at"`
 	// LastUsedAt is the last API call on the agent: idle auto-stop counts from it.
 	LastUsedAt time.Time `json:"last_used_at"`
+	// Health is the container's health check while it runs: "healthy",
+	// "unhealthy", "starting"; "" when it is not running or has none.
+	Health string `json:"health"`
+	// SealedSecrets is ContainerConfig.SecretEnv, encrypted; it never
+	// leaves the server.
+	SealedSecrets string `json:"-"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -64,6 +70,11 @@ type ContainerConfig struct {
 	RestartPolicy string `json:"restart_policy"`
 	// AutoStopMinutes stops the agent after that long without use; 0 never.
 	AutoStopMinutes float64 `json:"auto_stop_minutes"`
+	// SecretEnv is write-only: env vars whose values are sealed at once
+	// (Agent.SealedSecrets) and never shown again; SecretEnvNames lists
+	// their names.
+	SecretEnv      map[string]string `json:"secret_env,omitempty"`
+	SecretEnvNames []string          `json:"secret_env_names"`
 }
 
 // AgentEvent is one recorded status change of an agent.
@@ -99,6 +110,10 @@ type AgentStore interface {
 	RecordStatus(ctx context.Context, a *Agent, ev *AgentEvent) error
 	// AgentEvents lists the agent's latest status changes, oldest first.
 	AgentEvents(ctx context.Context, agentID string, limit int) ([]*AgentEvent, error)
+	// ResealSecrets replaces the agent's sealed secrets with sealed if they
+	// are still old (ErrConflict otherwise): a key rotation that never
+	// overwrites a newer edit.
+	ResealSecrets(ctx context.Context, agentID, old, sealed string) error
 	// TouchAgent sets last_used_at.
 	TouchAgent(ctx context.Context, agentID string, at time.Time) error
 
@@ -115,7 +130,10 @@ type AgentStore interface {
 type Store interface {
 	UserStore
 	TokenStore
+	KeyStore
 	AgentStore
+	ConversationStore
+	AuditStore
 	// Ping reports whether the database answers (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	Close() error

@@ -3,6 +3,7 @@ package warder
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel error kinds. Every error that should reach an API caller as
@@ -16,7 +17,21 @@ var (
 	ErrConflict     = errors.New("conflict")          // 409: clashes with existing state
 	ErrTooLarge     = errors.New("request too large") // 413: body over the cap
 	ErrUnavailable  = errors.New("unavailable")       // 503: Docker or the database is down
+	ErrBadGateway   = errors.New("bad gateway")       // 502: an agent, or the model behind it, failed
+	ErrRateLimited  = errors.New("too many requests") // 429: slow down; see RateLimitError
 )
+
+// RateLimitError is ErrRateLimited with when to try again.
+type RateLimitError struct {
+	Msg        string
+	RetryAfter time.Duration
+}
+
+// Error returns the caller-facing message.
+func (e *RateLimitError) Error() string { return e.Msg }
+
+// Unwrap makes errors.Is(err, ErrRateLimited) true.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
 // Error is an error whose message is safe to show to an API caller. Kind is
 // one of the sentinels above; Msg is the human-readable detail.
@@ -42,6 +57,10 @@ func ErrorMessage(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Msg
+	}
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		return rl.Msg
 	}
 	return ""
 }

@@ -67,6 +67,9 @@ func (r *AgentCreate) Validate(defaultImage string) error {
 	if r.Config == nil {
 		r.Config = map[string]any{}
 	}
+	if _, err := configEnv(r.Config); err != nil {
+		return err
+	}
 	return r.ContainerConfig.Normalize(defaultImage)
 }
 
@@ -86,6 +89,14 @@ type ContainerConfigUpdate struct {
 	CPULimit    *float64           `json:"cpu_limit"`
 	EnvVars     *map[string]string `json:"env_vars"`
 	Port        *int               `json:"port"`
+	// RestartPolicy and AutoStopMinutes: see ContainerConfig.
+	RestartPolicy   *string  `json:"restart_policy"`
+	AutoStopMinutes *float64 `json:"auto_stop_minutes"`
+	// SecretEnv, when given, replaces all of the agent's secrets.
+	SecretEnv *map[string]string `json:"secret_env"`
+	// SecretEnvNames is accepted so a GET response can be sent back; it is
+	// derived from the secrets and ignored here.
+	SecretEnvNames []string `json:"secret_env_names"`
 }
 
 // Apply merges u into a copy of c.
@@ -104,6 +115,18 @@ func (u *ContainerConfigUpdate) Apply(c ContainerConfig) ContainerConfig {
 	}
 	if u.Port != nil {
 		c.Port = *u.Port
+	}
+	if u.RestartPolicy != nil {
+		c.RestartPolicy = *u.RestartPolicy
+	}
+	if u.AutoStopMinutes != nil {
+		c.AutoStopMinutes = *u.AutoStopMinutes
+	}
+	if u.SecretEnv != nil {
+		c.SecretEnv = *u.SecretEnv
+		if c.SecretEnv == nil {
+			c.SecretEnv = map[string]string{} // null clears them, as {} does
+		}
 	}
 	return c
 }
@@ -136,6 +159,9 @@ func (u *AgentUpdate) Apply(a *Agent, defaultImage string) error {
 		a.Config = *u.Config
 		if a.Config == nil {
 			a.Config = map[string]any{}
+		}
+		if _, err := configEnv(a.Config); err != nil {
+			return err
 		}
 	}
 	if u.ContainerConfig != nil {

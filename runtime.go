@@ -23,6 +23,7 @@ type ContainerSpec struct {
 	Labels        map[string]string
 	MemoryBytes   int64
 	NanoCPUs      int64
+	PidsLimit     int64
 	Network       string
 	HostIP        string
 	HostPort      int
@@ -67,6 +68,11 @@ type ContainerEvent struct {
 type LogOptions struct {
 	Lines      int // from the end; 0 means all
 	Timestamps bool
+	// Since keeps only lines written at or after it; zero keeps all.
+	Since time.Time
+	// Follow keeps StreamLogs going with new lines as they are written,
+	// until the container stops. Logs ignores it.
+	Follow bool
 }
 
 // Stats is one sample of a container's resource use.
@@ -106,6 +112,21 @@ type Runtime interface {
 	Inspect(ctx context.Context, id string) (ContainerState, error)
 	Logs(ctx context.Context, id string, opts LogOptions) (string, error)
 	Stats(ctx context.Context, id string) (Stats, error)
+
+	// StreamLogs calls fn for each line of the container's output that
+	// opts selects, stdout and stderr told apart, in the order written.
+	// It returns nil once the output ends (without Follow: every selected
+	// line was sent; with Follow: the container stopped), ctx.Err() when
+	// ctx ends, or fn's error when fn fails. Whatever ends it, the
+	// engine's stream is released before it returns. fn runs on the
+	// calling goroutine; while it blocks, the engine holds the output.
+	StreamLogs(ctx context.Context, id string, opts LogOptions, fn func(LogLine) error) error
+	// StatsStream follows the container's resource use, calling fn with a
+	// sample about once a second (the engine's pace; the first comes once
+	// a CPU figure can be computed, 1 to 2 s in) until ctx ends
+	// (returning ctx.Err()) or the container stops (ErrConflict). It
+	// releases the engine's stream before it returns. fn must be quick.
+	StatsStream(ctx context.Context, id string, fn func(Stats)) error
 
 	// List reports every container, running or not, labelled
 	// LabelManaged=<the runtime's network>: this deployment's containers.

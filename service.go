@@ -9,7 +9,9 @@ import (
 type AuthService interface {
 	Register(ctx context.Context, req RegisterRequest) (*User, error)
 	// Login checks a username (or email) and password and issues a token.
-	Login(ctx context.Context, login, password string) (*Session, error)
+	// from is the client's address: repeated failures from one address, as
+	// for one account, are slowed and then refused (RateLimitError).
+	Login(ctx context.Context, login, password, from string) (*Session, error)
 	// Authenticate returns the user a bearer token belongs to; an unknown,
 	// revoked or expired token is ErrUnauthorized.
 	Authenticate(ctx context.Context, token string) (*User, error)
@@ -43,6 +45,19 @@ type AgentService interface {
 	RestartAgent(ctx context.Context, caller *User, id string) (*Agent, error)
 	AgentLogs(ctx context.Context, caller *User, id string, opts LogOptions) (string, error)
 	AgentStats(ctx context.Context, caller *User, id string) (Stats, error)
+	// AgentStatsHistory returns the samples of the last d, oldest first.
+	AgentStatsHistory(ctx context.Context, caller *User, id string, d time.Duration) ([]Stats, error)
+	// WatchAgentStats calls ready once the caller may watch, then fn with
+	// each sample until ctx ends, fn fails or the container stops
+	// (ErrConflict). An error before ready is the request's error.
+	WatchAgentStats(ctx context.Context, caller *User, id string, ready func(), fn func(Stats) error) error
+	// StreamAgentLogs calls ready once the caller may read the logs, then
+	// fn with each line opts selects (see Runtime.StreamLogs).
+	StreamAgentLogs(ctx context.Context, caller *User, id string, opts LogOptions, ready func(), fn func(LogLine) error) error
+	// WatchEvents calls ready once subscribed (no later change is missed),
+	// then fn with every status change of an agent the caller may see,
+	// until ctx ends or fn fails.
+	WatchEvents(ctx context.Context, caller *User, ready func(), fn func(StatusChange) error) error
 	// AgentEvents lists the agent's latest status changes, oldest first.
 	AgentEvents(ctx context.Context, caller *User, id string, limit int) ([]*AgentEvent, error)
 }

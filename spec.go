@@ -19,6 +19,9 @@ const (
 	MaxMemoryBytes = 1 << 40
 	// MaxCPULimit caps a single agent's CPUs.
 	MaxCPULimit = 256
+	// PidsLimit caps the processes and threads of one agent container, so
+	// a fork bomb stays inside it.
+	PidsLimit = 256
 )
 
 var memoryRe = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)$`)
@@ -56,10 +59,30 @@ func ParseMemory(s string) (int64, error) {
 	return int64(b), nil
 }
 
+// validEnv checks one map of env vars; field names it in messages, which
+// never include a value.
+func validEnv(field string, env map[string]string) error {
+	if len(env) > 200 {
+		return Errorf(ErrInvalid, "container_config.%s has %d entries; at most 200 are allowed", field, len(env))
+	}
+	for k, v := range env {
+		if !envNameRe.MatchString(k) || len(k) > 128 {
+			return Errorf(ErrInvalid, "container_config.%s: %q is not a valid variable name (letters, digits and _, not starting with a digit)", field, k)
+		}
+		if reservedEnv[k] {
+			return Errorf(ErrInvalid, "container_config.%s: %s is set by Warder and cannot be overridden", field, k)
+		}
+		if strings.ContainsRune(v, 0) || len(v) > 32<<10 {
+			return Errorf(ErrInvalid, "container_config.%s: the value of %s contains a NUL byte or is over 32 KiB", field, k)
+		}
+	}
+	return nil
+}
+
 var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // reservedEnv are set by Warder on every container and may not be overridden.
-var reservedEnv = map[string]bool{"AGENT_ID": true, "AGENT_NAME": true, "AGENT_TYPE": true, "PORT": true}
+var reservedEnv = map[string]bool{"AGENT_ID": true, "AGENT_NAME": true, "AGENT_TYPE": true, "PORT": true, EnvAgentConfig: true}
 
 // imageRe is a loose check of a Docker image reference: it catches spaces,
 // empty strings and uppercase repositories, and leaves the rest to Docker.
@@ -101,18 +124,15 @@ func (c *ContainerConfig) Normalize(defaultImage string) error {
 	if c.AutoStopMinutes < 0 || c.AutoStopMinutes > 60*24*365 || math.IsNaN(c.AutoStopMinutes) {
 		return Errorf(ErrInvalid, "container_config.auto_stop_minutes %v must be between 0 (never) and 525600", c.AutoStopMinutes)
 	}
-	if len(c.EnvVars) > 200 {
-		return Errorf(ErrInvalid, "container_config.env_vars has %d entries; at most 200 are allowed", len(c.EnvVars))
+	if err := validEnv("env_vars", c.EnvVars); err != nil {
+		return err
 	}
-	for k, v := range c.EnvVars {
-		if !envNameRe.MatchString(k) || len(k) > 128 {
-			return Errorf(ErrInvalid, "container_config.env_vars: %q is not a valid variable name (letters, digits and _, not starting with a digit)", k)
-		}
-		if reservedEnv[k] {
-			return Errorf(ErrInvalid, "container_config.env_vars: %s is set by Warder and cannot be overridden", k)
-		}
-		if strings.ContainsRune(v, 0) || len(v) > 32<<10 {
-			return Errorf(ErrInvalid, "container_config.env_vars: the value of %s contains a NUL byte or is over 32 KiB", k)
+	if err := validEnv("secret_env", c.SecretEnv); err != nil {
+		return err
+	}
+	for k := range c.SecretEnv {
+		if _, both := c.EnvVars[k]; both {
+			return Errorf(ErrInvalid, "container_config: %s is in both env_vars and secret_env", k)
 		}
 	}
 	if c.EnvVars == nil {
@@ -182,6 +202,9 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 	env["AGENT_NAME"] = a.Name
 	env["AGENT_TYPE"] = a.Type
 	env["PORT"] = strconv.Itoa(port)
+	if env[EnvAgentConfig], err = configEnv(a.Config); err != nil {
+		return ContainerSpec{}, err
+	}
 	policy, retries, err := ParseRestartPolicy(cc.RestartPolicy)
 	if err != nil {
 		return ContainerSpec{}, err
@@ -200,6 +223,7 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 		},
 		MemoryBytes:   mem,
 		NanoCPUs:      int64(math.Round(cc.CPULimit * 1e9)),
+		PidsLimit:     PidsLimit,
 		Network:       s.Network,
 		HostIP:        s.BindAddress,
 		HostPort:      a.HostPort,

@@ -108,11 +108,12 @@ func TestSpecFor(t *testing.T) {
 		Image: "warder/agent:latest",
 		Env: map[string]string{
 			"TEST_VAR": "test_value", "AGENT_ID": a.ID, "AGENT_NAME": "Test Container Agent", "AGENT_TYPE": "chat", "PORT": "8000",
+			"AGENT_CONFIG": "{}",
 		},
 		Labels: map[string]string{
 			"warder.managed": "warder_network", "warder.agent.id": a.ID, "warder.agent.name": "Test Container Agent", "warder.agent.user_id": "u1",
 		},
-		MemoryBytes: 256 << 20, NanoCPUs: 1_500_000_000,
+		MemoryBytes: 256 << 20, NanoCPUs: 1_500_000_000, PidsLimit: 256,
 		Network: "warder_network", HostIP: "127.0.0.1", HostPort: 9001, ContainerPort: 8000,
 		RestartPolicy: "on-failure", MaxRetries: 3,
 	}

@@ -20,8 +20,12 @@ type User struct {
 	Username     string    `json:"username"`
 	Email        string    `json:"email"`
 	Role         Role      `json:"role"`
+	Disabled     bool      `json:"disabled"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// ReadOnly is set on the caller, for one request, when it signed in
+	// with a read-only API key: it may read but change nothing.
+	ReadOnly bool `json:"-"`
 }
 
 // IsAdmin reports whether u may act on every agent.
@@ -46,6 +50,51 @@ type UserStore interface {
 	// UserByLogin finds a user by username or email.
 	UserByLogin(ctx context.Context, login string) (*User, error)
 	SetUserRole(ctx context.Context, username string, role Role) error
+	// ListUsers lists every user, oldest first.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// SetUserDisabled disables or enables a user; disabling also deletes
+	// the user's login tokens, in the same transaction.
+	SetUserDisabled(ctx context.Context, id string, disabled bool) error
+	// UserLimits returns an admin's quota overrides for the user.
+	UserLimits(ctx context.Context, id string) (Limits, error)
+	SetUserLimits(ctx context.Context, id string, l Limits) error
+}
+
+// APIKey is a long-lived bearer credential for automation. Only the hash
+// of its secret is stored; the secret is shown once, at creation.
+type APIKey struct {
+	ID         string     `json:"id"`
+	UserID     string     `json:"user_id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	ReadOnly   bool       `json:"read_only"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Hash       string     `json:"-"`
+}
+
+// KeyStore persists API keys.
+type KeyStore interface {
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeys lists the user's keys, oldest first.
+	APIKeys(ctx context.Context, userID string) ([]*APIKey, error)
+	// DeleteAPIKey revokes the user's key id, or returns ErrNotFound.
+	DeleteAPIKey(ctx context.Context, userID, id string) error
+	// UserByAPIKey returns an enabled user's unexpired key and the user,
+	// recording its use; else ErrNotFound.
+	UserByAPIKey(ctx context.Context, hash string, now time.Time) (*User, *APIKey, error)
+}
+
+// Limits are per-user quotas. In an override a nil field means "the
+// operator's default"; in effect, 0 means unlimited.
+type Limits struct {
+	Agents           *int     `json:"agents"`
+	RunningAgents    *int     `json:"running_agents"`
+	MemoryBytes      *int64   `json:"memory_bytes"`
+	CPUs             *float64 `json:"cpus"`
+	AgentMemoryBytes *int64   `json:"agent_memory_bytes"`
+	AgentCPUs        *float64 `json:"agent_cpus"`
 }
 
 // TokenStore persists bearer tokens by hash.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net"
 	"net/http"
 
 	"github.com/warder/warder"
@@ -69,7 +70,11 @@ func (s *Server) tokenForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, login, password string) error {
-	sess, err := s.auth.Login(r.Context(), login, password)
+	from, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		from = r.RemoteAddr
+	}
+	sess, err := s.auth.Login(r.Context(), login, password, from)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/warder/warder"
@@ -30,6 +32,7 @@ var statuses = []struct {
 	{warder.ErrConflict, http.StatusConflict},
 	{warder.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{warder.ErrUnavailable, http.StatusServiceUnavailable},
+	{warder.ErrRateLimited, http.StatusTooManyRequests},
 }
 
 // writeError is the one place an error becomes a response. An error with
@@ -45,6 +48,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			}
 			if st.status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", "Bearer")
+			}
+			var rl *warder.RateLimitError
+			if errors.As(err, &rl) {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 			}
 			writeJSON(w, st.status, detail{msg})
 			return
@@ -100,9 +107,41 @@ func decodeError(err error) error {
 		return warder.Errorf(warder.ErrInvalid, "field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for unknown fields.
-		return warder.Errorf(warder.ErrInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if why, ok := forbidden[strings.Trim(field, `"`)]; ok {
+			return warder.Errorf(warder.ErrInvalid, "field %s is not allowed: %s", field, why)
+		}
+		return warder.Errorf(warder.ErrInvalid, "unknown field %s", field)
 	}
 	return warder.Errorf(warder.ErrInvalid, "request body could not be read: %v", err)
+}
+
+// forbidden are container settings a user may not ask for, with the
+// reason; Warder sets each of them itself, for every agent.
+var forbidden = map[string]string{
+	"privileged":    "agent containers never run privileged",
+	"cap_add":       "agent containers run with every capability dropped",
+	"capabilities":  "agent containers run with every capability dropped",
+	"security_opt":  "agent containers run with no-new-privileges",
+	"network_mode":  "agent containers never join the host's network",
+	"host_network":  "agent containers never join the host's network",
+	"pid_mode":      "agent containers never share the host's namespaces",
+	"ipc_mode":      "agent containers never share the host's namespaces",
+	"volumes":       "agent containers get no host mounts",
+	"mounts":        "agent containers get no host mounts",
+	"binds":         "agent containers get no host mounts",
+	"devices":       "agent containers get no devices",
+	"user":          "the image decides the (non-root) user",
+	"read_only":     "agent containers always have a read-only root filesystem",
+	"pids_limit":    "Warder sets the process limit",
+	"memory_swap":   "swap always equals memory_limit",
+	"runtime":       "Warder chooses the container runtime",
+	"sysctls":       "agent containers cannot change kernel settings",
+	"ulimits":       "Warder sets the limits",
+	"extra_hosts":   "agent containers cannot change their name resolution",
+	"dns":           "agent containers cannot change their name resolution",
+	"publish_all":   "Warder publishes exactly one port per agent",
+	"port_bindings": "Warder publishes exactly one port per agent",
 }
 
 func jsonKind(goKind string) string {

@@ -15,6 +15,17 @@ func (s *Server) routes() {
 	m.Handle("POST /api/auth/token", s.public(s.tokenForm))
 	m.Handle("POST /api/auth/logout", s.authed(s.logout))
 	m.Handle("GET /api/auth/me", s.authed(s.me))
+	m.Handle("POST /api/auth/keys", s.authed(s.createKey))
+	m.Handle("GET /api/auth/keys", s.authed(s.listKeys))
+	m.Handle("DELETE /api/auth/keys/{id}", s.authed(s.deleteKey))
+
+	m.Handle("GET /api/system/limits", s.authed(s.systemLimits))
+	m.Handle("GET /api/system/status", s.authed(s.systemStatus))
+	m.Handle("GET /api/admin/users", s.authed(s.listUsers))
+	m.Handle("POST /api/admin/users/{id}/disable", s.authed(s.disableUser))
+	m.Handle("POST /api/admin/users/{id}/enable", s.authed(s.enableUser))
+	m.Handle("GET /api/admin/users/{id}/limits", s.authed(s.userLimits))
+	m.Handle("PUT /api/admin/users/{id}/limits", s.authed(s.setUserLimits))
 
 	m.Handle("POST /api/agents", s.authed(s.createAgent))
 	m.Handle("POST /api/agents/{$}", s.authed(s.createAgent))

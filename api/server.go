@@ -18,6 +18,8 @@ const MaxBodyBytes = 1 << 20
 type Server struct {
 	auth   warder.AuthService
 	agents warder.AgentService
+	keys   warder.KeyService
+	admin  warder.AdminService
 	ready  func(ctx context.Context) error
 	log    *slog.Logger
 	mux    *http.ServeMux
@@ -27,6 +29,8 @@ type Server struct {
 type Options struct {
 	Auth   warder.AuthService
 	Agents warder.AgentService
+	Keys   warder.KeyService
+	Admin  warder.AdminService
 	// Ready reports whether the store and runtime answer; nil means always.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -40,7 +44,7 @@ func New(o Options) *Server {
 	if o.Ready == nil {
 		o.Ready = func(context.Context) error { return nil }
 	}
-	s := &Server{auth: o.Auth, agents: o.Agents, ready: o.Ready, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{auth: o.Auth, agents: o.Agents, keys: o.Keys, admin: o.Admin, ready: o.Ready, log: o.Logger, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -80,6 +84,9 @@ func (s *Server) authed(h authedFunc) http.Handler {
 		u, err := s.auth.Authenticate(r.Context(), bearer(r))
 		if err != nil {
 			return err
+		}
+		if u.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot %s %s", r.Method, r.URL.Path)
 		}
 		return h(w, r, u)
 	})

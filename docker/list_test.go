@@ -77,12 +77,12 @@ func TestHealth(t *testing.T) {
 	if st, err := r.Inspect(ctx, id); err != nil || st.Health != "starting" {
 		t.Errorf("Inspect right after Start = %+v, %v; want Health starting", st, err)
 	}
-	st := waitState(t, r, id, 15*time.Second, func(st warder.ContainerState) bool { return st.Health == "healthy" })
+	st := waitState(t, r, id, 60*time.Second, func(st warder.ContainerState) bool { return st.Health == "healthy" })
 	t.Logf("healthy %v after Start", time.Since(start))
 	if !st.Running {
 		t.Errorf("Inspect = %+v, want running", st)
 	}
-	ev := w.waitFor(t, id, "health_status", 5*time.Second)
+	ev := w.waitFor(t, id, "health_status", 30*time.Second)
 	if ev.AgentID != spec.Name {
 		t.Errorf("health event %+v, want AgentID %s", ev, spec.Name)
 	}

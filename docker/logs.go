@@ -3,10 +3,8 @@ package docker
 import (
 	"bytes"
 	"context"
-	"strconv"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/client"
 	"github.com/warder/warder"
 )
 
@@ -15,16 +13,8 @@ import (
 // containers have no TTY, so the engine sends them multiplexed). Lines 0
 // means all lines.
 func (r *Runtime) Logs(ctx context.Context, id string, opts warder.LogOptions) (string, error) {
-	tail := "all"
-	if opts.Lines > 0 {
-		tail = strconv.Itoa(opts.Lines)
-	}
-	rc, err := r.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{
-		ShowStdout: true,
-		ShowStderr: true,
-		Tail:       tail,
-		Timestamps: opts.Timestamps,
-	})
+	opts.Follow = false
+	rc, err := r.cli.ContainerLogs(ctx, id, logsOptions(opts))
 	if err != nil {
 		return "", mapErr(err, "logs of container "+id)
 	}

@@ -45,6 +45,9 @@ func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req ward
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkImage(caller, req.ContainerConfig.Image); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	a := &warder.Agent{
 		ID:              uuid.NewString(),
@@ -57,6 +60,14 @@ func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req ward
 		Status:          warder.StatusCreated,
 		CreatedAt:       now,
 		UpdatedAt:       now,
+	}
+	a.ContainerConfig.SecretEnvNames = []string{}
+	if err := s.seal(a); err != nil {
+		return nil, err
+	}
+	defer s.quotaLock(owner)()
+	if err := s.checkCreate(ctx, owner, a.ContainerConfig); err != nil {
+		return nil, err
 	}
 	if err := s.store.CreateAgent(ctx, a); err != nil {
 		return nil, err
@@ -111,7 +122,11 @@ func (s *Service) ReplaceAgent(ctx context.Context, caller *warder.User, id stri
 			return warder.Errorf(warder.ErrInvalid, "user_id cannot be changed: an agent keeps its owner")
 		}
 		a.Name, a.Description, a.Type, a.Config = req.Name, req.Description, req.Type, req.Config
+		names := a.ContainerConfig.SecretEnvNames
 		a.ContainerConfig = req.ContainerConfig
+		// Secrets are write-only, so a PUT that leaves them out (as a GET
+		// response sent back would) keeps them.
+		a.ContainerConfig.SecretEnvNames = names
 		return nil
 	})
 }
@@ -139,7 +154,24 @@ func (s *Service) edit(ctx context.Context, caller *warder.User, id string, chan
 	if err := change(a); err != nil {
 		return nil, err
 	}
-	if a.ContainerID != "" && !sameContainer(&before, a, s.cfg.Spec) {
+	if err := s.seal(a); err != nil {
+		return nil, err
+	}
+	if a.ContainerConfig.Image != before.ContainerConfig.Image {
+		if err := s.checkImage(caller, a.ContainerConfig.Image); err != nil {
+			return nil, err
+		}
+	}
+	if a.ContainerConfig.MemoryLimit != before.ContainerConfig.MemoryLimit || a.ContainerConfig.CPULimit != before.ContainerConfig.CPULimit {
+		override, err := s.store.UserLimits(ctx, a.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkSize(s.effective(override), a.ContainerConfig); err != nil {
+			return nil, err
+		}
+	}
+	if a.ContainerID != "" && (!sameContainer(&before, a, s.cfg.Spec) || before.SealedSecrets != a.SealedSecrets) {
 		if a.Status == warder.StatusRunning || inFlight(a.Status) {
 			return nil, warder.Errorf(warder.ErrConflict, "stop the agent before changing its container_config")
 		}

@@ -50,20 +50,30 @@ func (s *Service) Register(ctx context.Context, req warder.RegisterRequest) (*wa
 }
 
 // Login checks credentials and issues a new token.
-func (s *Service) Login(ctx context.Context, login, password string) (*warder.Session, error) {
+func (s *Service) Login(ctx context.Context, login, password, from string) (*warder.Session, error) {
 	login = strings.TrimSpace(login)
 	if login == "" || password == "" {
 		return nil, warder.Errorf(warder.ErrInvalid, "username and password are required")
 	}
+	account, address := accountKey(login), addressKey(from)
+	if err := s.logins.check(time.Now(), account, address); err != nil {
+		return nil, err
+	}
 	u, err := s.store.UserByLogin(ctx, login)
 	if errors.Is(err, warder.ErrNotFound) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		s.logins.fail(time.Now(), account, address)
 		return nil, errBadLogin
 	} else if err != nil {
 		return nil, err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		s.logins.fail(time.Now(), account, address)
 		return nil, errBadLogin
+	}
+	s.logins.succeed(account)
+	if u.Disabled {
+		return nil, warder.Errorf(warder.ErrForbidden, "this account is disabled")
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -83,6 +93,9 @@ func (s *Service) Login(ctx context.Context, login, password string) (*warder.Se
 func (s *Service) Authenticate(ctx context.Context, token string) (*warder.User, error) {
 	if token == "" {
 		return nil, warder.Errorf(warder.ErrUnauthorized, "not authenticated")
+	}
+	if isAPIKey(token) {
+		return s.authenticateKey(ctx, token)
 	}
 	u, err := s.store.UserByToken(ctx, hashToken(token), time.Now().UTC())
 	if errors.Is(err, warder.ErrNotFound) {

@@ -20,7 +20,7 @@ func (s *Service) touch(ctx context.Context, a *warder.Agent) {
 	}
 	a.LastUsedAt = now
 	if err := s.store.TouchAgent(ctx, a.ID, now); err != nil {
-		s.log.Warn("recording agent use", "agent", a.ID, "err", err)
+		s.log.WarnContext(ctx, "recording agent use", "agent", a.ID, "err", err)
 	}
 }
 

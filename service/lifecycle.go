@@ -28,7 +28,13 @@ func (s *Service) locked(ctx context.Context, caller *warder.User, id string, op
 // StartAgent creates the agent's container when it has none, then starts
 // it. Starting a running agent succeeds.
 func (s *Service) StartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
-	return s.locked(ctx, caller, id, func(a *warder.Agent) error { return s.start(ctx, a, actor(caller)) })
+	return s.locked(ctx, caller, id, func(a *warder.Agent) error {
+		// The policy may have tightened since the agent was made.
+		if err := s.checkImage(caller, a.ContainerConfig.Image); err != nil {
+			return err
+		}
+		return s.start(ctx, a, actor(caller))
+	})
 }
 
 // start runs under the agent's lock. The agent is "starting" in the store
@@ -44,7 +50,7 @@ func (s *Service) start(ctx context.Context, a *warder.Agent, who string) error 
 		}
 	}
 	prev, prevReason := a.Status, a.StatusReason
-	if err := s.transition(ctx, a, warder.StatusStarting, "", who); err != nil {
+	if err := s.admit(ctx, a, who); err != nil {
 		return err
 	}
 	err := s.ensureContainer(ctx, a, 0)
@@ -55,7 +61,7 @@ func (s *Service) start(ctx context.Context, a *warder.Agent, who string) error 
 		// The engine would not start the container: most often its host
 		// port was taken since it was claimed. Start over once, with a
 		// new container on a new port.
-		s.log.Warn("start failed; retrying with a new container and port", "agent", a.ID, "err", err)
+		s.log.WarnContext(ctx, "start failed; retrying with a new container and port", "agent", a.ID, "err", err)
 		bad := a.HostPort
 		if err = s.discardContainer(ctx, a); err == nil {
 			if err = s.ensureContainer(ctx, a, bad); err == nil {
@@ -71,14 +77,14 @@ func (s *Service) start(ctx context.Context, a *warder.Agent, who string) error 
 	switch {
 	case errors.Is(err, warder.ErrUnavailable):
 		if terr := s.transition(ctx, a, prev, prevReason, who); terr != nil {
-			s.log.Error("restoring status after Docker went away", "agent", a.ID, "err", terr)
+			s.log.ErrorContext(ctx, "restoring status after Docker went away", "agent", a.ID, "err", terr)
 		}
 		return err
 	case err != nil:
 		// A failed agent holds neither a container nor a port.
 		if a.ContainerID != "" {
 			if derr := s.discardContainer(ctx, a); derr != nil {
-				s.log.Error("removing the container of a failed start", "agent", a.ID, "err", derr)
+				s.log.ErrorContext(ctx, "removing the container of a failed start", "agent", a.ID, "err", derr)
 			}
 		} else if a.HostPort != 0 {
 			if rerr := s.store.ReleasePort(ctx, a.ID); rerr == nil {
@@ -86,7 +92,7 @@ func (s *Service) start(ctx context.Context, a *warder.Agent, who string) error 
 			}
 		}
 		if terr := s.transition(ctx, a, warder.StatusFailed, "start failed: "+errText(err), who); terr != nil {
-			s.log.Error("recording failed start", "agent", a.ID, "err", terr)
+			s.log.ErrorContext(ctx, "recording failed start", "agent", a.ID, "err", terr)
 		}
 		return err
 	}
@@ -100,6 +106,19 @@ func (s *Service) start(ctx context.Context, a *warder.Agent, who string) error 
 		to, reason = warder.StatusRunning, ""
 	}
 	return s.transition(ctx, a, to, reason, who)
+}
+
+// admit checks the owner's running quotas and records the start, under
+// the owner's quota lock, so concurrent starts cannot together pass a
+// limit that each alone respects.
+func (s *Service) admit(ctx context.Context, a *warder.Agent, who string) error {
+	defer s.quotaLock(a.UserID)()
+	if !holdsResources(a.Status) {
+		if err := s.checkStart(ctx, a); err != nil {
+			return err
+		}
+	}
+	return s.transition(ctx, a, warder.StatusStarting, "", who)
 }
 
 // discardContainer removes the agent's container and gives up its port.
@@ -158,6 +177,9 @@ func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, avoid in
 	if err != nil {
 		return err
 	}
+	if err := s.withSecrets(ctx, a, &spec); err != nil {
+		return err
+	}
 	cid, err := s.create(ctx, spec)
 	if err != nil {
 		return err
@@ -208,7 +230,7 @@ func (s *Service) stop(ctx context.Context, a *warder.Agent, who, reason string)
 	}
 	if err != nil {
 		if terr := s.transition(ctx, a, prev, prevReason, who); terr != nil {
-			s.log.Error("restoring status after a failed stop", "agent", a.ID, "err", terr)
+			s.log.ErrorContext(ctx, "restoring status after a failed stop", "agent", a.ID, "err", terr)
 		}
 		return err
 	}

@@ -27,17 +27,18 @@ func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string,
 	return logs, gone(err)
 }
 
-// AgentStats returns one sample of the container's resource use.
+// AgentStats returns the newest sample of the container's resource use:
+// the collector's, when there is one, else one taken now.
 func (s *Service) AgentStats(ctx context.Context, caller *warder.User, id string) (warder.Stats, error) {
-	a, err := s.owned(ctx, caller, id)
+	a, err := s.statsOf(ctx, caller, id)
 	if err != nil {
 		return warder.Stats{}, err
 	}
-	s.touch(ctx, a)
-	if a.ContainerID == "" {
-		return warder.Stats{}, warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
+	if s.cfg.Stats == nil {
+		st, err := s.rt.Stats(ctx, a.ContainerID)
+		return st, gone(err)
 	}
-	st, err := s.rt.Stats(ctx, a.ContainerID)
+	st, err := s.cfg.Stats.Latest(ctx, a.ContainerID)
 	return st, gone(err)
 }
 

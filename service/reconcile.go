@@ -18,9 +18,12 @@ func (s *Service) transition(ctx context.Context, a *warder.Agent, to warder.Sta
 		return s.store.UpdateAgent(ctx, a)
 	}
 	a.StatusChangedAt = time.Now().UTC()
-	return s.store.RecordStatus(ctx, a, &warder.AgentEvent{
-		AgentID: a.ID, At: a.StatusChangedAt, From: from, To: to, Reason: reason, Actor: actor,
-	})
+	ev := &warder.AgentEvent{AgentID: a.ID, At: a.StatusChangedAt, From: from, To: to, Reason: reason, Actor: actor}
+	if err := s.store.RecordStatus(ctx, a, ev); err != nil {
+		return err
+	}
+	s.publish(a, ev)
+	return nil
 }
 
 // reconcileOpts says what reconcile already knows.
@@ -98,11 +101,11 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 			if err := s.rt.Remove(ctx, c.ID); err != nil {
 				return nil, err
 			}
-			s.log.Warn("removed a stray container", "agent", a.ID, "container", c.ID)
+			s.log.WarnContext(ctx, "removed a stray container", "agent", a.ID, "container", c.ID)
 		}
 	}
 	if found != nil && found.ID != a.ContainerID {
-		s.log.Info("adopted container", "agent", a.ID, "container", found.ID)
+		s.log.InfoContext(ctx, "adopted container", "agent", a.ID, "container", found.ID)
 		a.ContainerID, a.ContainerName = found.ID, found.Name
 	}
 	return found, nil
@@ -184,6 +187,6 @@ func (s *Service) orphan(ctx context.Context, c warder.ContainerState) error {
 			return err
 		}
 	}
-	s.log.Warn("removing orphan container", "container", c.ID, "name", c.Name, "agent", c.AgentID)
+	s.log.WarnContext(ctx, "removing orphan container", "container", c.ID, "name", c.Name, "agent", c.AgentID)
 	return s.rt.Remove(ctx, c.ID)
 }

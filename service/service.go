@@ -36,6 +36,19 @@ type Config struct {
 	StartTimeout time.Duration
 	// IdleInterval is how often idle agents are looked for.
 	IdleInterval time.Duration
+	// Stats answers stats reads from samples already taken; nil means
+	// asking the runtime on every read (and no history or streams).
+	Stats warder.StatsReader
+	// Events is told of every status change this process records; nil
+	// means nobody follows them.
+	Events warder.EventBus
+	// Secrets seals secret_env; nil refuses agents with secrets.
+	Secrets Sealer
+	// Images is the image policy.
+	Images ImagePolicy
+	// Quota is the operator's default per-user limits; an admin's
+	// per-user overrides take precedence. 0 or nil is unlimited.
+	Quota warder.Limits
 }
 
 // Service implements warder.AuthService and warder.AgentService.
@@ -48,6 +61,7 @@ type Service struct {
 	locks  keyedMutex // one lifecycle operation per agent at a time
 	portMu sync.Mutex // serializes this process's port scans
 
+	logins    throttle    // failed logins by account and address
 	dockerUp  atomic.Bool // the event stream is open
 	oomKilled sync.Map    // container id -> true: an "oom" event since its last start
 }
@@ -55,6 +69,7 @@ type Service struct {
 var (
 	_ warder.AuthService  = (*Service)(nil)
 	_ warder.AgentService = (*Service)(nil)
+	_ warder.AuditService = (*Service)(nil)
 )
 
 // New returns a Service. It does not contact the runtime.

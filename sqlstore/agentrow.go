@@ -22,7 +22,7 @@ func scanAgents(rows *sql.Rows) ([]*warder.Agent, error) {
 		err := rows.Scan(&a.ID, &a.UserID, &a.Name, &a.Description, &a.Type, &config, &containerConfig,
 			&a.Status, &a.ContainerID, &a.ContainerName, &a.ContainerStatus, &port,
 			utcTime{&a.CreatedAt}, utcTime{&a.UpdatedAt},
-			&exitCode, &a.RestartCount, &a.StatusReason, nullUTCTime{&a.StatusChangedAt}, nullUTCTime{&a.LastUsedAt})
+			&exitCode, &a.RestartCount, &a.StatusReason, nullUTCTime{&a.StatusChangedAt}, nullUTCTime{&a.LastUsedAt}, &a.SealedSecrets, &a.Health)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: read agent: %w", err)
 		}
@@ -54,7 +54,10 @@ func encodeConfigs(a *warder.Agent) (config, containerConfig string, err error) 
 	if err != nil {
 		return "", "", warder.Errorf(warder.ErrInvalid, "config cannot be stored as JSON: %v", err)
 	}
-	cc, err := json.Marshal(a.ContainerConfig)
+	// Secret values travel sealed, in their own column; never in clear here.
+	clean := a.ContainerConfig
+	clean.SecretEnv = nil
+	cc, err := json.Marshal(clean)
 	if err != nil {
 		return "", "", fmt.Errorf("sqlstore: encode container_config: %w", err)
 	}

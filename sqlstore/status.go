@@ -91,3 +91,19 @@ func (u nullUTCTime) Scan(src any) error {
 	}
 	return utcTime(u).Scan(src)
 }
+
+// ResealSecrets swaps the agent's sealed secrets from old to sealed, or
+// returns ErrConflict when they are no longer old.
+func (db *DB) ResealSecrets(ctx context.Context, agentID, old, sealed string) (err error) {
+	defer db.unavailable(&err)
+	res, err := db.db.ExecContext(ctx, `UPDATE agents SET secret_env = $1 WHERE id = $2 AND secret_env = $3`, sealed, agentID, old)
+	if err != nil {
+		return fmt.Errorf("sqlstore: reseal secrets: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlstore: reseal secrets: %w", err)
+	} else if n == 0 {
+		return warder.Errorf(warder.ErrConflict, "the agent's secrets changed or the agent is gone")
+	}
+	return nil
+}

@@ -28,6 +28,9 @@ func runStoreSuite(t *testing.T, open opener) {
 	t.Run("Migrations", func(t *testing.T) { testMigrations(t, open) })
 	t.Run("Ping", func(t *testing.T) { testPing(t, open) })
 	t.Run("Status", func(t *testing.T) { testStatus(t, open) })
+	t.Run("Security", func(t *testing.T) { testSecurity(t, open) })
+	t.Run("Conversations", func(t *testing.T) { testConversations(t, open) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 }
 
 // MustCreateUser creates a user named name (email name@example.com).

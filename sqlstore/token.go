@@ -38,7 +38,7 @@ func (db *DB) UserByToken(ctx context.Context, hash string, now time.Time) (_ *w
 	row := db.db.QueryRowContext(ctx, `
 		SELECT `+userColumns+`
 		FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = $1 AND t.expires_at > $2`, hash, dbTime(now))
+		WHERE t.hash = $1 AND t.expires_at > $2 AND NOT u.disabled`, hash, dbTime(now))
 	u, err := scanUser(row)
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil, warder.Errorf(warder.ErrNotFound, "token not found or expired")

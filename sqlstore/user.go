@@ -12,7 +12,7 @@ import (
 )
 
 // userColumns are read by scanUser, in its order.
-const userColumns = `u.id, u.username, u.email, u.role, u.password_hash, u.created_at`
+const userColumns = `u.id, u.username, u.email, u.role, u.password_hash, u.created_at, u.disabled`
 
 // CreateUser inserts u, filling an empty ID with a new UUID, an empty Role
 // with RoleUser, and CreatedAt with the current time.
@@ -154,7 +154,7 @@ func (db *DB) SetUserRole(ctx context.Context, username string, role warder.Role
 // scanUser reads one row of userColumns.
 func scanUser(row *sql.Row) (*warder.User, error) {
 	var u warder.User
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt})
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt}, &u.Disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, warder.Errorf(warder.ErrNotFound, "user not found")
 	}

@@ -9,7 +9,7 @@ import (
 // standardEnv are variables the agent is always given, by Warder or by
 // Docker itself; the start-up line lists only the others.
 var standardEnv = map[string]bool{
-	"AGENT_ID": true, "AGENT_NAME": true, "AGENT_TYPE": true, "PORT": true,
+	"AGENT_ID": true, "AGENT_NAME": true, "AGENT_TYPE": true, "PORT": true, envConfig: true,
 	"PATH": true, "HOSTNAME": true, "HOME": true, "TERM": true,
 }
 

@@ -15,6 +15,7 @@ const (
 	envAllocateMB = "WARDER_AGENT_ALLOCATE_MB"
 	envExitCode   = "WARDER_AGENT_EXIT_CODE"
 	envExitAfter  = "WARDER_AGENT_EXIT_AFTER"
+	envEcho       = "WARDER_AGENT_ECHO"
 )
 
 // maxAllocateMB keeps a typo from asking for more than any agent has.
@@ -26,6 +27,7 @@ type hooks struct {
 	exit       bool          // exit with exitCode after exitAfter
 	exitCode   int           // 0-255
 	exitAfter  time.Duration // default 1 s
+	echo       bool          // serve /echo/
 }
 
 // parseHooks reads the knobs from env. A knob that is set but malformed is
@@ -45,6 +47,12 @@ func parseHooks(env map[string]string) (hooks, error) {
 			return hooks{}, fmt.Errorf("%s=%q must be an exit code from 0 to 255", envExitCode, s)
 		}
 		h.exit, h.exitCode, h.exitAfter = true, n, time.Second
+	}
+	if s, ok := env[envEcho]; ok {
+		if s != "1" {
+			return hooks{}, fmt.Errorf("%s=%q must be 1 (or unset)", envEcho, s)
+		}
+		h.echo = true
 	}
 	if s, ok := env[envExitAfter]; ok {
 		d, err := time.ParseDuration(s)

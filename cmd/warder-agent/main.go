@@ -1,9 +1,32 @@
 // Command warder-agent is the program inside Warder's default agent image
-// (warder/agent:latest). It answers /health and /chat with a deterministic,
-// offline reply, so an agent works on a host with no model and no network.
+// (warder/agent:latest). It answers GET /health and POST /chat, with any
+// OpenAI-compatible chat-completions API (OpenAI, Ollama, vLLM, LiteLLM...)
+// or, without one, with a deterministic offline model that says it is
+// offline, so an agent works on a host with no model and no network.
+//
+// The model is chosen by the environment Warder gives the container:
+//
+//	LLM_BASE_URL   the API's base URL, e.g. https://api.openai.com/v1 or
+//	               http://ollama:11434/v1; unset means the offline model
+//	LLM_API_KEY    sent as "Authorization: Bearer ..."; never logged or echoed
+//	LLM_TIMEOUT    the longest the API may stay silent (default 60s); a
+//	               slower API is a 502, never a hang
+//	AGENT_CONFIG   the agent's config as JSON (Warder sets it): config.model
+//	               (required with LLM_BASE_URL), config.system_prompt, and
+//	               optionally config.temperature and config.max_tokens
+//
+// POST /chat {"content", "role"?: "user", "stream"?: bool, "messages"?:
+// [{"role", "content"}...]} answers {"role": "assistant", "content",
+// "model"}; messages is the conversation so far, oldest first. With
+// "stream": true the answer comes as Server-Sent Events: {"content": piece}
+// events, then an event "done" with the whole answer (or "error" with
+// {"detail"}). A failure of the model API is 502 {"detail"} that says what
+// went wrong (timeout, rejected key, rate limit, garbage). GET /health is
+// 200 while the agent serves, with "model" and "upstream" ("ok", "offline"
+// or "error", and "upstream_detail").
 //
 // The image is built FROM scratch, so the binary must be static
-// (CGO_ENABLED=0) and carries its own health check:
+// (CGO_ENABLED=0); it carries its own CA bundle and health check:
 //
 //	warder-agent          serve on :$PORT (default 8000) until SIGTERM
 //	warder-agent health   exit 0 if http://127.0.0.1:$PORT/health answers 200
@@ -16,6 +39,9 @@
 //	                                 gets the container OOM-killed)
 //	WARDER_AGENT_EXIT_CODE=N         log a line and exit with code N (0-255),
 //	WARDER_AGENT_EXIT_AFTER=d        d after start-up (default 1s): a crash
+//	WARDER_AGENT_ECHO=1              answer any method on /echo/... with the
+//	                                 method, path, query, headers and body
+//	                                 received, for tests of proxies
 package main
 
 import (
@@ -74,9 +100,24 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	if err != nil {
 		return err
 	}
-	a := agent{ID: env["AGENT_ID"], Name: env["AGENT_NAME"], Type: env["AGENT_TYPE"]}
-	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d env=%v",
-		quote(a.ID), quote(a.Name), quote(a.Type), port, extraEnvNames(env))
+	cfg, err := parseConfig(env[envConfig])
+	if err != nil {
+		return err
+	}
+	llm, err := parseLLM(env, cfg)
+	if err != nil {
+		return err
+	}
+	a := agent{ID: env["AGENT_ID"], Name: env["AGENT_NAME"], Type: env["AGENT_TYPE"], SystemPrompt: cfg.SystemPrompt, Echo: h.echo}
+	if llm.base != nil {
+		a.Model = newLLMClient(llm, cfg)
+	}
+	model := offlineName
+	if a.Model != nil {
+		model = a.Model.name()
+	}
+	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d model=%s upstream=%s env=%v",
+		quote(a.ID), quote(a.Name), quote(a.Type), port, quote(model), quote(llm.where()), extraEnvNames(env))
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {

@@ -69,7 +69,7 @@ func TestServeAndShutdown(t *testing.T) {
 	}
 
 	out := logs.String()
-	want := `warder-agent starting agent_id=a1 agent_name="My Agent" agent_type=echo port=` + port + ` env=[OTHER TEST_VAR]`
+	want := `warder-agent starting agent_id=a1 agent_name="My Agent" agent_type=echo port=` + port + ` model=offline upstream=offline env=[OTHER TEST_VAR]`
 	if !strings.Contains(out, want) {
 		t.Errorf("logs lack %q:\n%s", want, out)
 	}

@@ -31,7 +31,7 @@ func TestHealth(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"status": "ok", "agent_id": "a1", "agent_name": "Ada", "agent_type": "echo"}
+	want := map[string]string{"status": "ok", "agent_id": "a1", "agent_name": "Ada", "agent_type": "echo", "model": "offline", "upstream": "offline"}
 	if resp.StatusCode != 200 || len(got) != len(want) {
 		t.Fatalf("GET /health = %d %v, want 200 %v", resp.StatusCode, got, want)
 	}
@@ -92,8 +92,9 @@ func TestChat(t *testing.T) {
 }
 
 func TestChatIsDeterministic(t *testing.T) {
-	a := agent{Name: "Ada"}
-	if a.reply("x") != a.reply("x") {
+	m := offlineModel{agentName: "Ada"}
+	msgs := []message{{Role: "user", Content: "x"}}
+	if m.reply(msgs) != m.reply(msgs) {
 		t.Fatal("reply differs between two calls with the same input")
 	}
 }

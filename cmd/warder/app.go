@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/api"
 	"github.com/warder/warder/docker"
+	"github.com/warder/warder/secret"
 	"github.com/warder/warder/service"
 	"github.com/warder/warder/sqlstore"
 )
@@ -63,7 +65,36 @@ func agentBinary(cfg config) func(ctx context.Context) (string, error) {
 	}
 }
 
+// openSecrets returns the box that seals agents' secret_env: keyed by
+// WARDER_SECRET_KEY (with WARDER_SECRET_KEY_PREVIOUS during a rotation),
+// else by a key file in the data directory, created 0600 on first use.
+func openSecrets(cfg config) (*secret.Box, error) {
+	var key []byte
+	var err error
+	if cfg.SecretKey != "" {
+		key, err = secret.ParseKey(cfg.SecretKey)
+	} else {
+		key, err = secret.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("WARDER_SECRET_KEY: %w", err)
+	}
+	var previous [][]byte
+	if cfg.SecretKeyPrevious != "" {
+		k, err := secret.ParseKey(cfg.SecretKeyPrevious)
+		if err != nil {
+			return nil, fmt.Errorf("WARDER_SECRET_KEY_PREVIOUS: %w", err)
+		}
+		previous = append(previous, k)
+	}
+	return secret.NewBox(key, previous...)
+}
+
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	box, err := openSecrets(cfg)
+	if err != nil {
+		return nil, err
+	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -85,10 +116,15 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		ExclusiveStore: cfg.DatabaseURL == "",
 		StartTimeout:   cfg.StartTimeout,
 		IdleInterval:   cfg.IdleInterval,
+		Secrets:        box,
+		Images:         service.ImagePolicy{Users: cfg.AllowedImages, Admins: cfg.AdminAllowedImages},
+		Quota:          cfg.Quota,
 	})
 	h := api.New(api.Options{
 		Auth:   svc,
 		Agents: svc,
+		Keys:   svc,
+		Admin:  svc,
 		Logger: log,
 		Ready: func(ctx context.Context) error {
 			return errors.Join(store.Ping(ctx), rt.Ping(ctx))

@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/warder/warder"
 )
 
 // config is Warder's whole configuration, read once from the environment
@@ -30,22 +33,34 @@ type config struct {
 	SetupTimeout time.Duration
 	StartTimeout time.Duration
 	IdleInterval time.Duration
+	// SecretKey and SecretKeyPrevious seal agents' secret_env; with no
+	// key, one is kept in <data dir>/secret.key.
+	SecretKey         string
+	SecretKeyPrevious string
+	// AllowedImages and AdminAllowedImages are the image policy: comma-
+	// separated globs; empty allows the default image only.
+	AllowedImages      []string
+	AdminAllowedImages []string
+	// Quota is the default per-user limits (WARDER_QUOTA_*); 0 is unlimited.
+	Quota warder.Limits
 }
 
 // loadConfig reads the environment, then flags; args excludes the subcommand.
 func loadConfig(args []string) (config, error) {
 	c := config{
-		Addr:         env("WARDER_ADDR", ":8000"),
-		DataDir:      env("WARDER_DATA_DIR", "./data"),
-		DatabaseURL:  env("WARDER_DATABASE_URL", ""),
-		Network:      env("AGENT_NETWORK", "warder_network"),
-		Image:        env("AGENT_IMAGE", "warder/agent:latest"),
-		BindAddress:  env("AGENT_BIND_ADDRESS", "127.0.0.1"),
-		DockerHost:   env("DOCKER_HOST", ""),
-		AgentBinary:  env("WARDER_AGENT_BINARY", ""),
-		LogFormat:    env("WARDER_LOG_FORMAT", "text"),
-		LogLevel:     env("WARDER_LOG_LEVEL", "info"),
-		SetupTimeout: 5 * time.Minute,
+		Addr:              env("WARDER_ADDR", ":8000"),
+		DataDir:           env("WARDER_DATA_DIR", "./data"),
+		DatabaseURL:       env("WARDER_DATABASE_URL", ""),
+		Network:           env("AGENT_NETWORK", "warder_network"),
+		Image:             env("AGENT_IMAGE", "warder/agent:latest"),
+		BindAddress:       env("AGENT_BIND_ADDRESS", "127.0.0.1"),
+		DockerHost:        env("DOCKER_HOST", ""),
+		AgentBinary:       env("WARDER_AGENT_BINARY", ""),
+		LogFormat:         env("WARDER_LOG_FORMAT", "text"),
+		LogLevel:          env("WARDER_LOG_LEVEL", "info"),
+		SecretKey:         env("WARDER_SECRET_KEY", ""),
+		SecretKeyPrevious: env("WARDER_SECRET_KEY_PREVIOUS", ""),
+		SetupTimeout:      5 * time.Minute,
 	}
 	var err error
 	if c.PortStart, err = envInt("AGENT_PORT_RANGE_START", 9000); err != nil {
@@ -65,6 +80,14 @@ func loadConfig(args []string) (config, error) {
 	}
 	if c.IdleInterval, err = envDuration("WARDER_IDLE_INTERVAL", 30*time.Second); err != nil {
 		return c, err
+	}
+	if c.Quota, err = quotaFromEnv(); err != nil {
+		return c, err
+	}
+	c.AllowedImages = envList("WARDER_ALLOWED_IMAGES")
+	c.AdminAllowedImages = envList("WARDER_ADMIN_ALLOWED_IMAGES")
+	if len(c.AdminAllowedImages) == 0 {
+		c.AdminAllowedImages = c.AllowedImages
 	}
 	fs := flag.NewFlagSet("warder", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (WARDER_ADDR)")
@@ -110,6 +133,72 @@ func env(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// quotaFromEnv reads the default per-user limits.
+func quotaFromEnv() (warder.Limits, error) {
+	agents, err := envInt("WARDER_QUOTA_AGENTS", 100)
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	running, err := envInt("WARDER_QUOTA_RUNNING_AGENTS", 50)
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	mem, err := envMemory("WARDER_QUOTA_MEMORY", "32g")
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	agentMem, err := envMemory("WARDER_QUOTA_AGENT_MEMORY", "4g")
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	cpus, err := envFloat("WARDER_QUOTA_CPUS", 32)
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	agentCPUs, err := envFloat("WARDER_QUOTA_AGENT_CPUS", 4)
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	return warder.Limits{Agents: &agents, RunningAgents: &running, MemoryBytes: &mem, CPUs: &cpus,
+		AgentMemoryBytes: &agentMem, AgentCPUs: &agentCPUs}, nil
+}
+
+// envMemory reads a size like 32g; "0" is unlimited.
+func envMemory(key, def string) (int64, error) {
+	v := env(key, def)
+	if v == "0" {
+		return 0, nil
+	}
+	n, err := warder.ParseMemory(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a size like 32g", key, v)
+	}
+	return n, nil
+}
+
+func envFloat(key string, def float64) (float64, error) {
+	v := env(key, "")
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%s=%q is not a non-negative number", key, v)
+	}
+	return f, nil
+}
+
+// envList reads a comma-separated list, dropping empty entries.
+func envList(key string) []string {
+	var out []string
+	for _, v := range strings.Split(env(key, ""), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func envInt(key string, def int) (int, error) {

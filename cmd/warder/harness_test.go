@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -62,8 +63,27 @@ func testImage(t *testing.T) (image, binary string) {
 // testServer is a real Warder: real store, real Docker, real HTTP.
 type testServer struct {
 	*httptest.Server
-	app *app
-	cfg config
+	app  *app
+	cfg  config
+	logs *syncBuffer // everything Warder logged
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newTestServer starts Warder on a fresh SQLite database and a network of
@@ -94,13 +114,22 @@ func newTestServer(t *testing.T, change func(*config)) *testServer {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := newApp(ctx, cfg, newLogger(cfg))
+	logs := &syncBuffer{}
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: httptest.NewServer(a.handler), app: a, cfg: cfg}
+	ts := &testServer{Server: httptest.NewServer(a.handler), app: a, cfg: cfg, logs: logs}
 	runCtx, stop := context.WithCancel(context.Background())
-	a.run(runCtx, newLogger(cfg))
+	a.run(runCtx, log)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Warder's log:\n%s", logs.String())
+		}
+	})
 	t.Cleanup(func() {
 		stop()
 		ts.Close()

@@ -4,6 +4,7 @@
 //	warder setup                   create the agent network and build the agent image
 //	warder migrate                 bring the database schema up to date
 //	warder role USERNAME ROLE      make a user an admin (or a user again)
+//	warder rotate-secrets          re-seal every agent's secrets with WARDER_SECRET_KEY
 package main
 
 import (
@@ -32,6 +33,7 @@ commands:
   setup                  create the agent network and build the default agent image
   migrate                bring the database schema up to date
   role USERNAME ROLE     set a user's role to admin or user
+  rotate-secrets         re-seal agents' secrets with WARDER_SECRET_KEY (old key in WARDER_SECRET_KEY_PREVIOUS)
 
 Every flag has an environment variable; see the README.`
 
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string) error {
 		return migrate(ctx, cfg, log)
 	case "role":
 		return setRole(ctx, cfg, pos[0], pos[1])
+	case "rotate-secrets":
+		return rotateSecrets(ctx, cfg, log)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 }

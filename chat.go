@@ -1,0 +1,167 @@
+package warder
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Message roles. The system prompt is the agent's own (config.system_prompt)
+// and is never stored.
+const (
+	RoleUserMessage      = "user"
+	RoleAssistantMessage = "assistant"
+)
+
+// MaxChatContentBytes caps one user message.
+const MaxChatContentBytes = 128 << 10
+
+// Conversation is a thread of messages between users and one agent.
+type Conversation struct {
+	ID      string `json:"id"`
+	AgentID string `json:"agent_id"`
+	// UserID is who started it: the agent's owner, or an admin.
+	UserID string `json:"user_id"`
+	// Title is the start of the first message, for lists.
+	Title        string    `json:"title"`
+	MessageCount int       `json:"message_count"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Message is one stored message of a conversation.
+type Message struct {
+	ID             int64  `json:"id"`
+	ConversationID string `json:"conversation_id"`
+	Role           string `json:"role"`
+	Content        string `json:"content"`
+	// Model is the model that wrote an assistant message, as the agent said.
+	Model     string    `json:"model,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ConversationStore persists conversations. A conversation belongs to an
+// agent: deleting the agent deletes its conversations and their messages.
+type ConversationStore interface {
+	// CreateConversation inserts c with its first messages, in one
+	// transaction, filling c's times and each message's ID. An agent that
+	// no longer exists is ErrNotFound.
+	CreateConversation(ctx context.Context, c *Conversation, msgs []*Message) error
+	// AppendMessages adds msgs to the conversation, in order and in one
+	// transaction, and moves its UpdatedAt; a conversation that no longer
+	// exists is ErrNotFound.
+	AppendMessages(ctx context.Context, conversationID string, msgs []*Message) error
+	// Conversation returns the conversation by id, or ErrNotFound.
+	Conversation(ctx context.Context, id string) (*Conversation, error)
+	// ListConversations lists the agent's conversations, most recently
+	// updated first, at most limit.
+	ListConversations(ctx context.Context, agentID string, limit int) ([]*Conversation, error)
+	// Messages lists the conversation's latest limit messages, oldest first.
+	Messages(ctx context.Context, conversationID string, limit int) ([]*Message, error)
+}
+
+// ChatRequest is the body of POST /api/agents/{id}/chat.
+type ChatRequest struct {
+	Content string `json:"content"`
+	// Role is "user", the only role a caller speaks in; "" means "user".
+	Role string `json:"role"`
+	// Stream asks for the answer as Server-Sent Events, piece by piece.
+	Stream bool `json:"stream"`
+	// ConversationID continues a conversation; "" starts a new one.
+	ConversationID string `json:"conversation_id"`
+}
+
+// Validate checks the request and fills the default role.
+func (r *ChatRequest) Validate() error {
+	if strings.TrimSpace(r.Content) == "" {
+		return Errorf(ErrInvalid, "content is required")
+	}
+	if len(r.Content) > MaxChatContentBytes {
+		return Errorf(ErrInvalid, "content is longer than %d bytes", MaxChatContentBytes)
+	}
+	if r.Role == "" {
+		r.Role = RoleUserMessage
+	}
+	if r.Role != RoleUserMessage {
+		return Errorf(ErrInvalid, "role must be %q, not %q", RoleUserMessage, r.Role)
+	}
+	if r.ConversationID != "" {
+		if _, err := uuid.Parse(r.ConversationID); err != nil {
+			return Errorf(ErrInvalid, "conversation_id %q is not a valid id", r.ConversationID)
+		}
+	}
+	return nil
+}
+
+// ChatReply is the agent's answer to one message, once it is complete.
+type ChatReply struct {
+	ConversationID string `json:"conversation_id"`
+	Role           string `json:"role"`
+	Content        string `json:"content"`
+	Model          string `json:"model,omitempty"`
+}
+
+// ChatDelta is one piece of a streamed answer.
+type ChatDelta struct {
+	ConversationID string
+	Content        string
+}
+
+// ChatService is talking to agents through Warder. Like AgentService, it
+// answers ErrNotFound for an agent the caller may not see. A stopped agent
+// is started on demand and waited for; either counts as use of the agent.
+type ChatService interface {
+	// Chat sends the message, with the conversation so far, to the agent and
+	// stores both once the answer is complete; a failed turn stores
+	// nothing. With onDelta set the agent is asked to stream, and onDelta
+	// gets each piece as it arrives (an error from it ends the turn).
+	// Failures of the agent or its model wrap ErrBadGateway.
+	Chat(ctx context.Context, caller *User, agentID string, req ChatRequest, onDelta func(ChatDelta) error) (*ChatReply, error)
+	// Conversations lists the agent's conversations, newest first.
+	Conversations(ctx context.Context, caller *User, agentID string, limit int) ([]*Conversation, error)
+	// Conversation returns one of the agent's conversations and its latest
+	// limit messages, oldest first.
+	Conversation(ctx context.Context, caller *User, agentID, conversationID string, limit int) (*Conversation, []*Message, error)
+	// AgentEndpoint makes the agent ready to answer (starting it if need
+	// be) and returns the base URL of its HTTP port, for proxying.
+	AgentEndpoint(ctx context.Context, caller *User, agentID string) (*url.URL, error)
+}
+
+// AgentMessage is one earlier message sent to an agent as context.
+type AgentMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// AgentChat is what Warder sends to an agent's POST /chat.
+type AgentChat struct {
+	Content string `json:"content"`
+	Role    string `json:"role"`
+	Stream  bool   `json:"stream"`
+	// Messages is the conversation so far, oldest first.
+	Messages []AgentMessage `json:"messages"`
+}
+
+// AgentAnswer is an agent's complete answer.
+type AgentAnswer struct {
+	Content string
+	Model   string
+}
+
+// AgentClient speaks the agent protocol (GET /health, POST /chat; see the
+// README) to an agent's HTTP port at base, e.g. http://127.0.0.1:9001.
+// It is safe for concurrent use.
+type AgentClient interface {
+	// Health reports whether the agent answers HTTP on GET /health: any
+	// status below 500 counts, so a custom image without /health (404)
+	// is still up. Not answering is ErrBadGateway.
+	Health(ctx context.Context, base *url.URL) error
+	// Chat sends msg. With onDelta set it asks for a stream and calls
+	// onDelta with each piece as it arrives; the answer holds the whole
+	// content either way. Failures of the agent (or its model) wrap
+	// ErrBadGateway; no call waits forever.
+	Chat(ctx context.Context, base *url.URL, msg AgentChat, onDelta func(string) error) (AgentAnswer, error)
+}

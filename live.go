@@ -1,0 +1,69 @@
+package warder
+
+import (
+	"context"
+	"time"
+)
+
+// The streams of a container's output.
+const (
+	StreamStdout = "stdout"
+	StreamStderr = "stderr"
+)
+
+// LogLine is one line of a container's output.
+type LogLine struct {
+	// Stream is StreamStdout or StreamStderr.
+	Stream string `json:"stream"`
+	// Time is when the container wrote the line; set only when the
+	// LogOptions asked for Timestamps.
+	Time time.Time `json:"time,omitzero"`
+	// Text is the line without its line ending.
+	Text string `json:"line"`
+}
+
+// StatusChange is one agent status change as this process recorded it,
+// for whoever follows changes as they happen.
+type StatusChange struct {
+	AgentID     string    `json:"agent_id"`
+	AgentName   string    `json:"agent_name"`
+	UserID      string    `json:"user_id"`
+	ContainerID string    `json:"container_id"`
+	From        Status    `json:"from"`
+	To          Status    `json:"to"`
+	Reason      string    `json:"reason"`
+	Actor       string    `json:"actor"`
+	At          time.Time `json:"at"`
+}
+
+// EventBus carries status changes from the service that records them to
+// whoever follows them in the same process. Changes recorded by another
+// process sharing the store are not on it.
+type EventBus interface {
+	// Publish hands c to every subscriber without waiting: a subscriber
+	// that has fallen behind misses it.
+	Publish(c StatusChange)
+	// Subscribe returns a channel of every change published from now on
+	// and a cancel function that ends the subscription and closes the
+	// channel. Cancel is safe to call twice.
+	Subscribe() (changes <-chan StatusChange, cancel func())
+}
+
+// StatsReader answers stats reads from samples already taken, so a read
+// needs no call to the engine. Container ids are the runtime's. Every
+// method is safe for concurrent use.
+type StatsReader interface {
+	// Latest returns the newest sample of a running container. A
+	// container not yet followed is followed from now on, and Latest waits
+	// for its first sample (bounded, and by ctx). A container that is not
+	// running is ErrConflict; one that does not exist is ErrNotFound.
+	Latest(ctx context.Context, containerID string) (Stats, error)
+	// History returns the samples taken since since, oldest first. A
+	// since further back than the samples kept is ErrInvalid.
+	History(ctx context.Context, containerID string, since time.Time) ([]Stats, error)
+	// Watch calls fn with the newest sample, if there is one, then with
+	// each new one, until ctx ends (returning ctx.Err()), fn fails
+	// (returning its error) or the container stops (ErrConflict). fn runs
+	// on the calling goroutine.
+	Watch(ctx context.Context, containerID string, fn func(Stats) error) error
+}

@@ -1,0 +1,43 @@
+package service
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/warder/warder"
+)
+
+// ImagePolicy decides which images users and admins may run. Patterns are
+// globs where * matches anything, "/" and ":" included ("warder/*",
+// "registry.example.com/team/*:v*"). Empty lists allow the default image only.
+type ImagePolicy struct {
+	Users  []string // WARDER_ALLOWED_IMAGES
+	Admins []string // WARDER_ADMIN_ALLOWED_IMAGES
+}
+
+// checkImage refuses an image the caller's policy does not allow.
+func (s *Service) checkImage(caller *warder.User, image string) error {
+	patterns, env := s.cfg.Images.Users, "WARDER_ALLOWED_IMAGES"
+	if caller.IsAdmin() {
+		patterns, env = s.cfg.Images.Admins, "WARDER_ADMIN_ALLOWED_IMAGES"
+	}
+	if len(patterns) == 0 {
+		patterns = []string{s.cfg.DefaultImage}
+	}
+	for _, p := range patterns {
+		if globMatch(p, image) {
+			return nil
+		}
+	}
+	return warder.Errorf(warder.ErrForbidden, "image %q is not allowed by the image policy (%s: %s)", image, env, strings.Join(patterns, ", "))
+}
+
+// globMatch matches image against a pattern whose only wildcard is *.
+func globMatch(pattern, image string) bool {
+	parts := strings.Split(pattern, "*")
+	for i := range parts {
+		parts[i] = regexp.QuoteMeta(parts[i])
+	}
+	re, err := regexp.Compile("^" + strings.Join(parts, ".*") + "$")
+	return err == nil && re.MatchString(image)
+}

@@ -1,0 +1,76 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/warder/warder"
+)
+
+// keyPrefix marks API keys, so Authenticate can tell them from login
+// tokens and a leaked one is recognisable.
+const keyPrefix = "wdk_"
+
+var _ warder.KeyService = (*Service)(nil)
+
+// CreateAPIKey makes a key for the caller. A read-only key cannot make a
+// key at all (the API refuses every change it asks for).
+func (s *Service) CreateAPIKey(ctx context.Context, caller *warder.User, req warder.APIKeyCreate) (*warder.APIKey, string, error) {
+	if err := req.Validate(); err != nil {
+		return nil, "", err
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, "", err
+	}
+	token := keyPrefix + base64.RawURLEncoding.EncodeToString(secret)
+	k := &warder.APIKey{
+		ID:       uuid.NewString(),
+		UserID:   caller.ID,
+		Name:     req.Name,
+		Prefix:   token[:12],
+		ReadOnly: req.ReadOnly,
+		Hash:     hashToken(token),
+	}
+	if req.ExpiresInDays > 0 {
+		at := time.Now().UTC().Add(time.Duration(req.ExpiresInDays) * 24 * time.Hour)
+		k.ExpiresAt = &at
+	}
+	if err := s.store.CreateAPIKey(ctx, k); err != nil {
+		return nil, "", err
+	}
+	return k, token, nil
+}
+
+// APIKeys lists the caller's keys (never their secrets).
+func (s *Service) APIKeys(ctx context.Context, caller *warder.User) ([]*warder.APIKey, error) {
+	return s.store.APIKeys(ctx, caller.ID)
+}
+
+// DeleteAPIKey revokes one of the caller's keys; it stops working at once.
+func (s *Service) DeleteAPIKey(ctx context.Context, caller *warder.User, id string) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return warder.Errorf(warder.ErrInvalid, "key id %q is not a valid id", id)
+	}
+	return s.store.DeleteAPIKey(ctx, caller.ID, id)
+}
+
+// authenticateKey is Authenticate for an API key.
+func (s *Service) authenticateKey(ctx context.Context, token string) (*warder.User, error) {
+	u, k, err := s.store.UserByAPIKey(ctx, hashToken(token), time.Now().UTC())
+	if errors.Is(err, warder.ErrNotFound) {
+		return nil, warder.Errorf(warder.ErrUnauthorized, "invalid, revoked or expired API key")
+	} else if err != nil {
+		return nil, err
+	}
+	u.ReadOnly = k.ReadOnly
+	return u, nil
+}
+
+func isAPIKey(token string) bool { return strings.HasPrefix(token, keyPrefix) }

@@ -1,0 +1,118 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// statsOf loads an agent whose stats the caller may read: one with a
+// running container. Any other is a conflict that says why.
+func (s *Service) statsOf(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+	a, err := s.owned(ctx, caller, id)
+	if err != nil {
+		return nil, err
+	}
+	s.touch(ctx, a)
+	if a.ContainerID == "" {
+		return nil, warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
+	}
+	if a.Status != warder.StatusRunning {
+		return nil, warder.Errorf(warder.ErrConflict, "agent container is not running (agent status: %s)", a.Status)
+	}
+	return a, nil
+}
+
+// AgentStatsHistory returns the collector's samples of the last d.
+func (s *Service) AgentStatsHistory(ctx context.Context, caller *warder.User, id string, d time.Duration) ([]warder.Stats, error) {
+	if d <= 0 {
+		return nil, warder.Errorf(warder.ErrInvalid, "history must be a positive duration such as 5m")
+	}
+	a, err := s.statsOf(ctx, caller, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Stats == nil {
+		return nil, warder.Errorf(warder.ErrUnavailable, "stats history is not kept by this server")
+	}
+	list, err := s.cfg.Stats.History(ctx, a.ContainerID, time.Now().Add(-d))
+	return list, gone(err)
+}
+
+// WatchAgentStats streams the collector's samples of the agent.
+func (s *Service) WatchAgentStats(ctx context.Context, caller *warder.User, id string, ready func(), fn func(warder.Stats) error) error {
+	a, err := s.statsOf(ctx, caller, id)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Stats == nil {
+		return warder.Errorf(warder.ErrUnavailable, "stats streams are not served by this server")
+	}
+	ready()
+	return gone(s.cfg.Stats.Watch(ctx, a.ContainerID, fn))
+}
+
+// StreamAgentLogs sends the agent's output line by line. With Follow,
+// Lines 0 means no earlier lines, only new ones.
+func (s *Service) StreamAgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions, ready func(), fn func(warder.LogLine) error) error {
+	a, err := s.owned(ctx, caller, id)
+	if err != nil {
+		return err
+	}
+	s.touch(ctx, a)
+	least := 1
+	if opts.Follow {
+		least = 0
+	}
+	if opts.Lines < least || opts.Lines > MaxLogLines {
+		return warder.Errorf(warder.ErrInvalid, "lines must be between %d and %d", least, MaxLogLines)
+	}
+	if a.ContainerID == "" {
+		return warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
+	}
+	if opts.Follow && opts.Lines == 0 {
+		if now := time.Now(); opts.Since.Before(now) {
+			opts.Since = now
+		}
+	}
+	ready()
+	return gone(s.rt.StreamLogs(ctx, a.ContainerID, opts, fn))
+}
+
+// publish tells followers of status changes about ev, just recorded.
+func (s *Service) publish(a *warder.Agent, ev *warder.AgentEvent) {
+	if s.cfg.Events == nil {
+		return
+	}
+	s.cfg.Events.Publish(warder.StatusChange{
+		AgentID: a.ID, AgentName: a.Name, UserID: a.UserID, ContainerID: a.ContainerID,
+		From: ev.From, To: ev.To, Reason: ev.Reason, Actor: ev.Actor, At: ev.At,
+	})
+}
+
+// WatchEvents streams the status changes of the agents the caller may see.
+func (s *Service) WatchEvents(ctx context.Context, caller *warder.User, ready func(), fn func(warder.StatusChange) error) error {
+	if s.cfg.Events == nil {
+		return warder.Errorf(warder.ErrUnavailable, "event streams are not served by this server")
+	}
+	changes, cancel := s.cfg.Events.Subscribe()
+	defer cancel()
+	ready()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case c, ok := <-changes:
+			if !ok {
+				return nil
+			}
+			if c.UserID != caller.ID && !caller.IsAdmin() {
+				continue
+			}
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+	}
+}

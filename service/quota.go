@@ -1,0 +1,125 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/warder/warder"
+)
+
+// effective fills an override's unset limits from the operator's defaults.
+func (s *Service) effective(override warder.Limits) warder.Limits {
+	d := s.cfg.Quota
+	pick := func(o, def *int) *int {
+		if o != nil {
+			return o
+		}
+		return def
+	}
+	pick64 := func(o, def *int64) *int64 {
+		if o != nil {
+			return o
+		}
+		return def
+	}
+	pickF := func(o, def *float64) *float64 {
+		if o != nil {
+			return o
+		}
+		return def
+	}
+	return warder.Limits{
+		Agents:           pick(override.Agents, d.Agents),
+		RunningAgents:    pick(override.RunningAgents, d.RunningAgents),
+		MemoryBytes:      pick64(override.MemoryBytes, d.MemoryBytes),
+		CPUs:             pickF(override.CPUs, d.CPUs),
+		AgentMemoryBytes: pick64(override.AgentMemoryBytes, d.AgentMemoryBytes),
+		AgentCPUs:        pickF(override.AgentCPUs, d.AgentCPUs),
+	}
+}
+
+// usage is the user's effective limits and what they use now. An agent
+// counts as running from the moment its start is recorded.
+func (s *Service) usage(ctx context.Context, userID string) (warder.Usage, error) {
+	override, err := s.store.UserLimits(ctx, userID)
+	if err != nil {
+		return warder.Usage{}, err
+	}
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{UserID: userID})
+	if err != nil {
+		return warder.Usage{}, err
+	}
+	u := warder.Usage{UserID: userID, Limits: s.effective(override)}
+	u.Used.Agents = len(agents)
+	for _, a := range agents {
+		if holdsResources(a.Status) {
+			mem, _ := warder.ParseMemory(a.ContainerConfig.MemoryLimit)
+			u.Used.RunningAgents++
+			u.Used.MemoryBytes += mem
+			u.Used.CPUs += a.ContainerConfig.CPULimit
+		}
+	}
+	return u, nil
+}
+
+// holdsResources reports whether an agent in this status counts against
+// the running quotas.
+func holdsResources(s warder.Status) bool {
+	return s == warder.StatusRunning || s == warder.StatusStarting || s == warder.StatusStopping
+}
+
+// over is the quota error: it names the limit and the current use.
+func over(limit string, format string, args ...any) error {
+	return warder.Errorf(warder.ErrConflict, "quota exceeded: %s (%s)", fmt.Sprintf(format, args...), limit)
+}
+
+// checkSize refuses an agent larger than the owner's single-agent limits.
+func checkSize(l warder.Limits, cc warder.ContainerConfig) error {
+	mem, _ := warder.ParseMemory(cc.MemoryLimit)
+	if l.AgentMemoryBytes != nil && *l.AgentMemoryBytes > 0 && mem > *l.AgentMemoryBytes {
+		return over("agent_memory_bytes", "memory_limit %s is more than the %d bytes one agent may have", cc.MemoryLimit, *l.AgentMemoryBytes)
+	}
+	if l.AgentCPUs != nil && *l.AgentCPUs > 0 && cc.CPULimit > *l.AgentCPUs {
+		return over("agent_cpus", "cpu_limit %g is more than the %g CPUs one agent may have", cc.CPULimit, *l.AgentCPUs)
+	}
+	return nil
+}
+
+// checkCreate runs under the owner's quota lock.
+func (s *Service) checkCreate(ctx context.Context, owner string, cc warder.ContainerConfig) error {
+	u, err := s.usage(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if l := u.Limits.Agents; l != nil && *l > 0 && u.Used.Agents >= *l {
+		return over("agents", "%d agents of %d allowed", u.Used.Agents, *l)
+	}
+	return checkSize(u.Limits, cc)
+}
+
+// checkStart runs under the owner's quota lock, for an agent not yet
+// counted as running.
+func (s *Service) checkStart(ctx context.Context, a *warder.Agent) error {
+	u, err := s.usage(ctx, a.UserID)
+	if err != nil {
+		return err
+	}
+	if err := checkSize(u.Limits, a.ContainerConfig); err != nil {
+		return err
+	}
+	l := u.Limits
+	mem, _ := warder.ParseMemory(a.ContainerConfig.MemoryLimit)
+	switch {
+	case l.RunningAgents != nil && *l.RunningAgents > 0 && u.Used.RunningAgents+1 > *l.RunningAgents:
+		return over("running_agents", "%d agents running of %d allowed", u.Used.RunningAgents, *l.RunningAgents)
+	case l.MemoryBytes != nil && *l.MemoryBytes > 0 && u.Used.MemoryBytes+mem > *l.MemoryBytes:
+		return over("memory_bytes", "running agents use %d bytes of memory, this one needs %d more, %d allowed", u.Used.MemoryBytes, mem, *l.MemoryBytes)
+	case l.CPUs != nil && *l.CPUs > 0 && u.Used.CPUs+a.ContainerConfig.CPULimit > *l.CPUs+1e-9:
+		return over("cpus", "running agents use %g CPUs, this one needs %g more, %g allowed", u.Used.CPUs, a.ContainerConfig.CPULimit, *l.CPUs)
+	}
+	return nil
+}
+
+// quotaLock serializes one user's quota checks with the changes they
+// guard, within this process.
+func (s *Service) quotaLock(userID string) func() { return s.locks.Lock("quota:" + userID) }

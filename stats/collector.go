@@ -1,0 +1,357 @@
+// Package stats keeps the resource use of running agent containers at
+// hand: one engine stats stream per running container, the newest sample
+// and a ring of recent ones, so a read is a map lookup rather than the
+// one to two seconds a per-request engine call takes. It implements
+// warder.StatsReader.
+package stats
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+var _ warder.StatsReader = (*Collector)(nil)
+
+// Streamer is what the collector needs of the runtime.
+type Streamer interface {
+	StatsStream(ctx context.Context, id string, fn func(warder.Stats)) error
+	List(ctx context.Context) ([]warder.ContainerState, error)
+}
+
+// Config tunes a Collector; zero fields take the defaults.
+type Config struct {
+	// Keep is how far back History reaches (default 10 minutes).
+	Keep time.Duration
+	// Interval is how often the engine samples (Docker: 1 s); with Keep it
+	// sizes each container's ring.
+	Interval time.Duration
+	// SyncEvery is how often the containers followed are checked against
+	// the runtime's running ones (default 10 s): status changes start and
+	// stop streams at once, this catches what they cannot see (changes
+	// recorded by another Warder process sharing the store).
+	SyncEvery time.Duration
+	// FirstSample bounds how long a read waits for a new stream's first
+	// sample (default 5 s).
+	FirstSample time.Duration
+	Logger      *slog.Logger
+}
+
+// Collector follows running containers' stats. Create it with New, start
+// it with Run; it is safe for concurrent use.
+type Collector struct {
+	rt     Streamer
+	events warder.EventBus
+	cfg    Config
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	ctx   context.Context // Run's; nil while Run is not running
+	feeds map[string]*feed
+	wg    sync.WaitGroup // one per feed goroutine
+}
+
+// feed is one container's stream and what it has delivered. Its fields
+// other than first are guarded by Collector.mu.
+type feed struct {
+	id      string
+	started time.Time
+	cancel  context.CancelFunc
+	ring    *Ring
+	subs    map[chan warder.Stats]struct{}
+	ended   bool
+	err     error         // why it ended
+	first   chan struct{} // closed at the first sample, or the end
+	once    sync.Once
+}
+
+// errNotRunning is how a read learns the container stopped.
+func errNotRunning() error {
+	return warder.Errorf(warder.ErrConflict, "agent container is not running")
+}
+
+// New returns a Collector reading from rt. events, when not nil, starts
+// and stops streams as agents start and stop.
+func New(rt Streamer, events warder.EventBus, cfg Config) *Collector {
+	if cfg.Keep <= 0 {
+		cfg.Keep = 10 * time.Minute
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.SyncEvery <= 0 {
+		cfg.SyncEvery = 10 * time.Second
+	}
+	if cfg.FirstSample <= 0 {
+		cfg.FirstSample = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Collector{rt: rt, events: events, cfg: cfg, log: cfg.Logger, feeds: map[string]*feed{}}
+}
+
+// Run follows containers until ctx ends, then stops every stream and
+// waits for them to be released.
+func (c *Collector) Run(ctx context.Context) {
+	var changes <-chan warder.StatusChange
+	if c.events != nil {
+		ch, cancel := c.events.Subscribe()
+		defer cancel()
+		changes = ch
+	}
+	c.mu.Lock()
+	c.ctx = ctx
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.ctx = nil
+		for _, f := range c.feeds {
+			f.cancel()
+		}
+		c.mu.Unlock()
+		c.wg.Wait()
+	}()
+	c.Sync(ctx)
+	t := time.NewTicker(c.cfg.SyncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ch, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			c.statusChanged(ch)
+		case <-t.C:
+			c.Sync(ctx)
+		}
+	}
+}
+
+// statusChanged starts following a container that started and stops
+// following one that stopped.
+func (c *Collector) statusChanged(ch warder.StatusChange) {
+	if ch.ContainerID == "" {
+		return
+	}
+	switch ch.To {
+	case warder.StatusRunning:
+		if _, err := c.ensure(ch.ContainerID); err != nil {
+			c.log.Warn("following container stats", "container", ch.ContainerID, "err", err)
+		}
+	case warder.StatusStopped, warder.StatusExited, warder.StatusFailed, warder.StatusMissing, warder.StatusCreated:
+		c.Stop(ch.ContainerID)
+	}
+}
+
+// Sync follows every running container of the runtime and stops following
+// the rest. A stream started after the list was taken is left alone.
+func (c *Collector) Sync(ctx context.Context) {
+	taken := time.Now()
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	list, err := c.rt.List(lctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Debug("stats collector: listing containers", "err", err)
+		}
+		return
+	}
+	running := map[string]bool{}
+	for _, st := range list {
+		if st.Running && !st.Restarting {
+			running[st.ID] = true
+			if _, err := c.ensure(st.ID); err != nil {
+				return
+			}
+		}
+	}
+	c.mu.Lock()
+	var stale []*feed
+	for id, f := range c.feeds {
+		if !running[id] && f.started.Before(taken) {
+			stale = append(stale, f)
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range stale {
+		c.Stop(f.id)
+	}
+}
+
+// Followed is how many containers are being followed.
+func (c *Collector) Followed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.feeds)
+}
+
+// ensure returns the container's feed, starting one if there is none.
+func (c *Collector) ensure(id string) (*feed, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		return nil, warder.Errorf(warder.ErrUnavailable, "the stats collector is not running")
+	}
+	if f := c.feeds[id]; f != nil {
+		return f, nil
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	f := &feed{
+		id: id, started: time.Now(), cancel: cancel,
+		ring:  NewRing(int(c.cfg.Keep/c.cfg.Interval) + 1),
+		subs:  map[chan warder.Stats]struct{}{},
+		first: make(chan struct{}),
+	}
+	c.feeds[id] = f
+	c.wg.Add(1)
+	go c.follow(ctx, f)
+	return f, nil
+}
+
+// Stop stops following the container; its samples are dropped.
+func (c *Collector) Stop(id string) {
+	c.mu.Lock()
+	f := c.feeds[id]
+	c.mu.Unlock()
+	if f != nil {
+		f.cancel()
+	}
+}
+
+// follow runs one stream to its end.
+func (c *Collector) follow(ctx context.Context, f *feed) {
+	defer c.wg.Done()
+	err := c.rt.StatsStream(ctx, f.id, func(s warder.Stats) { c.record(f, s) })
+	if err == nil || ctx.Err() != nil || errors.Is(err, warder.ErrConflict) {
+		err = errNotRunning()
+	} else if err != nil && !errors.Is(err, warder.ErrNotFound) {
+		c.log.Warn("container stats stream broke", "container", f.id, "err", err)
+	}
+	f.cancel()
+	c.mu.Lock()
+	f.ended, f.err = true, err
+	if c.feeds[f.id] == f {
+		delete(c.feeds, f.id)
+	}
+	for ch := range f.subs {
+		close(ch)
+	}
+	f.subs = nil
+	c.mu.Unlock()
+	f.once.Do(func() { close(f.first) })
+}
+
+// record keeps a sample and hands it to the watchers that have room.
+func (c *Collector) record(f *feed, s warder.Stats) {
+	c.mu.Lock()
+	f.ring.Add(s)
+	for ch := range f.subs {
+		select {
+		case ch <- s:
+		default: // a watcher that fell behind skips a sample
+		}
+	}
+	c.mu.Unlock()
+	f.once.Do(func() { close(f.first) })
+}
+
+// started returns the container's feed once it has a sample or ended.
+func (c *Collector) started(ctx context.Context, id string) (*feed, error) {
+	f, err := c.ensure(id)
+	if err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(c.cfg.FirstSample)
+	defer t.Stop()
+	select {
+	case <-f.first:
+		return f, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, warder.Errorf(warder.ErrUnavailable, "Docker sent no stats sample within %s", c.cfg.FirstSample)
+	}
+}
+
+// Latest returns the container's newest sample.
+func (c *Collector) Latest(ctx context.Context, id string) (warder.Stats, error) {
+	f, err := c.started(ctx, id)
+	if err != nil {
+		return warder.Stats{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.ended {
+		return warder.Stats{}, f.err
+	}
+	s, _ := f.ring.Last()
+	return s, nil
+}
+
+// History returns the samples taken since since, oldest first.
+func (c *Collector) History(ctx context.Context, id string, since time.Time) ([]warder.Stats, error) {
+	if time.Since(since) > c.cfg.Keep+c.cfg.Interval {
+		return nil, warder.Errorf(warder.ErrInvalid, "stats history reaches back at most %s", c.cfg.Keep)
+	}
+	f, err := c.started(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.ended {
+		return nil, f.err
+	}
+	return f.ring.Since(since), nil
+}
+
+// Watch calls fn with the newest sample, then with each new one, until ctx
+// ends, fn fails or the container stops.
+func (c *Collector) Watch(ctx context.Context, id string, fn func(warder.Stats) error) error {
+	f, err := c.ensure(id)
+	if err != nil {
+		return err
+	}
+	ch := make(chan warder.Stats, 4)
+	c.mu.Lock()
+	if f.ended {
+		c.mu.Unlock()
+		return f.err
+	}
+	f.subs[ch] = struct{}{}
+	last, ok := f.ring.Last()
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(f.subs, ch) // a nil map after the end: a no-op
+		c.mu.Unlock()
+	}()
+	if ok {
+		if err := fn(last); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case s, open := <-ch:
+			if !open {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return f.err
+			}
+			if err := fn(s); err != nil {
+				return err
+			}
+		}
+	}
+}
