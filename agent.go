@@ -75,7 +75,18 @@ type ContainerConfig struct {
 	// their names.
 	SecretEnv      map[string]string `json:"secret_env,omitempty"`
 	SecretEnvNames []string          `json:"secret_env_names"`
+	// Network is "egress" (outbound allowed; the agent's port is published
+	// on the host) or "internal" (nothing outside its Docker network can be
+	// reached; Warder reaches it at its container address). Empty means the
+	// operator's default.
+	Network string `json:"network"`
 }
+
+// The two kinds of agent network.
+const (
+	NetworkEgress   = "egress"
+	NetworkInternal = "internal"
+)
 
 // AgentEvent is one recorded status change of an agent.
 type AgentEvent struct {

@@ -92,6 +92,8 @@ type ContainerConfigUpdate struct {
 	// RestartPolicy and AutoStopMinutes: see ContainerConfig.
 	RestartPolicy   *string  `json:"restart_policy"`
 	AutoStopMinutes *float64 `json:"auto_stop_minutes"`
+	// Network switches between "egress" and "internal".
+	Network *string `json:"network"`
 	// SecretEnv, when given, replaces all of the agent's secrets.
 	SecretEnv *map[string]string `json:"secret_env"`
 	// SecretEnvNames is accepted so a GET response can be sent back; it is
@@ -121,6 +123,9 @@ func (u *ContainerConfigUpdate) Apply(c ContainerConfig) ContainerConfig {
 	}
 	if u.AutoStopMinutes != nil {
 		c.AutoStopMinutes = *u.AutoStopMinutes
+	}
+	if u.Network != nil {
+		c.Network = *u.Network
 	}
 	if u.SecretEnv != nil {
 		c.SecretEnv = *u.SecretEnv

@@ -28,6 +28,9 @@ type ContainerSpec struct {
 	HostIP        string
 	HostPort      int
 	ContainerPort int
+	// Internal puts the container on the deployment's internal network,
+	// where nothing outside it can be reached; it publishes no port.
+	Internal bool
 	// RestartPolicy is Docker's: "no", "on-failure" or "unless-stopped";
 	// MaxRetries bounds "on-failure" (0 = no bound).
 	RestartPolicy string
@@ -52,6 +55,9 @@ type ContainerState struct {
 	FinishedAt time.Time
 	// Health is "healthy", "unhealthy", "starting" or "" (no healthcheck).
 	Health string
+	// IP is the container's address on its network, reachable from the
+	// Docker host; "" when it has none (not running).
+	IP string
 }
 
 // ContainerEvent is one change the runtime reports about one of this

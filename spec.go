@@ -121,6 +121,9 @@ func (c *ContainerConfig) Normalize(defaultImage string) error {
 	if c.RestartPolicy == "" {
 		c.RestartPolicy = DefaultRestartPolicy
 	}
+	if c.Network != "" && c.Network != NetworkEgress && c.Network != NetworkInternal {
+		return Errorf(ErrInvalid, "container_config.network %q must be %q or %q", c.Network, NetworkEgress, NetworkInternal)
+	}
 	if c.AutoStopMinutes < 0 || c.AutoStopMinutes > 60*24*365 || math.IsNaN(c.AutoStopMinutes) {
 		return Errorf(ErrInvalid, "container_config.auto_stop_minutes %v must be between 0 (never) and 525600", c.AutoStopMinutes)
 	}
@@ -187,7 +190,8 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 	if err != nil {
 		return ContainerSpec{}, err
 	}
-	if a.HostPort == 0 {
+	internal := cc.Network == NetworkInternal
+	if a.HostPort == 0 && !internal {
 		return ContainerSpec{}, fmt.Errorf("agent %s holds no host port", a.ID)
 	}
 	port := cc.Port
@@ -228,5 +232,6 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 		HostIP:        s.BindAddress,
 		HostPort:      a.HostPort,
 		ContainerPort: port,
+		Internal:      internal,
 	}, nil
 }

@@ -16,6 +16,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, caller *war
 	if err != nil {
 		return err
 	}
+	noteAgent(w, a.ID)
 	return writeJSON(w, http.StatusCreated, agentView(a))
 }
 
@@ -113,6 +114,12 @@ func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warde
 		}
 		opts.Timestamps = b
 	}
+	if err := parseLogQuery(q, &opts); err != nil {
+		return err
+	}
+	if opts.Follow || acceptsEventStream(r) {
+		return s.streamLogs(w, r, caller, opts)
+	}
 	logs, err := s.agents.AgentLogs(r.Context(), caller, r.PathValue("id"), opts)
 	if err != nil {
 		return err
@@ -121,6 +128,9 @@ func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warde
 }
 
 func (s *Server) agentStats(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	if q := r.URL.Query(); q.Has("history") || q.Has("stream") || acceptsEventStream(r) {
+		return s.liveStats(w, r, caller)
+	}
 	st, err := s.agents.AgentStats(r.Context(), caller, r.PathValue("id"))
 	if err != nil {
 		return err

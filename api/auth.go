@@ -28,6 +28,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	noteUser(w, u) // for the audit log
 	return writeJSON(w, http.StatusCreated, u)
 }
 
@@ -77,6 +78,9 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, login, password s
 	sess, err := s.auth.Login(r.Context(), login, password, from)
 	if err != nil {
 		return err
+	}
+	if u, err := s.auth.Authenticate(r.Context(), sess.AccessToken); err == nil {
+		noteUser(w, u) // for the audit log: a login issues a token
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, http.StatusOK, tokenResponse{

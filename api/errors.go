@@ -32,6 +32,7 @@ var statuses = []struct {
 	{warder.ErrConflict, http.StatusConflict},
 	{warder.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{warder.ErrUnavailable, http.StatusServiceUnavailable},
+	{warder.ErrBadGateway, http.StatusBadGateway},
 	{warder.ErrRateLimited, http.StatusTooManyRequests},
 }
 
@@ -53,11 +54,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.As(err, &rl) {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 			}
+			noteDetail(w, msg)
 			writeJSON(w, st.status, detail{msg})
 			return
 		}
 	}
-	s.log.Error("internal error", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
+	// The logger adds the request id from the context.
+	s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	noteDetail(w, "internal error")
 	writeJSON(w, http.StatusInternalServerError, detail{"internal error (request id " + reqID + ")"})
 }
 

@@ -9,6 +9,7 @@ func (s *Server) routes() {
 	m := s.mux
 	m.Handle("GET /healthz", s.public(s.healthz))
 	m.Handle("GET /readyz", s.public(s.readyz))
+	m.Handle("GET /metrics", s.public(s.metricsPage))
 
 	m.Handle("POST /api/auth/register", s.public(s.register))
 	m.Handle("POST /api/auth/login", s.public(s.login))
@@ -41,6 +42,12 @@ func (s *Server) routes() {
 	m.Handle("GET /api/agents/{id}/logs", s.authed(s.agentLogs))
 	m.Handle("GET /api/agents/{id}/stats", s.authed(s.agentStats))
 	m.Handle("GET /api/agents/{id}/events", s.authed(s.agentEvents))
+	m.Handle("POST /api/agents/{id}/chat", s.authed(s.chatAgent))
+	m.Handle("GET /api/agents/{id}/conversations", s.authed(s.listConversations))
+	m.Handle("GET /api/agents/{id}/conversations/{cid}", s.authed(s.getConversation))
+	m.Handle("/api/agents/{id}/proxy/{path...}", s.authed(s.proxyAgent))
+	m.Handle("GET /api/events", s.authed(s.events))
+	m.Handle("GET /api/audit", s.authed(s.auditLog))
 
 	m.Handle("/", s.public(s.notFound))
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/logctx"
 )
 
 // MaxBodyBytes caps every request body.
@@ -23,6 +24,17 @@ type Server struct {
 	ready  func(ctx context.Context) error
 	log    *slog.Logger
 	mux    *http.ServeMux
+
+	audit   warder.AuditService
+	metrics http.Handler
+	obs     Observer
+	// closing ends every open stream when the server shuts down.
+	closing      context.Context
+	closeStreams context.CancelFunc
+
+	chat warder.ChatService
+	// agentTransport carries proxied requests to agents.
+	agentTransport http.RoundTripper
 }
 
 // Options wires a Server.
@@ -34,6 +46,14 @@ type Options struct {
 	// Ready reports whether the store and runtime answer; nil means always.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
+	// Audit records every call that changes something; nil records none.
+	Audit warder.AuditService
+	// Metrics serves GET /metrics; nil answers 404 there.
+	Metrics http.Handler
+	// Observer is told of every request and stream; nil means nobody.
+	Observer Observer
+	// Chat talks to agents: chat, conversations and the proxy.
+	Chat warder.ChatService
 }
 
 // New returns a Server with every route registered.
@@ -45,6 +65,13 @@ func New(o Options) *Server {
 		o.Ready = func(context.Context) error { return nil }
 	}
 	s := &Server{auth: o.Auth, agents: o.Agents, keys: o.Keys, admin: o.Admin, ready: o.Ready, log: o.Logger, mux: http.NewServeMux()}
+	s.log = slog.New(logctx.NewHandler(o.Logger.Handler()))
+	s.audit, s.metrics, s.obs = o.Audit, o.Metrics, o.Observer
+	s.chat, s.agentTransport = o.Chat, newAgentTransport()
+	if s.obs == nil {
+		s.obs = noObserver{}
+	}
+	s.closing, s.closeStreams = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
@@ -57,10 +84,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-ID", id)
 	r.Header.Set("X-Request-ID", id)
-	if r.Body != nil {
+	if r.Body != nil && !isProxyPath(r.URL.Path) {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	}
-	s.mux.ServeHTTP(w, r)
+	s.serve(w, r, id)
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.
@@ -85,6 +112,7 @@ func (s *Server) authed(h authedFunc) http.Handler {
 		if err != nil {
 			return err
 		}
+		noteUser(w, u)
 		if u.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot %s %s", r.Method, r.URL.Path)
 		}

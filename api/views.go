@@ -7,13 +7,14 @@ import (
 	"github.com/warder/warder"
 )
 
-// agentJSON is an agent as the API shows it: host_port, status_changed_at
-// and last_used_at are null when unset.
+// agentJSON is an agent as the API shows it: host_port, status_changed_at,
+// last_used_at and health are null when unset.
 type agentJSON struct {
 	*warder.Agent
 	HostPort        *int       `json:"host_port"`
 	StatusChangedAt *time.Time `json:"status_changed_at"`
 	LastUsedAt      *time.Time `json:"last_used_at"`
+	Health          *string    `json:"health"`
 }
 
 func agentView(a *warder.Agent) agentJSON {
@@ -21,6 +22,10 @@ func agentView(a *warder.Agent) agentJSON {
 	if a.HostPort != 0 {
 		p := a.HostPort
 		v.HostPort = &p
+	}
+	if a.Health != "" {
+		h := a.Health
+		v.Health = &h
 	}
 	return v
 }

@@ -26,7 +26,8 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if ierr != nil {
 		return mapErr(ierr, "start container "+id) // the container is gone
 	}
-	if hc := res.Container.HostConfig; hc != nil && r.cfg.Network != "" && string(hc.NetworkMode) == r.cfg.Network {
+	if hc := res.Container.HostConfig; hc != nil && r.cfg.Network != "" &&
+		(string(hc.NetworkMode) == r.cfg.Network || string(hc.NetworkMode) == InternalNetwork(r.cfg.Network)) {
 		if err := r.Setup(ctx); err != nil {
 			return err
 		}

@@ -94,10 +94,13 @@ func containerConfig(spec warder.ContainerSpec) (createRequest, error) {
 		host.PortBindings = network.PortMap{port: {{HostIP: hostIP, HostPort: strconv.Itoa(spec.HostPort)}}}
 	}
 	var nets *network.NetworkingConfig
-	if spec.Network != "" {
-		host.NetworkMode = container.NetworkMode(spec.Network)
+	if name := spec.Network; name != "" {
+		if spec.Internal {
+			name = InternalNetwork(name)
+		}
+		host.NetworkMode = container.NetworkMode(name)
 		nets = &network.NetworkingConfig{
-			EndpointsConfig: map[string]*network.EndpointSettings{spec.Network: {}},
+			EndpointsConfig: map[string]*network.EndpointSettings{name: {}},
 		}
 	}
 	return createRequest{Config: cfg, HostConfig: host, Networking: nets}, nil

@@ -105,8 +105,10 @@ func newRuntime(t *testing.T, mod func(*Config)) *Runtime {
 	t.Cleanup(func() {
 		ctx, cancel := cleanupCtx()
 		defer cancel()
-		if err := r.RemoveNetwork(ctx, cfg.Network); err != nil {
-			t.Errorf("cleanup: remove network %s: %v", cfg.Network, err)
+		for _, n := range []string{cfg.Network, InternalNetwork(cfg.Network)} {
+			if err := r.RemoveNetwork(ctx, n); err != nil {
+				t.Errorf("cleanup: remove network %s: %v", n, err)
+			}
 		}
 		r.Close()
 	})

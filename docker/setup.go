@@ -22,14 +22,27 @@ func (r *Runtime) Setup(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for another Setup: %w", ctx.Err())
 	}
-	if err := r.ensureNetwork(ctx); err != nil {
+	if err := r.ensureNetwork(ctx, r.cfg.Network, false); err != nil {
+		return err
+	}
+	if err := r.ensureNetwork(ctx, InternalNetwork(r.cfg.Network), true); err != nil {
 		return err
 	}
 	return r.ensureImage(ctx)
 }
 
-func (r *Runtime) ensureNetwork(ctx context.Context) error {
-	name := r.cfg.Network
+// InternalNetwork names the network of agents without egress: an internal
+// bridge, from which nothing outside it can be reached.
+func InternalNetwork(network string) string {
+	if network == "" {
+		return ""
+	}
+	return network + "_internal"
+}
+
+// ensureNetwork makes sure one network called name exists; internal makes
+// it an internal network when it has to be created.
+func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool) error {
 	if name == "" {
 		return nil
 	}
@@ -39,8 +52,9 @@ func (r *Runtime) ensureNetwork(ctx context.Context) error {
 	}
 	if len(nets) == 0 {
 		_, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-			Driver: "bridge",
-			Labels: map[string]string{warder.LabelManaged: "true"},
+			Driver:   "bridge",
+			Internal: internal,
+			Labels:   map[string]string{warder.LabelManaged: "true"},
 		})
 		// A conflict is a newer engine refusing a duplicate: someone made it first.
 		if err != nil && !cerrdefs.IsConflict(err) {

@@ -20,6 +20,14 @@ func stateFrom(c container.InspectResponse) warder.ContainerState {
 	if c.Config != nil {
 		st.AgentID = c.Config.Labels[warder.LabelAgentID]
 	}
+	if n := c.NetworkSettings; n != nil {
+		for _, ep := range n.Networks {
+			if ep != nil && ep.IPAddress.IsValid() {
+				st.IP = ep.IPAddress.String()
+				break
+			}
+		}
+	}
 	if s := c.State; s != nil {
 		st.Status = string(s.Status)
 		st.Running = s.Running

@@ -48,6 +48,9 @@ func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req ward
 	if err := s.checkImage(caller, req.ContainerConfig.Image); err != nil {
 		return nil, err
 	}
+	if err := s.applyNetwork(&req.ContainerConfig); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	a := &warder.Agent{
 		ID:              uuid.NewString(),
@@ -157,6 +160,9 @@ func (s *Service) edit(ctx context.Context, caller *warder.User, id string, chan
 	if err := s.seal(a); err != nil {
 		return nil, err
 	}
+	if err := s.applyNetwork(&a.ContainerConfig); err != nil {
+		return nil, err
+	}
 	if a.ContainerConfig.Image != before.ContainerConfig.Image {
 		if err := s.checkImage(caller, a.ContainerConfig.Image); err != nil {
 			return nil, err
@@ -173,7 +179,9 @@ func (s *Service) edit(ctx context.Context, caller *warder.User, id string, chan
 	}
 	if a.ContainerID != "" && (!sameContainer(&before, a, s.cfg.Spec) || before.SealedSecrets != a.SealedSecrets) {
 		if a.Status == warder.StatusRunning || inFlight(a.Status) {
-			return nil, warder.Errorf(warder.ErrConflict, "stop the agent before changing its container_config")
+			// The name, type and config reach the container too (labels,
+			// AGENT_* env vars), so they wait for a stop as well.
+			return nil, warder.Errorf(warder.ErrConflict, "stop the agent before changing its container_config, name, type or config")
 		}
 		if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
 			return nil, err

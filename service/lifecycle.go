@@ -158,15 +158,16 @@ func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, avoid in
 		}
 		a.ContainerID, a.ContainerName = "", ""
 	}
-	if a.HostPort != 0 && !s.cfg.PortFree(a.HostPort) {
-		// Something outside Warder took the port while the agent had no
-		// container: give it up and take another.
+	internal := a.ContainerConfig.Network == warder.NetworkInternal
+	if a.HostPort != 0 && (internal || !s.cfg.PortFree(a.HostPort)) {
+		// An internal agent publishes nothing; and something outside
+		// Warder may have taken the port while the agent had no container.
 		if err := s.store.ReleasePort(ctx, a.ID); err != nil {
 			return err
 		}
 		a.HostPort = 0
 	}
-	if a.HostPort == 0 {
+	if a.HostPort == 0 && !internal {
 		port, err := s.allocatePort(ctx, a.ID, avoid)
 		if err != nil {
 			return err

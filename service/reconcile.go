@@ -113,6 +113,7 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 
 // observe copies what the runtime reports into the agent's record.
 func observe(a *warder.Agent, st *warder.ContainerState) {
+	a.Health = health(st)
 	if st == nil {
 		if a.ContainerID != "" {
 			a.ContainerStatus = "removed"
@@ -129,7 +130,17 @@ func observe(a *warder.Agent, st *warder.ContainerState) {
 
 func sameObserved(x, y *warder.Agent) bool {
 	sameCode := (x.ExitCode == nil) == (y.ExitCode == nil) && (x.ExitCode == nil || *x.ExitCode == *y.ExitCode)
-	return sameCode && x.ContainerStatus == y.ContainerStatus && x.RestartCount == y.RestartCount && x.ContainerID == y.ContainerID
+	return sameCode && x.ContainerStatus == y.ContainerStatus && x.RestartCount == y.RestartCount && x.ContainerID == y.ContainerID &&
+		x.Health == y.Health
+}
+
+// health is the container's health check result, which means something
+// only while it runs: a stopped container keeps its last one.
+func health(st *warder.ContainerState) string {
+	if st == nil || !st.Running || st.Restarting {
+		return ""
+	}
+	return st.Health
 }
 
 // interrupted reports whether a's in-flight status (if it has one) is

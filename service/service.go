@@ -44,8 +44,15 @@ type Config struct {
 	Events warder.EventBus
 	// Secrets seals secret_env; nil refuses agents with secrets.
 	Secrets Sealer
+	// Agents speaks to agents' ports for chat; nil refuses chat and proxy.
+	Agents warder.AgentClient
+	// ReadyTimeout bounds the wait for an agent to answer on its port
+	// after an on-demand start (default 30 s).
+	ReadyTimeout time.Duration
 	// Images is the image policy.
 	Images ImagePolicy
+	// Egress is the operator's network policy.
+	Egress EgressPolicy
 	// Quota is the operator's default per-user limits; an admin's
 	// per-user overrides take precedence. 0 or nil is unlimited.
 	Quota warder.Limits

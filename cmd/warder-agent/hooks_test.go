@@ -21,6 +21,7 @@ func TestParseHooks(t *testing.T) {
 		{"exit 0 at once", map[string]string{envExitCode: "0", envExitAfter: "0s"}, hooks{exit: true}},
 		{"exit after 200ms", map[string]string{envExitCode: "255", envExitAfter: "200ms"},
 			hooks{exit: true, exitCode: 255, exitAfter: 200 * time.Millisecond}},
+		{"echo", map[string]string{envEcho: "1"}, hooks{echo: true}},
 		{"both", map[string]string{envAllocateMB: "1", envExitCode: "1"},
 			hooks{allocateMB: 1, exit: true, exitCode: 1, exitAfter: time.Second}},
 	}
@@ -34,7 +35,7 @@ func TestParseHooks(t *testing.T) {
 		{envAllocateMB: ""}, {envAllocateMB: "0"}, {envAllocateMB: "-5"}, {envAllocateMB: "64MB"},
 		{envAllocateMB: "100000"}, {envExitCode: ""}, {envExitCode: "256"}, {envExitCode: "-1"},
 		{envExitCode: "x"}, {envExitAfter: "1s"}, {envExitCode: "1", envExitAfter: "5"},
-		{envExitCode: "1", envExitAfter: "-1s"},
+		{envExitCode: "1", envExitAfter: "-1s"}, {envEcho: "yes"}, {envEcho: ""},
 	} {
 		if h, err := parseHooks(env); err == nil {
 			t.Errorf("parseHooks(%v) = %+v, want an error", env, h)

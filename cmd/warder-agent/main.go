@@ -68,8 +68,10 @@ func main() {
 		switch os.Args[1] {
 		case "health":
 			os.Exit(health(os.Getenv("PORT")))
+		case "probe":
+			os.Exit(probe(os.Args[2:]))
 		default:
-			fmt.Fprintf(os.Stderr, "usage: warder-agent [health]\n")
+			fmt.Fprintf(os.Stderr, "usage: warder-agent [health | probe HOST:PORT]\n")
 			os.Exit(2)
 		}
 	}

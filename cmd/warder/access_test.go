@@ -17,6 +17,9 @@ var agentEndpoints = []struct{ method, path, body string }{
 	{"POST", "/restart", ""},
 	{"GET", "/logs", ""},
 	{"GET", "/stats", ""},
+	{"POST", "/chat", `{"content": "hi"}`},
+	{"GET", "/conversations", ""},
+	{"PATCH", "/proxy/anything?x=1", `{"a": 1}`},
 }
 
 // TestOwnership: another user's agent does not exist for you, and nothing

@@ -9,11 +9,16 @@ import (
 	"path/filepath"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/agenthttp"
 	"github.com/warder/warder/api"
+	"github.com/warder/warder/broker"
 	"github.com/warder/warder/docker"
+	"github.com/warder/warder/logctx"
+	"github.com/warder/warder/metrics"
 	"github.com/warder/warder/secret"
 	"github.com/warder/warder/service"
 	"github.com/warder/warder/sqlstore"
+	"github.com/warder/warder/stats"
 )
 
 // app is Warder wired together: the only place that knows every package.
@@ -22,6 +27,9 @@ type app struct {
 	runtime *docker.Runtime
 	service *service.Service
 	handler *api.Server
+	// collector follows running agents' stats; metrics counts everything.
+	collector *stats.Collector
+	metrics   *metrics.Metrics
 }
 
 // openStore opens the configured database and brings its schema up to date.
@@ -91,6 +99,7 @@ func openSecrets(cfg config) (*secret.Box, error) {
 }
 
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	log = slog.New(logctx.NewHandler(log.Handler())) // request ids in every line
 	box, err := openSecrets(cfg)
 	if err != nil {
 		return nil, err
@@ -104,7 +113,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		store.Close()
 		return nil, err
 	}
-	svc := service.New(store, rt, service.Config{
+	// Every Docker call goes through one instrumented runtime.
+	m := metrics.New()
+	m.WatchStore(store, cfg.PortStart, cfg.PortEnd)
+	irt := m.Runtime(rt)
+	bus := broker.New(0)
+	collector := stats.New(irt, bus, stats.Config{Keep: cfg.StatsHistory, Logger: log})
+	svc := service.New(store, irt, service.Config{
 		DefaultImage: cfg.Image,
 		Spec:         warder.SpecSettings{Network: cfg.Network, BindAddress: cfg.BindAddress},
 		PortStart:    cfg.PortStart,
@@ -119,18 +134,26 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Secrets:        box,
 		Images:         service.ImagePolicy{Users: cfg.AllowedImages, Admins: cfg.AdminAllowedImages},
 		Quota:          cfg.Quota,
+		Egress:         service.EgressPolicy{Default: cfg.DefaultNetwork, Forbid: !cfg.AllowEgress},
+		Agents:         agenthttp.New(0),
+		Stats:          collector,
+		Events:         bus,
 	})
 	h := api.New(api.Options{
 		Auth:   svc,
 		Agents: svc,
 		Keys:   svc,
 		Admin:  svc,
+		Chat:   svc,
 		Logger: log,
 		Ready: func(ctx context.Context) error {
 			return errors.Join(store.Ping(ctx), rt.Ping(ctx))
 		},
+		Audit:    svc,
+		Metrics:  m.Handler(),
+		Observer: m,
 	})
-	return &app{store: store, runtime: rt, service: svc, handler: h}, nil
+	return &app{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m}, nil
 }
 
 // run starts the background work: following Docker's events (which also
@@ -140,6 +163,7 @@ func (a *app) run(ctx context.Context, log *slog.Logger) {
 	go a.setupUntilDone(ctx, log)
 	go a.service.Watch(ctx)
 	go a.service.RunMaintenance(ctx)
+	go a.collector.Run(ctx)
 }
 
 // Close releases the runtime and the store.

@@ -33,6 +33,9 @@ type config struct {
 	SetupTimeout time.Duration
 	StartTimeout time.Duration
 	IdleInterval time.Duration
+	// StatsHistory is how far back ?history= reaches (WARDER_STATS_HISTORY);
+	// 0 means the collector's default, 10 minutes.
+	StatsHistory time.Duration
 	// SecretKey and SecretKeyPrevious seal agents' secret_env; with no
 	// key, one is kept in <data dir>/secret.key.
 	SecretKey         string
@@ -43,6 +46,10 @@ type config struct {
 	AdminAllowedImages []string
 	// Quota is the default per-user limits (WARDER_QUOTA_*); 0 is unlimited.
 	Quota warder.Limits
+	// DefaultNetwork is "egress" or "internal"; AllowEgress false forbids
+	// "egress" to every agent.
+	DefaultNetwork string
+	AllowEgress    bool
 }
 
 // loadConfig reads the environment, then flags; args excludes the subcommand.
@@ -81,8 +88,15 @@ func loadConfig(args []string) (config, error) {
 	if c.IdleInterval, err = envDuration("WARDER_IDLE_INTERVAL", 30*time.Second); err != nil {
 		return c, err
 	}
+	if c.StatsHistory, err = envDuration("WARDER_STATS_HISTORY", 10*time.Minute); err != nil {
+		return c, err
+	}
 	if c.Quota, err = quotaFromEnv(); err != nil {
 		return c, err
+	}
+	c.DefaultNetwork = env("WARDER_DEFAULT_NETWORK", warder.NetworkEgress)
+	if c.AllowEgress, err = strconv.ParseBool(env("WARDER_ALLOW_EGRESS", "true")); err != nil {
+		return c, fmt.Errorf("WARDER_ALLOW_EGRESS must be true or false")
 	}
 	c.AllowedImages = envList("WARDER_ALLOWED_IMAGES")
 	c.AdminAllowedImages = envList("WARDER_ADMIN_ALLOWED_IMAGES")
@@ -119,8 +133,17 @@ func (c *config) validate() error {
 	if c.IdleInterval < 100*time.Millisecond || c.StartTimeout < time.Second {
 		return fmt.Errorf("WARDER_IDLE_INTERVAL must be at least 100ms and WARDER_START_TIMEOUT at least 1s")
 	}
+	if c.DefaultNetwork != warder.NetworkEgress && c.DefaultNetwork != warder.NetworkInternal {
+		return fmt.Errorf("WARDER_DEFAULT_NETWORK must be egress or internal, not %q", c.DefaultNetwork)
+	}
+	if !c.AllowEgress && c.DefaultNetwork == warder.NetworkEgress {
+		return fmt.Errorf("WARDER_ALLOW_EGRESS=false needs WARDER_DEFAULT_NETWORK=internal")
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("WARDER_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	if c.StatsHistory != 0 && (c.StatsHistory < 10*time.Second || c.StatsHistory > 24*time.Hour) {
+		return fmt.Errorf("WARDER_STATS_HISTORY %s must be between 10s and 24h", c.StatsHistory)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -32,7 +33,7 @@ var shared struct {
 
 // testImage builds the warder-agent binary and an image of it under a
 // test-only tag, once.
-func testImage(t *testing.T) (image, binary string) {
+func testImage(t testing.TB) (image, binary string) {
 	t.Helper()
 	testenv.Docker(t)
 	shared.once.Do(func() {
@@ -89,23 +90,25 @@ func (b *syncBuffer) String() string {
 // newTestServer starts Warder on a fresh SQLite database and a network of
 // its own; change adjusts the configuration first. Every container and the
 // network it made are removed by exact name when the test ends.
-func newTestServer(t *testing.T, change func(*config)) *testServer {
+func newTestServer(t testing.TB, change func(*config)) *testServer {
 	t.Helper()
 	image, binary := testImage(t)
 	cfg := config{
-		DataDir:      t.TempDir(),
-		Network:      testenv.UniqueName("warder-test-net-"),
-		Image:        image,
-		AgentBinary:  binary,
-		PortStart:    19000,
-		PortEnd:      19499,
-		BindAddress:  "127.0.0.1",
-		TokenTTL:     time.Hour,
-		StopTimeout:  5 * time.Second,
-		StartTimeout: time.Minute,
-		IdleInterval: time.Second,
-		LogFormat:    "text",
-		LogLevel:     "warn",
+		DataDir:        t.TempDir(),
+		Network:        testenv.UniqueName("warder-test-net-"),
+		Image:          image,
+		AgentBinary:    binary,
+		PortStart:      19000,
+		PortEnd:        19499,
+		BindAddress:    "127.0.0.1",
+		TokenTTL:       time.Hour,
+		StopTimeout:    5 * time.Second,
+		StartTimeout:   time.Minute,
+		IdleInterval:   time.Second,
+		LogFormat:      "text",
+		DefaultNetwork: "egress",
+		AllowEgress:    true,
+		LogLevel:       "warn",
 	}
 	if change != nil {
 		change(&cfg)
@@ -132,6 +135,7 @@ func newTestServer(t *testing.T, change func(*config)) *testServer {
 	})
 	t.Cleanup(func() {
 		stop()
+		a.handler.CloseStreams() // ts.Close waits for every response to end
 		ts.Close()
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -140,13 +144,14 @@ func newTestServer(t *testing.T, change func(*config)) *testServer {
 			t.Errorf("cleanup: listing agents: %v", err)
 		}
 		for _, ag := range agents {
-			if err := a.runtime.Remove(cctx, warder.ContainerName(ag.ID)); err != nil && cfg.DockerHost == "" {
+			if err := a.runtime.Remove(cctx, warder.ContainerName(ag.ID)); err != nil && !errors.Is(err, warder.ErrUnavailable) {
 				t.Errorf("cleanup: removing container of %s: %v", ag.ID, err)
 			}
 		}
-		if cfg.DockerHost == "" {
-			if err := a.runtime.RemoveNetwork(cctx, cfg.Network); err != nil {
-				t.Errorf("cleanup: removing network %s: %v", cfg.Network, err)
+		// A server pointed at no Docker made nothing to remove.
+		for _, n := range []string{cfg.Network, docker.InternalNetwork(cfg.Network)} {
+			if err := a.runtime.RemoveNetwork(cctx, n); err != nil && !errors.Is(err, warder.ErrUnavailable) {
+				t.Errorf("cleanup: removing network %s: %v", n, err)
 			}
 		}
 		a.Close()

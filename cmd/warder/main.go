@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/warder/warder/logctx"
 )
 
 func main() {
@@ -79,8 +81,9 @@ func newLogger(cfg config) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	// Lines logged within a request carry its id (see package logctx).
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(logctx.NewHandler(slog.NewJSONHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(logctx.NewHandler(slog.NewTextHandler(os.Stderr, opts)))
 }

@@ -18,6 +18,7 @@ import (
 	moby "github.com/moby/moby/client"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -196,8 +197,10 @@ func cleanupByName(t *testing.T, agents []agentJSON, network string) {
 			t.Errorf("removing %s: %v", warder.ContainerName(a.ID), err)
 		}
 	}
-	if _, err := cli.NetworkRemove(ctx, network, moby.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-		t.Errorf("removing network %s: %v", network, err)
+	for _, n := range []string{network, docker.InternalNetwork(network)} {
+		if _, err := cli.NetworkRemove(ctx, n, moby.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			t.Errorf("removing network %s: %v", n, err)
+		}
 	}
 }
 

@@ -26,6 +26,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	// Shutdown waits for responses to finish; streams end only when told.
+	srv.RegisterOnShutdown(a.handler.CloseStreams)
 	log.Info("warder listening", "addr", ln.Addr().String(), "database", dbName(cfg), "network", cfg.Network, "image", cfg.Image)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,235 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// parseLogQuery reads the logs parameters other than lines and
+// timestamps: since and follow.
+func parseLogQuery(q url.Values, opts *warder.LogOptions) error {
+	if v := q.Get("since"); v != "" {
+		t, err := parseTime("since", v)
+		if err != nil {
+			return err
+		}
+		opts.Since = t
+	}
+	if v := q.Get("follow"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return warder.Errorf(warder.ErrInvalid, "follow must be true or false, not %q", v)
+		}
+		opts.Follow = b
+	}
+	return nil
+}
+
+// parseTime reads a moment given as RFC 3339 (2026-11-27T05:00:00Z), as
+// Unix seconds, or as a duration before now (10m).
+func parseTime(name, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return time.Now().Add(-d).UTC(), nil
+	}
+	return time.Time{}, warder.Errorf(warder.ErrInvalid,
+		"%s must be a time such as 2026-11-27T05:00:00Z, Unix seconds, or a duration before now such as 10m, not %q", name, v)
+}
+
+// streamContext is a streaming response's context: it ends when the
+// client leaves or the server shuts down.
+func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.closing, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// CloseStreams ends every open stream (logs, stats, events) with an "end"
+// event, and makes new ones end at once. Call it when shutting down: an
+// http.Server's Shutdown waits for responses to finish, and streams
+// would not (http.Server.RegisterOnShutdown takes it).
+func (s *Server) CloseStreams() { s.closeStreams() }
+
+// live is one streaming response in progress.
+type live struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	kind   string // logs, stats or events, for metrics
+	sse    bool
+	cancel context.CancelFunc
+
+	out       *stream
+	stopAlive func()
+	closed    func()
+}
+
+// open starts the response; the service calls it once the caller may
+// have the stream, so earlier errors are answered as usual.
+func (l *live) open() {
+	l.closed = l.s.obs.StreamOpened(l.kind)
+	if !l.sse {
+		l.out = openText(l.w)
+		return
+	}
+	l.out = openSSE(l.w)
+	l.stopAlive = l.out.keepAlive(keepAliveEvery, l.cancel)
+}
+
+// finish ends the response after the stream ended with err: an "end"
+// event saying why, or an "error" event for a failure. A client that
+// left is told nothing. Before open, err is the request's error.
+func (l *live) finish(err error, normalEnd string) error {
+	if l.out == nil {
+		return err
+	}
+	if l.stopAlive != nil {
+		l.stopAlive()
+	}
+	defer l.closed()
+	defer l.out.close()
+	reason := normalEnd
+	switch {
+	case l.r.Context().Err() != nil, l.out.err != nil:
+		return nil // the client is gone
+	case l.s.closing.Err() != nil:
+		reason = "the server is shutting down"
+	case err == nil:
+	case errors.Is(err, warder.ErrConflict), errors.Is(err, warder.ErrNotFound):
+		reason = warder.ErrorMessage(err)
+	case errors.Is(err, context.Canceled):
+		return nil // a keep-alive found the client gone
+	default:
+		msg := warder.ErrorMessage(err)
+		if msg == "" {
+			id := l.r.Header.Get("X-Request-ID")
+			l.s.log.ErrorContext(l.r.Context(), "stream failed", "kind", l.kind, "path", l.r.URL.Path, "err", err)
+			msg = "internal error (request id " + id + ")"
+		}
+		if l.sse {
+			l.out.event("error", detail{msg})
+		} else {
+			l.out.line("error: " + msg)
+		}
+		return nil
+	}
+	if l.sse {
+		l.out.event("end", map[string]string{"reason": reason})
+	}
+	return nil
+}
+
+// streamLogs answers a logs request as Server-Sent Events (one event per
+// line, named after its stream) or, for follow without SSE, as plain text
+// (one line per line, its stream first).
+func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, caller *warder.User, opts warder.LogOptions) error {
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	l := &live{s: s, w: w, r: r, kind: "logs", sse: acceptsEventStream(r), cancel: cancel}
+	err := s.agents.StreamAgentLogs(ctx, caller, r.PathValue("id"), opts, l.open, func(line warder.LogLine) error {
+		if l.sse {
+			return l.out.event(line.Stream, line)
+		}
+		return l.out.line(plainLine(line))
+	})
+	end := "end of logs"
+	if opts.Follow {
+		end = "the agent container stopped"
+	}
+	return l.finish(err, end)
+}
+
+// plainLine is a log line as plain text: "stdout [time ]text".
+func plainLine(l warder.LogLine) string {
+	if l.Time.IsZero() {
+		return l.Stream + " " + l.Text
+	}
+	return l.Stream + " " + l.Time.Format(time.RFC3339Nano) + " " + l.Text
+}
+
+// statsHistoryResponse is {"stats": newest, "history": [...]}.
+type statsHistoryResponse struct {
+	Stats   statsJSON      `json:"stats"`
+	History []warder.Stats `json:"history"`
+}
+
+// liveStats answers ?history=5m with the samples kept, and ?stream=true
+// (or Accept: text/event-stream) with a "stats" event per sample.
+func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	q := r.URL.Query()
+	id := r.PathValue("id")
+	stream := acceptsEventStream(r)
+	if v := q.Get("stream"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return warder.Errorf(warder.ErrInvalid, "stream must be true or false, not %q", v)
+		}
+		stream = b
+	}
+	history := q.Get("history")
+	switch {
+	case stream && history != "":
+		return warder.Errorf(warder.ErrInvalid, "history and stream cannot be asked for together")
+	case stream:
+		ctx, cancel := s.streamContext(r)
+		defer cancel()
+		l := &live{s: s, w: w, r: r, kind: "stats", sse: true, cancel: cancel}
+		err := s.agents.WatchAgentStats(ctx, caller, id, l.open, func(st warder.Stats) error {
+			return l.out.event("stats", statsView(st))
+		})
+		return l.finish(err, "the agent container stopped")
+	case history == "":
+		st, err := s.agents.AgentStats(r.Context(), caller, id)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, statsResponse{statsView(st)})
+	}
+	d, err := time.ParseDuration(history)
+	if err != nil {
+		return warder.Errorf(warder.ErrInvalid, "history must be a duration such as 5m, not %q", history)
+	}
+	list, err := s.agents.AgentStatsHistory(r.Context(), caller, id, d)
+	if err != nil {
+		return err
+	}
+	var newest warder.Stats
+	if len(list) > 0 {
+		newest = list[len(list)-1]
+	} else if newest, err = s.agents.AgentStats(r.Context(), caller, id); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, statsHistoryResponse{Stats: statsView(newest), History: list})
+}
+
+// events streams the status changes of the caller's agents (an admin's:
+// everyone's) as "status" events.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	l := &live{s: s, w: w, r: r, kind: "events", sse: true, cancel: cancel}
+	err := s.agents.WatchEvents(ctx, caller, l.open, func(c warder.StatusChange) error {
+		return l.out.event("status", c)
+	})
+	return l.finish(err, "")
+}
+
+// metricsPage serves the Prometheus metrics.
+func (s *Server) metricsPage(w http.ResponseWriter, r *http.Request) error {
+	if s.metrics == nil {
+		return warder.Errorf(warder.ErrNotFound, "metrics are not enabled on this server")
+	}
+	s.metrics.ServeHTTP(w, r)
+	return nil
+}

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/warder/warder"
+)
+
+// startAgent creates and starts an agent of c's and waits until it answers.
+func (c *client) startAgent(name string) agentJSON {
+	c.t.Helper()
+	a := c.createAgent(name)
+	c.mustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	c.mustDo("GET", "/api/agents/"+a.ID, nil, 200, &a)
+	waitHealthy(c.t, *a.HostPort)
+	return a
+}
+
+// TestLogsFollow: a follow sees each line as the agent writes it, as SSE
+// and as plain text; since works without follow; stopping the agent ends
+// both streams.
+func TestLogsFollow(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.register(t, "root")
+	a := c.startAgent("talker")
+	base := "/api/agents/" + a.ID + "/logs"
+
+	sse := c.open(base+"?follow=true&lines=0&timestamps=true", true)
+	if ct := sse.resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	text := c.open(base+"?follow=true&lines=1", false)
+	if ct := text.resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || text.resp.ContentLength != -1 {
+		t.Fatalf("plain follow: Content-Type %q, length %d; want chunked text", ct, text.resp.ContentLength)
+	}
+	if l := text.nextLine(t, 5*time.Second); !strings.HasPrefix(l, "stdout ") {
+		t.Fatalf("lines=1 began with %q", l)
+	}
+	for i := range 3 {
+		path := fmt.Sprintf("/health?line=%d", i)
+		hit(t, *a.HostPort, path)
+		ev := sse.next(t, 5*time.Second)
+		var l warder.LogLine
+		ev.decode(t, &l)
+		if ev.name != "stdout" || l.Stream != "stdout" || !strings.Contains(l.Text, "GET /health 200") || time.Since(l.Time) > time.Minute {
+			t.Fatalf("request %d: event %s %+v", i, ev.name, l)
+		}
+		if line := text.nextLine(t, 5*time.Second); !strings.HasPrefix(line, "stdout ") || !strings.Contains(line, "GET /health 200") {
+			t.Fatalf("request %d: plain line %q", i, line)
+		}
+	}
+
+	// Without follow, since bounds the JSON logs.
+	var logs struct{ Logs string }
+	c.mustDo("GET", base+"?lines=1000&since="+url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), nil, 200, &logs)
+	if logs.Logs != "" {
+		t.Fatalf("logs since an hour from now = %q", logs.Logs)
+	}
+	c.mustDo("GET", base+"?since=1h", nil, 200, &logs)
+	if !strings.Contains(logs.Logs, "warder-agent starting") {
+		t.Fatalf("logs since 1h lack the start-up line: %q", logs.Logs)
+	}
+	status, raw := c.do("GET", base+"?since=yesterday", nil)
+	if status != 400 || !strings.Contains(detailOf(t, raw), "since") {
+		t.Fatalf("since=yesterday = %d %s", status, raw)
+	}
+
+	// The container stops: the SSE stream says so and ends; so does the text.
+	c.mustDo("POST", "/api/agents/"+a.ID+"/stop", nil, 200, nil)
+	for {
+		ev := sse.next(t, 15*time.Second)
+		if ev.name == "end" {
+			if !strings.Contains(ev.data, "stopped") {
+				t.Fatalf("end event %s", ev.data)
+			}
+			break
+		}
+	}
+	select {
+	case _, open := <-sse.events:
+		if open {
+			t.Fatal("event after the end event")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("SSE stream still open after its end event")
+	}
+	for {
+		select {
+		case _, open := <-text.lines:
+			if open {
+				continue // the agent's shutdown lines
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("plain text follow still open 15s after the agent stopped")
+		}
+		break
+	}
+	ts.waitMetric(t, `warder_docker_streams_open{operation="logs_stream"}`, 0, 5*time.Second)
+}
+
+// TestLogsFollowDisconnect: a client that leaves a follow releases its
+// Docker stream, and no goroutine is left behind.
+func TestLogsFollowDisconnect(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.register(t, "root")
+	a := c.startAgent("quiet")
+	ts.waitMetric(t, `warder_docker_streams_open{operation="stats_stream"}`, 1, 5*time.Second)
+	http.DefaultClient.CloseIdleConnections()
+	before := goleak.IgnoreCurrent()
+	goroutines := runtime.NumGoroutine()
+
+	s := c.open("/api/agents/"+a.ID+"/logs?follow=true&lines=0", true)
+	ts.waitMetric(t, `warder_docker_streams_open{operation="logs_stream"}`, 1, 5*time.Second)
+	ts.waitMetric(t, `warder_http_streams_open{kind="logs"}`, 1, 5*time.Second)
+	hit(t, *a.HostPort, "/health")
+	s.next(t, 5*time.Second)
+	t.Logf("goroutines: %d before the stream, %d with it open", goroutines, runtime.NumGoroutine())
+
+	s.close() // the client goes away without a word
+	ts.waitMetric(t, `warder_docker_streams_open{operation="logs_stream"}`, 0, 5*time.Second)
+	ts.waitMetric(t, `warder_http_streams_open{kind="logs"}`, 0, 5*time.Second)
+	http.DefaultClient.CloseIdleConnections()
+	// Idle keep-alive connections to Docker may come and go with the
+	// background work (resync, stats sync); nothing else may stay.
+	var err error
+	for range 5 { // goleak retries for about a second and a half each time
+		err = goleak.Find(before,
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"))
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("goroutines left after the client left: %v", err)
+	}
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, f := range []string{"StreamLogs", "streamLogs", "demuxLines"} {
+		if strings.Contains(stacks, f) {
+			t.Fatalf("a goroutine is still in %s", f)
+		}
+	}
+	t.Logf("goroutines after: %d", runtime.NumGoroutine())
+}
+
+// TestStatsFromCollector: stats come from the collector's stream: a read
+// answers at once, the history holds recent samples, a stream delivers a
+// sample a second with a CPU figure, and a stop ends it all clearly.
+func TestStatsFromCollector(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.register(t, "root")
+	a := c.startAgent("busy")
+	base := "/api/agents/" + a.ID + "/stats"
+
+	s := c.open(base+"?stream=true", true)
+	var last time.Time
+	for i := range 2 {
+		ev := s.next(t, 5*time.Second)
+		var st map[string]any
+		ev.decode(t, &st)
+		cpu, ok := st["cpu_percent"].(float64)
+		at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(st["read_at"]))
+		if ev.name != "stats" || !ok || cpu < 0 || !strings.HasSuffix(fmt.Sprint(st["cpu_usage"]), "%") || st["memory_bytes"].(float64) <= 0 {
+			t.Fatalf("sample %d: %s %v", i, ev.name, st)
+		}
+		if !at.After(last) {
+			t.Fatalf("sample %d read at %v, not after %v", i, at, last)
+		}
+		last = at
+	}
+
+	start := time.Now()
+	var one struct{ Stats map[string]any }
+	c.mustDo("GET", base, nil, 200, &one)
+	t.Logf("GET /stats from the collector took %v", time.Since(start))
+	if _, ok := one.Stats["cpu_percent"].(float64); !ok || one.Stats["memory_limit_bytes"].(float64) != 32<<20 {
+		t.Fatalf("stats = %v", one.Stats)
+	}
+	var hist struct {
+		Stats   map[string]any
+		History []warder.Stats
+	}
+	c.mustDo("GET", base+"?history=5m", nil, 200, &hist)
+	if len(hist.History) < 2 || hist.Stats["read_at"] == nil {
+		t.Fatalf("history = %d samples, stats %v", len(hist.History), hist.Stats)
+	}
+	for i := 1; i < len(hist.History); i++ {
+		if !hist.History[i].ReadAt.After(hist.History[i-1].ReadAt) {
+			t.Fatalf("history out of order at %d", i)
+		}
+	}
+	for q, want := range map[string]string{"history=2h": "at most", "history=soon": "duration", "history=5m&stream=true": "together"} {
+		status, raw := c.do("GET", base+"?"+q, nil)
+		if status != 400 || !strings.Contains(detailOf(t, raw), want) {
+			t.Fatalf("?%s = %d %s", q, status, raw)
+		}
+	}
+	ts.waitMetric(t, `warder_docker_streams_open{operation="stats_stream"}`, 1, time.Second)
+
+	// Stop: the stream ends saying why, reads say so, and the collector
+	// lets its Docker stream go.
+	c.mustDo("POST", "/api/agents/"+a.ID+"/stop", nil, 200, nil)
+	for {
+		ev := s.next(t, 10*time.Second)
+		if ev.name == "end" {
+			if !strings.Contains(ev.data, "not running") {
+				t.Fatalf("end event %s", ev.data)
+			}
+			break
+		}
+	}
+	status, raw := c.do("GET", base, nil)
+	if status != http.StatusConflict || !strings.Contains(detailOf(t, raw), "not running") {
+		t.Fatalf("stats of a stopped agent = %d %s", status, raw)
+	}
+	status, raw = c.do("GET", base+"?stream=true", nil)
+	if status != http.StatusConflict {
+		t.Fatalf("stream of a stopped agent = %d %s", status, raw)
+	}
+	ts.waitMetric(t, `warder_docker_streams_open{operation="stats_stream"}`, 0, 5*time.Second)
+}
+
+// TestMetricsAndRequestIDs: the scrape has every family, and a request's
+// id is echoed and in its log lines.
+func TestMetricsAndRequestIDs(t *testing.T) {
+	ts := newTestServer(t, func(c *config) { c.LogLevel = "info" })
+	c := ts.register(t, "root")
+	a := c.startAgent("counted")
+	c.mustDo("GET", "/api/agents/"+a.ID+"/stats", nil, 200, nil)
+
+	req, _ := http.NewRequest("GET", ts.URL+"/api/agents/"+a.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("X-Request-ID", "req-for-the-log-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Request-ID") != "req-for-the-log-42" {
+		t.Fatalf("X-Request-ID = %q", resp.Header.Get("X-Request-ID"))
+	}
+	found := false
+	for _, l := range strings.Split(ts.logs.String(), "\n") {
+		if strings.Contains(l, "request_id=req-for-the-log-42") && strings.Contains(l, "route=\"GET /api/agents/{id}\"") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no log line carries the request id:\n%s", ts.logs.String())
+	}
+
+	out := ts.scrape(t)
+	for _, series := range []string{
+		`warder_http_requests_total{method="POST",route="POST /api/agents/{id}/start",status="200"}`,
+		`warder_http_request_duration_seconds_count{method="GET",route="GET /api/agents/{id}/stats"}`,
+		`warder_docker_calls_total{operation="start",result="ok"}`,
+		`warder_docker_call_duration_seconds_count{operation="create"}`,
+		`warder_agents{status="running"}`,
+		`warder_ports_in_use`,
+		`warder_ports_total`,
+		`warder_docker_streams_open{operation="stats_stream"}`,
+		`warder_docker_streams_open{operation="logs_stream"}`,
+		`warder_docker_streams_open{operation="events"}`,
+		`warder_http_streams_open{kind="logs"}`,
+		`go_goroutines`,
+	} {
+		if metric(out, series) < 0 {
+			t.Errorf("scrape lacks %s", series)
+		}
+	}
+	if metric(out, `warder_agents{status="running"}`) != 1 || metric(out, `warder_ports_in_use`) != 1 ||
+		metric(out, `warder_ports_total`) != 500 || metric(out, `warder_docker_streams_open{operation="events"}`) != 1 {
+		t.Errorf("state gauges wrong:\n%s", out)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(ts.URL + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %v %v", p, resp, err)
+		}
+		resp.Body.Close()
+	}
+}
+
+// TestAuditLog: calls that change something are recorded with who, what,
+// which agent and the result; only admins read them, with filters.
+func TestAuditLog(t *testing.T) {
+	ts := newTestServer(t, nil)
+	root := ts.register(t, "root")
+	alice := ts.register(t, "alice")
+	a := alice.createAgent("audited")
+	alice.mustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	alice.mustDo("PATCH", "/api/agents/"+a.ID, map[string]any{"container_config": map[string]any{"memory_limit": "64m"}}, 409, nil)
+	alice.mustDo("GET", "/api/audit", nil, 403, nil)
+
+	type entries struct{ Entries []warder.AuditEntry }
+	var got entries
+	root.mustDo("GET", "/api/audit?user=alice&agent="+a.ID, nil, 200, &got)
+	if len(got.Entries) != 3 {
+		t.Fatalf("alice's entries on the agent: %+v", got.Entries)
+	}
+	patch, start, create := got.Entries[0], got.Entries[1], got.Entries[2] // newest first
+	if start.Action != "POST /api/agents/{id}/start" || start.UserID != alice.userID || start.Username != "alice" ||
+		start.AgentID != a.ID || start.Status != 200 || start.Result != "ok" || start.RequestID == "" || time.Since(start.At) > time.Minute {
+		t.Fatalf("start entry = %+v", start)
+	}
+	if create.Action != "POST /api/agents" || create.AgentID != a.ID || create.Status != 201 {
+		t.Fatalf("create entry = %+v", create)
+	}
+	if patch.Status != 409 || !strings.Contains(patch.Result, "stop the agent") {
+		t.Fatalf("refused patch entry = %+v", patch)
+	}
+	root.mustDo("GET", "/api/audit?user="+alice.userID+"&since="+url.QueryEscape(time.Now().Add(time.Minute).Format(time.RFC3339)), nil, 200, &got)
+	if len(got.Entries) != 0 {
+		t.Fatalf("entries from the future: %+v", got.Entries)
+	}
+	root.mustDo("GET", "/api/audit?user=alice&until="+url.QueryEscape(start.At.Format(time.RFC3339Nano))+"&limit=10", nil, 200, &got)
+	for _, e := range got.Entries {
+		if !e.At.Before(start.At) {
+			t.Fatalf("until let %+v through", e)
+		}
+	}
+	root.mustDo("GET", "/api/audit", nil, 200, &got)
+	actions := map[string]bool{}
+	for _, e := range got.Entries {
+		actions[e.Username+" "+e.Action] = true
+	}
+	for _, want := range []string{"root POST /api/auth/register", "alice POST /api/auth/login"} {
+		if !actions[want] {
+			t.Errorf("audit log lacks %q: %v", want, actions)
+		}
+	}
+	if actions["alice GET /api/audit"] {
+		t.Error("a read was audited")
+	}
+}
+
+// TestEventsStream: /api/events delivers status changes of the caller's
+// agents (an admin's: everyone's), and ends when the server shuts down.
+func TestEventsStream(t *testing.T) {
+	ts := newTestServer(t, nil)
+	root := ts.register(t, "root")
+	alice := ts.register(t, "alice")
+	bob := ts.register(t, "bob")
+	streams := map[string]*liveStream{
+		"root": root.open("/api/events", true), "alice": alice.open("/api/events", true), "bob": bob.open("/api/events", true),
+	}
+	a := alice.createAgent("watched")
+	alice.mustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	for _, who := range []string{"root", "alice"} {
+		var seen []warder.Status
+		for len(seen) < 2 {
+			ev := streams[who].next(t, 5*time.Second)
+			var c warder.StatusChange
+			ev.decode(t, &c)
+			if ev.name != "status" || c.AgentID != a.ID || c.UserID != alice.userID || c.Actor != "user:alice" {
+				t.Fatalf("%s got %s %s", who, ev.name, ev.data)
+			}
+			seen = append(seen, c.To)
+		}
+		if seen[0] != warder.StatusStarting || seen[1] != warder.StatusRunning {
+			t.Fatalf("%s saw %v, want starting then running", who, seen)
+		}
+	}
+	select {
+	case ev := <-streams["bob"].events:
+		t.Fatalf("bob saw alice's agent: %+v", ev)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	ts.app.handler.CloseStreams()
+	for who, s := range streams {
+		ev := s.next(t, 5*time.Second)
+		var end map[string]string
+		json.Unmarshal([]byte(ev.data), &end)
+		if ev.name != "end" || !strings.Contains(end["reason"], "shutting down") {
+			t.Fatalf("%s: %s %s at shutdown", who, ev.name, ev.data)
+		}
+	}
+}
