@@ -80,15 +80,19 @@ func (c *Client) Chat(ctx context.Context, base *url.URL, msg warder.AgentChat, 
 	if msg.Messages == nil {
 		msg.Messages = []warder.AgentMessage{}
 	}
-	body, err := json.Marshal(msg)
-	if err != nil {
+	// Unescaped HTML characters: "<" would otherwise take six bytes, and
+	// the agent's body limit is in bytes.
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(msg); err != nil {
 		return warder.AgentAnswer{}, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	watch := time.AfterFunc(c.idle, func() { cancel(errSilent) })
 	defer watch.Stop()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.JoinPath("chat").String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.JoinPath("chat").String(), &body)
 	if err != nil {
 		return warder.AgentAnswer{}, err
 	}

@@ -56,7 +56,8 @@ func (s *Server) streamError(r *http.Request, err error) string {
 		return msg
 	}
 	reqID := r.Header.Get("X-Request-ID")
-	s.log.Error("internal error in a stream", "request_id", reqID, "path", r.URL.Path, "err", err)
+	// The logger adds the request id from the context.
+	s.log.ErrorContext(r.Context(), "internal error in a stream", "path", r.URL.Path, "err", err)
 	return "internal error (request id " + reqID + ")"
 }
 

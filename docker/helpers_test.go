@@ -54,7 +54,7 @@ func removeTestImage(ref string) error {
 
 // testAgent returns the path of the warder-agent binary and the tag of an
 // image built from it, building both on the first call.
-func testAgent(t *testing.T) (binary, image string) {
+func testAgent(t testing.TB) (binary, image string) {
 	t.Helper()
 	testenv.Docker(t)
 	agent.once.Do(func() {
@@ -87,7 +87,7 @@ func testAgent(t *testing.T) (binary, image string) {
 // newRuntime returns a Runtime on the local engine with a network of its
 // own (removed at cleanup, after the containers registered later) and the
 // test agent image as DefaultImage.
-func newRuntime(t *testing.T, mod func(*Config)) *Runtime {
+func newRuntime(t testing.TB, mod func(*Config)) *Runtime {
 	t.Helper()
 	binary, image := testAgent(t)
 	cfg := Config{
@@ -123,7 +123,7 @@ func cleanupCtx() (context.Context, context.CancelFunc) {
 // testSpec is an agent spec on r's network and image, published on a free
 // loopback port. Its container is removed by name at cleanup, even if the
 // test never created it.
-func testSpec(t *testing.T, r *Runtime) warder.ContainerSpec {
+func testSpec(t testing.TB, r *Runtime) warder.ContainerSpec {
 	t.Helper()
 	name := testenv.UniqueName("warder-test-")
 	t.Cleanup(func() {
@@ -150,7 +150,7 @@ func testSpec(t *testing.T, r *Runtime) warder.ContainerSpec {
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,0 +1,37 @@
+package api
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+func TestIsProxyPath(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/api/agents/a1/proxy/":        true,
+		"/api/agents/a1/proxy/x/y":     true,
+		"/api/agents/a1/proxy":         false,
+		"/api/agents/a1/chat":          false,
+		"/api/agents":                  false,
+		"/x/api/agents/a1/proxy/y":     false,
+		"/api/agents/a1/logs/proxy/ab": false,
+	} {
+		if got := isProxyPath(path); got != want {
+			t.Errorf("isProxyPath(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+func TestProxiedPath(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"/api/agents/a1/proxy/":          {"/", "/"},
+		"/api/agents/a1/proxy/x/y?q=1":   {"/x/y", "/x/y"},
+		"/api/agents/a1/proxy/a%2Fb/c":   {"/a/b/c", "/a%2Fb/c"},
+		"/api/agents/a1/proxy/sp%20ace/": {"/sp ace/", "/sp%20ace/"},
+	} {
+		r := httptest.NewRequest("GET", in, nil)
+		path, raw := proxiedPath(r, "a1")
+		if path != want[0] || raw != want[1] {
+			t.Errorf("proxiedPath(%q) = %q, %q; want %q, %q", in, path, raw, want[0], want[1])
+		}
+	}
+}
