@@ -56,19 +56,19 @@ func (s *Service) Login(ctx context.Context, login, password, from string) (*war
 		return nil, warder.Errorf(warder.ErrInvalid, "username and password are required")
 	}
 	account, address := accountKey(login), addressKey(from)
-	if err := s.logins.check(time.Now(), account, address); err != nil {
+	if err := s.logins.check(s.logins.now(), account, address); err != nil {
 		return nil, err
 	}
 	u, err := s.store.UserByLogin(ctx, login)
 	if errors.Is(err, warder.ErrNotFound) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		s.logins.fail(time.Now(), account, address)
+		s.logins.fail(s.logins.now(), account, address)
 		return nil, errBadLogin
 	} else if err != nil {
 		return nil, err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
-		s.logins.fail(time.Now(), account, address)
+		s.logins.fail(s.logins.now(), account, address)
 		return nil, errBadLogin
 	}
 	s.logins.succeed(account)

@@ -25,6 +25,16 @@ const (
 type throttle struct {
 	mu   sync.Mutex
 	keys map[string]*failures
+	// clock is time.Now unless a test sets it.
+	clock func() time.Time
+}
+
+// now is the throttle's time.
+func (t *throttle) now() time.Time {
+	if t.clock != nil {
+		return t.clock()
+	}
+	return time.Now()
 }
 
 type failures struct {

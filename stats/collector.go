@@ -212,27 +212,32 @@ func (c *Collector) ensure(id string) (*feed, error) {
 	}
 	c.feeds[id] = f
 	c.wg.Add(1)
-	go c.follow(ctx, f)
+	go c.follow(c.ctx, ctx, f)
 	return f, nil
 }
 
-// Stop stops following the container; its samples are dropped.
+// Stop stops following the container; its samples are dropped. A read
+// right after starts a new stream rather than joining the ending one.
 func (c *Collector) Stop(id string) {
 	c.mu.Lock()
 	f := c.feeds[id]
+	delete(c.feeds, id)
 	c.mu.Unlock()
 	if f != nil {
 		f.cancel()
 	}
 }
 
-// follow runs one stream to its end.
-func (c *Collector) follow(ctx context.Context, f *feed) {
+// follow runs one stream to its end; run is Run's context.
+func (c *Collector) follow(run, ctx context.Context, f *feed) {
 	defer c.wg.Done()
 	err := c.rt.StatsStream(ctx, f.id, func(s warder.Stats) { c.record(f, s) })
-	if err == nil || ctx.Err() != nil || errors.Is(err, warder.ErrConflict) {
+	switch {
+	case run.Err() != nil:
+		err = warder.Errorf(warder.ErrUnavailable, "the stats collector stopped")
+	case err == nil || ctx.Err() != nil || errors.Is(err, warder.ErrConflict):
 		err = errNotRunning()
-	} else if err != nil && !errors.Is(err, warder.ErrNotFound) {
+	case !errors.Is(err, warder.ErrNotFound):
 		c.log.Warn("container stats stream broke", "container", f.id, "err", err)
 	}
 	f.cancel()

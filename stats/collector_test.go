@@ -196,3 +196,36 @@ func TestCollectorNotRunning(t *testing.T) {
 		t.Fatalf("Latest before Run = %v, want ErrUnavailable", err)
 	}
 }
+
+// TestCollectorRestartAndShutdown: a container stopped and started again
+// at once gets a fresh stream, and watchers learn when the collector stops.
+func TestCollectorRestartAndShutdown(t *testing.T) {
+	rt := newFakeStreamer()
+	c := New(rt, nil, Config{SyncEvery: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	waitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.ctx != nil })
+	feed := rt.container("c1")
+	go func() { feed <- sample(1) }()
+	if _, err := c.Latest(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop("c1")
+	watchErr := make(chan error, 1)
+	go func() { watchErr <- c.Watch(context.Background(), "c1", func(warder.Stats) error { return nil }) }()
+	waitFor(t, func() bool { _, opened := rt.counts(); return opened == 2 })
+	select {
+	case err := <-watchErr:
+		t.Fatalf("a watcher joined the stopped stream and ended: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	<-done
+	if err := <-watchErr; !errors.Is(err, warder.ErrUnavailable) {
+		t.Fatalf("watcher at shutdown = %v, want ErrUnavailable", err)
+	}
+	if open, _ := rt.counts(); open != 0 {
+		t.Fatalf("%d streams open after Run returned", open)
+	}
+}
