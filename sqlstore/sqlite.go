@@ -54,6 +54,14 @@ const sqliteDriver = "sqlite"
 // process could hold the lock this long.
 const busyTimeout = 10 * time.Second
 
+// sqliteMaxIdleConns and sqliteConnMaxIdleTime bound the connections kept
+// open between requests: enough for a burst of concurrent requests, closed
+// again after a quiet minute.
+const (
+	sqliteMaxIdleConns    = 64
+	sqliteConnMaxIdleTime = time.Minute
+)
+
 // OpenSQLite opens (creating it and its directory if needed) the SQLite
 // database at path and brings its schema up to date.
 //
@@ -77,6 +85,13 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
+	// A new connection reads and parses the whole schema before its first
+	// query. database/sql keeps only two idle connections by default, so
+	// under concurrent requests most queries paid for opening a connection
+	// (docs/benchmarks.md, API throughput). Open connections stay uncapped:
+	// a cap could deadlock a transaction that reads outside itself.
+	sqldb.SetMaxIdleConns(sqliteMaxIdleConns)
+	sqldb.SetConnMaxIdleTime(sqliteConnMaxIdleTime)
 	return open(ctx, &DB{db: sqldb, dialect: sqliteDialect})
 }
 

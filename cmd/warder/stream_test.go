@@ -32,7 +32,7 @@ func (e liveEvent) decode(t *testing.T, v any) {
 type liveStream struct {
 	resp   *http.Response
 	events chan liveEvent // closed when the stream ends
-	lines  chan string   // for plain text streams; closed at the end
+	lines  chan string    // for plain text streams; closed at the end
 	cancel context.CancelFunc
 	tr     *http.Transport
 }
