@@ -79,7 +79,7 @@ func TestAgentBuildContext(t *testing.T) {
 	}
 	for _, line := range []string{"FROM scratch", "COPY warder-agent /warder-agent", "USER 65534:65534",
 		"EXPOSE 8000", `LABEL warder.image="agent"`, `ENTRYPOINT ["/warder-agent"]`,
-		`HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["/warder-agent","health"]`} {
+		`HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/warder-agent","health"]`} {
 		if !strings.Contains(got["Dockerfile"], line) {
 			t.Errorf("Dockerfile lacks %q:\n%s", line, got["Dockerfile"])
 		}

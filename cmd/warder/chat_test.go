@@ -148,7 +148,7 @@ func TestChatThroughWarder(t *testing.T) {
 	if strings.Contains(logs.Logs, testLLMKey) || !strings.Contains(logs.Logs, "chat failed: the model API rejected LLM_API_KEY") {
 		t.Fatalf("agent logs:\n%s", logs.Logs)
 	}
-	c.waitStatus(a.ID, 30*time.Second, func(a agentJSON) bool { return a.Health == "healthy" })
+	c.waitStatus(a.ID, 60*time.Second, func(a agentJSON) bool { return a.Health == "healthy" })
 
 	// Deleting the agent deletes its conversations.
 	c.mustDo("DELETE", "/api/agents/"+a.ID, nil, 200, nil)
