@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	cerrdefs "github.com/containerd/errdefs"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,12 +161,24 @@ func TestSetupRemovesDuplicateNetworks(t *testing.T) {
 	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	ctx := context.Background()
+	var made []string
 	create := func(labels map[string]string) {
 		t.Helper()
-		if _, err := r.cli.NetworkCreate(ctx, r.cfg.Network, client.NetworkCreateOptions{Driver: "bridge", Labels: labels}); err != nil {
+		res, err := r.cli.NetworkCreate(ctx, r.cfg.Network, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})
+		if err != nil {
 			t.Fatal(err)
 		}
+		made = append(made, res.ID)
 	}
+	// Duplicates share the name, so removing by name leaves one behind:
+	// remove every network this test made by its id.
+	t.Cleanup(func() {
+		for _, id := range made {
+			if _, err := r.cli.NetworkRemove(context.Background(), id, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+				t.Errorf("cleanup: remove network %s: %v", id, err)
+			}
+		}
+	})
 	managed := map[string]string{warder.LabelManaged: "true"}
 	create(managed)
 	create(managed)
