@@ -195,48 +195,28 @@ func (c *benchClient) startAgents(tb testing.TB, n int) (ids, containers []strin
 }
 
 func (c *benchClient) startOne(i int, ids, containers []string) error {
-	do := func(method, path string, body any, out any) (int, error) {
-		var r io.Reader
-		if body != nil {
-			js, _ := json.Marshal(body)
-			r = bytes.NewReader(js)
-		}
-		req, _ := http.NewRequest(method, c.base+path, r)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if out != nil {
-			json.Unmarshal(raw, out)
-		}
-		return resp.StatusCode, nil
-	}
 	var a struct {
 		ID          string `json:"id"`
 		ContainerID string `json:"container_id"`
 	}
 	body := map[string]any{"name": fmt.Sprintf("bench-%02d", i), "container_config": map[string]any{"memory_limit": "32m", "cpu_limit": 0.25}}
-	if st, err := do("POST", "/api/agents", body, &a); err != nil || st != 201 {
-		return fmt.Errorf("create agent %d: %d %v", i, st, err)
+	if err := c.try("POST", "/api/agents", body, 201, &a); err != nil {
+		return fmt.Errorf("create agent %d: %w", i, err)
 	}
-	if st, err := do("POST", "/api/agents/"+a.ID+"/start", nil, nil); err != nil || st != 200 {
-		return fmt.Errorf("start agent %d: %d %v", i, st, err)
+	if err := c.try("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil); err != nil {
+		return fmt.Errorf("start agent %d: %w", i, err)
 	}
-	if _, err := do("GET", "/api/agents/"+a.ID, nil, &a); err != nil {
+	if err := c.try("GET", "/api/agents/"+a.ID, nil, 200, &a); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st, err := do("GET", "/api/agents/"+a.ID+"/stats", nil, nil)
-		if err == nil && st == 200 {
+		err := c.try("GET", "/api/agents/"+a.ID+"/stats", nil, 200, nil)
+		if err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("agent %d: no stats within 30s: %d %v", i, st, err)
+			return fmt.Errorf("agent %d: no stats within 30s: %w", i, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
