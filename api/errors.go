@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,7 +44,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	reqID := r.Header.Get("X-Request-ID")
 	for _, st := range statuses {
 		if errors.Is(err, st.kind) {
-			msg := warder.ErrorMessage(err)
+			msg := clip(warder.ErrorMessage(err), maxDetail)
 			if msg == "" {
 				msg = st.kind.Error()
 			}
@@ -60,7 +61,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	// The logger adds the request id from the context.
-	s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.log.ErrorContext(r.Context(), "internal error", "method", echoed(r.Method), "path", echoed(r.URL.Path), "err", err)
 	noteDetail(w, "internal error")
 	writeJSON(w, http.StatusInternalServerError, detail{"internal error (request id " + reqID + ")"})
 }
@@ -97,9 +98,12 @@ func decodeError(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tooBig *http.MaxBytesError
+	var netErr net.Error
 	switch {
 	case errors.As(err, &tooBig):
 		return warder.Errorf(warder.ErrTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return warder.Errorf(warder.ErrInvalid, "request body did not arrive in time")
 	case errors.Is(err, io.EOF):
 		return warder.Errorf(warder.ErrInvalid, "request body is empty; a JSON object is required")
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):

@@ -32,19 +32,32 @@ func parseLogQuery(q url.Values, opts *warder.LogOptions) error {
 }
 
 // parseTime reads a moment given as RFC 3339 (2026-11-27T05:00:00Z), as
-// Unix seconds, or as a duration before now (10m).
+// Unix seconds, or as a duration before now (10m), between 1970 and the
+// year 9999: Docker takes no time before 1970, JSON none after 9999.
 func parseTime(name, v string) (time.Time, error) {
+	t, ok := readTime(v)
+	if !ok {
+		return time.Time{}, warder.Errorf(warder.ErrInvalid,
+			"%s must be a time such as 2026-11-27T05:00:00Z, Unix seconds, or a duration before now such as 10m, not %q", name, v)
+	}
+	if t.Before(time.Unix(0, 0)) || t.Year() > 9999 {
+		return time.Time{}, warder.Errorf(warder.ErrInvalid,
+			"%s %q is %s: it must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z", name, v, t.Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+func readTime(v string) (time.Time, bool) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC(), nil
+		return t.UTC(), true
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-		return time.Unix(n, 0).UTC(), nil
+		return time.Unix(n, 0).UTC(), true
 	}
 	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return time.Now().Add(-d).UTC(), nil
+		return time.Now().Add(-d).UTC(), true
 	}
-	return time.Time{}, warder.Errorf(warder.ErrInvalid,
-		"%s must be a time such as 2026-11-27T05:00:00Z, Unix seconds, or a duration before now such as 10m, not %q", name, v)
+	return time.Time{}, false
 }
 
 // streamContext is a streaming response's context: it ends when the
@@ -114,7 +127,7 @@ func (l *live) finish(err error, normalEnd string) error {
 		msg := warder.ErrorMessage(err)
 		if msg == "" {
 			id := l.r.Header.Get("X-Request-ID")
-			l.s.log.ErrorContext(l.r.Context(), "stream failed", "kind", l.kind, "path", l.r.URL.Path, "err", err)
+			l.s.log.ErrorContext(l.r.Context(), "stream failed", "kind", l.kind, "path", echoed(l.r.URL.Path), "err", err)
 			msg = "internal error (request id " + id + ")"
 		}
 		if l.sse {

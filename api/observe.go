@@ -12,8 +12,10 @@ import (
 
 // Observer is told what the server does, e.g. to export it as metrics.
 type Observer interface {
-	// Request is one answered request; route is the ServeMux pattern.
-	// streamed marks a response that stayed open to stream.
+	// Request is one answered request; route is the ServeMux pattern
+	// ("unmatched" when none) and method a standard method or "other",
+	// so neither takes values a caller chooses. streamed marks a
+	// response that stayed open to stream.
 	Request(route, method string, status int, d time.Duration, streamed bool)
 	// StreamOpened counts a stream of kind (logs, stats, events) as open
 	// until closed is called.
@@ -110,7 +112,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.obs.Request(route, r.Method, status, d, t.streamed)
+	s.obs.Request(route, methodLabel(r.Method), status, d, t.streamed)
 	level := slog.LevelInfo
 	switch route {
 	case "GET /healthz", "GET /readyz", "GET /metrics":
@@ -120,7 +122,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) {
 	if t.user != nil {
 		user = t.user.Username
 	}
-	s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", route,
+	s.log.Log(r.Context(), level, "request", "method", echoed(r.Method), "path", echoed(r.URL.Path), "route", route,
 		"status", status, "duration", d, "user", user)
 	if t.user != nil && changes(r.Method) {
 		s.recordAudit(r, t, route, status, id)
@@ -146,7 +148,7 @@ func (s *Server) recordAudit(r *http.Request, t *tracked, route string, status i
 	}
 	agent := t.agentID
 	if agent == "" {
-		agent = r.PathValue("id")
+		agent = echoed(r.PathValue("id"))
 	}
 	result := "ok"
 	if status >= 400 {

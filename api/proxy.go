@@ -15,9 +15,11 @@ import (
 
 // proxyAgent is /api/agents/{id}/proxy/{path...}, any method: the request
 // goes on to the agent's port as /{path...} with its query, body and
-// headers, less the caller's Authorization (meant for Warder, not the
-// agent) and the hop-by-hop headers; the answer comes back as it is
-// written. The body is not capped here: the agent sets its own limits.
+// headers, less the caller's Authorization and Cookie (meant for Warder,
+// not the agent) and the hop-by-hop headers; the answer comes back as it
+// is written, less what an untrusted agent must not say in Warder's name
+// (see untrustedAnswer). The body is not capped here: the agent sets its
+// own limits.
 func (s *Server) proxyAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	id := r.PathValue("id")
 	target, err := s.chat.AgentEndpoint(r.Context(), caller, id)
@@ -34,9 +36,11 @@ func (s *Server) proxyAgent(w http.ResponseWriter, r *http.Request, caller *ward
 			pr.Out.URL.Path, pr.Out.URL.RawPath = proxiedPath(pr.In, id)
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("Cookie")
 			pr.SetXForwarded()
 		},
 		ModifyResponse: func(resp *http.Response) error {
+			untrustedAnswer(resp.Header)
 			// An event stream stays open: not a slow request for metrics.
 			if t := trackedOf(w); t != nil && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 				t.streamed = true
@@ -69,11 +73,33 @@ func proxiedPath(r *http.Request, id string) (path, rawPath string) {
 	return "/" + r.PathValue("path"), ""
 }
 
-// isProxyPath reports whether path is under /api/agents/{id}/proxy/,
-// whose bodies go to the agent uncapped.
-func isProxyPath(path string) bool {
-	parts := strings.SplitN(path, "/", 6)
-	return len(parts) == 6 && parts[0] == "" && parts[1] == "api" && parts[2] == "agents" && parts[4] == "proxy"
+// proxiedCSP is the Content-Security-Policy of every proxied answer. A
+// bare sandbox (no allow-* tokens) makes a document a browser renders from
+// it a unique opaque origin with no scripts, forms, popups or plugins: an
+// agent's page, though served from Warder's origin, can neither read
+// Warder's storage nor act as Warder. API clients are unaffected; an agent
+// that wants a web UI serves it on its own port, its own origin.
+const proxiedCSP = "sandbox"
+
+// untrustedAnswer rewrites the headers of an agent's answer: the agent
+// may not set cookies, widen Warder's cross-origin policy, clear a
+// browser's data for Warder's origin, pin HTTPS for it or let a service
+// worker control it; and a browser must take the content as sandboxed
+// and as the type it is labelled.
+func untrustedAnswer(h http.Header) {
+	const cors = "access-control-"
+	for name := range h {
+		if len(name) >= len(cors) && strings.EqualFold(name[:len(cors)], cors) {
+			delete(h, name)
+		}
+	}
+	for _, name := range []string{"Set-Cookie", "Set-Cookie2", "Clear-Site-Data", "Strict-Transport-Security", "Service-Worker-Allowed"} {
+		h.Del(name)
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Added, not set: every policy is enforced, so the agent's own can
+	// only narrow this one.
+	h.Add("Content-Security-Policy", proxiedCSP)
 }
 
 // newAgentTransport is how the proxy reaches agents: directly (never

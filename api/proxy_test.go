@@ -5,22 +5,6 @@ import (
 	"testing"
 )
 
-func TestIsProxyPath(t *testing.T) {
-	for path, want := range map[string]bool{
-		"/api/agents/a1/proxy/":        true,
-		"/api/agents/a1/proxy/x/y":     true,
-		"/api/agents/a1/proxy":         false,
-		"/api/agents/a1/chat":          false,
-		"/api/agents":                  false,
-		"/x/api/agents/a1/proxy/y":     false,
-		"/api/agents/a1/logs/proxy/ab": false,
-	} {
-		if got := isProxyPath(path); got != want {
-			t.Errorf("isProxyPath(%q) = %v, want %v", path, got, want)
-		}
-	}
-}
-
 func TestProxiedPath(t *testing.T) {
 	for in, want := range map[string][2]string{
 		"/api/agents/a1/proxy/":          {"/", "/"},

@@ -45,7 +45,7 @@ func (s *Server) routes() {
 	m.Handle("POST /api/agents/{id}/chat", s.authed(s.chatAgent))
 	m.Handle("GET /api/agents/{id}/conversations", s.authed(s.listConversations))
 	m.Handle("GET /api/agents/{id}/conversations/{cid}", s.authed(s.getConversation))
-	m.Handle("/api/agents/{id}/proxy/{path...}", s.authed(s.proxyAgent))
+	m.Handle(proxyRoute, s.authed(s.proxyAgent))
 	m.Handle("GET /api/events", s.authed(s.events))
 	m.Handle("GET /api/audit", s.authed(s.auditLog))
 
@@ -59,8 +59,8 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := s.mux.Handler(probe); m != r.Method && pattern != "/" && pattern != "" {
-			return writeJSON(w, http.StatusMethodNotAllowed, detail{"method " + r.Method + " is not allowed on " + r.URL.Path})
+			return writeJSON(w, http.StatusMethodNotAllowed, detail{"method " + echoed(r.Method) + " is not allowed on " + echoed(r.URL.Path)})
 		}
 	}
-	return writeJSON(w, http.StatusNotFound, detail{"no such endpoint: " + r.Method + " " + r.URL.Path})
+	return writeJSON(w, http.StatusNotFound, detail{"no such endpoint: " + echoed(r.Method) + " " + echoed(r.URL.Path)})
 }

@@ -7,13 +7,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/logctx"
 )
-
-// MaxBodyBytes caps every request body.
-const MaxBodyBytes = 1 << 20
 
 // Server holds the services the handlers call.
 type Server struct {
@@ -35,6 +33,8 @@ type Server struct {
 	chat warder.ChatService
 	// agentTransport carries proxied requests to agents.
 	agentTransport http.RoundTripper
+	// bodyTimeout bounds the arrival of a request body; see bound.
+	bodyTimeout time.Duration
 }
 
 // Options wires a Server.
@@ -54,6 +54,9 @@ type Options struct {
 	Observer Observer
 	// Chat talks to agents: chat, conversations and the proxy.
 	Chat warder.ChatService
+	// BodyTimeout is how long a request body may take to arrive;
+	// 0 means DefaultBodyTimeout.
+	BodyTimeout time.Duration
 }
 
 // New returns a Server with every route registered.
@@ -68,6 +71,10 @@ func New(o Options) *Server {
 	s.log = slog.New(logctx.NewHandler(o.Logger.Handler()))
 	s.audit, s.metrics, s.obs = o.Audit, o.Metrics, o.Observer
 	s.chat, s.agentTransport = o.Chat, newAgentTransport()
+	s.bodyTimeout = o.BodyTimeout
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = DefaultBodyTimeout
+	}
 	if s.obs == nil {
 		s.obs = noObserver{}
 	}
@@ -76,7 +83,7 @@ func New(o Options) *Server {
 	return s
 }
 
-// ServeHTTP tags the request with an id, caps its body and routes it.
+// ServeHTTP tags the request with an id, bounds its body and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Request-ID")
 	if id == "" || len(id) > 64 {
@@ -84,9 +91,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-ID", id)
 	r.Header.Set("X-Request-ID", id)
-	if r.Body != nil && !isProxyPath(r.URL.Path) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	}
+	s.bound(w, r)
 	s.serve(w, r, id)
 }
 
@@ -114,7 +119,7 @@ func (s *Server) authed(h authedFunc) http.Handler {
 		}
 		noteUser(w, u)
 		if u.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
-			return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot %s %s", r.Method, r.URL.Path)
+			return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot %s %s", echoed(r.Method), echoed(r.URL.Path))
 		}
 		return h(w, r, u)
 	})

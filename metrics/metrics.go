@@ -84,11 +84,25 @@ func (m *Metrics) Handler() http.Handler {
 
 // Request records one answered API request. A streamed response counts
 // as a request but not in the duration histogram, which it would swamp.
+// route and method come bounded from the API; status is bounded here, as
+// the proxy passes on whatever an agent answers.
 func (m *Metrics) Request(route, method string, status int, d time.Duration, streamed bool) {
-	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.httpRequests.WithLabelValues(route, method, statusLabel(status)).Inc()
 	if !streamed {
 		m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
 	}
+}
+
+// statusLabel is status as a label: a registered status code as itself
+// (404), any other as its class (4xx).
+func statusLabel(status int) string {
+	switch {
+	case http.StatusText(status) != "":
+		return strconv.Itoa(status)
+	case status >= 100 && status < 600:
+		return strconv.Itoa(status/100) + "xx"
+	}
+	return "other"
 }
 
 // StreamOpened counts a streaming response of kind as open until the

@@ -98,3 +98,16 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusLabel: an agent's status, passed on by the proxy, adds at
+// most one series per registered status or class.
+func TestStatusLabel(t *testing.T) {
+	for status, want := range map[int]string{
+		200: "200", 404: "404", 418: "418", 502: "502",
+		299: "2xx", 499: "4xx", 599: "5xx", 600: "other", 999: "other", 0: "other",
+	} {
+		if got := statusLabel(status); got != want {
+			t.Errorf("statusLabel(%d) = %q, want %q", status, got, want)
+		}
+	}
+}
