@@ -25,7 +25,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(a.handler, defaultServerLimits)
 	// Shutdown waits for responses to finish; streams end only when told.
 	srv.RegisterOnShutdown(a.handler.CloseStreams)
 	log.Info("warder listening", "addr", ln.Addr().String(), "database", dbName(cfg), "network", cfg.Network, "image", cfg.Image)
@@ -44,6 +44,30 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// serverLimits are the HTTP server's own bounds on a connection; the API
+// bounds bodies itself (api.MaxBodyBytes, api.DefaultBodyTimeout). There is
+// no ReadTimeout or WriteTimeout: they would cut streams and proxied
+// uploads, which end with the client, the agent or a shutdown.
+type serverLimits struct {
+	// ReadHeader is how long a request's line and headers may take.
+	ReadHeader time.Duration
+	// Idle is how long a keep-alive connection may wait for a request.
+	Idle time.Duration
+	// MaxHeaderBytes caps a request's line and headers.
+	MaxHeaderBytes int
+}
+
+// defaultServerLimits: 10 s for headers a client has at hand; 2 min of
+// idle keep-alive, longer than browsers (about 1 min) and proxies keep
+// idle connections open; 64 KiB of headers, a sixteenth of Go's default
+// and still room for long cookies passed through the proxy.
+var defaultServerLimits = serverLimits{ReadHeader: 10 * time.Second, Idle: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+
+// newHTTPServer is the server in front of h.
+func newHTTPServer(h http.Handler, l serverLimits) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeader, IdleTimeout: l.Idle, MaxHeaderBytes: l.MaxHeaderBytes}
 }
 
 // setupUntilDone prepares the network and image in the background, retrying

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warder/warder/api"
+)
+
+// TestHTTPServerLimits: the server Warder serves on closes idle
+// keep-alive connections and connections whose headers do not come, and
+// refuses oversized headers. It runs with short limits of the same shape
+// as defaultServerLimits.
+func TestHTTPServerLimits(t *testing.T) {
+	if defaultServerLimits.ReadHeader <= 0 || defaultServerLimits.Idle <= 0 || defaultServerLimits.MaxHeaderBytes <= 0 {
+		t.Fatalf("defaultServerLimits leaves a bound unset: %+v", defaultServerLimits)
+	}
+	const bound = 300 * time.Millisecond
+	srv := newHTTPServer(api.New(api.Options{}), serverLimits{ReadHeader: bound, Idle: bound, MaxHeaderBytes: 4 << 10})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	// closedWithin fails unless the server closes conn within the bound
+	// and some slack.
+	closedWithin := func(t *testing.T, conn net.Conn, r *bufio.Reader) {
+		t.Helper()
+		start := time.Now()
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			t.Fatalf("the server did not close the connection: %v", err)
+		}
+		if took := time.Since(start); took > bound+2*time.Second {
+			t.Fatalf("the connection stayed open %s; the bound is %s", took, bound)
+		}
+	}
+	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn, bufio.NewReader(conn)
+	}
+
+	t.Run("idle keep-alive", func(t *testing.T) {
+		conn, r := dial(t)
+		fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: warder\r\n\r\n")
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil || resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("healthz = %v, %v", resp, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		closedWithin(t, conn, r)
+	})
+	t.Run("headers never finished", func(t *testing.T) {
+		conn, r := dial(t)
+		fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: warder\r\n")
+		closedWithin(t, conn, r)
+	})
+	t.Run("oversized headers", func(t *testing.T) {
+		conn, r := dial(t)
+		fmt.Fprintf(conn, "GET /%s HTTP/1.1\r\nHost: warder\r\n\r\n", strings.Repeat("a", 64<<10))
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("64 KiB path = %v, %v", resp, err)
+		}
+	})
+}
+
+// TestAgentAnswersUntrusted: through the proxy to a real agent, the
+// caller's Cookie does not arrive and the answer comes back sandboxed;
+// and a logs since before 1970 is a 400, not Docker's error as a 500.
+func TestAgentAnswersUntrusted(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.register(t, "root")
+	var a agentJSON
+	c.mustDo("POST", "/api/agents", map[string]any{
+		"name": "echo",
+		"container_config": map[string]any{
+			"memory_limit": "32m", "cpu_limit": 0.25, "env_vars": map[string]string{"WARDER_AGENT_ECHO": "1"},
+		},
+	}, 201, &a)
+
+	req, _ := http.NewRequest("GET", ts.URL+"/api/agents/"+a.ID+"/proxy/echo/page", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Cookie", "warder_session=secret")
+	req.Header.Set("X-Custom", "kept")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echo struct{ Headers map[string]string }
+	err = json.NewDecoder(resp.Body).Decode(&echo)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("echo = %d (%v)", resp.StatusCode, err)
+	}
+	if _, ok := echo.Headers["Cookie"]; ok || echo.Headers["X-Custom"] != "kept" {
+		t.Fatalf("headers the agent got: %v", echo.Headers)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") != "sandbox" {
+		t.Fatalf("the agent's answer is not sandboxed: %v", resp.Header)
+	}
+
+	logs := "/api/agents/" + a.ID + "/logs"
+	for _, q := range []string{"?since=500000h", "?since=1969-12-31T23:59:59Z", "?since=99999999999999"} {
+		status, raw := c.do("GET", logs+q, nil)
+		if status != 400 || !strings.Contains(detailOf(t, raw), "must be between 1970") {
+			t.Errorf("GET logs%s = %d %s", q, status, raw)
+		}
+	}
+	c.mustDo("GET", logs+"?since=0", nil, 200, nil)
+}
