@@ -10,6 +10,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -34,6 +35,8 @@ type Config struct {
 	// called only when DefaultImage must be built; BuildAgentBinary is one
 	// implementation.
 	AgentBinary func(ctx context.Context) (string, error)
+	// Logger is told of what Setup repairs; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Runtime runs agent containers on one Docker engine. It is safe for
@@ -41,6 +44,7 @@ type Config struct {
 type Runtime struct {
 	cfg Config
 	cli *client.Client
+	log *slog.Logger
 
 	// setupSem single-flights Setup, so concurrent callers never create two
 	// networks of the same name (API 1.41 allows duplicates). It is a
@@ -66,7 +70,11 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Runtime{cfg: cfg, cli: cli, setupSem: make(chan struct{}, 1)}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Runtime{cfg: cfg, cli: cli, log: log, setupSem: make(chan struct{}, 1)}, nil
 }
 
 // Close releases the client's idle connections.

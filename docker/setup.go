@@ -47,24 +47,38 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 		return nil
 	}
 	nets, err := r.networks(ctx, name)
-	if err != nil || len(nets) == 1 {
+	if err != nil {
 		return err
 	}
 	if len(nets) == 0 {
-		_, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-			Driver:   "bridge",
-			Internal: internal,
-			Labels:   map[string]string{warder.LabelManaged: "true"},
-		})
-		// A conflict is a newer engine refusing a duplicate: someone made it first.
-		if err != nil && !cerrdefs.IsConflict(err) {
-			return mapErr(err, "create network "+name)
+		if err := r.createNetwork(ctx, name, internal); err != nil {
+			return err
 		}
 		if nets, err = r.networks(ctx, name); err != nil {
 			return err
 		}
 	}
-	return r.dedupeNetworks(ctx, nets)
+	if err := r.dedupeNetworks(ctx, nets); err != nil {
+		return err
+	}
+	if !isolating(nets[0]) {
+		return r.isolateNetwork(ctx, nets[0], internal)
+	}
+	return nil
+}
+
+func (r *Runtime) createNetwork(ctx context.Context, name string, internal bool) error {
+	_, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+		Driver:   "bridge",
+		Internal: internal,
+		Options:  map[string]string{iccOption: "false"},
+		Labels:   map[string]string{warder.LabelManaged: "true"},
+	})
+	// A conflict is a newer engine refusing a duplicate: someone made it first.
+	if err != nil && !cerrdefs.IsConflict(err) {
+		return mapErr(err, "create network "+name)
+	}
+	return nil
 }
 
 // dedupeNetworks keeps the oldest of nets and removes the other ones that
