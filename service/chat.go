@@ -30,6 +30,9 @@ func (s *Service) Chat(ctx context.Context, caller *warder.User, agentID string,
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	if err := actsOnAgent(caller, "chat with"); err != nil {
+		return nil, err
+	}
 	a, err := s.owned(ctx, caller, agentID)
 	if err != nil {
 		return nil, err
@@ -39,7 +42,7 @@ func (s *Service) Chat(ctx context.Context, caller *warder.User, agentID string,
 		return nil, err
 	}
 	asked := time.Now().UTC()
-	base, err := s.reach(ctx, caller, a)
+	base, err := s.reach(ctx, caller, a, "chat")
 	if err != nil {
 		return nil, err
 	}
@@ -149,16 +152,28 @@ func (s *Service) Conversation(ctx context.Context, caller *warder.User, agentID
 
 // AgentEndpoint makes the agent ready and returns its base URL.
 func (s *Service) AgentEndpoint(ctx context.Context, caller *warder.User, agentID string) (*url.URL, error) {
+	if err := actsOnAgent(caller, "reach through the proxy"); err != nil {
+		return nil, err
+	}
 	a, err := s.owned(ctx, caller, agentID)
 	if err != nil {
 		return nil, err
 	}
-	return s.reach(ctx, caller, a)
+	return s.reach(ctx, caller, a, "proxy")
+}
+
+// actsOnAgent refuses a read-only key: chat and the proxy act on the
+// agent (they may start it, and what they send can change its state).
+func actsOnAgent(caller *warder.User, what string) error {
+	if caller.ReadOnly {
+		return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot %s an agent", what)
+	}
+	return nil
 }
 
 // reach records use of the agent, starts it if it is not running, and
 // waits until it answers on its port; it returns the port's base URL.
-func (s *Service) reach(ctx context.Context, caller *warder.User, a *warder.Agent) (*url.URL, error) {
+func (s *Service) reach(ctx context.Context, caller *warder.User, a *warder.Agent, cause string) (*url.URL, error) {
 	if s.cfg.Agents == nil {
 		return nil, warder.Errorf(warder.ErrUnavailable, "this Warder is not set up to talk to agents")
 	}
@@ -168,7 +183,9 @@ func (s *Service) reach(ctx context.Context, caller *warder.User, a *warder.Agen
 			if a.Status == warder.StatusRunning && a.ContainerID != "" {
 				return nil // started by someone else meanwhile
 			}
-			return s.start(ctx, a, actor(caller))
+			err := s.start(ctx, caller, a)
+			s.auditStart(ctx, caller, a, cause, err)
+			return err
 		})
 		if err != nil {
 			return nil, err

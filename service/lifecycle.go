@@ -29,18 +29,19 @@ func (s *Service) locked(ctx context.Context, caller *warder.User, id string, op
 // it. Starting a running agent succeeds.
 func (s *Service) StartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
 	return s.locked(ctx, caller, id, func(a *warder.Agent) error {
-		// The policy may have tightened since the agent was made.
-		if err := s.checkImage(caller, a.ContainerConfig.Image); err != nil {
-			return err
-		}
-		return s.start(ctx, a, actor(caller))
+		return s.start(ctx, caller, a)
 	})
 }
 
-// start runs under the agent's lock. The agent is "starting" in the store
-// while it works, so a Warder killed half-way is noticed at its next
-// start-up; if Docker goes away meanwhile the old status is put back.
-func (s *Service) start(ctx context.Context, a *warder.Agent, who string) error {
+// start runs under the agent's lock, for every path that starts an agent,
+// and first asks mayStart. The agent is "starting" in the store while it
+// works, so a Warder killed half-way is noticed at its next start-up; if
+// Docker goes away meanwhile the old status is put back.
+func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agent) error {
+	if err := s.mayStart(ctx, caller, a); err != nil {
+		return err
+	}
+	who := actor(caller)
 	if a.ContainerID != "" {
 		// Already running: nothing to do, and nothing for the history.
 		st, err := s.rt.Inspect(ctx, a.ContainerID)
@@ -251,6 +252,6 @@ func (s *Service) RestartAgent(ctx context.Context, caller *warder.User, id stri
 				return err
 			}
 		}
-		return s.start(ctx, a, actor(caller))
+		return s.start(ctx, caller, a)
 	})
 }
