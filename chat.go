@@ -19,6 +19,14 @@ const (
 // MaxChatContentBytes caps one user message.
 const MaxChatContentBytes = 128 << 10
 
+// MaxAnswerBytes caps an agent's answer as it comes over the wire: the
+// JSON of a whole answer, any one event of a streamed answer (the "done"
+// event carries the whole answer), and the pieces of a stream together.
+// The answer is stored as a message, so it must stay small; 4 MiB is far
+// more than any model writes in one answer, and keeps what one chat makes
+// Warder hold to a few MiB.
+const MaxAnswerBytes = 4 << 20
+
 // Conversation is a thread of messages between users and one agent.
 type Conversation struct {
 	ID      string `json:"id"`
@@ -162,6 +170,7 @@ type AgentClient interface {
 	// Chat sends msg. With onDelta set it asks for a stream and calls
 	// onDelta with each piece as it arrives; the answer holds the whole
 	// content either way. Failures of the agent (or its model) wrap
-	// ErrBadGateway; no call waits forever.
+	// ErrBadGateway, and so does an answer over MaxAnswerBytes: it is cut
+	// off there, never read to its end. No call waits forever.
 	Chat(ctx context.Context, base *url.URL, msg AgentChat, onDelta func(string) error) (AgentAnswer, error)
 }

@@ -28,8 +28,9 @@ const (
 	// answers: long enough for its own model timeout (60 s by default)
 	// to fire first and say what went wrong.
 	DefaultIdleTimeout = 5 * time.Minute
-	maxAnswerBytes     = 16 << 20
-	maxErrorBytes      = 64 << 10
+	// maxErrorBytes caps what is read of an error answer or of /health,
+	// whose bodies Warder only words an error from or throws away.
+	maxErrorBytes = 64 << 10
 )
 
 // Client is a warder.AgentClient. The zero value is not usable; call New.
@@ -169,9 +170,12 @@ type answer struct {
 	Model   string `json:"model"`
 }
 
+// readAnswer reads a whole answer, at most warder.MaxAnswerBytes of it:
+// a longer one is an error that names the bound, not a truncated answer.
 func readAnswer(r io.Reader, onDelta func(string) error) (warder.AgentAnswer, error) {
 	var a answer
-	if err := json.NewDecoder(io.LimitReader(r, maxAnswerBytes)).Decode(&a); err != nil {
+	capped := &capReader{r: r, left: warder.MaxAnswerBytes, err: tooLarge("its answer")}
+	if err := json.NewDecoder(capped).Decode(&a); err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &syn) || errors.As(err, &typ) || errors.Is(err, io.EOF) {
@@ -193,6 +197,27 @@ func unwrapURL(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// capReader reads at most left bytes of r; reading past them is err.
+// Unlike io.LimitReader, whose EOF would pass a cut-off answer for a
+// malformed one, it says the bound was passed.
+type capReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, c.err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // kickReader calls kick whenever bytes arrive, to push a deadline back.

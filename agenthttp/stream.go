@@ -2,67 +2,91 @@ package agenthttp
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
-	"strings"
 
 	"github.com/warder/warder"
 )
 
-// maxEventBytes caps one event of an agent's stream.
-const maxEventBytes = 1 << 20
+// maxLineBytes caps one line of an agent's stream: a "data:" field with
+// an event's whole payload, and room for the field name. Lines are cut
+// here, events (which span lines) in readStream.
+const maxLineBytes = warder.MaxAnswerBytes + 64
 
 // readStream reads an agent's streamed answer: unnamed events (or
 // "message"/"delta") carry {"content": piece}, "done" the whole answer,
 // "error" {"detail"}. A stream that ends without "done" broke off: its
-// pieces are not an answer.
+// pieces are not an answer. No line, no event and no sum of pieces may
+// pass warder.MaxAnswerBytes: an agent that sends data without end is
+// cut off there, whether or not it ever ends an event.
 func readStream(r io.Reader, onDelta func(string) error) (warder.AgentAnswer, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxEventBytes)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
 	var name string
-	var data []string
+	var data bytes.Buffer
+	lines, pieces := 0, 0
 	for sc.Scan() {
-		line := sc.Text()
-		if line != "" {
-			field, value, _ := strings.Cut(line, ":")
-			value = strings.TrimPrefix(value, " ")
-			switch field {
+		line := sc.Bytes()
+		if len(line) != 0 {
+			field, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimPrefix(value, []byte(" "))
+			switch string(field) {
 			case "event":
-				name = value
+				name = string(value)
 			case "data":
-				data = append(data, value)
+				if lines > 0 {
+					data.WriteByte('\n') // an event's lines are joined by newlines
+				}
+				if data.Len()+len(value) > warder.MaxAnswerBytes {
+					return warder.AgentAnswer{}, tooLarge("one event of its stream")
+				}
+				data.Write(value)
+				lines++
 			}
 			continue
 		}
-		if len(data) == 0 {
+		if lines == 0 {
 			name = ""
 			continue
 		}
-		ans, done, err := handleEvent(name, strings.Join(data, "\n"), onDelta)
+		ans, done, err := handleEvent(name, data.Bytes(), &pieces, onDelta)
 		if err != nil || done {
 			return ans, err
 		}
-		name, data = "", nil
+		name, lines = "", 0
+		data.Reset()
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return warder.AgentAnswer{}, warder.Errorf(warder.ErrBadGateway, "the agent sent a stream event over 1 MiB")
+			return warder.AgentAnswer{}, tooLarge("one line of its stream")
 		}
 		return warder.AgentAnswer{}, err
 	}
 	return warder.AgentAnswer{}, warder.Errorf(warder.ErrBadGateway, "the agent's stream ended before its answer was complete")
 }
 
+// tooLarge is an answer cut off at warder.MaxAnswerBytes; what says which
+// part of it passed the bound.
+func tooLarge(what string) error {
+	return warder.Errorf(warder.ErrBadGateway, "the agent sent more than %d MiB in %s; Warder reads at most %d MiB of an answer",
+		warder.MaxAnswerBytes>>20, what, warder.MaxAnswerBytes>>20)
+}
+
 // handleEvent acts on one event; done reports the end of the answer.
-func handleEvent(name, data string, onDelta func(string) error) (ans warder.AgentAnswer, done bool, err error) {
+// pieces counts the bytes of content passed on so far.
+func handleEvent(name string, data []byte, pieces *int, onDelta func(string) error) (ans warder.AgentAnswer, done bool, err error) {
 	switch name {
 	case "", "message", "delta":
 		var d struct {
 			Content string `json:"content"`
 		}
-		if json.Unmarshal([]byte(data), &d) != nil {
+		if json.Unmarshal(data, &d) != nil {
 			return ans, false, warder.Errorf(warder.ErrBadGateway, "the agent sent a stream event that is not {\"content\": ...}")
+		}
+		if *pieces += len(d.Content); *pieces > warder.MaxAnswerBytes {
+			return ans, false, tooLarge("the pieces of its answer")
 		}
 		if d.Content != "" && onDelta != nil {
 			if err := onDelta(d.Content); err != nil {
@@ -72,7 +96,7 @@ func handleEvent(name, data string, onDelta func(string) error) (ans warder.Agen
 		return ans, false, nil
 	case "done":
 		var a answer
-		if json.Unmarshal([]byte(data), &a) != nil {
+		if json.Unmarshal(data, &a) != nil {
 			return ans, false, warder.Errorf(warder.ErrBadGateway, "the agent's done event is not {\"content\": ...}")
 		}
 		return warder.AgentAnswer{Content: a.Content, Model: a.Model}, true, nil
@@ -80,7 +104,7 @@ func handleEvent(name, data string, onDelta func(string) error) (ans warder.Agen
 		var d struct {
 			Detail string `json:"detail"`
 		}
-		if json.Unmarshal([]byte(data), &d) != nil || d.Detail == "" {
+		if json.Unmarshal(data, &d) != nil || d.Detail == "" {
 			return ans, false, warder.Errorf(warder.ErrBadGateway, "the agent's answer failed")
 		}
 		return ans, false, warder.Errorf(warder.ErrBadGateway, "%s", d.Detail)
