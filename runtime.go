@@ -35,7 +35,14 @@ type ContainerSpec struct {
 	// MaxRetries bounds "on-failure" (0 = no bound).
 	RestartPolicy string
 	MaxRetries    int
+	// AllowRoot lets an image that declares no user, or root, run as
+	// root. Without it such an image runs as NonRootUser.
+	AllowRoot bool
 }
+
+// NonRootUser is the user:group an agent runs as when its image would run
+// it as root and the operator has not allowed that: nobody:nogroup.
+const NonRootUser = "65534:65534"
 
 // ContainerState is what the runtime reports about a container.
 type ContainerState struct {

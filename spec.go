@@ -176,6 +176,9 @@ type SpecSettings struct {
 	// each other's containers.
 	Network     string
 	BindAddress string // AGENT_BIND_ADDRESS
+	// AllowRoot lets images without a non-root USER run as root
+	// (WARDER_ALLOW_ROOT_AGENTS); see ContainerSpec.AllowRoot.
+	AllowRoot bool
 }
 
 // ContainerName is the Docker name of an agent's container, derived from
@@ -233,5 +236,6 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 		HostPort:      a.HostPort,
 		ContainerPort: port,
 		Internal:      internal,
+		AllowRoot:     s.AllowRoot,
 	}, nil
 }

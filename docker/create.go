@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -18,14 +19,14 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	if err != nil {
 		return "", err
 	}
-	id, err := r.create(ctx, spec.Name, req)
+	id, err := r.create(ctx, spec, req)
 	if cerrdefs.IsNotFound(err) {
 		// 404: the image is missing, or the network (engines newer than
 		// API 1.41; those older notice only at start, see Start).
 		if perr := r.provide(ctx, spec); perr != nil {
 			return "", perr
 		}
-		id, err = r.create(ctx, spec.Name, req)
+		id, err = r.create(ctx, spec, req)
 	}
 	switch {
 	case err == nil:
@@ -40,9 +41,18 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	}
 }
 
-func (r *Runtime) create(ctx context.Context, name string, req createRequest) (string, error) {
+func (r *Runtime) create(ctx context.Context, spec warder.ContainerSpec, req createRequest) (string, error) {
+	if !spec.AllowRoot {
+		img, err := r.cli.ImageInspect(ctx, spec.Image)
+		if err != nil {
+			return "", err // a missing image is provided by the caller
+		}
+		if img.Config == nil || runsAsRoot(img.Config.User) {
+			req.Config.User = warder.NonRootUser
+		}
+	}
 	res, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name:             name,
+		Name:             spec.Name,
 		Config:           req.Config,
 		HostConfig:       req.HostConfig,
 		NetworkingConfig: req.Networking,
@@ -66,4 +76,11 @@ func (r *Runtime) provide(ctx context.Context, spec warder.ContainerSpec) error 
 	default:
 		return r.pull(ctx, spec.Image)
 	}
+}
+
+// runsAsRoot reports whether an image's USER makes its process root: none
+// given, or root by name or by id, whatever the group.
+func runsAsRoot(user string) bool {
+	name, _, _ := strings.Cut(user, ":")
+	return name == "" || name == "root" || name == "0"
 }
