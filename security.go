@@ -19,7 +19,9 @@ type KeyService interface {
 type APIKeyCreate struct {
 	Name     string `json:"name"`
 	ReadOnly bool   `json:"read_only"`
-	// ExpiresInDays is the key's lifetime; 0 means it never expires.
+	// ExpiresInDays is the key's lifetime; 0 means it never expires. A
+	// key made with a key expires no later than that key, whatever this
+	// asks.
 	ExpiresInDays int `json:"expires_in_days"`
 }
 
@@ -41,6 +43,9 @@ func (r *APIKeyCreate) Validate() error {
 // AdminService is what only admins may do.
 type AdminService interface {
 	ListUsers(ctx context.Context, caller *User) ([]*User, error)
+	// CreateUser makes a plain user, as registration would: the way in
+	// when registration is closed.
+	CreateUser(ctx context.Context, caller *User, req RegisterRequest) (*User, error)
 	// SetUserDisabled disables a user (their tokens stop working at once
 	// and their agents are stopped) or enables them again.
 	SetUserDisabled(ctx context.Context, caller *User, id string, disabled bool) error

@@ -7,7 +7,11 @@ import (
 
 // AuthService registers users and turns credentials into bearer tokens.
 type AuthService interface {
-	Register(ctx context.Context, req RegisterRequest) (*User, error)
+	// Register creates a user. from is the client's address: many
+	// registrations from one address are slowed and then refused
+	// (RateLimitError); a server with registration closed refuses all but
+	// the first user (ErrForbidden).
+	Register(ctx context.Context, req RegisterRequest, from string) (*User, error)
 	// Login checks a username (or email) and password and issues a token.
 	// from is the client's address: repeated failures from one address, as
 	// for one account, are slowed and then refused (RateLimitError).
@@ -15,7 +19,8 @@ type AuthService interface {
 	// Authenticate returns the user a bearer token belongs to; an unknown,
 	// revoked or expired token is ErrUnauthorized.
 	Authenticate(ctx context.Context, token string) (*User, error)
-	// Logout revokes the token at once.
+	// Logout revokes the token at once. For an API key that is the key
+	// itself, and every key made with it.
 	Logout(ctx context.Context, token string) error
 }
 

@@ -26,6 +26,9 @@ type User struct {
 	// ReadOnly is set on the caller, for one request, when it signed in
 	// with a read-only API key: it may read but change nothing.
 	ReadOnly bool `json:"-"`
+	// Key is set on the caller, for one request, when it signed in with an
+	// API key (nil for a login token): a key it makes is bounded by this one.
+	Key *APIKey `json:"-"`
 }
 
 // IsAdmin reports whether u may act on every agent.
@@ -49,6 +52,12 @@ type UserStore interface {
 	UserByID(ctx context.Context, id string) (*User, error)
 	// UserByLogin finds a user by username or email.
 	UserByLogin(ctx context.Context, login string) (*User, error)
+	// HasUsers reports whether any user exists.
+	HasUsers(ctx context.Context) (bool, error)
+	// CreateInitialUser creates u as RoleAdmin if there are no users yet,
+	// and is ErrConflict otherwise, deciding atomically: how a server
+	// whose registration is closed gets its first admin.
+	CreateInitialUser(ctx context.Context, u *User) error
 	SetUserRole(ctx context.Context, username string, role Role) error
 	// ListUsers lists every user, oldest first.
 	ListUsers(ctx context.Context) ([]*User, error)
@@ -63,8 +72,12 @@ type UserStore interface {
 // APIKey is a long-lived bearer credential for automation. Only the hash
 // of its secret is stored; the secret is shown once, at creation.
 type APIKey struct {
-	ID         string     `json:"id"`
-	UserID     string     `json:"user_id"`
+	ID     string `json:"id"`
+	UserID string `json:"user_id"`
+	// ParentID is the key this one was made with, if it was made with a
+	// key rather than a login token. It expires no later than its parent,
+	// is read-only if its parent is, and is revoked with it.
+	ParentID   string     `json:"parent_id,omitempty"`
 	Name       string     `json:"name"`
 	Prefix     string     `json:"prefix"`
 	ReadOnly   bool       `json:"read_only"`
@@ -79,7 +92,8 @@ type KeyStore interface {
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// APIKeys lists the user's keys, oldest first.
 	APIKeys(ctx context.Context, userID string) ([]*APIKey, error)
-	// DeleteAPIKey revokes the user's key id, or returns ErrNotFound.
+	// DeleteAPIKey revokes the user's key id and, in the same statement,
+	// every key made with it, with those, and so on; or returns ErrNotFound.
 	DeleteAPIKey(ctx context.Context, userID, id string) error
 	// UserByAPIKey returns an enabled user's unexpired key and the user,
 	// recording its use; else ErrNotFound.

@@ -24,7 +24,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	u, err := s.auth.Register(r.Context(), req)
+	u, err := s.auth.Register(r.Context(), req, clientAddress(r))
 	if err != nil {
 		return err
 	}
@@ -71,11 +71,7 @@ func (s *Server) tokenForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, login, password string) error {
-	from, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		from = r.RemoteAddr
-	}
-	sess, err := s.auth.Login(r.Context(), login, password, from)
+	sess, err := s.auth.Login(r.Context(), login, password, clientAddress(r))
 	if err != nil {
 		return err
 	}
@@ -88,6 +84,16 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, login, password s
 		TokenType:   sess.TokenType,
 		ExpiresIn:   int(sess.ExpiresIn.Seconds()),
 	})
+}
+
+// clientAddress is the address the request came from, for throttling: the
+// connection's peer, never a header the client could set.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *warder.User) error {

@@ -21,6 +21,9 @@ func (s *Server) chatAgent(w http.ResponseWriter, r *http.Request, caller *warde
 	req.Stream = req.Stream || acceptsEventStream(r)
 	if !req.Stream {
 		reply, err := s.chat.Chat(r.Context(), caller, r.PathValue("id"), req, nil)
+		if err != nil && credentialEnded(r) {
+			return errCredentialEnded
+		}
 		if err != nil && r.Context().Err() != nil {
 			return nil // the caller has gone: no one to answer
 		}
@@ -30,12 +33,22 @@ func (s *Server) chatAgent(w http.ResponseWriter, r *http.Request, caller *warde
 		w.Header().Set("X-Conversation-ID", reply.ConversationID)
 		return writeJSON(w, http.StatusOK, reply)
 	}
+	release, err := s.streams.hold(caller.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	cs := &chatStream{w: w, gone: cancel}
 	defer cs.close()
 	reply, err := s.chat.Chat(ctx, caller, r.PathValue("id"), req, cs.delta)
 	switch {
+	case err != nil && credentialEnded(r) && cs.st == nil:
+		return errCredentialEnded
+	case err != nil && credentialEnded(r):
+		cs.st.event("error", detail{warder.ErrorMessage(errCredentialEnded)})
+		return nil
 	case err != nil && r.Context().Err() != nil:
 		return nil // the caller has gone: no one to answer
 	case err != nil && cs.st == nil:

@@ -60,12 +60,18 @@ func readTime(v string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// streamContext is a streaming response's context: it ends when the
-// client leaves or the server shuts down.
-func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+// streamContext is a streaming response's context: it holds one of the
+// caller's stream slots (429 when none is free) and ends when the client
+// leaves, the server shuts down or the caller's credential ends (authed
+// watches it). cancel gives the slot back.
+func (s *Server) streamContext(r *http.Request, caller *warder.User) (context.Context, context.CancelFunc, error) {
+	release, err := s.streams.hold(caller.ID)
+	if err != nil {
+		return nil, nil, err
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	stop := context.AfterFunc(s.closing, cancel)
-	return ctx, func() { stop(); cancel() }
+	return ctx, func() { stop(); cancel(); release() }, nil
 }
 
 // CloseStreams ends every open stream (logs, stats, events) with an "end"
@@ -114,6 +120,8 @@ func (l *live) finish(err error, normalEnd string) error {
 	defer l.out.close()
 	reason := normalEnd
 	switch {
+	case credentialEnded(l.r):
+		reason = warder.ErrorMessage(errCredentialEnded)
 	case l.r.Context().Err() != nil, l.out.err != nil:
 		return nil // the client is gone
 	case l.s.closing.Err() != nil:
@@ -147,10 +155,13 @@ func (l *live) finish(err error, normalEnd string) error {
 // line, named after its stream) or, for follow without SSE, as plain text
 // (one line per line, its stream first).
 func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, caller *warder.User, opts warder.LogOptions) error {
-	ctx, cancel := s.streamContext(r)
+	ctx, cancel, err := s.streamContext(r, caller)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	l := &live{s: s, w: w, r: r, kind: "logs", sse: acceptsEventStream(r), cancel: cancel}
-	err := s.agents.StreamAgentLogs(ctx, caller, r.PathValue("id"), opts, l.open, func(line warder.LogLine) error {
+	err = s.agents.StreamAgentLogs(ctx, caller, r.PathValue("id"), opts, l.open, func(line warder.LogLine) error {
 		if l.sse {
 			return l.out.event(line.Stream, line)
 		}
@@ -195,10 +206,13 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 	case stream && history != "":
 		return warder.Errorf(warder.ErrInvalid, "history and stream cannot be asked for together")
 	case stream:
-		ctx, cancel := s.streamContext(r)
+		ctx, cancel, err := s.streamContext(r, caller)
+		if err != nil {
+			return err
+		}
 		defer cancel()
 		l := &live{s: s, w: w, r: r, kind: "stats", sse: true, cancel: cancel}
-		err := s.agents.WatchAgentStats(ctx, caller, id, l.open, func(st warder.Stats) error {
+		err = s.agents.WatchAgentStats(ctx, caller, id, l.open, func(st warder.Stats) error {
 			return l.out.event("stats", statsView(st))
 		})
 		return l.finish(err, "the agent container stopped")
@@ -229,10 +243,13 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 // events streams the status changes of the caller's agents (an admin's:
 // everyone's) as "status" events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
-	ctx, cancel := s.streamContext(r)
+	ctx, cancel, err := s.streamContext(r, caller)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	l := &live{s: s, w: w, r: r, kind: "events", sse: true, cancel: cancel}
-	err := s.agents.WatchEvents(ctx, caller, l.open, func(c warder.StatusChange) error {
+	err = s.agents.WatchEvents(ctx, caller, l.open, func(c warder.StatusChange) error {
 		return l.out.event("status", c)
 	})
 	return l.finish(err, "")

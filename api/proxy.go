@@ -21,6 +21,13 @@ import (
 // (see untrustedAnswer). The body is not capped here: the agent sets its
 // own limits.
 func (s *Server) proxyAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	// Each proxied request holds a connection to the agent for as long as
+	// it lasts (an event stream, a websocket): it counts as a stream.
+	release, err := s.streams.hold(caller.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	id := r.PathValue("id")
 	target, err := s.chat.AgentEndpoint(r.Context(), caller, id)
 	if err != nil {

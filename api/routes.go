@@ -23,6 +23,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/system/limits", s.authed(s.systemLimits))
 	m.Handle("GET /api/system/status", s.authed(s.systemStatus))
 	m.Handle("GET /api/admin/users", s.authed(s.listUsers))
+	m.Handle("POST /api/admin/users", s.authed(s.createUser))
 	m.Handle("POST /api/admin/users/{id}/disable", s.authed(s.disableUser))
 	m.Handle("POST /api/admin/users/{id}/enable", s.authed(s.enableUser))
 	m.Handle("GET /api/admin/users/{id}/limits", s.authed(s.userLimits))

@@ -64,6 +64,20 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, caller *warde
 	return writeJSON(w, http.StatusOK, users)
 }
 
+// createUser is POST /api/admin/users: an admin makes a plain user, as
+// registration would (the way in when registration is closed).
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	var req warder.RegisterRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	u, err := s.admin.CreateUser(r.Context(), caller, req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, u)
+}
+
 func (s *Server) disableUser(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	if err := s.admin.SetUserDisabled(r.Context(), caller, r.PathValue("id"), true); err != nil {
 		return err

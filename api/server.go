@@ -33,6 +33,8 @@ type Server struct {
 	chat warder.ChatService
 	// agentTransport carries proxied requests to agents.
 	agentTransport http.RoundTripper
+	// streams bounds each user's open streams.
+	streams *streamSlots
 	// bodyTimeout bounds the arrival of a request body; see bound.
 	bodyTimeout time.Duration
 }
@@ -54,6 +56,9 @@ type Options struct {
 	Observer Observer
 	// Chat talks to agents: chat, conversations and the proxy.
 	Chat warder.ChatService
+	// MaxStreamsPerUser bounds each user's open streams on this server;
+	// 0 means DefaultMaxStreamsPerUser.
+	MaxStreamsPerUser int
 	// BodyTimeout is how long a request body may take to arrive;
 	// 0 means DefaultBodyTimeout.
 	BodyTimeout time.Duration
@@ -71,6 +76,10 @@ func New(o Options) *Server {
 	s.log = slog.New(logctx.NewHandler(o.Logger.Handler()))
 	s.audit, s.metrics, s.obs = o.Audit, o.Metrics, o.Observer
 	s.chat, s.agentTransport = o.Chat, newAgentTransport()
+	s.streams = &streamSlots{max: o.MaxStreamsPerUser}
+	if s.streams.max <= 0 {
+		s.streams.max = DefaultMaxStreamsPerUser
+	}
 	s.bodyTimeout = o.BodyTimeout
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout
@@ -110,10 +119,13 @@ func (s *Server) public(h handlerFunc) http.Handler {
 	})
 }
 
-// authed requires a valid bearer token and passes its user on.
+// authed requires a valid bearer token and passes its user on, with a
+// request whose context ends if the token stops being valid meanwhile
+// (see watchCredential).
 func (s *Server) authed(h authedFunc) http.Handler {
 	return s.public(func(w http.ResponseWriter, r *http.Request) error {
-		u, err := s.auth.Authenticate(r.Context(), bearer(r))
+		token := bearer(r)
+		u, err := s.auth.Authenticate(r.Context(), token)
 		if err != nil {
 			return err
 		}
@@ -121,6 +133,13 @@ func (s *Server) authed(h authedFunc) http.Handler {
 		if u.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot %s %s", echoed(r.Method), echoed(r.URL.Path))
 		}
-		return h(w, r, u)
+		ctx, stop := s.watchCredential(r.Context(), token, u)
+		defer stop()
+		r = r.WithContext(ctx)
+		err = h(w, r, u)
+		if err != nil && credentialEnded(r) {
+			return errCredentialEnded // not the context's cancellation
+		}
+		return err
 	})
 }

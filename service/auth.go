@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/warder/warder"
@@ -21,33 +20,12 @@ const tokenPrefix = "wdr_"
 
 // dummyHash is compared against when a login names no user, so a missing
 // account costs the same time as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("warder-dummy-password"), bcrypt.DefaultCost)
+var dummyHash = func() string {
+	h, _ := bcrypt.GenerateFromPassword([]byte("warder-dummy-password"), bcrypt.DefaultCost)
+	return string(h)
+}()
 
 var errBadLogin = warder.Errorf(warder.ErrUnauthorized, "incorrect username or password")
-
-// Register creates a user. The first user of an empty database becomes an
-// admin; everyone after is a plain user.
-func (s *Service) Register(ctx context.Context, req warder.RegisterRequest) (*warder.User, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), bcrypt.DefaultCost)
-	if err != nil {
-		return nil, err
-	}
-	u := &warder.User{
-		ID:           uuid.NewString(),
-		Username:     req.Username,
-		Email:        req.Email,
-		Role:         warder.RoleUser,
-		PasswordHash: string(hash),
-		CreatedAt:    time.Now().UTC(),
-	}
-	if err := s.store.CreateFirstUser(ctx, u); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
 
 // Login checks credentials and issues a new token.
 func (s *Service) Login(ctx context.Context, login, password, from string) (*warder.Session, error) {
@@ -60,14 +38,18 @@ func (s *Service) Login(ctx context.Context, login, password, from string) (*war
 		return nil, err
 	}
 	u, err := s.store.UserByLogin(ctx, login)
-	if errors.Is(err, warder.ErrNotFound) {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		s.logins.fail(s.logins.now(), account, address)
-		return nil, errBadLogin
-	} else if err != nil {
+	hash := dummyHash
+	switch {
+	case err == nil:
+		hash = u.PasswordHash
+	case !errors.Is(err, warder.ErrNotFound):
 		return nil, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+	ok, err := s.hashes.matches(ctx, hash, password)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil || !ok {
 		s.logins.fail(s.logins.now(), account, address)
 		return nil, errBadLogin
 	}
@@ -104,9 +86,23 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*warder.User,
 	return u, err
 }
 
-// Logout revokes a token.
+// Logout revokes a token; logging out with an API key revokes the key
+// (and the keys made with it), which is what a caller logging out means.
+// A token or key already gone is no error.
 func (s *Service) Logout(ctx context.Context, token string) error {
-	return s.store.DeleteToken(ctx, hashToken(token))
+	if !isAPIKey(token) {
+		return s.store.DeleteToken(ctx, hashToken(token))
+	}
+	u, k, err := s.store.UserByAPIKey(ctx, hashToken(token), time.Now().UTC())
+	if errors.Is(err, warder.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := s.store.DeleteAPIKey(ctx, u.ID, k.ID); err != nil && !errors.Is(err, warder.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // hashToken is how a token is stored: SHA-256 is enough because the token

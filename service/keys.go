@@ -20,10 +20,16 @@ const keyPrefix = "wdk_"
 var _ warder.KeyService = (*Service)(nil)
 
 // CreateAPIKey makes a key for the caller. A read-only key cannot make a
-// key at all (the API refuses every change it asks for).
+// key at all. A key made with a key can neither outlive nor out-rank it:
+// it records that key as its parent, expires no later, is read-only if
+// the parent is, and is revoked with it. A key made with a login token
+// has no parent and outlives the token: that is what an API key is for.
 func (s *Service) CreateAPIKey(ctx context.Context, caller *warder.User, req warder.APIKeyCreate) (*warder.APIKey, string, error) {
 	if err := req.Validate(); err != nil {
 		return nil, "", err
+	}
+	if caller.ReadOnly {
+		return nil, "", warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot make keys")
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -42,6 +48,14 @@ func (s *Service) CreateAPIKey(ctx context.Context, caller *warder.User, req war
 		at := time.Now().UTC().Add(time.Duration(req.ExpiresInDays) * 24 * time.Hour)
 		k.ExpiresAt = &at
 	}
+	if p := caller.Key; p != nil {
+		k.ParentID = p.ID
+		k.ReadOnly = k.ReadOnly || p.ReadOnly
+		if p.ExpiresAt != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*p.ExpiresAt)) {
+			at := *p.ExpiresAt
+			k.ExpiresAt = &at
+		}
+	}
 	if err := s.store.CreateAPIKey(ctx, k); err != nil {
 		return nil, "", err
 	}
@@ -53,7 +67,9 @@ func (s *Service) APIKeys(ctx context.Context, caller *warder.User) ([]*warder.A
 	return s.store.APIKeys(ctx, caller.ID)
 }
 
-// DeleteAPIKey revokes one of the caller's keys; it stops working at once.
+// DeleteAPIKey revokes one of the caller's keys, and every key made with
+// it; they stop working at once, and streams opened with them end within
+// seconds (see the API's credential re-check).
 func (s *Service) DeleteAPIKey(ctx context.Context, caller *warder.User, id string) error {
 	if _, err := uuid.Parse(id); err != nil {
 		return warder.Errorf(warder.ErrInvalid, "key id %q is not a valid id", id)
@@ -69,7 +85,7 @@ func (s *Service) authenticateKey(ctx context.Context, token string) (*warder.Us
 	} else if err != nil {
 		return nil, err
 	}
-	u.ReadOnly = k.ReadOnly
+	u.ReadOnly, u.Key = k.ReadOnly, k
 	return u, nil
 }
 

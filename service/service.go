@@ -56,6 +56,12 @@ type Config struct {
 	// Quota is the operator's default per-user limits; an admin's
 	// per-user overrides take precedence. 0 or nil is unlimited.
 	Quota warder.Limits
+	// RegistrationClosed refuses registration but for the first user of
+	// an empty database; admins create the others.
+	RegistrationClosed bool
+	// HashWorkers is how many password hashes may run at once; 0 means
+	// half the CPUs, at least one.
+	HashWorkers int
 }
 
 // Service implements warder.AuthService and warder.AgentService.
@@ -68,9 +74,11 @@ type Service struct {
 	locks  keyedMutex // one lifecycle operation per agent at a time
 	portMu sync.Mutex // serializes this process's port scans
 
-	logins    throttle    // failed logins by account and address
-	dockerUp  atomic.Bool // the event stream is open
-	oomKilled sync.Map    // container id -> true: an "oom" event since its last start
+	logins        throttle    // failed logins by account and address
+	registrations throttle    // registrations by address
+	hashes        *hasher     // bounds concurrent bcrypt work
+	dockerUp      atomic.Bool // the event stream is open
+	oomKilled     sync.Map    // container id -> true: an "oom" event since its last start
 }
 
 var (
@@ -99,7 +107,9 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = 24 * time.Hour
 	}
-	return &Service{store: store, rt: rt, cfg: cfg, log: cfg.Logger}
+	s := &Service{store: store, rt: rt, cfg: cfg, log: cfg.Logger, hashes: newHasher(cfg.HashWorkers)}
+	s.logins.what, s.registrations.what = "failed logins", "registrations from this address"
+	return s
 }
 
 // listenFree checks a port by binding it briefly: whatever already listens

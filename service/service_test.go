@@ -38,7 +38,7 @@ func newTestService(t *testing.T, ports int, free func(int) bool) (*Service, *fa
 
 func mustUser(t *testing.T, s *Service, name string) *warder.User {
 	t.Helper()
-	u, err := s.Register(context.Background(), warder.RegisterRequest{Username: name, Email: name + "@example.com", Password: "password"})
+	u, err := s.Register(context.Background(), warder.RegisterRequest{Username: name, Email: name + "@example.com", Password: "password"}, "test:"+name)
 	if err != nil {
 		t.Fatal(err)
 	}

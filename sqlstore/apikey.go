@@ -10,20 +10,26 @@ import (
 	"github.com/warder/warder"
 )
 
-// CreateAPIKey stores k, setting k.CreatedAt.
+// CreateAPIKey stores k, setting k.CreatedAt. A user or parent key that
+// does not exist (a parent revoked meanwhile) is ErrNotFound.
 func (db *DB) CreateAPIKey(ctx context.Context, k *warder.APIKey) (err error) {
 	defer db.unavailable(&err)
 	k.CreatedAt = now()
-	var expires any
+	var expires, parent any
 	if k.ExpiresAt != nil {
 		t := dbTime(*k.ExpiresAt)
 		k.ExpiresAt, expires = &t, t
 	}
+	if k.ParentID != "" {
+		parent = k.ParentID
+	}
 	_, err = db.db.ExecContext(ctx, `
-		INSERT INTO api_keys (id, user_id, name, hash, prefix, read_only, expires_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		k.ID, k.UserID, k.Name, k.Hash, k.Prefix, k.ReadOnly, expires, k.CreatedAt)
+		INSERT INTO api_keys (id, user_id, name, hash, prefix, read_only, expires_at, created_at, parent_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		k.ID, k.UserID, k.Name, k.Hash, k.Prefix, k.ReadOnly, expires, k.CreatedAt, parent)
 	switch {
+	case db.isForeignKey(err) && k.ParentID != "":
+		return warder.Errorf(warder.ErrNotFound, "the API key this key would be made with no longer exists")
 	case db.isForeignKey(err):
 		return warder.Errorf(warder.ErrNotFound, "user not found")
 	case err != nil:
@@ -32,15 +38,17 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *warder.APIKey) (err error) {
 	return nil
 }
 
-const keyColumns = `k.id, k.user_id, k.name, k.prefix, k.read_only, k.expires_at, k.created_at, k.last_used_at, k.hash`
+const keyColumns = `k.id, k.user_id, k.name, k.prefix, k.read_only, k.expires_at, k.created_at, k.last_used_at, k.hash, k.parent_id`
 
 func scanKey(scan func(...any) error) (*warder.APIKey, error) {
 	var k warder.APIKey
 	var expires, used time.Time
+	var parent sql.NullString
 	if err := scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.ReadOnly, nullUTCTime{&expires},
-		utcTime{&k.CreatedAt}, nullUTCTime{&used}, &k.Hash); err != nil {
+		utcTime{&k.CreatedAt}, nullUTCTime{&used}, &k.Hash, &parent); err != nil {
 		return nil, err
 	}
+	k.ParentID = parent.String
 	if !expires.IsZero() {
 		k.ExpiresAt = &expires
 	}
@@ -73,7 +81,8 @@ func (db *DB) APIKeys(ctx context.Context, userID string) (_ []*warder.APIKey, e
 }
 
 // DeleteAPIKey revokes the user's key, or returns ErrNotFound (also for
-// another user's key).
+// another user's key). The foreign key on parent_id deletes the keys made
+// with it, recursively, in the same statement.
 func (db *DB) DeleteAPIKey(ctx context.Context, userID, id string) (err error) {
 	defer db.unavailable(&err)
 	res, err := db.db.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID)

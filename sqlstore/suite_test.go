@@ -29,6 +29,8 @@ func runStoreSuite(t *testing.T, open opener) {
 	t.Run("Ping", func(t *testing.T) { testPing(t, open) })
 	t.Run("Status", func(t *testing.T) { testStatus(t, open) })
 	t.Run("Security", func(t *testing.T) { testSecurity(t, open) })
+	t.Run("KeyLineage", func(t *testing.T) { testKeyLineage(t, open) })
+	t.Run("InitialUser", func(t *testing.T) { testInitialUser(t, open) })
 	t.Run("Conversations", func(t *testing.T) { testConversations(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 }

@@ -38,6 +38,18 @@ func (db *DB) CreateUser(ctx context.Context, u *warder.User) (err error) {
 // becomes admin.
 func (db *DB) CreateFirstUser(ctx context.Context, u *warder.User) (err error) {
 	defer db.unavailable(&err)
+	return db.createFirst(ctx, u, false)
+}
+
+// CreateInitialUser inserts u as RoleAdmin if there are no users yet and
+// is ErrConflict otherwise, deciding as CreateFirstUser does.
+func (db *DB) CreateInitialUser(ctx context.Context, u *warder.User) (err error) {
+	defer db.unavailable(&err)
+	return db.createFirst(ctx, u, true)
+}
+
+// createFirst is CreateFirstUser, and with onlyFirst CreateInitialUser.
+func (db *DB) createFirst(ctx context.Context, u *warder.User, onlyFirst bool) error {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create first user: %w", err)
@@ -52,7 +64,10 @@ func (db *DB) CreateFirstUser(ctx context.Context, u *warder.User) (err error) {
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers); err != nil {
 		return fmt.Errorf("sqlstore: create first user: %w", err)
 	}
-	if !hasUsers {
+	switch {
+	case hasUsers && onlyFirst:
+		return warder.Errorf(warder.ErrConflict, "users already exist")
+	case !hasUsers:
 		u.Role = warder.RoleAdmin
 	}
 	if err := db.insertUser(ctx, tx, u); err != nil {
@@ -62,6 +77,16 @@ func (db *DB) CreateFirstUser(ctx context.Context, u *warder.User) (err error) {
 		return fmt.Errorf("sqlstore: create first user: %w", err)
 	}
 	return nil
+}
+
+// HasUsers reports whether any user exists.
+func (db *DB) HasUsers(ctx context.Context) (_ bool, err error) {
+	defer db.unavailable(&err)
+	var has bool
+	if err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&has); err != nil {
+		return false, fmt.Errorf("sqlstore: has users: %w", err)
+	}
+	return has, nil
 }
 
 // insertUser checks the username and email inside tx before inserting, so

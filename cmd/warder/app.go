@@ -138,6 +138,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Agents:         agenthttp.New(0),
 		Stats:          collector,
 		Events:         bus,
+
+		// Open unless said otherwise, so the seed's walk-through works.
+		RegistrationClosed: cfg.Registration == "closed",
 	})
 	h := api.New(api.Options{
 		Auth:   svc,
@@ -152,6 +155,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Audit:    svc,
 		Metrics:  m.Handler(),
 		Observer: m,
+
+		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
 	})
 	return &app{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m}, nil
 }

@@ -50,6 +50,11 @@ type config struct {
 	// "egress" to every agent.
 	DefaultNetwork string
 	AllowEgress    bool
+	// Registration is "open" (anyone may register) or "closed" (only the
+	// first user of an empty database; admins create the others).
+	Registration string
+	// MaxStreamsPerUser bounds each user's open streams on this process.
+	MaxStreamsPerUser int
 }
 
 // loadConfig reads the environment, then flags; args excludes the subcommand.
@@ -98,6 +103,10 @@ func loadConfig(args []string) (config, error) {
 	if c.AllowEgress, err = strconv.ParseBool(env("WARDER_ALLOW_EGRESS", "true")); err != nil {
 		return c, fmt.Errorf("WARDER_ALLOW_EGRESS must be true or false")
 	}
+	c.Registration = env("WARDER_REGISTRATION", "open")
+	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
+		return c, err
+	}
 	c.AllowedImages = envList("WARDER_ALLOWED_IMAGES")
 	c.AdminAllowedImages = envList("WARDER_ADMIN_ALLOWED_IMAGES")
 	if len(c.AdminAllowedImages) == 0 {
@@ -114,6 +123,8 @@ func loadConfig(args []string) (config, error) {
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "host address agent ports are published on (AGENT_BIND_ADDRESS)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of a login token (WARDER_TOKEN_TTL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (WARDER_LOG_FORMAT)")
+	fs.StringVar(&c.Registration, "registration", c.Registration, "open, or closed: only admins create users (WARDER_REGISTRATION)")
+	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "open streams one user may hold (WARDER_MAX_STREAMS_PER_USER)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -141,6 +152,12 @@ func (c *config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("WARDER_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	if c.Registration != "" && c.Registration != "open" && c.Registration != "closed" {
+		return fmt.Errorf("WARDER_REGISTRATION must be open or closed, not %q", c.Registration)
+	}
+	if c.MaxStreamsPerUser < 0 {
+		return fmt.Errorf("WARDER_MAX_STREAMS_PER_USER must not be negative (0 means the default, 32)")
 	}
 	if c.StatsHistory != 0 && (c.StatsHistory < 10*time.Second || c.StatsHistory > 24*time.Hour) {
 		return fmt.Errorf("WARDER_STATS_HISTORY %s must be between 10s and 24h", c.StatsHistory)
