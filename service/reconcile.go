@@ -65,6 +65,19 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 	if o.interrupted && to == a.Status && a.Status == warder.StatusStarting {
 		to, reason = warder.StatusFailed, "start interrupted: Warder stopped before the container was running"
 	}
+	if to == warder.StatusFailed && st != nil && st.Restarting {
+		// A crash loop under "unless-stopped" (or a long on-failure:N)
+		// would go on restarting, holding its port and the engine's time
+		// while reported failed. Give it up: a stop ends the engine's
+		// restarts, and the container stays for its logs until the next
+		// start replaces it.
+		if err := s.rt.Stop(ctx, a.ContainerID, s.cfg.StopTimeout); err != nil && !errors.Is(err, warder.ErrNotFound) {
+			return err
+		}
+		if st, err = s.containerOf(ctx, a, nil); err != nil {
+			return err
+		}
+	}
 	observe(a, st)
 	if to == before.Status && reason == before.StatusReason && sameObserved(&before, a) {
 		return nil

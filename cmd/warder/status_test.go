@@ -137,6 +137,48 @@ func TestCrashLoop(t *testing.T) {
 	}
 }
 
+// TestCrashLoopGivenUp: an "unless-stopped" agent in a crash loop is
+// reported failed and Docker's restarts end: the container stays stopped
+// (kept for its logs) and its host port is free.
+func TestCrashLoopGivenUp(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.register(t, "root")
+	a := c.createWith("looper", map[string]any{"restart_policy": "unless-stopped",
+		"env_vars": map[string]string{"WARDER_AGENT_EXIT_CODE": "4", "WARDER_AGENT_EXIT_AFTER": "200ms"}})
+	c.mustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	a = c.waitStatus(a.ID, 60*time.Second, is(warder.StatusFailed))
+	if !strings.Contains(a.StatusReason, "crash loop") {
+		t.Fatalf("after a crash loop: %+v", a)
+	}
+	cli := dockerClient(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := cli.ContainerInspect(context.Background(), a.ContainerID, moby.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := res.Container.State
+		if !st.Running && !st.Restarting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Docker still restarts the failed agent: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// It stays down: no restart happens after the give-up.
+	time.Sleep(2 * time.Second)
+	res, err := cli.ContainerInspect(context.Background(), a.ContainerID, moby.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := res.Container.State; st.Running || st.Restarting {
+		t.Fatalf("the failed agent was restarted after being given up: %+v", st)
+	}
+	var logs map[string]any
+	c.mustDo("GET", "/api/agents/"+a.ID+"/logs", nil, 200, &logs)
+}
+
 // TestIdleAutoStop: an unused agent is stopped after auto_stop_minutes; one
 // that is used stays up.
 func TestIdleAutoStop(t *testing.T) {
