@@ -122,13 +122,34 @@ func (db *DB) UpdateAgent(ctx context.Context, a *warder.Agent) (err error) {
 		return fmt.Errorf("sqlstore: update agent: %w", err)
 	}
 	defer tx.Rollback()
+	var oldSecrets string
+	if db.dialect.scrub != nil {
+		err := tx.QueryRowContext(ctx, `SELECT secret_env FROM agents WHERE id = $1`, a.ID).Scan(&oldSecrets)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlstore: update agent: %w", err)
+		}
+	}
 	if err := db.updateAgent(ctx, tx, a); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: update agent: %w", err)
 	}
+	if oldSecrets != "" && oldSecrets != a.SealedSecrets {
+		db.scrubSecrets(ctx)
+	}
 	return nil
+}
+
+// scrubSecrets runs the dialect's scrub after sealed secrets were replaced
+// or deleted. The write has landed either way, so a scrub that fails (the
+// log held by readers past the busy timeout) does not fail it: the next
+// scrub, or SQLite's own checkpoint when Warder closes the database,
+// finishes the job.
+func (db *DB) scrubSecrets(ctx context.Context) {
+	if db.dialect.scrub != nil {
+		db.dialect.scrub(context.WithoutCancel(ctx), db.db)
+	}
 }
 
 // updateAgent is UpdateAgent inside tx.
@@ -178,6 +199,7 @@ func (db *DB) DeleteAgent(ctx context.Context, id string) (err error) {
 	} else if n == 0 {
 		return warder.Errorf(warder.ErrNotFound, "agent not found")
 	}
+	db.scrubSecrets(ctx)
 	return nil
 }
 

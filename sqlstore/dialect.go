@@ -1,6 +1,10 @@
 package sqlstore
 
-import "io/fs"
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+)
 
 // dialect is what differs between the databases the store runs on. The
 // queries themselves are shared; see the package comment.
@@ -26,6 +30,11 @@ type dialect struct {
 	// opposed to the database refusing the statement); nil when the
 	// database is a local file that cannot go away.
 	down func(err error) bool
+	// scrub, where set, makes what was overwritten or deleted unreadable
+	// from the database's files; it runs after a write that replaced or
+	// deleted sealed secrets. nil where the files are not Warder's (a
+	// PostgreSQL server's data directory is its operator's to protect).
+	scrub func(ctx context.Context, db *sql.DB) error
 }
 
 // constraint is a kind of constraint violation, told apart by the driver's

@@ -26,6 +26,7 @@ var sqliteFiles embed.FS
 // key one by code alone.
 var sqliteDialect = dialect{
 	name:       "sqlite",
+	scrub:      checkpointTruncate,
 	migrations: mustSub(sqliteFiles, "migrations/sqlite"),
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
@@ -106,6 +107,9 @@ func sqliteDSN(path string) (string, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
+	// Freed space in the file is zeroed, so an overwritten or deleted
+	// secret is not left behind in a page; see checkpointTruncate.
+	q.Add("_pragma", "secure_delete(1)")
 	q.Set("_txlock", "immediate")
 	// Times are written as "2006-01-02 15:04:05.999999999-07:00", always in
 	// UTC (see dbTime), so they compare correctly as text, which is how
@@ -157,4 +161,20 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 		panic(err)
 	}
 	return sub
+}
+
+// checkpointTruncate copies the write-ahead log into the database file and
+// empties it. The log keeps every page as it was written, an overwritten
+// sealed secret too, until a checkpoint; with secure_delete the file then
+// holds only the current value. It waits for readers up to the busy
+// timeout.
+func checkpointTruncate(ctx context.Context, db *sql.DB) error {
+	var busy, logged, done int
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done); err != nil {
+		return fmt.Errorf("sqlstore: checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("sqlstore: checkpoint: readers kept the log from being emptied")
+	}
+	return nil
 }

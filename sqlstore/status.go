@@ -105,5 +105,6 @@ func (db *DB) ResealSecrets(ctx context.Context, agentID, old, sealed string) (e
 	} else if n == 0 {
 		return warder.Errorf(warder.ErrConflict, "the agent's secrets changed or the agent is gone")
 	}
+	db.scrubSecrets(ctx)
 	return nil
 }
