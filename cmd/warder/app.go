@@ -121,7 +121,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	collector := stats.New(irt, bus, stats.Config{Keep: cfg.StatsHistory, Logger: log})
 	svc := service.New(store, irt, service.Config{
 		DefaultImage: cfg.Image,
-		Spec:         warder.SpecSettings{Network: cfg.Network, BindAddress: cfg.BindAddress},
+		Spec:         warder.SpecSettings{Network: cfg.Network, BindAddress: cfg.BindAddress, AllowRoot: cfg.AllowRoot},
 		PortStart:    cfg.PortStart,
 		PortEnd:      cfg.PortEnd,
 		TokenTTL:     cfg.TokenTTL,

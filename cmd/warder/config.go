@@ -50,6 +50,8 @@ type config struct {
 	// "egress" to every agent.
 	DefaultNetwork string
 	AllowEgress    bool
+	// AllowRoot lets images without a non-root USER run as root.
+	AllowRoot bool
 	// Registration is "open" (anyone may register) or "closed" (only the
 	// first user of an empty database; admins create the others).
 	Registration string
@@ -102,6 +104,9 @@ func loadConfig(args []string) (config, error) {
 	c.DefaultNetwork = env("WARDER_DEFAULT_NETWORK", warder.NetworkEgress)
 	if c.AllowEgress, err = strconv.ParseBool(env("WARDER_ALLOW_EGRESS", "true")); err != nil {
 		return c, fmt.Errorf("WARDER_ALLOW_EGRESS must be true or false")
+	}
+	if c.AllowRoot, err = strconv.ParseBool(env("WARDER_ALLOW_ROOT_AGENTS", "false")); err != nil {
+		return c, fmt.Errorf("WARDER_ALLOW_ROOT_AGENTS must be true or false")
 	}
 	c.Registration = env("WARDER_REGISTRATION", "open")
 	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
