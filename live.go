@@ -11,6 +11,22 @@ const (
 	StreamStderr = "stderr"
 )
 
+// Bounds on the output of a container that Warder reads for a caller, so
+// an agent that writes huge lines cannot make Warder hold them.
+const (
+	// MaxLogLineBytes caps one line: a longer one is cut there, ends with
+	// LogLineCut, and the rest of it is skipped. 64 KiB is more than any
+	// line meant for a person to read.
+	MaxLogLineBytes = 64 << 10
+	// MaxLogsBytes caps logs answered at once rather than streamed (the
+	// lines, each with its newline): some 40,000 lines of 100 bytes, while
+	// 10,000 lines of up to MaxLogLineBytes would be 640 MiB.
+	MaxLogsBytes = 4 << 20
+)
+
+// LogLineCut ends a line that was cut at MaxLogLineBytes.
+const LogLineCut = " …[line cut at 64 KiB]"
+
 // LogLine is one line of a container's output.
 type LogLine struct {
 	// Stream is StreamStdout or StreamStderr.
@@ -18,7 +34,7 @@ type LogLine struct {
 	// Time is when the container wrote the line; set only when the
 	// LogOptions asked for Timestamps.
 	Time time.Time `json:"time,omitzero"`
-	// Text is the line without its line ending.
+	// Text is the line without its line ending, cut at MaxLogLineBytes.
 	Text string `json:"line"`
 }
 

@@ -123,11 +123,15 @@ type Runtime interface {
 	Stop(ctx context.Context, id string, timeout time.Duration) error
 	Remove(ctx context.Context, id string) error
 	Inspect(ctx context.Context, id string) (ContainerState, error)
+	// Logs returns the output opts selects, one line per line, each cut
+	// at MaxLogLineBytes; output over MaxLogsBytes is ErrTooLarge, and
+	// no more of it is read.
 	Logs(ctx context.Context, id string, opts LogOptions) (string, error)
 	Stats(ctx context.Context, id string) (Stats, error)
 
 	// StreamLogs calls fn for each line of the container's output that
-	// opts selects, stdout and stderr told apart, in the order written.
+	// opts selects, stdout and stderr told apart, in the order written,
+	// each cut at MaxLogLineBytes.
 	// It returns nil once the output ends (without Follow: every selected
 	// line was sent; with Follow: the container stopped), ctx.Err() when
 	// ctx ends, or fn's error when fn fails. Whatever ends it, the

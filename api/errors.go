@@ -69,15 +69,24 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // writeJSON writes v with status. It encodes before writing anything, so
 // an error it returns leaves the response untouched for writeError; a
 // failed write means the client has gone, and there is no one to tell.
+// The body is built once (json.Marshal would copy it, and appending the
+// newline again): answers such as logs may be megabytes.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
-	return nil
+	return json.NewEncoder(jsonBody{w, status}).Encode(v)
+}
+
+// jsonBody sends the headers with the body, which json.Encoder writes in
+// one call once v is wholly encoded.
+type jsonBody struct {
+	w      http.ResponseWriter
+	status int
+}
+
+func (j jsonBody) Write(b []byte) (int, error) {
+	j.w.Header().Set("Content-Type", "application/json")
+	j.w.WriteHeader(j.status)
+	j.w.Write(b)
+	return len(b), nil
 }
 
 // decode reads one JSON object into v strictly: unknown fields, trailing

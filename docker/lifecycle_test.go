@@ -99,9 +99,17 @@ func runLifecycle(ctx context.Context, t *testing.T, r *Runtime, spec warder.Con
 
 func checkLogs(ctx context.Context, t *testing.T, r *Runtime, id string) {
 	t.Helper()
-	logs, err := r.Logs(ctx, id, warder.LogOptions{})
-	if err != nil {
-		t.Fatalf("Logs: %v", err)
+	// The engine writes a container's output to its log asynchronously:
+	// the request line may come a moment after the answer.
+	var logs string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var err error
+		if logs, err = r.Logs(ctx, id, warder.LogOptions{}); err != nil {
+			t.Fatalf("Logs: %v", err)
+		}
+		if strings.Contains(logs, "GET /health 200") || time.Now().After(deadline) {
+			break
+		}
 	}
 	if !strings.Contains(logs, "warder-agent starting") || !strings.Contains(logs, "TEST_VAR") {
 		t.Errorf("logs lack the start-up line or the env var name:\n%s", logs)

@@ -26,7 +26,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 	}
 	defer res.Body.Close()
 	var s container.StatsResponse
-	if err := json.NewDecoder(res.Body).Decode(&s); err != nil {
+	if err := json.NewDecoder(newBudgetReader(res.Body, maxStatsSampleBytes, "a stats sample")).Decode(&s); err != nil {
 		return warder.Stats{}, mapErr(err, "read stats of container "+id)
 	}
 	if s.Read.IsZero() {

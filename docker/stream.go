@@ -22,28 +22,35 @@ type streamMessage struct {
 }
 
 // readStream reads a progress stream to its end (a build or pull is not
-// finished before that) and returns the build's output, or an error if the
-// stream reported one or broke off. A request that failed half-way still
-// answers 200, so this is the only place a failed build shows.
+// finished before that) and returns the end of the build's output, or an
+// error if the stream reported one or broke off. A request that failed
+// half-way still answers 200, so this is the only place a failed build
+// shows. Each message is bounded, and only the last
+// maxProgressKeptBytes of output are kept.
 func readStream(r io.Reader) (string, error) {
-	var out strings.Builder
-	dec := json.NewDecoder(r)
+	var out []byte
+	body := newBudgetReader(r, maxProgressBytes, "a message of the engine's progress stream")
+	dec := json.NewDecoder(body)
 	for {
 		var m streamMessage
+		body.refill()
 		err := dec.Decode(&m)
 		if errors.Is(err, io.EOF) {
-			return out.String(), nil
+			return string(out), nil
 		}
 		if err != nil {
-			return out.String(), fmt.Errorf("reading the engine's progress stream: %w", err)
+			return string(out), fmt.Errorf("reading the engine's progress stream: %w", err)
 		}
 		msg := m.Error
 		if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
 			msg = m.ErrorDetail.Message
 		}
 		if msg != "" {
-			return out.String(), errors.New(strings.TrimSpace(msg))
+			return string(out), errors.New(strings.TrimSpace(msg))
 		}
-		out.WriteString(m.Stream)
+		out = append(out, m.Stream...)
+		if over := len(out) - maxProgressKeptBytes; over > 0 {
+			out = append(out[:0], out[over:]...)
+		}
 	}
 }

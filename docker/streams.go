@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
@@ -31,9 +32,11 @@ func (r *Runtime) StatsStream(ctx context.Context, id string, fn func(warder.Sta
 		return mapErr(err, "stats of container "+id)
 	}
 	defer res.Body.Close() // also done by the client once ctx ends
-	dec := json.NewDecoder(res.Body)
+	body := newBudgetReader(res.Body, maxStatsSampleBytes, "a stats sample")
+	dec := json.NewDecoder(body)
 	for {
 		var s container.StatsResponse
+		body.refill()
 		if err := dec.Decode(&s); err != nil {
 			switch {
 			case ctx.Err() != nil:
@@ -118,40 +121,68 @@ func demuxLines(src io.Reader, timestamps bool, fn func(warder.LogLine) error) e
 	return errw.flush()
 }
 
-// maxLineBytes bounds a line held back waiting for its newline; a longer
-// one is sent in pieces.
-const maxLineBytes = 64 << 10
-
-// lineWriter splits one stream's bytes into lines.
+// lineWriter splits one stream's bytes into lines. A line longer than
+// warder.MaxLogLineBytes is sent as soon as it passes the bound, cut and
+// marked, and the rest of it is skipped: a writer holds at most that much.
 type lineWriter struct {
 	stream     string
 	timestamps bool
 	fn         func(warder.LogLine) error
 	buf        []byte
+	cut        bool // the line under way was cut: skip to its end
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
+	n := len(p)
+	for len(p) > 0 {
+		part, rest, ended := bytes.Cut(p, []byte{'\n'})
+		if err := w.add(part); err != nil {
+			return 0, err
+		}
+		if !ended {
 			break
 		}
-		line := string(w.buf[:i])
-		w.buf = w.buf[i+1:]
-		if err := w.send(line); err != nil {
+		p = rest
+		if err := w.end(); err != nil {
 			return 0, err
 		}
 	}
-	if len(w.buf) >= maxLineBytes {
-		if err := w.flush(); err != nil {
-			return 0, err
-		}
+	return n, nil
+}
+
+// add appends part of the line under way; past the bound, it sends what
+// fits, cut at a character boundary, and skips the rest. It holds one
+// byte more than the bound: a "\r" that ends the line is not part of it.
+func (w *lineWriter) add(part []byte) error {
+	if w.cut {
+		return nil
 	}
-	if len(w.buf) == 0 {
-		w.buf = nil // let a large frame's array go
+	if room := warder.MaxLogLineBytes + 1 - len(w.buf); len(part) > room {
+		w.buf = append(w.buf, part[:room]...)
+		return w.sendCut()
 	}
-	return len(p), nil
+	w.buf = append(w.buf, part...)
+	return nil
+}
+
+// end sends the line under way, unless it went out cut.
+func (w *lineWriter) end() error {
+	var err error
+	switch {
+	case w.cut:
+	case len(w.buf) > warder.MaxLogLineBytes && w.buf[len(w.buf)-1] != '\r':
+		err = w.sendCut()
+	default:
+		err = w.send(string(w.buf))
+	}
+	w.buf, w.cut = w.buf[:0], false
+	return err
+}
+
+// sendCut sends the line under way cut at the bound, and skips the rest.
+func (w *lineWriter) sendCut() error {
+	w.cut = true
+	return w.send(string(wholeRunes(w.buf[:warder.MaxLogLineBytes])) + warder.LogLineCut)
 }
 
 // flush sends what is left as a line of its own.
@@ -159,9 +190,20 @@ func (w *lineWriter) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	line := string(w.buf)
-	w.buf = nil
-	return w.send(line)
+	return w.end()
+}
+
+// wholeRunes is b without a UTF-8 character cut in two at its end.
+func wholeRunes(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			break
+		}
+	}
+	return b
 }
 
 // send parses the engine's timestamp, when asked for, off the line.

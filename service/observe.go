@@ -10,7 +10,9 @@ import (
 // MaxLogLines caps one logs request.
 const MaxLogLines = 10000
 
-// AgentLogs returns the container's recent output, stdout and stderr.
+// AgentLogs returns the container's recent output, stdout and stderr, at
+// most warder.MaxLogsBytes of it; more is ErrTooLarge, which says how to
+// get it instead.
 func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions) (string, error) {
 	a, err := s.owned(ctx, caller, id)
 	if err != nil {
@@ -24,6 +26,9 @@ func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string,
 		return "", warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
 	}
 	logs, err := s.rt.Logs(ctx, a.ContainerID, opts)
+	if errors.Is(err, warder.ErrTooLarge) {
+		return "", warder.Errorf(warder.ErrTooLarge, "%s: ask for fewer lines, or stream them (follow=true, or Accept: text/event-stream)", warder.ErrorMessage(err))
+	}
 	return logs, gone(err)
 }
 
