@@ -15,7 +15,9 @@ func TestMigrationsAgree(t *testing.T) {
 	lite := MustOpenSQLite(t)
 	pg := MustOpenPostgres(t)
 	want := schemaOf(t, lite, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`,
-		func(table string) string { return fmt.Sprintf(`SELECT name FROM pragma_table_info('%s') ORDER BY name`, table) })
+		func(table string) string {
+			return fmt.Sprintf(`SELECT name FROM pragma_table_info('%s') ORDER BY name`, table)
+		})
 	got := schemaOf(t, pg, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
 		func(table string) string {
 			return fmt.Sprintf(`SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '%s' ORDER BY column_name`, table)
