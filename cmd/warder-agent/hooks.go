@@ -16,6 +16,8 @@ const (
 	envExitCode   = "WARDER_AGENT_EXIT_CODE"
 	envExitAfter  = "WARDER_AGENT_EXIT_AFTER"
 	envEcho       = "WARDER_AGENT_ECHO"
+	envChatFlood  = "WARDER_AGENT_CHAT_FLOOD"
+	envLogFlood   = "WARDER_AGENT_LOG_FLOOD"
 )
 
 // maxAllocateMB keeps a typo from asking for more than any agent has.
@@ -28,6 +30,8 @@ type hooks struct {
 	exitCode   int           // 0-255
 	exitAfter  time.Duration // default 1 s
 	echo       bool          // serve /echo/
+	chatFlood  string        // answer chats with a flood of this kind
+	logFlood   logFlood      // write these lines at start-up
 }
 
 // parseHooks reads the knobs from env. A knob that is set but malformed is
@@ -53,6 +57,19 @@ func parseHooks(env map[string]string) (hooks, error) {
 			return hooks{}, fmt.Errorf("%s=%q must be 1 (or unset)", envEcho, s)
 		}
 		h.echo = true
+	}
+	if s, ok := env[envChatFlood]; ok {
+		if !chatFloods[s] {
+			return hooks{}, fmt.Errorf("%s=%q must be event, line, pieces or json", envChatFlood, s)
+		}
+		h.chatFlood = s
+	}
+	if s, ok := env[envLogFlood]; ok {
+		f, err := parseLogFlood(s)
+		if err != nil {
+			return hooks{}, fmt.Errorf("%s=%q %v", envLogFlood, s, err)
+		}
+		h.logFlood = f
 	}
 	if s, ok := env[envExitAfter]; ok {
 		d, err := time.ParseDuration(s)

@@ -22,6 +22,8 @@ func TestParseHooks(t *testing.T) {
 		{"exit after 200ms", map[string]string{envExitCode: "255", envExitAfter: "200ms"},
 			hooks{exit: true, exitCode: 255, exitAfter: 200 * time.Millisecond}},
 		{"echo", map[string]string{envEcho: "1"}, hooks{echo: true}},
+		{"chat flood", map[string]string{envChatFlood: "event"}, hooks{chatFlood: "event"}},
+		{"log flood", map[string]string{envLogFlood: "100x128"}, hooks{logFlood: logFlood{lines: 100, kib: 128}}},
 		{"both", map[string]string{envAllocateMB: "1", envExitCode: "1"},
 			hooks{allocateMB: 1, exit: true, exitCode: 1, exitAfter: time.Second}},
 	}
@@ -36,6 +38,8 @@ func TestParseHooks(t *testing.T) {
 		{envAllocateMB: "100000"}, {envExitCode: ""}, {envExitCode: "256"}, {envExitCode: "-1"},
 		{envExitCode: "x"}, {envExitAfter: "1s"}, {envExitCode: "1", envExitAfter: "5"},
 		{envExitCode: "1", envExitAfter: "-1s"}, {envEcho: "yes"}, {envEcho: ""},
+		{envChatFlood: ""}, {envChatFlood: "lots"}, {envLogFlood: "100"}, {envLogFlood: "0x1"},
+		{envLogFlood: "1x0"}, {envLogFlood: "10001x1"}, {envLogFlood: "1x65537"}, {envLogFlood: "10000x65536"},
 	} {
 		if h, err := parseHooks(env); err == nil {
 			t.Errorf("parseHooks(%v) = %+v, want an error", env, h)

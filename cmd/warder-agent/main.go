@@ -42,6 +42,13 @@
 //	WARDER_AGENT_ECHO=1              answer any method on /echo/... with the
 //	                                 method, path, query, headers and body
 //	                                 received, for tests of proxies
+//	WARDER_AGENT_CHAT_FLOOD=kind     answer every chat with 64 MiB that never
+//	                                 becomes an answer: an SSE event without
+//	                                 end (event), a line without end (line),
+//	                                 pieces without "done" (pieces), or a
+//	                                 JSON string without end (json)
+//	WARDER_AGENT_LOG_FLOOD=NxK       before serving, write N lines of K KiB
+//	                                 to stdout, for tests of log bounds
 package main
 
 import (
@@ -110,7 +117,7 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	if err != nil {
 		return err
 	}
-	a := agent{ID: env["AGENT_ID"], Name: env["AGENT_NAME"], Type: env["AGENT_TYPE"], SystemPrompt: cfg.SystemPrompt, Echo: h.echo}
+	a := agent{ID: env["AGENT_ID"], Name: env["AGENT_NAME"], Type: env["AGENT_TYPE"], SystemPrompt: cfg.SystemPrompt, Echo: h.echo, ChatFlood: h.chatFlood}
 	if llm.base != nil {
 		a.Model = newLLMClient(llm, cfg)
 	}
@@ -121,6 +128,13 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d model=%s upstream=%s env=%v",
 		quote(a.ID), quote(a.Name), quote(a.Type), port, quote(model), quote(llm.where()), extraEnvNames(env))
 
+	if f := h.logFlood; f.lines > 0 {
+		// Before serving, so nothing else writes inside a flood line.
+		logger.Printf("warder-agent writing %d lines of %d KiB (%s)", f.lines, f.kib, envLogFlood)
+		if err := f.write(logger.Writer()); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {
 		return err

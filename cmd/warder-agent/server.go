@@ -24,6 +24,9 @@ type agent struct {
 	Model chatModel
 	// Echo serves /echo/ (WARDER_AGENT_ECHO), for tests of proxies.
 	Echo bool
+	// ChatFlood answers every chat with a flood of this kind
+	// (WARDER_AGENT_CHAT_FLOOD), for tests of Warder's bounds.
+	ChatFlood string
 }
 
 // chatModel answers a conversation: the offline model or an
@@ -124,6 +127,10 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 			writeDetail(w, http.StatusBadRequest, fmt.Sprintf(`messages[%d].role must be "user" or "assistant"`, i))
 			return
 		}
+	}
+	if s.ChatFlood != "" {
+		flood(w, s.ChatFlood)
+		return
 	}
 	msgs := s.conversation(req)
 	if !req.Stream {
