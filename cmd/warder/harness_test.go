@@ -240,6 +240,24 @@ func (c *client) mustDo(method, path string, body any, want int, out any) {
 	}
 }
 
+// waitLogs reads the agent's logs (the last 1000 lines) until they hold
+// want, failing the test after within: the engine writes a container's
+// output to its log asynchronously, so a line the agent wrote before it
+// answered may not be there yet.
+func (c *client) waitLogs(agentID, want string, within time.Duration) string {
+	c.t.Helper()
+	var logs struct{ Logs string }
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		c.mustDo("GET", "/api/agents/"+agentID+"/logs?lines=1000", nil, 200, &logs)
+		if strings.Contains(logs.Logs, want) {
+			return logs.Logs
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("agent logs lack %q after %s:\n%s", want, within, logs.Logs)
+		}
+	}
+}
+
 // agentJSON is an agent as the API returns it.
 type agentJSON struct {
 	warder.Agent

@@ -249,14 +249,20 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 	if resp.Header.Get("X-Request-ID") != "req-for-the-log-42" {
 		t.Fatalf("X-Request-ID = %q", resp.Header.Get("X-Request-ID"))
 	}
-	found := false
-	for _, l := range strings.Split(ts.logs.String(), "\n") {
-		if strings.Contains(l, "request_id=req-for-the-log-42") && strings.Contains(l, "route=\"GET /api/agents/{id}\"") {
-			found = true
+	// The request is logged once its handler is done, which may be just
+	// after the client has the answer.
+	logged := func() bool {
+		for _, l := range strings.Split(ts.logs.String(), "\n") {
+			if strings.Contains(l, "request_id=req-for-the-log-42") && strings.Contains(l, "route=\"GET /api/agents/{id}\"") {
+				return true
+			}
 		}
+		return false
 	}
-	if !found {
-		t.Fatalf("no log line carries the request id:\n%s", ts.logs.String())
+	for deadline := time.Now().Add(5 * time.Second); !logged(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line carries the request id:\n%s", ts.logs.String())
+		}
 	}
 
 	out := ts.scrape(t)
