@@ -88,18 +88,6 @@ const (
 	NetworkInternal = "internal"
 )
 
-// AgentEvent is one recorded status change of an agent.
-type AgentEvent struct {
-	ID      int64     `json:"id"`
-	AgentID string    `json:"agent_id"`
-	At      time.Time `json:"at"`
-	From    Status    `json:"from"`
-	To      Status    `json:"to"`
-	Reason  string    `json:"reason"`
-	// Actor is who or what caused it: "user:<id>", "docker", "resync", "idle".
-	Actor string `json:"actor"`
-}
-
 // AgentFilter selects agents for listing. An empty UserID means all users.
 type AgentFilter struct {
 	UserID string
@@ -137,15 +125,37 @@ type AgentStore interface {
 	UsedPorts(ctx context.Context) ([]int, error)
 }
 
-// Store is everything Warder persists, behind one handle.
-type Store interface {
-	UserStore
-	TokenStore
-	KeyStore
-	AgentStore
-	ConversationStore
-	AuditStore
-	// Ping reports whether the database answers (ErrUnavailable if not).
-	Ping(ctx context.Context) error
-	Close() error
+// AgentService is everything a caller can do with agents. Every method
+// takes the calling user explicitly and answers ErrNotFound for an agent
+// the caller may not see, exactly as for one that does not exist.
+type AgentService interface {
+	CreateAgent(ctx context.Context, caller *User, req AgentCreate) (*Agent, error)
+	Agent(ctx context.Context, caller *User, id string) (*Agent, error)
+	ListAgents(ctx context.Context, caller *User) ([]*Agent, error)
+	// ReplaceAgent is PUT: every editable field is taken from req.
+	ReplaceAgent(ctx context.Context, caller *User, id string, req AgentCreate) (*Agent, error)
+	// UpdateAgent is PATCH: only the fields req sets change.
+	UpdateAgent(ctx context.Context, caller *User, id string, req AgentUpdate) (*Agent, error)
+	DeleteAgent(ctx context.Context, caller *User, id string) error
+
+	StartAgent(ctx context.Context, caller *User, id string) (*Agent, error)
+	StopAgent(ctx context.Context, caller *User, id string) (*Agent, error)
+	RestartAgent(ctx context.Context, caller *User, id string) (*Agent, error)
+	AgentLogs(ctx context.Context, caller *User, id string, opts LogOptions) (string, error)
+	AgentStats(ctx context.Context, caller *User, id string) (Stats, error)
+	// AgentStatsHistory returns the samples of the last d, oldest first.
+	AgentStatsHistory(ctx context.Context, caller *User, id string, d time.Duration) ([]Stats, error)
+	// WatchAgentStats calls ready once the caller may watch, then fn with
+	// each sample until ctx ends, fn fails or the container stops
+	// (ErrConflict). An error before ready is the request's error.
+	WatchAgentStats(ctx context.Context, caller *User, id string, ready func(), fn func(Stats) error) error
+	// StreamAgentLogs calls ready once the caller may read the logs, then
+	// fn with each line opts selects (see Runtime.StreamLogs).
+	StreamAgentLogs(ctx context.Context, caller *User, id string, opts LogOptions, ready func(), fn func(LogLine) error) error
+	// WatchEvents calls ready once subscribed (no later change is missed),
+	// then fn with every status change of an agent the caller may see,
+	// until ctx ends or fn fails.
+	WatchEvents(ctx context.Context, caller *User, ready func(), fn func(StatusChange) error) error
+	// AgentEvents lists the agent's latest status changes, oldest first.
+	AgentEvents(ctx context.Context, caller *User, id string, limit int) ([]*AgentEvent, error)
 }

@@ -2,6 +2,9 @@ package warder
 
 import (
 	"context"
+	"net/mail"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -69,48 +72,6 @@ type UserStore interface {
 	SetUserLimits(ctx context.Context, id string, l Limits) error
 }
 
-// APIKey is a long-lived bearer credential for automation. Only the hash
-// of its secret is stored; the secret is shown once, at creation.
-type APIKey struct {
-	ID     string `json:"id"`
-	UserID string `json:"user_id"`
-	// ParentID is the key this one was made with, if it was made with a
-	// key rather than a login token. It expires no later than its parent,
-	// is read-only if its parent is, and is revoked with it.
-	ParentID   string     `json:"parent_id,omitempty"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
-	ReadOnly   bool       `json:"read_only"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	Hash       string     `json:"-"`
-}
-
-// KeyStore persists API keys.
-type KeyStore interface {
-	CreateAPIKey(ctx context.Context, k *APIKey) error
-	// APIKeys lists the user's keys, oldest first.
-	APIKeys(ctx context.Context, userID string) ([]*APIKey, error)
-	// DeleteAPIKey revokes the user's key id and, in the same statement,
-	// every key made with it, with those, and so on; or returns ErrNotFound.
-	DeleteAPIKey(ctx context.Context, userID, id string) error
-	// UserByAPIKey returns an enabled user's unexpired key and the user,
-	// recording its use; else ErrNotFound.
-	UserByAPIKey(ctx context.Context, hash string, now time.Time) (*User, *APIKey, error)
-}
-
-// Limits are per-user quotas. In an override a nil field means "the
-// operator's default"; in effect, 0 means unlimited.
-type Limits struct {
-	Agents           *int     `json:"agents"`
-	RunningAgents    *int     `json:"running_agents"`
-	MemoryBytes      *int64   `json:"memory_bytes"`
-	CPUs             *float64 `json:"cpus"`
-	AgentMemoryBytes *int64   `json:"agent_memory_bytes"`
-	AgentCPUs        *float64 `json:"agent_cpus"`
-}
-
 // TokenStore persists bearer tokens by hash.
 type TokenStore interface {
 	CreateToken(ctx context.Context, t *Token) error
@@ -118,4 +79,76 @@ type TokenStore interface {
 	UserByToken(ctx context.Context, hash string, now time.Time) (*User, error)
 	DeleteToken(ctx context.Context, hash string) error
 	DeleteExpiredTokens(ctx context.Context, now time.Time) error
+}
+
+// AuthService registers users and turns credentials into bearer tokens.
+type AuthService interface {
+	// Register creates a user. from is the client's address: many
+	// registrations from one address are slowed and then refused
+	// (RateLimitError); a server with registration closed refuses all but
+	// the first user (ErrForbidden).
+	Register(ctx context.Context, req RegisterRequest, from string) (*User, error)
+	// Login checks a username (or email) and password and issues a token.
+	// from is the client's address: repeated failures from one address, as
+	// for one account, are slowed and then refused (RateLimitError).
+	Login(ctx context.Context, login, password, from string) (*Session, error)
+	// Authenticate returns the user a bearer token belongs to; an unknown,
+	// revoked or expired token is ErrUnauthorized.
+	Authenticate(ctx context.Context, token string) (*User, error)
+	// Logout revokes the token at once. For an API key that is the key
+	// itself, and every key made with it.
+	Logout(ctx context.Context, token string) error
+}
+
+// Session is an issued bearer token. The token itself is only ever
+// returned here; the store keeps its hash.
+type Session struct {
+	AccessToken string        `json:"access_token"`
+	TokenType   string        `json:"token_type"`
+	ExpiresIn   time.Duration `json:"-"`
+}
+
+// RegisterRequest is the body of POST /api/auth/register.
+type RegisterRequest struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+var usernameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$`)
+
+// Validate checks the request; it also trims the username and email.
+func (r *RegisterRequest) Validate() error {
+	r.Username = strings.TrimSpace(r.Username)
+	r.Email = strings.TrimSpace(r.Email)
+	if !usernameRe.MatchString(r.Username) {
+		return Errorf(ErrInvalid, "username must be 3 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > 254 {
+		return Errorf(ErrInvalid, "email %q is not a valid address", r.Email)
+	}
+	if len(r.Password) < 8 {
+		return Errorf(ErrInvalid, "password must be at least 8 characters")
+	}
+	if len(r.Password) > 72 {
+		return Errorf(ErrInvalid, "password must be at most 72 bytes")
+	}
+	return nil
+}
+
+// AdminService is what only admins may do.
+type AdminService interface {
+	ListUsers(ctx context.Context, caller *User) ([]*User, error)
+	// CreateUser makes a plain user, as registration would: the way in
+	// when registration is closed.
+	CreateUser(ctx context.Context, caller *User, req RegisterRequest) (*User, error)
+	// SetUserDisabled disables a user (their tokens stop working at once
+	// and their agents are stopped) or enables them again.
+	SetUserDisabled(ctx context.Context, caller *User, id string, disabled bool) error
+	SetUserLimits(ctx context.Context, caller *User, id string, l Limits) (Usage, error)
+	// SystemStatus is overall health and use.
+	SystemStatus(ctx context.Context, caller *User) (*SystemStatus, error)
+	// Usage is a user's limits and use: the caller's own, or, for an
+	// admin, anyone's.
+	Usage(ctx context.Context, caller *User, userID string) (Usage, error)
 }

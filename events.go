@@ -5,6 +5,45 @@ import (
 	"time"
 )
 
+// AgentEvent is one recorded status change of an agent.
+type AgentEvent struct {
+	ID      int64     `json:"id"`
+	AgentID string    `json:"agent_id"`
+	At      time.Time `json:"at"`
+	From    Status    `json:"from"`
+	To      Status    `json:"to"`
+	Reason  string    `json:"reason"`
+	// Actor is who or what caused it: "user:<id>", "docker", "resync", "idle".
+	Actor string `json:"actor"`
+}
+
+// StatusChange is one agent status change as this process recorded it,
+// for whoever follows changes as they happen.
+type StatusChange struct {
+	AgentID     string    `json:"agent_id"`
+	AgentName   string    `json:"agent_name"`
+	UserID      string    `json:"user_id"`
+	ContainerID string    `json:"container_id"`
+	From        Status    `json:"from"`
+	To          Status    `json:"to"`
+	Reason      string    `json:"reason"`
+	Actor       string    `json:"actor"`
+	At          time.Time `json:"at"`
+}
+
+// EventBus carries status changes from the service that records them to
+// whoever follows them in the same process. Changes recorded by another
+// process sharing the store are not on it.
+type EventBus interface {
+	// Publish hands c to every subscriber without waiting: a subscriber
+	// that has fallen behind misses it.
+	Publish(c StatusChange)
+	// Subscribe returns a channel of every change published from now on
+	// and a cancel function that ends the subscription and closes the
+	// channel. Cancel is safe to call twice.
+	Subscribe() (changes <-chan StatusChange, cancel func())
+}
+
 // The streams of a container's output.
 const (
 	StreamStdout = "stdout"
@@ -36,33 +75,6 @@ type LogLine struct {
 	Time time.Time `json:"time,omitzero"`
 	// Text is the line without its line ending, cut at MaxLogLineBytes.
 	Text string `json:"line"`
-}
-
-// StatusChange is one agent status change as this process recorded it,
-// for whoever follows changes as they happen.
-type StatusChange struct {
-	AgentID     string    `json:"agent_id"`
-	AgentName   string    `json:"agent_name"`
-	UserID      string    `json:"user_id"`
-	ContainerID string    `json:"container_id"`
-	From        Status    `json:"from"`
-	To          Status    `json:"to"`
-	Reason      string    `json:"reason"`
-	Actor       string    `json:"actor"`
-	At          time.Time `json:"at"`
-}
-
-// EventBus carries status changes from the service that records them to
-// whoever follows them in the same process. Changes recorded by another
-// process sharing the store are not on it.
-type EventBus interface {
-	// Publish hands c to every subscriber without waiting: a subscriber
-	// that has fallen behind misses it.
-	Publish(c StatusChange)
-	// Subscribe returns a channel of every change published from now on
-	// and a cancel function that ends the subscription and closes the
-	// channel. Cancel is safe to call twice.
-	Subscribe() (changes <-chan StatusChange, cancel func())
 }
 
 // StatsReader answers stats reads from samples already taken, so a read

@@ -1,39 +1,10 @@
 package warder
 
 import (
-	"net/mail"
-	"regexp"
+	"encoding/json"
 	"strings"
 	"unicode"
 )
-
-// RegisterRequest is the body of POST /api/auth/register.
-type RegisterRequest struct {
-	Username string `json:"username"`
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
-var usernameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$`)
-
-// Validate checks the request; it also trims the username and email.
-func (r *RegisterRequest) Validate() error {
-	r.Username = strings.TrimSpace(r.Username)
-	r.Email = strings.TrimSpace(r.Email)
-	if !usernameRe.MatchString(r.Username) {
-		return Errorf(ErrInvalid, "username must be 3 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit")
-	}
-	if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > 254 {
-		return Errorf(ErrInvalid, "email %q is not a valid address", r.Email)
-	}
-	if len(r.Password) < 8 {
-		return Errorf(ErrInvalid, "password must be at least 8 characters")
-	}
-	if len(r.Password) > 72 {
-		return Errorf(ErrInvalid, "password must be at most 72 bytes")
-	}
-	return nil
-}
 
 // AgentCreate is the body of POST /api/agents and PUT /api/agents/{id}, as
 // the seed document writes it.
@@ -177,6 +148,31 @@ func (u *AgentUpdate) Apply(a *Agent, defaultImage string) error {
 		a.ContainerConfig = cc
 	}
 	return nil
+}
+
+// EnvAgentConfig is the variable that hands an agent its config, as JSON
+// text: the default agent reads config.model and config.system_prompt from
+// it, and a custom image may read whatever it likes. Config is not secret
+// (the API shows it); keys belong in env_vars or secret_env.
+const EnvAgentConfig = "AGENT_CONFIG"
+
+// maxConfigBytes keeps AGENT_CONFIG well under Linux's 128 KiB limit on one
+// environment string, past which the container could not even start.
+const maxConfigBytes = 64 << 10
+
+// configEnv is config as AGENT_CONFIG holds it: compact JSON, {} for none.
+func configEnv(config map[string]any) (string, error) {
+	if config == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(config)
+	if err != nil {
+		return "", Errorf(ErrInvalid, "config cannot be encoded as JSON: %v", err)
+	}
+	if len(b) > maxConfigBytes {
+		return "", Errorf(ErrInvalid, "config is %d bytes as JSON; at most %d are allowed, since it reaches the agent as %s", len(b), maxConfigBytes, EnvAgentConfig)
+	}
+	return string(b), nil
 }
 
 func validName(name string) (string, error) {

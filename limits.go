@@ -1,0 +1,42 @@
+package warder
+
+import (
+	"time"
+)
+
+// Limits are per-user quotas. In an override a nil field means "the
+// operator's default"; in effect, 0 means unlimited.
+type Limits struct {
+	Agents           *int     `json:"agents"`
+	RunningAgents    *int     `json:"running_agents"`
+	MemoryBytes      *int64   `json:"memory_bytes"`
+	CPUs             *float64 `json:"cpus"`
+	AgentMemoryBytes *int64   `json:"agent_memory_bytes"`
+	AgentCPUs        *float64 `json:"agent_cpus"`
+}
+
+// Usage is a user's effective limits beside what they use now.
+type Usage struct {
+	UserID string      `json:"user_id"`
+	Limits Limits      `json:"limits"`
+	Used   LimitsInUse `json:"used"`
+}
+
+// LimitsInUse counts what the limits bound.
+type LimitsInUse struct {
+	Agents        int     `json:"agents"`
+	RunningAgents int     `json:"running_agents"`
+	MemoryBytes   int64   `json:"memory_bytes"`
+	CPUs          float64 `json:"cpus"`
+}
+
+// SystemStatus is the admin's view of the whole installation.
+type SystemStatus struct {
+	Database       string         `json:"database"`
+	Docker         string         `json:"docker"`
+	Users          int            `json:"users"`
+	AgentsByStatus map[Status]int `json:"agents_by_status"`
+	PortsInUse     int            `json:"ports_in_use"`
+	PortRange      string         `json:"port_range"`
+	CheckedAt      time.Time      `json:"checked_at"`
+}
