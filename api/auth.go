@@ -8,17 +8,6 @@ import (
 	"github.com/warder/warder"
 )
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	if err := s.ready(r.Context()); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	var req warder.RegisterRequest
 	if err := decode(r, &req); err != nil {

@@ -254,12 +254,3 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, caller *warder.U
 	})
 	return l.finish(err, "")
 }
-
-// metricsPage serves the Prometheus metrics.
-func (s *Server) metricsPage(w http.ResponseWriter, r *http.Request) error {
-	if s.metrics == nil {
-		return warder.Errorf(warder.ErrNotFound, "metrics are not enabled on this server")
-	}
-	s.metrics.ServeHTTP(w, r)
-	return nil
-}
