@@ -133,16 +133,16 @@ func TestCollectLogsBound(t *testing.T) {
 // says so; long builds keep only the end of their output.
 func TestProgressBounds(t *testing.T) {
 	huge := io.MultiReader(strings.NewReader(`{"stream":"`), strings.NewReader(strings.Repeat("s", 4*maxProgressBytes)))
-	if _, err := readStream(huge); err == nil || !strings.Contains(err.Error(), "is over 1024 KiB") {
-		t.Fatalf("readStream of an endless message = %v", err)
+	if _, err := readProgress(huge); err == nil || !strings.Contains(err.Error(), "is over 1024 KiB") {
+		t.Fatalf("readProgress of an endless message = %v", err)
 	}
 	var src strings.Builder
 	for i := range 10 { // each message well within its bound, all together over it
 		fmt.Fprintf(&src, `{"stream":"%d%s"}`+"\n", i, strings.Repeat("o", maxProgressBytes/2))
 	}
 	src.WriteString(`{"stream":"Successfully built"}`)
-	out, err := readStream(strings.NewReader(src.String()))
+	out, err := readProgress(strings.NewReader(src.String()))
 	if err != nil || len(out) != maxProgressKeptBytes || !strings.HasSuffix(out, "Successfully built") {
-		t.Fatalf("readStream = %d bytes ending %q, %v", len(out), tail(out), err)
+		t.Fatalf("readProgress = %d bytes ending %q, %v", len(out), tail(out), err)
 	}
 }

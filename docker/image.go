@@ -71,7 +71,7 @@ func (r *Runtime) buildImage(ctx context.Context, tag string, buildCtx []byte) e
 		return mapErr(err, "build image "+tag)
 	}
 	defer res.Body.Close()
-	if out, err := readStream(res.Body); err != nil {
+	if out, err := readProgress(res.Body); err != nil {
 		return fmt.Errorf("build image %s: %w\n%s", tag, err, out)
 	}
 	return nil
@@ -130,7 +130,7 @@ func (r *Runtime) pull(ctx context.Context, ref string) error {
 	defer cancel()
 	res, err := r.cli.ImagePull(pctx, ref, client.ImagePullOptions{})
 	if err == nil {
-		_, err = readStream(res)
+		_, err = readProgress(res)
 		res.Close()
 	}
 	switch {

@@ -8,10 +8,10 @@ import (
 	"strings"
 )
 
-// streamMessage is one line of the engine's JSON progress stream, as sent
+// progressMessage is one line of the engine's JSON progress stream, as sent
 // by the build and pull endpoints. Engines send a failure twice: as the
 // legacy top-level "error" string and as "errorDetail".
-type streamMessage struct {
+type progressMessage struct {
 	Stream      string `json:"stream"`
 	Status      string `json:"status"`
 	Error       string `json:"error"`
@@ -21,18 +21,18 @@ type streamMessage struct {
 	Aux json.RawMessage `json:"aux"`
 }
 
-// readStream reads a progress stream to its end (a build or pull is not
-// finished before that) and returns the end of the build's output, or an
-// error if the stream reported one or broke off. A request that failed
-// half-way still answers 200, so this is the only place a failed build
-// shows. Each message is bounded, and only the last
-// maxProgressKeptBytes of output are kept.
-func readStream(r io.Reader) (string, error) {
+// readProgress reads the engine's build or pull progress stream to its
+// end (a build or pull is not finished before that) and returns the end of
+// the build's output, or an error if the stream reported one or broke
+// off. A request that failed half-way still answers 200, so this is the
+// only place a failed build shows. Each message is bounded, and only the
+// last maxProgressKeptBytes of output are kept.
+func readProgress(r io.Reader) (string, error) {
 	var out []byte
 	body := newBudgetReader(r, maxProgressBytes, "a message of the engine's progress stream")
 	dec := json.NewDecoder(body)
 	for {
-		var m streamMessage
+		var m progressMessage
 		body.refill()
 		err := dec.Decode(&m)
 		if errors.Is(err, io.EOF) {

@@ -17,7 +17,7 @@ import (
 	"github.com/warder/warder"
 )
 
-func TestReadStream(t *testing.T) {
+func TestReadProgress(t *testing.T) {
 	tests := []struct {
 		name    string
 		stream  string
@@ -33,7 +33,7 @@ func TestReadStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := readStream(strings.NewReader(tt.stream))
+			out, err := readProgress(strings.NewReader(tt.stream))
 			if !strings.Contains(out, tt.wantOut) {
 				t.Errorf("output = %q, want it to contain %q", out, tt.wantOut)
 			}
