@@ -13,6 +13,7 @@ import (
 	"github.com/warder/warder/api"
 	"github.com/warder/warder/broker"
 	"github.com/warder/warder/docker"
+	"github.com/warder/warder/internal/agentbin"
 	"github.com/warder/warder/logctx"
 	"github.com/warder/warder/metrics"
 	"github.com/warder/warder/secret"
@@ -69,7 +70,7 @@ func agentBinary(cfg config) func(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return docker.BuildAgentBinary(ctx, dir)
+		return agentbin.Build(ctx, dir)
 	}
 }
 

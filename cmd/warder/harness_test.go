@@ -18,6 +18,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/docker"
+	"github.com/warder/warder/internal/agentbin"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -44,7 +45,7 @@ func testImage(t testing.TB) (image, binary string) {
 			shared.err = err
 			return
 		}
-		if shared.binary, shared.err = docker.BuildAgentBinary(ctx, dir); shared.err != nil {
+		if shared.binary, shared.err = agentbin.Build(ctx, dir); shared.err != nil {
 			return
 		}
 		if shared.builder, shared.err = docker.New(docker.Config{}); shared.err != nil {
