@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/agentbin"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -64,7 +65,7 @@ func testAgent(t testing.TB) (binary, image string) {
 			return
 		}
 		start := time.Now()
-		if agent.binary, agent.err = BuildAgentBinary(ctx, agent.dir); agent.err != nil {
+		if agent.binary, agent.err = agentbin.Build(ctx, agent.dir); agent.err != nil {
 			return
 		}
 		agent.goBuild = time.Since(start)

@@ -32,7 +32,7 @@ type Config struct {
 	// (AGENT_IMAGE), e.g. "warder/agent:latest".
 	DefaultImage string
 	// AgentBinary returns the path of a static warder-agent binary. It is
-	// called only when DefaultImage must be built; BuildAgentBinary is one
+	// called only when DefaultImage must be built; agentbin.Build is one
 	// implementation.
 	AgentBinary func(ctx context.Context) (string, error)
 	// Logger is told of what Setup repairs; nil means slog.Default().
