@@ -116,13 +116,8 @@ type AgentStore interface {
 	// TouchAgent sets last_used_at.
 	TouchAgent(ctx context.Context, agentID string, at time.Time) error
 
-	// ClaimPort gives port to the agent if no other agent holds it and the
-	// agent holds none (ErrConflict otherwise). Atomic across processes.
-	ClaimPort(ctx context.Context, agentID string, port int) error
-	// ReleasePort frees whatever port the agent holds. Safe to call twice.
-	ReleasePort(ctx context.Context, agentID string) error
-	// UsedPorts lists every port held by any agent.
-	UsedPorts(ctx context.Context) ([]int, error)
+	// PortStore holds agents' host-port claims (agents.host_port).
+	PortStore
 }
 
 // AgentService is everything a caller can do with agents. Every method

@@ -32,8 +32,11 @@ type LimitsInUse struct {
 
 // SystemStatus is the admin's view of the whole installation.
 type SystemStatus struct {
-	Database       string         `json:"database"`
-	Docker         string         `json:"docker"`
+	Database string `json:"database"`
+	// Runtime is "ok" or why the runtime is unavailable; the key is
+	// "docker" for the API's existing clients, whatever the runtime.
+	Runtime        string         `json:"docker"`
+	RuntimeName    string         `json:"runtime"`
 	Users          int            `json:"users"`
 	AgentsByStatus map[Status]int `json:"agents_by_status"`
 	PortsInUse     int            `json:"ports_in_use"`

@@ -13,46 +13,81 @@ const (
 	LabelManaged   = "warder.managed"
 )
 
-// ContainerSpec is everything a runtime needs to create an agent's container.
-// It is derived purely from an Agent and the operator's settings (see
-// SpecFor), so it can be table-tested without a runtime.
+// ContainerSpec is everything a runtime needs to create an agent's
+// workload (a container on Docker). It is derived purely from an Agent and
+// the operator's settings (see SpecFor), so it can be table-tested without
+// a runtime. Everything in it is in Warder's terms; each runtime turns it
+// into its own.
 type ContainerSpec struct {
-	Name          string
-	Image         string
-	Env           map[string]string
-	Labels        map[string]string
-	MemoryBytes   int64
-	NanoCPUs      int64
-	PidsLimit     int64
-	Network       string
-	HostIP        string
-	HostPort      int
-	ContainerPort int
-	// Internal puts the container on the deployment's internal network,
-	// where nothing outside it can be reached; it publishes no port.
+	// Name is the workload's name, derived from AgentID (ContainerName).
+	Name    string
+	AgentID string
+	Image   string
+	Env     map[string]string
+	Labels  map[string]string
+	// MemoryBytes is a hard limit: over it the agent is OOM-killed (no
+	// swap). MilliCPUs is its CPU share in thousandths of a CPU. 0 is
+	// unlimited for both.
+	MemoryBytes int64
+	MilliCPUs   int64
+	PidsLimit   int64
+	// Port is the TCP port the agent listens on.
+	Port int
+	// Publish asks for Port to be reachable where Warder's users can
+	// reach it: a port on the host, on a runtime with Info().HostPorts;
+	// a runtime without ignores it. Warder itself always reaches a
+	// running agent at ContainerState.Endpoint.
+	Publish bool
+	// Internal keeps the agent from reaching anything beyond the runtime's
+	// own network: no egress.
 	Internal bool
-	// RestartPolicy is Docker's: "no", "on-failure" or "unless-stopped";
-	// MaxRetries bounds "on-failure" (0 = no bound).
-	RestartPolicy string
-	MaxRetries    int
+	// Restart is what the runtime does when the agent exits; only
+	// RestartNever on a runtime without Info().RestartPolicies.
+	Restart RestartPolicy
 	// AllowRoot lets an image that declares no user, or root, run as
 	// root. Without it such an image runs as NonRootUser.
 	AllowRoot bool
+}
+
+// RestartMode is when a runtime restarts an agent that exited.
+type RestartMode string
+
+// The restart modes, named as users write them in container_config.
+const (
+	RestartNever         RestartMode = "no"
+	RestartOnFailure     RestartMode = "on-failure"     // after a non-zero exit
+	RestartUnlessStopped RestartMode = "unless-stopped" // after any exit but a stop
+)
+
+// RestartPolicy is a RestartMode and, for RestartOnFailure, the most
+// restarts in a row (0: no bound).
+type RestartPolicy struct {
+	Mode       RestartMode
+	MaxRetries int
 }
 
 // NonRootUser is the user:group an agent runs as when its image would run
 // it as root and the operator has not allowed that: nobody:nogroup.
 const NonRootUser = "65534:65534"
 
-// ContainerState is what the runtime reports about a container.
+// Phase is where an agent's workload is in its life.
+type Phase string
+
+// The phases every runtime reports in.
+const (
+	PhaseCreated    Phase = "created"    // made, never started
+	PhaseRunning    Phase = "running"    // its process runs
+	PhaseRestarting Phase = "restarting" // it exited; the restart policy starts it again
+	PhaseExited     Phase = "exited"     // it stopped or ended; see ExitCode, OOMKilled
+)
+
+// ContainerState is what the runtime reports about one workload.
 type ContainerState struct {
-	ID         string
-	Name       string
-	AgentID    string // the LabelAgentID label
-	Status     string // the runtime's word: "created", "running", "exited", ...
-	Running    bool
-	Restarting bool
-	// ExitCode is meaningful once the container has exited.
+	ID      string
+	Name    string
+	AgentID string // the LabelAgentID label
+	Phase   Phase
+	// ExitCode is meaningful once the workload has exited.
 	ExitCode     int
 	OOMKilled    bool
 	RestartCount int
@@ -60,21 +95,74 @@ type ContainerState struct {
 	Error      string
 	StartedAt  time.Time
 	FinishedAt time.Time
-	// Health is "healthy", "unhealthy", "starting" or "" (no healthcheck).
+	// Health is "healthy", "unhealthy", "starting" or "" (no health check).
 	Health string
-	// IP is the container's address on its network, reachable from the
-	// Docker host; "" when it has none (not running).
-	IP string
+	// Endpoint is the host:port at which Warder reaches the agent's Port
+	// while it runs; "" when it does not.
+	Endpoint string
+	// HostPort is the port published for the agent on the host, 0 for
+	// none (see ContainerSpec.Publish).
+	HostPort int
 }
 
+// Running reports whether the workload's process runs.
+func (s ContainerState) Running() bool { return s.Phase == PhaseRunning }
+
+// Restarting reports whether the runtime is about to start it again.
+func (s ContainerState) Restarting() bool { return s.Phase == PhaseRestarting }
+
+// EventKind is what happened to a workload.
+type EventKind string
+
+// The kinds of event every runtime reports.
+const (
+	EventCreated   EventKind = "created"
+	EventStarted   EventKind = "started" // started, or restarted by its policy
+	EventExited    EventKind = "exited"  // its process ended, whatever the cause
+	EventOOMKilled EventKind = "oom_killed"
+	EventRemoved   EventKind = "removed"
+	EventHealth    EventKind = "health"  // its health changed; inspect for it
+	EventChanged   EventKind = "changed" // anything else that may change its state
+)
+
 // ContainerEvent is one change the runtime reports about one of this
-// deployment's containers. Action is the runtime's word: "start", "die",
-// "oom", "destroy", "restart", "health_status", ...
+// deployment's workloads.
 type ContainerEvent struct {
 	ContainerID string
 	AgentID     string
-	Action      string
+	Kind        EventKind
 	Time        time.Time
+}
+
+// RuntimeInfo names a runtime and says which of the optional parts of the
+// contract it has; Warder adapts to what is missing rather than guessing
+// from nil values or errors.
+type RuntimeInfo struct {
+	Name string // "docker"
+	// HostPorts: Publish gives agents a port on the host, from
+	// HostPortRange ("9000-9500").
+	HostPorts     bool
+	HostPortRange string
+	// StatsStream: StatsStream pushes samples; without it Warder polls
+	// Stats.
+	StatsStream bool
+	// RestartPolicies: the runtime restarts agents by ContainerSpec.Restart.
+	RestartPolicies bool
+}
+
+// PortStore keeps host-port claims, so processes sharing a database never
+// hand out one port twice. The store implements it; a runtime with
+// HostPorts uses it.
+type PortStore interface {
+	// ClaimPort gives port to the agent if no other agent holds it and the
+	// agent holds none (ErrConflict otherwise). Atomic across processes.
+	ClaimPort(ctx context.Context, agentID string, port int) error
+	// ReleasePort frees whatever port the agent holds. Safe to call twice.
+	ReleasePort(ctx context.Context, agentID string) error
+	// UsedPorts lists every port held by any agent.
+	UsedPorts(ctx context.Context) ([]int, error)
+	// PortOf is the port the agent holds, 0 for none.
+	PortOf(ctx context.Context, agentID string) (int, error)
 }
 
 // LogOptions selects container log lines.
@@ -101,21 +189,35 @@ type Stats struct {
 	ReadAt           time.Time `json:"read_at"`
 }
 
-// Runtime runs agent containers. The Docker implementation lives in
-// package docker; a Kubernetes one may follow.
+// Runtime runs agents' workloads: containers on Docker (package docker),
+// and whatever a second backend makes. internal/runtimetest holds the
+// conformance suite every implementation passes.
 //
 // Contract:
-//   - Every method is safe for concurrent use.
-//   - When the engine cannot be reached, methods return an error wrapping
-//     ErrUnavailable; a container that does not exist is ErrNotFound.
+//   - Every method is safe for concurrent use. Warder calls the lifecycle
+//     methods for one agent under that agent's lock, never two at once.
+//   - When the backend cannot be reached, methods return an error wrapping
+//     ErrUnavailable; a workload that does not exist is ErrNotFound.
 //   - Setup is idempotent and must succeed before Create; call it again
-//     after the engine comes back.
-//   - Create makes a container from spec without starting it. If a container
-//     with spec.Name already exists it returns ErrConflict.
-//   - Start on a running container and Stop on a stopped one succeed.
-//   - Remove force-removes; a container that is already gone is success, so
-//     Remove is safe to call twice and after a failed Create or Start.
+//     after the backend comes back.
+//   - Create makes the agent's workload from spec without starting it, and
+//     returns its id; every later call names it by that id. A leftover
+//     workload of the same name (from a create interrupted before its id
+//     was saved) is replaced. On a runtime with HostPorts, Create claims
+//     the agent's host port (keeping the one it holds when still free) or
+//     releases it when spec.Publish is false.
+//   - Start on a running workload and Stop on a stopped one succeed. A
+//     failed Start leaves the workload for Remove.
+//   - Remove force-removes, giving up the host port it was published on; a
+//     workload that is already gone is success, so Remove is safe to call
+//     twice and after a failed Create or Start. It is the one call that
+//     also takes the spec's Name instead of an id: for a workload whose
+//     create was interrupted before its id was saved.
+//   - Inspect reports Endpoint while the workload runs.
 type Runtime interface {
+	// Info names the runtime and its optional capabilities; it never
+	// contacts the backend.
+	Info() RuntimeInfo
 	Ping(ctx context.Context) error
 	Setup(ctx context.Context) error
 	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
@@ -138,15 +240,15 @@ type Runtime interface {
 	// engine's stream is released before it returns. fn runs on the
 	// calling goroutine; while it blocks, the engine holds the output.
 	StreamLogs(ctx context.Context, id string, opts LogOptions, fn func(LogLine) error) error
-	// StatsStream follows the container's resource use, calling fn with a
+	// StatsStream (with Info().StatsStream) follows the resource use, calling fn with a
 	// sample about once a second (the engine's pace; the first comes once
 	// a CPU figure can be computed, 1 to 2 s in) until ctx ends
 	// (returning ctx.Err()) or the container stops (ErrConflict). It
 	// releases the engine's stream before it returns. fn must be quick.
 	StatsStream(ctx context.Context, id string, fn func(Stats)) error
 
-	// List reports every container, running or not, labelled
-	// LabelManaged=<the runtime's network>: this deployment's containers.
+	// List reports every workload of this deployment, running or not
+	// (on Docker: labelled LabelManaged=<AGENT_NETWORK>).
 	List(ctx context.Context) ([]ContainerState, error)
 	// Events calls fn for every event of this deployment's containers, in
 	// order, from now until ctx ends (returning ctx.Err()) or the stream

@@ -1,7 +1,6 @@
 package warder
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -148,7 +147,7 @@ func (c *ContainerConfig) Normalize(defaultImage string) error {
 // than hiding it behind restarts the user did not ask for.
 const DefaultRestartPolicy = "no"
 
-// ParseRestartPolicy splits "on-failure:3" into Docker's policy name and
+// ParseRestartPolicy splits "on-failure:3" into the restart mode and the
 // maximum retry count.
 func ParseRestartPolicy(s string) (name string, maxRetries int, err error) {
 	name, count, hasCount := strings.Cut(s, ":")
@@ -174,8 +173,7 @@ type SpecSettings struct {
 	// are labelled LabelManaged=<Network>, and Warder lists, follows and
 	// cleans up only those, so two deployments on one engine never touch
 	// each other's containers.
-	Network     string
-	BindAddress string // AGENT_BIND_ADDRESS
+	Network string
 	// AllowRoot lets images without a non-root USER run as root
 	// (WARDER_ALLOW_ROOT_AGENTS); see ContainerSpec.AllowRoot.
 	AllowRoot bool
@@ -185,17 +183,13 @@ type SpecSettings struct {
 // its id so it never changes when the agent is renamed.
 func ContainerName(agentID string) string { return "warder-agent-" + agentID }
 
-// SpecFor derives the container spec of agent a, which must hold a port and
-// a normalized ContainerConfig.
+// SpecFor derives the container spec of agent a, which must hold a
+// normalized ContainerConfig.
 func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 	cc := a.ContainerConfig
 	mem, err := ParseMemory(cc.MemoryLimit)
 	if err != nil {
 		return ContainerSpec{}, err
-	}
-	internal := cc.Network == NetworkInternal
-	if a.HostPort == 0 && !internal {
-		return ContainerSpec{}, fmt.Errorf("agent %s holds no host port", a.ID)
 	}
 	port := cc.Port
 	if port == 0 {
@@ -216,26 +210,25 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 	if err != nil {
 		return ContainerSpec{}, err
 	}
+	internal := cc.Network == NetworkInternal
 	return ContainerSpec{
-		RestartPolicy: policy,
-		MaxRetries:    retries,
-		Name:          ContainerName(a.ID),
-		Image:         cc.Image,
-		Env:           env,
+		Name:    ContainerName(a.ID),
+		AgentID: a.ID,
+		Image:   cc.Image,
+		Env:     env,
 		Labels: map[string]string{
 			LabelManaged:   s.Network,
 			LabelAgentID:   a.ID,
 			LabelAgentName: a.Name,
 			LabelUserID:    a.UserID,
 		},
-		MemoryBytes:   mem,
-		NanoCPUs:      int64(math.Round(cc.CPULimit * 1e9)),
-		PidsLimit:     PidsLimit,
-		Network:       s.Network,
-		HostIP:        s.BindAddress,
-		HostPort:      a.HostPort,
-		ContainerPort: port,
-		Internal:      internal,
-		AllowRoot:     s.AllowRoot,
+		MemoryBytes: mem,
+		MilliCPUs:   int64(math.Round(cc.CPULimit * 1000)),
+		PidsLimit:   PidsLimit,
+		Port:        port,
+		Publish:     !internal,
+		Internal:    internal,
+		Restart:     RestartPolicy{Mode: RestartMode(policy), MaxRetries: retries},
+		AllowRoot:   s.AllowRoot,
 	}, nil
 }

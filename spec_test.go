@@ -99,13 +99,14 @@ func TestSpecFor(t *testing.T) {
 		ContainerConfig: warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "256MiB", CPULimit: 1.5, EnvVars: map[string]string{"TEST_VAR": "test_value"}, Port: 8000, RestartPolicy: "on-failure:3"},
 		HostPort:        9001,
 	}
-	got, err := warder.SpecFor(a, warder.SpecSettings{Network: "warder_network", BindAddress: "127.0.0.1"})
+	got, err := warder.SpecFor(a, warder.SpecSettings{Network: "warder_network"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := warder.ContainerSpec{
-		Name:  "warder-agent-0b6f0a3e-8c55-4a53-9b1b-6f7f5f2a1c11",
-		Image: "warder/agent:latest",
+		Name:    "warder-agent-0b6f0a3e-8c55-4a53-9b1b-6f7f5f2a1c11",
+		AgentID: a.ID,
+		Image:   "warder/agent:latest",
 		Env: map[string]string{
 			"TEST_VAR": "test_value", "AGENT_ID": a.ID, "AGENT_NAME": "Test Container Agent", "AGENT_TYPE": "chat", "PORT": "8000",
 			"AGENT_CONFIG": "{}",
@@ -113,15 +114,15 @@ func TestSpecFor(t *testing.T) {
 		Labels: map[string]string{
 			"warder.managed": "warder_network", "warder.agent.id": a.ID, "warder.agent.name": "Test Container Agent", "warder.agent.user_id": "u1",
 		},
-		MemoryBytes: 256 << 20, NanoCPUs: 1_500_000_000, PidsLimit: 256,
-		Network: "warder_network", HostIP: "127.0.0.1", HostPort: 9001, ContainerPort: 8000,
-		RestartPolicy: "on-failure", MaxRetries: 3,
+		MemoryBytes: 256 << 20, MilliCPUs: 1500, PidsLimit: 256,
+		Port: 8000, Publish: true,
+		Restart: warder.RestartPolicy{Mode: warder.RestartOnFailure, MaxRetries: 3},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("SpecFor =\n%+v\nwant\n%+v", got, want)
 	}
-	a.HostPort = 0
-	if _, err := warder.SpecFor(a, warder.SpecSettings{}); err == nil {
-		t.Fatal("SpecFor without a port succeeded")
+	a.ContainerConfig.Network = warder.NetworkInternal
+	if got, err := warder.SpecFor(a, warder.SpecSettings{}); err != nil || got.Publish || !got.Internal {
+		t.Fatalf("SpecFor of an internal agent = %+v, %v; want internal, unpublished", got, err)
 	}
 }

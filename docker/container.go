@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -36,6 +37,13 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("start container %s: %w", id, err) // not ErrNotFound: the container exists
 	}
+	if err != nil && !errors.Is(mapErr(err, ""), warder.ErrUnavailable) {
+		// Most often its host port was taken since it was claimed: the
+		// next create for the agent skips it.
+		if st, ierr := r.Inspect(ctx, id); ierr == nil && st.HostPort != 0 && r.ports != nil {
+			r.ports.markBad(st.HostPort)
+		}
+	}
 	return mapErr(err, "start container "+id)
 }
 
@@ -53,14 +61,32 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 	return mapErr(err, "stop container "+id)
 }
 
-// Remove force-removes the container and its anonymous volumes. A container
-// that is already gone is success.
+// Remove force-removes the container and its anonymous volumes, and gives
+// up the host port it was published on (if its agent still holds that
+// one). A container that is already gone is success.
 func (r *Runtime) Remove(ctx context.Context, id string) error {
-	_, err := r.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	st, err := r.Inspect(ctx, id)
+	if errors.Is(err, warder.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := r.removeContainer(ctx, id); err != nil {
+		return err
+	}
+	if r.ports != nil && st.AgentID != "" && st.HostPort != 0 {
+		return r.ports.release(ctx, st.AgentID, st.HostPort)
+	}
+	return nil
+}
+
+// removeContainer force-removes by id or name; gone is success.
+func (r *Runtime) removeContainer(ctx context.Context, idOrName string) error {
+	_, err := r.cli.ContainerRemove(ctx, idOrName, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	if cerrdefs.IsNotFound(err) {
 		return nil
 	}
-	return mapErr(err, "remove container "+id)
+	return mapErr(err, "remove container "+idOrName)
 }
 
 // Inspect reports the container's state; a missing container is
@@ -70,5 +96,5 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (warder.ContainerState
 	if err != nil {
 		return warder.ContainerState{}, mapErr(err, "inspect container "+id)
 	}
-	return stateFrom(res.Container), nil
+	return r.stateFrom(res.Container), nil
 }

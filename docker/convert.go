@@ -30,32 +30,41 @@ type createRequest struct {
 	Networking *network.NetworkingConfig
 }
 
-// containerConfig converts spec into Docker's create request. It is pure,
-// so it is table-tested without an engine. It fails only on a spec that
-// SpecFor would not produce: a bad port or a HostIP that is not an IP.
+// placement is what the Docker runtime decides about a container beyond
+// its spec: the network it joins and the host address and port its port
+// is published on (HostPort 0: not published).
+type placement struct {
+	Network  string
+	HostIP   string
+	HostPort int
+}
+
+// containerConfig converts spec, placed by p, into Docker's create
+// request. It is pure, so it is table-tested without an engine. It fails
+// only on a spec that SpecFor would not produce: a bad port or a HostIP
+// that is not an IP.
 //
-// A HostIP of "" publishes on all interfaces; a HostPort of 0 publishes
-// nothing (the agent is then reachable only on its network).
-func containerConfig(spec warder.ContainerSpec) (createRequest, error) {
-	if spec.ContainerPort < 1 || spec.ContainerPort > 65535 {
-		return createRequest{}, warder.Errorf(warder.ErrInvalid, "container port %d must be between 1 and 65535", spec.ContainerPort)
+// A HostIP of "" publishes on all interfaces.
+func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, error) {
+	if spec.Port < 1 || spec.Port > 65535 {
+		return createRequest{}, warder.Errorf(warder.ErrInvalid, "container port %d must be between 1 and 65535", spec.Port)
 	}
-	if spec.HostPort < 0 || spec.HostPort > 65535 {
-		return createRequest{}, warder.Errorf(warder.ErrInvalid, "host port %d must be between 1 and 65535", spec.HostPort)
+	if p.HostPort < 0 || p.HostPort > 65535 {
+		return createRequest{}, warder.Errorf(warder.ErrInvalid, "host port %d must be between 1 and 65535", p.HostPort)
 	}
 	var hostIP netip.Addr // the zero Addr is sent as "": all interfaces
-	if spec.HostIP != "" {
-		ip, err := netip.ParseAddr(spec.HostIP)
+	if p.HostIP != "" {
+		ip, err := netip.ParseAddr(p.HostIP)
 		if err != nil {
-			return createRequest{}, warder.Errorf(warder.ErrInvalid, "bind address %q is not an IP address", spec.HostIP)
+			return createRequest{}, warder.Errorf(warder.ErrInvalid, "bind address %q is not an IP address", p.HostIP)
 		}
 		hostIP = ip
 	}
-	restart, err := restartPolicy(spec.RestartPolicy, spec.MaxRetries)
+	restart, err := restartPolicy(spec.Restart)
 	if err != nil {
 		return createRequest{}, err
 	}
-	port, _ := network.PortFrom(uint16(spec.ContainerPort), network.TCP)
+	port, _ := network.PortFrom(uint16(spec.Port), network.TCP)
 
 	cfg := &container.Config{
 		Image:        spec.Image,
@@ -86,21 +95,18 @@ func containerConfig(spec warder.ContainerSpec) (createRequest, error) {
 			// slowed down by swapping; the engine's default is twice the
 			// memory. 0 leaves both unlimited.
 			MemorySwap: spec.MemoryBytes,
-			NanoCPUs:   spec.NanoCPUs,
+			NanoCPUs:   spec.MilliCPUs * 1_000_000,
 			PidsLimit:  &pids,
 		},
 	}
-	if spec.HostPort != 0 {
-		host.PortBindings = network.PortMap{port: {{HostIP: hostIP, HostPort: strconv.Itoa(spec.HostPort)}}}
+	if p.HostPort != 0 {
+		host.PortBindings = network.PortMap{port: {{HostIP: hostIP, HostPort: strconv.Itoa(p.HostPort)}}}
 	}
 	var nets *network.NetworkingConfig
-	if name := spec.Network; name != "" {
-		if spec.Internal {
-			name = InternalNetwork(name)
-		}
-		host.NetworkMode = container.NetworkMode(name)
+	if p.Network != "" {
+		host.NetworkMode = container.NetworkMode(p.Network)
 		nets = &network.NetworkingConfig{
-			EndpointsConfig: map[string]*network.EndpointSettings{name: {}},
+			EndpointsConfig: map[string]*network.EndpointSettings{p.Network: {}},
 		}
 	}
 	return createRequest{Config: cfg, HostConfig: host, Networking: nets}, nil
@@ -109,25 +115,25 @@ func containerConfig(spec warder.ContainerSpec) (createRequest, error) {
 // restartPolicy is Docker's form of a spec's policy; "" means "no". The
 // engine refuses a retry count on any policy but on-failure, and so does
 // this, before the engine is asked.
-func restartPolicy(name string, maxRetries int) (container.RestartPolicy, error) {
+func restartPolicy(rp warder.RestartPolicy) (container.RestartPolicy, error) {
 	var mode container.RestartPolicyMode
-	switch name {
-	case "", "no":
+	switch rp.Mode {
+	case "", warder.RestartNever:
 		mode = container.RestartPolicyDisabled
-	case "on-failure":
+	case warder.RestartOnFailure:
 		mode = container.RestartPolicyOnFailure
-	case "unless-stopped":
+	case warder.RestartUnlessStopped:
 		mode = container.RestartPolicyUnlessStopped
 	default:
-		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "restart policy %q must be no, on-failure or unless-stopped", name)
+		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "restart policy %q must be no, on-failure or unless-stopped", rp.Mode)
 	}
 	switch {
-	case maxRetries < 0:
-		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "maximum restart count %d is negative", maxRetries)
-	case maxRetries > 0 && mode != container.RestartPolicyOnFailure:
-		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "a maximum restart count needs the on-failure policy, not %q", name)
+	case rp.MaxRetries < 0:
+		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "maximum restart count %d is negative", rp.MaxRetries)
+	case rp.MaxRetries > 0 && mode != container.RestartPolicyOnFailure:
+		return container.RestartPolicy{}, warder.Errorf(warder.ErrInvalid, "a maximum restart count needs the on-failure policy, not %q", rp.Mode)
 	}
-	return container.RestartPolicy{Name: mode, MaximumRetryCount: maxRetries}, nil
+	return container.RestartPolicy{Name: mode, MaximumRetryCount: rp.MaxRetries}, nil
 }
 
 // envList renders env as KEY=VALUE sorted by key, so the same spec always

@@ -13,22 +13,25 @@ import (
 
 func baseSpec() warder.ContainerSpec {
 	return warder.ContainerSpec{
-		Name:          "warder-agent-a1",
-		Image:         "warder/agent:latest",
-		Env:           map[string]string{"PORT": "8000", "AGENT_ID": "a1", "B": "x=y"},
-		Labels:        map[string]string{warder.LabelManaged: "true", warder.LabelAgentID: "a1"},
-		MemoryBytes:   512 << 20,
-		NanoCPUs:      500_000_000,
-		Network:       "warder_network",
-		HostIP:        "127.0.0.1",
-		HostPort:      18000,
-		ContainerPort: 8000,
+		Name:        "warder-agent-a1",
+		AgentID:     "a1",
+		Image:       "warder/agent:latest",
+		Env:         map[string]string{"PORT": "8000", "AGENT_ID": "a1", "B": "x=y"},
+		Labels:      map[string]string{warder.LabelManaged: "true", warder.LabelAgentID: "a1"},
+		MemoryBytes: 512 << 20,
+		MilliCPUs:   500,
+		Port:        8000,
+		Publish:     true,
 	}
+}
+
+func basePlacement() placement {
+	return placement{Network: "warder_network", HostIP: "127.0.0.1", HostPort: 18000}
 }
 
 func TestContainerConfig(t *testing.T) {
 	spec := baseSpec()
-	req, err := containerConfig(spec)
+	req, err := containerConfig(spec, basePlacement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +70,7 @@ func TestContainerConfig(t *testing.T) {
 func TestContainerConfigJSON(t *testing.T) {
 	tests := []struct {
 		name    string
-		mod     func(*warder.ContainerSpec)
+		mod     func(*warder.ContainerSpec, *placement)
 		want    []string
 		notWant []string
 	}{
@@ -80,22 +83,22 @@ func TestContainerConfigJSON(t *testing.T) {
 			`"Memory":536870912`, `"NanoCpus":500000000`,
 			`"LogConfig":{"Type":"json-file","Config":{"max-file":"3","max-size":"10m"}}`,
 		}, nil},
-		{"all interfaces", func(s *warder.ContainerSpec) { s.HostIP = "" },
+		{"all interfaces", func(s *warder.ContainerSpec, p *placement) { p.HostIP = "" },
 			[]string{`"PortBindings":{"8000/tcp":[{"HostIp":"","HostPort":"18000"}]}`}, nil},
-		{"IPv6", func(s *warder.ContainerSpec) { s.HostIP = "::1"; s.ContainerPort = 9000 },
+		{"IPv6", func(s *warder.ContainerSpec, p *placement) { p.HostIP = "::1"; s.Port = 9000 },
 			[]string{`"ExposedPorts":{"9000/tcp":{}}`, `"PortBindings":{"9000/tcp":[{"HostIp":"::1","HostPort":"18000"}]}`}, nil},
-		{"no host port", func(s *warder.ContainerSpec) { s.HostPort = 0 },
+		{"no host port", func(s *warder.ContainerSpec, p *placement) { p.HostPort = 0 },
 			[]string{`"ExposedPorts":{"8000/tcp":{}}`}, []string{`"PortBindings":{"`}},
-		{"default network", func(s *warder.ContainerSpec) { s.Network = "" },
+		{"default network", func(s *warder.ContainerSpec, p *placement) { p.Network = "" },
 			[]string{`"NetworkMode":""`}, []string{`"NetworkingConfig"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec := baseSpec()
+			spec, p := baseSpec(), basePlacement()
 			if tt.mod != nil {
-				tt.mod(&spec)
+				tt.mod(&spec, &p)
 			}
-			req, err := containerConfig(spec)
+			req, err := containerConfig(spec, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,17 +123,17 @@ func TestContainerConfigJSON(t *testing.T) {
 func TestContainerConfigInvalid(t *testing.T) {
 	tests := []struct {
 		name string
-		mod  func(*warder.ContainerSpec)
+		mod  func(*warder.ContainerSpec, *placement)
 	}{
-		{"host name as bind address", func(s *warder.ContainerSpec) { s.HostIP = "localhost" }},
-		{"container port 0", func(s *warder.ContainerSpec) { s.ContainerPort = 0 }},
-		{"container port too large", func(s *warder.ContainerSpec) { s.ContainerPort = 70000 }},
-		{"host port too large", func(s *warder.ContainerSpec) { s.HostPort = 70000 }},
+		{"host name as bind address", func(s *warder.ContainerSpec, p *placement) { p.HostIP = "localhost" }},
+		{"container port 0", func(s *warder.ContainerSpec, p *placement) { s.Port = 0 }},
+		{"container port too large", func(s *warder.ContainerSpec, p *placement) { s.Port = 70000 }},
+		{"host port too large", func(s *warder.ContainerSpec, p *placement) { p.HostPort = 70000 }},
 	}
 	for _, tt := range tests {
-		spec := baseSpec()
-		tt.mod(&spec)
-		if _, err := containerConfig(spec); !errors.Is(err, warder.ErrInvalid) {
+		spec, p := baseSpec(), basePlacement()
+		tt.mod(&spec, &p)
+		if _, err := containerConfig(spec, p); !errors.Is(err, warder.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", tt.name, err)
 		}
 	}

@@ -10,16 +10,53 @@ import (
 	"github.com/warder/warder"
 )
 
-// Create makes the container for spec without starting it. A missing
-// DefaultImage is built by Setup, any other missing image is pulled (which
-// fails fast or within pullTimeout when no registry is reachable), and the
-// create is retried once.
+// Create makes the container for spec without starting it: on the
+// deployment's network (its internal one for spec.Internal), with its
+// port published on a host port claimed for the agent when spec.Publish
+// and the runtime has a port range. A missing DefaultImage is built by
+// Setup, any other missing image is pulled (which fails fast or within
+// pullTimeout when no registry is reachable), and the create is retried
+// once. A leftover container of the same name, from a create interrupted
+// before its id was saved, is replaced.
 func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
-	req, err := containerConfig(spec)
+	p := placement{Network: r.cfg.Network, HostIP: r.cfg.BindAddress}
+	if spec.Internal {
+		p.Network = InternalNetwork(r.cfg.Network)
+	}
+	if r.ports != nil && spec.AgentID != "" {
+		if spec.Publish && !spec.Internal {
+			port, err := r.ports.claim(ctx, spec.AgentID)
+			if err != nil {
+				return "", err
+			}
+			p.HostPort = port
+		} else if err := r.ports.release(ctx, spec.AgentID, 0); err != nil {
+			return "", err
+		}
+	}
+	id, err := r.createPlaced(ctx, spec, p)
+	if err != nil && p.HostPort != 0 {
+		// A failed create holds no port.
+		if rerr := r.ports.release(context.WithoutCancel(ctx), spec.AgentID, p.HostPort); rerr != nil {
+			r.log.Error("releasing the port of a failed create", "agent", spec.AgentID, "err", rerr)
+		}
+	}
+	return id, err
+}
+
+func (r *Runtime) createPlaced(ctx context.Context, spec warder.ContainerSpec, p placement) (string, error) {
+	req, err := containerConfig(spec, p)
 	if err != nil {
 		return "", err
 	}
 	id, err := r.create(ctx, spec, req)
+	if cerrdefs.IsConflict(err) {
+		// A leftover of an interrupted create: its id was never saved.
+		if err := r.removeContainer(ctx, spec.Name); err != nil {
+			return "", err
+		}
+		id, err = r.create(ctx, spec, req)
+	}
 	if cerrdefs.IsNotFound(err) {
 		// 404: the image is missing, or the network (engines newer than
 		// API 1.41; those older notice only at start, see Start).
@@ -65,7 +102,7 @@ func (r *Runtime) create(ctx context.Context, spec warder.ContainerSpec, req cre
 func (r *Runtime) provide(ctx context.Context, spec warder.ContainerSpec) error {
 	_, err := r.cli.ImageInspect(ctx, spec.Image)
 	switch {
-	case err == nil && spec.Network != "" && spec.Network == r.cfg.Network:
+	case err == nil && r.cfg.Network != "":
 		return r.Setup(ctx)
 	case err == nil:
 		return nil // nothing we can provide; the retry reports the error

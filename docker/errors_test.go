@@ -69,22 +69,6 @@ func TestMissingContainer(t *testing.T) {
 	}
 }
 
-func TestCreateConflict(t *testing.T) {
-	testenv.Docker(t)
-	r := newRuntime(t, nil)
-	ctx := context.Background()
-	if err := r.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	spec := testSpec(t, r)
-	if _, err := r.Create(ctx, spec); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Create(ctx, spec); !errors.Is(err, warder.ErrConflict) {
-		t.Fatalf("second Create with the same name: err = %v, want ErrConflict", err)
-	}
-}
-
 // TestCreateMissingImage: an image that is neither on the host nor the
 // default cannot be pulled here (no registry), which is the caller's error.
 func TestCreateMissingImage(t *testing.T) {

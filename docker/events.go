@@ -104,15 +104,12 @@ func streamErr(ctx context.Context, err error) error {
 	return warder.Errorf(warder.ErrUnavailable, "Docker is unavailable: event stream: %v", err)
 }
 
-// eventFrom is Warder's view of one engine event. Health events carry the
-// status in the action ("health_status: healthy"); Warder's Action is
-// just "health_status", and the caller inspects for the status.
+// eventFrom is Warder's view of one engine event.
 func eventFrom(m events.Message) warder.ContainerEvent {
-	action, _, _ := strings.Cut(string(m.Action), ":")
 	ev := warder.ContainerEvent{
 		ContainerID: m.Actor.ID,
 		AgentID:     m.Actor.Attributes[warder.LabelAgentID],
-		Action:      action,
+		Kind:        eventKind(m.Action),
 	}
 	switch {
 	case m.TimeNano != 0:
@@ -121,4 +118,26 @@ func eventFrom(m events.Message) warder.ContainerEvent {
 		ev.Time = time.Unix(m.Time, 0)
 	}
 	return ev
+}
+
+// eventKind maps the engine's action words to Warder's kinds. Health
+// events carry the status in the action ("health_status: healthy"); the
+// kind says only that health changed, and the caller inspects for it.
+func eventKind(a events.Action) warder.EventKind {
+	action, _, _ := strings.Cut(string(a), ":")
+	switch events.Action(action) {
+	case events.ActionCreate:
+		return warder.EventCreated
+	case events.ActionStart, events.ActionRestart:
+		return warder.EventStarted
+	case events.ActionDie:
+		return warder.EventExited
+	case events.ActionOOM:
+		return warder.EventOOMKilled
+	case events.ActionDestroy:
+		return warder.EventRemoved
+	case events.ActionHealthStatus:
+		return warder.EventHealth
+	}
+	return warder.EventChanged
 }

@@ -34,7 +34,7 @@ func TestEvents(t *testing.T) {
 	if err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	ev := w.waitFor(t, id, "start", 10*time.Second)
+	ev := w.waitFor(t, id, warder.EventStarted, 10*time.Second)
 	t.Logf("start event %v after Start was called", time.Since(start))
 	if ev.AgentID != spec.Name {
 		t.Errorf("start event = %+v, want AgentID %s", ev, spec.Name)
@@ -47,7 +47,7 @@ func TestEvents(t *testing.T) {
 	// middle: the stream is in order, so its events would show up before
 	// the labelled container's later ones.
 	foreign := testSpec(t, r)
-	foreign.Labels, foreign.HostPort = nil, 0
+	foreign.Labels, foreign.AgentID, foreign.Publish = nil, "", false
 	fid, err := r.Create(ctx, foreign)
 	if err != nil {
 		t.Fatalf("Create without labels: %v", err)
@@ -60,8 +60,8 @@ func TestEvents(t *testing.T) {
 	if _, err := r.cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
 		t.Fatalf("docker kill: %v", err)
 	}
-	w.waitFor(t, id, "kill", 5*time.Second)
-	w.waitFor(t, id, "die", 5*time.Second)
+	w.waitFor(t, id, warder.EventChanged, 5*time.Second)
+	w.waitFor(t, id, warder.EventExited, 5*time.Second)
 	t.Logf("die event %v after docker kill", time.Since(start))
 	if err := r.Remove(ctx, fid); err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestEvents(t *testing.T) {
 	if _, err := r.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
 		t.Fatalf("docker rm: %v", err)
 	}
-	w.waitFor(t, id, "destroy", 5*time.Second)
+	w.waitFor(t, id, warder.EventRemoved, 5*time.Second)
 	t.Logf("destroy event %v after docker rm", time.Since(start))
 	if evs := w.of(fid); len(evs) != 0 {
 		t.Errorf("events of a container without %s: %+v", warder.LabelManaged, evs)
@@ -104,7 +104,7 @@ func TestEventsProxyCut(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	w.waitFor(t, id, "create", 10*time.Second)
+	w.waitFor(t, id, warder.EventCreated, 10*time.Second)
 
 	cut := time.Now()
 	p.Cut()
@@ -134,7 +134,7 @@ func TestEventsProxyCut(t *testing.T) {
 	if err := r.Remove(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	w.waitFor(t, id, "destroy", 10*time.Second)
+	w.waitFor(t, id, warder.EventRemoved, 10*time.Second)
 	cancel()
 	if err := <-w.done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Events after cancel = %v, want context.Canceled", err)

@@ -24,7 +24,7 @@ func TestOOMKilled(t *testing.T) {
 	spec := testSpec(t, r)
 	spec.MemoryBytes = 16 << 20 // the engine's minimum is 6 MiB
 	spec.Env["WARDER_AGENT_ALLOCATE_MB"] = "64"
-	spec.RestartPolicy = "no"
+	spec.Restart = warder.RestartPolicy{Mode: warder.RestartNever}
 	id, err := r.Create(ctx, spec)
 	if err != nil {
 		t.Fatalf("Create: %v", err)
@@ -40,16 +40,16 @@ func TestOOMKilled(t *testing.T) {
 	if err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	oom := w.waitFor(t, id, "oom", 30*time.Second)
+	oom := w.waitFor(t, id, warder.EventOOMKilled, 30*time.Second)
 	seen := time.Since(start)
-	w.waitFor(t, id, "die", 30*time.Second)
-	st := waitState(t, r, id, 30*time.Second, func(st warder.ContainerState) bool { return !st.Running })
+	w.waitFor(t, id, warder.EventExited, 30*time.Second)
+	st := waitState(t, r, id, 30*time.Second, func(st warder.ContainerState) bool { return !st.Running() })
 	t.Logf("oom event received %v after the Start call; the process ran %v, the event is stamped %v after it ended",
 		seen, st.FinishedAt.Sub(st.StartedAt), oom.Time.Sub(st.FinishedAt))
 	// The engine sets OOMKilled from the same "oom" signal, but on a loaded
 	// 20.10 engine the exit is sometimes recorded first and the flag stays
 	// false (seen here); the event above is what the service relies on.
-	if st.Status != "exited" || st.ExitCode != 137 || st.RestartCount != 0 {
+	if st.Phase != warder.PhaseExited || st.ExitCode != 137 || st.RestartCount != 0 {
 		t.Errorf("Inspect = %+v, want exited, exit code 137, no restart", st)
 	}
 	if !st.OOMKilled {
@@ -74,7 +74,7 @@ func TestCrashLoop(t *testing.T) {
 	spec := testSpec(t, r)
 	spec.Env["WARDER_AGENT_EXIT_CODE"] = "3"
 	spec.Env["WARDER_AGENT_EXIT_AFTER"] = "200ms"
-	spec.RestartPolicy, spec.MaxRetries = "on-failure", 2
+	spec.Restart = warder.RestartPolicy{Mode: warder.RestartOnFailure, MaxRetries: 2}
 	id, err := r.Create(ctx, spec)
 	if err != nil {
 		t.Fatalf("Create: %v", err)
@@ -85,18 +85,18 @@ func TestCrashLoop(t *testing.T) {
 	}
 	// The engine restarts after 100 ms, then 200 ms, then gives up.
 	st := waitState(t, r, id, 30*time.Second, func(st warder.ContainerState) bool {
-		return !st.Running && !st.Restarting && st.RestartCount == 2
+		return !st.Running() && !st.Restarting() && st.RestartCount == 2
 	})
 	t.Logf("gave up %v after the Start call", time.Since(start))
-	if st.Status != "exited" || st.ExitCode != 3 || st.OOMKilled {
+	if st.Phase != warder.PhaseExited || st.ExitCode != 3 || st.OOMKilled {
 		t.Errorf("Inspect = %+v, want exited with code 3", st)
 	}
 	// The last die can reach the stream a moment after Inspect shows it.
 	deadline := time.Now().Add(5 * time.Second)
-	for w.count(id, "die") < 3 && time.Now().Before(deadline) {
+	for w.count(id, warder.EventExited) < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if starts, dies := w.count(id, "start"), w.count(id, "die"); starts != 3 || dies != 3 {
+	if starts, dies := w.count(id, warder.EventStarted), w.count(id, warder.EventExited); starts != 3 || dies != 3 {
 		t.Errorf("%d start and %d die events, want 3 of each: %+v", starts, dies, w.of(id))
 	}
 	var first time.Time
@@ -104,6 +104,6 @@ func TestCrashLoop(t *testing.T) {
 		if first.IsZero() {
 			first = ev.Time
 		}
-		t.Logf("+%v %s", ev.Time.Sub(first).Round(time.Millisecond), ev.Action)
+		t.Logf("+%v %s", ev.Time.Sub(first).Round(time.Millisecond), ev.Kind)
 	}
 }

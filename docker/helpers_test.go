@@ -94,6 +94,10 @@ func newRuntime(t testing.TB, mod func(*Config)) *Runtime {
 	cfg := Config{
 		Network:      testenv.UniqueName("warder-test-net-"),
 		DefaultImage: image,
+		Ports:        NewMemoryPorts(),
+		PortStart:    21000,
+		PortEnd:      21999,
+		BindAddress:  "127.0.0.1",
 		AgentBinary:  func(context.Context) (string, error) { return binary, nil },
 	}
 	if mod != nil {
@@ -141,13 +145,12 @@ func testSpec(t testing.TB, r *Runtime) warder.ContainerSpec {
 			"AGENT_ID": name, "AGENT_NAME": "test agent", "AGENT_TYPE": "echo", "PORT": "8000",
 			"TEST_VAR": "secret-value",
 		},
-		Labels:        map[string]string{warder.LabelManaged: r.cfg.Network, warder.LabelAgentID: name},
-		MemoryBytes:   64 << 20,
-		NanoCPUs:      500_000_000,
-		Network:       r.cfg.Network,
-		HostIP:        "127.0.0.1",
-		HostPort:      freePort(t),
-		ContainerPort: 8000,
+		Labels:      map[string]string{warder.LabelManaged: r.cfg.Network, warder.LabelAgentID: name},
+		MemoryBytes: 64 << 20,
+		AgentID:     name,
+		MilliCPUs:   500,
+		Port:        8000,
+		Publish:     true,
 	}
 }
 
@@ -161,10 +164,10 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// waitHealthy polls the agent's /health through the published port.
-func waitHealthy(t *testing.T, port int) string {
+// waitHealthy polls the agent's /health at its endpoint.
+func waitHealthy(t *testing.T, r *Runtime, id string) string {
 	t.Helper()
-	url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
+	url := "http://" + endpointOf(t, r, id) + "/health"
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(url)
@@ -181,4 +184,17 @@ func waitHealthy(t *testing.T, port int) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// endpointOf is where the running container's agent answers.
+func endpointOf(t *testing.T, r *Runtime, id string) string {
+	t.Helper()
+	st, err := r.Inspect(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Endpoint == "" {
+		t.Fatalf("container %s (%s) has no endpoint", id, st.Phase)
+	}
+	return st.Endpoint
 }

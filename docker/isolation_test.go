@@ -50,7 +50,7 @@ func TestSetupIsolatesLegacyNetwork(t *testing.T) {
 	if err := r.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	waitHealthy(t, spec.HostPort)
+	waitHealthy(t, r, id)
 
 	if err := r.Setup(ctx); err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestSetupIsolatesLegacyNetwork(t *testing.T) {
 	if _, ok := info.Network.Containers[id]; !ok {
 		t.Fatalf("the running agent was not reconnected to the new network: %v", info.Network.Containers)
 	}
-	waitHealthy(t, spec.HostPort)
+	waitHealthy(t, r, id)
 }
 
 // TestSetupRefusesSharedLegacyNetwork: a legacy network that also holds a

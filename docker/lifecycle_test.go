@@ -3,7 +3,6 @@ package docker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,10 +46,10 @@ func runLifecycle(ctx context.Context, t *testing.T, r *Runtime, spec warder.Con
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}
-	if st.ID != id || st.Name != spec.Name || !st.Running || st.Status != "running" {
+	if st.ID != id || st.Name != spec.Name || !st.Running() || st.Phase != warder.PhaseRunning {
 		t.Fatalf("Inspect = %+v, want running %s named %s", st, id, spec.Name)
 	}
-	body := waitHealthy(t, spec.HostPort)
+	body := waitHealthy(t, r, id)
 	t.Logf("healthy %v after create; /health = %s", time.Since(start), strings.TrimSpace(body))
 	if !strings.Contains(body, `"agent_id":"`+spec.Name+`"`) {
 		t.Errorf("/health = %s, want agent_id %s", body, spec.Name)
@@ -73,7 +72,7 @@ func runLifecycle(ctx context.Context, t *testing.T, r *Runtime, spec warder.Con
 		t.Fatalf("Stop on a stopped container: %v", err)
 	}
 	st, err = r.Inspect(ctx, id)
-	if err != nil || st.Running || st.Status != "exited" || st.ExitCode != 0 {
+	if err != nil || st.Running() || st.Phase != warder.PhaseExited || st.ExitCode != 0 {
 		t.Fatalf("Inspect after Stop = %+v, %v; want exited with code 0", st, err)
 	}
 	if full {
@@ -135,7 +134,7 @@ func checkStats(ctx context.Context, t *testing.T, r *Runtime, id string, spec w
 	busy, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
-		url := fmt.Sprintf("http://127.0.0.1:%d/chat", spec.HostPort)
+		url := "http://" + endpointOf(t, r, id) + "/chat"
 		for busy.Err() == nil {
 			if resp, err := http.Post(url, "application/json", strings.NewReader(`{"content":"hi"}`)); err == nil {
 				resp.Body.Close()

@@ -47,7 +47,7 @@ func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 			ir, err := r.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 			switch {
 			case err == nil:
-				states[i], found[i] = stateFrom(ir.Container), true
+				states[i], found[i] = r.stateFrom(ir.Container), true
 			case cerrdefs.IsNotFound(err): // removed since the list
 			default:
 				once.Do(func() { firstErr = mapErr(err, "inspect container "+c.ID); cancel() })

@@ -20,7 +20,7 @@ func TestList(t *testing.T) {
 		t.Fatalf("Setup: %v", err)
 	}
 	running, created, foreign := testSpec(t, r), testSpec(t, r), testSpec(t, r)
-	foreign.Labels, foreign.HostPort = nil, 0
+	foreign.Labels, foreign.AgentID, foreign.Publish = nil, "", false
 	ids := map[string]string{} // name -> id
 	for _, spec := range []warder.ContainerSpec{running, created, foreign} {
 		id, err := r.Create(ctx, spec)
@@ -43,10 +43,10 @@ func TestList(t *testing.T) {
 	for _, st := range states {
 		got[st.ID] = st
 	}
-	if st := got[ids[running.Name]]; st.Name != running.Name || st.AgentID != running.Name || !st.Running || st.Status != "running" || st.StartedAt.IsZero() {
+	if st := got[ids[running.Name]]; st.Name != running.Name || st.AgentID != running.Name || !st.Running() || st.Phase != warder.PhaseRunning || st.StartedAt.IsZero() {
 		t.Errorf("running container listed as %+v", st)
 	}
-	if st := got[ids[created.Name]]; st.Name != created.Name || st.AgentID != created.Name || st.Running || st.Status != "created" || !st.StartedAt.IsZero() {
+	if st := got[ids[created.Name]]; st.Name != created.Name || st.AgentID != created.Name || st.Running() || st.Phase != warder.PhaseCreated || !st.StartedAt.IsZero() {
 		t.Errorf("created container listed as %+v", st)
 	}
 	if st, ok := got[ids[foreign.Name]]; ok {
@@ -79,15 +79,15 @@ func TestHealth(t *testing.T) {
 	}
 	st := waitState(t, r, id, 60*time.Second, func(st warder.ContainerState) bool { return st.Health == "healthy" })
 	t.Logf("healthy %v after Start", time.Since(start))
-	if !st.Running {
+	if !st.Running() {
 		t.Errorf("Inspect = %+v, want running", st)
 	}
-	ev := w.waitFor(t, id, "health_status", 30*time.Second)
+	ev := w.waitFor(t, id, warder.EventHealth, 30*time.Second)
 	if ev.AgentID != spec.Name {
 		t.Errorf("health event %+v, want AgentID %s", ev, spec.Name)
 	}
 	for _, ev := range w.of(id) {
-		if ev.Action != "create" && ev.Action != "start" && ev.Action != "health_status" {
+		if ev.Kind != warder.EventCreated && ev.Kind != warder.EventStarted && ev.Kind != warder.EventHealth {
 			t.Errorf("unexpected event %+v (health probes must not show)", ev)
 		}
 	}

@@ -22,8 +22,8 @@ func TestContainerConfigRestartPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		spec := baseSpec()
-		spec.RestartPolicy, spec.MaxRetries = tt.policy, tt.retries
-		req, err := containerConfig(spec)
+		spec.Restart = warder.RestartPolicy{Mode: warder.RestartMode(tt.policy), MaxRetries: tt.retries}
+		req, err := containerConfig(spec, basePlacement())
 		if err != nil {
 			t.Errorf("%q max %d: %v", tt.policy, tt.retries, err)
 			continue
@@ -44,8 +44,8 @@ func TestContainerConfigRestartPolicy(t *testing.T) {
 	}
 	for _, tt := range bad {
 		spec := baseSpec()
-		spec.RestartPolicy, spec.MaxRetries = tt.policy, tt.retries
-		if _, err := containerConfig(spec); !errors.Is(err, warder.ErrInvalid) {
+		spec.Restart = warder.RestartPolicy{Mode: warder.RestartMode(tt.policy), MaxRetries: tt.retries}
+		if _, err := containerConfig(spec, basePlacement()); !errors.Is(err, warder.ErrInvalid) {
 			t.Errorf("%q max %d: err = %v, want ErrInvalid", tt.policy, tt.retries, err)
 		}
 	}
@@ -58,7 +58,7 @@ func TestContainerConfigNoSwap(t *testing.T) {
 	for _, mem := range []int64{512 << 20, 16 << 20, 0} {
 		spec := baseSpec()
 		spec.MemoryBytes = mem
-		req, err := containerConfig(spec)
+		req, err := containerConfig(spec, basePlacement())
 		if err != nil {
 			t.Fatal(err)
 		}

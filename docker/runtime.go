@@ -37,6 +37,19 @@ type Config struct {
 	AgentBinary func(ctx context.Context) (string, error)
 	// Logger is told of what Setup repairs; nil means slog.Default().
 	Logger *slog.Logger
+
+	// Ports keeps host-port claims; nil publishes no ports (Info says
+	// HostPorts false), as does an empty range.
+	Ports warder.PortStore
+	// PortStart and PortEnd bound the host ports handed to agents
+	// (AGENT_PORT_RANGE_START, AGENT_PORT_RANGE_END).
+	PortStart, PortEnd int
+	// BindAddress is the host address ports are published on
+	// (AGENT_BIND_ADDRESS); "" means all interfaces.
+	BindAddress string
+	// PortFree reports whether nothing outside Warder listens on a host
+	// port; nil means trying to listen on it at BindAddress.
+	PortFree func(port int) bool
 }
 
 // Runtime runs agent containers on one Docker engine. It is safe for
@@ -45,6 +58,8 @@ type Runtime struct {
 	cfg Config
 	cli *client.Client
 	log *slog.Logger
+
+	ports *ports
 
 	// setupSem single-flights Setup, so concurrent callers never create two
 	// networks of the same name (API 1.41 allows duplicates). It is a
@@ -74,7 +89,23 @@ func New(cfg Config) (*Runtime, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Runtime{cfg: cfg, cli: cli, log: log, setupSem: make(chan struct{}, 1)}, nil
+	r := &Runtime{cfg: cfg, cli: cli, log: log, setupSem: make(chan struct{}, 1)}
+	if cfg.Ports != nil && cfg.PortStart > 0 && cfg.PortEnd >= cfg.PortStart {
+		r.ports = newPorts(cfg)
+	}
+	return r, nil
+}
+
+// Info names the runtime and what it can do: host ports when it has a
+// port range and a store for the claims, a pushed stats stream, and
+// Docker's restart policies.
+func (r *Runtime) Info() warder.RuntimeInfo {
+	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true}
+	if r.ports != nil {
+		info.HostPorts = true
+		info.HostPortRange = fmt.Sprintf("%d-%d", r.cfg.PortStart, r.cfg.PortEnd)
+	}
+	return info
 }
 
 // Close releases the client's idle connections.

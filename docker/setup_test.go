@@ -215,5 +215,5 @@ func TestStartRestoresNetwork(t *testing.T) {
 		t.Fatalf("Start without the network: %v", err)
 	}
 	checkOneNetwork(t, r, r.cfg.Network)
-	waitHealthy(t, spec.HostPort)
+	waitHealthy(t, r, id)
 }

@@ -1,6 +1,8 @@
 package docker
 
 import (
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -9,29 +11,56 @@ import (
 )
 
 // stateFrom is Warder's view of an inspect response, the one conversion
-// Inspect and List share. It is pure so it can be tested on recorded
-// responses.
-func stateFrom(c container.InspectResponse) warder.ContainerState {
+// Inspect and List share.
+func (r *Runtime) stateFrom(c container.InspectResponse) warder.ContainerState {
+	return stateOf(c, r.dialHost())
+}
+
+// dialHost is where Warder dials a published port: the bind address, or
+// loopback when ports are published on every interface.
+func (r *Runtime) dialHost() string {
+	host := r.cfg.BindAddress
+	if ip := net.ParseIP(host); host == "" || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return host
+}
+
+// stateOf is stateFrom with the dial host given. It is pure so it can be
+// tested on recorded responses.
+func stateOf(c container.InspectResponse, dialHost string) warder.ContainerState {
 	st := warder.ContainerState{
 		ID:           c.ID,
 		Name:         strings.TrimPrefix(c.Name, "/"),
 		RestartCount: c.RestartCount,
 	}
+	agentPort := ""
 	if c.Config != nil {
 		st.AgentID = c.Config.Labels[warder.LabelAgentID]
+		for p := range c.Config.ExposedPorts {
+			agentPort = strconv.Itoa(int(p.Num()))
+		}
 	}
+	if hc := c.HostConfig; hc != nil {
+		for _, bs := range hc.PortBindings {
+			for _, b := range bs {
+				if n, err := strconv.Atoi(b.HostPort); err == nil && n > 0 {
+					st.HostPort = n
+				}
+			}
+		}
+	}
+	ip := ""
 	if n := c.NetworkSettings; n != nil {
 		for _, ep := range n.Networks {
 			if ep != nil && ep.IPAddress.IsValid() {
-				st.IP = ep.IPAddress.String()
+				ip = ep.IPAddress.String()
 				break
 			}
 		}
 	}
 	if s := c.State; s != nil {
-		st.Status = string(s.Status)
-		st.Running = s.Running
-		st.Restarting = s.Restarting
+		st.Phase = phaseOf(s)
 		st.ExitCode = s.ExitCode
 		st.OOMKilled = s.OOMKilled
 		st.Error = s.Error
@@ -41,7 +70,34 @@ func stateFrom(c container.InspectResponse) warder.ContainerState {
 			st.Health = string(s.Health.Status)
 		}
 	}
+	// Warder reaches a running agent at its published port or, when it
+	// publishes none (internal), at its container address: the Docker
+	// host reaches both.
+	if st.Running() {
+		switch {
+		case st.HostPort != 0:
+			st.Endpoint = net.JoinHostPort(dialHost, strconv.Itoa(st.HostPort))
+		case ip != "" && agentPort != "":
+			st.Endpoint = net.JoinHostPort(ip, agentPort)
+		}
+	}
 	return st
+}
+
+// phaseOf maps the engine's state to Warder's phases. A paused container
+// still holds its process and memory: running, for Warder's purposes (the
+// engine's own Running flag says so too). "removing" and "dead" are on
+// their way out: exited.
+func phaseOf(s *container.State) warder.Phase {
+	switch {
+	case s.Restarting:
+		return warder.PhaseRestarting
+	case s.Running:
+		return warder.PhaseRunning
+	case s.Status == container.StateCreated:
+		return warder.PhaseCreated
+	}
+	return warder.PhaseExited
 }
 
 // parseTime reads the engine's RFC 3339 timestamps. The engine writes

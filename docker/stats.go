@@ -17,7 +17,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 	if err != nil {
 		return warder.Stats{}, err
 	}
-	if !st.Running {
+	if !st.Running() {
 		return warder.Stats{}, errNotRunning()
 	}
 	res, err := r.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{IncludePreviousSample: true})

@@ -90,7 +90,7 @@ func TestStreams(t *testing.T) {
 	if err := r.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	waitHealthy(t, spec.HostPort)
+	waitHealthy(t, r, id)
 
 	lines := make(chan warder.LogLine, 100)
 	logsDone := make(chan error, 1)
@@ -105,7 +105,7 @@ func TestStreams(t *testing.T) {
 	// Each request to the agent writes a line, which the follow delivers.
 	for i := range 3 {
 		path := fmt.Sprintf("/health?n=%d", i)
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", spec.HostPort, path))
+		resp, err := http.Get("http://" + endpointOf(t, r, id) + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,12 +76,12 @@ func (w *eventWatch) of(id string) []warder.ContainerEvent {
 
 // waitFor waits up to timeout for an event action of container id and
 // returns the first such.
-func (w *eventWatch) waitFor(t *testing.T, id, action string, timeout time.Duration) warder.ContainerEvent {
+func (w *eventWatch) waitFor(t *testing.T, id string, action warder.EventKind, timeout time.Duration) warder.ContainerEvent {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		for _, ev := range w.of(id) {
-			if ev.Action == action {
+			if ev.Kind == action {
 				return ev
 			}
 		}
@@ -93,10 +93,10 @@ func (w *eventWatch) waitFor(t *testing.T, id, action string, timeout time.Durat
 }
 
 // count is how many action events container id has had.
-func (w *eventWatch) count(id, action string) int {
+func (w *eventWatch) count(id string, action warder.EventKind) int {
 	n := 0
 	for _, ev := range w.of(id) {
-		if ev.Action == action {
+		if ev.Kind == action {
 			n++
 		}
 	}

@@ -116,11 +116,11 @@ func (s *Service) SystemStatus(ctx context.Context, caller *warder.User) (*warde
 		return nil, err
 	}
 	st := &warder.SystemStatus{
-		Database: "ok", Docker: "ok", AgentsByStatus: map[warder.Status]int{},
-		PortRange: fmt.Sprintf("%d-%d", s.cfg.PortStart, s.cfg.PortEnd), CheckedAt: time.Now().UTC(),
+		Database: "ok", Runtime: "ok", RuntimeName: s.rt.Info().Name, AgentsByStatus: map[warder.Status]int{},
+		PortRange: s.rt.Info().HostPortRange, CheckedAt: time.Now().UTC(),
 	}
 	if err := s.rt.Ping(ctx); err != nil {
-		st.Docker = "unavailable: " + errText(err)
+		st.Runtime = "unavailable: " + errText(err)
 	}
 	users, err := s.store.ListUsers(ctx)
 	if err != nil {

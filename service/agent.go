@@ -203,7 +203,8 @@ func sameContainer(x, y *warder.Agent, settings warder.SpecSettings) bool {
 }
 
 // DeleteAgent removes the agent's container, then the agent, which frees
-// its port. If Docker is down the agent stays, so nothing is lost or leaked.
+// its port. If the runtime is down the agent stays, so nothing is lost or
+// leaked.
 func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id string) error {
 	if err := validID(id); err != nil {
 		return err
@@ -219,8 +220,9 @@ func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id strin
 		}
 	} else if err := s.rt.Remove(ctx, warder.ContainerName(a.ID)); err != nil && !errors.Is(err, warder.ErrUnavailable) {
 		// A start interrupted between create and saving the id leaves a
-		// container known only by its name; without Docker there is none
-		// we could know of, so the delete goes on.
+		// workload known only by its name (the one call that takes one);
+		// with the runtime down there is none we could know of, so the
+		// delete goes on.
 		return err
 	}
 	return s.store.DeleteAgent(ctx, a.ID)

@@ -226,7 +226,7 @@ func (s *Service) awaitReady(ctx context.Context, a *warder.Agent, base *url.URL
 			switch {
 			case errors.Is(ierr, warder.ErrNotFound):
 				return warder.Errorf(warder.ErrBadGateway, "the agent's container was removed before it answered")
-			case ierr == nil && !st.Running:
+			case ierr == nil && !st.Running():
 				return warder.Errorf(warder.ErrBadGateway, "the agent's container exited with code %d before it answered; see its logs", st.ExitCode)
 			}
 		}

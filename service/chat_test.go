@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/runtimetest"
 )
 
 // fakeAgents is a warder.AgentClient standing in for agents' ports; the
@@ -53,9 +54,9 @@ func (f *fakeAgents) Chat(_ context.Context, base *url.URL, msg warder.AgentChat
 	return warder.AgentAnswer{Content: content, Model: "fake-1"}, nil
 }
 
-func newChatService(t *testing.T) (*Service, *fakeRuntime, *fakeAgents) {
+func newChatService(t *testing.T) (*Service, *runtimetest.Fake, *fakeAgents) {
 	t.Helper()
-	s, rt := newTestService(t, 10, nil)
+	s, rt := newTestService(t, 10)
 	fa := &fakeAgents{}
 	s.cfg.Agents, s.cfg.ReadyTimeout = fa, 5*time.Second
 	return s, rt, fa
@@ -190,14 +191,14 @@ func TestAwaitReadyGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	fa.down = true
-	rt.set(a.ContainerID, false, warder.ContainerState{Status: "exited", ExitCode: 3})
+	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3})
 	start := time.Now()
 	_, err = s.AgentEndpoint(ctx, u, a.ID)
 	if !errors.Is(err, warder.ErrBadGateway) || !strings.Contains(err.Error(), "exited with code 3") || time.Since(start) > 3*time.Second {
 		t.Fatalf("AgentEndpoint = %v after %v", err, time.Since(start))
 	}
 	s.cfg.ReadyTimeout = 300 * time.Millisecond
-	rt.set(a.ContainerID, true, warder.ContainerState{})
+	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRunning})
 	if _, err = s.AgentEndpoint(ctx, u, a.ID); !errors.Is(err, warder.ErrBadGateway) || !strings.Contains(err.Error(), "did not answer at") {
 		t.Fatalf("AgentEndpoint of a silent agent = %v", err)
 	}
@@ -223,7 +224,7 @@ func TestHealthObserved(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range []string{"starting", "healthy", "unhealthy"} {
-		rt.set(a.ContainerID, true, warder.ContainerState{Health: h})
+		rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRunning, Health: h})
 		if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker"}); err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +232,7 @@ func TestHealthObserved(t *testing.T) {
 			t.Fatalf("health = %q (%s), want %q", got.Health, got.Status, h)
 		}
 	}
-	rt.set(a.ContainerID, false, warder.ContainerState{Health: "unhealthy", Status: "exited", ExitCode: 1})
+	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, Health: "unhealthy", ExitCode: 1})
 	if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker"}); err != nil {
 		t.Fatal(err)
 	}

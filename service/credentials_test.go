@@ -14,7 +14,7 @@ import (
 // refused without waiting for a slot at all, since it needs no hash.
 func TestPasswordHashingBounded(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 1, nil)
+	s, _ := newTestService(t, 1)
 	mustUser(t, s, "alice")
 	s.hashes.wait = 200 * time.Millisecond
 	for range cap(s.hashes.slots) {
@@ -46,7 +46,7 @@ func TestPasswordHashingBounded(t *testing.T) {
 // it admits only the first user, and admins create the rest.
 func TestRegistrationRules(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 1, nil)
+	s, _ := newTestService(t, 1)
 	frozen := time.Now()
 	s.registrations.clock = func() time.Time { return frozen }
 	reg := func(name, from string) error {
@@ -70,7 +70,7 @@ func TestRegistrationRules(t *testing.T) {
 		t.Fatalf("another address: %v", err)
 	}
 
-	closed, _ := newTestService(t, 1, nil)
+	closed, _ := newTestService(t, 1)
 	closed.cfg.RegistrationClosed = true
 	admin, err := closed.Register(ctx, warder.RegisterRequest{Username: "root", Email: "root@example.com", Password: "password"}, "10.0.0.1")
 	if err != nil || !admin.IsAdmin() {
@@ -96,7 +96,7 @@ func TestRegistrationRules(t *testing.T) {
 // if its maker is; a read-only caller makes no key.
 func TestKeyBounds(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 1, nil)
+	s, _ := newTestService(t, 1)
 	alice := mustUser(t, s, "alice")
 	parent, secret, err := s.CreateAPIKey(ctx, alice, warder.APIKeyCreate{Name: "parent", ExpiresInDays: 1})
 	if err != nil || parent.ParentID != "" {

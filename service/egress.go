@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"net"
-	"strconv"
 
 	"github.com/warder/warder"
 )
@@ -32,30 +30,20 @@ func (s *Service) applyNetwork(cc *warder.ContainerConfig) error {
 	return nil
 }
 
-// Endpoint is the address at which Warder reaches a running agent: its
-// published host port, or, on the internal network, which publishes
-// nothing, its container address (the Docker host can reach it).
+// Endpoint is the address at which Warder reaches a running agent, as
+// its runtime reports it.
 func (s *Service) Endpoint(ctx context.Context, a *warder.Agent) (string, error) {
-	if a.ContainerConfig.Network != warder.NetworkInternal {
-		host := s.cfg.Spec.BindAddress
-		if ip := net.ParseIP(host); host == "" || ip.IsUnspecified() {
-			host = "127.0.0.1"
-		}
-		if a.HostPort == 0 {
-			return "", warder.Errorf(warder.ErrConflict, "agent is not running")
-		}
-		return net.JoinHostPort(host, strconv.Itoa(a.HostPort)), nil
-	}
 	st, err := s.rt.Inspect(ctx, a.ContainerID)
 	if err != nil {
 		return "", gone(err)
 	}
-	if st.IP == "" {
-		return "", warder.Errorf(warder.ErrConflict, "agent is not running")
+	switch {
+	case st.Endpoint != "":
+		return st.Endpoint, nil
+	case st.Phase == warder.PhaseExited || st.Restarting():
+		// Recorded as running, but it has just ended: its exit is on its
+		// way through the event stream.
+		return "", warder.Errorf(warder.ErrBadGateway, "the agent's container exited with code %d; see its logs", st.ExitCode)
 	}
-	port := a.ContainerConfig.Port
-	if port == 0 {
-		port = warder.DefaultContainerPort
-	}
-	return net.JoinHostPort(st.IP, strconv.Itoa(port)), nil
+	return "", warder.Errorf(warder.ErrConflict, "agent is not running")
 }

@@ -32,7 +32,7 @@ func TestGlobMatch(t *testing.T) {
 
 func TestImagePolicy(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 10, nil)
+	s, _ := newTestService(t, 10)
 	s.cfg.Images = ImagePolicy{Admins: []string{"warder/agent:latest", "team/*"}}
 	admin, user := mustUser(t, s, "root"), mustUser(t, s, "alice")
 	_, err := s.CreateAgent(ctx, user, warder.AgentCreate{Name: "a", ContainerConfig: warder.ContainerConfig{Image: "team/bot:1"}})

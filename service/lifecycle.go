@@ -36,7 +36,7 @@ func (s *Service) StartAgent(ctx context.Context, caller *warder.User, id string
 // start runs under the agent's lock, for every path that starts an agent,
 // and first asks mayStart. The agent is "starting" in the store while it
 // works, so a Warder killed half-way is noticed at its next start-up; if
-// Docker goes away meanwhile the old status is put back.
+// the runtime goes away meanwhile the old status is put back.
 func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agent) error {
 	if err := s.mayStart(ctx, caller, a); err != nil {
 		return err
@@ -45,7 +45,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	if a.ContainerID != "" {
 		// Already running: nothing to do, and nothing for the history.
 		st, err := s.rt.Inspect(ctx, a.ContainerID)
-		if err == nil && st.Running && !st.Restarting {
+		if err == nil && st.Running() && !st.Restarting() {
 			observe(a, &st)
 			return s.transition(ctx, a, warder.StatusRunning, "", who)
 		}
@@ -54,18 +54,17 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	if err := s.admit(ctx, a, who); err != nil {
 		return err
 	}
-	err := s.ensureContainer(ctx, a, 0)
+	err := s.ensureContainer(ctx, a)
 	if err == nil {
 		err = s.rt.Start(ctx, a.ContainerID)
 	}
 	if err != nil && !errors.Is(err, warder.ErrUnavailable) && a.ContainerID != "" {
-		// The engine would not start the container: most often its host
-		// port was taken since it was claimed. Start over once, with a
-		// new container on a new port.
-		s.log.WarnContext(ctx, "start failed; retrying with a new container and port", "agent", a.ID, "err", err)
-		bad := a.HostPort
+		// The runtime would not start the workload: on Docker most often
+		// because its host port was taken since it was claimed (the
+		// runtime then avoids that port). Start over once, with a new one.
+		s.log.WarnContext(ctx, "start failed; retrying with a new container", "agent", a.ID, "err", err)
 		if err = s.discardContainer(ctx, a); err == nil {
-			if err = s.ensureContainer(ctx, a, bad); err == nil {
+			if err = s.ensureContainer(ctx, a); err == nil {
 				err = s.rt.Start(ctx, a.ContainerID)
 			}
 		}
@@ -78,18 +77,15 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	switch {
 	case errors.Is(err, warder.ErrUnavailable):
 		if terr := s.transition(ctx, a, prev, prevReason, who); terr != nil {
-			s.log.ErrorContext(ctx, "restoring status after Docker went away", "agent", a.ID, "err", terr)
+			s.log.ErrorContext(ctx, "restoring status after the runtime went away", "agent", a.ID, "err", terr)
 		}
 		return err
 	case err != nil:
-		// A failed agent holds neither a container nor a port.
+		// A failed agent holds neither a container nor (the runtime sees
+		// to it) a port.
 		if a.ContainerID != "" {
 			if derr := s.discardContainer(ctx, a); derr != nil {
 				s.log.ErrorContext(ctx, "removing the container of a failed start", "agent", a.ID, "err", derr)
-			}
-		} else if a.HostPort != 0 {
-			if rerr := s.store.ReleasePort(ctx, a.ID); rerr == nil {
-				a.HostPort = 0
 			}
 		}
 		if terr := s.transition(ctx, a, warder.StatusFailed, "start failed: "+errText(err), who); terr != nil {
@@ -103,7 +99,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	}
 	observe(a, st)
 	to, reason := derive(a, st)
-	if to == warder.StatusStarting && st != nil && st.Running {
+	if to == warder.StatusStarting && st != nil && st.Running() {
 		to, reason = warder.StatusRunning, ""
 	}
 	return s.transition(ctx, a, to, reason, who)
@@ -122,20 +118,14 @@ func (s *Service) admit(ctx context.Context, a *warder.Agent, who string) error 
 	return s.transition(ctx, a, warder.StatusStarting, "", who)
 }
 
-// discardContainer removes the agent's container and gives up its port.
+// discardContainer removes the agent's workload (the runtime gives up its
+// port), and records that it has none.
 func (s *Service) discardContainer(ctx context.Context, a *warder.Agent) error {
 	if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
 		return err
 	}
 	a.ContainerID, a.ContainerName, a.ContainerStatus = "", "", ""
-	if err := s.store.UpdateAgent(ctx, a); err != nil {
-		return err
-	}
-	if err := s.store.ReleasePort(ctx, a.ID); err != nil {
-		return err
-	}
-	a.HostPort = 0
-	return nil
+	return s.store.UpdateAgent(ctx, a) // reads back the port the agent holds
 }
 
 // errText is what a user may read of an error.
@@ -146,9 +136,10 @@ func errText(err error) string {
 	return "internal error"
 }
 
-// ensureContainer makes sure a.ContainerID names an existing container,
-// creating one (and claiming a host port other than avoid) when needed.
-func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, avoid int) error {
+// ensureContainer makes sure a.ContainerID names an existing workload,
+// creating one when needed; the runtime claims or releases the agent's
+// host port as the spec asks.
+func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent) error {
 	if a.ContainerID != "" {
 		_, err := s.rt.Inspect(ctx, a.ContainerID)
 		if err == nil {
@@ -159,22 +150,6 @@ func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, avoid in
 		}
 		a.ContainerID, a.ContainerName = "", ""
 	}
-	internal := a.ContainerConfig.Network == warder.NetworkInternal
-	if a.HostPort != 0 && (internal || !s.cfg.PortFree(a.HostPort)) {
-		// An internal agent publishes nothing; and something outside
-		// Warder may have taken the port while the agent had no container.
-		if err := s.store.ReleasePort(ctx, a.ID); err != nil {
-			return err
-		}
-		a.HostPort = 0
-	}
-	if a.HostPort == 0 && !internal {
-		port, err := s.allocatePort(ctx, a.ID, avoid)
-		if err != nil {
-			return err
-		}
-		a.HostPort = port
-	}
 	spec, err := warder.SpecFor(a, s.cfg.Spec)
 	if err != nil {
 		return err
@@ -182,26 +157,12 @@ func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, avoid in
 	if err := s.withSecrets(ctx, a, &spec); err != nil {
 		return err
 	}
-	cid, err := s.create(ctx, spec)
+	cid, err := s.rt.Create(ctx, spec)
 	if err != nil {
 		return err
 	}
 	a.ContainerID, a.ContainerName = cid, spec.Name
-	return s.store.UpdateAgent(ctx, a)
-}
-
-// create makes the container, clearing away a leftover of the same name
-// from a start that was interrupted before its id was saved. (A missing
-// network or image is the runtime's to provide.)
-func (s *Service) create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
-	cid, err := s.rt.Create(ctx, spec)
-	if !errors.Is(err, warder.ErrConflict) {
-		return cid, err
-	}
-	if err := s.rt.Remove(ctx, spec.Name); err != nil {
-		return "", err
-	}
-	return s.rt.Create(ctx, spec)
+	return s.store.UpdateAgent(ctx, a) // reads back the port the runtime claimed
 }
 
 // StopAgent stops the agent's container; its container and port are kept

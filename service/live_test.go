@@ -14,7 +14,7 @@ import (
 // and a watcher sees only the agents its user may see.
 func TestStatusChangesArePublished(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 10, nil)
+	s, _ := newTestService(t, 10)
 	bus := broker.New(0)
 	s.cfg.Events = bus
 	admin, alice, bob := mustUser(t, s, "root"), mustUser(t, s, "alice"), mustUser(t, s, "bob")
@@ -65,7 +65,7 @@ func TestStatusChangesArePublished(t *testing.T) {
 
 func TestAuditLogRules(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 10, nil)
+	s, _ := newTestService(t, 10)
 	admin, alice := mustUser(t, s, "root"), mustUser(t, s, "alice")
 	for _, e := range []*warder.AuditEntry{
 		{UserID: alice.ID, Username: "alice", Action: "POST /api/agents", Status: 201, Result: "ok"},
@@ -99,7 +99,7 @@ func TestAuditLogRules(t *testing.T) {
 // TestStatsOfAStoppedAgent: a stopped agent's stats say it is not running.
 func TestStatsOfAStoppedAgent(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 10, nil)
+	s, _ := newTestService(t, 10)
 	alice := mustUser(t, s, "alice")
 	a := mustAgent(t, s, alice, "a")
 	if _, err := s.AgentStats(ctx, alice, a.ID); !errors.Is(err, warder.ErrConflict) {

@@ -51,7 +51,7 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 	if err != nil {
 		return err
 	}
-	if o.interrupted && a.Status == warder.StatusStopping && st != nil && st.Running {
+	if o.interrupted && a.Status == warder.StatusStopping && st != nil && st.Running() {
 		// Finish the stop the user asked for.
 		if err := s.rt.Stop(ctx, a.ContainerID, s.cfg.StopTimeout); err != nil {
 			return err
@@ -65,7 +65,7 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 	if o.interrupted && to == a.Status && a.Status == warder.StatusStarting {
 		to, reason = warder.StatusFailed, "start interrupted: Warder stopped before the container was running"
 	}
-	if to == warder.StatusFailed && st != nil && st.Restarting {
+	if to == warder.StatusFailed && st != nil && st.Restarting() {
 		// A crash loop under "unless-stopped" (or a long on-failure:N)
 		// would go on restarting, holding its port and the engine's time
 		// while reported failed. Give it up: a stop ends the engine's
@@ -97,7 +97,7 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 		if errors.Is(err, warder.ErrNotFound) {
 			return nil, nil
 		}
-		if _, oom := s.oomKilled.Load(st.ID); oom && !st.Running {
+		if _, oom := s.oomKilled.Load(st.ID); oom && !st.Running() {
 			st.OOMKilled = true
 		}
 		return &st, err
@@ -133,9 +133,9 @@ func observe(a *warder.Agent, st *warder.ContainerState) {
 		}
 		return
 	}
-	a.ContainerStatus = st.Status
+	a.ContainerStatus = string(st.Phase)
 	a.RestartCount = st.RestartCount
-	if (!st.Running || st.Restarting) && !st.FinishedAt.IsZero() {
+	if (!st.Running() || st.Restarting()) && !st.FinishedAt.IsZero() {
 		code := st.ExitCode
 		a.ExitCode = &code
 	}
@@ -150,7 +150,7 @@ func sameObserved(x, y *warder.Agent) bool {
 // health is the container's health check result, which means something
 // only while it runs: a stopped container keeps its last one.
 func health(st *warder.ContainerState) string {
-	if st == nil || !st.Running || st.Restarting {
+	if st == nil || !st.Running() || st.Restarting() {
 		return ""
 	}
 	return st.Health

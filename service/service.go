@@ -5,8 +5,6 @@ package service
 
 import (
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,15 +16,10 @@ import (
 type Config struct {
 	DefaultImage string
 	Spec         warder.SpecSettings
-	PortStart    int
-	PortEnd      int
 	TokenTTL     time.Duration
 	// StopTimeout is how long a container gets to exit after SIGTERM.
 	StopTimeout time.Duration
-	// PortFree reports whether nothing outside Warder listens on a host
-	// port; nil means try to listen on Spec.BindAddress.
-	PortFree func(port int) bool
-	Logger   *slog.Logger
+	Logger      *slog.Logger
 	// ExclusiveStore means no other Warder process shares the store (the
 	// embedded SQLite default), so an operation recorded as in flight
 	// that this process is not running was interrupted.
@@ -71,13 +64,12 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 
-	locks  keyedMutex // one lifecycle operation per agent at a time
-	portMu sync.Mutex // serializes this process's port scans
+	locks keyedMutex // one lifecycle operation per agent at a time
 
 	logins        throttle    // failed logins by account and address
 	registrations throttle    // registrations by address
 	hashes        *hasher     // bounds concurrent bcrypt work
-	dockerUp      atomic.Bool // the event stream is open
+	runtimeUp     atomic.Bool // the runtime's event stream is open
 	oomKilled     sync.Map    // container id -> true: an "oom" event since its last start
 }
 
@@ -89,9 +81,6 @@ var (
 
 // New returns a Service. It does not contact the runtime.
 func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
-	if cfg.PortFree == nil {
-		cfg.PortFree = listenFree(cfg.Spec.BindAddress)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -110,22 +99,6 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	s := &Service{store: store, rt: rt, cfg: cfg, log: cfg.Logger, hashes: newHasher(cfg.HashWorkers)}
 	s.logins.what, s.registrations.what = "failed logins", "registrations from this address"
 	return s
-}
-
-// listenFree checks a port by binding it briefly: whatever already listens
-// there (Warder's own agents included) makes the bind fail.
-func listenFree(bind string) func(int) bool {
-	if bind == "" {
-		bind = "127.0.0.1"
-	}
-	return func(port int) bool {
-		l, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(port)))
-		if err != nil {
-			return false
-		}
-		l.Close()
-		return true
-	}
 }
 
 // keyedMutex is a set of mutexes created on demand and dropped when unused.

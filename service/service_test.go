@@ -9,28 +9,25 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/runtimetest"
 	"github.com/warder/warder/sqlstore"
 )
 
-// newTestService returns a Service on a real SQLite store and a fake
-// runtime, with a port range of size ports starting at 20000.
-func newTestService(t *testing.T, ports int, free func(int) bool) (*Service, *fakeRuntime) {
+// newTestService returns a Service on a real SQLite store and the
+// conformance-checked fake runtime, with a host port range of size ports
+// starting at 20000, of which busy are taken outside Warder.
+func newTestService(t *testing.T, ports int, busy ...int) (*Service, *runtimetest.Fake) {
 	t.Helper()
 	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if free == nil {
-		free = func(int) bool { return true }
-	}
-	rt := newFakeRuntime()
+	rt := runtimetest.NewFake(db, 20000, 20000+ports-1)
+	rt.Busy(busy...)
 	return New(db, rt, Config{
 		DefaultImage: "warder/agent:latest",
-		Spec:         warder.SpecSettings{Network: "net", BindAddress: "127.0.0.1"},
-		PortStart:    20000,
-		PortEnd:      20000 + ports - 1,
-		PortFree:     free,
+		Spec:         warder.SpecSettings{Network: "net"},
 		// SQLite is one process's, as in production.
 		ExclusiveStore: true,
 	}), rt
@@ -56,7 +53,7 @@ func mustAgent(t *testing.T, s *Service, u *warder.User, name string) *warder.Ag
 
 func TestOwnershipRules(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 10, nil)
+	s, _ := newTestService(t, 10)
 	admin, alice, bob := mustUser(t, s, "root"), mustUser(t, s, "alice"), mustUser(t, s, "bob")
 	if !admin.IsAdmin() || alice.IsAdmin() {
 		t.Fatalf("roles: admin=%s alice=%s", admin.Role, alice.Role)
@@ -99,7 +96,7 @@ func TestOwnershipRules(t *testing.T) {
 
 func TestLifecycleRules(t *testing.T) {
 	ctx := context.Background()
-	s, rt := newTestService(t, 10, nil)
+	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
 	a := mustAgent(t, s, u, "a")
 	if _, err := s.StopAgent(ctx, u, a.ID); !errors.Is(err, warder.ErrConflict) {
@@ -110,7 +107,7 @@ func TestLifecycleRules(t *testing.T) {
 		t.Fatalf("start: %v %+v", err, a)
 	}
 	first := a.ContainerID
-	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || a.ContainerID != first || rt.count() != 1 {
+	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || a.ContainerID != first || rt.Count() != 1 {
 		t.Fatalf("second start made a new container: %v %+v", err, a)
 	}
 	mem := "1g"
@@ -121,20 +118,21 @@ func TestLifecycleRules(t *testing.T) {
 	if _, err := s.StopAgent(ctx, u, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if a, err = s.UpdateAgent(ctx, u, a.ID, edit); err != nil || a.ContainerID != "" || rt.count() != 0 || a.HostPort != 20000 {
-		t.Fatalf("changing container_config while stopped: %v %+v (containers %d)", err, a, rt.count())
+	// The container goes, and with it (the runtime sees to it) its host port.
+	if a, err = s.UpdateAgent(ctx, u, a.ID, edit); err != nil || a.ContainerID != "" || rt.Count() != 0 || a.HostPort != 0 {
+		t.Fatalf("changing container_config while stopped: %v %+v (containers %d)", err, a, rt.Count())
 	}
-	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || rt.containers[a.ContainerID].spec.MemoryBytes != 1<<30 {
+	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || rt.SpecOf(a.ContainerID).MemoryBytes != 1<<30 || a.HostPort != 20000 {
 		t.Fatalf("restart after edit: %v", err)
 	}
 	// The container vanishes behind Warder's back: the next start makes a new one.
 	rt.Remove(ctx, a.ContainerID)
-	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || a.Status != warder.StatusRunning || rt.count() != 1 {
+	if a, err = s.StartAgent(ctx, u, a.ID); err != nil || a.Status != warder.StatusRunning || rt.Count() != 1 {
 		t.Fatalf("start after the container vanished: %v %+v", err, a)
 	}
 	// Docker down: start is 503 and the record is untouched; delete refuses
 	// rather than leak the container.
-	rt.down = true
+	rt.SetDown(true)
 	if _, err := s.RestartAgent(ctx, u, a.ID); !errors.Is(err, warder.ErrUnavailable) {
 		t.Fatalf("restart with Docker down: %v", err)
 	}
@@ -145,9 +143,9 @@ func TestLifecycleRules(t *testing.T) {
 	if got.Status != warder.StatusRunning {
 		t.Fatalf("status after Docker went down: %s", got.Status)
 	}
-	rt.down = false
-	if err := s.DeleteAgent(ctx, u, a.ID); err != nil || rt.count() != 0 {
-		t.Fatalf("delete: %v, %d containers left", err, rt.count())
+	rt.SetDown(false)
+	if err := s.DeleteAgent(ctx, u, a.ID); err != nil || rt.Count() != 0 {
+		t.Fatalf("delete: %v, %d containers left", err, rt.Count())
 	}
 	if used, _ := s.store.UsedPorts(ctx); len(used) != 0 {
 		t.Fatalf("ports held after delete: %v", used)
@@ -157,7 +155,7 @@ func TestLifecycleRules(t *testing.T) {
 func TestPortAllocator(t *testing.T) {
 	ctx := context.Background()
 	busy := 20003
-	s, _ := newTestService(t, 50, func(p int) bool { return p != busy })
+	s, _ := newTestService(t, 50, busy)
 	u := mustUser(t, s, "root")
 	const n = 49 // the range holds 50 ports, one of them busy
 	agents := make([]*warder.Agent, n+1)

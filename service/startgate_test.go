@@ -72,7 +72,7 @@ func TestEveryStartPathIsGated(t *testing.T) {
 				if !errors.Is(err, warder.ErrForbidden) || !strings.Contains(err.Error(), r.want) {
 					t.Fatalf("%s after %q = %v, want 403 naming %q", path, reason, err, r.want)
 				}
-				if n := rt.count(); n != 0 {
+				if n := rt.Count(); n != 0 {
 					t.Fatalf("%s after %q created %d containers", path, reason, n)
 				}
 			})

@@ -20,11 +20,11 @@ func derive(a *warder.Agent, st *warder.ContainerState) (warder.Status, string) 
 		return warder.StatusMissing, "the container was removed outside Warder"
 	}
 	switch {
-	case st.Restarting && st.RestartCount >= crashLoopRestarts:
+	case st.Restarting() && st.RestartCount >= crashLoopRestarts:
 		return warder.StatusFailed, fmt.Sprintf("crash loop: restarted %d times, last exit code %d", st.RestartCount, st.ExitCode)
-	case st.Restarting:
+	case st.Restarting():
 		return warder.StatusStarting, fmt.Sprintf("restarting after exit code %d", st.ExitCode)
-	case st.Running:
+	case st.Running():
 		if a.Status == warder.StatusStopping {
 			return a.Status, a.StatusReason // a stop is under way
 		}
@@ -33,7 +33,7 @@ func derive(a *warder.Agent, st *warder.ContainerState) (warder.Status, string) 
 		return warder.StatusStopped, a.StatusReason
 	case st.OOMKilled:
 		return warder.StatusFailed, "OOMKilled: the agent ran out of memory (limit " + a.ContainerConfig.MemoryLimit + ")"
-	case st.Status == "created":
+	case st.Phase == warder.PhaseCreated:
 		if a.Status == warder.StatusStarting {
 			return a.Status, a.StatusReason // a start is under way
 		}

@@ -23,20 +23,20 @@ func TestDerive(t *testing.T) {
 	}{
 		{"never started", agent(warder.StatusCreated, ""), nil, warder.StatusCreated, ""},
 		{"removed behind our back", agent(warder.StatusRunning, "c1"), nil, warder.StatusMissing, "removed outside Warder"},
-		{"running", agent(warder.StatusStarting, "c1"), &warder.ContainerState{Running: true}, warder.StatusRunning, ""},
-		{"running while a stop is under way", agent(warder.StatusStopping, "c1"), &warder.ContainerState{Running: true}, warder.StatusStopping, ""},
-		{"stopped by a user", agent(warder.StatusStopping, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 0}, warder.StatusStopped, ""},
-		{"killed after a user's stop", agent(warder.StatusStopped, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 137}, warder.StatusStopped, ""},
-		{"exited on its own", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 0}, warder.StatusExited, "exited with code 0"},
-		{"crashed once", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 3}, warder.StatusExited, "exited with code 3"},
-		{"docker kill", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 137}, warder.StatusExited, "code 137"},
-		{"OOM", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 137, OOMKilled: true}, warder.StatusFailed, "OOMKilled"},
-		{"crash loop ended", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 3, RestartCount: 3}, warder.StatusFailed, "crash loop"},
-		{"crash loop going on", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "restarting", Restarting: true, ExitCode: 3, RestartCount: 5}, warder.StatusFailed, "crash loop"},
-		{"restarting", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "restarting", Restarting: true, ExitCode: 3, RestartCount: 1}, warder.StatusStarting, "restarting after exit code 3"},
-		{"start under way", agent(warder.StatusStarting, "c1"), &warder.ContainerState{Status: "created"}, warder.StatusStarting, ""},
-		{"created, never started", agent(warder.StatusFailed, "c1"), &warder.ContainerState{Status: "created"}, warder.StatusCreated, "never started"},
-		{"start error", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Status: "exited", ExitCode: 128, Error: "port is already allocated"}, warder.StatusFailed, "start failed: port is already allocated"},
+		{"running", agent(warder.StatusStarting, "c1"), &warder.ContainerState{Phase: warder.PhaseRunning}, warder.StatusRunning, ""},
+		{"running while a stop is under way", agent(warder.StatusStopping, "c1"), &warder.ContainerState{Phase: warder.PhaseRunning}, warder.StatusStopping, ""},
+		{"stopped by a user", agent(warder.StatusStopping, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 0}, warder.StatusStopped, ""},
+		{"killed after a user's stop", agent(warder.StatusStopped, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137}, warder.StatusStopped, ""},
+		{"exited on its own", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 0}, warder.StatusExited, "exited with code 0"},
+		{"crashed once", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3}, warder.StatusExited, "exited with code 3"},
+		{"docker kill", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137}, warder.StatusExited, "code 137"},
+		{"OOM", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true}, warder.StatusFailed, "OOMKilled"},
+		{"crash loop ended", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3, RestartCount: 3}, warder.StatusFailed, "crash loop"},
+		{"crash loop going on", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 5}, warder.StatusFailed, "crash loop"},
+		{"restarting", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 1}, warder.StatusStarting, "restarting after exit code 3"},
+		{"start under way", agent(warder.StatusStarting, "c1"), &warder.ContainerState{Phase: warder.PhaseCreated}, warder.StatusStarting, ""},
+		{"created, never started", agent(warder.StatusFailed, "c1"), &warder.ContainerState{Phase: warder.PhaseCreated}, warder.StatusCreated, "never started"},
+		{"start error", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 128, Error: "port is already allocated"}, warder.StatusFailed, "start failed: port is already allocated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestDerive(t *testing.T) {
 
 func TestResync(t *testing.T) {
 	ctx := context.Background()
-	s, rt := newTestService(t, 10, nil)
+	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
 	crashed, gone, stuck, adopted, stopping := mustAgent(t, s, u, "crashed"), mustAgent(t, s, u, "gone"), mustAgent(t, s, u, "stuck"), mustAgent(t, s, u, "adopted"), mustAgent(t, s, u, "stopping")
 	for _, a := range []*warder.Agent{crashed, gone, stopping} {
@@ -68,14 +68,14 @@ func TestResync(t *testing.T) {
 	crashed, gone, stopping = load(crashed), load(gone), load(stopping)
 	// Behind Warder's back: one container is OOM-killed, one removed, an
 	// orphan appears, and a start and a stop are cut short by a kill -9.
-	rt.set(crashed.ContainerID, false, warder.ContainerState{Status: "exited", ExitCode: 137, OOMKilled: true, FinishedAt: time.Now()})
+	rt.Set(crashed.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true, FinishedAt: time.Now()})
 	rt.Remove(ctx, gone.ContainerID)
-	orphan, _ := rt.Create(ctx, warder.ContainerSpec{Name: "warder-agent-00000000-0000-0000-0000-000000000000", Labels: map[string]string{warder.LabelAgentID: "00000000-0000-0000-0000-000000000000"}})
+	orphan, _ := rt.Create(ctx, warder.ContainerSpec{Name: "warder-agent-00000000-0000-0000-0000-000000000000", AgentID: "00000000-0000-0000-0000-000000000000", Labels: map[string]string{warder.LabelAgentID: "00000000-0000-0000-0000-000000000000"}})
 	stuck.Status = warder.StatusStarting
 	s.store.UpdateAgent(ctx, stuck)
-	adoptedSpec := warder.ContainerSpec{Name: warder.ContainerName(adopted.ID), Labels: map[string]string{warder.LabelAgentID: adopted.ID}}
+	adoptedSpec := warder.ContainerSpec{Name: warder.ContainerName(adopted.ID), AgentID: adopted.ID, Labels: map[string]string{warder.LabelAgentID: adopted.ID}}
 	adoptedID, _ := rt.Create(ctx, adoptedSpec)
-	rt.setRunning(adoptedID, true)
+	rt.Start(ctx, adoptedID)
 	adopted.Status = warder.StatusStarting
 	s.store.UpdateAgent(ctx, adopted)
 	stopping.Status = warder.StatusStopping
@@ -110,7 +110,7 @@ func TestResync(t *testing.T) {
 	if _, err := rt.Inspect(ctx, orphan); !errors.Is(err, warder.ErrNotFound) {
 		t.Errorf("orphan container survived resync: %v", err)
 	}
-	if st, _ := rt.Inspect(ctx, stopping.ContainerID); st.Running {
+	if st, _ := rt.Inspect(ctx, stopping.ContainerID); st.Running() {
 		t.Error("an interrupted stop was not finished")
 	}
 	events, _ := s.store.AgentEvents(ctx, crashed.ID, 10)
@@ -129,29 +129,29 @@ func TestResync(t *testing.T) {
 
 func TestStartRetriesOnANewPort(t *testing.T) {
 	ctx := context.Background()
-	s, rt := newTestService(t, 10, nil)
+	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
 	a := mustAgent(t, s, u, "a")
-	rt.failStarts = 1
+	rt.FailStarts(1)
 	got, err := s.StartAgent(ctx, u, a.ID)
-	if err != nil || got.Status != warder.StatusRunning || got.HostPort != 20001 || rt.count() != 1 {
-		t.Fatalf("start after one failure: %v %+v (%d containers)", err, got, rt.count())
+	if err != nil || got.Status != warder.StatusRunning || got.HostPort != 20001 || rt.Count() != 1 {
+		t.Fatalf("start after one failure: %v %+v (%d containers)", err, got, rt.Count())
 	}
 	b := mustAgent(t, s, u, "b")
-	rt.failStarts = 2
+	rt.FailStarts(2)
 	_, err = s.StartAgent(ctx, u, b.ID)
 	if !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "could not be started") {
 		t.Fatalf("start failing twice: %v", err)
 	}
 	got, _ = s.store.Agent(ctx, b.ID)
-	if got.Status != warder.StatusFailed || got.HostPort != 0 || got.ContainerID != "" || rt.count() != 1 {
-		t.Fatalf("after a failed start: %+v (%d containers): the port or container leaked", got, rt.count())
+	if got.Status != warder.StatusFailed || got.HostPort != 0 || got.ContainerID != "" || rt.Count() != 1 {
+		t.Fatalf("after a failed start: %+v (%d containers): the port or container leaked", got, rt.Count())
 	}
 }
 
 func TestStopIdle(t *testing.T) {
 	ctx := context.Background()
-	s, rt := newTestService(t, 10, nil)
+	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
 	create := func(name string, minutes float64) *warder.Agent {
 		a, err := s.CreateAgent(ctx, u, warder.AgentCreate{Name: name, ContainerConfig: warder.ContainerConfig{AutoStopMinutes: minutes}})
@@ -185,7 +185,7 @@ func TestStopIdle(t *testing.T) {
 	if !strings.Contains(got.StatusReason, "without use") {
 		t.Errorf("idle reason = %q", got.StatusReason)
 	}
-	if st, _ := rt.Inspect(ctx, idle.ContainerID); st.Running {
+	if st, _ := rt.Inspect(ctx, idle.ContainerID); st.Running() {
 		t.Error("idle container still running")
 	}
 }

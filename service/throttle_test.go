@@ -52,7 +52,7 @@ func TestThrottle(t *testing.T) {
 
 func TestLoginThrottled(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestService(t, 1, nil)
+	s, _ := newTestService(t, 1)
 	mustUser(t, s, "alice")
 	frozen := time.Now() // bcrypt on a loaded machine must not outlast a lock
 	s.logins.clock = func() time.Time { return frozen }

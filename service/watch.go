@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/warder/warder"
@@ -14,12 +15,15 @@ import (
 // was not running) are picked up. While the runtime is unreachable it
 // retries with backoff from 1 s to 30 s.
 func (s *Service) Watch(ctx context.Context) {
+	// Every reconcile it starts has ended by the time it returns.
+	var reconciles sync.WaitGroup
+	defer reconciles.Wait()
 	delay := time.Second
 	for ctx.Err() == nil {
 		opened := false
 		err := s.rt.Events(ctx, func() {
 			opened = true
-			s.dockerUp.Store(true)
+			s.runtimeUp.Store(true)
 			delay = time.Second
 			if err := s.Resync(ctx); err != nil {
 				s.log.Error("resync failed", "err", err)
@@ -33,30 +37,30 @@ func (s *Service) Watch(ctx context.Context) {
 			// The engine's own OOMKilled flag loses a race with the exit
 			// now and then; its "oom" event does not, so remember it until
 			// the container starts again.
-			switch ev.Action {
-			case "oom":
+			switch ev.Kind {
+			case warder.EventOOMKilled:
 				s.oomKilled.Store(ev.ContainerID, true)
-			case "start":
+			case warder.EventStarted:
 				s.oomKilled.Delete(ev.ContainerID)
 			}
 			// One goroutine per event: reconcile waits for the agent's
 			// lock, which a start in progress may hold for a second, and
 			// must not hold up other agents' events. It inspects under the
 			// lock, so the last one to run sees the latest state.
-			go func() {
-				if err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: "docker"}); err != nil && ctx.Err() == nil {
-					s.log.Error("reconciling agent after event", "agent", ev.AgentID, "action", ev.Action, "err", err)
+			reconciles.Go(func() {
+				if err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name}); err != nil && ctx.Err() == nil {
+					s.log.Error("reconciling agent after event", "agent", ev.AgentID, "event", ev.Kind, "err", err)
 				}
-			}()
+			})
 		})
 		if ctx.Err() != nil {
 			return
 		}
-		s.dockerUp.Store(false)
+		s.runtimeUp.Store(false)
 		if opened {
-			s.log.Warn("docker event stream lost; reconnecting", "err", err)
+			s.log.Warn("runtime event stream lost; reconnecting", "err", err)
 		} else if !errors.Is(err, warder.ErrUnavailable) {
-			s.log.Error("docker event stream failed", "err", err)
+			s.log.Error("runtime event stream failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -67,5 +71,5 @@ func (s *Service) Watch(ctx context.Context) {
 	}
 }
 
-// DockerUp reports whether the event stream is currently open.
-func (s *Service) DockerUp() bool { return s.dockerUp.Load() }
+// RuntimeUp reports whether the runtime's event stream is open.
+func (s *Service) RuntimeUp() bool { return s.runtimeUp.Load() }

@@ -89,3 +89,18 @@ func (db *DB) UsedPorts(ctx context.Context) (_ []int, err error) {
 	}
 	return ports, nil
 }
+
+// PortOf is the host port the agent holds, 0 for none; an agent that does
+// not exist holds none.
+func (db *DB) PortOf(ctx context.Context, agentID string) (_ int, err error) {
+	defer db.unavailable(&err)
+	var port sql.NullInt64
+	err = db.db.QueryRowContext(ctx, `SELECT host_port FROM agents WHERE id = $1`, agentID).Scan(&port)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: port of agent: %w", err)
+	}
+	return int(port.Int64), nil
+}

@@ -19,7 +19,9 @@ var _ warder.StatsReader = (*Collector)(nil)
 
 // Streamer is what the collector needs of the runtime.
 type Streamer interface {
+	Info() warder.RuntimeInfo
 	StatsStream(ctx context.Context, id string, fn func(warder.Stats)) error
+	Stats(ctx context.Context, id string) (warder.Stats, error)
 	List(ctx context.Context) ([]warder.ContainerState, error)
 }
 
@@ -166,7 +168,7 @@ func (c *Collector) Sync(ctx context.Context) {
 	}
 	running := map[string]bool{}
 	for _, st := range list {
-		if st.Running && !st.Restarting {
+		if st.Running() {
 			running[st.ID] = true
 			if _, err := c.ensure(st.ID); err != nil {
 				return
@@ -231,7 +233,12 @@ func (c *Collector) Stop(id string) {
 // follow runs one stream to its end; run is Run's context.
 func (c *Collector) follow(run, ctx context.Context, f *feed) {
 	defer c.wg.Done()
-	err := c.rt.StatsStream(ctx, f.id, func(s warder.Stats) { c.record(f, s) })
+	var err error
+	if c.rt.Info().StatsStream {
+		err = c.rt.StatsStream(ctx, f.id, func(s warder.Stats) { c.record(f, s) })
+	} else {
+		err = c.poll(ctx, f)
+	}
 	switch {
 	case run.Err() != nil:
 		err = warder.Errorf(warder.ErrUnavailable, "the stats collector stopped")
@@ -252,6 +259,24 @@ func (c *Collector) follow(run, ctx context.Context, f *feed) {
 	f.subs = nil
 	c.mu.Unlock()
 	f.once.Do(func() { close(f.first) })
+}
+
+// poll stands in for StatsStream on a runtime without one: a sample each
+// Interval, until ctx ends or a sample fails (a stopped agent is
+// ErrConflict, as from a stream).
+func (c *Collector) poll(ctx context.Context, f *feed) error {
+	for {
+		s, err := c.rt.Stats(ctx, f.id)
+		if err != nil {
+			return err
+		}
+		c.record(f, s)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.cfg.Interval):
+		}
+	}
 }
 
 // record keeps a sample and hands it to the watchers that have room.

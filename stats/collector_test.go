@@ -29,8 +29,16 @@ func (f *fakeStreamer) container(id string) chan warder.Stats {
 	defer f.mu.Unlock()
 	ch := make(chan warder.Stats)
 	f.feeds[id] = ch
-	f.running = append(f.running, warder.ContainerState{ID: id, Running: true})
+	f.running = append(f.running, warder.ContainerState{ID: id, Phase: warder.PhaseRunning})
 	return ch
+}
+
+func (f *fakeStreamer) Info() warder.RuntimeInfo {
+	return warder.RuntimeInfo{Name: "fake", StatsStream: true}
+}
+
+func (f *fakeStreamer) Stats(context.Context, string) (warder.Stats, error) {
+	return warder.Stats{}, warder.Errorf(warder.ErrConflict, "the collector streams")
 }
 
 func (f *fakeStreamer) StatsStream(ctx context.Context, id string, fn func(warder.Stats)) error {

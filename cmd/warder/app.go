@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/agenthttp"
@@ -25,12 +26,14 @@ import (
 // app is Warder wired together: the only place that knows every package.
 type app struct {
 	store   *sqlstore.DB
-	runtime *docker.Runtime
+	runtime backend
 	service *service.Service
 	handler *api.Server
 	// collector follows running agents' stats; metrics counts everything.
 	collector *stats.Collector
 	metrics   *metrics.Metrics
+	// background tracks what run started, so Close can wait for it.
+	background sync.WaitGroup
 }
 
 // openStore opens the configured database and brings its schema up to date.
@@ -41,14 +44,42 @@ func openStore(ctx context.Context, cfg config) (*sqlstore.DB, error) {
 	return sqlstore.OpenSQLite(ctx, cfg.sqlitePath())
 }
 
-// openRuntime returns the Docker runtime; it does not contact the engine,
-// so Warder starts even when Docker is down.
-func openRuntime(cfg config) (*docker.Runtime, error) {
+// backend is a runtime as Warder's commands hold it: the contract, and a
+// way to release it.
+type backend interface {
+	warder.Runtime
+	Close() error
+}
+
+// runtimes are the backends WARDER_RUNTIME names. A new backend is its
+// package, passing internal/runtimetest, and one line here.
+var runtimes = map[string]func(cfg config, ports warder.PortStore, log *slog.Logger) (backend, error){
+	"docker": openDocker,
+}
+
+// openRuntime returns the configured runtime; it does not contact the
+// backend, so Warder starts even when it is down. ports keeps host-port
+// claims; nil (setup) publishes none.
+func openRuntime(cfg config, ports warder.PortStore, log *slog.Logger) (backend, error) {
+	open, ok := runtimes[cfg.Runtime]
+	if !ok {
+		return nil, fmt.Errorf("WARDER_RUNTIME %q is not a runtime this Warder has", cfg.Runtime)
+	}
+	return open(cfg, ports, log)
+}
+
+// openDocker returns the Docker runtime.
+func openDocker(cfg config, ports warder.PortStore, log *slog.Logger) (backend, error) {
 	return docker.New(docker.Config{
 		Host:         cfg.DockerHost,
 		Network:      cfg.Network,
 		DefaultImage: cfg.Image,
 		AgentBinary:  agentBinary(cfg),
+		Logger:       log,
+		Ports:        ports,
+		PortStart:    cfg.PortStart,
+		PortEnd:      cfg.PortEnd,
+		BindAddress:  cfg.BindAddress,
 	})
 }
 
@@ -109,7 +140,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := openRuntime(cfg)
+	rt, err := openRuntime(cfg, store, log)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -122,9 +153,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	collector := stats.New(irt, bus, stats.Config{Keep: cfg.StatsHistory, Logger: log})
 	svc := service.New(store, irt, service.Config{
 		DefaultImage: cfg.Image,
-		Spec:         warder.SpecSettings{Network: cfg.Network, BindAddress: cfg.BindAddress, AllowRoot: cfg.AllowRoot},
-		PortStart:    cfg.PortStart,
-		PortEnd:      cfg.PortEnd,
+		Spec:         warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot},
 		TokenTTL:     cfg.TokenTTL,
 		StopTimeout:  cfg.StopTimeout,
 		Logger:       log,
@@ -162,17 +191,21 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	return &app{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m}, nil
 }
 
-// run starts the background work: following Docker's events (which also
-// prepares the network and image, resyncs at start-up and after every
-// reconnect) and idle auto-stop. It returns at once; the work ends with ctx.
+// run starts the background work: preparing the runtime, following its
+// events (resync at start-up and after every reconnect), maintenance
+// (idle auto-stop, expired tokens) and the stats collector. It returns at
+// once; the work ends with ctx, and Close waits for it.
 func (a *app) run(ctx context.Context, log *slog.Logger) {
-	go a.setupUntilDone(ctx, log)
-	go a.service.Watch(ctx)
-	go a.service.RunMaintenance(ctx)
-	go a.collector.Run(ctx)
+	a.background.Go(func() { a.setupUntilDone(ctx, log) })
+	a.background.Go(func() { a.service.Watch(ctx) })
+	a.background.Go(func() { a.service.RunMaintenance(ctx) })
+	a.background.Go(func() { a.collector.Run(ctx) })
 }
 
-// Close releases the runtime and the store.
+// Close waits for the background work, whose context the caller has
+// ended, to finish (each piece waits for what it started), then releases
+// the runtime and the store: nothing writes to a closed store.
 func (a *app) Close() error {
+	a.background.Wait()
 	return errors.Join(a.runtime.Close(), a.store.Close())
 }

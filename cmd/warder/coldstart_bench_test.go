@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -41,7 +42,6 @@ func BenchmarkColdStart(b *testing.B) {
 	ts := newTestServer(b, nil)
 	bc := benchLogin(b, ts.URL)
 	ctx := context.Background()
-	rt := ts.app.runtime // uninstrumented: straight to the Engine API
 
 	// One warm-up of each side so that neither pays for first use (the
 	// network, the image's first layer mount, the HTTP connection).
@@ -57,11 +57,20 @@ func BenchmarkColdStart(b *testing.B) {
 			b.Fatal(err)
 		}
 		floorPort := ts.cfg.PortEnd + 100 + i + 1
-		ag.HostPort = floorPort
-		spec, err := warder.SpecFor(ag, warder.SpecSettings{Network: ts.cfg.Network, BindAddress: ts.cfg.BindAddress})
+		spec, err := warder.SpecFor(ag, warder.SpecSettings{Network: ts.cfg.Network})
 		if err != nil {
 			b.Fatal(err)
 		}
+		// Uninstrumented, straight to the Engine API, publishing the
+		// floor's own port the way Warder's runtime publishes an agent's.
+		ports := docker.NewMemoryPorts()
+		ports.ClaimPort(ctx, spec.AgentID, floorPort)
+		rt, err := docker.New(docker.Config{Network: ts.cfg.Network, BindAddress: ts.cfg.BindAddress,
+			Ports: ports, PortStart: floorPort, PortEnd: floorPort})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { rt.Close() }) // after the container's cleanup
 		// Another name, and a scope label Warder does not follow, so the
 		// floor container is invisible to it; same number of labels.
 		spec.Name = testenv.UniqueName("warder-bench-floor-")

@@ -50,6 +50,8 @@ type config struct {
 	// "egress" to every agent.
 	DefaultNetwork string
 	AllowEgress    bool
+	// Runtime names the backend agents run on (WARDER_RUNTIME): "docker".
+	Runtime string
 	// AllowRoot lets images without a non-root USER run as root.
 	AllowRoot bool
 	// Registration is "open" (anyone may register) or "closed" (only the
@@ -108,6 +110,7 @@ func loadConfig(args []string) (config, error) {
 	if c.AllowRoot, err = strconv.ParseBool(env("WARDER_ALLOW_ROOT_AGENTS", "false")); err != nil {
 		return c, fmt.Errorf("WARDER_ALLOW_ROOT_AGENTS must be true or false")
 	}
+	c.Runtime = env("WARDER_RUNTIME", "docker")
 	c.Registration = env("WARDER_REGISTRATION", "open")
 	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
 		return c, err
@@ -128,6 +131,7 @@ func loadConfig(args []string) (config, error) {
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "host address agent ports are published on (AGENT_BIND_ADDRESS)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of a login token (WARDER_TOKEN_TTL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (WARDER_LOG_FORMAT)")
+	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "backend agents run on: docker (WARDER_RUNTIME)")
 	fs.StringVar(&c.Registration, "registration", c.Registration, "open, or closed: only admins create users (WARDER_REGISTRATION)")
 	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "open streams one user may hold (WARDER_MAX_STREAMS_PER_USER)")
 	if err := fs.Parse(args); err != nil {
@@ -137,6 +141,12 @@ func loadConfig(args []string) (config, error) {
 }
 
 func (c *config) validate() error {
+	if c.Runtime == "" {
+		c.Runtime = "docker"
+	}
+	if _, ok := runtimes[c.Runtime]; !ok {
+		return fmt.Errorf("WARDER_RUNTIME %q must be docker", c.Runtime)
+	}
 	if c.PortStart < 1 || c.PortEnd > 65535 || c.PortStart > c.PortEnd {
 		return fmt.Errorf("agent port range %d-%d is not a valid range within 1-65535", c.PortStart, c.PortEnd)
 	}

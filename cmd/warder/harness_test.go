@@ -68,6 +68,8 @@ type testServer struct {
 	app  *app
 	cfg  config
 	logs *syncBuffer // everything Warder logged
+	// stop ends the app's background work, as a shutdown does.
+	stop context.CancelFunc
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger and a test at once.
@@ -126,8 +128,8 @@ func newTestServer(t testing.TB, change func(*config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: httptest.NewServer(a.handler), app: a, cfg: cfg, logs: logs}
 	runCtx, stop := context.WithCancel(context.Background())
+	ts := &testServer{Server: httptest.NewServer(a.handler), app: a, cfg: cfg, logs: logs, stop: stop}
 	a.run(runCtx, log)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -151,7 +153,7 @@ func newTestServer(t testing.TB, change func(*config)) *testServer {
 		}
 		// A server pointed at no Docker made nothing to remove.
 		for _, n := range []string{cfg.Network, docker.InternalNetwork(cfg.Network)} {
-			if err := a.runtime.RemoveNetwork(cctx, n); err != nil && !errors.Is(err, warder.ErrUnavailable) {
+			if err := a.runtime.(*docker.Runtime).RemoveNetwork(cctx, n); err != nil && !errors.Is(err, warder.ErrUnavailable) {
 				t.Errorf("cleanup: removing network %s: %v", n, err)
 			}
 		}

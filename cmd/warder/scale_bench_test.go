@@ -113,7 +113,7 @@ func BenchmarkScale(b *testing.B) {
 	}
 	up := 0
 	for _, c := range running {
-		if c.Running {
+		if c.Running() {
 			up++
 		}
 	}
@@ -165,6 +165,13 @@ func BenchmarkScale(b *testing.B) {
 	agent := &warder.Agent{ID: "00000000-0000-0000-0000-000000000000", Name: "floor",
 		ContainerConfig: warder.ContainerConfig{Image: w.image, MemoryLimit: "16m", CPULimit: 0.05}}
 	var fnext atomic.Int64
+	// The engine alone, publishing from the ports above Warder's range.
+	floorRT, err := docker.New(docker.Config{Network: w.network, BindAddress: "127.0.0.1",
+		Ports: docker.NewMemoryPorts(), PortStart: w.portEnd + 1, PortEnd: w.portEnd + m})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { floorRT.Close() }) // after the containers' cleanups
 	t2 := time.Now()
 	runWorkers(workers, func() {
 		for {
@@ -173,21 +180,21 @@ func BenchmarkScale(b *testing.B) {
 				return
 			}
 			a := *agent
-			a.HostPort = w.portEnd + 1 + i
-			spec, err := warder.SpecFor(&a, warder.SpecSettings{Network: w.network, BindAddress: "127.0.0.1"})
+			a.ID = fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
+			spec, err := warder.SpecFor(&a, warder.SpecSettings{Network: w.network})
 			if err != nil {
 				b.Error(err)
 				return
 			}
 			spec.Name = testenv.UniqueName("warder-bench-floor-")
 			spec.Labels[warder.LabelManaged] = "warder-bench-floor"
-			cid, err := w.rt.Create(context.Background(), spec)
+			cid, err := floorRT.Create(context.Background(), spec)
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			b.Cleanup(func() { w.rt.Remove(context.Background(), cid) })
-			if err := w.rt.Start(context.Background(), cid); err != nil {
+			b.Cleanup(func() { floorRT.Remove(context.Background(), cid) })
+			if err := floorRT.Start(context.Background(), cid); err != nil {
 				b.Error(err)
 				return
 			}

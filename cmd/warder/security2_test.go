@@ -175,7 +175,7 @@ func TestAdminDisable(t *testing.T) {
 	registerAgain.mustDo("POST", "/api/auth/login", map[string]string{"username": "alice", "password": "password-alice"}, 200, nil)
 	var st warder.SystemStatus
 	admin.mustDo("GET", "/api/system/status", nil, 200, &st)
-	if st.Users != 2 || st.Docker != "ok" || st.AgentsByStatus[warder.StatusStopped] != 1 {
+	if st.Users != 2 || st.Runtime != "ok" || st.AgentsByStatus[warder.StatusStopped] != 1 {
 		t.Fatalf("system status = %+v", st)
 	}
 }

@@ -19,7 +19,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
-	a.run(ctx, log)
+	// Deferred after Close, so it runs first: Close waits for the
+	// background work, which this ends, on every way out.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	a.run(runCtx, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -77,13 +81,13 @@ func (a *app) setupUntilDone(ctx context.Context, log *slog.Logger) {
 	for {
 		err := a.runtime.Setup(ctx)
 		if err == nil {
-			log.Info("docker ready", "api_version", a.runtime.APIVersion())
+			log.Info("runtime ready", "runtime", a.runtime.Info().Name)
 			return
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("docker setup failed; retrying", "err", err, "in", delay)
+		log.Warn("runtime setup failed; retrying", "runtime", a.runtime.Info().Name, "err", err, "in", delay)
 		select {
 		case <-ctx.Done():
 			return
@@ -94,7 +98,7 @@ func (a *app) setupUntilDone(ctx context.Context, log *slog.Logger) {
 }
 
 func setup(ctx context.Context, cfg config, log *slog.Logger) error {
-	rt, err := openRuntime(cfg)
+	rt, err := openRuntime(cfg, nil, log)
 	if err != nil {
 		return err
 	}

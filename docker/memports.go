@@ -1,0 +1,63 @@
+package docker
+
+import (
+	"context"
+	"sync"
+
+	"github.com/warder/warder"
+)
+
+var _ warder.PortStore = (*MemoryPorts)(nil)
+
+// MemoryPorts is a warder.PortStore kept in memory: for a runtime used on
+// its own, outside Warder (tests, benchmarks, tools), whose claims need not
+// be shared with another process. Warder itself keeps them in its store.
+type MemoryPorts struct {
+	mu   sync.Mutex
+	held map[string]int
+}
+
+// NewMemoryPorts returns an empty MemoryPorts.
+func NewMemoryPorts() *MemoryPorts { return &MemoryPorts{held: map[string]int{}} }
+
+// ClaimPort gives port to the agent unless either is taken.
+func (m *MemoryPorts) ClaimPort(_ context.Context, agentID string, port int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.held[agentID] != 0 {
+		return warder.Errorf(warder.ErrConflict, "agent holds a port")
+	}
+	for _, p := range m.held {
+		if p == port {
+			return warder.Errorf(warder.ErrConflict, "port taken")
+		}
+	}
+	m.held[agentID] = port
+	return nil
+}
+
+// ReleasePort frees the agent's port.
+func (m *MemoryPorts) ReleasePort(_ context.Context, agentID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.held, agentID)
+	return nil
+}
+
+// UsedPorts lists every port held.
+func (m *MemoryPorts) UsedPorts(context.Context) ([]int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []int
+	for _, p := range m.held {
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// PortOf is the port the agent holds, 0 for none.
+func (m *MemoryPorts) PortOf(_ context.Context, agentID string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.held[agentID], nil
+}
