@@ -15,8 +15,9 @@ type EgressPolicy struct {
 	Forbid bool
 }
 
-// applyNetwork fills the agent's network from the operator's default and
-// refuses egress when the operator forbids it.
+// applyNetwork fills the agent's network from the operator's default,
+// refuses egress when the operator forbids it, and a restart policy the
+// runtime cannot honour.
 func (s *Service) applyNetwork(cc *warder.ContainerConfig) error {
 	if cc.Network == "" {
 		cc.Network = s.cfg.Egress.Default
@@ -26,6 +27,11 @@ func (s *Service) applyNetwork(cc *warder.ContainerConfig) error {
 	}
 	if cc.Network == warder.NetworkEgress && s.cfg.Egress.Forbid {
 		return warder.Errorf(warder.ErrForbidden, `container_config.network "egress" is disabled by the operator (WARDER_ALLOW_EGRESS=false); use "internal"`)
+	}
+	// A capability the runtime lacks is refused here, at the request,
+	// rather than failing at the first start.
+	if info := s.rt.Info(); !info.RestartPolicies && cc.RestartPolicy != "" && cc.RestartPolicy != string(warder.RestartNever) {
+		return warder.Errorf(warder.ErrInvalid, "container_config.restart_policy %q: the %s runtime has no restart policies; use \"no\"", cc.RestartPolicy, info.Name)
 	}
 	return nil
 }

@@ -111,3 +111,22 @@ func TestOnDemandStartAudited(t *testing.T) {
 		t.Fatalf("audit entries: %q", got)
 	}
 }
+
+// TestCapabilitiesRespected: a restart policy on a runtime without restart
+// policies (the fake has none) is refused at create and update, naming
+// the runtime, instead of failing at the first start.
+func TestCapabilitiesRespected(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestService(t, 10)
+	u := mustUser(t, s, "root")
+	_, err := s.CreateAgent(ctx, u, warder.AgentCreate{Name: "a", ContainerConfig: warder.ContainerConfig{RestartPolicy: "on-failure:3"}})
+	if !errors.Is(err, warder.ErrInvalid) || !strings.Contains(err.Error(), "fake runtime has no restart policies") {
+		t.Fatalf("create with a restart policy = %v", err)
+	}
+	a := mustAgent(t, s, u, "b")
+	policy := "unless-stopped"
+	_, err = s.UpdateAgent(ctx, u, a.ID, warder.AgentUpdate{ContainerConfig: &warder.ContainerConfigUpdate{RestartPolicy: &policy}})
+	if !errors.Is(err, warder.ErrInvalid) {
+		t.Fatalf("update to a restart policy = %v", err)
+	}
+}
