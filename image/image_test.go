@@ -246,3 +246,25 @@ func call(t *testing.T, base, token, method, path, body string, want int, out an
 		}
 	}
 }
+
+// TestComposeFile: image/compose.yaml is a valid Compose file naming the
+// image and the settings the README gives (it cannot be run here: no
+// PostgreSQL image can be pulled).
+func TestComposeFile(t *testing.T) {
+	testenv.Docker(t)
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Fatalf("docker-compose is needed to validate compose.yaml: %v", err)
+	}
+	cmd := exec.Command(bin, "-f", "compose.yaml", "config")
+	cmd.Env = append(os.Environ(), "WARDER_SECRET_KEY="+strings.Repeat("0", 64), "DOCKER_GID=105")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker-compose config: %v\n%s", err, out)
+	}
+	for _, want := range []string{"image: warder:latest", "network_mode: host", "/var/run/docker.sock", "WARDER_DATABASE_URL"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("compose config lacks %q:\n%s", want, out)
+		}
+	}
+}
