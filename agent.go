@@ -35,18 +35,19 @@ type Agent struct {
 	ContainerName   string `json:"container_name"`
 	ContainerStatus string `json:"container_status"`
 	// HostPort is the port on the Docker host published to the agent's
-	// port; 0 (shown as null) when the agent holds none.
-	HostPort int `json:"host_port"`
+	// port; 0 (shown as null) when the agent holds none. Fields tagged
+	// nullable are null in JSON while zero (see MarshalJSON).
+	HostPort int `json:"host_port" nullable:"true"`
 	// ExitCode is the container's last exit code, nil while it never exited.
 	ExitCode        *int      `json:"exit_code"`
 	RestartCount    int       `json:"restart_count"`
 	StatusReason    string    `json:"status_reason"`
-	StatusChangedAt time.Time `json:"status_changed_at"`
+	StatusChangedAt time.Time `json:"status_changed_at" nullable:"true"`
 	// LastUsedAt is the last API call on the agent: idle auto-stop counts from it.
-	LastUsedAt time.Time `json:"last_used_at"`
+	LastUsedAt time.Time `json:"last_used_at" nullable:"true"`
 	// Health is the container's health check while it runs: "healthy",
 	// "unhealthy", "starting"; "" when it is not running or has none.
-	Health string `json:"health"`
+	Health string `json:"health" nullable:"true"`
 	// SealedSecrets is ContainerConfig.SecretEnv, encrypted; it never
 	// leaves the server.
 	SealedSecrets string `json:"-"`

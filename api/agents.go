@@ -17,7 +17,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, caller *war
 		return err
 	}
 	noteAgent(w, a.ID)
-	return writeJSON(w, http.StatusCreated, agentView(a))
+	return writeJSON(w, http.StatusCreated, a)
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -25,9 +25,9 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, caller *ward
 	if err != nil {
 		return err
 	}
-	out := make([]agentJSON, len(list))
+	out := make([]*warder.Agent, len(list))
 	for i, a := range list {
-		out[i] = agentView(a)
+		out[i] = a
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -37,7 +37,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, caller *warder
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, agentView(a))
+	return writeJSON(w, http.StatusOK, a)
 }
 
 func (s *Server) replaceAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -49,7 +49,7 @@ func (s *Server) replaceAgent(w http.ResponseWriter, r *http.Request, caller *wa
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, agentView(a))
+	return writeJSON(w, http.StatusOK, a)
 }
 
 func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -61,40 +61,35 @@ func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, caller *war
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, agentView(a))
+	return writeJSON(w, http.StatusOK, a)
 }
 
 func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	if err := s.agents.DeleteAgent(r.Context(), caller, r.PathValue("id")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, message{"Agent deleted successfully"})
+	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Agent deleted successfully"})
 }
 
 func (s *Server) startAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	if _, err := s.agents.StartAgent(r.Context(), caller, r.PathValue("id")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, message{"Agent container started successfully"})
+	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Agent container started successfully"})
 }
 
 func (s *Server) stopAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	if _, err := s.agents.StopAgent(r.Context(), caller, r.PathValue("id")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, message{"Agent container stopped successfully"})
+	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Agent container stopped successfully"})
 }
 
 func (s *Server) restartAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	if _, err := s.agents.RestartAgent(r.Context(), caller, r.PathValue("id")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, message{"Agent container restarted successfully"})
-}
-
-// logsResponse is the seed's shape for GET /logs.
-type logsResponse struct {
-	Logs string `json:"logs"`
+	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Agent container restarted successfully"})
 }
 
 func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -124,7 +119,7 @@ func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warde
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, logsResponse{logs})
+	return writeJSON(w, http.StatusOK, warder.LogsResponse{Logs: logs})
 }
 
 func (s *Server) agentStats(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -135,7 +130,7 @@ func (s *Server) agentStats(w http.ResponseWriter, r *http.Request, caller *ward
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, statsResponse{statsView(st)})
+	return writeJSON(w, http.StatusOK, warder.StatsResponse{Stats: warder.NewStatsView(st)})
 }
 
 func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -151,5 +146,5 @@ func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request, caller *war
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"events": events})
+	return writeJSON(w, http.StatusOK, warder.AgentEventsResponse{Events: events})
 }

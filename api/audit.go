@@ -7,11 +7,6 @@ import (
 	"github.com/warder/warder"
 )
 
-// auditResponse is GET /api/audit.
-type auditResponse struct {
-	Entries []*warder.AuditEntry `json:"entries"`
-}
-
 // auditLog lists audit entries for an admin: ?user= (id or username),
 // ?agent=, ?since= and ?until= (see parseTime), ?limit= (default 100).
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -40,5 +35,5 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, caller *warder
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, auditResponse{list})
+	return writeJSON(w, http.StatusOK, warder.AuditResponse{Entries: list})
 }

@@ -21,22 +21,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, u)
 }
 
-// loginRequest is the JSON body of POST /api/auth/login; username may
-// also be an email address.
-type loginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// tokenResponse is what both login endpoints answer.
-type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int    `json:"expires_in"`
-}
-
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
-	var req loginRequest
+	var req warder.LoginRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -68,7 +54,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, login, password s
 		noteUser(w, u) // for the audit log: a login issues a token
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, http.StatusOK, tokenResponse{
+	return writeJSON(w, http.StatusOK, warder.TokenResponse{
 		AccessToken: sess.AccessToken,
 		TokenType:   sess.TokenType,
 		ExpiresIn:   int(sess.ExpiresIn.Seconds()),
@@ -89,22 +75,9 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *warder.User) 
 	if err := s.auth.Logout(r.Context(), bearer(r)); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, message{"Logged out"})
-}
-
-// meResponse is GET /api/auth/me.
-type meResponse struct {
-	ID       string      `json:"id"`
-	Username string      `json:"username"`
-	Email    string      `json:"email"`
-	Role     warder.Role `json:"role"`
+	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Logged out"})
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, u *warder.User) error {
-	return writeJSON(w, http.StatusOK, meResponse{u.ID, u.Username, u.Email, u.Role})
-}
-
-// message is the seed's shape for lifecycle answers.
-type message struct {
-	Message string `json:"message"`
+	return writeJSON(w, http.StatusOK, warder.Me{ID: u.ID, Username: u.Username, Email: u.Email, Role: u.Role})
 }

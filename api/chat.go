@@ -47,14 +47,14 @@ func (s *Server) chatAgent(w http.ResponseWriter, r *http.Request, caller *warde
 	case err != nil && credentialEnded(r) && cs.st == nil:
 		return errCredentialEnded
 	case err != nil && credentialEnded(r):
-		cs.st.event("error", detail{warder.ErrorMessage(errCredentialEnded)})
+		cs.st.event("error", warder.ErrorResponse{Detail: warder.ErrorMessage(errCredentialEnded)})
 		return nil
 	case err != nil && r.Context().Err() != nil:
 		return nil // the caller has gone: no one to answer
 	case err != nil && cs.st == nil:
 		return err
 	case err != nil:
-		cs.st.event("error", detail{s.streamError(r, err)})
+		cs.st.event("error", warder.ErrorResponse{Detail: s.streamError(r, err)})
 		return nil
 	}
 	cs.open(reply.ConversationID)
@@ -95,7 +95,7 @@ func (c *chatStream) open(conversationID string) {
 
 func (c *chatStream) delta(d warder.ChatDelta) error {
 	c.open(d.ConversationID)
-	return c.st.event("", map[string]string{"content": d.Content})
+	return c.st.event("", warder.ChatPiece{Content: d.Content})
 }
 
 func (c *chatStream) close() {
@@ -103,11 +103,6 @@ func (c *chatStream) close() {
 		c.stopAlive()
 		c.st.close()
 	}
-}
-
-// conversationsResponse is GET /api/agents/{id}/conversations.
-type conversationsResponse struct {
-	Conversations []*warder.Conversation `json:"conversations"`
 }
 
 func (s *Server) listConversations(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -119,13 +114,7 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request, calle
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, conversationsResponse{list})
-}
-
-// conversationJSON is one conversation with its messages.
-type conversationJSON struct {
-	*warder.Conversation
-	Messages []*warder.Message `json:"messages"`
+	return writeJSON(w, http.StatusOK, warder.ConversationsResponse{Conversations: list})
 }
 
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -137,7 +126,7 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, caller 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, conversationJSON{c, msgs})
+	return writeJSON(w, http.StatusOK, warder.ConversationDetail{Conversation: c, Messages: msgs})
 }
 
 // limitParam reads ?limit=, def when absent; the service checks the range.

@@ -16,11 +16,6 @@ import (
 	"github.com/warder/warder"
 )
 
-// detail is the error body FastAPI clients of the seed expect.
-type detail struct {
-	Detail string `json:"detail"`
-}
-
 // statuses maps error kinds to HTTP statuses, in the order they are tried.
 var statuses = []struct {
 	kind   error
@@ -56,14 +51,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 			}
 			noteDetail(w, msg)
-			writeJSON(w, st.status, detail{msg})
+			writeJSON(w, st.status, warder.ErrorResponse{Detail: msg})
 			return
 		}
 	}
 	// The logger adds the request id from the context.
 	s.log.ErrorContext(r.Context(), "internal error", "method", echoed(r.Method), "path", echoed(r.URL.Path), "err", err)
 	noteDetail(w, "internal error")
-	writeJSON(w, http.StatusInternalServerError, detail{"internal error (request id " + reqID + ")"})
+	writeJSON(w, http.StatusInternalServerError, warder.ErrorResponse{Detail: "internal error (request id " + reqID + ")"})
 }
 
 // writeJSON writes v with status. It encodes before writing anything, so

@@ -9,7 +9,7 @@ import (
 // healthz answers as long as the process serves: liveness, for a probe
 // that restarts it.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return writeJSON(w, http.StatusOK, warder.HealthResponse{Status: "ok"})
 }
 
 // readyz answers 200 only when the store and the runtime answer too:
@@ -18,7 +18,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.ready(r.Context()); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return writeJSON(w, http.StatusOK, warder.HealthResponse{Status: "ready"})
 }
 
 // metricsPage serves the Prometheus metrics.

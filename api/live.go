@@ -139,14 +139,14 @@ func (l *live) finish(err error, normalEnd string) error {
 			msg = "internal error (request id " + id + ")"
 		}
 		if l.sse {
-			l.out.event("error", detail{msg})
+			l.out.event("error", warder.ErrorResponse{Detail: msg})
 		} else {
 			l.out.line("error: " + msg)
 		}
 		return nil
 	}
 	if l.sse {
-		l.out.event("end", map[string]string{"reason": reason})
+		l.out.event("end", warder.StreamEnd{Reason: reason})
 	}
 	return nil
 }
@@ -182,12 +182,6 @@ func plainLine(l warder.LogLine) string {
 	return l.Stream + " " + l.Time.Format(time.RFC3339Nano) + " " + l.Text
 }
 
-// statsHistoryResponse is {"stats": newest, "history": [...]}.
-type statsHistoryResponse struct {
-	Stats   statsJSON      `json:"stats"`
-	History []warder.Stats `json:"history"`
-}
-
 // liveStats answers ?history=5m with the samples kept, and ?stream=true
 // (or Accept: text/event-stream) with a "stats" event per sample.
 func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -213,7 +207,7 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 		defer cancel()
 		l := &live{s: s, w: w, r: r, kind: "stats", sse: true, cancel: cancel}
 		err = s.agents.WatchAgentStats(ctx, caller, id, l.open, func(st warder.Stats) error {
-			return l.out.event("stats", statsView(st))
+			return l.out.event("stats", warder.NewStatsView(st))
 		})
 		return l.finish(err, "the agent container stopped")
 	case history == "":
@@ -221,7 +215,7 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, statsResponse{statsView(st)})
+		return writeJSON(w, http.StatusOK, warder.StatsResponse{Stats: warder.NewStatsView(st)})
 	}
 	d, err := time.ParseDuration(history)
 	if err != nil {
@@ -237,7 +231,7 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 	} else if newest, err = s.agents.AgentStats(r.Context(), caller, id); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, statsHistoryResponse{Stats: statsView(newest), History: list})
+	return writeJSON(w, http.StatusOK, warder.StatsHistoryResponse{Stats: warder.NewStatsView(newest), History: list})
 }
 
 // events streams the status changes of the caller's agents (an admin's:

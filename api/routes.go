@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/warder/warder"
+)
 
 // routes registers every route, one per line, so this file is the map of
 // the API. The seed writes POST /api/agents/ with a trailing slash; both
@@ -60,8 +64,8 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := s.mux.Handler(probe); m != r.Method && pattern != "/" && pattern != "" {
-			return writeJSON(w, http.StatusMethodNotAllowed, detail{"method " + echoed(r.Method) + " is not allowed on " + echoed(r.URL.Path)})
+			return writeJSON(w, http.StatusMethodNotAllowed, warder.ErrorResponse{Detail: "method " + echoed(r.Method) + " is not allowed on " + echoed(r.URL.Path)})
 		}
 	}
-	return writeJSON(w, http.StatusNotFound, detail{"no such endpoint: " + echoed(r.Method) + " " + echoed(r.URL.Path)})
+	return writeJSON(w, http.StatusNotFound, warder.ErrorResponse{Detail: "no such endpoint: " + echoed(r.Method) + " " + echoed(r.URL.Path)})
 }

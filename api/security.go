@@ -6,12 +6,6 @@ import (
 	"github.com/warder/warder"
 )
 
-// keyCreated is the one response that shows a key's secret.
-type keyCreated struct {
-	*warder.APIKey
-	Key string `json:"key"`
-}
-
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	var req warder.APIKeyCreate
 	if err := decode(r, &req); err != nil {
@@ -22,7 +16,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, caller *warde
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, http.StatusCreated, keyCreated{k, secret})
+	return writeJSON(w, http.StatusCreated, warder.APIKeyCreated{APIKey: k, Key: secret})
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -37,7 +31,7 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request, caller *warde
 	if err := s.keys.DeleteAPIKey(r.Context(), caller, r.PathValue("id")); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, message{"API key revoked"})
+	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "API key revoked"})
 }
 
 func (s *Server) systemLimits(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -82,14 +76,14 @@ func (s *Server) disableUser(w http.ResponseWriter, r *http.Request, caller *war
 	if err := s.admin.SetUserDisabled(r.Context(), caller, r.PathValue("id"), true); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, message{"User disabled"})
+	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "User disabled"})
 }
 
 func (s *Server) enableUser(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	if err := s.admin.SetUserDisabled(r.Context(), caller, r.PathValue("id"), false); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, message{"User enabled"})
+	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "User enabled"})
 }
 
 func (s *Server) userLimits(w http.ResponseWriter, r *http.Request, caller *warder.User) error {

@@ -1,0 +1,50 @@
+package warder
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestAgentJSON: every field tagged nullable is null while zero, and what
+// MarshalJSON writes reads back as the same agent.
+func TestAgentJSON(t *testing.T) {
+	var zero map[string]any
+	b, err := json.Marshal(Agent{ID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(b, &zero)
+	typ := reflect.TypeOf(Agent{})
+	nullable := 0
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Tag.Get("nullable") != "true" {
+			continue
+		}
+		nullable++
+		name := f.Tag.Get("json")
+		if v, ok := zero[name]; !ok || v != nil {
+			t.Errorf("%s of a zero agent is %v, want null", name, v)
+		}
+	}
+	if nullable != 4 {
+		t.Errorf("%d nullable fields, want 4", nullable)
+	}
+	at := time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)
+	code := 3
+	a := Agent{ID: "a", Name: "n", HostPort: 9001, StatusChangedAt: at, LastUsedAt: at, Health: "healthy", ExitCode: &code,
+		Config: map[string]any{"model": "m"}, ContainerConfig: ContainerConfig{Image: "i", EnvVars: map[string]string{"A": "1"}}}
+	b, err = json.Marshal(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Agent
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, back) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", back, a)
+	}
+}

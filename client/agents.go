@@ -1,0 +1,128 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// CreateAgent creates an agent (POST /api/agents). With
+// ContainerConfig.AutoStart it is started at once.
+func (c *Client) CreateAgent(ctx context.Context, req warder.AgentCreate) (*warder.Agent, error) {
+	var a warder.Agent
+	err := c.call(ctx, request{method: http.MethodPost, path: "/api/agents", body: req}, &a)
+	return &a, err
+}
+
+// Agents lists the caller's agents (an admin's: everyone's).
+func (c *Client) Agents(ctx context.Context) ([]*warder.Agent, error) {
+	var list []*warder.Agent
+	err := c.get(ctx, "/api/agents", nil, &list)
+	return list, err
+}
+
+// Agent returns one agent; another user's is a 404, as a missing one.
+func (c *Client) Agent(ctx context.Context, id string) (*warder.Agent, error) {
+	var a warder.Agent
+	err := c.get(ctx, "/api/agents/"+seg(id), nil, &a)
+	return &a, err
+}
+
+// ReplaceAgent is PUT /api/agents/{id}: req replaces every editable field.
+func (c *Client) ReplaceAgent(ctx context.Context, id string, req warder.AgentCreate) (*warder.Agent, error) {
+	var a warder.Agent
+	err := c.call(ctx, request{method: http.MethodPut, path: "/api/agents/" + seg(id), body: req}, &a)
+	return &a, err
+}
+
+// UpdateAgent is PATCH /api/agents/{id}: only the fields req sets change.
+func (c *Client) UpdateAgent(ctx context.Context, id string, req warder.AgentUpdate) (*warder.Agent, error) {
+	var a warder.Agent
+	err := c.call(ctx, request{method: http.MethodPatch, path: "/api/agents/" + seg(id), body: req}, &a)
+	return &a, err
+}
+
+// DeleteAgent removes the agent's container, frees its port and deletes it.
+func (c *Client) DeleteAgent(ctx context.Context, id string) error {
+	_, err := c.message(ctx, http.MethodDelete, "/api/agents/"+seg(id), nil)
+	return err
+}
+
+// StartAgent creates the agent's container if need be and starts it; it
+// returns the server's message.
+func (c *Client) StartAgent(ctx context.Context, id string) (string, error) {
+	return c.message(ctx, http.MethodPost, "/api/agents/"+seg(id)+"/start", nil)
+}
+
+// StopAgent stops the agent's container, keeping it and its port.
+func (c *Client) StopAgent(ctx context.Context, id string) (string, error) {
+	return c.message(ctx, http.MethodPost, "/api/agents/"+seg(id)+"/stop", nil)
+}
+
+// RestartAgent stops the agent's container, then starts it.
+func (c *Client) RestartAgent(ctx context.Context, id string) (string, error) {
+	return c.message(ctx, http.MethodPost, "/api/agents/"+seg(id)+"/restart", nil)
+}
+
+// logQuery is opts as GET /logs's query. Lines is always sent, so 0
+// (all, or with Follow only new lines) means what it says.
+func logQuery(opts warder.LogOptions) url.Values {
+	q := url.Values{"lines": {strconv.Itoa(opts.Lines)}}
+	if opts.Timestamps {
+		q.Set("timestamps", "true")
+	}
+	if !opts.Since.IsZero() {
+		q.Set("since", opts.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if opts.Follow {
+		q.Set("follow", "true")
+	}
+	return q
+}
+
+// Logs returns the agent's latest opts.Lines lines of output (the server
+// takes 100 when asked for none), stdout and stderr together. Follow is
+// ignored: StreamLogs follows.
+func (c *Client) Logs(ctx context.Context, id string, opts warder.LogOptions) (string, error) {
+	opts.Follow = false
+	if opts.Lines == 0 {
+		opts.Lines = 100
+	}
+	var l warder.LogsResponse
+	err := c.get(ctx, "/api/agents/"+seg(id)+"/logs", logQuery(opts), &l)
+	return l.Logs, err
+}
+
+// AgentEvents lists the agent's latest status changes, oldest first;
+// limit 0 is the server's default (100).
+func (c *Client) AgentEvents(ctx context.Context, id string, limit int) ([]*warder.AgentEvent, error) {
+	var r warder.AgentEventsResponse
+	err := c.get(ctx, "/api/agents/"+seg(id)+"/events", limitQuery(limit), &r)
+	return r.Events, err
+}
+
+// Stats returns the agent's newest resource sample; a stopped agent is a 409.
+func (c *Client) Stats(ctx context.Context, id string) (*warder.StatsView, error) {
+	var r warder.StatsResponse
+	err := c.get(ctx, "/api/agents/"+seg(id)+"/stats", nil, &r)
+	return &r.Stats, err
+}
+
+// StatsHistory returns the newest sample and the samples of the last d,
+// oldest first.
+func (c *Client) StatsHistory(ctx context.Context, id string, d time.Duration) (*warder.StatsHistoryResponse, error) {
+	var r warder.StatsHistoryResponse
+	err := c.get(ctx, "/api/agents/"+seg(id)+"/stats", url.Values{"history": {d.String()}}, &r)
+	return &r, err
+}
+
+func limitQuery(limit int) url.Values {
+	if limit <= 0 {
+		return nil
+	}
+	return url.Values{"limit": {strconv.Itoa(limit)}}
+}

@@ -1,0 +1,204 @@
+// Package client is Warder's Go client: one method per route of the API,
+// the same wire types the server writes (the root package's Agent,
+// StatsView, TokenResponse, ...), and streams (logs, stats, status
+// events, chat) read as Server-Sent Events into callbacks.
+//
+//	c := client.New("http://localhost:8000", token)
+//	agents, err := c.Agents(ctx)
+//
+// Every error the server answers is a *Error with its status and detail.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// Client calls one Warder server with one credential. It is safe for
+// concurrent use.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// Option changes a Client.
+type Option func(*Client)
+
+// WithHTTPClient sends requests through hc (timeouts, proxies, TLS).
+// Streams last as long as their context, so hc should set no overall
+// Timeout if they are used.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// New returns a client for the server at baseURL (e.g.
+// http://localhost:8000) that signs in with token: a login token or an
+// API key; "" for the calls that need none (register, login, health).
+func New(baseURL, token string, opts ...Option) *Client {
+	c := &Client{base: strings.TrimRight(baseURL, "/"), token: token, http: http.DefaultClient}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// WithToken returns a copy of c that signs in with token.
+func (c *Client) WithToken(token string) *Client {
+	cc := *c
+	cc.token = token
+	return &cc
+}
+
+// BaseURL is the server's address, as given to New.
+func (c *Client) BaseURL() string { return c.base }
+
+// Error is an answer from the server that is not a success: its HTTP
+// status and the {"detail"} it gave. Status is 0 for an "error" event of
+// a stream that had already begun.
+type Error struct {
+	Status int
+	Detail string
+	// RetryAfter is how long a 429 or 503 asks the caller to wait; 0 if
+	// it did not say.
+	RetryAfter time.Duration
+	// RequestID is the server's id of the request, for its logs.
+	RequestID string
+}
+
+// Error says the status and the detail.
+func (e *Error) Error() string {
+	if e.Status == 0 {
+		return e.Detail
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Detail)
+}
+
+// StatusOf is err's HTTP status if it is (or wraps) an *Error, else 0.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// maxErrorBody bounds what is read of an error answer.
+const maxErrorBody = 64 << 10
+
+// request is one call: method, path (with its query) and a body.
+type request struct {
+	method string
+	path   string
+	query  url.Values
+	// body is encoded as JSON unless it is a url.Values (a form) or nil.
+	body   any
+	header http.Header
+}
+
+// send makes the call and returns the response of a success; any other
+// status is an *Error, and the body is closed.
+func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
+	u := c.base + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	var body io.Reader
+	contentType := ""
+	switch b := r.body.(type) {
+	case nil:
+	case url.Values:
+		body, contentType = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("warder client: encode %s %s: %w", r.method, r.path, err)
+		}
+		body, contentType = bytes.NewReader(data), "application/json"
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("warder client: %w", err)
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, errorOf(resp)
+}
+
+// errorOf reads a failed answer into an *Error.
+func errorOf(resp *http.Response) *Error {
+	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-ID")}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var body warder.ErrorResponse
+	if json.Unmarshal(raw, &body) == nil && body.Detail != "" {
+		e.Detail = body.Detail
+	} else if text := strings.TrimSpace(string(raw)); text != "" {
+		e.Detail = text
+	} else {
+		e.Detail = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
+
+// call makes the call and decodes a success's JSON into out (nil: the
+// body is discarded).
+func (c *Client) call(ctx context.Context, r request, out any) error {
+	resp, err := c.send(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("warder client: %s %s: decode the answer: %w", r.method, r.path, err)
+	}
+	return nil
+}
+
+// get is call for a GET.
+func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	return c.call(ctx, request{method: http.MethodGet, path: path, query: query}, out)
+}
+
+// message makes a call answered with {"message"} and returns the message.
+func (c *Client) message(ctx context.Context, method, path string, body any) (string, error) {
+	var m warder.MessageResponse
+	err := c.call(ctx, request{method: method, path: path, body: body}, &m)
+	return m.Message, err
+}
+
+// seg escapes one path segment: ids and names come from callers.
+func seg(s string) string { return url.PathEscape(s) }

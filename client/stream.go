@@ -1,0 +1,125 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/warder/warder"
+)
+
+// maxEventBytes bounds one event: the server sends at most a 64 KiB log
+// line or a 4 MiB chat answer in one.
+const maxEventBytes = 8 << 20
+
+// event is one Server-Sent Event: its name ("" for the default) and data.
+type event struct {
+	name string
+	data []byte
+}
+
+// stream makes a call answered with Server-Sent Events and hands each
+// event to fn, until the server sends "end" (its reason is returned),
+// "error" (an *Error with Status 0), or closes; until fn fails (its
+// error); or until ctx ends (ctx's error). The response is closed in
+// every case.
+func (c *Client) stream(ctx context.Context, r request, fn func(event) error) (string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if r.header == nil {
+		r.header = http.Header{}
+	}
+	r.header.Set("Accept", "text/event-stream")
+	resp, err := c.send(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), maxEventBytes)
+	var ev event
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev.data == nil {
+				ev = event{}
+				continue
+			}
+			switch ev.name {
+			case "end":
+				var end warder.StreamEnd
+				json.Unmarshal(ev.data, &end)
+				return end.Reason, nil
+			case "error":
+				var e warder.ErrorResponse
+				json.Unmarshal(ev.data, &e)
+				return "", &Error{Detail: e.Detail, RequestID: resp.Header.Get("X-Request-ID")}
+			}
+			if err := fn(ev); err != nil {
+				return "", err
+			}
+			ev = event{}
+		case strings.HasPrefix(line, ":"): // a comment: keep-alive
+		case strings.HasPrefix(line, "event:"):
+			ev.name = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+		case strings.HasPrefix(line, "data:"):
+			data := strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
+			if ev.data != nil {
+				ev.data = append(ev.data, '\n')
+			}
+			ev.data = append(ev.data, data...)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("warder client: %s %s: stream: %w", r.method, r.path, err)
+	}
+	return "", nil
+}
+
+// decodeEvent is fn for a stream whose events carry T.
+func decodeEvent[T any](fn func(T) error) func(event) error {
+	return func(ev event) error {
+		var v T
+		if err := json.Unmarshal(ev.data, &v); err != nil {
+			return fmt.Errorf("warder client: decode %q event: %w", ev.name, err)
+		}
+		return fn(v)
+	}
+}
+
+// StreamLogs sends the agent's output to fn line by line: the last
+// opts.Lines lines (0: all; with Follow, none), then with opts.Follow each
+// new line as it is written, until the container stops, fn fails or ctx
+// ends. The returned reason is the server's ("the agent container
+// stopped"); a ctx that ends is its error.
+func (c *Client) StreamLogs(ctx context.Context, id string, opts warder.LogOptions, fn func(warder.LogLine) error) (reason string, err error) {
+	return c.stream(ctx, request{method: http.MethodGet, path: "/api/agents/" + seg(id) + "/logs", query: logQuery(opts)},
+		decodeEvent(fn))
+}
+
+// WatchStats sends fn each resource sample of the running agent as it is
+// taken (about one a second) until the container stops (reason "the
+// agent container stopped"), fn fails or ctx ends.
+func (c *Client) WatchStats(ctx context.Context, id string, fn func(warder.StatsView) error) (reason string, err error) {
+	return c.stream(ctx, request{method: http.MethodGet, path: "/api/agents/" + seg(id) + "/stats",
+		query: url.Values{"stream": {"true"}}}, decodeEvent(fn))
+}
+
+// Events sends fn every status change of the caller's agents (an
+// admin's: everyone's) from now on, until fn fails, ctx ends or the
+// server ends the stream (shutting down, the credential revoked).
+func (c *Client) Events(ctx context.Context, fn func(warder.StatusChange) error) (reason string, err error) {
+	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events"}, decodeEvent(fn))
+}
+
+// errDone stops a stream once "done" has come.
+var errDone = errors.New("done")
