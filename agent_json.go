@@ -20,6 +20,9 @@ type agentWire struct {
 
 // MarshalJSON writes the agent in the API's shape: host_port,
 // status_changed_at, last_used_at and health are null while unset.
+// Reading needs no method of its own: encoding/json leaves a field at its
+// zero value for null. (An UnmarshalJSON here would also be promoted to
+// every struct that embeds Agent, and take over its decoding.)
 func (a Agent) MarshalJSON() ([]byte, error) {
 	w := agentWire{agentFields: agentFields(a)}
 	if a.HostPort != 0 {
@@ -35,26 +38,4 @@ func (a Agent) MarshalJSON() ([]byte, error) {
 		w.Health = &a.Health
 	}
 	return json.Marshal(w)
-}
-
-// UnmarshalJSON reads what MarshalJSON writes; null is the zero value.
-func (a *Agent) UnmarshalJSON(b []byte) error {
-	var w agentWire
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*a = Agent(w.agentFields)
-	if w.HostPort != nil {
-		a.HostPort = *w.HostPort
-	}
-	if w.StatusChangedAt != nil {
-		a.StatusChangedAt = *w.StatusChangedAt
-	}
-	if w.LastUsedAt != nil {
-		a.LastUsedAt = *w.LastUsedAt
-	}
-	if w.Health != nil {
-		a.Health = *w.Health
-	}
-	return nil
 }
