@@ -22,12 +22,11 @@ const imageLabel = "warder.image"
 const pullTimeout = 60 * time.Second
 
 // agentDockerfile packs the static warder-agent into an image with nothing
-// else in it: no shell, no libc, a non-root user. The health check is in
-// exec form for want of a shell; it lets the engine report "unhealthy"
-// for an agent that runs but no longer answers. Every check is an exec in
-// the container; every 5 s, 50 agents kept this 2-core engine busy (see
-// docs/benchmarks.md), so it runs every 10 s. Warder does not wait on it:
-// chat and proxy poll the agent's /health themselves.
+// else in it: no shell, no libc, a non-root user. It has no HEALTHCHECK:
+// every check is a process exec in the container, and a few hundred idle
+// agents kept this 2-core engine busy with them (docs/benchmarks.md);
+// Warder probes each agent's /health over the network instead. Images
+// that bring a HEALTHCHECK of their own keep it, and Warder shows it.
 //
 // The image's label must not be LabelManaged: containers inherit image
 // labels, so every container run from the image by hand would then look
@@ -37,7 +36,6 @@ COPY warder-agent /warder-agent
 USER 65534:65534
 EXPOSE 8000
 LABEL ` + imageLabel + `="agent"
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/warder-agent","health"]
 ENTRYPOINT ["/warder-agent"]
 `
 

@@ -54,8 +54,10 @@ func TestList(t *testing.T) {
 	}
 }
 
-// TestHealth: the default image's HEALTHCHECK makes the engine report a
-// running agent healthy, and the change arrives as an event.
+// TestHealth: an image with a HEALTHCHECK of its own makes the engine
+// report a running agent healthy, and the change arrives as an event; the
+// default image has none (Warder probes it over the network), so the
+// engine reports no health and runs no check in it.
 func TestHealth(t *testing.T) {
 	testenv.Docker(t)
 	r := newRuntime(t, nil)
@@ -64,8 +66,19 @@ func TestHealth(t *testing.T) {
 	if err := r.Setup(ctx); err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
+	plain := testSpec(t, r)
+	pid, err := r.Create(ctx, plain)
+	must(t, err)
+	must(t, r.Start(ctx, pid))
+	if st, err := r.Inspect(ctx, pid); err != nil || st.Health != "" {
+		t.Errorf("default image: Inspect = %+v, %v; want no health of the engine's", st, err)
+	}
 	w := watchEvents(t, r)
+	// The image first: cleanups run last-registered first, and the
+	// container must go before its image.
+	checked := derivedImage(t, r, `HEALTHCHECK --interval=1s --timeout=3s --retries=3 CMD ["/warder-agent","health"]`)
 	spec := testSpec(t, r)
+	spec.Image = checked
 	id, err := r.Create(ctx, spec)
 	if err != nil {
 		t.Fatalf("Create: %v", err)

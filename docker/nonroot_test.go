@@ -12,14 +12,17 @@ import (
 )
 
 // rootImage builds, from the test agent image, one whose USER is root,
-// as a custom agent image without a USER line would be; it is removed by
-// its exact tag at cleanup.
-func rootImage(t *testing.T, r *Runtime) string {
+// as a custom agent image without a USER line would be.
+func rootImage(t *testing.T, r *Runtime) string { return derivedImage(t, r, "USER root") }
+
+// derivedImage builds, from the test agent image, one with the Dockerfile
+// line added; it is removed by its exact tag at cleanup.
+func derivedImage(t *testing.T, r *Runtime, line string) string {
 	t.Helper()
-	tag := testenv.UniqueName("warder-test/root:t")
+	tag := testenv.UniqueName("warder-test/derived:t")
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	df := []byte("FROM " + r.cfg.DefaultImage + "\nUSER root\n")
+	df := []byte("FROM " + r.cfg.DefaultImage + "\n" + line + "\n")
 	tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df))})
 	tw.Write(df)
 	tw.Close()

@@ -218,6 +218,7 @@ func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id strin
 		if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
 			return err
 		}
+		s.forget(a.ContainerID)
 	} else if err := s.rt.Remove(ctx, warder.ContainerName(a.ID)); err != nil && !errors.Is(err, warder.ErrUnavailable) {
 		// A start interrupted between create and saving the id leaves a
 		// workload known only by its name (the one call that takes one);

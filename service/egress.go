@@ -37,14 +37,19 @@ func (s *Service) applyNetwork(cc *warder.ContainerConfig) error {
 }
 
 // Endpoint is the address at which Warder reaches a running agent, as
-// its runtime reports it.
+// its runtime reported it when it last saw the container (kept until the
+// container's next change), else as it reports it now.
 func (s *Service) Endpoint(ctx context.Context, a *warder.Agent) (string, error) {
+	if ep, ok := s.endpoints.Load(a.ContainerID); ok {
+		return ep.(string), nil
+	}
 	st, err := s.rt.Inspect(ctx, a.ContainerID)
 	if err != nil {
 		return "", gone(err)
 	}
 	switch {
 	case st.Endpoint != "":
+		s.endpoints.Store(st.ID, st.Endpoint)
 		return st.Endpoint, nil
 	case st.Phase == warder.PhaseExited || st.Restarting():
 		// Recorded as running, but it has just ended: its exit is on its

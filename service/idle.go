@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/warder/warder"
@@ -72,6 +73,9 @@ func (s *Service) stopIdle(ctx context.Context, id string, now time.Time, limit 
 // settles operations interrupted by another Warder process's death, and
 // deletes expired tokens.
 func (s *Service) RunMaintenance(ctx context.Context) {
+	var health sync.WaitGroup
+	defer health.Wait()
+	health.Go(func() { s.runHealth(ctx) })
 	t := time.NewTicker(s.cfg.IdleInterval)
 	defer t.Stop()
 	for {

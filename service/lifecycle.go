@@ -47,6 +47,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 		st, err := s.rt.Inspect(ctx, a.ContainerID)
 		if err == nil && st.Running() && !st.Restarting() {
 			observe(a, &st)
+			s.observeHealth(a, &st)
 			return s.transition(ctx, a, warder.StatusRunning, "", who)
 		}
 	}
@@ -98,6 +99,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 		return err
 	}
 	observe(a, st)
+	s.observeHealth(a, st)
 	to, reason := derive(a, st)
 	if to == warder.StatusStarting && st != nil && st.Running() {
 		to, reason = warder.StatusRunning, ""
@@ -124,6 +126,7 @@ func (s *Service) discardContainer(ctx context.Context, a *warder.Agent) error {
 	if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
 		return err
 	}
+	s.forget(a.ContainerID)
 	a.ContainerID, a.ContainerName, a.ContainerStatus = "", "", ""
 	return s.store.UpdateAgent(ctx, a) // reads back the port the agent holds
 }
@@ -199,6 +202,7 @@ func (s *Service) stop(ctx context.Context, a *warder.Agent, who, reason string)
 	}
 	if st, err := s.containerOf(ctx, a, nil); err == nil {
 		observe(a, st)
+		s.observeHealth(a, st)
 	}
 	return s.transition(ctx, a, warder.StatusStopped, reason, who)
 }

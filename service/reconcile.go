@@ -79,6 +79,7 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 		}
 	}
 	observe(a, st)
+	s.observeHealth(a, st)
 	if to == before.Status && reason == before.StatusReason && sameObserved(&before, a) {
 		return nil
 	}
@@ -145,6 +146,27 @@ func sameObserved(x, y *warder.Agent) bool {
 	sameCode := (x.ExitCode == nil) == (y.ExitCode == nil) && (x.ExitCode == nil || *x.ExitCode == *y.ExitCode)
 	return sameCode && x.ContainerStatus == y.ContainerStatus && x.RestartCount == y.RestartCount && x.ContainerID == y.ContainerID &&
 		x.Health == y.Health
+}
+
+// observeHealth keeps what Warder knows of a running container (its
+// endpoint, for the prober and the proxy) and fills the agent's health
+// from its own probes when the runtime reports none; a container that no
+// longer runs is forgotten.
+func (s *Service) observeHealth(a *warder.Agent, st *warder.ContainerState) {
+	switch {
+	case st == nil:
+		s.forget(a.ContainerID) // gone
+		return
+	case !st.Running():
+		s.forget(st.ID)
+		return
+	}
+	if st.Endpoint != "" {
+		s.endpoints.Store(st.ID, st.Endpoint)
+	}
+	if st.Health == "" {
+		a.Health = s.probedHealth(st.ID)
+	}
 }
 
 // health is the container's health check result, which means something

@@ -55,6 +55,9 @@ type Config struct {
 	// HashWorkers is how many password hashes may run at once; 0 means
 	// half the CPUs, at least one.
 	HashWorkers int
+	// HealthEvery is how often running agents' /health is probed
+	// (default 10 s).
+	HealthEvery time.Duration
 }
 
 // Service implements warder.AuthService and warder.AgentService.
@@ -71,6 +74,8 @@ type Service struct {
 	hashes        *hasher     // bounds concurrent bcrypt work
 	runtimeUp     atomic.Bool // the runtime's event stream is open
 	oomKilled     sync.Map    // container id -> true: an "oom" event since its last start
+	endpoints     sync.Map    // container id -> its endpoint, while it runs
+	probes        sync.Map    // container id -> probe: Warder's view of its health
 }
 
 var (

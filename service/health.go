@@ -1,0 +1,128 @@
+package service
+
+import (
+	"context"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// Health is probed by Warder over the network, at the agent's /health, not
+// by a health-check process the engine runs in every container: a process
+// exec per agent every few seconds kept this 2-core engine busy with a few
+// hundred idle agents, while an HTTP GET costs the engine nothing.
+const (
+	defaultHealthEvery = 10 * time.Second
+	healthConcurrency  = 8
+	// unhealthyAfter failed probes in a row make an agent unhealthy, as a
+	// Docker HEALTHCHECK's retries did.
+	unhealthyAfter = 3
+)
+
+// probe is what Warder knows of one running container's health.
+type probe struct {
+	health string // "starting", "healthy" or "unhealthy"
+	fails  int
+}
+
+// probedHealth is the health Warder has probed for the container, or
+// "starting" before the first answer.
+func (s *Service) probedHealth(containerID string) string {
+	if p, ok := s.probes.Load(containerID); ok {
+		return p.(probe).health
+	}
+	return "starting"
+}
+
+// runHealth probes every running agent each HealthEvery until ctx ends.
+func (s *Service) runHealth(ctx context.Context) {
+	every := s.cfg.HealthEvery
+	if every <= 0 {
+		every = defaultHealthEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.ProbeHealth(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("probing agents' health", "err", err)
+			}
+		}
+	}
+}
+
+// ProbeHealth asks each running agent's /health once (a few at a time) and
+// records a change of its health. Agents whose runtime reports a health of
+// its own (an image with a HEALTHCHECK) keep that one.
+func (s *Service) ProbeHealth(ctx context.Context) error {
+	if s.cfg.Agents == nil {
+		return nil
+	}
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{})
+	if err != nil {
+		return err
+	}
+	sem := make(chan struct{}, healthConcurrency)
+	var wg sync.WaitGroup
+	for _, a := range agents {
+		if a.Status != warder.StatusRunning || a.ContainerID == "" {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.probeOne(ctx, a)
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// probeOne probes one agent and, when its health changed, records it under
+// the agent's lock (if it still runs the same container).
+func (s *Service) probeOne(ctx context.Context, a *warder.Agent) {
+	ep, ok := s.endpoints.Load(a.ContainerID)
+	if !ok {
+		st, err := s.rt.Inspect(ctx, a.ContainerID)
+		if err != nil || st.Endpoint == "" || st.Health != "" {
+			return // gone, stopped, or the runtime reports health itself
+		}
+		ep = st.Endpoint
+		s.endpoints.Store(a.ContainerID, st.Endpoint)
+	}
+	p, _ := s.probes.Load(a.ContainerID)
+	next, _ := p.(probe)
+	if err := s.cfg.Agents.Health(ctx, &url.URL{Scheme: "http", Host: ep.(string)}); err == nil {
+		next = probe{health: "healthy"}
+	} else if ctx.Err() != nil {
+		return
+	} else if next.fails++; next.fails >= unhealthyAfter {
+		next.health = "unhealthy"
+	} else if next.health == "" {
+		next.health = "starting"
+	}
+	s.probes.Store(a.ContainerID, next)
+	if next.health == a.Health {
+		return
+	}
+	defer s.locks.Lock(a.ID)()
+	cur, err := s.store.Agent(ctx, a.ID)
+	if err != nil || cur.ContainerID != a.ContainerID || cur.Status != warder.StatusRunning || cur.Health == next.health {
+		return
+	}
+	cur.Health = next.health
+	if err := s.store.UpdateAgent(ctx, cur); err != nil {
+		s.log.Error("recording an agent's health", "agent", a.ID, "err", err)
+	}
+}
+
+// forget drops what is cached of a container: its endpoint and health.
+func (s *Service) forget(containerID string) {
+	s.endpoints.Delete(containerID)
+	s.probes.Delete(containerID)
+}
