@@ -6,56 +6,78 @@ import (
 	"github.com/warder/warder"
 )
 
-// routes registers every route, one per line, so this file is the map of
-// the API. The seed writes POST /api/agents/ with a trailing slash; both
-// spellings work.
-func (s *Server) routes() {
-	m := s.mux
-	m.Handle("GET /healthz", s.public(s.healthz))
-	m.Handle("GET /readyz", s.public(s.readyz))
-	m.Handle("GET /metrics", s.public(s.metricsPage))
-
-	m.Handle("POST /api/auth/register", s.public(s.register))
-	m.Handle("POST /api/auth/login", s.public(s.login))
-	m.Handle("POST /api/auth/token", s.public(s.tokenForm))
-	m.Handle("POST /api/auth/logout", s.authed(s.logout))
-	m.Handle("GET /api/auth/me", s.authed(s.me))
-	m.Handle("POST /api/auth/keys", s.authed(s.createKey))
-	m.Handle("GET /api/auth/keys", s.authed(s.listKeys))
-	m.Handle("DELETE /api/auth/keys/{id}", s.authed(s.deleteKey))
-
-	m.Handle("GET /api/system/limits", s.authed(s.systemLimits))
-	m.Handle("GET /api/system/status", s.authed(s.systemStatus))
-	m.Handle("GET /api/admin/users", s.authed(s.listUsers))
-	m.Handle("POST /api/admin/users", s.authed(s.createUser))
-	m.Handle("POST /api/admin/users/{id}/disable", s.authed(s.disableUser))
-	m.Handle("POST /api/admin/users/{id}/enable", s.authed(s.enableUser))
-	m.Handle("GET /api/admin/users/{id}/limits", s.authed(s.userLimits))
-	m.Handle("PUT /api/admin/users/{id}/limits", s.authed(s.setUserLimits))
-
-	m.Handle("POST /api/agents", s.authed(s.createAgent))
-	m.Handle("POST /api/agents/{$}", s.authed(s.createAgent))
-	m.Handle("GET /api/agents", s.authed(s.listAgents))
-	m.Handle("GET /api/agents/{$}", s.authed(s.listAgents))
-	m.Handle("GET /api/agents/{id}", s.authed(s.getAgent))
-	m.Handle("PUT /api/agents/{id}", s.authed(s.replaceAgent))
-	m.Handle("PATCH /api/agents/{id}", s.authed(s.updateAgent))
-	m.Handle("DELETE /api/agents/{id}", s.authed(s.deleteAgent))
-	m.Handle("POST /api/agents/{id}/start", s.authed(s.startAgent))
-	m.Handle("POST /api/agents/{id}/stop", s.authed(s.stopAgent))
-	m.Handle("POST /api/agents/{id}/restart", s.authed(s.restartAgent))
-	m.Handle("GET /api/agents/{id}/logs", s.authed(s.agentLogs))
-	m.Handle("GET /api/agents/{id}/stats", s.authed(s.agentStats))
-	m.Handle("GET /api/agents/{id}/events", s.authed(s.agentEvents))
-	m.Handle("POST /api/agents/{id}/chat", s.authed(s.chatAgent))
-	m.Handle("GET /api/agents/{id}/conversations", s.authed(s.listConversations))
-	m.Handle("GET /api/agents/{id}/conversations/{cid}", s.authed(s.getConversation))
-	m.Handle(proxyRoute, s.authed(s.proxyAgent))
-	m.Handle("GET /api/events", s.authed(s.events))
-	m.Handle("GET /api/audit", s.authed(s.auditLog))
-
-	m.Handle("/", s.public(s.notFound))
+// route is one line of the API's map: a ServeMux pattern and its handler.
+type route struct {
+	pattern string
+	handler http.Handler
 }
+
+// routeTable lists every route, one per line, so this file is the map of
+// the API. The seed writes POST /api/agents/ with a trailing slash; both
+// spellings work. The OpenAPI document (openapi.go) describes each.
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET /healthz", s.public(s.healthz)},
+		{"GET /health", s.public(s.healthz)},
+		{"GET /readyz", s.public(s.readyz)},
+		{"GET /metrics", s.public(s.metricsPage)},
+		{"GET /api/openapi.json", s.public(s.openapi)},
+
+		{"POST /api/auth/register", s.public(s.register)},
+		{"POST /api/auth/login", s.public(s.login)},
+		{"POST /api/auth/token", s.public(s.tokenForm)},
+		{"POST /api/auth/logout", s.authed(s.logout)},
+		{"GET /api/auth/me", s.authed(s.me)},
+		{"GET /api/users/me", s.authed(s.me)},
+		{"POST /api/auth/keys", s.authed(s.createKey)},
+		{"GET /api/auth/keys", s.authed(s.listKeys)},
+		{"DELETE /api/auth/keys/{id}", s.authed(s.deleteKey)},
+
+		{"GET /api/system/limits", s.authed(s.systemLimits)},
+		{"GET /api/system/status", s.authed(s.systemStatus)},
+		{"GET /api/admin/users", s.authed(s.listUsers)},
+		{"POST /api/admin/users", s.authed(s.createUser)},
+		{"POST /api/admin/users/{id}/disable", s.authed(s.disableUser)},
+		{"POST /api/admin/users/{id}/enable", s.authed(s.enableUser)},
+		{"GET /api/admin/users/{id}/limits", s.authed(s.userLimits)},
+		{"PUT /api/admin/users/{id}/limits", s.authed(s.setUserLimits)},
+
+		{"POST /api/agents", s.authed(s.createAgent)},
+		{"POST /api/agents/{$}", s.authed(s.createAgent)},
+		{"GET /api/agents", s.authed(s.listAgents)},
+		{"GET /api/agents/{$}", s.authed(s.listAgents)},
+		{"GET /api/agents/{id}", s.authed(s.getAgent)},
+		{"PUT /api/agents/{id}", s.authed(s.replaceAgent)},
+		{"PATCH /api/agents/{id}", s.authed(s.updateAgent)},
+		{"DELETE /api/agents/{id}", s.authed(s.deleteAgent)},
+		{"POST /api/agents/{id}/start", s.authed(s.startAgent)},
+		{"POST /api/agents/{id}/stop", s.authed(s.stopAgent)},
+		{"POST /api/agents/{id}/restart", s.authed(s.restartAgent)},
+		{"GET /api/agents/{id}/logs", s.authed(s.agentLogs)},
+		{"GET /api/agents/{id}/stats", s.authed(s.agentStats)},
+		{"GET /api/agents/{id}/events", s.authed(s.agentEvents)},
+		{"POST /api/agents/{id}/chat", s.authed(s.chatAgent)},
+		{"GET /api/agents/{id}/conversations", s.authed(s.listConversations)},
+		{"GET /api/agents/{id}/conversations/{cid}", s.authed(s.getConversation)},
+		{proxyRoute, s.authed(s.proxyAgent)},
+		{"GET /api/events", s.authed(s.events)},
+		{"GET /api/audit", s.authed(s.auditLog)},
+	}
+}
+
+// routes registers the route table, then the answer for every other path.
+func (s *Server) routes() {
+	for _, r := range s.routeTable() {
+		s.mux.Handle(r.pattern, r.handler)
+		s.patterns = append(s.patterns, r.pattern)
+	}
+	s.mux.Handle("/", s.public(s.notFound))
+}
+
+// Routes lists the pattern of every route the server answers, as
+// registered on its ServeMux ("GET /api/agents/{id}"); a pattern without
+// a method answers every method.
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
 
 // notFound answers unknown paths in the API's JSON shape, and known paths
 // asked with the wrong method with 405.

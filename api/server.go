@@ -22,6 +22,10 @@ type Server struct {
 	ready  func(ctx context.Context) error
 	log    *slog.Logger
 	mux    *http.ServeMux
+	// patterns are the routes registered on mux, in order.
+	patterns []string
+	// openAPI is the document describing them, made on first request.
+	openAPI openAPIJSON
 
 	audit   warder.AuditService
 	metrics http.Handler

@@ -20,17 +20,17 @@ func TestClientFlow(t *testing.T) {
 	admin, _ := mustSignIn(t, s, "root")
 	alice, aliceUser := mustSignIn(t, s, "alice")
 
-	if err := client.New(s.URL, "").Health(ctx); err != nil {
+	if err := s.New("").Health(ctx); err != nil {
 		t.Fatalf("health: %v", err)
 	}
-	if err := client.New(s.URL, "").Ready(ctx); err != nil {
+	if err := s.New("").Ready(ctx); err != nil {
 		t.Fatalf("ready: %v", err)
 	}
 	me := try(alice.Me(ctx)).must(t)
 	if me.Username != "alice" || me.ID != aliceUser.ID || me.Role != warder.RoleUser {
 		t.Fatalf("me: %+v", me)
 	}
-	form := try(client.New(s.URL, "").LoginForm(ctx, "alice@example.com", "correct horse")).must(t)
+	form := try(s.New("").LoginForm(ctx, "alice@example.com", "correct horse")).must(t)
 	if form.TokenType != "bearer" || form.AccessToken == "" || form.ExpiresIn <= 0 {
 		t.Fatalf("form login: %+v", form)
 	}
@@ -43,7 +43,7 @@ func TestClientFlow(t *testing.T) {
 	if keys := try(alice.Keys(ctx)).must(t); len(keys) != 1 || keys[0].ID != key.ID {
 		t.Fatalf("keys: %+v", keys)
 	}
-	ro := client.New(s.URL, key.Key)
+	ro := s.New(key.Key)
 	if _, err := ro.CreateAgent(ctx, warder.AgentCreate{Name: "nope"}); client.StatusOf(err) != http.StatusForbidden {
 		t.Fatalf("read-only key creates an agent: %v", err)
 	}
@@ -190,6 +190,9 @@ func TestClientFlow(t *testing.T) {
 	if _, err := alice.Audit(ctx, warder.AuditQuery{}); client.StatusOf(err) != http.StatusForbidden {
 		t.Fatalf("audit as a user: %v", err)
 	}
+	if doc := try(admin.OpenAPI(ctx)).must(t); !strings.Contains(string(doc), `"openapi":"3.1.0"`) {
+		t.Fatalf("openapi: %.100s", doc)
+	}
 	if m := try(admin.Metrics(ctx)).must(t); m != "up 1\n" {
 		t.Fatalf("metrics: %q", m)
 	}
@@ -210,6 +213,27 @@ func TestClientFlow(t *testing.T) {
 	}
 	if _, err := alice.Me(ctx); client.StatusOf(err) != http.StatusUnauthorized {
 		t.Fatalf("after logout: %v", err)
+	}
+
+	// Every operation of the document was answered, and checked against it.
+	answered := map[string]bool{}
+	for _, seen := range s.Checker.Seen() {
+		answered[seen[:strings.LastIndex(seen, " ")]] = true
+	}
+	for _, op := range []string{"POST /api/auth/register", "POST /api/auth/login", "POST /api/auth/token", "POST /api/auth/logout",
+		"GET /api/auth/me", "POST /api/auth/keys", "GET /api/auth/keys", "DELETE /api/auth/keys/{id}",
+		"GET /api/system/limits", "GET /api/system/status", "GET /api/admin/users", "POST /api/admin/users",
+		"POST /api/admin/users/{id}/disable", "POST /api/admin/users/{id}/enable", "GET /api/admin/users/{id}/limits",
+		"PUT /api/admin/users/{id}/limits", "POST /api/agents", "GET /api/agents", "GET /api/agents/{id}",
+		"PUT /api/agents/{id}", "PATCH /api/agents/{id}", "DELETE /api/agents/{id}", "POST /api/agents/{id}/start",
+		"POST /api/agents/{id}/stop", "POST /api/agents/{id}/restart", "GET /api/agents/{id}/logs",
+		"GET /api/agents/{id}/stats", "GET /api/agents/{id}/events", "POST /api/agents/{id}/chat",
+		"GET /api/agents/{id}/conversations", "GET /api/agents/{id}/conversations/{cid}", "GET /api/events",
+		"GET /api/audit", "GET /healthz", "GET /readyz", "GET /metrics", "GET /api/openapi.json",
+		"GET /api/agents/{id}/proxy/{path}"} {
+		if !answered[op] {
+			t.Errorf("%s was not answered in this test: %v", op, s.Checker.Seen())
+		}
 	}
 }
 
@@ -234,7 +258,7 @@ func TestClientErrors(t *testing.T) {
 	if _, err := alice.CreateAgent(ctx, warder.AgentCreate{Name: "mine"}); client.StatusOf(err) != http.StatusConflict {
 		t.Fatalf("a taken name: %v", err)
 	}
-	if _, err := client.New(s.URL, "nonsense").Me(ctx); client.StatusOf(err) != http.StatusUnauthorized {
+	if _, err := s.New("nonsense").Me(ctx); client.StatusOf(err) != http.StatusUnauthorized {
 		t.Fatalf("a bad token: %v", err)
 	}
 	if _, err := alice.Stats(ctx, a.ID); client.StatusOf(err) != http.StatusConflict {
@@ -298,7 +322,7 @@ func TestClientStreamsEnd(t *testing.T) {
 		done <- result{r, err}
 	}()
 	time.Sleep(200 * time.Millisecond)
-	other := try(client.New(s.URL, "").Login(ctx, "alice", "correct horse")).must(t)
+	other := try(s.New("").Login(ctx, "alice", "correct horse")).must(t)
 	if err := alice.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/warder/warder/api"
 	"github.com/warder/warder/broker"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/internal/openapitest"
 	"github.com/warder/warder/internal/runtimetest"
 	"github.com/warder/warder/service"
 	"github.com/warder/warder/sqlstore"
@@ -28,6 +29,14 @@ type server struct {
 	*httptest.Server
 	Runtime *runtimetest.Fake
 	Handler *api.Server
+	// Checker checks every answer clients of New get against the
+	// server's OpenAPI document; the test fails on any mismatch.
+	Checker *openapitest.Transport
+}
+
+// New is a client of the server whose answers are checked.
+func (s *server) New(token string) *client.Client {
+	return client.New(s.URL, token, client.WithHTTPClient(&http.Client{Transport: s.Checker}))
 }
 
 // newServer starts a server; opts adjusts the API's options (CORS, ...).
@@ -64,6 +73,20 @@ func newServer(tb testing.TB, opts func(*api.Options)) *server {
 	wg.Go(func() { collector.Run(ctx) })
 	s := &server{Server: httptest.NewServer(h), Runtime: rt, Handler: h}
 	tb.Cleanup(func() {
+		for _, p := range s.Checker.Problems() {
+			tb.Errorf("an answer does not fit the OpenAPI document: %s", p)
+		}
+	})
+	doc, err := client.New(s.URL, "").OpenAPI(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	checked, err := openapitest.Load(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Checker = &openapitest.Transport{Doc: checked}
+	tb.Cleanup(func() {
 		h.CloseStreams()
 		s.Close()
 		cancel()
@@ -99,7 +122,7 @@ func (echoAgents) Chat(_ context.Context, _ *url.URL, msg warder.AgentChat, onDe
 func mustSignIn(tb testing.TB, s *server, name string) (*client.Client, *warder.User) {
 	tb.Helper()
 	ctx := context.Background()
-	anon := client.New(s.URL, "")
+	anon := s.New("")
 	u, err := anon.Register(ctx, warder.RegisterRequest{Username: name, Email: name + "@example.com", Password: "correct horse"})
 	if err != nil {
 		tb.Fatalf("register %s: %v", name, err)

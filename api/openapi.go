@@ -1,0 +1,300 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/warder/warder"
+)
+
+// op describes one route for the OpenAPI document. Bodies and answers are
+// given as values of their wire types, whose schemas are derived from the
+// types themselves (schema.go).
+type op struct {
+	summary string
+	tag     string
+	public  bool
+	// body is the request body's type; form says it may come as an
+	// OAuth2 password form instead of JSON.
+	body any
+	form bool
+	// status and resp are the success; resp nil means no JSON body.
+	status int
+	resp   any
+	// text is the content type of a success that is not JSON.
+	text string
+	// events, when set, are the Server-Sent Events the route may answer
+	// with instead, by event name ("message" for unnamed ones).
+	events map[string]any
+	query  []param
+	// errors are the statuses this route answers besides those every
+	// route of its kind may (see errorsOf).
+	errors []int
+}
+
+// param is a query parameter.
+type param struct {
+	name, typ, doc string
+}
+
+var (
+	qLimit   = param{"limit", "integer", "at most this many"}
+	qSince   = param{"since", "string", "RFC 3339 time, Unix seconds, or a duration before now such as 10m"}
+	endEvent = map[string]any{"end": warder.StreamEnd{}, "error": warder.ErrorResponse{}}
+)
+
+func withEnd(events map[string]any) map[string]any {
+	for k, v := range endEvent {
+		events[k] = v
+	}
+	return events
+}
+
+// ops describes every route in routeTable, by its pattern; the test
+// TestOpenAPICoversRoutes fails if one is missing or names no route.
+var ops = map[string]op{
+	"GET /healthz":          {summary: "The process is up", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}},
+	"GET /health":           {summary: "The process is up (alias of /healthz, for the original Warder's clients)", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}},
+	"GET /readyz":           {summary: "The database and the runtime answer", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}, errors: []int{503}},
+	"GET /metrics":          {summary: "Prometheus metrics", tag: "system", public: true, status: 200, text: "text/plain", errors: []int{404}},
+	"GET /api/openapi.json": {summary: "This document", tag: "system", public: true, status: 200, resp: map[string]any{}},
+
+	"POST /api/auth/register":    {summary: "Create an account; the first one of an empty server is the admin", tag: "auth", public: true, body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{400, 403, 409, 413, 429}},
+	"POST /api/auth/login":       {summary: "Exchange a username (or email) and password for a bearer token; JSON or an OAuth2 password form", tag: "auth", public: true, body: warder.LoginRequest{}, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 413, 429}},
+	"POST /api/auth/token":       {summary: "The OAuth2 password flow: a form with username, password and grant_type=password", tag: "auth", public: true, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 413, 429}},
+	"POST /api/auth/logout":      {summary: "Revoke the token (or API key) this request is made with", tag: "auth", status: 200, resp: warder.MessageResponse{}},
+	"GET /api/auth/me":           {summary: "Who the caller is", tag: "auth", status: 200, resp: warder.Me{}},
+	"GET /api/users/me":          {summary: "Who the caller is (alias of /api/auth/me, for the original Warder's clients)", tag: "auth", status: 200, resp: warder.Me{}},
+	"POST /api/auth/keys":        {summary: "Make an API key; its secret is shown this once", tag: "auth", body: warder.APIKeyCreate{}, status: 201, resp: warder.APIKeyCreated{}},
+	"GET /api/auth/keys":         {summary: "The caller's API keys", tag: "auth", status: 200, resp: []*warder.APIKey{}},
+	"DELETE /api/auth/keys/{id}": {summary: "Revoke an API key and the keys made with it", tag: "auth", status: 200, resp: warder.MessageResponse{}},
+
+	"GET /api/system/limits":             {summary: "The caller's limits and use", tag: "system", status: 200, resp: warder.Usage{}},
+	"GET /api/system/status":             {summary: "Overall health and use (admins)", tag: "system", status: 200, resp: warder.SystemStatus{}},
+	"GET /api/admin/users":               {summary: "Every user (admins)", tag: "admin", status: 200, resp: []*warder.User{}},
+	"POST /api/admin/users":              {summary: "Create a plain user (admins)", tag: "admin", body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{409}},
+	"POST /api/admin/users/{id}/disable": {summary: "Disable a user: their credentials end, their agents stop (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}},
+	"POST /api/admin/users/{id}/enable":  {summary: "Enable a user again (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}},
+	"GET /api/admin/users/{id}/limits":   {summary: "A user's limits and use (admins)", tag: "admin", status: 200, resp: warder.Usage{}},
+	"PUT /api/admin/users/{id}/limits":   {summary: "Override a user's quotas; null is the default (admins)", tag: "admin", body: warder.Limits{}, status: 200, resp: warder.Usage{}},
+
+	"POST /api/agents":              {summary: "Create an agent", tag: "agents", body: warder.AgentCreate{}, status: 201, resp: warder.Agent{}, errors: []int{409, 503}},
+	"POST /api/agents/{$}":          {summary: "Create an agent (the seed's spelling, with a slash)", tag: "agents", body: warder.AgentCreate{}, status: 201, resp: warder.Agent{}, errors: []int{409, 503}},
+	"GET /api/agents":               {summary: "The caller's agents (an admin's: all)", tag: "agents", status: 200, resp: []*warder.Agent{}},
+	"GET /api/agents/{$}":           {summary: "The caller's agents (with a slash)", tag: "agents", status: 200, resp: []*warder.Agent{}},
+	"GET /api/agents/{id}":          {summary: "One agent", tag: "agents", status: 200, resp: warder.Agent{}},
+	"PUT /api/agents/{id}":          {summary: "Replace an agent's editable fields", tag: "agents", body: warder.AgentCreate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
+	"PATCH /api/agents/{id}":        {summary: "Change the fields given", tag: "agents", body: warder.AgentUpdate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
+	"DELETE /api/agents/{id}":       {summary: "Remove the container, free the port, delete the agent", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{503}},
+	"POST /api/agents/{id}/start":   {summary: "Create the container if there is none, then start it", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
+	"POST /api/agents/{id}/stop":    {summary: "Stop the container (it and its port are kept)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
+	"POST /api/agents/{id}/restart": {summary: "Stop, then start", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
+	"GET /api/agents/{id}/logs": {summary: "The container's output; streamed with follow=true or Accept: text/event-stream (plain text lines when following without SSE)", tag: "agents",
+		status: 200, resp: warder.LogsResponse{}, text: "text/plain",
+		events: withEnd(map[string]any{"stdout": warder.LogLine{}, "stderr": warder.LogLine{}}),
+		query:  []param{{"lines", "integer", "lines from the end (default 100)"}, {"timestamps", "boolean", "with each line's time"}, qSince, {"follow", "boolean", "keep sending new lines until the container stops"}},
+		errors: []int{409, 413, 503}},
+	"GET /api/agents/{id}/stats": {summary: "The newest resource sample; ?history= adds the samples kept, ?stream=true streams them", tag: "agents",
+		status: 200, resp: warder.StatsResponse{}, events: withEnd(map[string]any{"stats": warder.StatsView{}}),
+		query:  []param{{"history", "string", "a duration such as 5m: also answer the samples of that long (as StatsHistoryResponse)"}, {"stream", "boolean", "send each sample as a stats event"}},
+		errors: []int{409, 503}},
+	"GET /api/agents/{id}/events": {summary: "The agent's status history, oldest first", tag: "agents", status: 200, resp: warder.AgentEventsResponse{}, query: []param{qLimit}},
+	"POST /api/agents/{id}/chat": {summary: "Send a message and get the agent's answer, whole or streamed as it is written; starts the agent if need be", tag: "chat",
+		body: warder.ChatRequest{}, status: 200, resp: warder.ChatReply{},
+		events: map[string]any{"message": warder.ChatPiece{}, "done": warder.ChatReply{}, "error": warder.ErrorResponse{}},
+		errors: []int{409, 502, 503}},
+	"GET /api/agents/{id}/conversations":       {summary: "The agent's conversations, most recently used first", tag: "chat", status: 200, resp: warder.ConversationsResponse{}, query: []param{qLimit}},
+	"GET /api/agents/{id}/conversations/{cid}": {summary: "One conversation with its latest messages, oldest first", tag: "chat", status: 200, resp: warder.ConversationDetail{}, query: []param{qLimit}},
+	proxyRoute: {summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
+	"GET /api/events": {summary: "Status changes of the caller's agents (an admin's: all) as Server-Sent Events", tag: "agents",
+		status: 200, events: withEnd(map[string]any{"status": warder.StatusChange{}})},
+	"GET /api/audit": {summary: "The audit log, newest first (admins)", tag: "admin", status: 200, resp: warder.AuditResponse{},
+		query: []param{{"user", "string", "a user id or username"}, {"agent", "string", "an agent id"}, qSince, {"until", "string", "as since"}, qLimit}},
+}
+
+// requestRequired is what each request body must hold.
+var requestRequired = map[reflect.Type][]string{
+	reflect.TypeOf(warder.RegisterRequest{}): {"username", "email", "password"},
+	reflect.TypeOf(warder.LoginRequest{}):    {"username", "password"},
+	reflect.TypeOf(warder.APIKeyCreate{}):    {"name"},
+	reflect.TypeOf(warder.AgentCreate{}):     {"name"},
+	reflect.TypeOf(warder.ChatRequest{}):     {"content"},
+}
+
+// openAPIPath turns a ServeMux pattern into an OpenAPI method and path:
+// "POST /api/agents/{$}" is post /api/agents/, "{path...}" is {path}. A
+// pattern without a method is every method.
+func openAPIPath(pattern string) (methods []string, path string) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		path, method = pattern, ""
+	}
+	path = strings.ReplaceAll(path, "{$}", "")
+	path = strings.ReplaceAll(path, "...}", "}")
+	if method == "" {
+		return []string{"get", "post", "put", "patch", "delete"}, path
+	}
+	return []string{strings.ToLower(method)}, path
+}
+
+// errorsOf is every error status the route may answer.
+func errorsOf(pattern string, o op) []int {
+	set := map[int]bool{}
+	for _, s := range o.errors {
+		set[s] = true
+	}
+	if !o.public {
+		set[401], set[403], set[429] = true, true, true // no credential; not allowed or a read-only key; too many streams
+	}
+	if o.body != nil || o.form {
+		set[400], set[413] = true, true
+	}
+	if strings.Contains(pattern, "{") {
+		set[400], set[404] = true, true
+	}
+	if len(o.query) > 0 {
+		set[400] = true
+	}
+	var list []int
+	for s := range set {
+		list = append(list, s)
+	}
+	sort.Ints(list)
+	return list
+}
+
+// openAPIDocument builds the document for the given route patterns.
+func openAPIDocument(patterns []string) map[string]any {
+	g := newSchemaGen(requestRequired)
+	paths := map[string]map[string]any{}
+	// Answers first, so a type used both ways keeps its plain name there.
+	for _, request := range []bool{false, true} {
+		for _, p := range patterns {
+			o, ok := ops[p]
+			if !ok {
+				continue
+			}
+			methods, path := openAPIPath(p)
+			for _, m := range methods {
+				if !request {
+					if paths[path] == nil {
+						paths[path] = map[string]any{}
+					}
+					paths[path][m] = operation(g, p, m, path, o)
+				} else if o.body != nil || o.form {
+					paths[path][m].(map[string]any)["requestBody"] = requestBody(g, o)
+				}
+			}
+		}
+	}
+	// Named by every error, and by ?history= of stats.
+	g.of(reflect.TypeOf(warder.ErrorResponse{}), false)
+	g.of(reflect.TypeOf(warder.StatsHistoryResponse{}), false)
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":       "Warder",
+			"version":     "1",
+			"description": "A control plane for AI-agent containers. Every error is {\"detail\": \"...\"}. Streams are Server-Sent Events; x-events names each event's data.",
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": g.defs,
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "a login token from POST /api/auth/login"},
+				"apiKey": map[string]any{"type": "apiKey", "in": "header", "name": "Authorization",
+					"description": "an API key from POST /api/auth/keys, sent as `Authorization: Bearer wdk_...`"},
+				"oauth2": map[string]any{"type": "oauth2", "flows": map[string]any{
+					"password": map[string]any{"tokenUrl": "/api/auth/token", "scopes": map[string]any{}}}},
+			},
+		},
+	}
+}
+
+func operation(g *schemaGen, pattern, method, path string, o op) map[string]any {
+	opID := method + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_").Replace(path)
+	out := map[string]any{"summary": o.summary, "tags": []string{o.tag}, "operationId": strings.TrimRight(opID, "_")}
+	if o.public {
+		out["security"] = []any{}
+	} else {
+		out["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{"apiKey": []string{}}, map[string]any{"oauth2": []string{}}}
+	}
+	var params []any
+	for _, seg := range strings.Split(path, "/") {
+		if strings.HasPrefix(seg, "{") {
+			params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+	}
+	for _, q := range o.query {
+		params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.doc, "schema": map[string]any{"type": q.typ}})
+	}
+	if params != nil {
+		out["parameters"] = params
+	}
+	content := map[string]any{}
+	if o.resp != nil {
+		content["application/json"] = map[string]any{"schema": g.of(reflect.TypeOf(o.resp), false)}
+	}
+	if o.text != "" {
+		content[o.text] = map[string]any{"schema": map[string]any{"type": "string"}}
+	}
+	if o.events != nil {
+		events := map[string]any{}
+		for name, v := range o.events {
+			events[name] = g.of(reflect.TypeOf(v), false)
+		}
+		content["text/event-stream"] = map[string]any{"schema": map[string]any{"type": "string"}, "x-events": events}
+	}
+	success := map[string]any{"description": http.StatusText(o.status)}
+	if len(content) > 0 {
+		success["content"] = content
+	}
+	responses := map[string]any{itoa(o.status): success}
+	errRef := map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/ErrorResponse"}}}
+	for _, s := range errorsOf(pattern, o) {
+		responses[itoa(s)] = map[string]any{"description": http.StatusText(s), "content": errRef}
+	}
+	responses["500"] = map[string]any{"description": "Internal error: the detail names the request id", "content": errRef}
+	out["responses"] = responses
+	return out
+}
+
+func requestBody(g *schemaGen, o op) map[string]any {
+	content := map[string]any{}
+	if o.body != nil {
+		content["application/json"] = map[string]any{"schema": g.of(reflect.TypeOf(o.body), true)}
+	}
+	if o.form {
+		content["application/x-www-form-urlencoded"] = map[string]any{"schema": map[string]any{
+			"type": "object", "required": []string{"username", "password"},
+			"properties": map[string]any{
+				"username":   map[string]any{"type": "string"},
+				"password":   map[string]any{"type": "string"},
+				"grant_type": map[string]any{"type": "string", "enum": []string{"password"}},
+			}}}
+	}
+	return map[string]any{"required": true, "content": content}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// openAPIJSON is the document, built once.
+type openAPIJSON struct {
+	once sync.Once
+	doc  []byte
+}
+
+// openapi serves the OpenAPI 3.1 document of this server's routes.
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request) error {
+	s.openAPI.once.Do(func() {
+		s.openAPI.doc, _ = json.Marshal(openAPIDocument(s.patterns))
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(s.openAPI.doc)
+	return nil
+}
