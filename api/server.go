@@ -41,6 +41,8 @@ type Server struct {
 	streams *streamSlots
 	// bodyTimeout bounds the arrival of a request body; see bound.
 	bodyTimeout time.Duration
+	// cors lets browsers on other origins call the API; nil: it is off.
+	cors *cors
 }
 
 // Options wires a Server.
@@ -66,6 +68,10 @@ type Options struct {
 	// BodyTimeout is how long a request body may take to arrive;
 	// 0 means DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// CORSOrigins are the origins (scheme://host[:port], or "*") whose
+	// pages may call the API from a browser; none means CORS is off.
+	// Credentials (cookies) are never allowed: callers send their token.
+	CORSOrigins []string
 }
 
 // New returns a Server with every route registered.
@@ -91,6 +97,7 @@ func New(o Options) *Server {
 	if s.obs == nil {
 		s.obs = noObserver{}
 	}
+	s.cors = newCORS(o.CORSOrigins)
 	s.closing, s.closeStreams = context.WithCancel(context.Background())
 	s.routes()
 	return s
@@ -104,6 +111,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-ID", id)
 	r.Header.Set("X-Request-ID", id)
+	if s.cors.handle(w, r) {
+		return // a preflight, answered
+	}
 	s.bound(w, r)
 	s.serve(w, r, id)
 }
