@@ -10,12 +10,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/warder/warder/logctx"
+	"github.com/warder/warder/internal/app"
 )
 
 func main() {
@@ -55,35 +54,22 @@ func run(ctx context.Context, args []string) error {
 		}
 		pos, args = args[:2], args[2:]
 	}
-	cfg, err := loadConfig(args)
+	cfg, err := app.LoadConfig(args)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg)
+	log := app.NewLogger(cfg)
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, log)
+		return app.Serve(ctx, cfg, log)
 	case "setup":
-		return setup(ctx, cfg, log)
+		return app.Setup(ctx, cfg, log)
 	case "migrate":
-		return migrate(ctx, cfg, log)
+		return app.Migrate(ctx, cfg, log)
 	case "role":
-		return setRole(ctx, cfg, pos[0], pos[1])
+		return app.SetRole(ctx, cfg, pos[0], pos[1])
 	case "rotate-secrets":
-		return rotateSecrets(ctx, cfg, log)
+		return app.RotateSecrets(ctx, cfg, log)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
-}
-
-func newLogger(cfg config) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	// Lines logged within a request carry its id (see package logctx).
-	if cfg.LogFormat == "json" {
-		return slog.New(logctx.NewHandler(slog.NewJSONHandler(os.Stderr, opts)))
-	}
-	return slog.New(logctx.NewHandler(slog.NewTextHandler(os.Stderr, opts)))
 }

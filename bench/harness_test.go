@@ -1,0 +1,107 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// benchClient is a signed-in admin for the benchmark.
+type benchClient struct {
+	base, token string
+	http        *http.Client
+}
+
+func benchLogin(tb testing.TB, base string) *benchClient {
+	tb.Helper()
+	c := &benchClient{base: base, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
+	c.call(tb, "POST", "/api/auth/register", map[string]string{"username": "bench", "email": "bench@example.com", "password": "password-bench"}, 201, nil)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	c.call(tb, "POST", "/api/auth/login", map[string]string{"username": "bench", "password": "password-bench"}, 200, &tok)
+	c.token = tok.AccessToken
+	return c
+}
+
+func (c *benchClient) call(tb testing.TB, method, path string, body any, want int, out any) {
+	tb.Helper()
+	var r io.Reader
+	if body != nil {
+		js, _ := json.Marshal(body)
+		r = bytes.NewReader(js)
+	}
+	req, _ := http.NewRequest(method, c.base+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		tb.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// try is call that returns its failure, for use off the benchmark's
+// goroutine.
+func (c *benchClient) try(method, path string, body any, want int, out any) error {
+	var r io.Reader
+	if body != nil {
+		js, _ := json.Marshal(body)
+		r = bytes.NewReader(js)
+	}
+	req, _ := http.NewRequest(method, c.base+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s = %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// runWorkers runs f in k goroutines and waits for them.
+func runWorkers(k int, f func()) {
+	var wg sync.WaitGroup
+	for range k {
+		wg.Go(f)
+	}
+	wg.Wait()
+}
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// pct is the p-th quantile of xs (nearest rank); xs is sorted in place.
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	i := int(p*float64(len(xs))+0.5) - 1
+	return xs[max(0, min(i, len(xs)-1))]
+}

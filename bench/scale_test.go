@@ -1,0 +1,323 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/docker"
+	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testenv"
+)
+
+// BenchmarkScale runs Warder as a subprocess (built with go build, so its
+// peak RSS is its own: VmHWM in /proc/<pid>/status) and creates and starts
+// 500 agents (or WARDER_BENCH_SCALE) with 16m of memory and 0.05 CPU, 8 at
+// a time. It reports the total time and agents/s, Warder's peak RSS, the
+// p50/p99 of GET /api/agents with every agent listed, and checks that
+// every agent runs on a port of its own; then it stops and deletes them
+// all, 8 at a time, and checks that no container is left. For
+// comparison it measures the floor once: 8 workers creating and starting
+// the same number of containers (up to 64) straight through the Engine
+// API.
+//
+//	go test -run '^$' -bench BenchmarkScale -benchtime 1x -timeout 40m ./bench/
+func BenchmarkScale(b *testing.B) {
+	n := 500
+	if v := os.Getenv("WARDER_BENCH_SCALE"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	const workers = 8
+	w := startWarderProcess(b, n)
+	bc := benchLogin(b, w.url)
+	bc.http.Transport.(*http.Transport).MaxIdleConnsPerHost = workers
+
+	// The run must end: past the budget no new agent is begun, and what
+	// was started by then is measured and reported as such.
+	budget := 12 * time.Minute
+	if v := os.Getenv("WARDER_BENCH_SCALE_BUDGET"); v != "" {
+		budget, _ = time.ParseDuration(v)
+	}
+	ids := make([]string, n)
+	startLat := make([]float64, n)
+	var next atomic.Int64
+	t0 := time.Now()
+	runWorkers(workers, func() {
+		for time.Since(t0) < budget {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			var a struct {
+				ID string `json:"id"`
+			}
+			if err := bc.try("POST", "/api/agents", map[string]any{"name": fmt.Sprintf("scale-%03d", i),
+				"container_config": map[string]any{"memory_limit": "16m", "cpu_limit": 0.05}}, 201, &a); err != nil {
+				b.Error(err)
+				return
+			}
+			ids[i] = a.ID
+			s := time.Now()
+			if err := bc.try("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil); err != nil {
+				b.Error(err)
+				return
+			}
+			startLat[i] = ms(time.Since(s))
+		}
+	})
+	total := time.Since(t0)
+	if b.Failed() {
+		b.FailNow()
+	}
+	if started := int(min(next.Load(), int64(n))); started < n {
+		b.Logf("budget of %s spent: %d of %d agents started", budget, started, n)
+		n, ids, startLat = started, ids[:started], startLat[:started]
+	}
+	b.ReportMetric(float64(n), "agents")
+	b.ReportMetric(total.Seconds(), "create+start-s")
+	b.ReportMetric(float64(n)/total.Seconds(), "agents/s")
+	b.ReportMetric(pct(startLat, 0.50), "start-p50-ms")
+	b.ReportMetric(pct(startLat, 0.99), "start-p99-ms")
+
+	// Every agent running, each on a port of its own.
+	var list []apitest.Agent
+	bc.call(b, "GET", "/api/agents", nil, 200, &list)
+	ports := map[int]bool{}
+	for _, a := range list {
+		if a.Status != warder.StatusRunning || a.HostPort == nil {
+			b.Fatalf("agent %s is %s (%s), port %v", a.ID, a.Status, a.StatusReason, a.HostPort)
+		}
+		ports[*a.HostPort] = true
+	}
+	if len(list) != n || len(ports) != n {
+		b.Fatalf("%d agents listed on %d distinct ports, want %d", len(list), len(ports), n)
+	}
+	running, err := w.rt.List(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	up := 0
+	for _, c := range running {
+		if c.Running() {
+			up++
+		}
+	}
+	if up != n {
+		b.Fatalf("the engine runs %d of the %d agents' containers", up, n)
+	}
+
+	var listLat []float64
+	for range 200 {
+		s := time.Now()
+		bc.call(b, "GET", "/api/agents", nil, 200, nil)
+		listLat = append(listLat, ms(time.Since(s)))
+	}
+	b.ReportMetric(pct(listLat, 0.50), "list-p50-ms")
+	b.ReportMetric(pct(listLat, 0.99), "list-p99-ms")
+	hwm, rss := w.memory(b)
+	b.ReportMetric(hwm, "peak-rss-MiB")
+	b.ReportMetric(rss, "rss-MiB")
+	b.Logf("load with %d agents running: %s", n, loadavg())
+
+	t1 := time.Now()
+	next.Store(0)
+	runWorkers(workers, func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			if err := bc.try("POST", "/api/agents/"+ids[i]+"/stop", nil, 200, nil); err != nil {
+				b.Error(err)
+			}
+			if err := bc.try("DELETE", "/api/agents/"+ids[i], nil, 200, nil); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.ReportMetric(time.Since(t1).Seconds(), "stop+delete-s")
+	bc.call(b, "GET", "/api/agents", nil, 200, &list)
+	left, err := w.rt.List(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(list) != 0 || len(left) != 0 {
+		b.Fatalf("left behind: %d agents, %d containers", len(list), len(left))
+	}
+
+	// The floor: the engine alone, same workers, same spec shape.
+	m := min(n, 64)
+	agent := &warder.Agent{ID: "00000000-0000-0000-0000-000000000000", Name: "floor",
+		ContainerConfig: warder.ContainerConfig{Image: w.image, MemoryLimit: "16m", CPULimit: 0.05}}
+	var fnext atomic.Int64
+	// The engine alone, publishing from the ports above Warder's range.
+	floorRT, err := docker.New(docker.Config{Network: w.network, BindAddress: "127.0.0.1",
+		Ports: docker.NewMemoryPorts(), PortStart: w.portEnd + 1, PortEnd: w.portEnd + m})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { floorRT.Close() }) // after the containers' cleanups
+	t2 := time.Now()
+	runWorkers(workers, func() {
+		for {
+			i := int(fnext.Add(1)) - 1
+			if i >= m {
+				return
+			}
+			a := *agent
+			a.ID = fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
+			spec, err := warder.SpecFor(&a, warder.SpecSettings{Network: w.network})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			spec.Name = testenv.UniqueName("warder-bench-floor-")
+			spec.Labels[warder.LabelManaged] = "warder-bench-floor"
+			cid, err := floorRT.Create(context.Background(), spec)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			b.Cleanup(func() { floorRT.Remove(context.Background(), cid) })
+			if err := floorRT.Start(context.Background(), cid); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	floor := time.Since(t2)
+	b.ReportMetric(float64(m)/floor.Seconds(), "floor-containers/s")
+	b.Logf("floor: %d containers created and started in %s by %d workers", m, floor, workers)
+}
+
+// warderProcess is a Warder running as a child process.
+type warderProcess struct {
+	url, network, image string
+	portEnd             int
+	cmd                 *exec.Cmd
+	rt                  *docker.Runtime // scoped to the process's network
+}
+
+// startWarderProcess builds cmd/warder, runs it with quotas lifted on a
+// network of its own and a port range of n agents, and waits until it is
+// ready. Cleanup stops it and removes, by exact id and name, every
+// container and network of that deployment.
+func startWarderProcess(b *testing.B, n int) *warderProcess {
+	b.Helper()
+	image, agentBin := e2etest.AgentImage(b)
+	dir := b.TempDir()
+	bin := e2etest.BuildWarder(b)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	w := &warderProcess{url: "http://" + addr, network: testenv.UniqueName("warder-bench-net-"), image: image,
+		portEnd: 21000 + n + 50}
+	w.cmd = exec.Command(bin, "serve")
+	w.cmd.Env = append(os.Environ(),
+		"WARDER_ADDR="+addr, "WARDER_DATA_DIR="+filepath.Join(dir, "data"),
+		"AGENT_NETWORK="+w.network, "AGENT_IMAGE="+image, "WARDER_AGENT_BINARY="+agentBin,
+		"AGENT_PORT_RANGE_START=21000", "AGENT_PORT_RANGE_END="+strconv.Itoa(w.portEnd),
+		"WARDER_QUOTA_AGENTS=0", "WARDER_QUOTA_RUNNING_AGENTS=0", "WARDER_QUOTA_MEMORY=0", "WARDER_QUOTA_CPUS=0",
+		"WARDER_LOG_LEVEL=warn", "WARDER_DATABASE_URL=")
+	logs := &apitest.Buffer{}
+	w.cmd.Stdout, w.cmd.Stderr = logs, logs
+	if w.rt, err = docker.New(docker.Config{Network: w.network}); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		w.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- w.cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			w.cmd.Process.Kill()
+			<-done
+		}
+		if b.Failed() {
+			b.Logf("Warder's log:\n%s", logs.String())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		left, err := w.rt.List(ctx)
+		if err != nil {
+			b.Errorf("cleanup: listing containers: %v", err)
+		}
+		for _, c := range left {
+			if err := w.rt.Remove(ctx, c.ID); err != nil {
+				b.Errorf("cleanup: removing container %s: %v", c.ID, err)
+			}
+		}
+		for _, name := range []string{w.network, docker.InternalNetwork(w.network)} {
+			if err := w.rt.RemoveNetwork(ctx, name); err != nil {
+				b.Errorf("cleanup: removing network %s: %v", name, err)
+			}
+		}
+		w.rt.Close()
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(w.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("Warder not ready within 2m: %v\n%s", err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return w
+}
+
+// memory reads the process's peak and current resident set, in MiB.
+func (w *warderProcess) memory(b *testing.B) (hwm, rss float64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "VmHWM":
+			hwm = kb / 1024
+		case "VmRSS":
+			rss = kb / 1024
+		}
+	}
+	return hwm, rss
+}
+
+// loadavg is /proc/loadavg's first three fields.
+func loadavg() string {
+	raw, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/app"
+)
+
+// TestBadInput: every malformed request is a 4xx with a detail saying what
+// is wrong, and none of them changes the agent.
+func TestBadInput(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.register(t, "root")
+	c := ts.register(t, "alice")
+	a := c.CreateAgent("target")
+	agent := "/api/agents/" + a.ID
+	huge := `{"name": "x", "description": "` + strings.Repeat("a", 2<<20) + `"}`
+
+	tests := []struct {
+		method, path, body string
+		status             int
+		detail             string
+	}{
+		{"POST", "/api/agents", `{"name": `, 400, "not valid JSON"},
+		{"POST", "/api/agents", `not json`, 400, "not valid JSON"},
+		{"POST", "/api/agents", ``, 400, "empty"},
+		{"POST", "/api/agents", `[1, 2]`, 400, "JSON object"},
+		{"POST", "/api/agents", `{"name": "x"} {"name": "y"}`, 400, "single JSON object"},
+		{"POST", "/api/agents", `{"name": "x", "colour": "red"}`, 400, `unknown field "colour"`},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"gpu": true}}`, 400, `unknown field "gpu"`},
+		{"POST", "/api/agents", `{"description": "no name"}`, 400, "name is required"},
+		{"POST", "/api/agents", `{"name": "   "}`, 400, "name is required"},
+		{"POST", "/api/agents", `{"name": 42}`, 400, `"name" must be a string`},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"memory_limit": "lots"}}`, 400, `memory_limit "lots"`},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"memory_limit": "-1m"}}`, 400, `memory_limit "-1m"`},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"cpu_limit": -1}}`, 400, "cpu_limit"},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"cpu_limit": 100000}}`, 400, "cpu_limit"},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"cpu_limit": "lots"}}`, 400, "cpu_limit"},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"env_vars": {"NOT A NAME": "v"}}}`, 400, `"NOT A NAME" is not a valid variable name`},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"env_vars": {"AGENT_ID": "v"}}}`, 400, "AGENT_ID is set by Warder"},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"env_vars": {"X": 1}}}`, 400, "must be a string"},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"image": "no spaces allowed"}}`, 400, "image"},
+		{"POST", "/api/agents", `{"name": "x", "container_config": {"port": 99999}}`, 400, "port"},
+		{"POST", "/api/agents", `{"name": "x", "config": "not an object"}`, 400, `"config" must be an object`},
+		{"POST", "/api/agents", `{"name": "x", "user_id": "not-a-uuid"}`, 403, "user_id"},
+		{"POST", "/api/agents", huge, 413, "larger than"},
+		{"POST", "/api/agents", `{"name": "target"}`, 409, `an agent named "target" already exists`},
+		{"PATCH", agent, `{"container_config": {"memory_limit": "lots"}}`, 400, "memory_limit"},
+		{"PATCH", agent, `{"name": ""}`, 400, "name is required"},
+		{"PATCH", agent, `{"nme": "typo"}`, 400, `unknown field "nme"`},
+		{"PUT", agent, `{"description": "no name"}`, 400, "name is required"},
+		{"GET", "/api/agents/not-a-uuid", "", 400, "not a valid id"},
+		{"GET", "/api/agents/00000000-0000-0000-0000-000000000000", "", 404, "agent not found"},
+		{"POST", "/api/agents/00000000-0000-0000-0000-000000000000/start", "", 404, "agent not found"},
+		{"DELETE", "/api/agents/00000000-0000-0000-0000-000000000000", "", 404, "agent not found"},
+		{"GET", agent + "/logs?lines=lots", "", 400, "lines"},
+		{"GET", agent + "/logs?lines=-5", "", 400, "lines"},
+		{"GET", agent + "/logs?lines=1000000", "", 400, "lines"},
+		{"GET", agent + "/logs", "", 409, "start it first"},
+		{"GET", agent + "/stats", "", 409, "start it first"},
+		{"POST", agent + "/stop", "", 409, "never been started"},
+		{"GET", "/api/nowhere", "", 404, "no such endpoint"},
+		{"POST", "/api/auth/register", `{"username": "x"}`, 400, "username"},
+		{"POST", "/api/auth/login", `{"username": "alice"}`, 400, "required"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %s %.40s", tt.method, tt.path, tt.body), func(t *testing.T) {
+			var body any
+			if tt.body != "" {
+				body = tt.body
+			}
+			status, raw := c.Do(tt.method, tt.path, body)
+			if status != tt.status {
+				t.Fatalf("status %d %s, want %d", status, raw, tt.status)
+			}
+			if d := apitest.DetailOf(t, raw); !strings.Contains(d, tt.detail) {
+				t.Fatalf("detail %q lacks %q", d, tt.detail)
+			}
+		})
+	}
+	var got apitest.Agent
+	c.MustDo("GET", agent, nil, 200, &got)
+	if got.Name != "target" || got.ContainerConfig.MemoryLimit != "32m" || got.UpdatedAt != a.UpdatedAt {
+		t.Fatalf("the agent changed after bad input: %+v", got)
+	}
+	var list []apitest.Agent
+	c.MustDo("GET", "/api/agents", nil, 200, &list)
+	if len(list) != 1 {
+		t.Fatalf("bad input created agents: %d listed", len(list))
+	}
+}
+
+// TestDockerUnavailable: with no Docker engine Warder still serves, keeps
+// what it stores, and answers container endpoints with a clear 503.
+func TestDockerUnavailable(t *testing.T) {
+	ts := newTestServer(t, func(c *app.Config) { c.DockerHost = "unix:///nonexistent/docker.sock" })
+	c := ts.register(t, "root")
+	if status, _ := c.Do("GET", "/healthz", nil); status != 200 {
+		t.Fatalf("healthz = %d", status)
+	}
+	status, raw := c.Do("GET", "/readyz", nil)
+	if status != http.StatusServiceUnavailable || !strings.Contains(apitest.DetailOf(t, raw), "Docker is unavailable") {
+		t.Fatalf("readyz = %d %s", status, raw)
+	}
+	a := c.CreateAgent("offline")
+	for _, p := range []string{"/start", "/restart"} {
+		status, raw := c.Do("POST", "/api/agents/"+a.ID+p, nil)
+		if status != http.StatusServiceUnavailable || !strings.Contains(apitest.DetailOf(t, raw), "Docker is unavailable") {
+			t.Fatalf("POST %s = %d %s", p, status, raw)
+		}
+	}
+	var got apitest.Agent
+	c.MustDo("GET", "/api/agents/"+a.ID, nil, 200, &got)
+	if got.Status != "created" {
+		t.Fatalf("status after failed starts = %q", got.Status)
+	}
+	c.MustDo("DELETE", "/api/agents/"+a.ID, nil, 200, nil)
+}

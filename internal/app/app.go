@@ -1,0 +1,246 @@
+// Package app is Warder wired together: configuration, the store, the
+// runtime, the service, the HTTP API and the background work, and the
+// commands (serve, setup, migrate, role, rotate-secrets) that use them.
+// It is the only package that knows every other; cmd/warder calls it, and
+// tests build a real Warder in-process with New.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/agenthttp"
+	"github.com/warder/warder/api"
+	"github.com/warder/warder/broker"
+	"github.com/warder/warder/docker"
+	"github.com/warder/warder/internal/agentbin"
+	"github.com/warder/warder/logctx"
+	"github.com/warder/warder/metrics"
+	"github.com/warder/warder/secret"
+	"github.com/warder/warder/service"
+	"github.com/warder/warder/sqlstore"
+	"github.com/warder/warder/stats"
+)
+
+// App is Warder wired together: the only place that knows every package.
+type App struct {
+	store   *sqlstore.DB
+	runtime Backend
+	service *service.Service
+	handler *api.Server
+	// collector follows running agents' stats; metrics counts everything.
+	collector *stats.Collector
+	metrics   *metrics.Metrics
+	log       *slog.Logger
+	// background tracks what Run started, so Close can wait for it.
+	background sync.WaitGroup
+}
+
+// openStore opens the configured database and brings its schema up to date.
+func openStore(ctx context.Context, cfg Config) (*sqlstore.DB, error) {
+	if cfg.DatabaseURL != "" {
+		return sqlstore.Open(ctx, cfg.DatabaseURL)
+	}
+	return sqlstore.OpenSQLite(ctx, cfg.sqlitePath())
+}
+
+// Backend is a runtime as Warder's commands hold it: the contract, and a
+// way to release it.
+type Backend interface {
+	warder.Runtime
+	Close() error
+}
+
+// Opener opens a runtime without contacting its backend, so Warder starts
+// even when it is down. ports keeps host-port claims; nil (setup)
+// publishes none.
+type Opener func(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, error)
+
+// runtimes are the backends WARDER_RUNTIME names. A new backend is its
+// package, passing internal/runtimetest, and one line here.
+var runtimes = map[string]Opener{
+	"docker": openDocker,
+}
+
+// openRuntime returns the runtime WARDER_RUNTIME names.
+func openRuntime(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, error) {
+	open, ok := runtimes[cfg.Runtime]
+	if !ok {
+		return nil, fmt.Errorf("WARDER_RUNTIME %q is not a runtime this Warder has", cfg.Runtime)
+	}
+	return open(cfg, ports, log)
+}
+
+// openDocker returns the Docker runtime.
+func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, error) {
+	return docker.New(docker.Config{
+		Host:         cfg.DockerHost,
+		Network:      cfg.Network,
+		DefaultImage: cfg.Image,
+		AgentBinary:  agentBinary(cfg),
+		Logger:       log,
+		Ports:        ports,
+		PortStart:    cfg.PortStart,
+		PortEnd:      cfg.PortEnd,
+		BindAddress:  cfg.BindAddress,
+	})
+}
+
+// agentBinary finds the static warder-agent binary the default image is
+// built around: WARDER_AGENT_BINARY, else warder-agent beside this
+// executable, else a fresh build from this module's source.
+func agentBinary(cfg Config) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		if cfg.AgentBinary != "" {
+			return cfg.AgentBinary, nil
+		}
+		if exe, err := os.Executable(); err == nil {
+			p := filepath.Join(filepath.Dir(exe), "warder-agent")
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+		dir, err := os.MkdirTemp("", "warder-agent-build-")
+		if err != nil {
+			return "", err
+		}
+		return agentbin.Build(ctx, dir)
+	}
+}
+
+// openSecrets returns the box that seals agents' secret_env: keyed by
+// WARDER_SECRET_KEY (with WARDER_SECRET_KEY_PREVIOUS during a rotation),
+// else by a key file in the data directory, created 0600 on first use.
+func openSecrets(cfg Config) (*secret.Box, error) {
+	var key []byte
+	var err error
+	if cfg.SecretKey != "" {
+		key, err = secret.ParseKey(cfg.SecretKey)
+	} else {
+		key, err = secret.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("WARDER_SECRET_KEY: %w", err)
+	}
+	var previous [][]byte
+	if cfg.SecretKeyPrevious != "" {
+		k, err := secret.ParseKey(cfg.SecretKeyPrevious)
+		if err != nil {
+			return nil, fmt.Errorf("WARDER_SECRET_KEY_PREVIOUS: %w", err)
+		}
+		previous = append(previous, k)
+	}
+	return secret.NewBox(key, previous...)
+}
+
+// New wires Warder from cfg on the runtime cfg.Runtime names, opening
+// (and migrating) the store; it contacts no runtime backend. Run starts
+// the background work; Close releases everything.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	return NewWithRuntime(ctx, cfg, log, openRuntime)
+}
+
+// NewWithRuntime is New on the runtime open returns instead: an in-memory
+// fake in tests that need no engine. open is given the store, which keeps
+// host-port claims.
+func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Opener) (*App, error) {
+	log = slog.New(logctx.NewHandler(log.Handler())) // request ids in every line
+	box, err := openSecrets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := open(cfg, store, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	// Every Docker call goes through one instrumented runtime.
+	m := metrics.New()
+	m.WatchStore(store, cfg.PortStart, cfg.PortEnd)
+	irt := m.Runtime(rt)
+	bus := broker.New(0)
+	collector := stats.New(irt, bus, stats.Config{Keep: cfg.StatsHistory, Logger: log})
+	svc := service.New(store, irt, service.Config{
+		DefaultImage: cfg.Image,
+		Spec:         warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot},
+		TokenTTL:     cfg.TokenTTL,
+		StopTimeout:  cfg.StopTimeout,
+		Logger:       log,
+		// The embedded SQLite file is one process's; PostgreSQL may be shared.
+		ExclusiveStore: cfg.DatabaseURL == "",
+		StartTimeout:   cfg.StartTimeout,
+		IdleInterval:   cfg.IdleInterval,
+		Secrets:        box,
+		Images:         service.ImagePolicy{Users: cfg.AllowedImages, Admins: cfg.AdminAllowedImages},
+		Quota:          cfg.Quota,
+		Egress:         service.EgressPolicy{Default: cfg.DefaultNetwork, Forbid: !cfg.AllowEgress},
+		Agents:         agenthttp.New(0),
+		Stats:          collector,
+		Events:         bus,
+
+		// Open unless said otherwise, so the seed's walk-through works.
+		RegistrationClosed: cfg.Registration == "closed",
+	})
+	h := api.New(api.Options{
+		Auth:   svc,
+		Agents: svc,
+		Keys:   svc,
+		Admin:  svc,
+		Chat:   svc,
+		Logger: log,
+		Ready: func(ctx context.Context) error {
+			return errors.Join(store.Ping(ctx), rt.Ping(ctx))
+		},
+		Audit:    svc,
+		Metrics:  m.Handler(),
+		Observer: m,
+
+		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
+	})
+	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log}, nil
+}
+
+// Run starts the background work: preparing the runtime, following its
+// events (resync at start-up and after every reconnect), maintenance
+// (idle auto-stop, expired tokens) and the stats collector. It returns at
+// once; the work ends with ctx, and Wait and Close wait for it.
+func (a *App) Run(ctx context.Context) {
+	a.background.Go(func() { a.setupUntilDone(ctx) })
+	a.background.Go(func() { a.service.Watch(ctx) })
+	a.background.Go(func() { a.service.RunMaintenance(ctx) })
+	a.background.Go(func() { a.collector.Run(ctx) })
+}
+
+// Wait returns when the background work, whose context the caller has
+// ended, has finished (each piece waits for what it started).
+func (a *App) Wait() { a.background.Wait() }
+
+// Close waits for the background work, then releases the runtime and the
+// store: nothing writes to a closed store.
+func (a *App) Close() error {
+	a.Wait()
+	return errors.Join(a.runtime.Close(), a.store.Close())
+}
+
+// Handler is the HTTP API. Its CloseStreams ends open streams, which an
+// http.Server's Shutdown does not.
+func (a *App) Handler() *api.Server { return a.handler }
+
+// Store is the database Warder keeps its state in.
+func (a *App) Store() *sqlstore.DB { return a.store }
+
+// Runtime is the backend agents run on, as opened (not instrumented).
+func (a *App) Runtime() Backend { return a.runtime }
+
+// Service is Warder's rules, as the API calls them.
+func (a *App) Service() *service.Service { return a.service }

@@ -1,0 +1,284 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// Config is Warder's whole configuration, read once from the environment
+// (the seed's variable names) and overridable by flags of the same meaning.
+type Config struct {
+	Addr         string
+	DataDir      string
+	DatabaseURL  string
+	Network      string
+	Image        string
+	PortStart    int
+	PortEnd      int
+	BindAddress  string
+	TokenTTL     time.Duration
+	StopTimeout  time.Duration
+	DockerHost   string
+	AgentBinary  string
+	LogFormat    string
+	LogLevel     string
+	SetupTimeout time.Duration
+	StartTimeout time.Duration
+	IdleInterval time.Duration
+	// StatsHistory is how far back ?history= reaches (WARDER_STATS_HISTORY);
+	// 0 means the collector's default, 10 minutes.
+	StatsHistory time.Duration
+	// SecretKey and SecretKeyPrevious seal agents' secret_env; with no
+	// key, one is kept in <data dir>/secret.key.
+	SecretKey         string
+	SecretKeyPrevious string
+	// AllowedImages and AdminAllowedImages are the image policy: comma-
+	// separated globs; empty allows the default image only.
+	AllowedImages      []string
+	AdminAllowedImages []string
+	// Quota is the default per-user limits (WARDER_QUOTA_*); 0 is unlimited.
+	Quota warder.Limits
+	// DefaultNetwork is "egress" or "internal"; AllowEgress false forbids
+	// "egress" to every agent.
+	DefaultNetwork string
+	AllowEgress    bool
+	// Runtime names the backend agents run on (WARDER_RUNTIME): "docker".
+	Runtime string
+	// AllowRoot lets images without a non-root USER run as root.
+	AllowRoot bool
+	// Registration is "open" (anyone may register) or "closed" (only the
+	// first user of an empty database; admins create the others).
+	Registration string
+	// MaxStreamsPerUser bounds each user's open streams on this process.
+	MaxStreamsPerUser int
+}
+
+// LoadConfig reads the environment, then flags; args excludes the
+// subcommand. The result is validated.
+func LoadConfig(args []string) (Config, error) {
+	c := Config{
+		Addr:              env("WARDER_ADDR", ":8000"),
+		DataDir:           env("WARDER_DATA_DIR", "./data"),
+		DatabaseURL:       env("WARDER_DATABASE_URL", ""),
+		Network:           env("AGENT_NETWORK", "warder_network"),
+		Image:             env("AGENT_IMAGE", "warder/agent:latest"),
+		BindAddress:       env("AGENT_BIND_ADDRESS", "127.0.0.1"),
+		DockerHost:        env("DOCKER_HOST", ""),
+		AgentBinary:       env("WARDER_AGENT_BINARY", ""),
+		LogFormat:         env("WARDER_LOG_FORMAT", "text"),
+		LogLevel:          env("WARDER_LOG_LEVEL", "info"),
+		SecretKey:         env("WARDER_SECRET_KEY", ""),
+		SecretKeyPrevious: env("WARDER_SECRET_KEY_PREVIOUS", ""),
+		SetupTimeout:      5 * time.Minute,
+	}
+	var err error
+	if c.PortStart, err = envInt("AGENT_PORT_RANGE_START", 9000); err != nil {
+		return c, err
+	}
+	if c.PortEnd, err = envInt("AGENT_PORT_RANGE_END", 9500); err != nil {
+		return c, err
+	}
+	if c.TokenTTL, err = envDuration("WARDER_TOKEN_TTL", 24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.StopTimeout, err = envDuration("WARDER_STOP_TIMEOUT", 10*time.Second); err != nil {
+		return c, err
+	}
+	if c.StartTimeout, err = envDuration("WARDER_START_TIMEOUT", 2*time.Minute); err != nil {
+		return c, err
+	}
+	if c.IdleInterval, err = envDuration("WARDER_IDLE_INTERVAL", 30*time.Second); err != nil {
+		return c, err
+	}
+	if c.StatsHistory, err = envDuration("WARDER_STATS_HISTORY", 10*time.Minute); err != nil {
+		return c, err
+	}
+	if c.Quota, err = quotaFromEnv(); err != nil {
+		return c, err
+	}
+	c.DefaultNetwork = env("WARDER_DEFAULT_NETWORK", warder.NetworkEgress)
+	if c.AllowEgress, err = strconv.ParseBool(env("WARDER_ALLOW_EGRESS", "true")); err != nil {
+		return c, fmt.Errorf("WARDER_ALLOW_EGRESS must be true or false")
+	}
+	if c.AllowRoot, err = strconv.ParseBool(env("WARDER_ALLOW_ROOT_AGENTS", "false")); err != nil {
+		return c, fmt.Errorf("WARDER_ALLOW_ROOT_AGENTS must be true or false")
+	}
+	c.Runtime = env("WARDER_RUNTIME", "docker")
+	c.Registration = env("WARDER_REGISTRATION", "open")
+	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
+		return c, err
+	}
+	c.AllowedImages = envList("WARDER_ALLOWED_IMAGES")
+	c.AdminAllowedImages = envList("WARDER_ADMIN_ALLOWED_IMAGES")
+	if len(c.AdminAllowedImages) == 0 {
+		c.AdminAllowedImages = c.AllowedImages
+	}
+	fs := flag.NewFlagSet("warder", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (WARDER_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory for the embedded SQLite database (WARDER_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database URL; empty means embedded SQLite (WARDER_DATABASE_URL)")
+	fs.StringVar(&c.Network, "network", c.Network, "Docker network for agents (AGENT_NETWORK)")
+	fs.StringVar(&c.Image, "image", c.Image, "default agent image (AGENT_IMAGE)")
+	fs.IntVar(&c.PortStart, "port-start", c.PortStart, "first host port for agents (AGENT_PORT_RANGE_START)")
+	fs.IntVar(&c.PortEnd, "port-end", c.PortEnd, "last host port for agents (AGENT_PORT_RANGE_END)")
+	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "host address agent ports are published on (AGENT_BIND_ADDRESS)")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of a login token (WARDER_TOKEN_TTL)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (WARDER_LOG_FORMAT)")
+	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "backend agents run on: docker (WARDER_RUNTIME)")
+	fs.StringVar(&c.Registration, "registration", c.Registration, "open, or closed: only admins create users (WARDER_REGISTRATION)")
+	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "open streams one user may hold (WARDER_MAX_STREAMS_PER_USER)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every setting, and fills in the runtime when none is
+// named.
+func (c *Config) Validate() error {
+	if c.Runtime == "" {
+		c.Runtime = "docker"
+	}
+	if _, ok := runtimes[c.Runtime]; !ok {
+		return fmt.Errorf("WARDER_RUNTIME %q must be docker", c.Runtime)
+	}
+	if c.PortStart < 1 || c.PortEnd > 65535 || c.PortStart > c.PortEnd {
+		return fmt.Errorf("agent port range %d-%d is not a valid range within 1-65535", c.PortStart, c.PortEnd)
+	}
+	if net.ParseIP(c.BindAddress) == nil {
+		return fmt.Errorf("AGENT_BIND_ADDRESS %q is not an IP address", c.BindAddress)
+	}
+	if c.TokenTTL < time.Minute {
+		return fmt.Errorf("WARDER_TOKEN_TTL %s is shorter than a minute", c.TokenTTL)
+	}
+	if c.IdleInterval < 100*time.Millisecond || c.StartTimeout < time.Second {
+		return fmt.Errorf("WARDER_IDLE_INTERVAL must be at least 100ms and WARDER_START_TIMEOUT at least 1s")
+	}
+	if c.DefaultNetwork != warder.NetworkEgress && c.DefaultNetwork != warder.NetworkInternal {
+		return fmt.Errorf("WARDER_DEFAULT_NETWORK must be egress or internal, not %q", c.DefaultNetwork)
+	}
+	if !c.AllowEgress && c.DefaultNetwork == warder.NetworkEgress {
+		return fmt.Errorf("WARDER_ALLOW_EGRESS=false needs WARDER_DEFAULT_NETWORK=internal")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("WARDER_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	if c.Registration != "" && c.Registration != "open" && c.Registration != "closed" {
+		return fmt.Errorf("WARDER_REGISTRATION must be open or closed, not %q", c.Registration)
+	}
+	if c.MaxStreamsPerUser < 0 {
+		return fmt.Errorf("WARDER_MAX_STREAMS_PER_USER must not be negative (0 means the default, 32)")
+	}
+	if c.StatsHistory != 0 && (c.StatsHistory < 10*time.Second || c.StatsHistory > 24*time.Hour) {
+		return fmt.Errorf("WARDER_STATS_HISTORY %s must be between 10s and 24h", c.StatsHistory)
+	}
+	return nil
+}
+
+// sqlitePath is where the embedded database lives.
+func (c *Config) sqlitePath() string { return filepath.Join(c.DataDir, "warder.db") }
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// quotaFromEnv reads the default per-user limits.
+func quotaFromEnv() (warder.Limits, error) {
+	agents, err := envInt("WARDER_QUOTA_AGENTS", 100)
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	running, err := envInt("WARDER_QUOTA_RUNNING_AGENTS", 50)
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	mem, err := envMemory("WARDER_QUOTA_MEMORY", "32g")
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	agentMem, err := envMemory("WARDER_QUOTA_AGENT_MEMORY", "4g")
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	cpus, err := envFloat("WARDER_QUOTA_CPUS", 32)
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	agentCPUs, err := envFloat("WARDER_QUOTA_AGENT_CPUS", 4)
+	if err != nil {
+		return warder.Limits{}, err
+	}
+	return warder.Limits{Agents: &agents, RunningAgents: &running, MemoryBytes: &mem, CPUs: &cpus,
+		AgentMemoryBytes: &agentMem, AgentCPUs: &agentCPUs}, nil
+}
+
+// envMemory reads a size like 32g; "0" is unlimited.
+func envMemory(key, def string) (int64, error) {
+	v := env(key, def)
+	if v == "0" {
+		return 0, nil
+	}
+	n, err := warder.ParseMemory(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a size like 32g", key, v)
+	}
+	return n, nil
+}
+
+func envFloat(key string, def float64) (float64, error) {
+	v := env(key, "")
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%s=%q is not a non-negative number", key, v)
+	}
+	return f, nil
+}
+
+// envList reads a comma-separated list, dropping empty entries.
+func envList(key string) []string {
+	var out []string
+	for _, v := range strings.Split(env(key, ""), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func envInt(key string, def int) (int, error) {
+	v := env(key, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a whole number", key, v)
+	}
+	return n, nil
+}
+
+func envDuration(key string, def time.Duration) (time.Duration, error) {
+	v := env(key, "")
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a duration like 24h or 30m", key, v)
+	}
+	return d, nil
+}
