@@ -65,6 +65,8 @@ type ContainerConfigUpdate struct {
 	AutoStopMinutes *float64 `json:"auto_stop_minutes"`
 	// Network switches between "egress" and "internal".
 	Network *string `json:"network"`
+	// AutoStart is kept with the agent; it acts only at create.
+	AutoStart *bool `json:"auto_start"`
 	// SecretEnv, when given, replaces all of the agent's secrets.
 	SecretEnv *map[string]string `json:"secret_env"`
 	// SecretEnvNames is accepted so a GET response can be sent back; it is
@@ -97,6 +99,9 @@ func (u *ContainerConfigUpdate) Apply(c ContainerConfig) ContainerConfig {
 	}
 	if u.Network != nil {
 		c.Network = *u.Network
+	}
+	if u.AutoStart != nil {
+		c.AutoStart = *u.AutoStart
 	}
 	if u.SecretEnv != nil {
 		c.SecretEnv = *u.SecretEnv

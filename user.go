@@ -23,6 +23,8 @@ type User struct {
 	Username     string    `json:"username"`
 	Email        string    `json:"email"`
 	Role         Role      `json:"role"`
+	FirstName    string    `json:"first_name"`
+	LastName     string    `json:"last_name"`
 	Disabled     bool      `json:"disabled"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
@@ -113,6 +115,9 @@ type RegisterRequest struct {
 	Username string `json:"username"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// FirstName and LastName are optional, as in the original Warder.
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
 }
 
 var usernameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$`)
@@ -133,7 +138,11 @@ func (r *RegisterRequest) Validate() error {
 	if len(r.Password) > 72 {
 		return Errorf(ErrInvalid, "password must be at most 72 bytes")
 	}
-	return nil
+	r.FirstName, r.LastName = strings.TrimSpace(r.FirstName), strings.TrimSpace(r.LastName)
+	if err := validText("first_name", r.FirstName, 100); err != nil {
+		return err
+	}
+	return validText("last_name", r.LastName, 100)
 }
 
 // AdminService is what only admins may do.

@@ -11,12 +11,14 @@ func TestRegisterValidate(t *testing.T) {
 		req warder.RegisterRequest
 		ok  bool
 	}{
-		{warder.RegisterRequest{"alice", "alice@example.com", "correct horse"}, true},
-		{warder.RegisterRequest{"al", "alice@example.com", "correct horse"}, false},
-		{warder.RegisterRequest{"alice smith", "alice@example.com", "correct horse"}, false},
-		{warder.RegisterRequest{"alice", "not-an-email", "correct horse"}, false},
-		{warder.RegisterRequest{"alice", "Alice <alice@example.com>", "correct horse"}, false},
-		{warder.RegisterRequest{"alice", "alice@example.com", "short"}, false},
+		{warder.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse"}, true},
+		{warder.RegisterRequest{Username: "al", Email: "alice@example.com", Password: "correct horse"}, false},
+		{warder.RegisterRequest{Username: "alice smith", Email: "alice@example.com", Password: "correct horse"}, false},
+		{warder.RegisterRequest{Username: "alice", Email: "not-an-email", Password: "correct horse"}, false},
+		{warder.RegisterRequest{Username: "alice", Email: "Alice <alice@example.com>", Password: "correct horse"}, false},
+		{warder.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "short"}, false},
+		{warder.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse", FirstName: "Alice", LastName: "Smith"}, true},
+		{warder.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse", FirstName: "A\x00"}, false},
 	}
 	for _, tt := range tests {
 		err := tt.req.Validate()

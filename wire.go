@@ -43,10 +43,12 @@ type TokenResponse struct {
 
 // Me is GET /api/auth/me (and /api/users/me): who the caller is.
 type Me struct {
-	ID       string `json:"id"`
-	Username string `json:"username"`
-	Email    string `json:"email"`
-	Role     Role   `json:"role"`
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	Email     string `json:"email"`
+	Role      Role   `json:"role"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
 }
 
 // APIKeyCreated is the one answer that shows a key's secret, Key.

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -17,6 +19,11 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, caller *war
 		return err
 	}
 	noteAgent(w, a.ID)
+	if req.ContainerConfig.AutoStart {
+		if a, err = s.autoStart(r, caller, a); err != nil {
+			return err
+		}
+	}
 	return writeJSON(w, http.StatusCreated, a)
 }
 
@@ -147,4 +154,22 @@ func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request, caller *war
 		return err
 	}
 	return writeJSON(w, http.StatusOK, warder.AgentEventsResponse{Events: events})
+}
+
+// autoStart starts an agent created with container_config.auto_start and
+// returns it as it is then. A start that fails leaves the agent created,
+// and the error says so, with the start's own status (409 for a quota,
+// 503 when Docker is down, ...), so a caller that retries does not
+// create it twice.
+func (s *Server) autoStart(r *http.Request, caller *warder.User, a *warder.Agent) (*warder.Agent, error) {
+	if _, err := s.agents.StartAgent(r.Context(), caller, a.ID); err != nil {
+		msg := warder.ErrorMessage(err)
+		for _, st := range statuses {
+			if errors.Is(err, st.kind) && msg != "" {
+				return nil, warder.Errorf(st.kind, "agent %q was created (id %s) but did not start: %s", a.Name, a.ID, msg)
+			}
+		}
+		return nil, fmt.Errorf("agent %s was created but did not start: %w", a.ID, err)
+	}
+	return s.agents.Agent(r.Context(), caller, a.ID)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"mime"
 	"net"
 	"net/http"
 
@@ -21,7 +22,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, u)
 }
 
+// login takes JSON, or the OAuth2 password form FastAPI clients of the
+// original Warder send (OAuth2PasswordRequestForm), as /api/auth/token does.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	if isForm(r) {
+		return s.tokenForm(w, r)
+	}
 	var req warder.LoginRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -29,10 +35,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return s.issue(w, r, req.Username, req.Password)
 }
 
+// isForm reports whether r's body is a form, URL-encoded or multipart.
+func isForm(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"
+}
+
 // tokenForm is the OAuth2 password flow: a form with username, password
 // and optionally grant_type=password.
 func (s *Server) tokenForm(w http.ResponseWriter, r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
+	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		err = r.ParseMultipartForm(MaxBodyBytes)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return warder.Errorf(warder.ErrTooLarge, "request body is larger than %d bytes", tooBig.Limit)
@@ -79,5 +97,5 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *warder.User) 
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, u *warder.User) error {
-	return writeJSON(w, http.StatusOK, warder.Me{ID: u.ID, Username: u.Username, Email: u.Email, Role: u.Role})
+	return writeJSON(w, http.StatusOK, warder.Me{ID: u.ID, Username: u.Username, Email: u.Email, Role: u.Role, FirstName: u.FirstName, LastName: u.LastName})
 }

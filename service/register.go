@@ -93,6 +93,8 @@ func (s *Service) newUser(ctx context.Context, req warder.RegisterRequest) (*war
 		ID:           uuid.NewString(),
 		Username:     req.Username,
 		Email:        req.Email,
+		FirstName:    req.FirstName,
+		LastName:     req.LastName,
 		Role:         warder.RoleUser,
 		PasswordHash: hash,
 		CreatedAt:    time.Now().UTC(),

@@ -21,7 +21,7 @@ func (db *DB) ListUsers(ctx context.Context) (_ []*warder.User, err error) {
 	users := []*warder.User{}
 	for rows.Next() {
 		var u warder.User
-		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt}, &u.Disabled); err != nil {
+		if err := rows.Scan(userDest(&u)...); err != nil {
 			return nil, fmt.Errorf("sqlstore: list users: %w", err)
 		}
 		users = append(users, &u)

@@ -107,7 +107,7 @@ func (db *DB) UserByAPIKey(ctx context.Context, hash string, now time.Time) (_ *
 		WHERE k.hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2) AND NOT u.disabled`, hash, dbTime(now))
 	var u warder.User
 	k, err := scanKey(func(dest ...any) error {
-		return row.Scan(append(dest, &u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt}, &u.Disabled)...)
+		return row.Scan(append(dest, userDest(&u)...)...)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, warder.Errorf(warder.ErrNotFound, "api key not found or expired")

@@ -12,7 +12,12 @@ import (
 )
 
 // userColumns are read by scanUser, in its order.
-const userColumns = `u.id, u.username, u.email, u.role, u.password_hash, u.created_at, u.disabled`
+const userColumns = `u.id, u.username, u.email, u.role, u.password_hash, u.created_at, u.disabled, u.first_name, u.last_name`
+
+// userDest are the scan destinations of userColumns in u.
+func userDest(u *warder.User) []any {
+	return []any{&u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt}, &u.Disabled, &u.FirstName, &u.LastName}
+}
 
 // CreateUser inserts u, filling an empty ID with a new UUID, an empty Role
 // with RoleUser, and CreatedAt with the current time.
@@ -118,9 +123,9 @@ func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, u *warder.User) error 
 	}
 	u.CreatedAt = now()
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO users (id, username, username_key, email, email_key, role, password_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		u.ID, u.Username, ukey, u.Email, ekey, string(u.Role), u.PasswordHash, u.CreatedAt)
+		INSERT INTO users (id, username, username_key, email, email_key, role, password_hash, created_at, first_name, last_name)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID, u.Username, ukey, u.Email, ekey, string(u.Role), u.PasswordHash, u.CreatedAt, u.FirstName, u.LastName)
 	switch v := db.violation(err); {
 	case v.name == uniqueUsername:
 		return warder.Errorf(warder.ErrConflict, "username %q is already taken", u.Username)
@@ -179,7 +184,7 @@ func (db *DB) SetUserRole(ctx context.Context, username string, role warder.Role
 // scanUser reads one row of userColumns.
 func scanUser(row *sql.Row) (*warder.User, error) {
 	var u warder.User
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt}, &u.Disabled)
+	err := row.Scan(userDest(&u)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, warder.Errorf(warder.ErrNotFound, "user not found")
 	}

@@ -31,6 +31,23 @@ func testUsers(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("NamesKept", func(t *testing.T) {
+		db := open(t)
+		u := &warder.User{Username: "carol", Email: "carol@example.com", FirstName: "Carol", LastName: "Ünal"}
+		wantNoErr(t, db.CreateUser(ctx, u))
+		byID, err := db.UserByID(ctx, u.ID)
+		wantNoErr(t, err)
+		byLogin, err := db.UserByLogin(ctx, "carol")
+		wantNoErr(t, err)
+		list, err := db.ListUsers(ctx)
+		wantNoErr(t, err)
+		for _, got := range []*warder.User{byID, byLogin, list[0]} {
+			if got.FirstName != "Carol" || got.LastName != "Ünal" {
+				t.Fatalf("names read back as %q %q", got.FirstName, got.LastName)
+			}
+		}
+	})
+
 	t.Run("GivenIDKept", func(t *testing.T) {
 		db := open(t)
 		u := &warder.User{ID: "fixed-id", Username: "bob", Email: "bob@example.com"}
