@@ -206,6 +206,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Observer: m,
 
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
+		CORSOrigins:       cfg.CORSOrigins,
 	})
 	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log}, nil
 }

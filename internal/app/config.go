@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/api"
 )
 
 // Config is Warder's whole configuration, read once from the environment
@@ -59,6 +60,9 @@ type Config struct {
 	Registration string
 	// MaxStreamsPerUser bounds each user's open streams on this process.
 	MaxStreamsPerUser int
+	// CORSOrigins are the origins whose browser pages may call the API
+	// (WARDER_CORS_ORIGINS, comma-separated, or *); none: CORS is off.
+	CORSOrigins []string
 }
 
 // LoadConfig reads the environment, then flags; args excludes the
@@ -116,6 +120,9 @@ func LoadConfig(args []string) (Config, error) {
 	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
 		return c, err
 	}
+	if c.CORSOrigins, err = api.ParseCORSOrigins(env("WARDER_CORS_ORIGINS", "")); err != nil {
+		return c, fmt.Errorf("WARDER_CORS_ORIGINS: %w", err)
+	}
 	c.AllowedImages = envList("WARDER_ALLOWED_IMAGES")
 	c.AdminAllowedImages = envList("WARDER_ADMIN_ALLOWED_IMAGES")
 	if len(c.AdminAllowedImages) == 0 {
@@ -134,6 +141,10 @@ func LoadConfig(args []string) (Config, error) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (WARDER_LOG_FORMAT)")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "backend agents run on: docker (WARDER_RUNTIME)")
 	fs.StringVar(&c.Registration, "registration", c.Registration, "open, or closed: only admins create users (WARDER_REGISTRATION)")
+	fs.Func("cors-origins", "origins whose browser pages may call the API, comma-separated, or * (WARDER_CORS_ORIGINS)", func(v string) (err error) {
+		c.CORSOrigins, err = api.ParseCORSOrigins(v)
+		return err
+	})
 	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "open streams one user may hold (WARDER_MAX_STREAMS_PER_USER)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
