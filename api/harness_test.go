@@ -28,6 +28,9 @@ type apiServer struct {
 	Logs *apitest.Buffer
 }
 
+// statusWithin is how soon a status change must show.
+const statusWithin = 2 * time.Second
+
 // fakeBackend is the fake as app holds a runtime: nothing to release.
 type fakeBackend struct{ *runtimetest.Fake }
 
@@ -117,12 +120,12 @@ func TestAPIServer(t *testing.T) {
 	}
 	a := root.CreateAgent("first")
 	root.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
-	got := root.WaitStatus(a.ID, 2*time.Second, apitest.Is(warder.StatusRunning))
+	got := root.WaitStatus(a.ID, statusWithin, apitest.Is(warder.StatusRunning))
 	if got.HostPort == nil || *got.HostPort < s.Config.PortStart || s.Runtime.Count() != 1 {
 		t.Fatalf("started agent %+v, %d workloads", got, s.Runtime.Count())
 	}
 	root.MustDo("POST", "/api/agents/"+a.ID+"/stop", nil, 200, nil)
-	root.WaitStatus(a.ID, 2*time.Second, apitest.Is(warder.StatusStopped))
+	root.WaitStatus(a.ID, statusWithin, apitest.Is(warder.StatusStopped))
 	if status, _ := s.anon(t).Do("GET", "/api/agents", nil); status != 401 {
 		t.Fatalf("no token = %d", status)
 	}

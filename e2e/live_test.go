@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -296,103 +295,6 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 			t.Fatalf("GET %s = %v %v", p, resp, err)
 		}
 		resp.Body.Close()
-	}
-}
-
-// TestAuditLog: calls that change something are recorded with who, what,
-// which agent and the result; only admins read them, with filters.
-func TestAuditLog(t *testing.T) {
-	ts := newTestServer(t, nil)
-	root := ts.register(t, "root")
-	alice := ts.register(t, "alice")
-	a := alice.CreateAgent("audited")
-	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
-	alice.MustDo("PATCH", "/api/agents/"+a.ID, map[string]any{"container_config": map[string]any{"memory_limit": "64m"}}, 409, nil)
-	alice.MustDo("GET", "/api/audit", nil, 403, nil)
-
-	type entries struct{ Entries []warder.AuditEntry }
-	var got entries
-	root.MustDo("GET", "/api/audit?user=alice&agent="+a.ID, nil, 200, &got)
-	if len(got.Entries) != 3 {
-		t.Fatalf("alice's entries on the agent: %+v", got.Entries)
-	}
-	patch, start, create := got.Entries[0], got.Entries[1], got.Entries[2] // newest first
-	if start.Action != "POST /api/agents/{id}/start" || start.UserID != alice.UserID || start.Username != "alice" ||
-		start.AgentID != a.ID || start.Status != 200 || start.Result != "ok" || start.RequestID == "" || time.Since(start.At) > time.Minute {
-		t.Fatalf("start entry = %+v", start)
-	}
-	if create.Action != "POST /api/agents" || create.AgentID != a.ID || create.Status != 201 {
-		t.Fatalf("create entry = %+v", create)
-	}
-	if patch.Status != 409 || !strings.Contains(patch.Result, "stop the agent") {
-		t.Fatalf("refused patch entry = %+v", patch)
-	}
-	root.MustDo("GET", "/api/audit?user="+alice.UserID+"&since="+url.QueryEscape(time.Now().Add(time.Minute).Format(time.RFC3339)), nil, 200, &got)
-	if len(got.Entries) != 0 {
-		t.Fatalf("entries from the future: %+v", got.Entries)
-	}
-	root.MustDo("GET", "/api/audit?user=alice&until="+url.QueryEscape(start.At.Format(time.RFC3339Nano))+"&limit=10", nil, 200, &got)
-	for _, e := range got.Entries {
-		if !e.At.Before(start.At) {
-			t.Fatalf("until let %+v through", e)
-		}
-	}
-	root.MustDo("GET", "/api/audit", nil, 200, &got)
-	actions := map[string]bool{}
-	for _, e := range got.Entries {
-		actions[e.Username+" "+e.Action] = true
-	}
-	for _, want := range []string{"root POST /api/auth/register", "alice POST /api/auth/login"} {
-		if !actions[want] {
-			t.Errorf("audit log lacks %q: %v", want, actions)
-		}
-	}
-	if actions["alice GET /api/audit"] {
-		t.Error("a read was audited")
-	}
-}
-
-// TestEventsStream: /api/events delivers status changes of the caller's
-// agents (an admin's: everyone's), and ends when the server shuts down.
-func TestEventsStream(t *testing.T) {
-	ts := newTestServer(t, nil)
-	root := ts.register(t, "root")
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	streams := map[string]*apitest.LiveStream{
-		"root": root.Open("/api/events", true), "alice": alice.Open("/api/events", true), "bob": bob.Open("/api/events", true),
-	}
-	a := alice.CreateAgent("watched")
-	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
-	for _, who := range []string{"root", "alice"} {
-		var seen []warder.Status
-		for len(seen) < 2 {
-			ev := streams[who].Next(t, 5*time.Second)
-			var c warder.StatusChange
-			ev.Decode(t, &c)
-			if ev.Name != "status" || c.AgentID != a.ID || c.UserID != alice.UserID || c.Actor != "user:alice" {
-				t.Fatalf("%s got %s %s", who, ev.Name, ev.Data)
-			}
-			seen = append(seen, c.To)
-		}
-		if seen[0] != warder.StatusStarting || seen[1] != warder.StatusRunning {
-			t.Fatalf("%s saw %v, want starting then running", who, seen)
-		}
-	}
-	select {
-	case ev := <-streams["bob"].Events:
-		t.Fatalf("bob saw alice's agent: %+v", ev)
-	case <-time.After(300 * time.Millisecond):
-	}
-
-	ts.App.Handler().CloseStreams()
-	for who, s := range streams {
-		ev := s.Next(t, 5*time.Second)
-		var end map[string]string
-		json.Unmarshal([]byte(ev.Data), &end)
-		if ev.Name != "end" || !strings.Contains(end["reason"], "shutting down") {
-			t.Fatalf("%s: %s %s at shutdown", who, ev.Name, ev.Data)
-		}
 	}
 }
 

@@ -227,3 +227,30 @@ func waitUp(t *testing.T, port int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestDockerUnavailable: with no Docker engine Warder still serves, keeps
+// what it stores, and answers container endpoints with a clear 503.
+func TestDockerUnavailable(t *testing.T) {
+	ts := newTestServer(t, func(c *app.Config) { c.DockerHost = "unix:///nonexistent/docker.sock" })
+	c := ts.register(t, "root")
+	if status, _ := c.Do("GET", "/healthz", nil); status != 200 {
+		t.Fatalf("healthz = %d", status)
+	}
+	status, raw := c.Do("GET", "/readyz", nil)
+	if status != http.StatusServiceUnavailable || !strings.Contains(apitest.DetailOf(t, raw), "Docker is unavailable") {
+		t.Fatalf("readyz = %d %s", status, raw)
+	}
+	a := c.CreateAgent("offline")
+	for _, p := range []string{"/start", "/restart"} {
+		status, raw := c.Do("POST", "/api/agents/"+a.ID+p, nil)
+		if status != http.StatusServiceUnavailable || !strings.Contains(apitest.DetailOf(t, raw), "Docker is unavailable") {
+			t.Fatalf("POST %s = %d %s", p, status, raw)
+		}
+	}
+	var got apitest.Agent
+	c.MustDo("GET", "/api/agents/"+a.ID, nil, 200, &got)
+	if got.Status != "created" {
+		t.Fatalf("status after failed starts = %q", got.Status)
+	}
+	c.MustDo("DELETE", "/api/agents/"+a.ID, nil, 200, nil)
+}

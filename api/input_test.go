@@ -1,4 +1,4 @@
-package e2e
+package api_test
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"github.com/warder/warder/internal/apitest"
-	"github.com/warder/warder/internal/app"
 )
 
 // TestBadInput: every malformed request is a 4xx with a detail saying what
 // is wrong, and none of them changes the agent.
 func TestBadInput(t *testing.T) {
-	ts := newTestServer(t, nil)
+	t.Parallel()
+	ts := newAPIServer(t)
 	ts.register(t, "root")
 	c := ts.register(t, "alice")
 	a := c.CreateAgent("target")
@@ -94,29 +94,18 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestDockerUnavailable: with no Docker engine Warder still serves, keeps
-// what it stores, and answers container endpoints with a clear 503.
-func TestDockerUnavailable(t *testing.T) {
-	ts := newTestServer(t, func(c *app.Config) { c.DockerHost = "unix:///nonexistent/docker.sock" })
+// TestForbiddenContainerFields: what would weaken an agent's container
+// (privileges, capabilities, host network, mounts, devices, another user,
+// security options, host namespaces) cannot be asked for. (What a started
+// container carries is e2e.TestHardenedContainer.)
+func TestForbiddenContainerFields(t *testing.T) {
+	t.Parallel()
+	ts := newAPIServer(t)
 	c := ts.register(t, "root")
-	if status, _ := c.Do("GET", "/healthz", nil); status != 200 {
-		t.Fatalf("healthz = %d", status)
-	}
-	status, raw := c.Do("GET", "/readyz", nil)
-	if status != http.StatusServiceUnavailable || !strings.Contains(apitest.DetailOf(t, raw), "Docker is unavailable") {
-		t.Fatalf("readyz = %d %s", status, raw)
-	}
-	a := c.CreateAgent("offline")
-	for _, p := range []string{"/start", "/restart"} {
-		status, raw := c.Do("POST", "/api/agents/"+a.ID+p, nil)
-		if status != http.StatusServiceUnavailable || !strings.Contains(apitest.DetailOf(t, raw), "Docker is unavailable") {
-			t.Fatalf("POST %s = %d %s", p, status, raw)
+	for _, field := range []string{"privileged", "cap_add", "network_mode", "volumes", "devices", "user", "security_opt", "pid_mode"} {
+		status, raw := c.Do("POST", "/api/agents", `{"name": "x", "container_config": {"`+field+`": true}}`)
+		if status != http.StatusBadRequest || !strings.Contains(apitest.DetailOf(t, raw), `"`+field+`" is not allowed`) {
+			t.Errorf("asking for %s = %d %s", field, status, raw)
 		}
 	}
-	var got apitest.Agent
-	c.MustDo("GET", "/api/agents/"+a.ID, nil, 200, &got)
-	if got.Status != "created" {
-		t.Fatalf("status after failed starts = %q", got.Status)
-	}
-	c.MustDo("DELETE", "/api/agents/"+a.ID, nil, 200, nil)
 }

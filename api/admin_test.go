@@ -1,4 +1,4 @@
-package e2e
+package api_test
 
 import (
 	"fmt"
@@ -11,80 +11,11 @@ import (
 	"github.com/warder/warder/internal/app"
 )
 
-// TestAPIKeys: a key is shown once, works as a bearer token, can be
-// read-only, and stops working when revoked.
-func TestAPIKeys(t *testing.T) {
-	ts := newTestServer(t, nil)
-	c := ts.register(t, "root")
-	a := c.CreateAgent("automated")
-	var rw, ro struct {
-		warder.APIKey
-		Key string `json:"key"`
-	}
-	c.MustDo("POST", "/api/auth/keys", map[string]any{"name": "deploy"}, 201, &rw)
-	c.MustDo("POST", "/api/auth/keys", map[string]any{"name": "dashboard", "read_only": true, "expires_in_days": 30}, 201, &ro)
-	if !strings.HasPrefix(rw.Key, "wdk_") || rw.Prefix != rw.Key[:12] || ro.ExpiresAt == nil {
-		t.Fatalf("created keys: %+v / %+v", rw, ro)
-	}
-	_, raw := c.Do("GET", "/api/auth/keys", nil)
-	if strings.Contains(string(raw), rw.Key) || strings.Contains(string(raw), ro.Key) || !strings.Contains(string(raw), "dashboard") {
-		t.Fatalf("key list shows secrets or lacks keys: %s", raw)
-	}
-
-	withRW := &apitest.Client{T: t, Base: ts.URL, Token: rw.Key}
-	withRO := &apitest.Client{T: t, Base: ts.URL, Token: ro.Key}
-	withRW.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
-	withRO.MustDo("GET", "/api/agents/"+a.ID, nil, 200, nil)
-	withRO.MustDo("GET", "/api/agents/"+a.ID+"/logs", nil, 200, nil)
-	for _, e := range []struct{ method, path string }{
-		{"POST", "/api/agents/" + a.ID + "/stop"}, {"POST", "/api/agents/" + a.ID + "/start"},
-		{"DELETE", "/api/agents/" + a.ID}, {"POST", "/api/agents"}, {"POST", "/api/auth/keys"},
-	} {
-		status, raw := withRO.Do(e.method, e.path, `{"name": "x"}`)
-		if status != http.StatusForbidden || !strings.Contains(apitest.DetailOf(t, raw), "read-only") {
-			t.Errorf("read-only key %s %s = %d %s", e.method, e.path, status, raw)
-		}
-	}
-	c.MustDo("DELETE", "/api/auth/keys/"+rw.ID, nil, 200, nil)
-	if status, _ := withRW.Do("GET", "/api/agents", nil); status != 401 {
-		t.Fatalf("a revoked key still works: %d", status)
-	}
-	other := ts.register(t, "mallory")
-	other.MustDo("DELETE", "/api/auth/keys/"+ro.ID, nil, 404, nil)
-	withRO.MustDo("GET", "/api/agents", nil, 200, nil)
-}
-
-// TestLoginThrottling: failed logins are refused for a while with 429 and
-// Retry-After, the same for an account that exists and one that does not.
-func TestLoginThrottling(t *testing.T) {
-	ts := newTestServer(t, nil)
-	ts.register(t, "root")
-	anon := &apitest.Client{T: t, Base: ts.URL}
-	for _, login := range []string{"root", "ghost"} {
-		var status int
-		var raw []byte
-		for i := 0; i < 7; i++ {
-			status, raw = anon.Do("POST", "/api/auth/login", map[string]string{"username": login, "password": "wrong-password"})
-		}
-		if status != http.StatusTooManyRequests || !strings.Contains(apitest.DetailOf(t, raw), "too many failed logins") {
-			t.Fatalf("%s after 7 failures: %d %s", login, status, raw)
-		}
-	}
-	req, _ := http.NewRequest("POST", ts.URL+"/api/auth/login", strings.NewReader(`{"username": "root", "password": "password-root"}`))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("right password while locked: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
-	}
-}
-
 // TestQuotas: each limit holds at its edge, under concurrent requests too,
 // and GET /api/system/limits shows limits and use.
 func TestQuotas(t *testing.T) {
-	ts := newTestServer(t, func(c *app.Config) {
+	t.Parallel()
+	ts := newAPIServer(t, func(c *app.Config) {
 		agents, running, mem, cpus, agentMem := 4, 2, int64(96<<20), 1.0, int64(64<<20)
 		c.Quota = warder.Limits{Agents: &agents, RunningAgents: &running, MemoryBytes: &mem, CPUs: &cpus, AgentMemoryBytes: &agentMem}
 	})
@@ -146,7 +77,8 @@ func TestQuotas(t *testing.T) {
 // TestAdminDisable: an admin lists users and disables one: their token
 // stops at once and their agents stop; enabled again, they can log in.
 func TestAdminDisable(t *testing.T) {
-	ts := newTestServer(t, nil)
+	t.Parallel()
+	ts := newAPIServer(t)
 	admin := ts.register(t, "root")
 	alice := ts.register(t, "alice")
 	a := alice.CreateAgent("alices")

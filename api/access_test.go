@@ -1,4 +1,4 @@
-package e2e
+package api_test
 
 import (
 	"net/http"
@@ -27,7 +27,8 @@ var agentEndpoints = []struct{ method, path, body string }{
 // TestOwnership: another user's agent does not exist for you, and nothing
 // works without a live token.
 func TestOwnership(t *testing.T) {
-	ts := newTestServer(t, nil)
+	t.Parallel()
+	ts := newAPIServer(t)
 	admin := ts.register(t, "root")
 	alice := ts.register(t, "alice")
 	bob := ts.register(t, "bob")
@@ -94,47 +95,5 @@ func TestOwnership(t *testing.T) {
 	}
 	if status, _ := alice.Do("GET", "/api/agents/"+a.ID, nil); status != 401 {
 		t.Fatalf("after logout GET agent = %d", status)
-	}
-}
-
-// TestAuthRules: duplicate accounts, wrong passwords and the first admin.
-func TestAuthRules(t *testing.T) {
-	ts := newTestServer(t, nil)
-	root := ts.register(t, "root")
-	var me map[string]any
-	root.MustDo("GET", "/api/auth/me", nil, 200, &me)
-	if me["role"] != "admin" {
-		t.Fatalf("first user role = %v", me["role"])
-	}
-	alice := ts.register(t, "alice")
-	alice.MustDo("GET", "/api/auth/me", nil, 200, &me)
-	if me["role"] != "user" {
-		t.Fatalf("second user role = %v", me["role"])
-	}
-	anon := &apitest.Client{T: t, Base: ts.URL}
-	for _, body := range []map[string]string{
-		{"username": "ALICE", "email": "other@example.com", "password": "password-x"},
-		{"username": "alice2", "email": "Alice@Example.com", "password": "password-x"},
-	} {
-		status, raw := anon.Do("POST", "/api/auth/register", body)
-		if status != http.StatusConflict {
-			t.Errorf("duplicate register %v = %d %s", body, status, raw)
-		}
-	}
-	status, raw := anon.Do("POST", "/api/auth/register", map[string]string{"username": "carol", "email": "carol@example.com", "password": "secret-password"})
-	if status != 201 || strings.Contains(string(raw), "secret-password") || strings.Contains(string(raw), "hash") {
-		t.Fatalf("register = %d %s", status, raw)
-	}
-	for _, login := range []map[string]string{
-		{"username": "alice", "password": "wrong-password"},
-		{"username": "nobody", "password": "wrong-password"},
-	} {
-		status, raw := anon.Do("POST", "/api/auth/login", login)
-		if status != 401 || apitest.DetailOf(t, raw) != "incorrect username or password" {
-			t.Errorf("login %v = %d %s", login, status, raw)
-		}
-	}
-	if status, raw := apitest.TokenForm(t, ts.URL, "alice", "wrong"); status != 401 {
-		t.Fatalf("token form with a wrong password = %d %s", status, raw)
 	}
 }

@@ -1,0 +1,91 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/internal/apitest"
+)
+
+// TestEventsStream: /api/events delivers status changes of the caller's
+// agents (an admin's: everyone's), and ends when the server shuts down.
+func TestEventsStream(t *testing.T) {
+	t.Parallel()
+	ts := newAPIServer(t)
+	root := ts.register(t, "root")
+	alice := ts.register(t, "alice")
+	bob := ts.register(t, "bob")
+	streams := map[string]*apitest.LiveStream{
+		"root": root.Open("/api/events", true), "alice": alice.Open("/api/events", true), "bob": bob.Open("/api/events", true),
+	}
+	a := alice.CreateAgent("watched")
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	for _, who := range []string{"root", "alice"} {
+		var seen []warder.Status
+		for len(seen) < 2 {
+			ev := streams[who].Next(t, 5*time.Second)
+			var c warder.StatusChange
+			ev.Decode(t, &c)
+			if ev.Name != "status" || c.AgentID != a.ID || c.UserID != alice.UserID || c.Actor != "user:alice" {
+				t.Fatalf("%s got %s %s", who, ev.Name, ev.Data)
+			}
+			seen = append(seen, c.To)
+		}
+		if seen[0] != warder.StatusStarting || seen[1] != warder.StatusRunning {
+			t.Fatalf("%s saw %v, want starting then running", who, seen)
+		}
+	}
+	select {
+	case ev := <-streams["bob"].Events:
+		t.Fatalf("bob saw alice's agent: %+v", ev)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	ts.App.Handler().CloseStreams()
+	for who, s := range streams {
+		ev := s.Next(t, 5*time.Second)
+		var end map[string]string
+		json.Unmarshal([]byte(ev.Data), &end)
+		if ev.Name != "end" || !strings.Contains(end["reason"], "shutting down") {
+			t.Fatalf("%s: %s %s at shutdown", who, ev.Name, ev.Data)
+		}
+	}
+}
+
+// TestStreamCap: a user holds at most 32 streams at once; the next is a
+// 429 that says why, other users are unaffected, and a closed stream
+// frees its slot.
+func TestStreamCap(t *testing.T) {
+	t.Parallel()
+	ts := newAPIServer(t)
+	ts.register(t, "root")
+	alice := ts.register(t, "alice")
+	bob := ts.register(t, "bob")
+	var open []*apitest.LiveStream
+	for range 32 {
+		open = append(open, alice.Open("/api/events", true))
+	}
+	status, raw := alice.TryStream("/api/events")
+	if status != http.StatusTooManyRequests || !strings.Contains(apitest.DetailOf(t, raw), "at most 32") {
+		t.Fatalf("alice's 33rd stream = %d %s", status, raw)
+	}
+	if status, raw := bob.TryStream("/api/events"); status != 200 {
+		t.Fatalf("bob's first stream = %d %s", status, raw)
+	}
+	open[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, raw = alice.TryStream("/api/events")
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed stream's slot was not freed: %d %s", status, raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
