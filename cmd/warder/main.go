@@ -1,4 +1,5 @@
-// Command warder runs the Warder control plane and its admin tasks.
+// Command warder runs the Warder control plane and its admin tasks, and
+// is its command line client (package cli): login, agents, keys, ...
 //
 //	warder serve                   run the API server (the default)
 //	warder setup                   create the agent network and build the agent image
@@ -14,11 +15,17 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/warder/warder/cli"
 	"github.com/warder/warder/internal/app"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if len(os.Args) > 1 && cli.IsCommand(os.Args[1]) {
+		code := (&cli.CLI{}).Run(ctx, os.Args[1:])
+		stop()
+		os.Exit(code)
+	}
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
@@ -35,6 +42,10 @@ commands:
   migrate                bring the database schema up to date
   role USERNAME ROLE     set a user's role to admin or user
   rotate-secrets         re-seal agents' secrets with WARDER_SECRET_KEY (old key in WARDER_SECRET_KEY_PREVIOUS)
+
+client commands, to a server over HTTP (warder login first; warder agents help):
+  login, logout, whoami, agents (ls, create, inspect, start, stop, restart, rm,
+  logs, stats, events, chat), ps, keys, users, status, audit
 
 Every flag has an environment variable; see the README.`
 
