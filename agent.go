@@ -131,8 +131,9 @@ type AgentService interface {
 	CreateAgent(ctx context.Context, caller *User, req AgentCreate) (*Agent, error)
 	Agent(ctx context.Context, caller *User, id string) (*Agent, error)
 	ListAgents(ctx context.Context, caller *User) ([]*Agent, error)
-	// ReplaceAgent is PUT: every editable field is taken from req.
-	ReplaceAgent(ctx context.Context, caller *User, id string, req AgentCreate) (*Agent, error)
+	// ReplaceAgent is PUT: the fields req sets replace the agent's, those
+	// it leaves out are kept (see AgentReplace).
+	ReplaceAgent(ctx context.Context, caller *User, id string, req AgentReplace) (*Agent, error)
 	// UpdateAgent is PATCH: only the fields req sets change.
 	UpdateAgent(ctx context.Context, caller *User, id string, req AgentUpdate) (*Agent, error)
 	DeleteAgent(ctx context.Context, caller *User, id string) error

@@ -53,6 +53,17 @@ type AgentUpdate struct {
 	ContainerConfig *ContainerConfigUpdate `json:"container_config"`
 }
 
+// AgentReplace is the body of PUT /api/agents/{id}. As in the original
+// Warder, whose clients send only what they change, a field left out is
+// kept: a PUT never wipes what its caller did not send. In
+// container_config each field is kept or replaced on its own, and
+// secret_env, when given, replaces all the secrets. UserID may be sent
+// (a GET response carries it) but an agent keeps its owner.
+type AgentReplace struct {
+	AgentUpdate
+	UserID *string `json:"user_id"`
+}
+
 // ContainerConfigUpdate changes only the container settings it sets.
 type ContainerConfigUpdate struct {
 	Image       *string            `json:"image"`

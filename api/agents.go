@@ -48,7 +48,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, caller *warder
 }
 
 func (s *Server) replaceAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
-	var req warder.AgentCreate
+	var req warder.AgentReplace
 	if err := decode(r, &req); err != nil {
 		return err
 	}

@@ -32,8 +32,9 @@ func (c *Client) Agent(ctx context.Context, id string) (*warder.Agent, error) {
 	return &a, err
 }
 
-// ReplaceAgent is PUT /api/agents/{id}: req replaces every editable field.
-func (c *Client) ReplaceAgent(ctx context.Context, id string, req warder.AgentCreate) (*warder.Agent, error) {
+// ReplaceAgent is PUT /api/agents/{id}: the fields req sets replace the
+// agent's, and those it leaves out are kept.
+func (c *Client) ReplaceAgent(ctx context.Context, id string, req warder.AgentReplace) (*warder.Agent, error) {
 	var a warder.Agent
 	err := c.call(ctx, request{method: http.MethodPut, path: "/api/agents/" + seg(id), body: req}, &a)
 	return &a, err

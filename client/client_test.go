@@ -57,10 +57,12 @@ func TestClientFlow(t *testing.T) {
 	if list := try(alice.Agents(ctx)).must(t); len(list) != 1 || list[0].ID != a.ID {
 		t.Fatalf("agents: %+v", list)
 	}
-	put := try(alice.ReplaceAgent(ctx, a.ID, warder.AgentCreate{Name: "helper", Description: "edited", Config: a.Config, ContainerConfig: a.ContainerConfig})).must(t)
+	desc, mem := "edited", "128m"
+	put := try(alice.ReplaceAgent(ctx, a.ID, warder.AgentReplace{AgentUpdate: warder.AgentUpdate{Description: &desc,
+		ContainerConfig: &warder.ContainerConfigUpdate{MemoryLimit: &mem}}})).must(t)
 	if put.Description != "edited" || put.Name != "helper" || put.Config["model"] != "m" ||
-		put.ContainerConfig.MemoryLimit != "64m" || put.ContainerConfig.EnvVars["A"] != "1" {
-		t.Fatalf("PUT: %+v", put)
+		put.ContainerConfig.MemoryLimit != "128m" || put.ContainerConfig.EnvVars["A"] != "1" {
+		t.Fatalf("PUT wiped what it was not sent: %+v", put)
 	}
 	name := "helper2"
 	a = try(alice.UpdateAgent(ctx, a.ID, warder.AgentUpdate{Name: &name})).must(t)
@@ -108,11 +110,11 @@ func TestClientFlow(t *testing.T) {
 		t.Fatalf("streamed logs: %+v, %q", lines, reason)
 	}
 	st := try(alice.Stats(ctx, a.ID)).must(t)
-	if st.MemoryLimitBytes != 64<<20 || st.MemoryLimit != "64.0MB" || st.ReadAt.IsZero() {
+	if st.MemoryLimitBytes != 128<<20 || st.MemoryLimit != "128.0MB" || st.ReadAt.IsZero() {
 		t.Fatalf("stats: %+v", st)
 	}
 	hist := try(alice.StatsHistory(ctx, a.ID, time.Minute)).must(t)
-	if hist.Stats.MemoryLimitBytes != 64<<20 {
+	if hist.Stats.MemoryLimitBytes != 128<<20 {
 		t.Fatalf("stats history: %+v", hist)
 	}
 	var samples int

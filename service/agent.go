@@ -112,25 +112,18 @@ func (s *Service) ListAgents(ctx context.Context, caller *warder.User) ([]*warde
 	return s.store.ListAgents(ctx, f)
 }
 
-// ReplaceAgent is PUT: the body replaces every editable field.
-func (s *Service) ReplaceAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentCreate) (*warder.Agent, error) {
-	if err := req.Validate(s.cfg.DefaultImage); err != nil {
-		return nil, err
-	}
+// ReplaceAgent is PUT: as PATCH, only the fields the body sets change,
+// as the original Warder did (see warder.AgentReplace); user_id, if sent,
+// must be the owner's.
+func (s *Service) ReplaceAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentReplace) (*warder.Agent, error) {
 	return s.edit(ctx, caller, id, func(a *warder.Agent) error {
-		if req.UserID != "" && req.UserID != a.UserID {
-			if req.UserID != caller.ID && !caller.IsAdmin() {
+		if req.UserID != nil && *req.UserID != a.UserID {
+			if *req.UserID != caller.ID && !caller.IsAdmin() {
 				return warder.Errorf(warder.ErrForbidden, "user_id must be your own user id")
 			}
 			return warder.Errorf(warder.ErrInvalid, "user_id cannot be changed: an agent keeps its owner")
 		}
-		a.Name, a.Description, a.Type, a.Config = req.Name, req.Description, req.Type, req.Config
-		names := a.ContainerConfig.SecretEnvNames
-		a.ContainerConfig = req.ContainerConfig
-		// Secrets are write-only, so a PUT that leaves them out (as a GET
-		// response sent back would) keeps them.
-		a.ContainerConfig.SecretEnvNames = names
-		return nil
+		return req.Apply(a, s.cfg.DefaultImage)
 	})
 }
 
