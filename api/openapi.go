@@ -88,7 +88,7 @@ var ops = map[string]op{
 	"GET /api/agents":               {summary: "The caller's agents (an admin's: all)", tag: "agents", status: 200, resp: []*warder.Agent{}},
 	"GET /api/agents/{$}":           {summary: "The caller's agents (with a slash)", tag: "agents", status: 200, resp: []*warder.Agent{}},
 	"GET /api/agents/{id}":          {summary: "One agent", tag: "agents", status: 200, resp: warder.Agent{}},
-	"PUT /api/agents/{id}":          {summary: "Replace an agent's editable fields", tag: "agents", body: warder.AgentCreate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
+	"PUT /api/agents/{id}":          {summary: "Change the fields given, keeping those left out (as the original Warder did)", tag: "agents", body: warder.AgentReplace{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
 	"PATCH /api/agents/{id}":        {summary: "Change the fields given", tag: "agents", body: warder.AgentUpdate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
 	"DELETE /api/agents/{id}":       {summary: "Remove the container, free the port, delete the agent", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{503}},
 	"POST /api/agents/{id}/start":   {summary: "Create the container if there is none, then start it", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
