@@ -39,8 +39,8 @@ func (g *schemaGen) of(t reflect.Type, request bool) map[string]any {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		if t.Elem().Kind() == reflect.Struct && t.Elem() != timeType {
-			return g.of(t.Elem(), request) // a pointer to an object is never sent as null
+		if t.Elem().Kind() == reflect.Struct && t.Elem() != timeType && !request {
+			return g.of(t.Elem(), request) // the server never answers a nil object
 		}
 		return nullable(g.of(t.Elem(), request))
 	case reflect.Struct:

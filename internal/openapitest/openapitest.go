@@ -136,6 +136,37 @@ func (d *Doc) CheckBody(method, path string, status int, contentType string, bod
 	return wrap(method, path, status, d.Validate(c["schema"], v))
 }
 
+// CheckRequest checks a request's JSON body against the operation's
+// requestBody schema: what a client sends is what the document says.
+func (d *Doc) CheckRequest(method, path, contentType string, body []byte) error {
+	op := d.find(method, path)
+	if op == nil {
+		return fmt.Errorf("%s %s: no operation of the document", method, path)
+	}
+	rb, _ := op.spec["requestBody"].(map[string]any)
+	if rb == nil {
+		if len(body) > 0 {
+			return fmt.Errorf("%s %s: a body is sent, and the document names none", method, op.path)
+		}
+		return nil
+	}
+	c, mt, err := mediaType(rb, contentType)
+	if err != nil {
+		return fmt.Errorf("%s %s: request: %w", method, op.path, err)
+	}
+	if mt != "application/json" {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("%s %s: request body is not JSON: %v", method, op.path, err)
+	}
+	if err := d.Validate(c["schema"], v); err != nil {
+		return fmt.Errorf("%s %s: request: %w", method, op.path, err)
+	}
+	return nil
+}
+
 // CheckEvent checks one event of a stream against the schema x-events
 // gives for its name ("message" for an unnamed event).
 func (d *Doc) CheckEvent(method, path, name string, data []byte) error {

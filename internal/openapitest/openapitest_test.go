@@ -5,7 +5,10 @@ import (
 	"testing"
 )
 
-const doc = `{"openapi": "3.1.0", "paths": {"/things/{id}": {"get": {"responses": {
+const doc = `{"openapi": "3.1.0", "paths": {"/things/{id}": {
+ "put": {"requestBody": {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+   "required": ["name"], "properties": {"name": {"type": "string"}}}}}}, "responses": {"200": {}}},
+ "get": {"responses": {
   "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}},
                       "text/event-stream": {"x-events": {"thing": {"$ref": "#/components/schemas/Thing"}}}}},
   "404": {"content": {"application/json": {"schema": {"type": "object", "required": ["detail"]}}}}}}}},
@@ -45,6 +48,15 @@ func TestCheck(t *testing.T) {
 	}
 	if err := d.CheckEvent("GET", "/things/1", "other", []byte(`{}`)); err == nil {
 		t.Error("an event x-events does not name passed")
+	}
+	for body, want := range map[string]string{`{"name": "x"}`: "", `{}`: "required", `{"name": "x", "extra": 1}`: `"extra" is not in the schema`} {
+		err := d.CheckRequest("PUT", "/things/1", "application/json", []byte(body))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("request %s: %v, want %q", body, err, want)
+		}
+	}
+	if err := d.CheckRequest("GET", "/things/1", "", []byte("x")); err == nil {
+		t.Error("a body the document names none for passed")
 	}
 	if err := d.CheckBody("GET", "/nothing", 200, "application/json", []byte(`{}`)); err == nil {
 		t.Error("a path of no operation passed")

@@ -11,7 +11,8 @@ import (
 	"sync"
 )
 
-// Transport checks every answer that passes through it against the
+// Transport checks every request that passes through it (a JSON body
+// against the operation's requestBody) and every answer against the
 // document: whole bodies when they arrive, streams event by event as the
 // caller reads them. It keeps what it found wrong and which operations it
 // saw answered.
@@ -59,11 +60,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	method, path := req.Method, req.URL.Path
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody != nil && !strings.Contains(path, "/proxy/") {
+		if b, err := req.GetBody(); err == nil {
+			body, _ := io.ReadAll(b)
+			b.Close()
+			t.note(t.Doc.CheckRequest(method, path, req.Header.Get("Content-Type"), body))
+		}
+	}
 	resp, err := base.RoundTrip(req)
 	if err != nil {
 		return resp, err
 	}
-	method, path := req.Method, req.URL.Path
 	t.mu.Lock()
 	if t.seen == nil {
 		t.seen = map[string]bool{}
