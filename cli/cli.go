@@ -282,13 +282,16 @@ func (c *CLI) flags(name, synopsis string) *flag.FlagSet {
 // returns the other arguments.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
+	help := fs.Usage
+	fs.Usage = func() {} // a mistake is one line; only -h prints the usage
+	defer func() { fs.Usage = help }()
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				help()
 				return nil, err
 			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, usagef("%s: %v (see warder %s -h)", fs.Name(), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -82,6 +82,7 @@ func (c *CLI) logout(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.Stdout, "Not signed in")
 		return nil
 	}
+	url := c.serverURL()
 	cl, err := c.client()
 	if err != nil {
 		return err
@@ -96,7 +97,7 @@ func (c *CLI) logout(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	fmt.Fprintln(c.Stdout, "Signed out of "+c.serverURL())
+	fmt.Fprintln(c.Stdout, "Signed out of "+url)
 	return nil
 }
 

@@ -261,7 +261,7 @@ func TestCLI(t *testing.T) {
 	// Remove, then log out.
 	alice.ok("agents", "rm", "helper")
 	alice.fails(cli.ExitNotFound, `no agent "helper"`, "agents", "inspect", "helper")
-	if out := alice.ok("logout"); !strings.Contains(out, "Signed out") {
+	if out := alice.ok("logout"); out != "Signed out of "+ts.URL+"\n" {
 		t.Fatalf("logout: %q", out)
 	}
 	if _, err := os.Stat(filepath.Join(alice.dir, "config.json")); !os.IsNotExist(err) {
