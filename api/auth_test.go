@@ -58,8 +58,8 @@ func TestAuthRules(t *testing.T) {
 // TestLoginThrottling: failed logins are refused for a while with 429 and
 // Retry-After, the same for an account that exists and one that does not.
 func TestLoginThrottling(t *testing.T) {
-	// Not parallel: the locks last a second or two, and the test must
-	// make its attempts within them.
+	// Not parallel: the first lock lasts a second, and the test must make
+	// its attempts within it.
 	ts := newAPIServer(t)
 	ts.register(t, "root")
 	anon := &apitest.Client{T: t, Base: ts.URL}
@@ -72,15 +72,20 @@ func TestLoginThrottling(t *testing.T) {
 		if status != http.StatusTooManyRequests || !strings.Contains(apitest.DetailOf(t, raw), "too many failed logins") {
 			t.Fatalf("%s after 7 failures: %d %s", login, status, raw)
 		}
-	}
-	req, _ := http.NewRequest("POST", ts.URL+"/api/auth/login", strings.NewReader(`{"username": "root", "password": "password-root"}`))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("right password while locked: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+		if login != "root" {
+			continue
+		}
+		// At once, while the lock holds (the ghost's failures take longer
+		// than it on a loaded machine).
+		req, _ := http.NewRequest("POST", ts.URL+"/api/auth/login", strings.NewReader(`{"username": "root", "password": "password-root"}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("right password while locked: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
 	}
 }
 

@@ -131,6 +131,7 @@ func detailIn(t *testing.T, body []byte) string {
 // matches, not by the decoded path: /api/agents/x%2Fproxy%2Fy is PUT
 // /api/agents/{id} and is capped; the real proxy route is not.
 func TestBodyCapFollowsRoute(t *testing.T) {
+	t.Parallel()
 	var got atomic.Int64
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
@@ -241,6 +242,7 @@ func slowHandler(t *testing.T, base string, bound time.Duration) {
 // TestMetricLabelsBounded: requests with made-up methods, to made-up
 // paths, add a bounded number of series to /metrics.
 func TestMetricLabelsBounded(t *testing.T) {
+	t.Parallel()
 	m := metrics.New()
 	ts, _ := newEdgeServer(t, Options{Metrics: m.Handler(), Observer: m})
 	for i := range 200 {
@@ -274,6 +276,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 // TestHugePathNotEchoed: a 1 MB path is neither answered nor logged in
 // full.
 func TestHugePathNotEchoed(t *testing.T) {
+	t.Parallel()
 	ts, logs := newEdgeServer(t, Options{Agents: edgeAgents{}})
 	long := "/api/" + strings.Repeat("a", 1<<20)
 	for _, tt := range []struct {
@@ -312,6 +315,7 @@ func TestHugePathNotEchoed(t *testing.T) {
 // origin-wide headers do not reach the caller, and its answer comes
 // sandboxed and unsniffed.
 func TestProxyUntrustedAnswer(t *testing.T) {
+	t.Parallel()
 	var seen http.Header
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = r.Header.Clone()
@@ -370,6 +374,7 @@ func TestProxyUntrustedAnswer(t *testing.T) {
 // TestTimeParamsBounded: a time before 1970 or after 9999, however
 // written, is a 400 that says so, for logs and the audit log alike.
 func TestTimeParamsBounded(t *testing.T) {
+	t.Parallel()
 	ts, _ := newEdgeServer(t, Options{Agents: edgeAgents{}, Audit: edgeAudit{}})
 	get := func(path string) (int, []byte) {
 		req, _ := http.NewRequest("GET", ts.URL+path, nil)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestProxiedPath(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string][2]string{
 		"/api/agents/a1/proxy/":          {"/", "/"},
 		"/api/agents/a1/proxy/x/y?q=1":   {"/x/y", "/x/y"},

@@ -38,6 +38,7 @@ func (r *syncRecorder) body() string {
 }
 
 func TestSSEFraming(t *testing.T) {
+	t.Parallel()
 	rec := &syncRecorder{ResponseRecorder: httptest.NewRecorder()}
 	tw := &tracked{ResponseWriter: rec}
 	s := openSSE(tw)
@@ -109,6 +110,7 @@ type failingWriter struct{ *httptest.ResponseRecorder }
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
 
 func TestAcceptsEventStream(t *testing.T) {
+	t.Parallel()
 	for accept, want := range map[string]bool{
 		"":                                 false,
 		"application/json":                 false,
@@ -125,6 +127,7 @@ func TestAcceptsEventStream(t *testing.T) {
 }
 
 func TestParseTime(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	tests := []struct {
 		in   string

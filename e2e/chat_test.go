@@ -49,6 +49,7 @@ type chatReply struct {
 // far, streams in pieces, stores every turn, and turns the model's
 // failures into clear 502s without ever showing the key.
 func TestChatThroughWarder(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	llm := newFakeLLM(t, ts)
 	ts.register(t, "root")
@@ -159,6 +160,7 @@ func TestChatThroughWarder(t *testing.T) {
 // TestChatOffline: with no model API at all the default agent answers,
 // plainly offline, whole or streamed; a stopped agent is started for it.
 func TestChatOffline(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	c := ts.register(t, "root")
 	a := c.CreateAgent("offline")
@@ -201,6 +203,7 @@ func TestChatOffline(t *testing.T) {
 // conversations or the proxy, and a conversation of one agent cannot be
 // continued through another.
 func TestChatAccess(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ts.register(t, "root")
 	alice, bob := ts.register(t, "alice"), ts.register(t, "bob")
@@ -236,6 +239,7 @@ func TestChatAccess(t *testing.T) {
 // the API's 1 MiB cap) but not the caller's token, streams answers as they
 // come, starts the agent on demand and counts as use.
 func TestProxy(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	llm := newFakeLLM(t, ts)
 	c := ts.register(t, "root")

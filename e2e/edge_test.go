@@ -13,6 +13,7 @@ import (
 // caller's Cookie does not arrive and the answer comes back sandboxed;
 // and a logs since before 1970 is a 400, not Docker's error as a 500.
 func TestAgentAnswersUntrusted(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	c := ts.register(t, "root")
 	var a apitest.Agent

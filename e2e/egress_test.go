@@ -19,6 +19,7 @@ import (
 // are checked from inside, with the agent binary's probe. (Either can
 // reach the Docker host's own addresses: see the README.)
 func TestEgress(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	c := ts.register(t, "root")
 	_, binary := testImage(t)

@@ -19,7 +19,10 @@ import (
 
 // TestSeedWalkthrough is the seed document's manual test, step by step,
 // plus what each step must have done to the real container.
-func TestSeedWalkthrough(t *testing.T) { seedWalkthrough(t, newTestServer(t, nil)) }
+func TestSeedWalkthrough(t *testing.T) {
+	t.Parallel()
+	seedWalkthrough(t, newTestServer(t, nil))
+}
 
 // seedWalkthrough runs the walk-through against ts.
 func seedWalkthrough(t *testing.T, ts *testServer) {

@@ -121,6 +121,7 @@ func TestChatFloodBounded(t *testing.T) {
 // 64 KiB and marked, streamed or not; logs over 4 MiB are a 413 that says
 // how to stream them, and a streamed read of them is whole.
 func TestLogsHugeLines(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	c := ts.register(t, "root")
 	a := createFloodAgent(c, "logger", "WARDER_AGENT_LOG_FLOOD", "100x128")

@@ -19,6 +19,7 @@ import (
 // owner's other agents either (documented in docs/security.md). Warder
 // itself still reaches and talks to every one of them.
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ts.register(t, "root") // the admin, so alice and bob are plain users
 	alice, bob := ts.register(t, "alice"), ts.register(t, "bob")

@@ -234,6 +234,7 @@ func TestStatsFromCollector(t *testing.T) {
 // TestMetricsAndRequestIDs: the scrape has every family, and a request's
 // id is echoed and in its log lines.
 func TestMetricsAndRequestIDs(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, func(c *app.Config) { c.LogLevel = "info" })
 	c := ts.register(t, "root")
 	a := startAgent(c, "counted")

@@ -15,6 +15,7 @@ import (
 // TestPortExhaustionAndReuse: a port something else listens on is skipped,
 // a full range is a 409 naming it, and a deleted agent's port is reused.
 func TestPortExhaustionAndReuse(t *testing.T) {
+	t.Parallel()
 	const start = 19600
 	busy, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", start+1))
 	if err != nil {

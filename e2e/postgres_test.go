@@ -81,6 +81,7 @@ func TestPostgresTwoServers(t *testing.T) {
 // TestPostgresRaces: racing registrations and agent creations over two
 // servers end with one winner and clear 409s for the rest.
 func TestPostgresRaces(t *testing.T) {
+	t.Parallel()
 	sa, sb := twoServers(t)
 	ca := sa.register(t, "root")
 	servers := []string{sa.URL, sb.URL}
@@ -126,6 +127,7 @@ func wantOneWinner(t *testing.T, what string, statuses []int, bodies []string, l
 // TestPostgresOutage: PostgreSQL stops under a running Warder: requests get
 // a clear 503; it starts again: requests succeed with no restart of Warder.
 func TestPostgresOutage(t *testing.T) {
+	t.Parallel()
 	pg := testenv.NewPostgresServer(t)
 	url := pg.NewDatabase(t)
 	ts := newTestServer(t, func(c *app.Config) { c.DatabaseURL = url })
@@ -159,6 +161,7 @@ func TestPostgresOutage(t *testing.T) {
 
 // TestSeedWalkthroughPostgres is the seed's walk-through on PostgreSQL.
 func TestSeedWalkthroughPostgres(t *testing.T) {
+	t.Parallel()
 	url := testenv.Postgres(t)
 	seedWalkthrough(t, newTestServer(t, func(c *app.Config) { c.DatabaseURL = url }))
 }

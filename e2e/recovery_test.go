@@ -231,6 +231,7 @@ func waitUp(t *testing.T, port int) {
 // TestDockerUnavailable: with no Docker engine Warder still serves, keeps
 // what it stores, and answers container endpoints with a clear 503.
 func TestDockerUnavailable(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, func(c *app.Config) { c.DockerHost = "unix:///nonexistent/docker.sock" })
 	c := ts.register(t, "root")
 	if status, _ := c.Do("GET", "/healthz", nil); status != 200 {

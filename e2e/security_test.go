@@ -18,6 +18,7 @@ import (
 // TestHardenedContainer: a started agent's container carries every
 // hardening setting, as docker inspect shows it.
 func TestHardenedContainer(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	c := ts.register(t, "root")
 	a := c.CreateAgent("hardened")
@@ -99,6 +100,7 @@ func inspectEnv(t *testing.T, id string) []string {
 // TestSecretEnv: a secret reaches the container and nothing else: no
 // response, no log line, not the database file.
 func TestSecretEnv(t *testing.T) {
+	t.Parallel()
 	const value = "sk-this-must-never-leak-4c1d"
 	ts := newTestServer(t, func(c *app.Config) { c.LogLevel = "debug" })
 	c := ts.register(t, "root")

@@ -83,6 +83,7 @@ func TestStatusFollowsDocker(t *testing.T) {
 // TestOOMKilled: an agent that outgrows its memory limit ends failed, and
 // says why.
 func TestOOMKilled(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	c := ts.register(t, "root")
 	a := c.CreateWith("hungry", map[string]any{"memory_limit": "16m", "restart_policy": "no", "env_vars": map[string]string{"WARDER_AGENT_ALLOCATE_MB": "64"}})
@@ -96,6 +97,7 @@ func TestOOMKilled(t *testing.T) {
 // TestCrashLoop: an agent that keeps failing under on-failure:3 ends
 // reported as a crash loop, with its exit code and restart count.
 func TestCrashLoop(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	c := ts.register(t, "root")
 	a := c.CreateWith("crasher", map[string]any{"restart_policy": "on-failure:3",
@@ -111,6 +113,7 @@ func TestCrashLoop(t *testing.T) {
 // reported failed and Docker's restarts end: the container stays stopped
 // (kept for its logs) and its host port is free.
 func TestCrashLoopGivenUp(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	c := ts.register(t, "root")
 	a := c.CreateWith("looper", map[string]any{"restart_policy": "unless-stopped",

@@ -65,6 +65,7 @@ func newChatService(t *testing.T) (*Service, *runtimetest.Fake, *fakeAgents) {
 // TestChatConversation: a chat starts a stopped agent, the conversation
 // so far goes with every later message, and each turn is stored.
 func TestChatConversation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, fa := newChatService(t)
 	u := mustUser(t, s, "root")
@@ -106,6 +107,7 @@ func TestChatConversation(t *testing.T) {
 // TestChatRules: who may chat, and which conversation; a failed turn
 // stores nothing.
 func TestChatRules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, fa := newChatService(t)
 	admin, alice, bob := mustUser(t, s, "root"), mustUser(t, s, "alice"), mustUser(t, s, "bob")
@@ -161,6 +163,7 @@ func TestChatRules(t *testing.T) {
 
 // TestChatHistoryBounded: only the latest messages that fit are sent.
 func TestChatHistoryBounded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, fa := newChatService(t)
 	u := mustUser(t, s, "root")
@@ -205,6 +208,7 @@ func TestAwaitReadyGivesUp(t *testing.T) {
 }
 
 func TestTitle(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("é", 100)
 	for in, want := range map[string]string{"  a\n b ": "a b", long: strings.Repeat("é", 79) + "…"} {
 		if got := title(in); got != want {
@@ -216,6 +220,7 @@ func TestTitle(t *testing.T) {
 // TestHealthObserved: the container's health check shows on the agent
 // while it runs, and not once it stopped.
 func TestHealthObserved(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, rt, _ := newChatService(t)
 	u := mustUser(t, s, "root")

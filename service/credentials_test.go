@@ -45,6 +45,7 @@ func TestPasswordHashingBounded(t *testing.T) {
 // TestRegistrationRules: registration is throttled per address; closed,
 // it admits only the first user, and admins create the rest.
 func TestRegistrationRules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 1)
 	frozen := time.Now()
@@ -95,6 +96,7 @@ func TestRegistrationRules(t *testing.T) {
 // TestKeyBounds: a key made with a key expires no later and is read-only
 // if its maker is; a read-only caller makes no key.
 func TestKeyBounds(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 1)
 	alice := mustUser(t, s, "alice")

@@ -11,6 +11,7 @@ import (
 // it answers, unhealthy after three failed probes in a row, healthy again
 // when it answers; a stopped agent has none.
 func TestProbedHealth(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, fa := newChatService(t)
 	u := mustUser(t, s, "root")

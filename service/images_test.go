@@ -10,6 +10,7 @@ import (
 )
 
 func TestGlobMatch(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		pattern, image string
 		want           bool
@@ -31,6 +32,7 @@ func TestGlobMatch(t *testing.T) {
 }
 
 func TestImagePolicy(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
 	s.cfg.Images = ImagePolicy{Admins: []string{"warder/agent:latest", "team/*"}}

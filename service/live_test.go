@@ -13,6 +13,7 @@ import (
 // TestStatusChangesArePublished: every recorded change reaches the bus,
 // and a watcher sees only the agents its user may see.
 func TestStatusChangesArePublished(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
 	bus := broker.New(0)
@@ -64,6 +65,7 @@ func TestStatusChangesArePublished(t *testing.T) {
 }
 
 func TestAuditLogRules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
 	admin, alice := mustUser(t, s, "root"), mustUser(t, s, "alice")
@@ -98,6 +100,7 @@ func TestAuditLogRules(t *testing.T) {
 
 // TestStatsOfAStoppedAgent: a stopped agent's stats say it is not running.
 func TestStatsOfAStoppedAgent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
 	alice := mustUser(t, s, "alice")

@@ -52,6 +52,7 @@ func mustAgent(t *testing.T, s *Service, u *warder.User, name string) *warder.Ag
 }
 
 func TestOwnershipRules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
 	admin, alice, bob := mustUser(t, s, "root"), mustUser(t, s, "alice"), mustUser(t, s, "bob")
@@ -95,6 +96,7 @@ func TestOwnershipRules(t *testing.T) {
 }
 
 func TestLifecycleRules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
@@ -153,6 +155,7 @@ func TestLifecycleRules(t *testing.T) {
 }
 
 func TestPortAllocator(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	busy := 20003
 	s, _ := newTestService(t, 50, busy)

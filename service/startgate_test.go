@@ -13,6 +13,7 @@ import (
 // all refuse to start an agent that mayStart refuses, for each reason,
 // and none of them creates a container.
 func TestEveryStartPathIsGated(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	paths := map[string]func(s *Service, u *warder.User, id string) error{
 		"start": func(s *Service, u *warder.User, id string) error {
@@ -83,6 +84,7 @@ func TestEveryStartPathIsGated(t *testing.T) {
 // TestOnDemandStartAudited: a chat that starts a stopped agent leaves an
 // audit entry saying so, and so does one that was refused.
 func TestOnDemandStartAudited(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := newChatService(t)
 	root := mustUser(t, s, "root")
@@ -116,6 +118,7 @@ func TestOnDemandStartAudited(t *testing.T) {
 // policies (the fake has none) is refused at create and update, naming
 // the runtime, instead of failing at the first start.
 func TestCapabilitiesRespected(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
 	u := mustUser(t, s, "root")

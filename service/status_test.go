@@ -11,6 +11,7 @@ import (
 )
 
 func TestDerive(t *testing.T) {
+	t.Parallel()
 	agent := func(status warder.Status, cid string) *warder.Agent {
 		return &warder.Agent{Status: status, ContainerID: cid, ContainerConfig: warder.ContainerConfig{MemoryLimit: "16m"}}
 	}
@@ -49,6 +50,7 @@ func TestDerive(t *testing.T) {
 }
 
 func TestResync(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
@@ -128,6 +130,7 @@ func TestResync(t *testing.T) {
 }
 
 func TestStartRetriesOnANewPort(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
@@ -150,6 +153,7 @@ func TestStartRetriesOnANewPort(t *testing.T) {
 }
 
 func TestStopIdle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")

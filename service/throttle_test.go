@@ -11,6 +11,7 @@ import (
 )
 
 func TestThrottle(t *testing.T) {
+	t.Parallel()
 	var th throttle
 	now := time.Now()
 	acct, addr := accountKey("Alice"), addressKey("10.0.0.1")
@@ -51,6 +52,7 @@ func TestThrottle(t *testing.T) {
 }
 
 func TestLoginThrottled(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 1)
 	mustUser(t, s, "alice")

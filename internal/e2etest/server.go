@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,21 +27,30 @@ type Server struct {
 	Stop context.CancelFunc
 }
 
+// portBlocks hands out host port ranges: each server gets 500 ports of
+// its own, from 20 blocks in 22000-31999 (above the docker package's
+// tests, below the kernel's ephemeral ports), so servers of tests that
+// run in parallel never publish one port twice. Blocks are reused in
+// turn; far fewer than 20 servers are alive at once.
+var portBlocks atomic.Int64
+
 // NewServer starts Warder on a fresh SQLite database, the test agent
-// image and a network of its own; change adjusts the configuration first.
+// image, a network and a host port range of its own; change adjusts the
+// configuration first.
 // When the test ends every agent's container and the networks are removed
 // by exact name, and the app is closed; if the test failed, Warder's log
 // is printed.
 func NewServer(tb testing.TB, change func(*app.Config)) *Server {
 	tb.Helper()
 	image, binary := AgentImage(tb)
+	block := 22000 + 500*int(portBlocks.Add(1)%20)
 	cfg := app.Config{
 		DataDir:        tb.TempDir(),
 		Network:        testenv.UniqueName("warder-test-net-"),
 		Image:          image,
 		AgentBinary:    binary,
-		PortStart:      19000,
-		PortEnd:        19499,
+		PortStart:      block,
+		PortEnd:        block + 499,
 		BindAddress:    "127.0.0.1",
 		TokenTTL:       time.Hour,
 		StopTimeout:    5 * time.Second,
