@@ -71,6 +71,12 @@ func (s *Server) routes() {
 		s.mux.Handle(r.pattern, r.handler)
 		s.patterns = append(s.patterns, r.pattern)
 	}
+	// The dashboard is static files, not part of the API (nor of its
+	// OpenAPI document): it calls the routes above like any client.
+	if s.ui != nil {
+		s.mux.Handle("GET /{$}", s.ui)
+		s.mux.Handle("GET /ui/", s.ui)
+	}
 	s.mux.Handle("/", s.public(s.notFound))
 }
 

@@ -43,6 +43,8 @@ type Server struct {
 	bodyTimeout time.Duration
 	// cors lets browsers on other origins call the API; nil: it is off.
 	cors *cors
+	// ui serves the dashboard at / and /ui/; nil: those are 404s.
+	ui http.Handler
 }
 
 // Options wires a Server.
@@ -72,6 +74,9 @@ type Options struct {
 	// pages may call the API from a browser; none means CORS is off.
 	// Credentials (cookies) are never allowed: callers send their token.
 	CORSOrigins []string
+	// UI serves the web dashboard: GET / and GET /ui/... (package web);
+	// nil leaves them 404s, as for any unknown path.
+	UI http.Handler
 }
 
 // New returns a Server with every route registered.
@@ -98,6 +103,7 @@ func New(o Options) *Server {
 		s.obs = noObserver{}
 	}
 	s.cors = newCORS(o.CORSOrigins)
+	s.ui = o.UI
 	s.closing, s.closeStreams = context.WithCancel(context.Background())
 	s.routes()
 	return s

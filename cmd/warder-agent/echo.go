@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // maxEchoBodyBytes caps what /echo/ reads; it hashes as it reads, so a
@@ -18,7 +19,17 @@ const echoShownBytes = 4 << 10
 // echo answers any method on /echo/... with what it received: method, path,
 // query, headers, and the body's size, SHA-256 and (if small) text. It is
 // served only with WARDER_AGENT_ECHO=1, for tests of what a proxy passes on.
+//
+// A GET of a path ending in .html is answered instead with probePage: a
+// page whose script tries to read the storage and cookies of the origin it
+// is served from and shows what it found in its title, as a hostile
+// agent's page would, for browser tests of what such a page can reach.
 func echo(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, ".html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, probePage)
+		return
+	}
 	sum := sha256.New()
 	var head bytes.Buffer
 	n, err := io.Copy(io.MultiWriter(sum, &limitedBuffer{&head, echoShownBytes}), http.MaxBytesReader(w, r.Body, maxEchoBodyBytes))
@@ -52,3 +63,15 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// probePage is the hostile page of echo: its title stays "probe: no
+// script ran" unless its script runs, and then says what it could read.
+const probePage = `<!doctype html><html><head><title>probe: no script ran</title></head><body><p>agent page</p>
+<script>
+let found = [];
+try { for (let i = 0; i < localStorage.length; i++) { const k = localStorage.key(i); found.push(k + "=" + localStorage.getItem(k)); } } catch (e) { found.push("localStorage refused: " + e.name); }
+try { for (let i = 0; i < sessionStorage.length; i++) { const k = sessionStorage.key(i); found.push(k + "=" + sessionStorage.getItem(k)); } } catch (e) { found.push("sessionStorage refused: " + e.name); }
+try { found.push("cookie=" + document.cookie); } catch (e) { found.push("cookie refused: " + e.name); }
+document.title = "probe ran: " + found.join("; ");
+</script></body></html>
+`

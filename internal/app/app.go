@@ -26,6 +26,7 @@ import (
 	"github.com/warder/warder/service"
 	"github.com/warder/warder/sqlstore"
 	"github.com/warder/warder/stats"
+	"github.com/warder/warder/web"
 )
 
 // App is Warder wired together: the only place that knows every package.
@@ -207,6 +208,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
 		CORSOrigins:       cfg.CORSOrigins,
+		UI:                web.New(),
 	})
 	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log}, nil
 }

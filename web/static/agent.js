@@ -1,0 +1,167 @@
+// One agent: status and actions, live stats chart, live logs, status
+// history, chat, and the commands that do the same from a shell.
+import { api, stream } from './api.js';
+import { h, svgEl, statusBadge, confirmDialog } from './dom.js';
+import { followEvents, agentAction } from './agents.js';
+
+const HISTORY = '5m', MAX_POINTS = 300;
+
+export async function agentView(id, { signal }) {
+  let a = await api('GET', '/api/agents/' + id);
+  const head = h('div.toolbar');
+  const err = h('p.error', { role: 'alert', id: 'agent-error' });
+  let live = null; // AbortController of the streams that need a running agent
+
+  const drawHead = () => {
+    const running = a.status === 'running';
+    const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act(action) }, label);
+    head.replaceChildren(h('h1.flat', {}, a.name), statusBadge(a), h('span.muted', { id: 'reason' }, a.status_reason || ''),
+      h('span.grow'), running ? btn('Stop', 'stop', '.secondary') : btn('Start', 'start'),
+      running ? btn('Restart', 'restart', '.secondary') : null, h('a', { href: `#/agents/${id}/edit` }, 'Edit'), btn('Delete', 'delete', '.danger'));
+  };
+  async function act(action) {
+    err.textContent = '';
+    if (action === 'delete' && !await confirmDialog(`Delete agent ${a.name}? Its container is removed.`)) return;
+    try {
+      await agentAction(id, action);
+      if (action === 'delete') { location.hash = '#/agents'; return; }
+      update(await api('GET', '/api/agents/' + id));
+    } catch (x) { err.textContent = x.detail || String(x); }
+  }
+  function update(next) {
+    const was = a.status;
+    a = next;
+    drawHead();
+    if (a.status === 'running' && (was !== 'running' || !live)) startLive();
+    if (a.status !== 'running' && live) { live.abort(); live = null; }
+    loadHistory();
+  }
+
+  // Stats: backfill from ?history=, then one event per sample.
+  const points = [];
+  const cpuLine = svgEl('polyline', { class: 'cpu', id: 'cpu-line' }), memLine = svgEl('polyline', { class: 'mem', id: 'mem-line' });
+  const chart = svgEl('svg', { class: 'chart', viewBox: '0 0 300 100', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'CPU and memory over time' });
+  chart.append(cpuLine, memLine);
+  const now = h('p.muted', { id: 'stats-now' }, 'Not running');
+  const drawChart = () => {
+    const pts = points.slice(-MAX_POINTS), n = pts.length;
+    const maxCPU = Math.max(1, ...pts.map(p => p.cpu_percent)), maxMem = Math.max(1, ...pts.map(p => p.memory_bytes));
+    const line = (f, max) => pts.map((p, i) => `${n < 2 ? 0 : (i * 300 / (n - 1)).toFixed(1)},${(100 - f(p) * 95 / max).toFixed(1)}`).join(' ');
+    cpuLine.setAttribute('points', line(p => p.cpu_percent, maxCPU));
+    memLine.setAttribute('points', line(p => p.memory_bytes, maxMem));
+    chart.dataset.points = n;
+  };
+  const addSample = s => {
+    points.push({ cpu_percent: s.cpu_percent || 0, memory_bytes: s.memory_bytes || 0 });
+    if (points.length > MAX_POINTS) points.shift();
+    if (s.cpu_usage) now.textContent = `CPU ${s.cpu_usage} (blue) · memory ${s.memory_usage} of ${s.memory_limit} (green) · net ${s.network_rx} in / ${s.network_tx} out`;
+    drawChart();
+  };
+
+  // Logs: follow as SSE; pause keeps reading but stops drawing.
+  const logs = h('pre.logs', { id: 'logs', tabindex: 0, 'aria-label': 'Logs' });
+  const lines = [];
+  let paused = false;
+  const search = h('input', { type: 'search', placeholder: 'Search logs', 'aria-label': 'Search logs', id: 'log-search' });
+  const drawLogs = () => {
+    const q = search.value.toLowerCase();
+    logs.replaceChildren(...lines.filter(l => !q || l.line.toLowerCase().includes(q)).map(l => h('div' + (l.stream === 'stderr' ? '.stderr' : ''), {}, l.line)));
+    logs.scrollTop = logs.scrollHeight;
+  };
+  search.addEventListener('input', drawLogs);
+  const pause = h('button.secondary', { id: 'log-pause', onclick: () => { paused = !paused; pause.textContent = paused ? 'Follow' : 'Pause'; if (!paused) drawLogs(); } }, 'Pause');
+  const download = h('button.secondary', { onclick: () => {
+    const url = URL.createObjectURL(new Blob([lines.map(l => l.line).join('\n') + '\n'], { type: 'text/plain' }));
+    h('a', { href: url, download: `${a.name}.log` }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  } }, 'Download');
+
+  function startLive() {
+    live?.abort();
+    live = new AbortController();
+    const sig = AbortSignal.any([signal, live.signal]);
+    lines.length = 0; points.length = 0;
+    stream(`/api/agents/${id}/logs?follow=true&lines=200`, { signal: sig, onEvent: (n, d) => {
+      if (n === 'stdout' || n === 'stderr') { lines.push(d); if (lines.length > 5000) lines.shift(); if (!paused) drawLogs(); }
+    } }).catch(() => {});
+    (async () => {
+      try { (await api('GET', `/api/agents/${id}/stats?history=${HISTORY}`)).history?.forEach(addSample); } catch {}
+      if (sig.aborted) return;
+      stream(`/api/agents/${id}/stats?stream=true`, { signal: sig, onEvent: (n, d) => n === 'stats' && addSample(d) }).catch(() => {});
+    })();
+  }
+
+  // Status history.
+  const history = h('tbody', { id: 'history' });
+  async function loadHistory() {
+    try {
+      const { events } = await api('GET', `/api/agents/${id}/events?limit=50`);
+      history.replaceChildren(...events.map(e => h('tr', {}, h('td', {}, new Date(e.at).toLocaleString()), h('td', {}, `${e.from} → ${e.to}`), h('td', {}, e.reason), h('td.hide-phone', {}, e.actor))));
+    } catch {}
+  }
+
+  // Chat: a conversation list and the open conversation, answers streamed.
+  let conversation = null;
+  const convList = h('ul', { id: 'conversations' });
+  const messages = h('div.messages', { id: 'messages', 'aria-live': 'polite' });
+  const chatErr = h('p.error', { role: 'alert' });
+  const msg = (role, text) => h('div.msg.' + role, { 'data-role': role }, text);
+  async function loadConversations() {
+    try {
+      const { conversations } = await api('GET', `/api/agents/${id}/conversations?limit=20`);
+      convList.replaceChildren(h('li', {}, h('button', { onclick: () => { conversation = null; messages.replaceChildren(); } }, '+ New conversation')),
+        ...conversations.map(c => h('li', {}, h('button', { onclick: () => openConversation(c.id) }, c.title || new Date(c.updated_at || c.created_at).toLocaleString()))));
+    } catch {}
+  }
+  async function openConversation(cid) {
+    const c = await api('GET', `/api/agents/${id}/conversations/${cid}`);
+    conversation = cid;
+    messages.replaceChildren(...c.messages.map(m => msg(m.role, m.content)));
+  }
+  const input = h('input', { id: 'chat-input', placeholder: 'Message the agent', 'aria-label': 'Message', autocomplete: 'off' });
+  const chatForm = h('form', {}, input, h('button', { type: 'submit', id: 'chat-send' }, 'Send'));
+  chatForm.addEventListener('submit', async e => {
+    e.preventDefault();
+    const content = input.value.trim();
+    if (!content) return;
+    input.value = ''; chatErr.textContent = '';
+    messages.append(msg('user', content));
+    const answer = msg('assistant', '');
+    messages.append(answer);
+    try {
+      await stream(`/api/agents/${id}/chat`, { method: 'POST', signal, body: { content, stream: true, ...(conversation ? { conversation_id: conversation } : {}) }, onEvent: (n, d) => {
+        if (n === 'message') answer.textContent += d.content;
+        else if (n === 'done') { answer.textContent = d.content; conversation = d.conversation_id; answer.dataset.done = '1'; }
+        else if (n === 'error') chatErr.textContent = d.detail;
+        messages.scrollTop = messages.scrollHeight;
+      } });
+      loadConversations();
+    } catch (x) { chatErr.textContent = x.detail || String(x); }
+  });
+
+  // The same from a shell.
+  const origin = location.origin;
+  const cmds = h('pre.cmd', { id: 'commands' },
+    `curl -H "Authorization: Bearer $WARDER_TOKEN" ${origin}/api/agents/${id}\n` +
+    `curl -N -H "Authorization: Bearer $WARDER_TOKEN" -H "Accept: text/event-stream" "${origin}/api/agents/${id}/logs?follow=true"\n` +
+    `warder login ${origin}\nwarder agents inspect ${id}\nwarder agents logs -f ${id}\nwarder agents stats ${id}\nwarder agents chat ${id}`);
+  const copy = h('button.secondary', { onclick: () => navigator.clipboard?.writeText(cmds.textContent) }, 'Copy');
+
+  drawHead();
+  loadHistory();
+  loadConversations();
+  if (a.status === 'running') startLive();
+  followEvents(signal, async ev => {
+    if (ev.agent_id !== id) return;
+    try { update(await api('GET', '/api/agents/' + id)); } catch {}
+  });
+  signal.addEventListener('abort', () => live?.abort());
+
+  return h('section', { id: 'agent-page', 'data-agent': id }, head, err,
+    h('div.cols', {},
+      h('div.card', {}, h('h2', {}, 'CPU and memory'), chart, now),
+      h('div.card', {}, h('h2', {}, 'Status history'), h('div.table-wrap', {}, h('table', {}, history)))),
+    h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'Logs'), search, pause, download), logs),
+    h('div.card', {}, h('h2', {}, 'Chat'), h('div.chat', {}, convList, h('div', {}, messages, chatErr, chatForm))),
+    h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'From a shell'), copy), cmds));
+}
