@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -32,6 +33,10 @@ var statuses = []struct {
 	{warder.ErrRateLimited, http.StatusTooManyRequests},
 }
 
+// statusClientGone is what the log and metrics show for a request whose
+// client left before the answer (nginx's 499; no client sees it).
+const statusClientGone = 499
+
 // writeError is the one place an error becomes a response. An error with
 // no kind is internal: it is logged with the request id, and the caller
 // sees only that id.
@@ -54,6 +59,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			writeJSON(w, st.status, warder.ErrorResponse{Detail: msg})
 			return
 		}
+	}
+	// A client that left mid-request (a browser navigating away) cancels
+	// the work it asked for: not a fault of Warder's. Nobody reads the
+	// answer; it is written only so the request is logged and counted.
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		s.log.DebugContext(r.Context(), "client gone", "method", echoed(r.Method), "path", echoed(r.URL.Path))
+		noteDetail(w, "client gone")
+		writeJSON(w, statusClientGone, warder.ErrorResponse{Detail: "the client closed the request"})
+		return
 	}
 	// The logger adds the request id from the context.
 	s.log.ErrorContext(r.Context(), "internal error", "method", echoed(r.Method), "path", echoed(r.URL.Path), "err", err)
