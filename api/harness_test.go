@@ -1,9 +1,7 @@
 package api_test
 
 import (
-	"context"
 	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -13,19 +11,15 @@ import (
 	"github.com/warder/warder/internal/runtimetest"
 )
 
-// apiServer is a real Warder in-process, wired as cmd/warder wires it
-// (internal/app: the service, the API, metrics, the background work) on a
-// fresh SQLite database, whose runtime is the conformance-checked
-// in-memory fake: every HTTP rule, no engine. Agents start and stop in
-// the fake; nothing listens on their ports, so what needs an agent to
-// answer (chat, the proxy, live logs of a real process) is e2e's.
+// apiServer is a real Warder in-process (apitest.Server: wired as
+// cmd/warder wires it, on a fresh SQLite database) whose runtime is the
+// conformance-checked in-memory fake: every HTTP rule, no engine. Agents
+// start and stop in the fake; nothing listens on their ports, so what
+// needs an agent to answer (chat, the proxy, live logs of a real process)
+// is e2e's.
 type apiServer struct {
-	*httptest.Server
-	App     *app.App
-	Config  app.Config
+	*apitest.Server
 	Runtime *runtimetest.Fake
-	// Logs is everything Warder logged.
-	Logs *apitest.Buffer
 }
 
 // statusWithin is how soon a status change must show.
@@ -41,53 +35,17 @@ func (fakeBackend) Close() error { return nil }
 // the test ends, and Warder's log printed if the test failed.
 func newAPIServer(t *testing.T, opts ...func(*app.Config)) *apiServer {
 	t.Helper()
-	cfg := app.Config{
-		DataDir:        t.TempDir(),
-		Network:        "fake-net",
-		Image:          "warder/agent:latest",
-		PortStart:      30000,
-		PortEnd:        30499,
-		BindAddress:    "127.0.0.1",
-		TokenTTL:       time.Hour,
-		StopTimeout:    5 * time.Second,
-		StartTimeout:   time.Minute,
-		IdleInterval:   time.Second,
-		LogFormat:      "text",
-		LogLevel:       "warn",
-		DefaultNetwork: warder.NetworkEgress,
-		AllowEgress:    true,
-	}
+	cfg := apitest.Config(t)
+	cfg.Network, cfg.PortStart, cfg.PortEnd = "fake-net", 30000, 30499
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &apitest.Buffer{}
-	var level slog.Level
-	level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	var fake *runtimetest.Fake
-	a, err := app.NewWithRuntime(context.Background(), cfg, log, func(cfg app.Config, ports warder.PortStore, _ *slog.Logger) (app.Backend, error) {
+	s := apitest.Start(t, cfg, func(cfg app.Config, ports warder.PortStore, _ *slog.Logger) (app.Backend, error) {
 		fake = runtimetest.NewFake(ports, cfg.PortStart, cfg.PortEnd)
 		return fakeBackend{fake}, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	s := &apiServer{Server: httptest.NewServer(a.Handler()), App: a, Config: cfg, Runtime: fake, Logs: logs}
-	a.Run(ctx)
-	t.Cleanup(func() {
-		stop()
-		a.Handler().CloseStreams() // Close waits for every response to end
-		s.Close()
-		a.Close()
-		if t.Failed() {
-			t.Logf("Warder's log:\n%s", logs.String())
-		}
-	})
-	return s
+	}, nil)
+	return &apiServer{Server: s, Runtime: fake}
 }
 
 // register creates a user on the server and logs in; the first user of

@@ -8,9 +8,9 @@ import (
 	"github.com/warder/warder/internal/e2etest"
 )
 
-// testServer is a real Warder (see e2etest.Server) that the tests' clients
-// talk to.
-type testServer struct{ *e2etest.Server }
+// testServer is a real Warder on Docker (e2etest.NewServer) that the
+// tests' clients talk to.
+type testServer struct{ *apitest.Server }
 
 // newTestServer starts Warder on a fresh SQLite database and a network of
 // its own; change adjusts the configuration first. Every container and the

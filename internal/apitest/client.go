@@ -1,9 +1,10 @@
-// Package apitest is the tests' HTTP client for Warder's API: raw
-// requests with any body and any token, so tests can send what a typed
-// client never would, and the checks the API tests and the end-to-end
-// tests share (error shapes, status waits, streams). It works against any
-// Warder: api's in-process one on the fake runtime, e2e's on Docker, or a
-// warder process.
+// Package apitest is the tests' side of Warder's HTTP API: a real Warder
+// in-process behind an httptest server (Start), and a raw HTTP client
+// (Client) that sends any body with any token, so tests can send what a
+// typed client never would, with the checks the API tests and the
+// end-to-end tests share (error shapes, status waits, streams, metrics).
+// The client works against any Warder: api's on the fake runtime, e2e's
+// on Docker, or a warder process.
 package apitest
 
 import (
