@@ -20,6 +20,19 @@ type Usage struct {
 	UserID string      `json:"user_id"`
 	Limits Limits      `json:"limits"`
 	Used   LimitsInUse `json:"used"`
+	// Images is the image policy that applies to the user, so a client
+	// can offer the images they may run.
+	Images ImagesAllowed `json:"images"`
+}
+
+// ImagesAllowed is an image policy as one user sees it.
+type ImagesAllowed struct {
+	// Default is the image of an agent that names none.
+	Default string `json:"default"`
+	// Allowed are the patterns an image must match (the only wildcard is
+	// "*"): WARDER_ALLOWED_IMAGES, or WARDER_ADMIN_ALLOWED_IMAGES for an
+	// admin.
+	Allowed []string `json:"allowed"`
 }
 
 // LimitsInUse counts what the limits bound.

@@ -186,3 +186,9 @@ func dashboardWait(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 	}
 }
+
+// jsQuote is s as a JavaScript string literal.
+func jsQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -34,6 +34,7 @@ func TestDashboardAgentFlow(t *testing.T) {
 
 	// Create, with a memory limit the server refuses, then fixed.
 	b.open("#/agents/new", "#agent-form")
+	b.waitJS("the allowed images offered", `[...document.querySelectorAll('#allowed-images option')].some(o => o.value === `+jsQuote(ts.Config.Image)+`)`)
 	b.typeInto("#name", "web")
 	b.typeInto("#memory", "lots")
 	b.typeInto("#cpu", "0.25")

@@ -85,7 +85,7 @@ func (s *Service) SetUserLimits(ctx context.Context, caller *warder.User, id str
 	if err := s.store.SetUserLimits(ctx, id, l); err != nil {
 		return warder.Usage{}, err
 	}
-	return s.usage(ctx, id)
+	return s.usageOf(ctx, caller, id)
 }
 
 func validLimits(l warder.Limits) error {
@@ -107,7 +107,23 @@ func (s *Service) Usage(ctx context.Context, caller *warder.User, userID string)
 	if userID != caller.ID && !caller.IsAdmin() {
 		return warder.Usage{}, warder.Errorf(warder.ErrNotFound, "user not found")
 	}
-	return s.usage(ctx, userID)
+	return s.usageOf(ctx, caller, userID)
+}
+
+// usageOf is usage with the image policy of the user it is about.
+func (s *Service) usageOf(ctx context.Context, caller *warder.User, userID string) (warder.Usage, error) {
+	u, err := s.usage(ctx, userID)
+	if err != nil {
+		return u, err
+	}
+	owner := caller
+	if userID != caller.ID {
+		if owner, err = s.store.UserByID(ctx, userID); err != nil {
+			return warder.Usage{}, err
+		}
+	}
+	u.Images = s.imagesAllowed(owner)
+	return u, nil
 }
 
 // SystemStatus is overall health and use, for an admin.

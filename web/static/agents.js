@@ -116,7 +116,8 @@ function parseEnv(text) {
 }
 
 export async function agentFormView(id) {
-  const a = id ? await api('GET', '/api/agents/' + id) : null;
+  const [a, usage] = await Promise.all([id ? api('GET', '/api/agents/' + id) : null, api('GET', '/api/system/limits').catch(() => null)]);
+  const images = usage?.images || { default: '', allowed: [] };
   const cc = a ? a.container_config : {};
   const errs = {};
   const field = (name, label, input, help) => {
@@ -129,7 +130,9 @@ export async function agentFormView(id) {
     h('div.grid', {},
       field('name', 'Name', h('input', { value: a?.name || '', required: true })),
       field('type', 'Type', h('input', { value: a?.type || 'chat' })),
-      field('image', 'Image', h('input', { value: cc.image || '', placeholder: 'default agent image' }), 'Empty: the default image'),
+      field('image', 'Image', h('input', { value: cc.image || '', placeholder: images.default || 'default agent image', list: 'allowed-images' }),
+        'Empty: ' + (images.default || 'the default image') + (images.allowed.length ? '. Allowed: ' + images.allowed.join(', ') : '')),
+      h('datalist', { id: 'allowed-images' }, images.allowed.filter(p => !p.includes('*')).map(p => h('option', { value: p }))),
       field('model', 'Model', h('input', { value: a?.config?.model || '' })),
       field('memory', 'Memory limit', h('input', { value: cc.memory_limit || '512m' })),
       field('cpu', 'CPU limit', h('input', { value: cc.cpu_limit ?? 0.5, inputmode: 'decimal' })),
