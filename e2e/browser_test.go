@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -102,7 +103,7 @@ func (b *browser) click(sel string) {
 	q, _ := json.Marshal(sel)
 	b.run("clicking "+sel, chromedp.WaitVisible(chromedp.CSS(sel)),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[bool]("(document.querySelector(" + string(q) + ").click(), true)")(ctx, tg)
+			_, err := chromedp.Evaluate[bool]("(document.querySelector("+string(q)+").click(), true)")(ctx, tg)
 			return err
 		}))
 }
@@ -167,6 +168,45 @@ func (b *browser) screenshot(name string) {
 	b.run("back to desktop size", chromedp.EmulateViewport(1280, 900))
 }
 
+// screenshotDark writes the page at desktop width in the dark colour
+// scheme, as <name>-dark.png, and switches back to light.
+func (b *browser) screenshotDark(name string) {
+	b.t.Helper()
+	b.colorScheme("dark")
+	defer b.colorScheme("")
+	b.run("sizing for "+name, chromedp.Sleep(300*time.Millisecond))
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir, name+"-dark.png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// colorScheme emulates prefers-color-scheme ("dark", "light"; "" the
+// browser's own).
+func (b *browser) colorScheme(scheme string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	var features []*emulation.MediaFeature
+	if scheme != "" {
+		features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: features}); err != nil {
+		b.t.Fatalf("emulating %q: %v", scheme, err)
+	}
+}
+
+// key sends a key press (kb.Tab, kb.Enter, or text) to the focused element.
+func (b *browser) key(keys string) {
+	b.t.Helper()
+	b.run("pressing "+keys, chromedp.KeyEvent(keys))
+}
+
 // Short names for the actions the tests use most.
 func chromedpWaitVisible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(sel))
@@ -191,4 +231,14 @@ func dashboardWait(t *testing.T, d time.Duration, what string, ok func() bool) {
 func jsQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// eval runs a JavaScript statement in the page.
+func (b *browser) eval(js string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any]("(() => { "+js+"; return null })()")); err != nil {
+		b.t.Fatalf("evaluating %s: %v", js, err)
+	}
 }

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/warder/warder/internal/apitest"
 )
 
@@ -26,7 +29,13 @@ func TestDashboardAgentFlow(t *testing.T) {
 
 	b.open("", "#login")
 	b.screenshot("login")
-	b.signIn("alice", "password-alice")
+	// Signing in with the keyboard alone: focus, type, Tab, type, Enter.
+	b.eval(`document.querySelector('#username').focus()`)
+	b.key("alice")
+	b.key(kb.Tab)
+	b.key("password-alice")
+	b.key(kb.Enter)
+	b.run("signed in by keyboard", chromedpWaitVisible("#agents"))
 	if got := b.evalString(`String(document.querySelector('a[href="#/admin/users"]'))`); got != "null" {
 		t.Fatalf("a non-admin sees a link to the admin pages: %s", got)
 	}
@@ -61,12 +70,27 @@ func TestDashboardAgentFlow(t *testing.T) {
 	alice.MustDo("POST", "/api/agents/"+other.ID+"/start", nil, 200, nil)
 	b.waitJS("the other agent's row, running, without a reload", `document.querySelector('tr[data-name="other"][data-status="running"]')`)
 	b.screenshot("agents")
+	b.screenshotDark("agents")
+	if bg := b.evalString(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(247, 247, 248)" {
+		t.Fatalf("back in the light scheme the page is %s", bg)
+	}
+
+	// Filtering by text and by status hides the other rows.
+	b.typeInto("#filter", "oth")
+	b.waitJS("only other shown", `document.querySelector('tr[data-name="web"]').hidden && !document.querySelector('tr[data-name="other"]').hidden`)
+	b.typeInto("#filter", "")
+	b.run("filtering by status", chromedp.SetValue(chromedp.CSS("#status-filter"), "stopped"))
+	b.eval(`document.querySelector('#status-filter').dispatchEvent(new Event('change'))`)
+	b.waitJS("no running row shown", `[...document.querySelectorAll('#agents tbody tr')].every(r => r.hidden)`)
+	b.run("any status", chromedp.SetValue(chromedp.CSS("#status-filter"), ""))
+	b.eval(`document.querySelector('#status-filter').dispatchEvent(new Event('change'))`)
 
 	// The agent's page: logs, chart, chat.
 	b.click(`tr[data-name="web"] a`)
 	b.run("the agent page", chromedpWaitVisible("#agent-page"))
 	b.waitJS("logs arriving", `document.querySelector('#logs').textContent.includes('warder-agent starting')`)
 	b.waitJS("the CPU chart drawing points", `(document.querySelector('#cpu-line').getAttribute('points') || '').trim().split(' ').length >= 3`)
+	b.waitJS("the memory and network charts too", `['#mem-line', '#net-line'].every(s => (document.querySelector(s).getAttribute('points') || '').trim().split(' ').length >= 3)`)
 	b.typeInto("#chat-input", "hello")
 	b.click("#chat-send")
 	b.waitJS("the answer", `[...document.querySelectorAll('#messages .msg[data-role="assistant"]')].some(m => m.dataset.done && m.textContent.startsWith('You said: hello ('))`)
@@ -80,6 +104,7 @@ func TestDashboardAgentFlow(t *testing.T) {
 	b.waitJS("the whole answer", `[...document.querySelectorAll('#messages .msg[data-role="assistant"]')].some(m => m.dataset.done && m.textContent === 'first second')`)
 	b.waitJS("the status history", `document.querySelector('#history').textContent.includes('running')`)
 	b.screenshot("agent")
+	b.screenshotDark("agent")
 
 	// Stop and delete from the list.
 	b.open("#/agents", `tr[data-name="web"]`)
@@ -130,6 +155,15 @@ func TestDashboardAdmin(t *testing.T) {
 	b.open("#/admin/audit", "#audit tr")
 	b.waitJS("the disable in the audit log", `document.querySelector('#audit').textContent.includes('/disable')`)
 	b.screenshot("audit")
+
+	// A token revoked elsewhere ends the session: the events stream ends,
+	// its reconnection is refused, and the sign-in form is back.
+	b.open("#/agents", "#agents")
+	revoke := &apitest.Client{T: t, Base: ts.URL, Token: b.evalString(`localStorage.getItem('warder.token')`)}
+	if status, raw := revoke.Do("POST", "/api/auth/logout", nil); status >= 300 {
+		t.Fatalf("logout = %d %s", status, raw)
+	}
+	b.waitJS("the sign-in form", `document.querySelector('#login') && !localStorage.getItem('warder.token')`)
 }
 
 // TestDashboardTokenOutOfAgentsReach: the dashboard keeps its token in

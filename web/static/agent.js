@@ -6,6 +6,34 @@ import { followEvents, agentAction } from './agents.js';
 
 const HISTORY = '5m', MAX_POINTS = 300;
 
+function bytes(n) {
+  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  for (n = n || 0; n >= 1024 && i < u.length - 1; i++) n /= 1024;
+  return n.toFixed(i ? 1 : 0) + u[i];
+}
+
+// chart is a line of the last MAX_POINTS values, scaled to their maximum,
+// with its label and the newest value.
+function chart(id, label) {
+  const values = [];
+  const line = svgEl('polyline', { class: id, id: id + '-line' });
+  const svg = svgEl('svg', { class: 'chart', viewBox: '0 0 300 100', preserveAspectRatio: 'none', role: 'img', 'aria-label': label + ' over time' });
+  svg.append(line);
+  const caption = h('span.muted', {}, '');
+  const el = h('figure.chart', {}, h('figcaption', {}, h('strong', {}, label), ' ', caption), svg);
+  const draw = () => {
+    const n = values.length, max = Math.max(...values, id === 'cpu' ? 1 : 1e-9);
+    line.setAttribute('points', values.map((v, i) => `${n < 2 ? 0 : (i * 300 / (n - 1)).toFixed(1)},${(98 - v * 94 / max).toFixed(1)}`).join(' '));
+    svg.dataset.points = n;
+  };
+  return {
+    el,
+    push(v, text) { values.push(v); if (values.length > MAX_POINTS) values.shift(); caption.textContent = text; draw(); },
+    reset() { values.length = 0; caption.textContent = ''; draw(); },
+  };
+}
+
 export async function agentView(id, { signal }) {
   let a = await api('GET', '/api/agents/' + id);
   const head = h('div.toolbar');
@@ -37,25 +65,21 @@ export async function agentView(id, { signal }) {
     loadHistory();
   }
 
-  // Stats: backfill from ?history=, then one event per sample.
-  const points = [];
-  const cpuLine = svgEl('polyline', { class: 'cpu', id: 'cpu-line' }), memLine = svgEl('polyline', { class: 'mem', id: 'mem-line' });
-  const chart = svgEl('svg', { class: 'chart', viewBox: '0 0 300 100', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'CPU and memory over time' });
-  chart.append(cpuLine, memLine);
+  // Stats: backfill from ?history=, then one event per sample; a chart
+  // each for CPU, memory and network (bytes a second, in and out).
+  const charts = { cpu: chart('cpu', 'CPU'), mem: chart('mem', 'Memory'), net: chart('net', 'Network') };
   const now = h('p.muted', { id: 'stats-now' }, 'Not running');
-  const drawChart = () => {
-    const pts = points.slice(-MAX_POINTS), n = pts.length;
-    const maxCPU = Math.max(1, ...pts.map(p => p.cpu_percent)), maxMem = Math.max(1, ...pts.map(p => p.memory_bytes));
-    const line = (f, max) => pts.map((p, i) => `${n < 2 ? 0 : (i * 300 / (n - 1)).toFixed(1)},${(100 - f(p) * 95 / max).toFixed(1)}`).join(' ');
-    cpuLine.setAttribute('points', line(p => p.cpu_percent, maxCPU));
-    memLine.setAttribute('points', line(p => p.memory_bytes, maxMem));
-    chart.dataset.points = n;
-  };
+  let last = null;
   const addSample = s => {
-    points.push({ cpu_percent: s.cpu_percent || 0, memory_bytes: s.memory_bytes || 0 });
-    if (points.length > MAX_POINTS) points.shift();
-    if (s.cpu_usage) now.textContent = `CPU ${s.cpu_usage} (blue) · memory ${s.memory_usage} of ${s.memory_limit} (green) · net ${s.network_rx} in / ${s.network_tx} out`;
-    drawChart();
+    const at = new Date(s.read_at).getTime() / 1000;
+    const rx = s.network_rx_bytes, tx = s.network_tx_bytes;
+    let rate = 0;
+    if (last && at > last.at && rx >= last.rx && tx >= last.tx) rate = (rx - last.rx + tx - last.tx) / (at - last.at);
+    last = { at, rx, tx };
+    charts.cpu.push(s.cpu_percent || 0, (s.cpu_percent || 0).toFixed(2) + '%');
+    charts.mem.push(s.memory_bytes || 0, s.memory_usage || bytes(s.memory_bytes));
+    charts.net.push(rate, bytes(rate) + '/s');
+    if (s.cpu_usage) now.textContent = `memory limit ${s.memory_limit} · network ${s.network_rx} in, ${s.network_tx} out · pids ${s.pids ?? ''}`;
   };
 
   // Logs: follow as SSE; pause keeps reading but stops drawing.
@@ -80,7 +104,8 @@ export async function agentView(id, { signal }) {
     live?.abort();
     live = new AbortController();
     const sig = AbortSignal.any([signal, live.signal]);
-    lines.length = 0; points.length = 0;
+    lines.length = 0; last = null;
+    Object.values(charts).forEach(c => c.reset());
     stream(`/api/agents/${id}/logs?follow=true&lines=200`, { signal: sig, onEvent: (n, d) => {
       if (n === 'stdout' || n === 'stderr') { lines.push(d); if (lines.length > 5000) lines.shift(); if (!paused) drawLogs(); }
     } }).catch(() => {});
@@ -159,7 +184,7 @@ export async function agentView(id, { signal }) {
 
   return h('section', { id: 'agent-page', 'data-agent': id }, head, err,
     h('div.cols', {},
-      h('div.card', {}, h('h2', {}, 'CPU and memory'), chart, now),
+      h('div.card', {}, h('h2', {}, 'CPU, memory and network'), h('div.charts', {}, charts.cpu.el, charts.mem.el, charts.net.el), now),
       h('div.card', {}, h('h2', {}, 'Status history'), h('div.table-wrap', {}, h('table', {}, history)))),
     h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'Logs'), search, pause, download), logs),
     h('div.card', {}, h('h2', {}, 'Chat'), h('div.chat', {}, convList, h('div', {}, messages, chatErr, chatForm))),

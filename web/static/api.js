@@ -45,6 +45,7 @@ export async function stream(path, { method = 'GET', body, signal, onEvent }) {
   if (body !== undefined) { init.body = JSON.stringify(body); init.headers['Content-Type'] = 'application/json'; }
   const resp = await fetch(path, init);
   if (!resp.ok) {
+    if (resp.status === 401 && session.token) { session.clear(); location.hash = '#/login'; }
     let detail = resp.statusText;
     try { detail = (await resp.json()).detail || detail; } catch {}
     throw new APIError(resp.status, detail);

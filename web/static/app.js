@@ -69,6 +69,7 @@ async function route() {
   if (current) current.abort();
   current = new AbortController();
   const hash = location.hash || '#/agents';
+  if (!session.token) me = null; // signed out, or the token was refused
   if (!me) me = await whoami();
   drawNav();
   if (!me) {
