@@ -103,13 +103,28 @@ func TestDashboardAgentFlow(t *testing.T) {
 	llm.Release()
 	b.waitJS("the whole answer", `[...document.querySelectorAll('#messages .msg[data-role="assistant"]')].some(m => m.dataset.done && m.textContent === 'first second')`)
 	b.waitJS("the status history", `document.querySelector('#history').textContent.includes('running')`)
+	b.typeInto("#log-search", "POST")
+	b.waitJS("only the matching log lines", `[...document.querySelectorAll('#logs div')].length > 0 && [...document.querySelectorAll('#logs div')].every(l => l.textContent.includes('POST'))`)
+	b.typeInto("#log-search", "")
+
+	// Edit the running agent's description: only what changed is sent.
+	b.click(`a[href="#/agents/` + ag(t, alice, "web").ID + `/edit"]`)
+	b.run("the edit form", chromedpWaitVisible("#agent-form"))
+	b.typeInto("#description", "serves the web")
+	b.click("#agent-form button[type=submit]")
+	b.run("back on the agent page", chromedpWaitVisible("#agent-page"))
+	if d := ag(t, alice, "web").Description; d != "serves the web" {
+		t.Fatalf("description after editing = %q", d)
+	}
 	b.screenshot("agent")
 	b.screenshotDark("agent")
 
-	// Stop and delete from the list.
+	// Stop both at once, then delete one from its row.
 	b.open("#/agents", `tr[data-name="web"]`)
-	b.click(`tr[data-name="web"] button[data-action="stop"]`)
-	b.waitJS("the row stopped", `document.querySelector('tr[data-name="web"][data-status="stopped"]')`)
+	b.click(`tr[data-name="web"] input[type=checkbox]`)
+	b.click(`tr[data-name="other"] input[type=checkbox]`)
+	b.click(`button[data-bulk="stop"]`)
+	b.waitJS("both rows stopped", `document.querySelector('tr[data-name="web"][data-status="stopped"]') && document.querySelector('tr[data-name="other"][data-status="stopped"]')`)
 	b.click(`tr[data-name="web"] button[data-action="delete"]`)
 	b.run("the confirmation", chromedpWaitVisible("#confirm"))
 	b.click("#confirm-ok")
@@ -127,17 +142,52 @@ func TestDashboardAgentFlow(t *testing.T) {
 	}
 }
 
-// TestDashboardAdmin: an admin disables a user from the users page (whose
-// token then stops working) and enables them again; the system and audit
-// pages show the server's state.
+// TestDashboardAdmin: the first user registers through the dashboard and
+// is its admin; they create an account and set its limits, disable a user
+// (whose token then stops working) and enable them again; the system and
+// audit pages (filtered by user) show the server's state; a token revoked
+// elsewhere ends the session.
 func TestDashboardAdmin(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, nil)
-	ts.register(t, "root")
-	bob := ts.register(t, "bob")
 	b := newBrowser(t, ts.URL)
-	b.signIn("root", "password-root")
+	// The first user, registered through the dashboard, is the admin.
+	b.open("#/register", "#register")
+	b.typeInto("#username", "root")
+	b.typeInto("#email", "root@example.com")
+	b.typeInto("#password", "password-root")
+	b.click("#register button[type=submit]")
+	b.run("signed in after registering", chromedpWaitVisible(`a[href="#/admin/users"]`))
+	bob := ts.register(t, "bob")
+
+	// An admin creates an account, and sets its limits.
 	b.open("#/admin/users", `tr[data-user="bob"]`)
+	b.typeInto(`#create-user [name="username"]`, "carol")
+	b.typeInto(`#create-user [name="email"]`, "carol@example.com")
+	b.typeInto(`#create-user [name="password"]`, "password-carol")
+	b.click(`#create-user button[type=submit]`)
+	b.run("carol's row", chromedpWaitVisible(`tr[data-user="carol"]`))
+	carol := &apitest.Client{T: t, Base: ts.URL}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	carol.MustDo("POST", "/api/auth/login", map[string]string{"username": "carol", "password": "password-carol"}, 200, &tok)
+	carol.Token = tok.AccessToken
+	b.click(`tr[data-user="carol"] button[data-action="limits"]`)
+	b.typeInto("#limit-running_agents", "2")
+	b.click("#limits button[type=submit]")
+	b.run("limits saved", chromedpWaitVisible("#limits-saved"))
+	var usage struct {
+		Limits struct {
+			RunningAgents *int `json:"running_agents"`
+		} `json:"limits"`
+	}
+	carol.MustDo("GET", "/api/system/limits", nil, 200, &usage)
+	if usage.Limits.RunningAgents == nil || *usage.Limits.RunningAgents != 2 {
+		t.Fatalf("carol's running-agents limit after setting 2: %v", usage.Limits.RunningAgents)
+	}
+
+	// Disable and enable.
 	b.click(`tr[data-user="bob"] button[data-action="disable"]`)
 	b.waitJS("bob disabled", `document.querySelector('tr[data-user="bob"] .state').textContent === 'disabled'`)
 	if status, _ := bob.Do("GET", "/api/auth/me", nil); status != 401 {
@@ -154,6 +204,12 @@ func TestDashboardAdmin(t *testing.T) {
 	b.screenshot("system")
 	b.open("#/admin/audit", "#audit tr")
 	b.waitJS("the disable in the audit log", `document.querySelector('#audit').textContent.includes('/disable')`)
+	b.typeInto(`input[name="user"]`, "carol")
+	b.click(`form.toolbar button[type=submit]`)
+	b.waitJS("only carol's calls", `[...document.querySelectorAll('#audit tr')].length > 0 && [...document.querySelectorAll('#audit tr')].every(r => r.children[1].textContent === 'carol')`)
+	b.typeInto(`input[name="user"]`, "")
+	b.click(`form.toolbar button[type=submit]`)
+	b.waitJS("everyone's again", `document.querySelector('#audit').textContent.includes('/disable')`)
 	b.screenshot("audit")
 
 	// A token revoked elsewhere ends the session: the events stream ends,
@@ -211,4 +267,18 @@ func TestDashboardTokenOutOfAgentsReach(t *testing.T) {
 	if title != "probe: no script ran" || strings.Contains(title, token) {
 		t.Fatalf("a page an agent serves through the proxy ran its script: title %q", title)
 	}
+}
+
+// ag is the user's agent of that name, as the API has it now.
+func ag(t *testing.T, c *apitest.Client, name string) apitest.Agent {
+	t.Helper()
+	var all []apitest.Agent
+	c.MustDo("GET", "/api/agents", nil, 200, &all)
+	for _, a := range all {
+		if a.Name == name {
+			return a
+		}
+	}
+	t.Fatalf("no agent %q", name)
+	return apitest.Agent{}
 }

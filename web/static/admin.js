@@ -15,7 +15,7 @@ export async function usersView() {
       h('td', { class: 'state' }, u.disabled ? 'disabled' : 'active'),
       h('td.actions', {},
         h('button' + (u.disabled ? '' : '.danger'), { 'data-action': u.disabled ? 'enable' : 'disable', onclick: () => toggle(u), 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} ${u.username}` }, u.disabled ? 'Enable' : 'Disable'), ' ',
-        h('button.secondary', { onclick: () => limits(u) }, 'Limits')))));
+        h('button.secondary', { 'data-action': 'limits', onclick: () => limits(u) }, 'Limits')))));
   }
   async function toggle(u) {
     err.textContent = '';
@@ -23,19 +23,31 @@ export async function usersView() {
   }
   async function limits(u) {
     const l = await api('GET', `/api/admin/users/${u.id}/limits`);
-    const form = h('form.card', {}, h('h2', {}, 'Limits of ' + u.username), h('p.muted', {}, 'Empty: the server default. In use: ' + JSON.stringify(l.used)),
+    const form = h('form.card', { id: 'limits' }, h('h2', {}, 'Limits of ' + u.username), h('p.muted', {}, 'Empty: the server default. In use: ' + JSON.stringify(l.used)),
       h('div.grid', {}, LIMITS.map(([k, label]) => h('div', {}, h('label', { for: 'limit-' + k }, label), h('input', { id: 'limit-' + k, name: k, value: l.limits[k] ?? '', inputmode: 'decimal' })))),
       h('p.error', { role: 'alert' }), h('button', { type: 'submit' }, 'Save'));
     form.addEventListener('submit', async e => {
       e.preventDefault();
       const body = {};
       for (const [k] of LIMITS) body[k] = form.elements[k].value.trim() === '' ? null : Number(form.elements[k].value);
-      try { await api('PUT', `/api/admin/users/${u.id}/limits`, body); limitsBox.replaceChildren(h('p.muted', {}, 'Saved.')); } catch (x) { form.querySelector('.error').textContent = x.detail; }
+      try { await api('PUT', `/api/admin/users/${u.id}/limits`, body); limitsBox.replaceChildren(h('p.muted', { id: 'limits-saved' }, 'Saved.')); } catch (x) { form.querySelector('.error').textContent = x.detail; }
     });
     limitsBox.replaceChildren(form);
   }
+  // Admins create accounts (the way in when WARDER_REGISTRATION=closed).
+  const createErr = h('p.error', { role: 'alert', id: 'create-user-error' });
+  const create = h('form.toolbar', { id: 'create-user' },
+    h('input', { name: 'username', placeholder: 'Username', 'aria-label': 'New user name', required: true, autocomplete: 'off' }),
+    h('input', { name: 'email', type: 'email', placeholder: 'Email', 'aria-label': 'New user email', required: true, autocomplete: 'off' }),
+    h('input', { name: 'password', type: 'password', placeholder: 'Password', 'aria-label': 'New user password', required: true, autocomplete: 'new-password' }),
+    h('button', { type: 'submit' }, 'Create user'));
+  create.addEventListener('submit', async e => {
+    e.preventDefault();
+    createErr.textContent = '';
+    try { await api('POST', '/api/admin/users', Object.fromEntries(new FormData(create))); create.reset(); await load(); } catch (x) { createErr.textContent = x.detail || String(x); }
+  });
   await load();
-  return h('section', {}, h('h1', {}, 'Users'), err,
+  return h('section', {}, h('h1', {}, 'Users'), create, createErr, err,
     h('div.table-wrap', {}, h('table', { id: 'users' }, h('thead', {}, h('tr', {}, h('th', {}, 'User'), h('th.hide-phone', {}, 'Email'), h('th', {}, 'Role'), h('th', {}, 'State'), h('th', {}, ''))), tbody)),
     limitsBox);
 }

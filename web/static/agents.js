@@ -25,7 +25,8 @@ export async function agentsView({ signal }) {
   const text = h('input', { type: 'search', placeholder: 'Filter by name or image', 'aria-label': 'Filter by name or image', id: 'filter' });
   const status = h('select', { 'aria-label': 'Status', id: 'status-filter' }, h('option', { value: '' }, 'Any status'),
     ['running', 'stopped', 'starting', 'error', 'created'].map(s => h('option', { value: s }, s)));
-  const selected = () => [...rows.values()].filter(r => r.tr.querySelector('input[type=checkbox]').checked);
+  // Selection lives beside each row, so a redraw (a status event) keeps it.
+  const selected = () => [...rows.values()].filter(r => r.selected && !r.tr.hidden);
 
   async function act(ids, action) {
     err.textContent = '';
@@ -43,7 +44,7 @@ export async function agentsView({ signal }) {
     const running = a.status === 'running';
     const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act([a.id], action), 'aria-label': `${label} ${a.name}` }, label);
     r.tr.replaceChildren(
-      h('td', {}, h('input', { type: 'checkbox', 'aria-label': 'Select ' + a.name })),
+      h('td', {}, h('input', { type: 'checkbox', 'aria-label': 'Select ' + a.name, checked: r.selected, onchange: e => { r.selected = e.target.checked; } })),
       h('td', {}, h('a', { href: '#/agents/' + a.id }, a.name)),
       h('td', {}, statusBadge(a), a.status_reason ? h('div.muted', { class: 'muted reason' }, a.status_reason) : null),
       h('td.hide-phone', {}, a.health || ''),
@@ -86,7 +87,8 @@ export async function agentsView({ signal }) {
   return h('section', {},
     h('div.toolbar', {}, h('h1.flat.grow', {}, 'Agents'), h('a.button', { href: '#/agents/new', id: 'new-agent' }, 'New agent')),
     h('div.toolbar', {}, text, status, h('span.muted', {}, 'Selected:'),
-      h('button.secondary', { onclick: bulk('start') }, 'Start'), h('button.secondary', { onclick: bulk('stop') }, 'Stop'), h('button.danger', { onclick: bulk('delete') }, 'Delete')),
+      h('button.secondary', { onclick: bulk('start'), 'data-bulk': 'start' }, 'Start'), h('button.secondary', { onclick: bulk('stop'), 'data-bulk': 'stop' }, 'Stop'),
+      h('button.danger', { onclick: bulk('delete'), 'data-bulk': 'delete' }, 'Delete')),
     err,
     h('div.table-wrap', {}, h('table', { id: 'agents' },
       h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Name'), h('th', {}, 'Status'), h('th.hide-phone', {}, 'Health'), h('th.hide-phone', {}, 'Image'),
@@ -102,6 +104,22 @@ const fieldWords = [['memory_limit', 'memory'], ['cpu_limit', 'cpu'], ['restart_
 export function fieldFor(detail) {
   for (const [w, f] of fieldWords) if (detail.includes(w)) return f;
   return null;
+}
+
+// changes is the part of body that differs from agent a: a PATCH of only
+// what was edited, so a running agent's description can change without
+// touching its container settings (which the server refuses while it runs).
+const same = (x, y) => JSON.stringify(x ?? null) === JSON.stringify(y ?? null);
+function changes(a, body) {
+  const out = {};
+  for (const k of ['name', 'description', 'type', 'config']) if (!same(a[k], body[k])) out[k] = body[k];
+  const cc = {};
+  for (const [k, v] of Object.entries(body.container_config)) {
+    if (v === undefined) continue;
+    if (k === 'secret_env' || !same(a.container_config[k], v)) cc[k] = v;
+  }
+  if (Object.keys(cc).length) out.container_config = cc;
+  return out;
 }
 
 function parseEnv(text) {
@@ -163,7 +181,7 @@ export async function agentFormView(id) {
     if (v('secrets')) body.container_config.secret_env = parseEnv(form.elements.secrets.value);
     if (!a && form.elements.autostart.checked) body.container_config.auto_start = true;
     try {
-      const saved = a ? await api('PATCH', '/api/agents/' + a.id, body) : await api('POST', '/api/agents', body);
+      const saved = a ? await api('PATCH', '/api/agents/' + a.id, changes(a, body)) : await api('POST', '/api/agents', body);
       location.hash = a ? '#/agents/' + saved.id : '#/agents';
     } catch (x) {
       const detail = x instanceof APIError ? x.detail : String(x);
