@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"testing"
-
 )
 
 // TestProbedHealth: with no health check of the runtime's own, a running
