@@ -18,6 +18,10 @@ const (
 	StatusExited   Status = "exited"   // the agent's process ended on its own; see ExitCode
 	StatusFailed   Status = "failed"   // OOMKilled, a crash loop, or a start that failed; see StatusReason
 	StatusMissing  Status = "missing"  // the container was removed outside Warder
+	// StatusDeleted is never an agent's status: it is the "to" of the
+	// last StatusChange of an agent, sent when it is deleted, so a
+	// follower of /api/events learns of deletions too.
+	StatusDeleted Status = "deleted"
 )
 
 // Agent is one AI agent and, once started, its one container.

@@ -46,10 +46,14 @@ func newBrowser(t *testing.T, base string) *browser {
 	return b
 }
 
-// run does actions, failing the test after 30 s or on an error.
+// stepTimeout bounds each step: generous, since a loaded machine (tests
+// in parallel, a benchmark) can take seconds for a stats sample.
+const stepTimeout = time.Minute
+
+// run does actions, failing the test after stepTimeout or on an error.
 func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.t.Fatalf("%s: %v\npage: %s", what, err, b.text("body"))
@@ -70,9 +74,9 @@ func (b *browser) text(sel string) string {
 // waitJS waits until the JavaScript expression is truthy.
 func (b *browser) waitJS(what, expr string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout+5*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[any](expr, chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[any](expr, chromedp.WithPollingTimeout(stepTimeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
 		b.t.Fatalf("waiting for %s (%s): %v\npage: %s", what, expr, err, b.text("body"))
 	}
 }
@@ -155,6 +159,11 @@ func (b *browser) screenshot(name string) {
 			opts = append(opts, chromedp.EmulateMobile)
 		}
 		b.run("sizing for "+name, chromedp.EmulateViewport(size.w, size.h, opts...), chromedp.Sleep(300*time.Millisecond))
+		// Nothing but scrollable boxes (tables, logs) may be wider than
+		// the screen: the page itself never scrolls sideways.
+		if wide := b.evalString(`String(document.documentElement.scrollWidth > innerWidth ? document.documentElement.scrollWidth : '')`); wide != "" {
+			b.t.Errorf("%s at %s width (%d px) is %s px wide", name, size.label, size.w, wide)
+		}
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		cancel()

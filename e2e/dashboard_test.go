@@ -48,7 +48,7 @@ func TestDashboardAgentFlow(t *testing.T) {
 	b.typeInto("#memory", "lots")
 	b.typeInto("#cpu", "0.25")
 	b.typeInto("#model", "fake-model")
-	b.typeInto("#env", "LLM_BASE_URL="+llm.URL+"\nLLM_TIMEOUT=1s")
+	b.typeInto("#env", "LLM_BASE_URL="+llm.URL+"\nLLM_TIMEOUT=10s")
 	b.typeInto("#secrets", "LLM_API_KEY="+testLLMKey)
 	b.click("#agent-form button[type=submit]")
 	b.waitJS("the memory error beside its field", `document.querySelector('#memory-error').textContent.includes('memory_limit')`)
@@ -69,6 +69,15 @@ func TestDashboardAgentFlow(t *testing.T) {
 	alice.MustDo("POST", "/api/agents", map[string]any{"name": "other", "container_config": map[string]any{"memory_limit": "32m", "cpu_limit": 0.25}}, 201, &other)
 	alice.MustDo("POST", "/api/agents/"+other.ID+"/start", nil, 200, nil)
 	b.waitJS("the other agent's row, running, without a reload", `document.querySelector('tr[data-name="other"][data-status="running"]')`)
+
+	// A crash shows, with its reason, as it happens.
+	var crash apitest.Agent
+	alice.MustDo("POST", "/api/agents", map[string]any{"name": "crash", "container_config": map[string]any{"memory_limit": "32m", "cpu_limit": 0.25,
+		"env_vars": map[string]string{"WARDER_AGENT_EXIT_CODE": "3", "WARDER_AGENT_EXIT_AFTER": "200ms"}}}, 201, &crash)
+	alice.MustDo("POST", "/api/agents/"+crash.ID+"/start", nil, 200, nil)
+	b.waitJS("the crash and its reason", `(r => r && ['exited', 'failed'].includes(r.dataset.status) && r.querySelector('.reason').textContent.includes('exited with code 3'))(document.querySelector('tr[data-name="crash"]'))`)
+	alice.MustDo("DELETE", "/api/agents/"+crash.ID, nil, 200, nil)
+	b.waitJS("the deleted agent's row gone", `!document.querySelector('tr[data-name="crash"]')`)
 	b.screenshot("agents")
 	b.screenshotDark("agents")
 	if bg := b.evalString(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(247, 247, 248)" {

@@ -219,5 +219,9 @@ func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id strin
 		// delete goes on.
 		return err
 	}
-	return s.store.DeleteAgent(ctx, a.ID)
+	if err := s.store.DeleteAgent(ctx, a.ID); err != nil {
+		return err
+	}
+	s.publish(a, &warder.AgentEvent{AgentID: a.ID, At: time.Now().UTC(), From: a.Status, To: warder.StatusDeleted, Reason: "deleted", Actor: actor(caller)})
+	return nil
 }

@@ -148,7 +148,7 @@ func (c *Collector) statusChanged(ch warder.StatusChange) {
 		if _, err := c.ensure(ch.ContainerID); err != nil {
 			c.log.Warn("following container stats", "container", ch.ContainerID, "err", err)
 		}
-	case warder.StatusStopped, warder.StatusExited, warder.StatusFailed, warder.StatusMissing, warder.StatusCreated:
+	case warder.StatusStopped, warder.StatusExited, warder.StatusFailed, warder.StatusMissing, warder.StatusCreated, warder.StatusDeleted:
 		c.Stop(ch.ContainerID)
 	}
 }

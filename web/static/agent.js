@@ -178,6 +178,7 @@ export async function agentView(id, { signal }) {
   if (a.status === 'running') startLive();
   followEvents(signal, async ev => {
     if (ev.agent_id !== id) return;
+    if (ev.to === 'deleted') { location.hash = '#/agents'; return; }
     try { update(await api('GET', '/api/agents/' + id)); } catch {}
   });
   signal.addEventListener('abort', () => live?.abort());

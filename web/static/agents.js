@@ -24,7 +24,7 @@ export async function agentsView({ signal }) {
   const err = h('p.error', { role: 'alert', id: 'list-error' });
   const text = h('input', { type: 'search', placeholder: 'Filter by name or image', 'aria-label': 'Filter by name or image', id: 'filter' });
   const status = h('select', { 'aria-label': 'Status', id: 'status-filter' }, h('option', { value: '' }, 'Any status'),
-    ['running', 'stopped', 'starting', 'error', 'created'].map(s => h('option', { value: s }, s)));
+    ['running', 'starting', 'stopping', 'stopped', 'exited', 'failed', 'missing', 'created'].map(s => h('option', { value: s }, s)));
   // Selection lives beside each row, so a redraw (a status event) keeps it.
   const selected = () => [...rows.values()].filter(r => r.selected && !r.tr.hidden);
 
@@ -78,10 +78,10 @@ export async function agentsView({ signal }) {
   status.addEventListener('change', () => rows.forEach(filter));
 
   for (const a of await api('GET', '/api/agents')) put(a);
+  const drop = id => { rows.get(id)?.tr.remove(); rows.delete(id); };
   followEvents(signal, async ev => {
-    try { put(await api('GET', '/api/agents/' + ev.agent_id)); } catch (x) {
-      if (x.status === 404 && rows.has(ev.agent_id)) { rows.get(ev.agent_id).tr.remove(); rows.delete(ev.agent_id); }
-    }
+    if (ev.to === 'deleted') return drop(ev.agent_id);
+    try { put(await api('GET', '/api/agents/' + ev.agent_id)); } catch (x) { if (x.status === 404) drop(ev.agent_id); }
   });
   const bulk = action => () => act(selected().map(r => r.agent.id), action);
   return h('section', {},
