@@ -116,6 +116,21 @@ func TestDashboardAgentFlow(t *testing.T) {
 	b.waitJS("only the matching log lines", `[...document.querySelectorAll('#logs div')].length > 0 && [...document.querySelectorAll('#logs div')].every(l => l.textContent.includes('POST'))`)
 	b.typeInto("#log-search", "")
 
+	// Reopening the first conversation shows its turns.
+	b.click(`#conversations li:nth-child(2) button`)
+	b.waitJS("the reopened conversation", `[...document.querySelectorAll('#messages .msg')].map(m => m.textContent).join('|').startsWith('hello|You said: hello (')`)
+
+	// Restart from the agent page: the status goes round to running again
+	// and the logs follow the new container's start.
+	before := ag(t, alice, "web").StatusChangedAt
+	b.click(`#agent-page button[data-action="restart"]`)
+	dashboardWait(t, time.Minute, "a restart recorded", func() bool {
+		a := ag(t, alice, "web")
+		return a.Status == "running" && a.StatusChangedAt != nil && before != nil && a.StatusChangedAt.After(*before)
+	})
+	b.waitJS("running again on the page", `document.querySelector('#agent-page .status').dataset.status === 'running'`)
+	b.waitJS("the new start in the logs", `document.querySelector('#logs').textContent.includes('warder-agent starting')`)
+
 	// Edit the running agent's description: only what changed is sent.
 	b.click(`a[href="#/agents/` + ag(t, alice, "web").ID + `/edit"]`)
 	b.run("the edit form", chromedpWaitVisible("#agent-form"))

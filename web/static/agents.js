@@ -160,7 +160,7 @@ export async function agentFormView(id) {
       field('autostop', 'Auto-stop after idle (minutes)', h('input', { value: cc.auto_stop_minutes ?? 0, inputmode: 'decimal' }), '0: never')),
     field('description', 'Description', h('input', { value: a?.description || '' })),
     field('env', 'Environment (KEY=value, one a line)', h('textarea', { value: Object.entries(cc.env_vars || {}).map(([k, v]) => k + '=' + v).join('\n') })),
-    field('secrets', 'Secrets (KEY=value, one a line; write-only)', h('textarea', { autocomplete: 'off', spellcheck: 'false' }),
+    field('secrets', 'Secrets (KEY=value, one a line; write-only)', h('textarea.secret', { autocomplete: 'off', spellcheck: 'false' }),
       a && cc.secret_env_names?.length ? 'Kept unless you enter new ones: ' + cc.secret_env_names.join(', ') : 'Never shown again once saved'),
     a ? null : h('label', {}, h('input', { type: 'checkbox', name: 'autostart', id: 'autostart' }), ' Start it now'),
     errs.form = h('p.error', { id: 'form-error', role: 'alert' }),
