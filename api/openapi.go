@@ -64,9 +64,9 @@ var ops = map[string]op{
 	"GET /metrics":          {summary: "Prometheus metrics", tag: "system", public: true, status: 200, text: "text/plain", errors: []int{404}},
 	"GET /api/openapi.json": {summary: "This document", tag: "system", public: true, status: 200, resp: map[string]any{}},
 
-	"POST /api/auth/register":    {summary: "Create an account; the first one of an empty server is the admin", tag: "auth", public: true, body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{400, 403, 409, 413, 429}},
-	"POST /api/auth/login":       {summary: "Exchange a username (or email) and password for a bearer token; JSON or an OAuth2 password form", tag: "auth", public: true, body: warder.LoginRequest{}, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 413, 429}},
-	"POST /api/auth/token":       {summary: "The OAuth2 password flow: a form with username, password and grant_type=password", tag: "auth", public: true, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 413, 429}},
+	"POST /api/auth/register":    {summary: "Create an account; the first one of an empty server is the admin", tag: "auth", public: true, body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{400, 403, 409, 413, 429, 503}},
+	"POST /api/auth/login":       {summary: "Exchange a username (or email) and password for a bearer token; JSON or an OAuth2 password form", tag: "auth", public: true, body: warder.LoginRequest{}, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 403, 413, 429, 503}},
+	"POST /api/auth/token":       {summary: "The OAuth2 password flow: a form with username, password and grant_type=password", tag: "auth", public: true, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 403, 413, 429, 503}},
 	"POST /api/auth/logout":      {summary: "Revoke the token (or API key) this request is made with", tag: "auth", status: 200, resp: warder.MessageResponse{}},
 	"GET /api/auth/me":           {summary: "Who the caller is", tag: "auth", status: 200, resp: warder.Me{}},
 	"GET /api/users/me":          {summary: "Who the caller is (alias of /api/auth/me, for the original Warder's clients)", tag: "auth", status: 200, resp: warder.Me{}},
@@ -78,7 +78,7 @@ var ops = map[string]op{
 	"GET /api/system/status":             {summary: "Overall health and use (admins)", tag: "system", status: 200, resp: warder.SystemStatus{}},
 	"GET /api/admin/users":               {summary: "Every user (admins)", tag: "admin", status: 200, resp: []*warder.User{}},
 	"POST /api/admin/users":              {summary: "Create a plain user (admins)", tag: "admin", body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{409}},
-	"POST /api/admin/users/{id}/disable": {summary: "Disable a user: their credentials end, their agents stop (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}},
+	"POST /api/admin/users/{id}/disable": {summary: "Disable a user: their credentials end, their agents stop (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}, errors: []int{409}},
 	"POST /api/admin/users/{id}/enable":  {summary: "Enable a user again (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}},
 	"GET /api/admin/users/{id}/limits":   {summary: "A user's limits and use (admins)", tag: "admin", status: 200, resp: warder.Usage{}},
 	"PUT /api/admin/users/{id}/limits":   {summary: "Override a user's quotas; null is the default (admins)", tag: "admin", body: warder.Limits{}, status: 200, resp: warder.Usage{}},
@@ -150,6 +150,7 @@ func errorsOf(pattern string, o op) []int {
 	}
 	if !o.public {
 		set[401], set[403], set[429] = true, true, true // no credential; not allowed or a read-only key; too many streams
+		set[503] = true                                 // the credential is checked in the database, which may be down
 	}
 	if o.body != nil || o.form {
 		set[400], set[413] = true, true

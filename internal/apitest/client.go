@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/openapitest"
 )
 
 // Client is one user talking to a Warder at Base. A zero Token sends no
@@ -79,7 +80,44 @@ func (c *Client) Do(method, path string, body any) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
+	c.checkAnswer(req, resp, out)
 	return resp.StatusCode, out
+}
+
+// docs holds each Warder's OpenAPI document, by base URL.
+var docs sync.Map
+
+// checkAnswer fails the test when a whole answer of an operation the
+// server's OpenAPI document names does not match it: every end-to-end and
+// API test checks the document against real answers as it goes. Streams,
+// the proxy (the agent's answers) and paths the document does not name
+// (a 404 for an unknown route) are not checked here.
+func (c *Client) checkAnswer(req *http.Request, resp *http.Response, body []byte) {
+	c.T.Helper()
+	if strings.Contains(req.URL.Path, "/proxy/") || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return
+	}
+	d, ok := docs.Load(c.Base)
+	if !ok {
+		r, err := http.Get(c.Base + "/api/openapi.json")
+		if err != nil {
+			return
+		}
+		raw, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+		r.Body.Close()
+		doc, err := openapitest.Load(raw)
+		if err != nil {
+			c.T.Fatalf("the server's OpenAPI document: %v", err)
+		}
+		d, _ = docs.LoadOrStore(c.Base, doc)
+	}
+	doc := d.(*openapitest.Doc)
+	if doc.Operation(req.Method, req.URL.Path) == "" {
+		return
+	}
+	if err := doc.CheckBody(req.Method, req.URL.Path, resp.StatusCode, resp.Header.Get("Content-Type"), body); err != nil {
+		c.T.Errorf("the answer does not match the OpenAPI document: %v\n%s", err, body)
+	}
 }
 
 // MustDo is Do that fails the test unless the status is want, and decodes
