@@ -64,3 +64,31 @@ func ErrorMessage(err error) string {
 	}
 	return ""
 }
+
+// kindStatuses maps error kinds to the HTTP statuses the API answers them
+// with, in the order they are tried.
+var kindStatuses = []struct {
+	kind   error
+	status int
+}{
+	{ErrInvalid, 400},
+	{ErrUnauthorized, 401},
+	{ErrForbidden, 403},
+	{ErrNotFound, 404},
+	{ErrConflict, 409},
+	{ErrTooLarge, 413},
+	{ErrUnavailable, 503},
+	{ErrBadGateway, 502},
+	{ErrRateLimited, 429},
+}
+
+// HTTPStatus is the HTTP status the API answers err with and the kind
+// that decides it; an error of no kind is 500 with a nil kind.
+func HTTPStatus(err error) (status int, kind error) {
+	for _, ks := range kindStatuses {
+		if errors.Is(err, ks.kind) {
+			return ks.status, ks.kind
+		}
+	}
+	return 500, nil
+}

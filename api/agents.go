@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -163,11 +162,8 @@ func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request, caller *war
 // create it twice.
 func (s *Server) autoStart(r *http.Request, caller *warder.User, a *warder.Agent) (*warder.Agent, error) {
 	if _, err := s.agents.StartAgent(r.Context(), caller, a.ID); err != nil {
-		msg := warder.ErrorMessage(err)
-		for _, st := range statuses {
-			if errors.Is(err, st.kind) && msg != "" {
-				return nil, warder.Errorf(st.kind, "agent %q was created (id %s) but did not start: %s", a.Name, a.ID, msg)
-			}
+		if _, kind := warder.HTTPStatus(err); kind != nil && warder.ErrorMessage(err) != "" {
+			return nil, warder.Errorf(kind, "agent %q was created (id %s) but did not start: %s", a.Name, a.ID, warder.ErrorMessage(err))
 		}
 		return nil, fmt.Errorf("agent %s was created but did not start: %w", a.ID, err)
 	}

@@ -17,22 +17,6 @@ import (
 	"github.com/warder/warder"
 )
 
-// statuses maps error kinds to HTTP statuses, in the order they are tried.
-var statuses = []struct {
-	kind   error
-	status int
-}{
-	{warder.ErrInvalid, http.StatusBadRequest},
-	{warder.ErrUnauthorized, http.StatusUnauthorized},
-	{warder.ErrForbidden, http.StatusForbidden},
-	{warder.ErrNotFound, http.StatusNotFound},
-	{warder.ErrConflict, http.StatusConflict},
-	{warder.ErrTooLarge, http.StatusRequestEntityTooLarge},
-	{warder.ErrUnavailable, http.StatusServiceUnavailable},
-	{warder.ErrBadGateway, http.StatusBadGateway},
-	{warder.ErrRateLimited, http.StatusTooManyRequests},
-}
-
 // statusClientGone is what the log and metrics show for a request whose
 // client left before the answer (nginx's 499; no client sees it).
 const statusClientGone = 499
@@ -42,23 +26,21 @@ const statusClientGone = 499
 // sees only that id.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	reqID := r.Header.Get("X-Request-ID")
-	for _, st := range statuses {
-		if errors.Is(err, st.kind) {
-			msg := clip(warder.ErrorMessage(err), maxDetail)
-			if msg == "" {
-				msg = st.kind.Error()
-			}
-			if st.status == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", "Bearer")
-			}
-			var rl *warder.RateLimitError
-			if errors.As(err, &rl) {
-				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
-			}
-			noteDetail(w, msg)
-			writeJSON(w, st.status, warder.ErrorResponse{Detail: msg})
-			return
+	if status, kind := warder.HTTPStatus(err); kind != nil {
+		msg := clip(warder.ErrorMessage(err), maxDetail)
+		if msg == "" {
+			msg = kind.Error()
 		}
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+		}
+		var rl *warder.RateLimitError
+		if errors.As(err, &rl) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
+		}
+		noteDetail(w, msg)
+		writeJSON(w, status, warder.ErrorResponse{Detail: msg})
+		return
 	}
 	// A client that left mid-request (a browser navigating away) cancels
 	// the work it asked for: not a fault of Warder's. Nobody reads the

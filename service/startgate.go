@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/warder/warder"
@@ -51,26 +50,10 @@ func (s *Service) auditStart(ctx context.Context, caller *warder.User, a *warder
 		Status: 200, Result: "ok", RequestID: logctx.RequestID(ctx),
 	}
 	if err != nil {
-		e.Status, e.Result = failedStartStatus(err), errText(err)
+		e.Status, _ = warder.HTTPStatus(err)
+		e.Result = errText(err)
 	}
 	if aerr := s.store.RecordAudit(context.WithoutCancel(ctx), e); aerr != nil {
 		s.log.ErrorContext(ctx, "recording an on-demand start", "agent", a.ID, "err", aerr)
 	}
-}
-
-// failedStartStatus is the HTTP status a failed start answers with (the
-// API's error table, for the kinds a start can fail with).
-func failedStartStatus(err error) int {
-	for _, k := range []struct {
-		kind   error
-		status int
-	}{
-		{warder.ErrForbidden, 403}, {warder.ErrNotFound, 404}, {warder.ErrConflict, 409},
-		{warder.ErrRateLimited, 429}, {warder.ErrBadGateway, 502}, {warder.ErrUnavailable, 503},
-	} {
-		if errors.Is(err, k.kind) {
-			return k.status
-		}
-	}
-	return 500
 }
