@@ -14,6 +14,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/hostports"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -63,7 +64,7 @@ func BenchmarkColdStart(b *testing.B) {
 		}
 		// Uninstrumented, straight to the Engine API, publishing the
 		// floor's own port the way Warder's runtime publishes an agent's.
-		ports := docker.NewMemoryPorts()
+		ports := hostports.NewMemory()
 		ports.ClaimPort(ctx, spec.AgentID, floorPort)
 		rt, err := docker.New(docker.Config{Network: ts.Config.Network, BindAddress: ts.Config.BindAddress,
 			Ports: ports, PortStart: floorPort, PortEnd: floorPort})

@@ -20,6 +20,7 @@ import (
 	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/hostports"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -165,7 +166,7 @@ func BenchmarkScale(b *testing.B) {
 	var fnext atomic.Int64
 	// The engine alone, publishing from the ports above Warder's range.
 	floorRT, err := docker.New(docker.Config{Network: w.network, BindAddress: "127.0.0.1",
-		Ports: docker.NewMemoryPorts(), PortStart: w.portEnd + 1, PortEnd: w.portEnd + m})
+		Ports: hostports.NewMemory(), PortStart: w.portEnd + 1, PortEnd: w.portEnd + m})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		// Most often its host port was taken since it was claimed: the
 		// next create for the agent skips it.
 		if st, ierr := r.Inspect(ctx, id); ierr == nil && st.HostPort != 0 && r.ports != nil {
-			r.ports.markBad(st.HostPort)
+			r.ports.MarkBad(st.HostPort)
 		}
 	}
 	return mapErr(err, "start container "+id)
@@ -75,7 +75,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 		return err
 	}
 	if r.ports != nil && st.AgentID != "" && st.HostPort != 0 {
-		return r.ports.release(ctx, st.AgentID, st.HostPort)
+		return r.ports.Release(ctx, st.AgentID, st.HostPort)
 	}
 	return nil
 }

@@ -25,19 +25,19 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	}
 	if r.ports != nil && spec.AgentID != "" {
 		if spec.Publish && !spec.Internal {
-			port, err := r.ports.claim(ctx, spec.AgentID)
+			port, err := r.ports.Claim(ctx, spec.AgentID)
 			if err != nil {
 				return "", err
 			}
 			p.HostPort = port
-		} else if err := r.ports.release(ctx, spec.AgentID, 0); err != nil {
+		} else if err := r.ports.Release(ctx, spec.AgentID, 0); err != nil {
 			return "", err
 		}
 	}
 	id, err := r.createPlaced(ctx, spec, p)
 	if err != nil && p.HostPort != 0 {
 		// A failed create holds no port.
-		if rerr := r.ports.release(context.WithoutCancel(ctx), spec.AgentID, p.HostPort); rerr != nil {
+		if rerr := r.ports.Release(context.WithoutCancel(ctx), spec.AgentID, p.HostPort); rerr != nil {
 			r.log.Error("releasing the port of a failed create", "agent", spec.AgentID, "err", rerr)
 		}
 	}

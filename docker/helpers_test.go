@@ -13,6 +13,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/agentbin"
+	"github.com/warder/warder/internal/hostports"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -94,7 +95,7 @@ func newRuntime(t testing.TB, mod func(*Config)) *Runtime {
 	cfg := Config{
 		Network:      testenv.UniqueName("warder-test-net-"),
 		DefaultImage: image,
-		Ports:        NewMemoryPorts(),
+		Ports:        hostports.NewMemory(),
 		PortStart:    21000,
 		PortEnd:      21999,
 		BindAddress:  "127.0.0.1",
@@ -197,4 +198,11 @@ func endpointOf(t *testing.T, r *Runtime, id string) string {
 		t.Fatalf("container %s (%s) has no endpoint", id, st.Phase)
 	}
 	return st.Endpoint
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/hostports"
 )
 
 var _ warder.Runtime = (*Runtime)(nil)
@@ -59,7 +60,7 @@ type Runtime struct {
 	cli *client.Client
 	log *slog.Logger
 
-	ports *ports
+	ports *hostports.Allocator // nil: no host ports
 
 	// setupSem single-flights Setup, so concurrent callers never create two
 	// networks of the same name (API 1.41 allows duplicates). It is a
@@ -91,7 +92,11 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	r := &Runtime{cfg: cfg, cli: cli, log: log, setupSem: make(chan struct{}, 1)}
 	if cfg.Ports != nil && cfg.PortStart > 0 && cfg.PortEnd >= cfg.PortStart {
-		r.ports = newPorts(cfg)
+		free := cfg.PortFree
+		if free == nil {
+			free = hostports.ListenFree(cfg.BindAddress)
+		}
+		r.ports = hostports.New(cfg.Ports, cfg.PortStart, cfg.PortEnd, free)
 	}
 	return r, nil
 }
@@ -103,7 +108,7 @@ func (r *Runtime) Info() warder.RuntimeInfo {
 	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true}
 	if r.ports != nil {
 		info.HostPorts = true
-		info.HostPortRange = fmt.Sprintf("%d-%d", r.cfg.PortStart, r.cfg.PortEnd)
+		info.HostPortRange = r.ports.Range()
 	}
 	return info
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/hostports"
 )
 
 // Fake is an in-memory warder.Runtime for testing Warder's own rules
@@ -18,16 +19,16 @@ import (
 // is honoured), it reports events, and with a PortStore it publishes host
 // ports from its range as the Docker runtime does.
 type Fake struct {
-	ports      warder.PortStore
-	start, end int
+	ports *hostports.Allocator // nil: no host ports
 
 	mu      sync.Mutex
 	byID    map[string]*fakeWorkload
 	next    int
 	down    bool
 	setups  int
-	failing int // the next this many starts fail, as on a taken port
-	bad     map[int]bool
+	failing int          // the next this many starts fail, as on a taken port
+	busyMu  sync.Mutex   // not mu: the allocator asks free while Create holds mu
+	busy    map[int]bool // ports something outside Warder holds
 	subs    map[chan warder.ContainerEvent]struct{}
 }
 
@@ -42,8 +43,18 @@ var _ warder.Runtime = (*Fake)(nil)
 
 // NewFake returns a Fake. With ports it has host ports from start to end.
 func NewFake(ports warder.PortStore, start, end int) *Fake {
-	return &Fake{ports: ports, start: start, end: end, byID: map[string]*fakeWorkload{},
-		bad: map[int]bool{}, subs: map[chan warder.ContainerEvent]struct{}{}}
+	f := &Fake{byID: map[string]*fakeWorkload{}, busy: map[int]bool{}, subs: map[chan warder.ContainerEvent]struct{}{}}
+	if ports != nil {
+		f.ports = hostports.New(ports, start, end, f.free)
+	}
+	return f
+}
+
+// free is the allocator's check that nothing outside Warder holds port.
+func (f *Fake) free(port int) bool {
+	f.busyMu.Lock()
+	defer f.busyMu.Unlock()
+	return !f.busy[port]
 }
 
 // SetDown makes every call fail as if the backend were unreachable, or
@@ -57,10 +68,10 @@ func (f *Fake) FailStarts(n int) { f.mu.Lock(); f.failing = n; f.mu.Unlock() }
 // Busy marks host ports as taken by something outside Warder: the fake
 // never hands them out.
 func (f *Fake) Busy(ports ...int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.busyMu.Lock()
+	defer f.busyMu.Unlock()
 	for _, p := range ports {
-		f.bad[p] = true
+		f.busy[p] = true
 	}
 }
 
@@ -142,7 +153,7 @@ func (f *Fake) setEndpoint(w *fakeWorkload) {
 func (f *Fake) Info() warder.RuntimeInfo {
 	info := warder.RuntimeInfo{Name: "fake"}
 	if f.ports != nil {
-		info.HostPorts, info.HostPortRange = true, fmt.Sprintf("%d-%d", f.start, f.end)
+		info.HostPorts, info.HostPortRange = true, f.ports.Range()
 	}
 	return info
 }
@@ -175,10 +186,10 @@ func (f *Fake) Create(ctx context.Context, spec warder.ContainerSpec) (string, e
 	if f.ports != nil && spec.AgentID != "" {
 		var err error
 		if spec.Publish && !spec.Internal {
-			if port, err = f.claim(ctx, spec.AgentID); err != nil {
+			if port, err = f.ports.Claim(ctx, spec.AgentID); err != nil {
 				return "", err
 			}
-		} else if err = f.ports.ReleasePort(ctx, spec.AgentID); err != nil {
+		} else if err = f.ports.Release(ctx, spec.AgentID, 0); err != nil {
 			return "", err
 		}
 	}
@@ -192,40 +203,6 @@ func (f *Fake) Create(ctx context.Context, spec warder.ContainerSpec) (string, e
 	return id, nil
 }
 
-// claim runs under mu: the port the agent holds, unless bad, else the
-// lowest free one.
-func (f *Fake) claim(ctx context.Context, agentID string) (int, error) {
-	held, err := f.ports.PortOf(ctx, agentID)
-	if err != nil {
-		return 0, err
-	}
-	if held != 0 && !f.bad[held] {
-		return held, nil
-	}
-	if err := f.ports.ReleasePort(ctx, agentID); err != nil {
-		return 0, err
-	}
-	used, err := f.ports.UsedPorts(ctx)
-	if err != nil {
-		return 0, err
-	}
-	taken := map[int]bool{}
-	for _, p := range used {
-		taken[p] = true
-	}
-	for p := f.start; p <= f.end; p++ {
-		if taken[p] || f.bad[p] {
-			continue
-		}
-		if err := f.ports.ClaimPort(ctx, agentID, p); err == nil {
-			return p, nil
-		} else if !errors.Is(err, warder.ErrConflict) {
-			return 0, err
-		}
-	}
-	return 0, warder.Errorf(warder.ErrConflict, "no free host port in the agent port range %d-%d", f.start, f.end)
-}
-
 // Start runs the workload: it logs its start and, given the exit hook,
 // exits later.
 func (f *Fake) Start(_ context.Context, id string) error {
@@ -237,7 +214,9 @@ func (f *Fake) Start(_ context.Context, id string) error {
 	}
 	if f.failing > 0 {
 		f.failing--
-		f.bad[w.state.HostPort] = true
+		if f.ports != nil && w.state.HostPort != 0 {
+			f.ports.MarkBad(w.state.HostPort)
+		}
 		return errors.New("driver failed programming external connectivity: address already in use")
 	}
 	if w.state.Running() {
@@ -317,11 +296,7 @@ func (f *Fake) removeLocked(ctx context.Context, id string, w *fakeWorkload) err
 	delete(f.byID, id)
 	f.emit(w, warder.EventRemoved)
 	if f.ports != nil && w.state.HostPort != 0 {
-		if held, err := f.ports.PortOf(ctx, w.state.AgentID); err != nil {
-			return err
-		} else if held == w.state.HostPort {
-			return f.ports.ReleasePort(ctx, w.state.AgentID)
-		}
+		return f.ports.Release(ctx, w.state.AgentID, w.state.HostPort)
 	}
 	return nil
 }

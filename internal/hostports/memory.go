@@ -1,4 +1,4 @@
-package docker
+package hostports
 
 import (
 	"context"
@@ -7,21 +7,21 @@ import (
 	"github.com/warder/warder"
 )
 
-var _ warder.PortStore = (*MemoryPorts)(nil)
+var _ warder.PortStore = (*Memory)(nil)
 
-// MemoryPorts is a warder.PortStore kept in memory: for a runtime used on
+// Memory is a warder.PortStore kept in memory: for a runtime used on
 // its own, outside Warder (tests, benchmarks, tools), whose claims need not
 // be shared with another process. Warder itself keeps them in its store.
-type MemoryPorts struct {
+type Memory struct {
 	mu   sync.Mutex
 	held map[string]int
 }
 
-// NewMemoryPorts returns an empty MemoryPorts.
-func NewMemoryPorts() *MemoryPorts { return &MemoryPorts{held: map[string]int{}} }
+// NewMemory returns an empty Memory.
+func NewMemory() *Memory { return &Memory{held: map[string]int{}} }
 
 // ClaimPort gives port to the agent unless either is taken.
-func (m *MemoryPorts) ClaimPort(_ context.Context, agentID string, port int) error {
+func (m *Memory) ClaimPort(_ context.Context, agentID string, port int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.held[agentID] != 0 {
@@ -37,7 +37,7 @@ func (m *MemoryPorts) ClaimPort(_ context.Context, agentID string, port int) err
 }
 
 // ReleasePort frees the agent's port.
-func (m *MemoryPorts) ReleasePort(_ context.Context, agentID string) error {
+func (m *Memory) ReleasePort(_ context.Context, agentID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.held, agentID)
@@ -45,7 +45,7 @@ func (m *MemoryPorts) ReleasePort(_ context.Context, agentID string) error {
 }
 
 // UsedPorts lists every port held.
-func (m *MemoryPorts) UsedPorts(context.Context) ([]int, error) {
+func (m *Memory) UsedPorts(context.Context) ([]int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []int
@@ -56,7 +56,7 @@ func (m *MemoryPorts) UsedPorts(context.Context) ([]int, error) {
 }
 
 // PortOf is the port the agent holds, 0 for none.
-func (m *MemoryPorts) PortOf(_ context.Context, agentID string) (int, error) {
+func (m *Memory) PortOf(_ context.Context, agentID string) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.held[agentID], nil

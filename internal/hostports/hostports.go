@@ -1,8 +1,13 @@
-package docker
+// Package hostports hands out host ports from a range to agents, with the
+// claims kept in a warder.PortStore so processes sharing one store never
+// hand out a port twice. The Docker runtime publishes agents on them; the
+// conformance-checked fake runtime uses the same allocator.
+package hostports
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -11,14 +16,15 @@ import (
 	"github.com/warder/warder"
 )
 
-// badPortFor is how long a host port the engine could not bind is skipped
-// by the allocator: something outside Warder took it after the claim.
-const badPortFor = time.Minute
+// BadFor is how long a port marked bad (the engine could not bind it:
+// something outside Warder took it after the claim) is skipped.
+const BadFor = time.Minute
 
-// ports hands out host ports from the configured range. The claim itself
-// is atomic in the store, so processes sharing one database never hand out
-// a port twice; mu only keeps this process from racing itself.
-type ports struct {
+// Allocator hands out host ports from Start to End. The claim itself is
+// atomic in the store, so processes sharing one database never hand out a
+// port twice; mu only keeps this process from racing itself. It is safe
+// for concurrent use.
+type Allocator struct {
 	store      warder.PortStore
 	start, end int
 	free       func(port int) bool
@@ -27,17 +33,22 @@ type ports struct {
 	bad map[int]time.Time // ports a start failed to bind, and when
 }
 
-func newPorts(cfg Config) *ports {
-	free := cfg.PortFree
+// New returns an Allocator of the ports start to end, whose claims store
+// keeps; free reports whether nothing outside Warder holds a port (nil:
+// ListenFree on loopback).
+func New(store warder.PortStore, start, end int, free func(port int) bool) *Allocator {
 	if free == nil {
-		free = listenFree(cfg.BindAddress)
+		free = ListenFree("")
 	}
-	return &ports{store: cfg.Ports, start: cfg.PortStart, end: cfg.PortEnd, free: free, bad: map[int]time.Time{}}
+	return &Allocator{store: store, start: start, end: end, free: free, bad: map[int]time.Time{}}
 }
 
-// claim returns the agent's host port: the one it holds when that is still
+// Range is "start-end".
+func (p *Allocator) Range() string { return fmt.Sprintf("%d-%d", p.start, p.end) }
+
+// Claim returns the agent's host port: the one it holds when that is still
 // free on the host, else the lowest free one in the range, claimed.
-func (p *ports) claim(ctx context.Context, agentID string) (int, error) {
+func (p *Allocator) Claim(ctx context.Context, agentID string) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	held, err := p.store.PortOf(ctx, agentID)
@@ -76,8 +87,8 @@ func (p *ports) claim(ctx context.Context, agentID string) (int, error) {
 	return 0, warder.Errorf(warder.ErrConflict, "no free host port in the agent port range %d-%d", p.start, p.end)
 }
 
-// release gives up the agent's port, if it holds port (0: whatever it holds).
-func (p *ports) release(ctx context.Context, agentID string, port int) error {
+// Release gives up the agent's port, if it holds port (0: whatever it holds).
+func (p *Allocator) Release(ctx context.Context, agentID string, port int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if port != 0 {
@@ -89,27 +100,27 @@ func (p *ports) release(ctx context.Context, agentID string, port int) error {
 	return p.store.ReleasePort(ctx, agentID)
 }
 
-// markBad remembers a port the engine failed to publish on.
-func (p *ports) markBad(port int) {
+// MarkBad remembers a port the engine failed to publish on.
+func (p *Allocator) MarkBad(port int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.bad[port] = time.Now()
 }
 
 // isBad runs under mu.
-func (p *ports) isBad(port int) bool {
+func (p *Allocator) isBad(port int) bool {
 	at, ok := p.bad[port]
-	if ok && time.Since(at) > badPortFor {
+	if ok && time.Since(at) > BadFor {
 		delete(p.bad, port)
 		return false
 	}
 	return ok
 }
 
-// listenFree checks a port by binding it briefly at bind, the address
+// ListenFree checks a port by binding it briefly at bind, the address
 // agent ports are published on: whatever already listens there (Warder's
 // own agents included) makes the bind fail.
-func listenFree(bind string) func(int) bool {
+func ListenFree(bind string) func(int) bool {
 	if bind == "" {
 		bind = "127.0.0.1"
 	}

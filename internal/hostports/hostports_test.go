@@ -1,4 +1,4 @@
-package docker
+package hostports
 
 import (
 	"context"
@@ -18,14 +18,14 @@ import (
 func TestPortAllocator(t *testing.T) {
 	ctx := context.Background()
 	busy := 20003
-	store := NewMemoryPorts()
-	p := newPorts(Config{Ports: store, PortStart: 20000, PortEnd: 20049, PortFree: func(port int) bool { return port != busy }})
+	store := NewMemory()
+	p := New(store, 20000, 20049, func(port int) bool { return port != busy })
 	const n = 49 // the range holds 50 ports, one of them busy
 	got := make([]int, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			port, err := p.claim(ctx, fmt.Sprintf("a%d", i))
+			port, err := p.Claim(ctx, fmt.Sprintf("a%d", i))
 			if err != nil {
 				t.Errorf("claim %d: %v", i, err)
 			}
@@ -40,25 +40,25 @@ func TestPortAllocator(t *testing.T) {
 		}
 		seen[port] = true
 	}
-	if _, err := p.claim(ctx, "late"); !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "20000-20049") {
+	if _, err := p.Claim(ctx, "late"); !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "20000-20049") {
 		t.Fatalf("claim with the range exhausted: %v", err)
 	}
-	if port, err := p.claim(ctx, "a7"); err != nil || port != got[7] {
+	if port, err := p.Claim(ctx, "a7"); err != nil || port != got[7] {
 		t.Fatalf("a second claim of a7 = %d, %v; want its own %d", port, err, got[7])
 	}
-	if err := p.release(ctx, "a7", got[7]+1000); err != nil {
+	if err := p.Release(ctx, "a7", got[7]+1000); err != nil {
 		t.Fatal(err)
 	}
 	if held, _ := store.PortOf(ctx, "a7"); held != got[7] {
 		t.Fatalf("releasing another port freed a7's %d", got[7])
 	}
-	must(t, p.release(ctx, "a7", 0))
-	if port, err := p.claim(ctx, "late"); err != nil || port != got[7] {
+	must(t, p.Release(ctx, "a7", 0))
+	if port, err := p.Claim(ctx, "late"); err != nil || port != got[7] {
 		t.Fatalf("after a release: %d, %v; want the freed %d", port, err, got[7])
 	}
-	p.markBad(got[7])
-	must(t, p.release(ctx, "a8", 0))
-	if port, err := p.claim(ctx, "late"); err != nil || port != got[8] {
+	p.MarkBad(got[7])
+	must(t, p.Release(ctx, "a8", 0))
+	if port, err := p.Claim(ctx, "late"); err != nil || port != got[8] {
 		t.Fatalf("late's port %d went bad: got %d, %v; want %d", got[7], port, err, got[8])
 	}
 }
