@@ -19,6 +19,7 @@ import (
 	"github.com/warder/warder/api"
 	"github.com/warder/warder/broker"
 	"github.com/warder/warder/docker"
+	"github.com/warder/warder/kubernetes"
 	"github.com/warder/warder/internal/agentbin"
 	"github.com/warder/warder/logctx"
 	"github.com/warder/warder/metrics"
@@ -66,7 +67,8 @@ type Opener func(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend,
 // runtimes are the backends WARDER_RUNTIME names. A new backend is its
 // package, passing internal/runtimetest, and one line here.
 var runtimes = map[string]Opener{
-	"docker": openDocker,
+	"docker":     openDocker,
+	"kubernetes": openKubernetes,
 }
 
 // openRuntime returns the runtime WARDER_RUNTIME names.
@@ -90,6 +92,18 @@ func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, 
 		PortStart:    cfg.PortStart,
 		PortEnd:      cfg.PortEnd,
 		BindAddress:  cfg.BindAddress,
+	})
+}
+
+// openKubernetes returns the Kubernetes runtime: agents as Pods in one
+// namespace; host ports do not apply there.
+func openKubernetes(cfg Config, _ warder.PortStore, log *slog.Logger) (Backend, error) {
+	return kubernetes.New(kubernetes.Config{
+		Kubeconfig:   cfg.Kubeconfig,
+		Namespace:    cfg.K8sNamespace,
+		Network:      cfg.Network,
+		StartTimeout: cfg.StartTimeout,
+		Logger:       log,
 	})
 }
 

@@ -51,8 +51,14 @@ type Config struct {
 	// "egress" to every agent.
 	DefaultNetwork string
 	AllowEgress    bool
-	// Runtime names the backend agents run on (WARDER_RUNTIME): "docker".
+	// Runtime names the backend agents run on (WARDER_RUNTIME): "docker"
+	// or "kubernetes".
 	Runtime string
+	// Kubeconfig (KUBECONFIG) and K8sNamespace (WARDER_K8S_NAMESPACE) are
+	// the kubernetes runtime's cluster and namespace; no kubeconfig means
+	// the credentials of the pod Warder runs in.
+	Kubeconfig   string
+	K8sNamespace string
 	// AllowRoot lets images without a non-root USER run as root.
 	AllowRoot bool
 	// Registration is "open" (anyone may register) or "closed" (only the
@@ -116,6 +122,8 @@ func LoadConfig(args []string) (Config, error) {
 		return c, fmt.Errorf("WARDER_ALLOW_ROOT_AGENTS must be true or false")
 	}
 	c.Runtime = env("WARDER_RUNTIME", "docker")
+	c.Kubeconfig = env("KUBECONFIG", "")
+	c.K8sNamespace = env("WARDER_K8S_NAMESPACE", "warder-agents")
 	c.Registration = env("WARDER_REGISTRATION", "open")
 	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
 		return c, err
@@ -139,7 +147,7 @@ func LoadConfig(args []string) (Config, error) {
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "host address agent ports are published on (AGENT_BIND_ADDRESS)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of a login token (WARDER_TOKEN_TTL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (WARDER_LOG_FORMAT)")
-	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "backend agents run on: docker (WARDER_RUNTIME)")
+	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "backend agents run on: docker or kubernetes (WARDER_RUNTIME)")
 	fs.StringVar(&c.Registration, "registration", c.Registration, "open, or closed: only admins create users (WARDER_REGISTRATION)")
 	fs.Func("cors-origins", "origins whose browser pages may call the API, comma-separated, or * (WARDER_CORS_ORIGINS)", func(v string) (err error) {
 		c.CORSOrigins, err = api.ParseCORSOrigins(v)
@@ -159,7 +167,7 @@ func (c *Config) Validate() error {
 		c.Runtime = "docker"
 	}
 	if _, ok := runtimes[c.Runtime]; !ok {
-		return fmt.Errorf("WARDER_RUNTIME %q must be docker", c.Runtime)
+		return fmt.Errorf("WARDER_RUNTIME %q must be docker or kubernetes", c.Runtime)
 	}
 	if c.PortStart < 1 || c.PortEnd > 65535 || c.PortStart > c.PortEnd {
 		return fmt.Errorf("agent port range %d-%d is not a valid range within 1-65535", c.PortStart, c.PortEnd)

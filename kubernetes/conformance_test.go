@@ -1,0 +1,88 @@
+package kubernetes_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/runtimetest"
+	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/kubernetes"
+	"github.com/warder/warder/sqlstore"
+)
+
+func TestMain(m *testing.M) { e2etest.Main(m) }
+
+// newRuntime returns a runtime on the test cluster in a namespace of its
+// own, set up, with the test agent image imported; the namespace and all
+// in it are deleted when the test ends.
+func newRuntime(t *testing.T) (*kubernetes.Runtime, *testenv.Cluster, string) {
+	t.Helper()
+	c := testenv.Kubernetes(t)
+	image, _ := e2etest.AgentImage(t)
+	c.ImportImage(t, image)
+	ns := testenv.UniqueName("wt-")
+	r, err := kubernetes.New(kubernetes.Config{Kubeconfig: c.Kubeconfig, Namespace: ns, Network: "warder_test", StartTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Kubectl(t, "delete", "namespace", ns, "--wait=false")
+		r.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return r, c, image
+}
+
+// TestConformance runs the runtime conformance suite on the real cluster.
+func TestConformance(t *testing.T) {
+	r, _, image := newRuntime(t)
+	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	u := &warder.User{ID: uuid.NewString(), Username: "owner", Email: "owner@example.com", PasswordHash: "x", Role: warder.RoleUser}
+	if err := db.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	runtimetest.Run(t, runtimetest.Harness{
+		Runtime: r,
+		Spec: func(t *testing.T) warder.ContainerSpec {
+			spec := runtimetest.AgentSpec(t, db, u.ID, image, warder.SpecSettings{Network: "warder_test"})
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := r.Remove(ctx, spec.Name); err != nil {
+					t.Errorf("cleanup: remove %s: %v", spec.Name, err)
+				}
+			})
+			return spec
+		},
+		Within: time.Minute,
+	})
+}
+
+// TestSetupMakesPolicies checks the namespace and the NetworkPolicies that
+// isolate agents exist, and that Setup run twice changes nothing.
+func TestSetupMakesPolicies(t *testing.T) {
+	r, c, _ := newRuntime(t)
+	if err := r.Setup(context.Background()); err != nil {
+		t.Fatalf("second Setup: %v", err)
+	}
+	ns := strings.TrimSpace(c.Kubectl(t, "get", "networkpolicies", "-A", "-o", "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{\"\\n\"}{end}"))
+	for _, name := range r.PolicyNames() {
+		if !strings.Contains(ns, "/"+name) {
+			t.Errorf("policy %s missing; the cluster has:\n%s", name, ns)
+		}
+	}
+}

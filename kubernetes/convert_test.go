@@ -1,0 +1,170 @@
+package kubernetes
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+func testSpec() warder.ContainerSpec {
+	return warder.ContainerSpec{
+		Name: "warder-agent-a1", AgentID: "a1", Image: "warder/agent:latest",
+		Env:    map[string]string{"AGENT_ID": "a1", "API_KEY": "s3cret"},
+		Labels: map[string]string{warder.LabelManaged: "warder_network", warder.LabelAgentID: "a1", warder.LabelAgentName: "My Agent", warder.LabelUserID: "u1"},
+		MemoryBytes: 512 << 20, MilliCPUs: 500, Port: 8000, Internal: true,
+		Restart: warder.RestartPolicy{Mode: warder.RestartOnFailure, MaxRetries: 3},
+	}
+}
+
+func TestPodOfIsHardened(t *testing.T) {
+	p := podOf("ns", testSpec())
+	c := p.Spec.Containers[0]
+	sc := c.SecurityContext
+	if *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || *sc.Privileged || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("container security context = %+v", sc)
+	}
+	psc := p.Spec.SecurityContext
+	if *psc.RunAsUser != 65534 || *psc.RunAsGroup != 65534 || !*psc.RunAsNonRoot || psc.SeccompProfile.Type != "RuntimeDefault" {
+		t.Errorf("pod security context = %+v", psc)
+	}
+	if *p.Spec.AutomountServiceAccountToken || *p.Spec.EnableServiceLinks {
+		t.Error("an agent gets API credentials or Service addresses")
+	}
+	if c.Resources.Limits["memory"] != "536870912" || c.Resources.Limits["cpu"] != "500m" || c.Resources.Requests["cpu"] != "50m" || c.Resources.Requests["memory"] != "134217728" {
+		t.Errorf("resources = %+v", c.Resources)
+	}
+	if p.Spec.RestartPolicy != "OnFailure" || c.ImagePullPolicy != "IfNotPresent" || c.Ports[0].ContainerPort != 8000 {
+		t.Errorf("pod = %+v", p.Spec)
+	}
+	if c.EnvFrom[0].SecretRef.Name != "warder-agent-a1" {
+		t.Error("env is not read from the workload's Secret")
+	}
+	if p.Metadata.Labels[labelNetwork] != "internal" || p.Metadata.Labels[warder.LabelAgentID] != "a1" {
+		t.Errorf("labels = %v", p.Metadata.Labels)
+	}
+	if _, ok := p.Metadata.Labels[warder.LabelAgentName]; ok {
+		t.Error("an agent name with a space became a label value")
+	}
+	if p.Metadata.Annotations[warder.LabelAgentName] != "My Agent" {
+		t.Errorf("annotations = %v", p.Metadata.Annotations)
+	}
+	root := testSpec()
+	root.AllowRoot = true
+	if psc := podOf("ns", root).Spec.SecurityContext; psc.RunAsUser != nil || psc.RunAsNonRoot != nil {
+		t.Errorf("allowed root, yet the pod forces a user: %+v", psc)
+	}
+}
+
+func TestRecordKeepsSpecWithoutEnv(t *testing.T) {
+	rec, err := recordOf("ns", testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rec.Metadata.Annotations[annotSpec], "s3cret") {
+		t.Error("the record's annotation holds an env value")
+	}
+	if rec.StringData["API_KEY"] != "s3cret" {
+		t.Error("the env is not in the Secret's data")
+	}
+	got, err := specOf(rec)
+	if err != nil || got.Image != "warder/agent:latest" || got.MemoryBytes != 512<<20 || got.Restart.Mode != warder.RestartOnFailure {
+		t.Errorf("spec back = %+v, %v", got, err)
+	}
+}
+
+func TestRestartPolicyOf(t *testing.T) {
+	for mode, want := range map[warder.RestartMode]string{warder.RestartNever: "Never", warder.RestartOnFailure: "OnFailure", warder.RestartUnlessStopped: "Always", "": "Never"} {
+		if got := restartPolicyOf(mode); got != want {
+			t.Errorf("%q: %s, want %s", mode, got, want)
+		}
+	}
+}
+
+func TestStateOf(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	rec := func(desired string) secret {
+		return secret{Metadata: meta{Name: "w", Annotations: map[string]string{annotDesired: desired, warder.LabelAgentID: "a1", annotStopped: now.Format(time.RFC3339Nano)}}}
+	}
+	running := func() *pod {
+		p := podOf("ns", testSpec())
+		p.Status = podStatus{Phase: "Running", PodIP: "10.244.0.7", ContainerStatuses: []containerStatus{{Name: containerName}}}
+		p.Status.ContainerStatuses[0].State.Running = &struct {
+			StartedAt time.Time `json:"startedAt"`
+		}{now}
+		return &p
+	}
+	exited := func(code int, reason string, restarting bool) *pod {
+		p := running()
+		cs := &p.Status.ContainerStatuses[0]
+		cs.State.Running = nil
+		t := &terminated{ExitCode: code, Reason: reason, FinishedAt: now}
+		if restarting {
+			cs.RestartCount = 4
+			cs.LastState.Terminated = t
+			cs.State.Waiting = &struct {
+				Reason  string `json:"reason"`
+				Message string `json:"message"`
+			}{"CrashLoopBackOff", "back-off"}
+		} else {
+			cs.State.Terminated = t
+		}
+		return p
+	}
+	pulling := running()
+	pulling.Status.ContainerStatuses[0].State.Running = nil
+	pulling.Status.ContainerStatuses[0].State.Waiting = &struct {
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+	}{"ErrImagePull", "not found"}
+	lost := running()
+	lost.Status.Phase = "Unknown"
+
+	for _, tc := range []struct {
+		name  string
+		rec   secret
+		pod   *pod
+		phase warder.Phase
+		check func(warder.ContainerState) bool
+	}{
+		{"created", rec(desiredCreated), nil, warder.PhaseCreated, nil},
+		{"stopped", rec(desiredStopped), nil, warder.PhaseExited, func(s warder.ContainerState) bool { return s.FinishedAt.Equal(now) }},
+		{"running", rec(desiredRunning), running(), warder.PhaseRunning, func(s warder.ContainerState) bool { return s.Endpoint == "10.244.0.7:8000" }},
+		{"exited 3", rec(desiredRunning), exited(3, "Error", false), warder.PhaseExited, func(s warder.ContainerState) bool { return s.ExitCode == 3 && !s.OOMKilled && s.Endpoint == "" }},
+		{"oom", rec(desiredRunning), exited(137, "OOMKilled", false), warder.PhaseExited, func(s warder.ContainerState) bool { return s.OOMKilled }},
+		{"crash loop", rec(desiredRunning), exited(1, "Error", true), warder.PhaseRestarting, func(s warder.ContainerState) bool { return s.RestartCount == 4 && s.ExitCode == 1 }},
+		{"bad image", rec(desiredRunning), pulling, warder.PhaseExited, func(s warder.ContainerState) bool { return strings.HasPrefix(s.Error, "ErrImagePull") }},
+		{"node lost", rec(desiredRunning), lost, warder.PhaseExited, func(s warder.ContainerState) bool { return s.Error != "" }},
+	} {
+		st, err := stateOf(tc.rec, tc.pod)
+		if err != nil || st.Phase != tc.phase || (tc.check != nil && !tc.check(st)) {
+			t.Errorf("%s: %+v, %v", tc.name, st, err)
+		}
+	}
+	if _, err := stateOf(rec(desiredRunning), nil); !errors.Is(err, warder.ErrNotFound) {
+		t.Errorf("a pod deleted behind Warder's back: %v, want ErrNotFound", err)
+	}
+}
+
+func TestReadLinesCutsLongLines(t *testing.T) {
+	long := strings.Repeat("é", warder.MaxLogLineBytes) // 2 bytes each
+	var got []string
+	err := readLines(strings.NewReader("one\r\n"+long+"\nthree"), func(l string) error { got = append(got, l); return nil })
+	if err != nil || len(got) != 3 || got[0] != "one" || got[2] != "three" {
+		t.Fatalf("lines = %d %v", len(got), err)
+	}
+	if !strings.HasSuffix(got[1], warder.LogLineCut) || len(got[1]) > warder.MaxLogLineBytes+len(warder.LogLineCut) || !strings.HasPrefix(got[1], "éé") {
+		t.Errorf("long line: %d bytes", len(got[1]))
+	}
+	if strings.ContainsRune(got[1], '\uFFFD') {
+		t.Error("cut inside a character")
+	}
+}
+
+func TestDNSName(t *testing.T) {
+	if got := dnsName("warder-Warder_Network"); got != "warder-warder-network" {
+		t.Errorf("dnsName = %q", got)
+	}
+}

@@ -1,0 +1,206 @@
+package kubernetes
+
+import "time"
+
+// The parts of Kubernetes objects this runtime writes and reads, in the
+// API's JSON. Fields it never sets or reads are left out: the API server
+// keeps its defaults for them.
+
+type meta struct {
+	Name              string            `json:"name,omitempty"`
+	Namespace         string            `json:"namespace,omitempty"`
+	UID               string            `json:"uid,omitempty"`
+	ResourceVersion   string            `json:"resourceVersion,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	Annotations       map[string]string `json:"annotations,omitempty"`
+	CreationTimestamp *time.Time        `json:"creationTimestamp,omitempty"`
+	DeletionTimestamp *time.Time        `json:"deletionTimestamp,omitempty"`
+}
+
+type listMeta struct {
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+}
+
+type namespace struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   meta   `json:"metadata"`
+}
+
+type secret struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   meta              `json:"metadata"`
+	Type       string            `json:"type,omitempty"`
+	StringData map[string]string `json:"stringData,omitempty"`
+	Data       map[string][]byte `json:"data,omitempty"`
+}
+
+type secretList struct {
+	Metadata listMeta `json:"metadata"`
+	Items    []secret `json:"items"`
+}
+
+type pod struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Metadata   meta      `json:"metadata"`
+	Spec       podSpec   `json:"spec"`
+	Status     podStatus `json:"status,omitzero"`
+}
+
+type podList struct {
+	Metadata listMeta `json:"metadata"`
+	Items    []pod    `json:"items"`
+}
+
+type podSpec struct {
+	Containers                    []container         `json:"containers"`
+	RestartPolicy                 string              `json:"restartPolicy,omitempty"`
+	TerminationGracePeriodSeconds *int64              `json:"terminationGracePeriodSeconds,omitempty"`
+	AutomountServiceAccountToken  *bool               `json:"automountServiceAccountToken,omitempty"`
+	EnableServiceLinks            *bool               `json:"enableServiceLinks,omitempty"`
+	SecurityContext               *podSecurityContext `json:"securityContext,omitempty"`
+	Volumes                       []volume            `json:"volumes,omitempty"`
+	NodeName                      string              `json:"nodeName,omitempty"`
+	HostUsers                     *bool               `json:"hostUsers,omitempty"`
+}
+
+type podSecurityContext struct {
+	RunAsUser      *int64          `json:"runAsUser,omitempty"`
+	RunAsGroup     *int64          `json:"runAsGroup,omitempty"`
+	RunAsNonRoot   *bool           `json:"runAsNonRoot,omitempty"`
+	SeccompProfile *seccompProfile `json:"seccompProfile,omitempty"`
+}
+
+type seccompProfile struct {
+	Type string `json:"type"`
+}
+
+type container struct {
+	Name            string           `json:"name"`
+	Image           string           `json:"image"`
+	ImagePullPolicy string           `json:"imagePullPolicy,omitempty"`
+	Ports           []containerPort  `json:"ports,omitempty"`
+	EnvFrom         []envFrom        `json:"envFrom,omitempty"`
+	Resources       resources        `json:"resources,omitzero"`
+	SecurityContext *securityContext `json:"securityContext,omitempty"`
+	VolumeMounts    []volumeMount    `json:"volumeMounts,omitempty"`
+}
+
+type containerPort struct {
+	Name          string `json:"name,omitempty"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol,omitempty"`
+}
+
+type envFrom struct {
+	SecretRef *struct {
+		Name string `json:"name"`
+	} `json:"secretRef,omitempty"`
+}
+
+type resources struct {
+	Limits   map[string]string `json:"limits,omitempty"`
+	Requests map[string]string `json:"requests,omitempty"`
+}
+
+type securityContext struct {
+	AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation,omitempty"`
+	ReadOnlyRootFilesystem   *bool           `json:"readOnlyRootFilesystem,omitempty"`
+	Privileged               *bool           `json:"privileged,omitempty"`
+	Capabilities             *capabilities   `json:"capabilities,omitempty"`
+	SeccompProfile           *seccompProfile `json:"seccompProfile,omitempty"`
+}
+
+type capabilities struct {
+	Drop []string `json:"drop,omitempty"`
+}
+
+type volume struct {
+	Name     string    `json:"name"`
+	EmptyDir *emptyDir `json:"emptyDir,omitempty"`
+}
+
+type emptyDir struct {
+	Medium    string `json:"medium,omitempty"`
+	SizeLimit string `json:"sizeLimit,omitempty"`
+}
+
+type volumeMount struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+}
+
+type podStatus struct {
+	Phase             string            `json:"phase,omitempty"`
+	Reason            string            `json:"reason,omitempty"`
+	Message           string            `json:"message,omitempty"`
+	PodIP             string            `json:"podIP,omitempty"`
+	StartTime         *time.Time        `json:"startTime,omitempty"`
+	ContainerStatuses []containerStatus `json:"containerStatuses,omitempty"`
+}
+
+type containerStatus struct {
+	Name         string         `json:"name"`
+	Ready        bool           `json:"ready"`
+	RestartCount int            `json:"restartCount"`
+	State        containerState `json:"state"`
+	LastState    containerState `json:"lastTerminationState"`
+}
+
+type containerState struct {
+	Waiting *struct {
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+	} `json:"waiting,omitempty"`
+	Running *struct {
+		StartedAt time.Time `json:"startedAt"`
+	} `json:"running,omitempty"`
+	Terminated *terminated `json:"terminated,omitempty"`
+}
+
+type terminated struct {
+	ExitCode   int       `json:"exitCode"`
+	Reason     string    `json:"reason"`
+	Message    string    `json:"message"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+type networkPolicy struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   meta              `json:"metadata"`
+	Spec       networkPolicySpec `json:"spec"`
+}
+
+type networkPolicySpec struct {
+	PodSelector labelSelector   `json:"podSelector"`
+	PolicyTypes []string        `json:"policyTypes"`
+	Ingress     []ingressRule   `json:"ingress,omitempty"`
+	Egress      []egressRuleObj `json:"egress,omitempty"`
+}
+
+type labelSelector struct {
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+}
+
+type ingressRule struct {
+	From []peer `json:"from,omitempty"`
+}
+
+type egressRuleObj struct {
+	To []peer `json:"to,omitempty"`
+}
+
+type peer struct {
+	PodSelector       *labelSelector `json:"podSelector,omitempty"`
+	NamespaceSelector *labelSelector `json:"namespaceSelector,omitempty"`
+}
+
+// watchEvent is one line of a watch stream.
+type watchEvent struct {
+	Type   string `json:"type"` // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+	Object pod    `json:"object"`
+}

@@ -1,0 +1,328 @@
+// Package kubernetes runs agents as Pods on a Kubernetes cluster: the
+// second warder.Runtime, beside package docker, passing the same
+// conformance suite (internal/runtimetest). See docs/kubernetes.md.
+package kubernetes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// Config is what the runtime needs to know of the cluster and the
+// operator's settings.
+type Config struct {
+	// Kubeconfig is the path of a kubeconfig file (KUBECONFIG); "" means
+	// the credentials of the pod Warder runs in.
+	Kubeconfig string
+	// Namespace holds every agent of this deployment
+	// (WARDER_K8S_NAMESPACE); Setup creates it when missing.
+	Namespace string
+	// Network is AGENT_NETWORK: on Kubernetes it names this deployment's
+	// agents (their warder.managed label), nothing more.
+	Network string
+	// StartTimeout bounds how long Start waits for the Pod to run (image
+	// pull, scheduling); 0 means 2 minutes.
+	StartTimeout time.Duration
+	// Logger is told of what Setup makes; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Runtime runs agents as Pods. It is safe for concurrent use; create it
+// with New and release it with Close.
+type Runtime struct {
+	cfg Config
+	api *apiClient
+	log *slog.Logger
+}
+
+// New returns a runtime for the cluster cfg names, without contacting it.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Namespace == "" {
+		cfg.Namespace = "warder-agents"
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 2 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	api, err := newClient(cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{cfg: cfg, api: api, log: cfg.Logger}, nil
+}
+
+// Close releases idle connections.
+func (r *Runtime) Close() error {
+	r.api.http.CloseIdleConnections()
+	return nil
+}
+
+// Info: no host ports (agents are reached at their pod IP), no stats
+// stream (the kubelet's summary is polled), and restart policies as the
+// Pod's restartPolicy.
+func (r *Runtime) Info() warder.RuntimeInfo {
+	return warder.RuntimeInfo{Name: "kubernetes", RestartPolicies: true}
+}
+
+// Ping asks the API server for its version, which any credential may.
+func (r *Runtime) Ping(ctx context.Context) error {
+	return r.api.do(ctx, http.MethodGet, "/version", nil, nil)
+}
+
+func (r *Runtime) ns() string { return "/api/v1/namespaces/" + r.cfg.Namespace }
+
+func (r *Runtime) secretPath(name string) string { return r.ns() + "/secrets/" + url.PathEscape(name) }
+func (r *Runtime) podPath(name string) string    { return r.ns() + "/pods/" + url.PathEscape(name) }
+
+// selector selects this deployment's objects.
+func (r *Runtime) selector() string {
+	return warder.LabelManaged + "=" + r.cfg.Network
+}
+
+// record reads a workload's Secret; ErrNotFound when there is none, or
+// when the Secret is not one of this deployment's workloads.
+func (r *Runtime) record(ctx context.Context, id string) (secret, error) {
+	var s secret
+	if err := r.api.do(ctx, http.MethodGet, r.secretPath(id), nil, &s); err != nil {
+		return s, fmt.Errorf("workload %s: %w", id, err)
+	}
+	if s.Metadata.Labels[warder.LabelManaged] != r.cfg.Network || s.Metadata.Annotations[annotSpec] == "" {
+		return s, warder.Errorf(warder.ErrNotFound, "workload %s is not one of this Warder's", id)
+	}
+	return s, nil
+}
+
+// getPod reads a workload's Pod; nil when it has none.
+func (r *Runtime) getPod(ctx context.Context, id string) (*pod, error) {
+	var p pod
+	err := r.api.do(ctx, http.MethodGet, r.podPath(id), nil, &p)
+	if errors.Is(err, warder.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", id, err)
+	}
+	return &p, nil
+}
+
+// setDesired records what the workload should be doing.
+func (r *Runtime) setDesired(ctx context.Context, id, desired string) error {
+	annotations := map[string]any{annotDesired: desired}
+	if desired == desiredStopped {
+		annotations[annotStopped] = time.Now().UTC().Format(time.RFC3339Nano)
+	}
+	patch := map[string]any{"metadata": map[string]any{"annotations": annotations}}
+	return r.api.do(ctx, http.MethodPatch, r.secretPath(id), patch, nil)
+}
+
+// deletePod deletes a workload's Pod, giving its agent grace to end, and
+// waits until it is gone (so a new one of its name can be made), up to
+// grace and 30 s more. A Pod that is already gone is success.
+func (r *Runtime) deletePod(ctx context.Context, id string, grace time.Duration) error {
+	secs := int64((grace + time.Second - 1) / time.Second)
+	body := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": secs}
+	err := r.api.do(ctx, http.MethodDelete, r.podPath(id), body, nil)
+	if errors.Is(err, warder.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete pod %s: %w", id, err)
+	}
+	deadline := time.Now().Add(grace + 30*time.Second)
+	for {
+		p, err := r.getPod(ctx, id)
+		if err != nil || p == nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return warder.Errorf(warder.ErrUnavailable, "pod %s is still being deleted after %s", id, grace+30*time.Second)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Create records spec in a new Secret, replacing any workload of its
+// name, and returns its id: the name.
+func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
+	rec, err := recordOf(r.cfg.Namespace, spec)
+	if err != nil {
+		return "", err
+	}
+	if err := r.Remove(ctx, spec.Name); err != nil {
+		return "", err
+	}
+	err = r.api.do(ctx, http.MethodPost, r.ns()+"/secrets", rec, nil)
+	if errors.Is(err, warder.ErrConflict) {
+		// Deleted a moment ago and not yet gone: try once more.
+		if err = sleep(ctx, 200*time.Millisecond); err == nil {
+			err = r.api.do(ctx, http.MethodPost, r.ns()+"/secrets", rec, nil)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("create workload %s: %w", spec.Name, err)
+	}
+	return spec.Name, nil
+}
+
+// Start makes the workload's Pod, unless one runs already, and waits until
+// its agent runs (or has already ended), as a Docker start does. A Pod
+// that ended is replaced. An image that cannot be pulled, or a Pod that
+// does not run within StartTimeout, is an error.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	rec, err := r.record(ctx, id)
+	if err != nil {
+		return err
+	}
+	spec, err := specOf(rec)
+	if err != nil {
+		return err
+	}
+	p, err := r.getPod(ctx, id)
+	if err != nil {
+		return err
+	}
+	if p != nil && (p.Metadata.DeletionTimestamp != nil || p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed") {
+		if err := r.deletePod(ctx, id, 0); err != nil {
+			return err
+		}
+		p = nil
+	}
+	if p == nil {
+		want := podOf(r.cfg.Namespace, spec)
+		if err := r.api.do(ctx, http.MethodPost, r.ns()+"/pods", want, nil); err != nil {
+			return fmt.Errorf("start workload %s: %w", id, err)
+		}
+	}
+	if err := r.setDesired(ctx, id, desiredRunning); err != nil {
+		return fmt.Errorf("start workload %s: %w", id, err)
+	}
+	return r.waitStarted(ctx, id)
+}
+
+// waitStarted polls the Pod until its agent runs or has run.
+func (r *Runtime) waitStarted(ctx context.Context, id string) error {
+	deadline := time.Now().Add(r.cfg.StartTimeout)
+	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
+		p, err := r.getPod(ctx, id)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			return warder.Errorf(warder.ErrNotFound, "the pod of workload %s was deleted while it started", id)
+		}
+		var st warder.ContainerState
+		podState(&st, p)
+		switch {
+		case st.Error != "":
+			return warder.Errorf(warder.ErrInvalid, "workload %s did not start: %s", id, st.Error)
+		case st.Phase != warder.PhaseCreated:
+			return nil
+		case time.Now().After(deadline):
+			why := p.Status.Reason + " " + p.Status.Message
+			return warder.Errorf(warder.ErrUnavailable, "workload %s is not running after %s: pod %s %s", id, r.cfg.StartTimeout, p.Status.Phase, why)
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return err
+		}
+	}
+}
+
+// Stop records that the workload should not run and deletes its Pod,
+// giving the agent timeout to end.
+func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	rec, err := r.record(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.Metadata.Annotations[annotDesired] != desiredStopped {
+		if err := r.setDesired(ctx, id, desiredStopped); err != nil {
+			return fmt.Errorf("stop workload %s: %w", id, err)
+		}
+	}
+	return r.deletePod(ctx, id, timeout)
+}
+
+// Remove deletes the workload's Pod at once and its record. Either being
+// gone already is success.
+func (r *Runtime) Remove(ctx context.Context, id string) error {
+	if err := r.deletePod(ctx, id, 0); err != nil {
+		return err
+	}
+	err := r.api.do(ctx, http.MethodDelete, r.secretPath(id), nil, nil)
+	if err != nil && !errors.Is(err, warder.ErrNotFound) {
+		return fmt.Errorf("remove workload %s: %w", id, err)
+	}
+	return nil
+}
+
+// Inspect reports the workload's state from its record and its Pod.
+func (r *Runtime) Inspect(ctx context.Context, id string) (warder.ContainerState, error) {
+	rec, err := r.record(ctx, id)
+	if err != nil {
+		return warder.ContainerState{}, err
+	}
+	p, err := r.getPod(ctx, id)
+	if err != nil {
+		return warder.ContainerState{}, err
+	}
+	return stateOf(rec, p)
+}
+
+// List reports every workload of this deployment: one list of records and
+// one of Pods.
+func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
+	sel := query("labelSelector", r.selector())
+	var recs secretList
+	if err := r.api.do(ctx, http.MethodGet, r.ns()+"/secrets"+sel, nil, &recs); err != nil {
+		return nil, fmt.Errorf("list workloads: %w", err)
+	}
+	var pods podList
+	if err := r.api.do(ctx, http.MethodGet, r.ns()+"/pods"+sel, nil, &pods); err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	byName := make(map[string]*pod, len(pods.Items))
+	for i := range pods.Items {
+		byName[pods.Items[i].Metadata.Name] = &pods.Items[i]
+	}
+	out := make([]warder.ContainerState, 0, len(recs.Items))
+	for _, rec := range recs.Items {
+		if rec.Metadata.Annotations[annotSpec] == "" {
+			continue
+		}
+		st, err := stateOf(rec, byName[rec.Metadata.Name])
+		if errors.Is(err, warder.ErrNotFound) {
+			continue // its Pod was deleted outside Warder: as gone as a removed container
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// itoa is strconv.Itoa, for query values.
+func itoa(n int) string { return strconv.Itoa(n) }

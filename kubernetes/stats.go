@@ -1,0 +1,97 @@
+package kubernetes
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/warder/warder"
+)
+
+// summary is the part of the kubelet's /stats/summary this runtime reads.
+type summary struct {
+	Pods []struct {
+		PodRef struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+			UID       string `json:"uid"`
+		} `json:"podRef"`
+		Containers []struct {
+			Name   string     `json:"name"`
+			CPU    cpuStats   `json:"cpu"`
+			Memory memStats   `json:"memory"`
+		} `json:"containers"`
+		Network *struct {
+			RxBytes uint64 `json:"rxBytes"`
+			TxBytes uint64 `json:"txBytes"`
+		} `json:"network"`
+		ProcessStats *struct {
+			ProcessCount uint64 `json:"process_count"`
+		} `json:"process_stats"`
+	} `json:"pods"`
+}
+
+type cpuStats struct {
+	UsageNanoCores uint64 `json:"usageNanoCores"`
+}
+
+type memStats struct {
+	WorkingSetBytes uint64 `json:"workingSetBytes"`
+}
+
+// Stats reads one sample from the kubelet's resource summary of the
+// agent's node, through the API server's node proxy: no metrics-server is
+// needed. CPU is a percentage of one CPU, as on Docker; memory is the
+// working set, the figure the kubelet evicts and the OOM killer acts on.
+// A workload that does not run is ErrConflict.
+func (r *Runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
+	rec, err := r.record(ctx, id)
+	if err != nil {
+		return warder.Stats{}, err
+	}
+	p, err := r.getPod(ctx, id)
+	if err != nil {
+		return warder.Stats{}, err
+	}
+	st, err := stateOf(rec, p)
+	if err != nil {
+		return warder.Stats{}, err
+	}
+	if !st.Running() || p.Spec.NodeName == "" {
+		return warder.Stats{}, warder.Errorf(warder.ErrConflict, "workload %s is not running", id)
+	}
+	spec, err := specOf(rec)
+	if err != nil {
+		return warder.Stats{}, err
+	}
+	out := warder.Stats{MemoryLimitBytes: uint64(max(spec.MemoryBytes, 0)), ReadAt: time.Now().UTC()}
+	var sum summary
+	if err := r.api.do(ctx, http.MethodGet, "/api/v1/nodes/"+url.PathEscape(p.Spec.NodeName)+"/proxy/stats/summary", nil, &sum); err != nil {
+		return warder.Stats{}, err
+	}
+	for _, ps := range sum.Pods {
+		if ps.PodRef.Namespace != r.cfg.Namespace || ps.PodRef.Name != id || ps.PodRef.UID != p.Metadata.UID {
+			continue
+		}
+		for _, c := range ps.Containers {
+			if c.Name == containerName {
+				out.CPUPercent = float64(c.CPU.UsageNanoCores) / 1e7
+				out.MemoryBytes = c.Memory.WorkingSetBytes
+			}
+		}
+		if ps.Network != nil {
+			out.NetworkRxBytes, out.NetworkTxBytes = ps.Network.RxBytes, ps.Network.TxBytes
+		}
+		if ps.ProcessStats != nil {
+			out.Pids = ps.ProcessStats.ProcessCount
+		}
+	}
+	return out, nil
+}
+
+// StatsStream is not offered (Info().StatsStream is false): Warder polls
+// Stats.
+func (r *Runtime) StatsStream(context.Context, string, func(warder.Stats)) error {
+	return warder.Errorf(warder.ErrInvalid, "the kubernetes runtime has no stats stream; poll Stats")
+}
