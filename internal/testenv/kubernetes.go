@@ -66,6 +66,9 @@ func (c *Cluster) Kubectl(tb testing.TB, args ...string) string {
 	return out
 }
 
+// Try runs kubectl against the cluster; a failure is returned, not fatal.
+func (c *Cluster) Try(args ...string) (string, error) { return c.run(args...) }
+
 func (c *Cluster) run(args ...string) (string, error) {
 	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.Kubeconfig, "--request-timeout=30s"}, args...)...)
 	var stderr bytes.Buffer
