@@ -87,7 +87,7 @@ func TestKubernetesWalkthrough(t *testing.T) {
 	if a.Status != warder.StatusStopped || a.ContainerStatus != "exited" {
 		t.Fatalf("stopped agent = %+v", a)
 	}
-	if out, _ := cluster.Try("get", "pod", "-n", ts.Config.K8sNamespace, a.ContainerID); out != "" {
+	if out, _ := cluster.Try("get", "pod", "-n", ts.Config.K8sNamespace, a.ContainerName); out != "" {
 		t.Fatalf("the pod of a stopped agent still exists: %s", out)
 	}
 	if status, raw := c.Do("GET", "/api/agents/"+a.ID+"/stats", nil); status != http.StatusConflict {
@@ -104,7 +104,7 @@ func TestKubernetesWalkthrough(t *testing.T) {
 		t.Fatalf("workload after delete: %v", err)
 	}
 	for _, kind := range []string{"pod", "secret"} {
-		if out, _ := cluster.Try("get", kind, "-n", ts.Config.K8sNamespace, a.ContainerID, "--ignore-not-found", "-o", "name"); strings.TrimSpace(out) != "" {
+		if out, _ := cluster.Try("get", kind, "-n", ts.Config.K8sNamespace, a.ContainerName, "--ignore-not-found", "-o", "name"); strings.TrimSpace(out) != "" {
 			t.Fatalf("%s left after delete: %s", kind, out)
 		}
 	}
@@ -114,7 +114,7 @@ func TestKubernetesWalkthrough(t *testing.T) {
 // labels, and env from the workload's Secret (never in the Pod itself).
 func assertPod(t *testing.T, cluster *testenv.Cluster, cfg app.Config, a apitest.Agent) {
 	t.Helper()
-	raw := cluster.Kubectl(t, "get", "pod", "-n", cfg.K8sNamespace, a.ContainerID, "-o", "json")
+	raw := cluster.Kubectl(t, "get", "pod", "-n", cfg.K8sNamespace, a.ContainerName, "-o", "json")
 	if strings.Contains(raw, "test_value") || strings.Contains(raw, "s3cret-k8s") {
 		t.Error("the Pod object holds an env value; it must come from the Secret")
 	}
@@ -156,7 +156,7 @@ func assertPod(t *testing.T, cluster *testenv.Cluster, cfg app.Config, a apitest
 	if c.Resources.Limits["memory"] != "512Mi" || c.Resources.Limits["cpu"] != "500m" {
 		t.Errorf("limits = %v", c.Resources.Limits)
 	}
-	sec := cluster.Kubectl(t, "get", "secret", "-n", cfg.K8sNamespace, a.ContainerID, "-o", "jsonpath={.data.TEST_VAR}")
+	sec := cluster.Kubectl(t, "get", "secret", "-n", cfg.K8sNamespace, a.ContainerName, "-o", "jsonpath={.data.TEST_VAR}")
 	if sec != "dGVzdF92YWx1ZQ==" { // base64 of test_value
 		t.Errorf("the workload's Secret holds TEST_VAR=%q", sec)
 	}

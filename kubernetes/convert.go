@@ -22,6 +22,8 @@ const (
 	annotSpec    = "warder.io/spec"    // the spec, without its env, as JSON
 	annotDesired = "warder.io/desired" // desiredCreated, desiredRunning or desiredStopped
 	annotStopped = "warder.io/stopped-at"
+	// annotWorkload on a Pod is the UID of the record it was made from.
+	annotWorkload = "warder.io/workload"
 	labelNetwork = "warder.io/network" // "internal" or "egress", for the NetworkPolicies
 	// labelControlPlane marks the pods allowed to reach agents: Warder's,
 	// when it runs in the cluster.
@@ -100,7 +102,7 @@ const (
 
 // podOf is the Pod that runs spec: the hardening of the Docker runtime in
 // Kubernetes' words.
-func podOf(namespace string, spec warder.ContainerSpec) pod {
+func podOf(namespace string, spec warder.ContainerSpec, workload string) pod {
 	no, yes := false, true
 	grace := int64(10)
 	c := container{
@@ -119,8 +121,8 @@ func podOf(namespace string, spec warder.ContainerSpec) pod {
 	}
 	c.Resources = resources{Limits: map[string]string{}, Requests: map[string]string{}}
 	if spec.MemoryBytes > 0 {
-		c.Resources.Limits["memory"] = strconv.FormatInt(spec.MemoryBytes, 10)
-		c.Resources.Requests["memory"] = strconv.FormatInt(spec.MemoryBytes/memoryRequestDivisor, 10)
+		c.Resources.Limits["memory"] = bytesQuantity(spec.MemoryBytes)
+		c.Resources.Requests["memory"] = bytesQuantity(spec.MemoryBytes / memoryRequestDivisor)
 	}
 	if spec.MilliCPUs > 0 {
 		c.Resources.Limits["cpu"] = strconv.FormatInt(spec.MilliCPUs, 10) + "m"
@@ -134,7 +136,7 @@ func podOf(namespace string, spec warder.ContainerSpec) pod {
 		uid, gid := nonRootIDs()
 		psc.RunAsUser, psc.RunAsGroup, psc.RunAsNonRoot = &uid, &gid, &yes
 	}
-	annotations := map[string]string{}
+	annotations := map[string]string{annotWorkload: workload}
 	for k, v := range spec.Labels {
 		annotations[k] = v
 	}
@@ -153,6 +155,20 @@ func podOf(namespace string, spec warder.ContainerSpec) pod {
 			Volumes:                      []volume{{Name: "tmp", EmptyDir: &emptyDir{Medium: "Memory", SizeLimit: strconv.Itoa(tmpBytes)}}},
 		},
 	}
+}
+
+// bytesQuantity writes n bytes as Kubernetes does: in the largest binary
+// unit that divides it.
+func bytesQuantity(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func nonRootIDs() (uid, gid int64) {
@@ -186,7 +202,7 @@ var startFailures = map[string]bool{
 // means the Pod was deleted behind Warder's back: the workload is gone,
 // as a container removed outside Warder is.
 func stateOf(rec secret, p *pod) (warder.ContainerState, error) {
-	st := warder.ContainerState{ID: rec.Metadata.Name, Name: rec.Metadata.Name, AgentID: rec.Metadata.Annotations[warder.LabelAgentID]}
+	st := warder.ContainerState{ID: workloadID(rec), Name: rec.Metadata.Name, AgentID: rec.Metadata.Annotations[warder.LabelAgentID]}
 	desired := rec.Metadata.Annotations[annotDesired]
 	if p == nil || (p.Metadata.DeletionTimestamp != nil && desired == desiredStopped) {
 		switch desired {

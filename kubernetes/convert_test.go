@@ -20,7 +20,7 @@ func testSpec() warder.ContainerSpec {
 }
 
 func TestPodOfIsHardened(t *testing.T) {
-	p := podOf("ns", testSpec())
+	p := podOf("ns", testSpec(), "uid-1")
 	c := p.Spec.Containers[0]
 	sc := c.SecurityContext
 	if *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || *sc.Privileged || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
@@ -33,7 +33,7 @@ func TestPodOfIsHardened(t *testing.T) {
 	if *p.Spec.AutomountServiceAccountToken || *p.Spec.EnableServiceLinks {
 		t.Error("an agent gets API credentials or Service addresses")
 	}
-	if c.Resources.Limits["memory"] != "536870912" || c.Resources.Limits["cpu"] != "500m" || c.Resources.Requests["cpu"] != "50m" || c.Resources.Requests["memory"] != "134217728" {
+	if c.Resources.Limits["memory"] != "512Mi" || c.Resources.Limits["cpu"] != "500m" || c.Resources.Requests["cpu"] != "50m" || c.Resources.Requests["memory"] != "128Mi" {
 		t.Errorf("resources = %+v", c.Resources)
 	}
 	if p.Spec.RestartPolicy != "OnFailure" || c.ImagePullPolicy != "IfNotPresent" || c.Ports[0].ContainerPort != 8000 {
@@ -53,7 +53,7 @@ func TestPodOfIsHardened(t *testing.T) {
 	}
 	root := testSpec()
 	root.AllowRoot = true
-	if psc := podOf("ns", root).Spec.SecurityContext; psc.RunAsUser != nil || psc.RunAsNonRoot != nil {
+	if psc := podOf("ns", root, "uid-1").Spec.SecurityContext; psc.RunAsUser != nil || psc.RunAsNonRoot != nil {
 		t.Errorf("allowed root, yet the pod forces a user: %+v", psc)
 	}
 }
@@ -89,7 +89,7 @@ func TestStateOf(t *testing.T) {
 		return secret{Metadata: meta{Name: "w", Annotations: map[string]string{annotDesired: desired, warder.LabelAgentID: "a1", annotStopped: now.Format(time.RFC3339Nano)}}}
 	}
 	running := func() *pod {
-		p := podOf("ns", testSpec())
+		p := podOf("ns", testSpec(), "uid-1")
 		p.Status = podStatus{Phase: "Running", PodIP: "10.244.0.7", ContainerStatuses: []containerStatus{{Name: containerName}}}
 		p.Status.ContainerStatuses[0].State.Running = &struct {
 			StartedAt time.Time `json:"startedAt"`
@@ -166,5 +166,13 @@ func TestReadLinesCutsLongLines(t *testing.T) {
 func TestDNSName(t *testing.T) {
 	if got := dnsName("warder-Warder_Network"); got != "warder-warder-network" {
 		t.Errorf("dnsName = %q", got)
+	}
+}
+
+func TestBytesQuantity(t *testing.T) {
+	for n, want := range map[int64]string{512 << 20: "512Mi", 1 << 30: "1Gi", 6<<20 + 1: "6291457", 1536 << 10: "1536Ki"} {
+		if got := bytesQuantity(n); got != want {
+			t.Errorf("%d: %s, want %s", n, got, want)
+		}
 	}
 }

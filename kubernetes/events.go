@@ -92,7 +92,7 @@ func (r *Runtime) follow(body io.Reader, version string, seen map[string]podSeen
 		p := &ev.Object
 		version = p.Metadata.ResourceVersion
 		name := p.Metadata.Name
-		e := warder.ContainerEvent{ContainerID: name, AgentID: p.Metadata.Labels[warder.LabelAgentID], Time: time.Now()}
+		e := warder.ContainerEvent{ContainerID: name + "/" + p.Metadata.Annotations[annotWorkload], AgentID: p.Metadata.Labels[warder.LabelAgentID], Time: time.Now()}
 		was, now := seen[name], seenOf(p)
 		switch {
 		case ev.Type == "DELETED":

@@ -44,8 +44,12 @@ var errTooMuchLog = warder.Errorf(warder.ErrTooLarge, "the logs asked for are ov
 // stdout and stderr, so every line is StreamStdout. With Follow it ends
 // when the agent's container ends.
 func (r *Runtime) StreamLogs(ctx context.Context, id string, opts warder.LogOptions, fn func(warder.LogLine) error) error {
-	if _, err := r.record(ctx, id); err != nil {
+	rec, err := r.record(ctx, id)
+	if err != nil {
 		return err
+	}
+	if p, err := r.getPod(ctx, rec); err != nil || p == nil {
+		return err // no Pod: stopped or never started, no output
 	}
 	q := []string{"container", containerName, "timestamps", "true"}
 	if opts.Lines > 0 {
@@ -61,7 +65,7 @@ func (r *Runtime) StreamLogs(ctx context.Context, id string, opts warder.LogOpti
 	if opts.Follow {
 		hc = r.api.stream
 	}
-	resp, err := r.api.send(ctx, hc, http.MethodGet, r.podPath(id)+"/log"+query(q...), nil)
+	resp, err := r.api.send(ctx, hc, http.MethodGet, r.podPath(rec.Metadata.Name)+"/log"+query(q...), nil)
 	if errors.Is(err, warder.ErrNotFound) || errors.Is(err, warder.ErrInvalid) {
 		// No Pod (stopped), or its container has not started: no output.
 		return nil

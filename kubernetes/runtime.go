@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/warder/warder"
@@ -89,33 +90,55 @@ func (r *Runtime) selector() string {
 	return warder.LabelManaged + "=" + r.cfg.Network
 }
 
-// record reads a workload's Secret; ErrNotFound when there is none, or
-// when the Secret is not one of this deployment's workloads.
+// A workload's id is its name and its record's UID, "name/uid": a
+// workload made again under the same name has a new id, as a container
+// made again has on Docker, and a call naming the old one finds nothing.
+func workloadID(rec secret) string { return rec.Metadata.Name + "/" + rec.Metadata.UID }
+
+// splitID parses an id; a bare name (Remove takes one) has no UID.
+func splitID(id string) (name, uid string) {
+	name, uid, _ = strings.Cut(id, "/")
+	return name, uid
+}
+
+// record reads a workload's Secret; ErrNotFound when there is none, when
+// it is another workload of the same name, or when the Secret is not one
+// of this deployment's workloads.
 func (r *Runtime) record(ctx context.Context, id string) (secret, error) {
+	name, uid := splitID(id)
 	var s secret
-	if err := r.api.do(ctx, http.MethodGet, r.secretPath(id), nil, &s); err != nil {
+	if err := r.api.do(ctx, http.MethodGet, r.secretPath(name), nil, &s); err != nil {
 		return s, fmt.Errorf("workload %s: %w", id, err)
 	}
-	if s.Metadata.Labels[warder.LabelManaged] != r.cfg.Network || s.Metadata.Annotations[annotSpec] == "" {
-		return s, warder.Errorf(warder.ErrNotFound, "workload %s is not one of this Warder's", id)
+	if (uid != "" && s.Metadata.UID != uid) || s.Metadata.Labels[warder.LabelManaged] != r.cfg.Network || s.Metadata.Annotations[annotSpec] == "" {
+		return s, warder.Errorf(warder.ErrNotFound, "workload %s: no such workload of this Warder's", id)
 	}
 	return s, nil
 }
 
-// getPod reads a workload's Pod; nil when it has none.
-func (r *Runtime) getPod(ctx context.Context, id string) (*pod, error) {
+// getPod reads the Pod of the workload rec records; nil when it has none.
+func (r *Runtime) getPod(ctx context.Context, rec secret) (*pod, error) {
+	p, err := r.podNamed(ctx, rec.Metadata.Name)
+	if p != nil && p.Metadata.Annotations[annotWorkload] != rec.Metadata.UID {
+		return nil, nil // another workload's, of the same name
+	}
+	return p, err
+}
+
+// podNamed reads the Pod of a name; nil when there is none.
+func (r *Runtime) podNamed(ctx context.Context, name string) (*pod, error) {
 	var p pod
-	err := r.api.do(ctx, http.MethodGet, r.podPath(id), nil, &p)
+	err := r.api.do(ctx, http.MethodGet, r.podPath(name), nil, &p)
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pod %s: %w", id, err)
+		return nil, fmt.Errorf("pod %s: %w", name, err)
 	}
 	return &p, nil
 }
 
-// setDesired records what the workload should be doing.
+// setDesired records what the workload named id should be doing.
 func (r *Runtime) setDesired(ctx context.Context, id, desired string) error {
 	annotations := map[string]any{annotDesired: desired}
 	if desired == desiredStopped {
@@ -125,13 +148,21 @@ func (r *Runtime) setDesired(ctx context.Context, id, desired string) error {
 	return r.api.do(ctx, http.MethodPatch, r.secretPath(id), patch, nil)
 }
 
-// deletePod deletes a workload's Pod, giving its agent grace to end, and
-// waits until it is gone (so a new one of its name can be made), up to
-// grace and 30 s more. A Pod that is already gone is success.
-func (r *Runtime) deletePod(ctx context.Context, id string, grace time.Duration) error {
+// deletePod deletes the Pod p, giving its agent grace to end, and waits
+// until it is gone (so a new one of its name can be made), up to grace
+// and 30 s more. A Pod that is already gone is success.
+func (r *Runtime) deletePod(ctx context.Context, p *pod, grace time.Duration) error {
+	if p == nil {
+		return nil
+	}
+	id := p.Metadata.Name
 	secs := int64((grace + time.Second - 1) / time.Second)
-	body := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": secs}
+	body := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": secs,
+		"preconditions": map[string]any{"uid": p.Metadata.UID}}
 	err := r.api.do(ctx, http.MethodDelete, r.podPath(id), body, nil)
+	if errors.Is(err, warder.ErrConflict) {
+		return nil // the name is another Pod's now: this one is gone
+	}
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil
 	}
@@ -140,8 +171,8 @@ func (r *Runtime) deletePod(ctx context.Context, id string, grace time.Duration)
 	}
 	deadline := time.Now().Add(grace + 30*time.Second)
 	for {
-		p, err := r.getPod(ctx, id)
-		if err != nil || p == nil {
+		now, err := r.podNamed(ctx, id)
+		if err != nil || now == nil || now.Metadata.UID != p.Metadata.UID {
 			return err
 		}
 		if time.Now().After(deadline) {
@@ -165,7 +196,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Create records spec in a new Secret, replacing any workload of its
-// name, and returns its id: the name.
+// name, and returns its id.
 func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
 	rec, err := recordOf(r.cfg.Namespace, spec)
 	if err != nil {
@@ -174,17 +205,18 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	if err := r.Remove(ctx, spec.Name); err != nil {
 		return "", err
 	}
-	err = r.api.do(ctx, http.MethodPost, r.ns()+"/secrets", rec, nil)
+	var made secret
+	err = r.api.do(ctx, http.MethodPost, r.ns()+"/secrets", rec, &made)
 	if errors.Is(err, warder.ErrConflict) {
 		// Deleted a moment ago and not yet gone: try once more.
 		if err = sleep(ctx, 200*time.Millisecond); err == nil {
-			err = r.api.do(ctx, http.MethodPost, r.ns()+"/secrets", rec, nil)
+			err = r.api.do(ctx, http.MethodPost, r.ns()+"/secrets", rec, &made)
 		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("create workload %s: %w", spec.Name, err)
 	}
-	return spec.Name, nil
+	return workloadID(made), nil
 }
 
 // Start makes the workload's Pod, unless one runs already, and waits until
@@ -200,33 +232,36 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	p, err := r.getPod(ctx, id)
+	name := rec.Metadata.Name
+	p, err := r.podNamed(ctx, name)
 	if err != nil {
 		return err
 	}
-	if p != nil && (p.Metadata.DeletionTimestamp != nil || p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed") {
-		if err := r.deletePod(ctx, id, 0); err != nil {
+	if p != nil && (p.Metadata.Annotations[annotWorkload] != rec.Metadata.UID || p.Metadata.DeletionTimestamp != nil ||
+		p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed") {
+		if err := r.deletePod(ctx, p, 0); err != nil {
 			return err
 		}
 		p = nil
 	}
 	if p == nil {
-		want := podOf(r.cfg.Namespace, spec)
+		want := podOf(r.cfg.Namespace, spec, rec.Metadata.UID)
 		if err := r.api.do(ctx, http.MethodPost, r.ns()+"/pods", want, nil); err != nil {
 			return fmt.Errorf("start workload %s: %w", id, err)
 		}
 	}
-	if err := r.setDesired(ctx, id, desiredRunning); err != nil {
+	if err := r.setDesired(ctx, name, desiredRunning); err != nil {
 		return fmt.Errorf("start workload %s: %w", id, err)
 	}
-	return r.waitStarted(ctx, id)
+	return r.waitStarted(ctx, rec)
 }
 
 // waitStarted polls the Pod until its agent runs or has run.
-func (r *Runtime) waitStarted(ctx context.Context, id string) error {
+func (r *Runtime) waitStarted(ctx context.Context, rec secret) error {
+	id := workloadID(rec)
 	deadline := time.Now().Add(r.cfg.StartTimeout)
 	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
-		p, err := r.getPod(ctx, id)
+		p, err := r.getPod(ctx, rec)
 		if err != nil {
 			return err
 		}
@@ -258,21 +293,37 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 		return err
 	}
 	if rec.Metadata.Annotations[annotDesired] != desiredStopped {
-		if err := r.setDesired(ctx, id, desiredStopped); err != nil {
+		if err := r.setDesired(ctx, rec.Metadata.Name, desiredStopped); err != nil {
 			return fmt.Errorf("stop workload %s: %w", id, err)
 		}
 	}
-	return r.deletePod(ctx, id, timeout)
+	p, err := r.getPod(ctx, rec)
+	if err != nil {
+		return err
+	}
+	return r.deletePod(ctx, p, timeout)
 }
 
 // Remove deletes the workload's Pod at once and its record. Either being
-// gone already is success.
+// gone already is success; so is a name that now holds another workload
+// (an id's UID no longer matches). A bare name removes whatever holds it.
 func (r *Runtime) Remove(ctx context.Context, id string) error {
-	if err := r.deletePod(ctx, id, 0); err != nil {
+	name, uid := splitID(id)
+	p, err := r.podNamed(ctx, name)
+	if err != nil {
 		return err
 	}
-	err := r.api.do(ctx, http.MethodDelete, r.secretPath(id), nil, nil)
-	if err != nil && !errors.Is(err, warder.ErrNotFound) {
+	if p != nil && (uid == "" || p.Metadata.Annotations[annotWorkload] == uid) {
+		if err := r.deletePod(ctx, p, 0); err != nil {
+			return err
+		}
+	}
+	body := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1"}
+	if uid != "" {
+		body["preconditions"] = map[string]any{"uid": uid}
+	}
+	err = r.api.do(ctx, http.MethodDelete, r.secretPath(name), body, nil)
+	if err != nil && !errors.Is(err, warder.ErrNotFound) && !errors.Is(err, warder.ErrConflict) {
 		return fmt.Errorf("remove workload %s: %w", id, err)
 	}
 	return nil
@@ -284,7 +335,7 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (warder.ContainerState
 	if err != nil {
 		return warder.ContainerState{}, err
 	}
-	p, err := r.getPod(ctx, id)
+	p, err := r.getPod(ctx, rec)
 	if err != nil {
 		return warder.ContainerState{}, err
 	}
@@ -312,7 +363,11 @@ func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 		if rec.Metadata.Annotations[annotSpec] == "" {
 			continue
 		}
-		st, err := stateOf(rec, byName[rec.Metadata.Name])
+		p := byName[rec.Metadata.Name]
+		if p != nil && p.Metadata.Annotations[annotWorkload] != rec.Metadata.UID {
+			p = nil
+		}
+		st, err := stateOf(rec, p)
 		if errors.Is(err, warder.ErrNotFound) {
 			continue // its Pod was deleted outside Warder: as gone as a removed container
 		}

@@ -50,7 +50,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 	if err != nil {
 		return warder.Stats{}, err
 	}
-	p, err := r.getPod(ctx, id)
+	p, err := r.getPod(ctx, rec)
 	if err != nil {
 		return warder.Stats{}, err
 	}
@@ -71,7 +71,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 		return warder.Stats{}, err
 	}
 	for _, ps := range sum.Pods {
-		if ps.PodRef.Namespace != r.cfg.Namespace || ps.PodRef.Name != id || ps.PodRef.UID != p.Metadata.UID {
+		if ps.PodRef.Namespace != r.cfg.Namespace || ps.PodRef.Name != rec.Metadata.Name || ps.PodRef.UID != p.Metadata.UID {
 			continue
 		}
 		for _, c := range ps.Containers {

@@ -9,6 +9,7 @@ for t in filter nat mangle; do
   iptables-save -t $t 2>/dev/null | awk -v t=$t '/^:/{print "chain " t " " substr($1, 2)}'
   iptables-save -t $t 2>/dev/null | grep -E '^-A .*(KUBE|CNI|WARDER-K8S)' | sed "s/^/rule $t /"
 done | sort
+iptables-legacy-save 2>/dev/null | awk '/^\*/{t=substr($1, 2)} /^:/{print "legacy " t " " substr($1, 2)}' | sort
 ip -o link show | awk -F': ' '{print "link " $2}' | sed 's/@.*//' | grep -vE '^link (veth|br-)' | sort
 for k in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes; do
   echo "sysctl $k=$(sysctl -n $k)"
