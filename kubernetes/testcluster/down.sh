@@ -48,7 +48,7 @@ fi
 halt containerd 20
 # Shims outlive containerd; only those started for this cluster's socket.
 for p in /proc/[0-9]*; do
-  if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "-address $SOCK "; then kill -KILL "${p#/proc/}" 2>/dev/null; fi
+  if tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -qF -- "-address $SOCK "; then kill -KILL "${p#/proc/}" 2>/dev/null; fi
 done
 
 for _ in 1 2 3; do
@@ -62,11 +62,11 @@ iptables -D FORWARD -j WARDER-K8S-GUARD 2>/dev/null
 iptables -D OUTPUT -j WARDER-K8S-GUARD 2>/dev/null
 if [[ -f $RUN/chains.before ]]; then
   for table in filter nat mangle; do
-    mapfile -t new < <(iptables-save -t $table | awk '/^:/{print substr($1, 2)}' | grep -E '^(CNI|KUBE|WARDER-K8S)-' |
+    mapfile -t new < <(iptables-save -t $table 2>/dev/null | awk '/^:/{print substr($1, 2)}' | grep -E '^(CNI|KUBE|WARDER-K8S)-' |
       grep -vxFf "$RUN/chains.before")
     ((${#new[@]})) || continue
     pattern=$(IFS='|'; echo "${new[*]}")
-    iptables-save -t $table | grep -E "^-A .* -j ($pattern)( |$)" | sed 's/^-A /-D /' |
+    iptables-save -t $table 2>/dev/null | grep -E "^-A .* -j ($pattern)( |$)" | sed 's/^-A /-D /' |
       while read -r rule; do eval iptables -t $table "$rule" 2>/dev/null; done
     for c in "${new[@]}"; do iptables -t $table -F "$c" 2>/dev/null; done
     for c in "${new[@]}"; do iptables -t $table -X "$c" 2>/dev/null; done

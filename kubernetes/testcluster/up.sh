@@ -41,7 +41,7 @@ NODE_IP=${NODE_IP:-$(ip -4 -o route get 1.1.1.1 2>/dev/null | awk '{for(i=1;i<NF
 SVC_IP=$(awk -F'[./]' '{print $1"."$2"."$3"."$4+1}' <<<"$SERVICE_CIDR")
 
 # What the run changes on the host, recorded so down.sh restores exactly it.
-iptables-save | awk '/^:/{print substr($1, 2)}' | sort -u > "$RUN/chains.before"
+iptables-save 2>/dev/null | awk '/^:/{print substr($1, 2)}' | sort -u > "$RUN/chains.before"
 for k in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes; do
   echo "$k=$(sysctl -n "$k")"
 done > "$RUN/sysctl.before"
