@@ -164,7 +164,7 @@ func assertPod(t *testing.T, cluster *testenv.Cluster, cfg app.Config, a apitest
 
 // TestKubernetesStatusTruth: an exit with a code, an OOM kill, a Pod
 // deleted behind Warder's back, and a Warder restart that missed it all
-// each end in the status they should.
+// each end in the status they should; an orphan workload is removed.
 func TestKubernetesStatusTruth(t *testing.T) {
 	dir := t.TempDir()
 	ns := testenv.UniqueName("wt-")
@@ -200,11 +200,27 @@ func TestKubernetesStatusTruth(t *testing.T) {
 	ts.Stop()
 	ts.Close()
 	cluster.Kubectl(t, "delete", "pod", "-n", ns, warder.ContainerName(missed.ID), "--grace-period=0", "--force")
+	// And a workload of an agent that does not exist: an orphan.
+	const ghost = "00000000-0000-0000-0000-00000000a6e7"
+	orphan, err := ts.App.Runtime().Create(context.Background(), warder.ContainerSpec{Name: warder.ContainerName(ghost), AgentID: ghost,
+		Image: ts.Config.Image, Port: 8000, Labels: map[string]string{warder.LabelManaged: ts.Config.Network, warder.LabelAgentID: ghost}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	again, _ := e2etest.NewKubernetesServer(t, same)
 	c2 := *c // the same token: it lives in the shared database
 	c2.Base = again.URL
 	c2.WaitStatus(missed.ID, 30*time.Second, apitest.Is(warder.StatusMissing))
 	c2.WaitStatus(kept.ID, 30*time.Second, apitest.Is(warder.StatusRunning))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := again.App.Runtime().Inspect(context.Background(), orphan)
+		if errors.Is(err, warder.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphan workload survived the resync: %v", err)
+		}
+	}
 }
 
 // TestKubernetesLogsFollow: a followed log shows the agent's output and
