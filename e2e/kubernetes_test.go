@@ -25,6 +25,7 @@ import (
 // what each step did to the real Pod: create, start, logs, stats, chat,
 // proxy, stop, restart, delete.
 func TestKubernetesWalkthrough(t *testing.T) {
+	t.Parallel()
 	ts, cluster := e2etest.NewKubernetesServer(t, nil)
 	apitest.Register(t, ts.URL, "root")
 	c := apitest.Register(t, ts.URL, "alice")
@@ -166,6 +167,7 @@ func assertPod(t *testing.T, cluster *testenv.Cluster, cfg app.Config, a apitest
 // deleted behind Warder's back, and a Warder restart that missed it all
 // each end in the status they should; an orphan workload is removed.
 func TestKubernetesStatusTruth(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ns := testenv.UniqueName("wt-")
 	same := func(c *app.Config) { c.DataDir, c.K8sNamespace = dir, ns }
@@ -226,6 +228,7 @@ func TestKubernetesStatusTruth(t *testing.T) {
 // TestKubernetesLogsFollow: a followed log shows the agent's output and
 // ends when the agent is stopped.
 func TestKubernetesLogsFollow(t *testing.T) {
+	t.Parallel()
 	ts, _ := e2etest.NewKubernetesServer(t, nil)
 	c := apitest.Register(t, ts.URL, "root")
 	a := c.CreateAgent("talker")
@@ -245,6 +248,32 @@ func TestKubernetesLogsFollow(t *testing.T) {
 			}
 		case <-time.After(time.Until(deadline)):
 			t.Fatal("the follow is still open 30 s after the agent stopped")
+		}
+	}
+}
+
+// TestKubernetesCrashLoop: an "unless-stopped" agent that keeps exiting
+// (the kubelet restarts it with a growing back-off: about 70 s for three
+// restarts) is reported failed as a crash loop, and given up: its Pod is
+// deleted, so the restarts end.
+func TestKubernetesCrashLoop(t *testing.T) {
+	t.Parallel()
+	ts, cluster := e2etest.NewKubernetesServer(t, nil)
+	c := apitest.Register(t, ts.URL, "root")
+	a := c.CreateWith("looper", map[string]any{"restart_policy": "unless-stopped",
+		"env_vars": map[string]string{"WARDER_AGENT_EXIT_CODE": "4", "WARDER_AGENT_EXIT_AFTER": "200ms"}})
+	c.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	a = c.WaitStatus(a.ID, 180*time.Second, apitest.Is(warder.StatusFailed))
+	if !strings.Contains(a.StatusReason, "crash loop") || a.RestartCount < 3 || a.ExitCode == nil || *a.ExitCode != 4 {
+		t.Fatalf("after a crash loop: %+v", a)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, err := cluster.Try("get", "pod", "-n", ts.Config.K8sNamespace, a.ContainerName, "--ignore-not-found", "-o", "name")
+		if err == nil && strings.TrimSpace(out) == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the given-up agent's Pod still exists: %s %v", out, err)
 		}
 	}
 }

@@ -22,6 +22,10 @@ const (
 	annotSpec    = "warder.io/spec"    // the spec, without its env, as JSON
 	annotDesired = "warder.io/desired" // desiredCreated, desiredRunning or desiredStopped
 	annotStopped = "warder.io/stopped-at"
+	// The last exit of a stopped workload's Pod, kept when it is deleted.
+	annotExitCode  = "warder.io/exit-code"
+	annotRestarts  = "warder.io/restarts"
+	annotOOMKilled = "warder.io/oom-killed"
 	// annotWorkload on a Pod is the UID of the record it was made from.
 	annotWorkload = "warder.io/workload"
 	labelNetwork = "warder.io/network" // "internal" or "egress", for the NetworkPolicies
@@ -209,8 +213,12 @@ func stateOf(rec secret, p *pod) (warder.ContainerState, error) {
 		case desiredCreated:
 			st.Phase = warder.PhaseCreated
 		case desiredStopped:
+			an := rec.Metadata.Annotations
 			st.Phase = warder.PhaseExited
-			st.FinishedAt, _ = time.Parse(time.RFC3339Nano, rec.Metadata.Annotations[annotStopped])
+			st.FinishedAt, _ = time.Parse(time.RFC3339Nano, an[annotStopped])
+			st.ExitCode, _ = strconv.Atoi(an[annotExitCode])
+			st.RestartCount, _ = strconv.Atoi(an[annotRestarts])
+			st.OOMKilled = an[annotOOMKilled] == "true"
 		default:
 			return st, warder.Errorf(warder.ErrNotFound, "the pod of workload %s was deleted outside Warder", rec.Metadata.Name)
 		}
@@ -253,6 +261,9 @@ func podState(st *warder.ContainerState, p *pod) {
 	case cs.State.Terminated != nil:
 		setExit(st, cs.State.Terminated)
 		st.Phase = warder.PhaseExited
+		if p.Metadata.DeletionTimestamp == nil && restarts(p.Spec.RestartPolicy, st.ExitCode) {
+			st.Phase = warder.PhaseRestarting // the kubelet starts it again
+		}
 	case cs.State.Waiting != nil && startFailures[cs.State.Waiting.Reason]:
 		st.Phase, st.Error = warder.PhaseExited, cs.State.Waiting.Reason+": "+cs.State.Waiting.Message
 	case cs.State.Waiting != nil && last != nil:
@@ -261,6 +272,12 @@ func podState(st *warder.ContainerState, p *pod) {
 		setExit(st, last)
 		st.Phase = warder.PhaseRestarting
 	}
+}
+
+// restarts reports whether the kubelet restarts a container that exited
+// with code under policy.
+func restarts(policy string, code int) bool {
+	return policy == "Always" || (policy == "OnFailure" && code != 0)
 }
 
 func setExit(st *warder.ContainerState, t *terminated) {

@@ -96,6 +96,10 @@ func TestStateOf(t *testing.T) {
 		}{now}
 		return &p
 	}
+	withExit := func(r secret) secret {
+		r.Metadata.Annotations[annotExitCode], r.Metadata.Annotations[annotRestarts], r.Metadata.Annotations[annotOOMKilled] = "4", "3", "false"
+		return r
+	}
 	exited := func(code int, reason string, restarting bool) *pod {
 		p := running()
 		cs := &p.Status.ContainerStatuses[0]
@@ -113,6 +117,7 @@ func TestStateOf(t *testing.T) {
 		}
 		return p
 	}
+	never := func(p *pod) *pod { p.Spec.RestartPolicy = "Never"; return p }
 	pulling := running()
 	pulling.Status.ContainerStatuses[0].State.Running = nil
 	pulling.Status.ContainerStatuses[0].State.Waiting = &struct {
@@ -131,10 +136,15 @@ func TestStateOf(t *testing.T) {
 	}{
 		{"created", rec(desiredCreated), nil, warder.PhaseCreated, nil},
 		{"stopped", rec(desiredStopped), nil, warder.PhaseExited, func(s warder.ContainerState) bool { return s.FinishedAt.Equal(now) }},
+		{"given up", withExit(rec(desiredStopped)), nil, warder.PhaseExited, func(s warder.ContainerState) bool {
+			return s.ExitCode == 4 && s.RestartCount == 3 && !s.OOMKilled
+		}},
 		{"running", rec(desiredRunning), running(), warder.PhaseRunning, func(s warder.ContainerState) bool { return s.Endpoint == "10.244.0.7:8000" }},
-		{"exited 3", rec(desiredRunning), exited(3, "Error", false), warder.PhaseExited, func(s warder.ContainerState) bool { return s.ExitCode == 3 && !s.OOMKilled && s.Endpoint == "" }},
-		{"oom", rec(desiredRunning), exited(137, "OOMKilled", false), warder.PhaseExited, func(s warder.ContainerState) bool { return s.OOMKilled }},
+		{"exited 3", rec(desiredRunning), never(exited(3, "Error", false)), warder.PhaseExited, func(s warder.ContainerState) bool { return s.ExitCode == 3 && !s.OOMKilled && s.Endpoint == "" }},
+		{"oom", rec(desiredRunning), never(exited(137, "OOMKilled", false)), warder.PhaseExited, func(s warder.ContainerState) bool { return s.OOMKilled }},
 		{"crash loop", rec(desiredRunning), exited(1, "Error", true), warder.PhaseRestarting, func(s warder.ContainerState) bool { return s.RestartCount == 4 && s.ExitCode == 1 }},
+		{"exited, to be restarted", rec(desiredRunning), exited(3, "Error", false), warder.PhaseRestarting, nil},
+		{"exited 0 under on-failure", rec(desiredRunning), exited(0, "Completed", false), warder.PhaseExited, nil},
 		{"bad image", rec(desiredRunning), pulling, warder.PhaseExited, func(s warder.ContainerState) bool { return strings.HasPrefix(s.Error, "ErrImagePull") }},
 		{"node lost", rec(desiredRunning), lost, warder.PhaseExited, func(s warder.ContainerState) bool { return s.Error != "" }},
 	} {

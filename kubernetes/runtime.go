@@ -138,14 +138,10 @@ func (r *Runtime) podNamed(ctx context.Context, name string) (*pod, error) {
 	return &p, nil
 }
 
-// setDesired records what the workload named id should be doing.
-func (r *Runtime) setDesired(ctx context.Context, id, desired string) error {
-	annotations := map[string]any{annotDesired: desired}
-	if desired == desiredStopped {
-		annotations[annotStopped] = time.Now().UTC().Format(time.RFC3339Nano)
-	}
+// annotate merges annotations into the record of the workload named name.
+func (r *Runtime) annotate(ctx context.Context, name string, annotations map[string]any) error {
 	patch := map[string]any{"metadata": map[string]any{"annotations": annotations}}
-	return r.api.do(ctx, http.MethodPatch, r.secretPath(id), patch, nil)
+	return r.api.do(ctx, http.MethodPatch, r.secretPath(name), patch, nil)
 }
 
 // deletePod deletes the Pod p, giving its agent grace to end, and waits
@@ -250,7 +246,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 			return fmt.Errorf("start workload %s: %w", id, err)
 		}
 	}
-	if err := r.setDesired(ctx, name, desiredRunning); err != nil {
+	if err := r.annotate(ctx, name, map[string]any{annotDesired: desiredRunning}); err != nil {
 		return fmt.Errorf("start workload %s: %w", id, err)
 	}
 	return r.waitStarted(ctx, rec)
@@ -292,14 +288,23 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 	if err != nil {
 		return err
 	}
-	if rec.Metadata.Annotations[annotDesired] != desiredStopped {
-		if err := r.setDesired(ctx, rec.Metadata.Name, desiredStopped); err != nil {
-			return fmt.Errorf("stop workload %s: %w", id, err)
-		}
-	}
 	p, err := r.getPod(ctx, rec)
 	if err != nil {
 		return err
+	}
+	if rec.Metadata.Annotations[annotDesired] != desiredStopped || p != nil {
+		// The Pod's last exit outlives it in the record, as a stopped
+		// container keeps its exit code and restart count on Docker.
+		var last warder.ContainerState
+		if p != nil {
+			podState(&last, p)
+		}
+		patch := map[string]any{annotDesired: desiredStopped, annotStopped: time.Now().UTC().Format(time.RFC3339Nano),
+			annotExitCode: strconv.Itoa(last.ExitCode), annotRestarts: strconv.Itoa(last.RestartCount),
+			annotOOMKilled: strconv.FormatBool(last.OOMKilled)}
+		if err := r.annotate(ctx, rec.Metadata.Name, patch); err != nil {
+			return fmt.Errorf("stop workload %s: %w", id, err)
+		}
 	}
 	return r.deletePod(ctx, p, timeout)
 }

@@ -62,7 +62,10 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 	}
 	before := *a
 	to, reason := derive(a, st)
-	if o.interrupted && to == a.Status && a.Status == warder.StatusStarting {
+	// "starting" because the runtime is restarting the container (its
+	// policy, a back-off between restarts) is no operation of Warder's to
+	// have been interrupted.
+	if o.interrupted && to == a.Status && a.Status == warder.StatusStarting && (st == nil || !st.Restarting()) {
 		to, reason = warder.StatusFailed, "start interrupted: Warder stopped before the container was running"
 	}
 	if to == warder.StatusFailed && st != nil && st.Restarting() {

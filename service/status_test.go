@@ -193,3 +193,30 @@ func TestStopIdle(t *testing.T) {
 		t.Error("idle container still running")
 	}
 }
+
+// TestRestartingIsNoInterruptedStart: an agent reported starting because
+// its runtime restarts it (a back-off between restarts, as Kubernetes'
+// CrashLoopBackOff) is left starting by the settling of interrupted
+// operations; only a start Warder itself left in flight is failed.
+func TestRestartingIsNoInterruptedStart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, rt := newTestService(t, 10)
+	u := mustUser(t, s, "root")
+	a := mustAgent(t, s, u, "restarting")
+	if _, err := s.StartAgent(ctx, u, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = s.store.Agent(ctx, a.ID)
+	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 4, RestartCount: 1})
+	if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.settleStale(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = s.store.Agent(ctx, a.ID)
+	if a.Status != warder.StatusStarting || !strings.Contains(a.StatusReason, "restarting after exit code 4") {
+		t.Fatalf("a restarting agent after settling: %s (%s)", a.Status, a.StatusReason)
+	}
+}
