@@ -68,7 +68,11 @@ func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req ward
 	if err := s.seal(a); err != nil {
 		return nil, err
 	}
-	defer s.quotaLock(owner)()
+	unlock, err := s.quotaLock(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.checkCreate(ctx, owner, a.ContainerConfig); err != nil {
 		return nil, err
 	}
