@@ -37,8 +37,14 @@ type reconcileOpts struct {
 	interrupted bool
 }
 
+// errElsewhere is reconcile declining an agent whose start or stop
+// another process sharing the store is running: that process records the
+// outcome, and reconciling meanwhile would record a second, racing one.
+var errElsewhere = errors.New("an operation on the agent is under way in another process")
+
 // reconcile brings one agent's record in line with its container, under
-// the agent's lock. An agent that no longer exists is not an error.
+// the agent's lock. An agent that no longer exists is not an error; one
+// another process is starting or stopping is errElsewhere.
 func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) error {
 	defer s.locks.Lock(id)()
 	a, err := s.store.Agent(ctx, id)
@@ -46,6 +52,11 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 		return nil
 	} else if err != nil {
 		return err
+	}
+	// Under this process's lock an in-flight status is another
+	// process's (or left over: interrupted says when it is).
+	if !s.cfg.ExclusiveStore && inFlight(a.Status) && !o.interrupted && !s.interrupted(a) {
+		return errElsewhere
 	}
 	st, err := s.containerOf(ctx, a, o.listed)
 	if err != nil {
@@ -215,7 +226,7 @@ func (s *Service) Resync(ctx context.Context) error {
 	var errs []error
 	for _, a := range agents {
 		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "resync", listed: byAgent[a.ID], interrupted: s.interrupted(a)})
-		if err != nil {
+		if err != nil && !errors.Is(err, errElsewhere) { // that process records the outcome
 			errs = append(errs, err)
 		}
 	}

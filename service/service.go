@@ -110,6 +110,7 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	}
 	s := &Service{store: store, rt: rt, cfg: cfg, log: cfg.Logger, hashes: newHasher(cfg.HashWorkers)}
 	s.logins.what, s.registrations.what = "failed logins", "registrations from this address"
+	s.logins.kind, s.registrations.kind = "login:", "register:"
 	attempts := cfg.Attempts
 	if attempts == nil {
 		attempts = &memAttempts{}

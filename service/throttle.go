@@ -37,7 +37,10 @@ const (
 // throttle counts attempts (failed logins, registrations) per key.
 type throttle struct {
 	// what is counted, for the refusal: "failed logins".
-	what  string
+	what string
+	// kind prefixes the keys in the store, which throttles share:
+	// "login:", "register:".
+	kind  string
 	store warder.AttemptStore
 	// clock is time.Now unless a test sets it.
 	clock func() time.Time
@@ -61,7 +64,7 @@ func (t *throttle) attempt(ctx context.Context, allowances map[string]int) error
 	now := t.now()
 	keys := make([]string, 0, len(allowances))
 	for k := range allowances {
-		keys = append(keys, k)
+		keys = append(keys, t.kind+k)
 	}
 	return t.store.UpdateAttempts(ctx, keys, func(recs []*warder.Attempts) error {
 		for _, r := range recs {
@@ -70,7 +73,7 @@ func (t *throttle) attempt(ctx context.Context, allowances map[string]int) error
 			}
 		}
 		for _, r := range recs {
-			add(now, r, allowances[r.Key])
+			add(now, r, allowances[strings.TrimPrefix(r.Key, t.kind)])
 		}
 		return nil
 	})
@@ -79,10 +82,10 @@ func (t *throttle) attempt(ctx context.Context, allowances map[string]int) error
 // succeed takes back a successful login's attempt: the account's count
 // is cleared, the address's lowered by one.
 func (t *throttle) succeed(ctx context.Context, account, address string) error {
-	return t.store.UpdateAttempts(ctx, []string{account, address}, func(recs []*warder.Attempts) error {
+	return t.store.UpdateAttempts(ctx, []string{t.kind + account, t.kind + address}, func(recs []*warder.Attempts) error {
 		for _, r := range recs {
 			switch {
-			case r.Key == account:
+			case r.Key == t.kind+account:
 				*r = warder.Attempts{Key: r.Key}
 			case r.Count > 0:
 				r.Count--

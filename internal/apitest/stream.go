@@ -16,6 +16,8 @@ type Event struct {
 	Name string // "message" when the stream gave none
 	Data string
 	ID   string // the id field, if the event had one
+	// Received is when the event's last line was read.
+	Received time.Time
 }
 
 // Decode unmarshals the event's data into v.
@@ -91,6 +93,7 @@ func (c *Client) OpenAfter(path string, sse bool, lastEventID string) *LiveStrea
 					if ev.Name == "" {
 						ev.Name = "message"
 					}
+					ev.Received = time.Now()
 					s.Events <- ev
 				}
 				ev = Event{}
