@@ -96,7 +96,9 @@ func TestReplicasShareEvents(t *testing.T) {
 	on(alice, rs[2]).MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
 	a = alice.WaitStatus(a.ID, statusWithin, apitest.Is(warder.StatusRunning))
 	var worst time.Duration
-	defer func() { t.Logf("every change reached every replica's stream within %s of being recorded", worst.Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("every change reached every replica's stream within %s of being recorded", worst.Round(time.Millisecond))
+	}()
 	expect := func(want ...warder.Status) {
 		t.Helper()
 		ids := map[warder.Status]string{}

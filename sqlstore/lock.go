@@ -12,7 +12,6 @@ import (
 
 var _ warder.Locker = (*DB)(nil)
 
-
 // Lock takes key across every process sharing the database: on PostgreSQL
 // a session-level advisory lock, held on a pool connection kept aside
 // until unlock (released by PostgreSQL if this process dies). On SQLite,

@@ -42,7 +42,7 @@ type App struct {
 	// feed is nil on SQLite, where bus is the in-memory broker alone.
 	feed *sqlstore.Feed
 	bus  *broker.Broker
-	log       *slog.Logger
+	log  *slog.Logger
 	// background tracks what Run started, so Close can wait for it.
 	background sync.WaitGroup
 }
