@@ -35,6 +35,11 @@ type reconcileOpts struct {
 	// interrupted means an operation recorded as in flight can no longer
 	// be running: it is settled rather than waited for.
 	interrupted bool
+	// event is the container a runtime event was about, when it is not
+	// the agent's recorded one: a create that finished after the process
+	// that asked for it died (and after the resync that followed), to be
+	// adopted or removed as a resync would.
+	event string
 }
 
 // errElsewhere is reconcile declining an agent whose start or stop
@@ -57,6 +62,11 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 	// process's (or left over: interrupted says when it is).
 	if !s.cfg.ExclusiveStore && inFlight(a.Status) && !o.interrupted && !s.interrupted(a) {
 		return errElsewhere
+	}
+	if o.listed == nil && o.event != "" && o.event != a.ContainerID {
+		if o.listed, err = s.inspectBoth(ctx, a.ContainerID, o.event); err != nil {
+			return err
+		}
 	}
 	st, err := s.containerOf(ctx, a, o.listed)
 	if err != nil {
@@ -134,6 +144,25 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 		a.ContainerID, a.ContainerName = found.ID, found.Name
 	}
 	return found, nil
+}
+
+// inspectBoth lists, as a resync would, the containers ids name that
+// exist ("" names none).
+func (s *Service) inspectBoth(ctx context.Context, ids ...string) ([]warder.ContainerState, error) {
+	listed := []warder.ContainerState{}
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		st, err := s.rt.Inspect(ctx, id)
+		if errors.Is(err, warder.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		listed = append(listed, st)
+	}
+	return listed, nil
 }
 
 // observe copies what the runtime reports into the agent's record.

@@ -73,7 +73,7 @@ func (s *Service) Watch(ctx context.Context) {
 // since (a crash right after the start, say), if anything.
 func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent) {
 	for {
-		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name})
+		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: ev.ContainerID})
 		if !errors.Is(err, errElsewhere) {
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("reconciling agent after event", "agent", ev.AgentID, "event", ev.Kind, "err", err)
