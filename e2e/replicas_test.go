@@ -30,7 +30,12 @@ const replicaWithin = time.Second
 // holds the leadership lease.
 func replicas(t *testing.T, n int) []*testServer {
 	t.Helper()
-	url := testenv.Postgres(t)
+	return replicasOn(t, testenv.Postgres(t), n)
+}
+
+// replicasOn is replicas on the database at url.
+func replicasOn(t *testing.T, url string, n int) []*testServer {
+	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
 	first := newTestServer(t, func(c *app.Config) {
@@ -284,4 +289,45 @@ func TestReplicasRevocation(t *testing.T) {
 	at = time.Now()
 	root.MustDo("POST", "/api/admin/users/"+owner.UserID+"/disable", nil, 200, nil)
 	wantAllEnded(t, "disabling the user on replica 0", at, streams)
+}
+
+// TestReplicasOutage: PostgreSQL stops under two replicas: requests that
+// need it (a login, a start) get 503; it starts again: they succeed with
+// no restart, one replica leads again, and an event stream opened before
+// the outage gets the changes made after it.
+func TestReplicasOutage(t *testing.T) {
+	pg := testenv.NewPostgresServer(t)
+	rs := replicasOn(t, pg.NewDatabase(t), 2)
+	root := rs[0].register(t, "root")
+	a := root.CreateAgent("durable")
+	s := on(root, rs[1]).Open("/api/events", true)
+
+	pg.Stop(t)
+	if status, raw := apitest.TokenForm(t, rs[1].URL, "root", "wrong-password"); status != http.StatusServiceUnavailable || !strings.Contains(string(raw), "database unavailable") {
+		t.Errorf("a login with the database down = %d %s", status, raw)
+	}
+	if status, raw := root.Do("POST", "/api/agents/"+a.ID+"/start", nil); status != http.StatusServiceUnavailable {
+		t.Errorf("a start with the database down = %d %s", status, raw)
+	}
+
+	pg.Start(t)
+	root.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	for _, want := range []warder.Status{warder.StatusStarting, warder.StatusRunning} {
+		var c warder.StatusChange
+		s.Next(t, 10*time.Second).Decode(t, &c)
+		if c.AgentID != a.ID || c.To != want {
+			t.Fatalf("the stream opened before the outage got %+v, want %s", c, want)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _ := leaders(t, rs[0].URL, rs[1].URL)
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d replicas lead after the outage", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
