@@ -349,17 +349,21 @@ func TestReplicasRollingRestart(t *testing.T) {
 		}
 	})
 
-	waitFor := func(what string, within time.Duration, ok func() bool) {
+	waitFor := func(what string, within time.Duration, ok func() bool) bool {
 		t.Helper()
 		deadline := time.Now().Add(within)
 		for !ok() {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within %s", what, within)
+				t.Errorf("%s: not within %s", what, within)
+				return false
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		return true
 	}
-	waitFor("the first changes", time.Minute, func() bool { return changes.Load() >= 4 })
+	if !waitFor("the first changes", time.Minute, func() bool { return changes.Load() >= 4 }) {
+		t.FailNow()
+	}
 	for round := range 3 {
 		i := int(f.on.Load()) // the replica the client is on
 		wasLeader := ps[i].leading()
@@ -394,9 +398,13 @@ func TestReplicasRollingRestart(t *testing.T) {
 		} else {
 			t.Logf("round %d: %s stopped in %s", round, ps[i].name, drainedIn.Round(time.Millisecond))
 		}
-		waitFor("changes while a replica is down", time.Minute, func() bool { return changes.Load() >= before+2 })
+		if !waitFor("changes while a replica is down", time.Minute, func() bool { return changes.Load() >= before+2 }) {
+			t.FailNow()
+		}
 		ps[i].start()
-		waitFor("changes after the restart", time.Minute, func() bool { return changes.Load() >= before+4 })
+		if !waitFor("changes after the restart", time.Minute, func() bool { return changes.Load() >= before+4 }) {
+			t.FailNow()
+		}
 	}
 	stopWork()
 	worked.Wait()

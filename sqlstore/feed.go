@@ -53,15 +53,26 @@ func appendFeed(ctx context.Context, tx *sql.Tx, a *warder.Agent, ev *warder.Age
 type Feed struct {
 	db  *DB
 	log *slog.Logger
+	// start is the newest id when the feed was made: Run delivers every
+	// change after it.
+	start int64
 }
 
-// Feed returns the database's status feed, or nil when the database is
-// not one processes share.
-func (db *DB) Feed(log *slog.Logger) *Feed {
+// Feed returns the database's status feed, which Run will follow from the
+// newest change now, or nil when the database is not one processes share.
+// Make it before anyone can subscribe: a follower that replays with Since
+// and then takes Run's changes misses nothing only if Run starts no later
+// than its replay.
+func (db *DB) Feed(ctx context.Context, log *slog.Logger) (_ *Feed, err error) {
 	if !db.dialect.shared {
-		return nil
+		return nil, nil
 	}
-	return &Feed{db: db, log: log}
+	defer db.unavailable(&err)
+	f := &Feed{db: db, log: log}
+	if err := db.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM status_feed`).Scan(&f.start); err != nil {
+		return nil, fmt.Errorf("sqlstore: status feed: %w", err)
+	}
+	return f, nil
 }
 
 // Since returns the changes after id still kept (FeedWindow), oldest
@@ -93,14 +104,14 @@ func (f *Feed) after(ctx context.Context, id int64, limit int) ([]warder.StatusC
 	return out, nil
 }
 
-// Run hands every change recorded from now on, by any process, to
-// deliver, in order, until ctx ends. It listens on a connection of its
+// Run hands every change recorded since the feed was made, by any
+// process, to deliver, in order, until ctx ends. It listens on a connection of its
 // own; when that breaks it reconnects (every second while the database is
 // down) and delivers what was recorded meanwhile, so nothing is missed
 // unless the outage outlasts FeedWindow. It also prunes changes older
 // than FeedWindow.
 func (f *Feed) Run(ctx context.Context, deliver func(warder.StatusChange)) {
-	last := int64(-1) // not yet known: start from the newest row
+	last := f.start
 	var pruned time.Time
 	for ctx.Err() == nil {
 		err := f.listen(ctx, &last, &pruned, deliver)
@@ -126,13 +137,8 @@ func (f *Feed) listen(ctx context.Context, last *int64, pruned *time.Time, deliv
 	if _, err := conn.Exec(ctx, "LISTEN "+feedChannel); err != nil {
 		return err
 	}
-	// Listening before reading the newest id: nothing committed later
-	// goes unnoticed.
-	if *last < 0 {
-		if err := f.db.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM status_feed`).Scan(last); err != nil {
-			return err
-		}
-	}
+	// Listening before reading what came after *last: nothing committed
+	// later goes unnoticed.
 	for {
 		if err := f.catchUp(ctx, last, deliver); err != nil {
 			return err

@@ -177,7 +177,14 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 	var events warder.EventBus = bus
 	var attempts warder.AttemptStore
 	var locks warder.Locker
-	feed := store.Feed(log)
+	// The feed is followed from the newest change now, before anyone can
+	// subscribe (see sqlstore.DB.Feed).
+	feed, err := store.Feed(ctx, log)
+	if err != nil {
+		rt.Close()
+		store.Close()
+		return nil, err
+	}
 	if feed != nil {
 		// Replicas may share the database: they share status changes,
 		// throttle counts and the quota lock through it.
