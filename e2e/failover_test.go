@@ -227,6 +227,7 @@ type follower struct {
 	cleanEnds int
 	unclean   []string
 	on        atomic.Int32 // the replica it is connected to now
+	connected atomic.Bool  // it has had a stream open
 }
 
 // run follows until ctx ends.
@@ -249,6 +250,7 @@ func (f *follower) run(ctx context.Context, ps []*replicaProc) {
 			continue
 		}
 		f.on.Store(int32(i))
+		f.connected.Store(true)
 		last = f.read(resp, last)
 		resp.Body.Close()
 		i = (i + 1) % len(ps)
@@ -311,13 +313,16 @@ func TestReplicasRollingRestart(t *testing.T) {
 	agents := []apitest.Agent{root.CreateAgent("rolling-a"), root.CreateAgent("rolling-b")}
 	drained := root.CreateAgent("drained") // restarted as each replica stops
 	t.Cleanup(func() { removeContainers(t, append(agents, drained)) })
-	root.MustDo("POST", "/api/agents/"+drained.ID+"/start", nil, 200, nil)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	f := &follower{token: root.Token}
 	var followed sync.WaitGroup
 	followed.Go(func() { f.run(ctx, ps) })
+	for !f.connected.Load() { // its first stream is open: it sees every change from here on
+		time.Sleep(10 * time.Millisecond)
+	}
+	root.MustDo("POST", "/api/agents/"+drained.ID+"/start", nil, 200, nil)
 
 	// The worker: start, stop, start, ... each agent, on any replica.
 	var changes atomic.Int32
