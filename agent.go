@@ -111,6 +111,10 @@ type AgentStore interface {
 	// UpdateAgent writes every field of a, setting a.UpdatedAt.
 	UpdateAgent(ctx context.Context, a *Agent) error
 	DeleteAgent(ctx context.Context, id string) error
+	// RecordDeletion deletes agent a as DeleteAgent does and records ev
+	// (its last status change, to StatusDeleted) where processes sharing
+	// the store follow changes (the PostgreSQL feed), in one transaction.
+	RecordDeletion(ctx context.Context, a *Agent, ev *AgentEvent) error
 
 	// RecordStatus writes a (as UpdateAgent) and appends ev to its
 	// history, in one transaction.

@@ -147,6 +147,8 @@ func TestReplicasShareEvents(t *testing.T) {
 	if n := countActor(hist.Events, "docker"); n != 1 {
 		t.Errorf("the kill was recorded %d times: %+v", n, hist.Events)
 	}
+	on(alice, rs[2]).MustDo("DELETE", "/api/agents/"+a.ID, nil, 200, nil)
+	expect(warder.StatusDeleted)
 	select {
 	case ev := <-bobs.Events:
 		t.Fatalf("bob saw alice's agent: %+v", ev)

@@ -223,9 +223,10 @@ func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id strin
 		// delete goes on.
 		return err
 	}
-	if err := s.store.DeleteAgent(ctx, a.ID); err != nil {
+	ev := &warder.AgentEvent{AgentID: a.ID, At: time.Now().UTC(), From: a.Status, To: warder.StatusDeleted, Reason: "deleted", Actor: actor(caller)}
+	if err := s.store.RecordDeletion(ctx, a, ev); err != nil {
 		return err
 	}
-	s.publish(a, &warder.AgentEvent{AgentID: a.ID, At: time.Now().UTC(), From: a.Status, To: warder.StatusDeleted, Reason: "deleted", Actor: actor(caller)})
+	s.publish(a, ev)
 	return nil
 }

@@ -146,6 +146,18 @@ func TestPostgresFeedShared(t *testing.T) {
 	if len(replay) != 2 || replay[0].ID != ids[0] || replay[1].ID != ids[1] || replay[1].To != warder.StatusStopped {
 		t.Fatalf("Since(%d) = %+v, delivered %v", first.ID, replay, ids)
 	}
+	// A deletion is the agent's last change, on the feed too.
+	ev := &warder.AgentEvent{AgentID: ag.ID, At: time.Now(), From: ag.Status, To: warder.StatusDeleted, Actor: "test"}
+	wantNoErr(t, a.RecordDeletion(ctx, ag, ev))
+	select {
+	case c := <-got:
+		if c.AgentID != ag.ID || c.To != warder.StatusDeleted || c.ID <= ids[1] {
+			t.Fatalf("after the deletion: %+v", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deletion did not reach the other handle's feed")
+	}
+	wantErr(t, a.RecordDeletion(ctx, ag, ev), warder.ErrNotFound, "agent not found")
 }
 
 // record moves ag to status through db, as the service does.
