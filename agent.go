@@ -111,6 +111,10 @@ type AgentStore interface {
 	// UpdateAgent writes every field of a, setting a.UpdatedAt.
 	UpdateAgent(ctx context.Context, a *Agent) error
 	DeleteAgent(ctx context.Context, id string) error
+	// RecordDeletion deletes agent a as DeleteAgent does and records ev
+	// (its last status change, to StatusDeleted) where processes sharing
+	// the store follow changes (the PostgreSQL feed), in one transaction.
+	RecordDeletion(ctx context.Context, a *Agent, ev *AgentEvent) error
 
 	// RecordStatus writes a (as UpdateAgent) and appends ev to its
 	// history, in one transaction.
@@ -158,8 +162,10 @@ type AgentService interface {
 	StreamAgentLogs(ctx context.Context, caller *User, id string, opts LogOptions, ready func(), fn func(LogLine) error) error
 	// WatchEvents calls ready once subscribed (no later change is missed),
 	// then fn with every status change of an agent the caller may see,
-	// until ctx ends or fn fails.
-	WatchEvents(ctx context.Context, caller *User, ready func(), fn func(StatusChange) error) error
+	// until ctx ends or fn fails. With after > 0 (a reconnecting client's
+	// Last-Event-ID) the changes numbered after it that are still kept
+	// come first, each change once.
+	WatchEvents(ctx context.Context, caller *User, after int64, ready func(), fn func(StatusChange) error) error
 	// AgentEvents lists the agent's latest status changes, oldest first.
 	AgentEvents(ctx context.Context, caller *User, id string, limit int) ([]*AgentEvent, error)
 }

@@ -17,9 +17,14 @@ type AgentEvent struct {
 	Actor string `json:"actor"`
 }
 
-// StatusChange is one agent status change as this process recorded it,
+// StatusChange is one agent status change as a Warder process recorded it,
 // for whoever follows changes as they happen.
 type StatusChange struct {
+	// ID numbers the change: ids grow in the order changes are recorded,
+	// so a follower that reconnects asks for those after the last it saw
+	// (EventBus.Since; SSE's Last-Event-ID). On PostgreSQL it is the
+	// change's place in the feed every replica shares.
+	ID          int64     `json:"id,omitempty"`
 	AgentID     string    `json:"agent_id"`
 	AgentName   string    `json:"agent_name"`
 	UserID      string    `json:"user_id"`
@@ -32,12 +37,19 @@ type StatusChange struct {
 }
 
 // EventBus carries status changes from the service that records them to
-// whoever follows them in the same process. Changes recorded by another
-// process sharing the store are not on it.
+// whoever follows them. In memory (one process, SQLite) the changes are
+// those Publish is given; on a shared PostgreSQL store every change any
+// replica records reaches every replica's subscribers, read back from
+// the database, and Publish has nothing left to do.
 type EventBus interface {
 	// Publish hands c to every subscriber without waiting: a subscriber
 	// that has fallen behind misses it.
 	Publish(c StatusChange)
+	// Since returns the changes numbered after id that the bus still
+	// keeps, oldest first, so a follower that lost its stream can catch
+	// up on what happened meanwhile. How far back it reaches is the bus's
+	// window; older changes are gone.
+	Since(ctx context.Context, id int64) ([]StatusChange, error)
 	// Subscribe returns a channel of every change published from now on
 	// and a cancel function that ends the subscription and closes the
 	// channel. Cancel is safe to call twice.

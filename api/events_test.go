@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -87,5 +89,52 @@ func TestStreamCap(t *testing.T) {
 			t.Fatalf("a closed stream's slot was not freed: %d %s", status, raw)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestEventsResume: every status event carries an id; a client that
+// reconnects with Last-Event-ID first gets the changes it missed, each
+// once, then the new ones. An id that is not a number is a 400.
+func TestEventsResume(t *testing.T) {
+	t.Parallel()
+	ts := newAPIServer(t)
+	alice := ts.register(t, "alice")
+	a := alice.CreateAgent("resumed")
+	s := alice.Open("/api/events", true)
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	var last apitest.Event
+	for _, want := range []warder.Status{warder.StatusStarting, warder.StatusRunning} {
+		last = s.Next(t, 5*time.Second)
+		var c warder.StatusChange
+		last.Decode(t, &c)
+		if c.To != want || last.ID == "" || last.ID != fmt.Sprint(c.ID) {
+			t.Fatalf("got id %q %s, want %s with its id", last.ID, last.Data, want)
+		}
+	}
+	s.Close()
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/stop", nil, 200, nil) // while away
+	r := alice.OpenAfter("/api/events", true, last.ID)
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	var seen []warder.Status
+	for len(seen) < 4 {
+		var c warder.StatusChange
+		r.Next(t, 5*time.Second).Decode(t, &c)
+		seen = append(seen, c.To)
+	}
+	if fmt.Sprint(seen) != "[stopping stopped starting running]" {
+		t.Fatalf("after reconnecting: %v", seen)
+	}
+
+	req, _ := http.NewRequest("GET", ts.URL+"/api/events", nil)
+	req.Header.Set("Authorization", "Bearer "+alice.Token)
+	req.Header.Set("Last-Event-ID", "yesterday")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "Last-Event-ID") {
+		t.Fatalf("a bad Last-Event-ID = %d %s", resp.StatusCode, body)
 	}
 }

@@ -235,16 +235,25 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 }
 
 // events streams the status changes of the caller's agents (an admin's:
-// everyone's) as "status" events.
+// everyone's) as "status" events, each with its id; a client that
+// reconnects with Last-Event-ID gets what it missed first.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	var after int64
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return warder.Errorf(warder.ErrInvalid, "Last-Event-ID must be the id of an event this stream sent, not %q", echoed(v))
+		}
+		after = n
+	}
 	ctx, cancel, err := s.streamContext(r, caller)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	l := &live{s: s, w: w, r: r, kind: "events", sse: true, cancel: cancel}
-	err = s.agents.WatchEvents(ctx, caller, l.open, func(c warder.StatusChange) error {
-		return l.out.event("status", c)
+	err = s.agents.WatchEvents(ctx, caller, after, l.open, func(c warder.StatusChange) error {
+		return l.out.eventWithID("status", c.ID, c)
 	})
 	return l.finish(err, "")
 }

@@ -111,8 +111,8 @@ var ops = map[string]op{
 	"GET /api/agents/{id}/conversations":       {summary: "The agent's conversations, most recently used first", tag: "chat", status: 200, resp: warder.ConversationsResponse{}, query: []param{qLimit}},
 	"GET /api/agents/{id}/conversations/{cid}": {summary: "One conversation with its latest messages, oldest first", tag: "chat", status: 200, resp: warder.ConversationDetail{}, query: []param{qLimit}},
 	proxyRoute: {summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
-	"GET /api/events": {summary: "Status changes of the caller's agents (an admin's: all) as Server-Sent Events", tag: "agents",
-		status: 200, events: withEnd(map[string]any{"status": warder.StatusChange{}})},
+	"GET /api/events": {summary: "Status changes of the caller's agents (an admin's: all) as Server-Sent Events, each with its id; a client that reconnects with Last-Event-ID first gets those it missed (kept for an hour on PostgreSQL)", tag: "agents",
+		status: 200, events: withEnd(map[string]any{"status": warder.StatusChange{}}), errors: []int{400}},
 	"GET /api/audit": {summary: "The audit log, newest first (admins)", tag: "admin", status: 200, resp: warder.AuditResponse{},
 		query: []param{{"user", "string", "a user id or username"}, {"agent", "string", "an agent id"}, qSince, {"until", "string", "as since"}, qLimit}},
 }

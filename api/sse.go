@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +74,23 @@ func (s *stream) event(name string, v any) error {
 		b.WriteString("event: " + name + "\n")
 	}
 	b.WriteString("data: ")
+	b.Write(data)
+	b.WriteString("\n\n")
+	return s.write(b.Bytes())
+}
+
+// eventWithID is event with an id field, which a client sends back as
+// Last-Event-ID when it reconnects.
+func (s *stream) eventWithID(name string, id int64, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if id > 0 {
+		b.WriteString("id: " + strconv.FormatInt(id, 10) + "\n")
+	}
+	b.WriteString("event: " + name + "\ndata: ")
 	b.Write(data)
 	b.WriteString("\n\n")
 	return s.write(b.Bytes())

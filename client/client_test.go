@@ -82,10 +82,11 @@ func TestClientFlow(t *testing.T) {
 	if msg := try(alice.StartAgent(ctx, a.ID)).must(t); msg != "Agent container started successfully" {
 		t.Fatalf("start: %q", msg)
 	}
+	var first warder.StatusChange
 	select {
-	case c := <-changes:
-		if c.AgentID != a.ID {
-			t.Fatalf("event: %+v", c)
+	case first = <-changes:
+		if first.AgentID != a.ID || first.ID == 0 {
+			t.Fatalf("event: %+v", first)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no status event after a start")
@@ -93,6 +94,13 @@ func TestClientFlow(t *testing.T) {
 	stopEvents()
 	if err := <-eventsDone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("events stream after cancel: %v", err)
+	}
+	// Reconnecting after the first change gets the next one first.
+	errEnough := errors.New("enough")
+	var next warder.StatusChange
+	if _, err := alice.EventsAfter(ctx, first.ID, func(c warder.StatusChange) error { next = c; return errEnough }); !errors.Is(err, errEnough) ||
+		next.ID <= first.ID || next.To != warder.StatusRunning {
+		t.Fatalf("resumed after %d: %+v, %v", first.ID, next, err)
 	}
 	a = try(alice.Agent(ctx, a.ID)).must(t)
 	if a.Status != warder.StatusRunning || a.HostPort == 0 || a.StatusChangedAt.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/warder/warder"
@@ -119,6 +120,17 @@ func (c *Client) WatchStats(ctx context.Context, id string, fn func(warder.Stats
 // server ends the stream (shutting down, the credential revoked).
 func (c *Client) Events(ctx context.Context, fn func(warder.StatusChange) error) (reason string, err error) {
 	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events"}, decodeEvent(fn))
+}
+
+// EventsAfter is Events for a client reconnecting: it sends after (the
+// ID of the last change it got) as Last-Event-ID, so the changes recorded
+// since come first (those the server still keeps), each once. A client
+// following events across a server's restart, or across replicas, calls
+// it again with the last ID when a stream ends.
+func (c *Client) EventsAfter(ctx context.Context, after int64, fn func(warder.StatusChange) error) (reason string, err error) {
+	h := http.Header{}
+	h.Set("Last-Event-ID", strconv.FormatInt(after, 10))
+	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events", header: h}, decodeEvent(fn))
 }
 
 // errDone stops a stream once "done" has come.

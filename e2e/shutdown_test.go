@@ -9,8 +9,8 @@ import (
 
 // ourBackground are the frames of Warder's background work: the event
 // follower and its reconciles, maintenance, the stats collector and its
-// streams, the runtime setup loop.
-var ourBackground = []string{"warder/service.", "warder/stats.", "warder/broker.", "warder/internal/app.(*App)"}
+// streams, the runtime setup loop, the leadership lease and status feed.
+var ourBackground = []string{"warder/service.", "warder/stats.", "warder/broker.", "warder/internal/app.(*App)", "warder/sqlstore.(*DB).Lead", "warder/sqlstore.(*Feed)"}
 
 // TestShutdownLeavesNoGoroutines: once the background work's context ends
 // and Close's wait returns, no goroutine of it is left, even with events

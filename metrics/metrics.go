@@ -27,6 +27,7 @@ type Metrics struct {
 	dockerCalls    *prometheus.CounterVec
 	dockerDuration *prometheus.HistogramVec
 	dockerStreams  *prometheus.GaugeVec
+	leader         prometheus.Gauge
 }
 
 // New returns Metrics with the Go runtime's and the process's own
@@ -60,12 +61,16 @@ func New() *Metrics {
 			Name: "warder_docker_streams_open",
 			Help: "Docker engine streams open now, by operation: stats_stream, logs_stream, events.",
 		}, []string{"operation"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "warder_leader",
+			Help: "1 while this replica holds the leadership lease (follows the runtime's events, runs maintenance), else 0; always 1 on SQLite.",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.httpStreams,
-		m.dockerCalls, m.dockerDuration, m.dockerStreams,
+		m.dockerCalls, m.dockerDuration, m.dockerStreams, m.leader,
 	)
 	// Zero series, so a scrape shows every family from the start.
 	for _, kind := range []string{"logs", "stats", "events"} {
@@ -75,6 +80,15 @@ func New() *Metrics {
 		m.dockerStreams.WithLabelValues(op)
 	}
 	return m
+}
+
+// Leading records whether this replica holds the leadership lease.
+func (m *Metrics) Leading(leading bool) {
+	if leading {
+		m.leader.Set(1)
+	} else {
+		m.leader.Set(0)
+	}
 }
 
 // Handler serves the metrics in the Prometheus text format.

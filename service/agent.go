@@ -68,7 +68,11 @@ func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req ward
 	if err := s.seal(a); err != nil {
 		return nil, err
 	}
-	defer s.quotaLock(owner)()
+	unlock, err := s.quotaLock(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.checkCreate(ctx, owner, a.ContainerConfig); err != nil {
 		return nil, err
 	}
@@ -219,9 +223,10 @@ func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id strin
 		// delete goes on.
 		return err
 	}
-	if err := s.store.DeleteAgent(ctx, a.ID); err != nil {
+	ev := &warder.AgentEvent{AgentID: a.ID, At: time.Now().UTC(), From: a.Status, To: warder.StatusDeleted, Reason: "deleted", Actor: actor(caller)}
+	if err := s.store.RecordDeletion(ctx, a, ev); err != nil {
 		return err
 	}
-	s.publish(a, &warder.AgentEvent{AgentID: a.ID, At: time.Now().UTC(), From: a.Status, To: warder.StatusDeleted, Reason: "deleted", Actor: actor(caller)})
+	s.publish(a, ev)
 	return nil
 }

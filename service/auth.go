@@ -34,7 +34,7 @@ func (s *Service) Login(ctx context.Context, login, password, from string) (*war
 		return nil, warder.Errorf(warder.ErrInvalid, "username and password are required")
 	}
 	account, address := accountKey(login), addressKey(from)
-	if err := s.logins.check(s.logins.now(), account, address); err != nil {
+	if err := s.logins.attempt(ctx, map[string]int{account: freeFailures, address: freeFailures * 4}); err != nil {
 		return nil, err
 	}
 	u, err := s.store.UserByLogin(ctx, login)
@@ -50,10 +50,11 @@ func (s *Service) Login(ctx context.Context, login, password, from string) (*war
 		return nil, err
 	}
 	if u == nil || !ok {
-		s.logins.fail(s.logins.now(), account, address)
-		return nil, errBadLogin
+		return nil, errBadLogin // counted already
 	}
-	s.logins.succeed(account)
+	if err := s.logins.succeed(ctx, account, address); err != nil {
+		return nil, err
+	}
 	if u.Disabled {
 		return nil, warder.Errorf(warder.ErrForbidden, "this account is disabled")
 	}

@@ -22,7 +22,7 @@ func TestDeletionIsPublished(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ready := make(chan struct{})
-	go s.WatchEvents(wctx, alice, func() { close(ready) }, func(c warder.StatusChange) error { got <- c; return nil })
+	go s.WatchEvents(wctx, alice, 0, func() { close(ready) }, func(c warder.StatusChange) error { got <- c; return nil })
 	<-ready
 	if err := s.DeleteAgent(ctx, alice, a.ID); err != nil {
 		t.Fatal(err)

@@ -70,8 +70,9 @@ func (s *Service) stopIdle(ctx context.Context, id string, now time.Time, limit 
 }
 
 // RunMaintenance, every IdleInterval until ctx ends, stops idle agents,
-// settles operations interrupted by another Warder process's death, and
-// deletes expired tokens.
+// settles operations interrupted by another Warder process's death,
+// deletes expired tokens and forgets old throttle counts; and it probes
+// running agents' health. Among replicas only the leader runs it.
 func (s *Service) RunMaintenance(ctx context.Context) {
 	var health sync.WaitGroup
 	defer health.Wait()
@@ -93,6 +94,9 @@ func (s *Service) RunMaintenance(ctx context.Context) {
 			}
 			if err := s.store.DeleteExpiredTokens(ctx, now.UTC()); err != nil {
 				s.log.Error("deleting expired tokens", "err", err)
+			}
+			if err := s.logins.store.ForgetAttempts(ctx, now.Add(-forgetAfter)); err != nil {
+				s.log.Error("forgetting old login and registration attempts", "err", err)
 			}
 		}
 	}

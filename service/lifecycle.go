@@ -111,7 +111,11 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 // the owner's quota lock, so concurrent starts cannot together pass a
 // limit that each alone respects.
 func (s *Service) admit(ctx context.Context, a *warder.Agent, who string) error {
-	defer s.quotaLock(a.UserID)()
+	unlock, err := s.quotaLock(ctx, a.UserID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if !holdsResources(a.Status) {
 		if err := s.checkStart(ctx, a); err != nil {
 			return err

@@ -91,14 +91,40 @@ func (s *Service) publish(a *warder.Agent, ev *warder.AgentEvent) {
 	})
 }
 
-// WatchEvents streams the status changes of the agents the caller may see.
-func (s *Service) WatchEvents(ctx context.Context, caller *warder.User, ready func(), fn func(warder.StatusChange) error) error {
+// WatchEvents streams the status changes of the agents the caller may
+// see; after > 0 replays the kept changes numbered after it first.
+func (s *Service) WatchEvents(ctx context.Context, caller *warder.User, after int64, ready func(), fn func(warder.StatusChange) error) error {
 	if s.cfg.Events == nil {
 		return warder.Errorf(warder.ErrUnavailable, "event streams are not served by this server")
 	}
+	// Subscribed before the replay is read: a change recorded meanwhile
+	// is in one or the other (or both: seen skips it the second time).
 	changes, cancel := s.cfg.Events.Subscribe()
 	defer cancel()
+	var missed []warder.StatusChange
+	if after > 0 {
+		var err error
+		if missed, err = s.cfg.Events.Since(ctx, after); err != nil {
+			return err
+		}
+	}
 	ready()
+	seen := after
+	send := func(c warder.StatusChange) error {
+		if c.ID != 0 && c.ID <= seen {
+			return nil
+		}
+		seen = max(seen, c.ID)
+		if c.UserID != caller.ID && !caller.IsAdmin() {
+			return nil
+		}
+		return fn(c)
+	}
+	for _, c := range missed {
+		if err := send(c); err != nil {
+			return err
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -107,10 +133,7 @@ func (s *Service) WatchEvents(ctx context.Context, caller *warder.User, ready fu
 			if !ok {
 				return nil
 			}
-			if c.UserID != caller.ID && !caller.IsAdmin() {
-				continue
-			}
-			if err := fn(c); err != nil {
+			if err := send(c); err != nil {
 				return err
 			}
 		}

@@ -30,7 +30,7 @@ func TestStatusChangesArePublished(t *testing.T) {
 	defer cancel()
 	for _, u := range []*warder.User{admin, alice, bob} {
 		ready := make(chan struct{})
-		go s.WatchEvents(wctx, u, func() { close(ready) }, func(c warder.StatusChange) error {
+		go s.WatchEvents(wctx, u, 0, func() { close(ready) }, func(c warder.StatusChange) error {
 			got <- seen{u.Username, c}
 			return nil
 		})

@@ -121,5 +121,19 @@ func (s *Service) checkStart(ctx context.Context, a *warder.Agent) error {
 }
 
 // quotaLock serializes one user's quota checks with the changes they
-// guard, within this process.
-func (s *Service) quotaLock(userID string) func() { return s.locks.Lock("quota:" + userID) }
+// guard: within this process, then (with Config.Locks) across the
+// processes sharing the store, so N replicas cannot together admit more
+// than the quota. Taking the process's lock first keeps a burst of one
+// user's requests from holding more than one database connection here.
+func (s *Service) quotaLock(ctx context.Context, userID string) (func(), error) {
+	unlock := s.locks.Lock("quota:" + userID)
+	if s.cfg.Locks == nil {
+		return unlock, nil
+	}
+	shared, err := s.cfg.Locks.Lock(ctx, "quota:"+userID)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return func() { shared(); unlock() }, nil
+}

@@ -35,10 +35,21 @@ type reconcileOpts struct {
 	// interrupted means an operation recorded as in flight can no longer
 	// be running: it is settled rather than waited for.
 	interrupted bool
+	// event is the container a runtime event was about, when it is not
+	// the agent's recorded one: a create that finished after the process
+	// that asked for it died (and after the resync that followed), to be
+	// adopted or removed as a resync would.
+	event string
 }
 
+// errElsewhere is reconcile declining an agent whose start or stop
+// another process sharing the store is running: that process records the
+// outcome, and reconciling meanwhile would record a second, racing one.
+var errElsewhere = errors.New("an operation on the agent is under way in another process")
+
 // reconcile brings one agent's record in line with its container, under
-// the agent's lock. An agent that no longer exists is not an error.
+// the agent's lock. An agent that no longer exists is not an error; one
+// another process is starting or stopping is errElsewhere.
 func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) error {
 	defer s.locks.Lock(id)()
 	a, err := s.store.Agent(ctx, id)
@@ -46,6 +57,16 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 		return nil
 	} else if err != nil {
 		return err
+	}
+	// Under this process's lock an in-flight status is another
+	// process's (or left over: interrupted says when it is).
+	if !s.cfg.ExclusiveStore && inFlight(a.Status) && !o.interrupted && !s.interrupted(a) {
+		return errElsewhere
+	}
+	if o.listed == nil && o.event != "" && o.event != a.ContainerID {
+		if o.listed, err = s.inspectBoth(ctx, a.ContainerID, o.event); err != nil {
+			return err
+		}
 	}
 	st, err := s.containerOf(ctx, a, o.listed)
 	if err != nil {
@@ -126,6 +147,25 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 		a.ContainerID, a.ContainerName = found.ID, found.Name
 	}
 	return found, nil
+}
+
+// inspectBoth lists, as a resync would, the containers ids name that
+// exist ("" names none).
+func (s *Service) inspectBoth(ctx context.Context, ids ...string) ([]warder.ContainerState, error) {
+	listed := []warder.ContainerState{}
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		st, err := s.rt.Inspect(ctx, id)
+		if errors.Is(err, warder.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		listed = append(listed, st)
+	}
+	return listed, nil
 }
 
 // observe copies what the runtime reports into the agent's record.
@@ -218,7 +258,7 @@ func (s *Service) Resync(ctx context.Context) error {
 	var errs []error
 	for _, a := range agents {
 		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "resync", listed: byAgent[a.ID], interrupted: s.interrupted(a)})
-		if err != nil {
+		if err != nil && !errors.Is(err, errElsewhere) { // that process records the outcome
 			errs = append(errs, err)
 		}
 	}

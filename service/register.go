@@ -24,7 +24,7 @@ func (s *Service) Register(ctx context.Context, req warder.RegisterRequest, from
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	if err := s.registrations.attempt(s.registrations.now(), addressKey(from), freeRegistrations); err != nil {
+	if err := s.registrations.attempt(ctx, map[string]int{addressKey(from): freeRegistrations}); err != nil {
 		return nil, err
 	}
 	if s.cfg.RegistrationClosed {

@@ -55,6 +55,13 @@ type Config struct {
 	// HashWorkers is how many password hashes may run at once; 0 means
 	// half the CPUs, at least one.
 	HashWorkers int
+	// Attempts keeps the login and registration throttles' counts; nil
+	// keeps them in memory, for this process alone. Replicas sharing a
+	// database share them (the store).
+	Attempts warder.AttemptStore
+	// Locks makes one user's quota checks take turns with the changes
+	// they guard across processes; nil means this process is alone.
+	Locks warder.Locker
 	// HealthEvery is how often running agents' /health is probed
 	// (default 10 s).
 	HealthEvery time.Duration
@@ -103,6 +110,12 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	}
 	s := &Service{store: store, rt: rt, cfg: cfg, log: cfg.Logger, hashes: newHasher(cfg.HashWorkers)}
 	s.logins.what, s.registrations.what = "failed logins", "registrations from this address"
+	s.logins.kind, s.registrations.kind = "login:", "register:"
+	attempts := cfg.Attempts
+	if attempts == nil {
+		attempts = &memAttempts{}
+	}
+	s.logins.store, s.registrations.store = attempts, attempts
 	return s
 }
 

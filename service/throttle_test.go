@@ -12,42 +12,57 @@ import (
 
 func TestThrottle(t *testing.T) {
 	t.Parallel()
-	var th throttle
+	ctx := context.Background()
 	now := time.Now()
+	th := throttle{what: "failed logins", store: &memAttempts{}, clock: func() time.Time { return now }}
 	acct, addr := accountKey("Alice"), addressKey("10.0.0.1")
-	for i := 0; i < freeFailures; i++ {
-		if err := th.check(now, acct, addr); err != nil {
+	login := func(account, address string) error {
+		return th.attempt(ctx, map[string]int{account: freeFailures, address: freeFailures * 4})
+	}
+	// The allowance and one more are let through (and counted); then a
+	// lock of a second, growing with every further failure.
+	for i := 0; i <= freeFailures; i++ {
+		if err := login(acct, addr); err != nil {
 			t.Fatalf("attempt %d refused: %v", i, err)
 		}
-		th.fail(now, acct, addr)
 	}
-	// The allowance is spent: one more failure locks for a second, the
-	// next for two, and so on.
-	th.fail(now, acct, addr)
 	var rl *warder.RateLimitError
-	if err := th.check(now, acct, addr); !errors.As(err, &rl) || rl.RetryAfter != time.Second {
+	if err := login(acct, addr); !errors.As(err, &rl) || rl.RetryAfter != time.Second {
 		t.Fatalf("after %d failures: %v", freeFailures+1, err)
 	}
-	th.fail(now, acct, addr)
-	if err := th.check(now.Add(1500*time.Millisecond), accountKey("ALICE")); !errors.As(err, &rl) {
-		t.Fatalf("the lock grows and ignores case: %v", err)
-	}
-	if err := th.check(now.Add(3*time.Second), acct); err != nil {
+	now = now.Add(1500 * time.Millisecond)
+	if err := login(accountKey("ALICE"), addr); err != nil {
 		t.Fatalf("the lock should have passed: %v", err)
 	}
+	if err := login(acct, addr); !errors.As(err, &rl) || rl.RetryAfter != 2*time.Second {
+		t.Fatalf("the lock grows and ignores case: %v", err)
+	}
 	// Another account from another address is untouched; a success clears.
-	if err := th.check(now, accountKey("bob"), addressKey("10.0.0.2")); err != nil {
+	if err := login(accountKey("bob"), addressKey("10.0.0.2")); err != nil {
 		t.Fatalf("bob: %v", err)
 	}
-	th.succeed(acct)
-	if err := th.check(now, acct); err != nil {
-		t.Fatalf("after a success: %v", err)
+	now = now.Add(3 * time.Second)
+	if err := th.succeed(ctx, acct, addr); err != nil {
+		t.Fatal(err)
 	}
+	for i := 0; i <= freeFailures; i++ {
+		if err := login(acct, addr); err != nil {
+			t.Fatalf("after a success, attempt %d refused: %v", i, err)
+		}
+	}
+	now = now.Add(time.Hour)
 	for i := 0; i < 30; i++ {
-		th.fail(now.Add(time.Hour), accountKey("x"), addressKey("10.0.0.9"))
+		login(accountKey(fmt.Sprint("x", i)), addressKey("10.0.0.9"))
 	}
-	if err := th.check(now.Add(time.Hour), accountKey("brand-new"), addressKey("10.0.0.9")); !errors.As(err, &rl) || rl.RetryAfter > maxLock {
+	if err := login(accountKey("brand-new"), addressKey("10.0.0.9")); !errors.As(err, &rl) || rl.RetryAfter > maxLock {
 		t.Fatalf("an address spraying accounts is not locked: %v", err)
+	}
+	// Forgetting drops what is idle, not what is locked.
+	if err := th.store.ForgetAttempts(ctx, now.Add(-forgetAfter+time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(accountKey("brand-new"), addressKey("10.0.0.9")); !errors.As(err, &rl) {
+		t.Fatalf("a locked address was forgotten: %v", err)
 	}
 }
 

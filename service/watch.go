@@ -47,11 +47,7 @@ func (s *Service) Watch(ctx context.Context) {
 			// lock, which a start in progress may hold for a second, and
 			// must not hold up other agents' events. It inspects under the
 			// lock, so the last one to run sees the latest state.
-			reconciles.Go(func() {
-				if err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name}); err != nil && ctx.Err() == nil {
-					s.log.Error("reconciling agent after event", "agent", ev.AgentID, "event", ev.Kind, "err", err)
-				}
-			})
+			reconciles.Go(func() { s.reconcileEvent(ctx, ev) })
 		})
 		if ctx.Err() != nil {
 			return
@@ -68,6 +64,27 @@ func (s *Service) Watch(ctx context.Context) {
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+// reconcileEvent reconciles the agent of ev. While another process
+// sharing the store starts or stops it, it waits and tries again: that
+// process records what it did, then this one what the event changed
+// since (a crash right after the start, say), if anything.
+func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent) {
+	for {
+		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: ev.ContainerID})
+		if !errors.Is(err, errElsewhere) {
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("reconciling agent after event", "agent", ev.AgentID, "event", ev.Kind, "err", err)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 

@@ -203,6 +203,37 @@ func (db *DB) DeleteAgent(ctx context.Context, id string) (err error) {
 	return nil
 }
 
+// RecordDeletion implements warder.AgentStore: on PostgreSQL the agent's
+// last change reaches every replica's followers through the feed.
+func (db *DB) RecordDeletion(ctx context.Context, a *warder.Agent, ev *warder.AgentEvent) (err error) {
+	defer db.unavailable(&err)
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete agent: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM agents WHERE id = $1`, a.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete agent: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlstore: delete agent: %w", err)
+	} else if n == 0 {
+		return warder.Errorf(warder.ErrNotFound, "agent not found")
+	}
+	if db.dialect.shared {
+		ev.At = dbTime(ev.At)
+		if err := appendFeed(ctx, tx, a, ev); err != nil {
+			return fmt.Errorf("sqlstore: delete agent: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: delete agent: %w", err)
+	}
+	db.scrubSecrets(ctx)
+	return nil
+}
+
 // checkAgentName returns ErrConflict if another agent of the same user is
 // named a.Name. It runs inside the writing transaction so the message can
 // name the clash; the unique index stays the guard. The owner is read from

@@ -9,7 +9,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/warder/warder"
 )
@@ -21,6 +24,13 @@ var _ warder.Store = (*DB)(nil)
 type DB struct {
 	db      *sql.DB
 	dialect dialect
+	// pg is how to open a connection of its own outside the pool (the
+	// feed's LISTEN, the leadership lease); nil on SQLite.
+	pg *pgx.ConnConfig
+	// slots bounds the pool connections Lock holds at once (half the
+	// pool), so the work done under the locks always finds a connection.
+	slotsOnce sync.Once
+	slots     chan struct{}
 }
 
 // open checks that the database behind db answers and brings its schema up

@@ -35,6 +35,13 @@ type dialect struct {
 	// deleted sealed secrets. nil where the files are not Warder's (a
 	// PostgreSQL server's data directory is its operator's to protect).
 	scrub func(ctx context.Context, db *sql.DB) error
+	// shared means processes may share the database (PostgreSQL): status
+	// changes go to the status_feed table too, with a notification, and
+	// Lock takes a lock every process sees.
+	shared bool
+	// forUpdate, appended to a SELECT in a transaction, locks the rows it
+	// reads; "" where the transaction already holds the write lock.
+	forUpdate string
 }
 
 // constraint is a kind of constraint violation, told apart by the driver's

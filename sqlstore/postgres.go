@@ -38,6 +38,8 @@ var postgresDialect = dialect{
 	firstUserLock: `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`,
 	violation:     pgViolation,
 	down:          pgDown,
+	shared:        true,
+	forUpdate:     " FOR UPDATE",
 }
 
 // Pool settings. PostgreSQL allots memory per connection and refuses
@@ -106,5 +108,5 @@ func connectPostgres(url string) (*DB, error) {
 	sqldb.SetMaxIdleConns(pgMaxIdleConns)
 	sqldb.SetConnMaxIdleTime(pgConnMaxIdleTime)
 	sqldb.SetConnMaxLifetime(pgConnMaxLifetime)
-	return &DB{db: sqldb, dialect: postgresDialect}, nil
+	return &DB{db: sqldb, dialect: postgresDialect, pg: cfg}, nil
 }

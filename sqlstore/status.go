@@ -30,6 +30,11 @@ func (db *DB) RecordStatus(ctx context.Context, a *warder.Agent, ev *warder.Agen
 		if err != nil {
 			return fmt.Errorf("sqlstore: record status: %w", err)
 		}
+		if db.dialect.shared {
+			if err := appendFeed(ctx, tx, a, ev); err != nil {
+				return fmt.Errorf("sqlstore: record status: %w", err)
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: record status: %w", err)

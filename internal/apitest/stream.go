@@ -15,6 +15,9 @@ import (
 type Event struct {
 	Name string // "message" when the stream gave none
 	Data string
+	ID   string // the id field, if the event had one
+	// Received is when the event's last line was read.
+	Received time.Time
 }
 
 // Decode unmarshals the event's data into v.
@@ -40,6 +43,13 @@ type LiveStream struct {
 // The stream is closed when the test ends.
 func (c *Client) Open(path string, sse bool) *LiveStream {
 	c.T.Helper()
+	return c.OpenAfter(path, sse, "")
+}
+
+// OpenAfter is Open sending lastEventID (when not "") as Last-Event-ID,
+// as a client reconnecting does.
+func (c *Client) OpenAfter(path string, sse bool, lastEventID string) *LiveStream {
+	c.T.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", c.Base+path, nil)
 	if err != nil {
@@ -48,6 +58,9 @@ func (c *Client) Open(path string, sse bool) *LiveStream {
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	if sse {
 		req.Header.Set("Accept", "text/event-stream")
+	}
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
 	}
 	tr := &http.Transport{}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
@@ -80,10 +93,13 @@ func (c *Client) Open(path string, sse bool) *LiveStream {
 					if ev.Name == "" {
 						ev.Name = "message"
 					}
+					ev.Received = time.Now()
 					s.Events <- ev
 				}
 				ev = Event{}
 			case strings.HasPrefix(line, ": "):
+			case strings.HasPrefix(line, "id: "):
+				ev.ID = strings.TrimPrefix(line, "id: ")
 			case strings.HasPrefix(line, "event: "):
 				ev.Name = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "data: "):

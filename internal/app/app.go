@@ -39,7 +39,11 @@ type App struct {
 	// collector follows running agents' stats; metrics counts everything.
 	collector *stats.Collector
 	metrics   *metrics.Metrics
-	log       *slog.Logger
+	// feed and bus carry status changes among replicas on PostgreSQL;
+	// feed is nil on SQLite, where bus is the in-memory broker alone.
+	feed *sqlstore.Feed
+	bus  *broker.Broker
+	log  *slog.Logger
 	// background tracks what Run started, so Close can wait for it.
 	background sync.WaitGroup
 }
@@ -184,7 +188,23 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 	m.WatchStore(store, cfg.PortStart, cfg.PortEnd)
 	irt := m.Runtime(rt)
 	bus := broker.New(0)
-	collector := stats.New(irt, bus, stats.Config{Keep: cfg.StatsHistory, Logger: log})
+	var events warder.EventBus = bus
+	var attempts warder.AttemptStore
+	var locks warder.Locker
+	// The feed is followed from the newest change now, before anyone can
+	// subscribe (see sqlstore.DB.Feed).
+	feed, err := store.Feed(ctx, log)
+	if err != nil {
+		rt.Close()
+		store.Close()
+		return nil, err
+	}
+	if feed != nil {
+		// Replicas may share the database: they share status changes,
+		// throttle counts and the quota lock through it.
+		events, attempts, locks = sharedBus{Broker: bus, feed: feed}, store, store
+	}
+	collector := stats.New(irt, events, stats.Config{Keep: cfg.StatsHistory, Logger: log})
 	svc := service.New(store, irt, service.Config{
 		DefaultImage: cfg.Image,
 		Spec:         warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot},
@@ -201,7 +221,9 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Egress:         service.EgressPolicy{Default: cfg.DefaultNetwork, Forbid: !cfg.AllowEgress},
 		Agents:         agenthttp.New(0),
 		Stats:          collector,
-		Events:         bus,
+		Events:         events,
+		Attempts:       attempts,
+		Locks:          locks,
 
 		// Open unless said otherwise, so the seed's walk-through works.
 		RegistrationClosed: cfg.Registration == "closed",
@@ -224,17 +246,29 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		CORSOrigins:       cfg.CORSOrigins,
 		UI:                web.New(),
 	})
-	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log}, nil
+	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus}, nil
 }
 
-// Run starts the background work: preparing the runtime, following its
-// events (resync at start-up and after every reconnect), maintenance
-// (idle auto-stop, expired tokens) and the stats collector. It returns at
-// once; the work ends with ctx, and Wait and Close wait for it.
+// Run starts the background work: preparing the runtime, the stats
+// collector, following the status feed (PostgreSQL), and what one replica
+// does for all while it holds the leadership lease (always, on SQLite):
+// following the runtime's events (resync on taking the lease, at start-up
+// and after every reconnect) and maintenance (idle auto-stop, expired
+// tokens, health probes). It returns at once; the work ends with ctx, and
+// Wait and Close wait for it.
 func (a *App) Run(ctx context.Context) {
 	a.background.Go(func() { a.setupUntilDone(ctx) })
-	a.background.Go(func() { a.service.Watch(ctx) })
-	a.background.Go(func() { a.service.RunMaintenance(ctx) })
+	if a.feed != nil {
+		a.background.Go(func() { a.feed.Run(ctx, a.bus.Publish) })
+	}
+	a.background.Go(func() {
+		a.store.Lead(ctx, a.log, a.metrics.Leading, func(ctx context.Context) {
+			var lead sync.WaitGroup
+			lead.Go(func() { a.service.Watch(ctx) })
+			lead.Go(func() { a.service.RunMaintenance(ctx) })
+			lead.Wait()
+		})
+	})
 	a.background.Go(func() { a.collector.Run(ctx) })
 }
 
