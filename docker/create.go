@@ -34,7 +34,20 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 			return "", err
 		}
 	}
+	if spec.Workspace != nil {
+		if err := r.ensureVolume(ctx, spec.Workspace); err != nil {
+			return "", err
+		}
+	}
 	id, err := r.createPlaced(ctx, spec, p)
+	if err == nil && spec.Workspace != nil {
+		if err = r.ownWorkspace(ctx, id, spec.Workspace); err != nil {
+			if rerr := r.removeContainer(context.WithoutCancel(ctx), id); rerr != nil {
+				r.log.Error("removing a container whose workspace could not be prepared", "container", id, "err", rerr)
+			}
+			id = ""
+		}
+	}
 	if err != nil && p.HostPort != 0 {
 		// A failed create holds no port.
 		if rerr := r.ports.Release(context.WithoutCancel(ctx), spec.AgentID, p.HostPort); rerr != nil {

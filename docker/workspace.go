@@ -1,0 +1,241 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+var (
+	_ warder.WorkspaceRuntime = (*Runtime)(nil)
+	_ warder.FileRuntime      = (*Runtime)(nil)
+	_ warder.ExecRuntime      = (*Runtime)(nil)
+)
+
+// LabelHelper marks the short-lived helper containers the workspace
+// operations run (value: the deployment's network), so they are never
+// taken for agents.
+const LabelHelper = "warder.helper"
+
+// helperTimeout bounds one helper container's whole life.
+const helperTimeout = 2 * time.Minute
+
+// ensureVolume makes the workspace's volume if it does not exist yet;
+// an existing one (the agent's, from before) is kept as it is. The local
+// driver has no size option for disk-backed volumes: the size bound is
+// Warder's, on uploads (see docs/security.md).
+func (r *Runtime) ensureVolume(ctx context.Context, ws *warder.WorkspaceSpec) error {
+	_, err := r.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: ws.Name, Driver: "local", Labels: ws.Labels})
+	return mapErr(err, "create volume "+ws.Name)
+}
+
+// workspaceMount is the workspace as Docker mounts it: a named volume,
+// never a host path.
+func workspaceMount(ws *warder.WorkspaceSpec) mount.Mount {
+	return mount.Mount{Type: mount.TypeVolume, Source: ws.Name, Target: ws.MountPath,
+		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}
+}
+
+// ownWorkspace gives the workspace's root to the container's user: a new
+// volume's root is root's, and an agent running as 65534 could not write
+// there. Extracting a directory entry with CopyUIDGID chowns it to the
+// container's user, and works on a container that never ran.
+func (r *Runtime) ownWorkspace(ctx context.Context, id string, ws *warder.WorkspaceSpec) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	name := strings.TrimPrefix(ws.MountPath, "/") + "/"
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir, ModTime: time.Now()})
+	tw.Close()
+	_, err := r.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: &buf, CopyUIDGID: true})
+	return mapErr(err, "prepare workspace "+ws.Name)
+}
+
+// Workspaces lists the volumes labelled as this deployment's workspaces.
+func (r *Runtime) Workspaces(ctx context.Context) ([]*warder.Workspace, error) {
+	res, err := r.cli.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("label", warder.LabelWorkspace+"="+r.cfg.Network)})
+	if err != nil {
+		return nil, mapErr(err, "list volumes")
+	}
+	out := make([]*warder.Workspace, 0, len(res.Items))
+	for _, v := range res.Items {
+		created, _ := time.Parse(time.RFC3339, v.CreatedAt)
+		out = append(out, &warder.Workspace{Name: v.Name, AgentID: v.Labels[warder.LabelAgentID], UserID: v.Labels[warder.LabelUserID],
+			CreatedAt: created.UTC(), SizeBytes: -1})
+	}
+	return out, nil
+}
+
+// RemoveWorkspace deletes the volume; gone is success, in use a conflict.
+func (r *Runtime) RemoveWorkspace(ctx context.Context, name string) error {
+	_, err := r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+	switch {
+	case err == nil, cerrdefs.IsNotFound(err):
+		return nil
+	case cerrdefs.IsConflict(err):
+		return warder.Errorf(warder.ErrConflict, "workspace %s is still in use by a container", name)
+	}
+	return mapErr(err, "remove volume "+name)
+}
+
+// WorkspaceUsage runs du in a helper container on the volume. The helper
+// runs as root with only CAP_DAC_READ_SEARCH, so it sees files the agent
+// made private, and can change nothing.
+func (r *Runtime) WorkspaceUsage(ctx context.Context, name string) (int64, error) {
+	if _, err := r.cli.VolumeInspect(ctx, name, client.VolumeInspectOptions{}); err != nil {
+		return 0, mapErr(err, "inspect volume "+name)
+	}
+	out, code, err := r.runHelper(ctx, helper{volume: name, user: "0:0", capAdd: []string{"DAC_READ_SEARCH"}, cmd: []string{"du", warder.WorkspaceMountPath}})
+	if err != nil {
+		return 0, err
+	}
+	n, perr := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if code != 0 || perr != nil {
+		return 0, fmt.Errorf("measuring workspace %s: exit %d: %s", name, code, clipOut(out))
+	}
+	return n, nil
+}
+
+// helper is one run of the workspace helper: the default image's
+// warder-agent running a built-in, with no network, a read-only root,
+// no capabilities but capAdd, and the workspace volume (if any) at
+// WorkspaceMountPath; pidOf shares an agent container's processes.
+type helper struct {
+	volume string
+	user   string
+	capAdd []string
+	pidOf  string
+	cmd    []string
+}
+
+// runHelper runs h to its end and returns its output (stdout and stderr)
+// and exit code; the container is removed whatever happens.
+func (r *Runtime) runHelper(ctx context.Context, h helper) (string, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, helperTimeout)
+	defer cancel()
+	pids := int64(32)
+	host := &container.HostConfig{
+		NetworkMode:    "none",
+		CapDrop:        []string{"ALL"},
+		CapAdd:         h.capAdd,
+		SecurityOpt:    []string{"no-new-privileges"},
+		ReadonlyRootfs: true,
+		Resources:      container.Resources{Memory: 64 << 20, MemorySwap: 64 << 20, PidsLimit: &pids},
+	}
+	if h.volume != "" {
+		host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: h.volume, Target: warder.WorkspaceMountPath, VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}
+	}
+	if h.pidOf != "" {
+		host.PidMode = container.PidMode("container:" + h.pidOf)
+	}
+	name := "warder-helper-" + randomHex(8)
+	res, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:       name,
+		Config:     &container.Config{Image: r.cfg.DefaultImage, Cmd: h.cmd, User: h.user, Labels: map[string]string{LabelHelper: r.cfg.Network}},
+		HostConfig: host,
+	})
+	if err != nil {
+		return "", 0, mapErr(err, "create workspace helper")
+	}
+	defer func() {
+		if err := r.removeContainer(context.WithoutCancel(ctx), res.ID); err != nil {
+			r.log.Error("removing a workspace helper", "container", name, "err", err)
+		}
+	}()
+	wait := r.cli.ContainerWait(ctx, res.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	if _, err := r.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+		return "", 0, mapErr(err, "start workspace helper")
+	}
+	var code int
+	select {
+	case w := <-wait.Result:
+		code = int(w.StatusCode)
+	case err := <-wait.Error:
+		return "", 0, mapErr(err, "wait for workspace helper")
+	}
+	logs, err := r.cli.ContainerLogs(ctx, res.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return "", code, mapErr(err, "read workspace helper output")
+	}
+	defer logs.Close()
+	var out bytes.Buffer
+	lim := &limitedWriter{w: &out, n: 64 << 10}
+	stdcopy.StdCopy(lim, lim, logs)
+	return out.String(), code, nil
+}
+
+// limitedWriter keeps the first n bytes and drops the rest.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
+
+func clipOut(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 500 {
+		return s[:500] + "…"
+	}
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// containerUser is the user the container's process runs as, and a user
+// a helper can take on to act as it: the configured uid[:gid] when it is
+// numeric; a name only the image's /etc/passwd knows gives "".
+func (r *Runtime) containerUser(ctx context.Context, id string) (string, string, error) {
+	res, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return "", "", mapErr(err, "inspect container "+id)
+	}
+	c := res.Container
+	vol := ""
+	for _, m := range c.Mounts {
+		if m.Destination == warder.WorkspaceMountPath && m.Type == mount.TypeVolume {
+			vol = m.Name
+		}
+	}
+	user := ""
+	if c.Config != nil {
+		user = c.Config.User
+	}
+	if user == "" {
+		user = "0" // the image runs as root, which the operator allowed
+	}
+	uid, gid, _ := strings.Cut(user, ":")
+	if _, err := strconv.Atoi(uid); err != nil {
+		return "", vol, nil
+	}
+	if gid != "" {
+		if _, err := strconv.Atoi(gid); err != nil {
+			return "", vol, nil
+		}
+	}
+	return user, vol, nil
+}
