@@ -138,7 +138,7 @@ func (r *Runtime) ReadTar(ctx context.Context, id, rel string) (io.ReadCloser, e
 
 // WriteTar extracts tr into dir. The directories on the way are put
 // first, so the engine makes none of them as root; every entry is owned
-// by the container's user (CopyUIDGID).
+// by the container's user (see extract).
 func (r *Runtime) WriteTar(ctx context.Context, id, dir string, tr io.Reader) error {
 	// Refuse a symlink on the way; a missing part is made below.
 	p := ""
@@ -165,21 +165,68 @@ func (r *Runtime) WriteTar(ctx context.Context, id, dir string, tr io.Reader) er
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(prefixTar(pw, dir, tr)) }()
-	_, err := r.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{
-		DestinationPath: warder.WorkspaceMountPath, Content: pr, CopyUIDGID: true,
-	})
-	pr.CloseWithError(errors.New("upload ended"))
+	return r.extract(ctx, id, pr, "write "+path.Join(warder.WorkspaceMountPath, dir))
+}
+
+// extract unpacks the tar pr into the workspace root, every entry owned
+// by the container's user: by number when the container's user is
+// numeric (set in each header here), else by the engine's lookup of the
+// name in the image (CopyUIDGID). pr is closed when it returns.
+func (r *Runtime) extract(ctx context.Context, id string, pr *io.PipeReader, op string) error {
+	defer pr.CloseWithError(errors.New("upload ended"))
+	res, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return mapErr(err, "write "+dir)
+		return mapErr(err, "inspect container "+id)
 	}
-	return nil
+	user := "0"
+	if c := res.Container.Config; c != nil && c.User != "" {
+		user = c.User
+	}
+	uid, gid, numeric := numericIDs(user)
+	src := io.Reader(pr)
+	if numeric {
+		rr, rw := io.Pipe()
+		go func() { rw.CloseWithError(chownTar(rw, pr, uid, gid)) }()
+		defer rr.CloseWithError(errors.New("upload ended"))
+		src = rr
+	}
+	_, err = r.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{
+		DestinationPath: warder.WorkspaceMountPath, Content: src, CopyUIDGID: !numeric,
+	})
+	return mapErr(err, op)
+}
+
+// chownTar copies a tar, every entry owned by uid:gid.
+func chownTar(w io.Writer, src io.Reader, uid, gid int) error {
+	tw := tar.NewWriter(w)
+	tr := tar.NewReader(src)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return tw.Close()
+		}
+		if err != nil {
+			return err
+		}
+		h.Uid, h.Gid, h.Uname, h.Gname = uid, gid, "", ""
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
 }
 
 // prefixTar copies tr to w with every name under dir, after an entry
-// for each directory of dir.
+// for the workspace root and each directory of dir (so those are owned
+// as the entries are).
 func prefixTar(w io.Writer, dir string, src io.Reader) error {
 	tw := tar.NewWriter(w)
 	now := time.Now()
+	if err := tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now}); err != nil {
+		return err
+	}
 	p := ""
 	for _, el := range strings.Split(dir, "/") {
 		if el == "" {

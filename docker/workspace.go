@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -34,13 +33,20 @@ const LabelHelper = "warder.helper"
 // helperTimeout bounds one helper container's whole life.
 const helperTimeout = 2 * time.Minute
 
-// ensureVolume makes the workspace's volume if it does not exist yet;
-// an existing one (the agent's, from before) is kept as it is. The local
-// driver has no size option for disk-backed volumes: the size bound is
-// Warder's, on uploads (see docs/security.md).
-func (r *Runtime) ensureVolume(ctx context.Context, ws *warder.WorkspaceSpec) error {
-	_, err := r.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: ws.Name, Driver: "local", Labels: ws.Labels})
-	return mapErr(err, "create volume "+ws.Name)
+// ensureVolume makes the workspace's volume if it does not exist yet
+// (made reports that); an existing one (the agent's, from before) is
+// kept as it is. The local driver has no size option for disk-backed
+// volumes: the size bound is Warder's, on uploads (docs/security.md).
+func (r *Runtime) ensureVolume(ctx context.Context, ws *warder.WorkspaceSpec) (made bool, err error) {
+	_, err = r.cli.VolumeInspect(ctx, ws.Name, client.VolumeInspectOptions{})
+	if err == nil {
+		return false, nil
+	}
+	if !cerrdefs.IsNotFound(err) {
+		return false, mapErr(err, "inspect volume "+ws.Name)
+	}
+	_, err = r.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: ws.Name, Driver: "local", Labels: ws.Labels})
+	return true, mapErr(err, "create volume "+ws.Name)
 }
 
 // workspaceMount is the workspace as Docker mounts it: a named volume,
@@ -50,18 +56,24 @@ func workspaceMount(ws *warder.WorkspaceSpec) mount.Mount {
 		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}
 }
 
-// ownWorkspace gives the workspace's root to the container's user: a new
-// volume's root is root's, and an agent running as 65534 could not write
-// there. Extracting a directory entry with CopyUIDGID chowns it to the
-// container's user, and works on a container that never ran.
+// ownWorkspace gives a new workspace's root, which Docker makes root's,
+// to the container's user, so an agent running as 65534 can write there.
+// A helper does it as root with only CAP_CHOWN; for a user known only by
+// name in the image, the root is made writable by all, sticky as /tmp
+// (only the agent's own processes see the volume).
 func (r *Runtime) ownWorkspace(ctx context.Context, id string, ws *warder.WorkspaceSpec) error {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	name := strings.TrimPrefix(ws.MountPath, "/") + "/"
-	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir, ModTime: time.Now()})
-	tw.Close()
-	_, err := r.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: &buf, CopyUIDGID: true})
-	return mapErr(err, "prepare workspace "+ws.Name)
+	user, _, err := r.containerUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if user == "" {
+		user = "-"
+	}
+	out, code, err := r.runHelper(ctx, helper{volume: ws.Name, user: "0:0", capAdd: []string{"CHOWN"}, cmd: []string{"own", warder.WorkspaceMountPath, user}})
+	if err == nil && code != 0 {
+		err = fmt.Errorf("preparing workspace %s: exit %d: %s", ws.Name, code, clipOut(out))
+	}
+	return err
 }
 
 // Workspaces lists the volumes labelled as this deployment's workspaces.
@@ -206,6 +218,21 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// numericIDs reads a "uid[:gid]" user; a name is not numeric.
+func numericIDs(user string) (uid, gid int, ok bool) {
+	u, g, hasG := strings.Cut(user, ":")
+	uid, err := strconv.Atoi(u)
+	if err != nil {
+		return 0, 0, false
+	}
+	if hasG {
+		if gid, err = strconv.Atoi(g); err != nil {
+			return 0, 0, false
+		}
+	}
+	return uid, gid, true
+}
+
 // containerUser is the user the container's process runs as, and a user
 // a helper can take on to act as it: the configured uid[:gid] when it is
 // numeric; a name only the image's /etc/passwd knows gives "".
@@ -228,14 +255,8 @@ func (r *Runtime) containerUser(ctx context.Context, id string) (string, string,
 	if user == "" {
 		user = "0" // the image runs as root, which the operator allowed
 	}
-	uid, gid, _ := strings.Cut(user, ":")
-	if _, err := strconv.Atoi(uid); err != nil {
+	if _, _, ok := numericIDs(user); !ok {
 		return "", vol, nil
-	}
-	if gid != "" {
-		if _, err := strconv.Atoi(gid); err != nil {
-			return "", vol, nil
-		}
 	}
 	return user, vol, nil
 }

@@ -31,6 +31,35 @@ var builtins = map[string]func(args []string, in io.Reader, out, errw io.Writer)
 	"sleep":     builtinSleep,
 	"write":     builtinWrite,
 	"kill-exec": builtinKillExec,
+	"own":       builtinOwn,
+}
+
+// own DIR UID:GID gives DIR to UID:GID; own DIR - makes it writable by
+// anyone, sticky as /tmp is. Warder's helper runs it as root with only
+// CAP_CHOWN on a new workspace, whose root Docker makes root's.
+func builtinOwn(args []string, _ io.Reader, _, errw io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(errw, "usage: own DIR UID:GID|-")
+		return 2
+	}
+	var err error
+	if args[1] == "-" {
+		err = os.Chmod(args[0], 0o777|fs.ModeSticky)
+	} else {
+		u, g, _ := strings.Cut(args[1], ":")
+		uid, uerr := strconv.Atoi(u)
+		gid, gerr := strconv.Atoi(g)
+		if uerr != nil || (g != "" && gerr != nil) {
+			fmt.Fprintln(errw, "own: not UID:GID:", args[1])
+			return 2
+		}
+		err = os.Lchown(args[0], uid, gid)
+	}
+	if err != nil {
+		fmt.Fprintln(errw, "own:", err)
+		return 1
+	}
+	return 0
 }
 
 func builtinNames() string {
@@ -42,7 +71,7 @@ func builtinNames() string {
 	return strings.Join(names, " | ")
 }
 
-// ls [PATH...]: one line per entry: mode, size, modification time, name
+// ls [PATH...]: one line per entry: mode, uid:gid, size, modification time, name
 // (a directory's entries, or the file itself).
 func builtinLs(args []string, _ io.Reader, out, errw io.Writer) int {
 	if len(args) == 0 {
@@ -76,7 +105,11 @@ func builtinLs(args []string, _ io.Reader, out, errw io.Writer) int {
 }
 
 func lsLine(out io.Writer, fi fs.FileInfo) {
-	fmt.Fprintf(out, "%s %10d %s %s\n", fi.Mode(), fi.Size(), fi.ModTime().UTC().Format(time.RFC3339), fi.Name())
+	owner := "-"
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		owner = fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+	}
+	fmt.Fprintf(out, "%s %11s %10d %s %s\n", fi.Mode(), owner, fi.Size(), fi.ModTime().UTC().Format(time.RFC3339), fi.Name())
 }
 
 // cat [FILE...]: the files' bytes, or standard input without any.
