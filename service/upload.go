@@ -112,6 +112,11 @@ func (s *Service) write(ctx context.Context, fr warder.FileRuntime, a *warder.Ag
 
 // spoolFile is a temporary file in the spool directory.
 func (s *Service) spoolFile() (*os.File, error) {
+	if d := s.cfg.Workspace.SpoolDir; d != "" {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("spooling an upload: %w", err)
+		}
+	}
 	f, err := os.CreateTemp(s.cfg.Workspace.SpoolDir, "warder-upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("spooling an upload: %w", err)

@@ -173,7 +173,8 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 	collector := stats.New(irt, bus, stats.Config{Keep: cfg.StatsHistory, Logger: log})
 	svc := service.New(store, irt, service.Config{
 		DefaultImage: cfg.Image,
-		Spec:         warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot},
+		Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
+			Workspaces: rt.Info().Workspaces, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
 		TokenTTL:     cfg.TokenTTL,
 		StopTimeout:  cfg.StopTimeout,
 		Logger:       log,
@@ -191,6 +192,10 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 
 		// Open unless said otherwise, so the seed's walk-through works.
 		RegistrationClosed: cfg.Registration == "closed",
+		Workspace: service.WorkspaceConfig{
+			AgentBytes: cfg.WorkspaceBytes, UserBytes: cfg.WorkspaceBytesPerUser, UploadBytes: cfg.MaxUploadBytes,
+			SpoolDir: filepath.Join(cfg.DataDir, "uploads"), ExecsPerAgent: cfg.MaxExecsPerAgent, ExecsPerUser: cfg.MaxExecsPerUser,
+		},
 	})
 	h := api.New(api.Options{
 		Auth:   svc,
@@ -209,6 +214,8 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
 		CORSOrigins:       cfg.CORSOrigins,
 		UI:                web.New(),
+		Workspaces:        svc,
+		MaxUploadBytes:    cfg.MaxUploadBytes,
 	})
 	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log}, nil
 }
