@@ -147,8 +147,9 @@ func (s *Service) spoolRaw(r io.Reader) (*os.File, int64, error) {
 // to a spool file: files and directories only, names inside the target,
 // permissions without setuid, setgid or sticky bits, no owners (the
 // runtime sets them), at most the upload bound of file bytes.
-func (s *Service) spoolTar(r io.Reader) (f *os.File, tops []string, files int, n int64, err error) {
-	if f, err = s.spoolFile(); err != nil {
+func (s *Service) spoolTar(r io.Reader) (_ *os.File, tops []string, files int, n int64, err error) {
+	f, err := s.spoolFile()
+	if err != nil {
 		return nil, nil, 0, 0, err
 	}
 	defer func() {
