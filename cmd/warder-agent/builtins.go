@@ -32,6 +32,31 @@ var builtins = map[string]func(args []string, in io.Reader, out, errw io.Writer)
 	"write":     builtinWrite,
 	"kill-exec": builtinKillExec,
 	"own":       builtinOwn,
+	"tick":      builtinTick,
+}
+
+// tick N SECONDS: write "tick 1" ... "tick N" on stdout, one every
+// SECONDS, and "done" on stderr: output that comes over time, for
+// seeing (and testing) that exec streams it as it is written.
+func builtinTick(args []string, _ io.Reader, out, errw io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(errw, "usage: tick N SECONDS")
+		return 2
+	}
+	n, err1 := strconv.Atoi(args[0])
+	d, err2 := strconv.ParseFloat(args[1], 64)
+	if err1 != nil || err2 != nil || n < 0 || d < 0 {
+		fmt.Fprintln(errw, "usage: tick N SECONDS")
+		return 2
+	}
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			time.Sleep(time.Duration(d * float64(time.Second)))
+		}
+		fmt.Fprintf(out, "tick %d\n", i)
+	}
+	fmt.Fprintln(errw, "done")
+	return 0
 }
 
 // own DIR UID:GID gives DIR to UID:GID; own DIR - makes it writable by

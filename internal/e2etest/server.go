@@ -40,8 +40,8 @@ func NewServer(tb testing.TB, change func(*app.Config)) *apitest.Server {
 	return apitest.Start(tb, cfg, nil, func(a *app.App) { removeAll(tb, a, cfg.Network) })
 }
 
-// removeAll removes every agent's container and the networks, by exact
-// name. A server pointed at no Docker made nothing to remove.
+// removeAll removes every agent's container, the workspaces and the
+// networks, by exact name. A server pointed at no Docker made nothing to remove.
 func removeAll(tb testing.TB, a *app.App, network string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -52,6 +52,23 @@ func removeAll(tb testing.TB, a *app.App, network string) {
 	for _, ag := range agents {
 		if err := a.Runtime().Remove(ctx, warder.ContainerName(ag.ID)); err != nil && !errors.Is(err, warder.ErrUnavailable) {
 			tb.Errorf("cleanup: removing container of %s: %v", ag.ID, err)
+		}
+	}
+	// Workspaces: each agent's, and any kept after its agent was
+	// deleted (the deployment's, listed by label), removed by name.
+	rt := a.Runtime().(*docker.Runtime)
+	names := map[string]bool{}
+	for _, ag := range agents {
+		names[warder.WorkspaceName(ag.ID)] = true
+	}
+	if kept, err := rt.Workspaces(ctx); err == nil {
+		for _, w := range kept {
+			names[w.Name] = true
+		}
+	}
+	for n := range names {
+		if err := rt.RemoveWorkspace(ctx, n); err != nil && !errors.Is(err, warder.ErrUnavailable) {
+			tb.Errorf("cleanup: removing workspace %s: %v", n, err)
 		}
 	}
 	for _, n := range []string{network, docker.InternalNetwork(network)} {
