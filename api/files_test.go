@@ -93,6 +93,12 @@ func TestFilesRoundTrip(t *testing.T) {
 	if code, body := alice.Do("GET", base+"docs/sub/b.md", nil); code != 200 || string(body) != "B" {
 		t.Fatalf("after start = %d %q", code, body)
 	}
+	if code, raw := alice.Do("PUT", base+"docs", "a file over a directory"); code != 409 {
+		t.Fatalf("a file over a directory = %d %s", code, raw)
+	}
+	if code, raw := alice.Do("DELETE", base, nil); code != 400 {
+		t.Fatalf("DELETE of the root = %d %s", code, raw)
+	}
 	alice.MustDo("DELETE", base+"docs", nil, 200, nil)
 	if code, _ := alice.Do("GET", base+"docs/a.md", nil); code != 404 {
 		t.Fatalf("deleted file = %d", code)
@@ -214,6 +220,10 @@ func TestFilesOwnership(t *testing.T) {
 		t.Fatalf("bob sees workspaces: %+v", list.Workspaces)
 	}
 	ro, _ := alice.NewKey(map[string]any{"name": "ro", "read_only": true})
+	fresh := alice.CreateAgent("fresh")
+	if code, raw := ro.Do("GET", "/api/agents/"+fresh.ID+"/files/", nil); code != 409 {
+		t.Fatalf("a read-only key on an agent with no container = %d %s", code, raw)
+	}
 	if code, body := ro.Do("GET", base, nil); code != 200 || string(body) != "mine" {
 		t.Fatalf("read-only GET = %d %s", code, body)
 	}

@@ -193,6 +193,12 @@ func (r *Runtime) extract(ctx context.Context, id string, pr *io.PipeReader, op 
 	_, err = r.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{
 		DestinationPath: warder.WorkspaceMountPath, Content: src, CopyUIDGID: !numeric,
 	})
+	if err != nil && !isUnavailable(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		// The engine's refusal of what is there (a directory where the
+		// upload has a file, a full disk): its message names only paths
+		// in the agent's own container.
+		return warder.Errorf(warder.ErrConflict, "%s: %v", op, err)
+	}
 	return mapErr(err, op)
 }
 

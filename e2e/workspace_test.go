@@ -192,6 +192,23 @@ func TestWorkspaceRefusals(t *testing.T) {
 	if code, raw := c.Do("PUT", "/api/agents/"+b.ID+"/files/two.bin", strings.Repeat("z", 40<<10)); code != 409 || !strings.Contains(apitest.DetailOf(t, raw), "PER_USER") {
 		t.Fatalf("past the user's bound = %d %s", code, raw)
 	}
+	// What is there: a file over a directory, a tar with a file where a
+	// directory is, are 409s that leave the directory as it was.
+	c.MustDo("PUT", "/api/agents/"+b.ID+"/files/d/keep.txt", "k", 200, nil)
+	if code, raw := c.Do("PUT", "/api/agents/"+b.ID+"/files/d", "x"); code != 409 {
+		t.Fatalf("a file over a directory = %d %s", code, raw)
+	}
+	var ov bytes.Buffer
+	otw := tar.NewWriter(&ov)
+	otw.WriteHeader(&tar.Header{Name: "d", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1})
+	otw.Write([]byte("x"))
+	otw.Close()
+	if code, raw := c.Do("PUT", "/api/agents/"+b.ID+"/files/?format=tar", ov.Bytes()); code != 409 {
+		t.Fatalf("a tar with a file over a directory = %d %s", code, raw)
+	}
+	if code, body := c.Do("GET", "/api/agents/"+b.ID+"/files/d/keep.txt", nil); code != 200 || string(body) != "k" {
+		t.Fatalf("the directory after refused overwrites: %d %q", code, body)
+	}
 	var l warder.DirListing
 	c.MustDo("GET", files, nil, 200, &l)
 	if len(l.Entries) != 1 || l.Entries[0].Name != "one.bin" || l.Entries[0].Size != 60<<10 {

@@ -35,6 +35,11 @@ func (s *Service) WriteFile(ctx context.Context, caller *warder.User, id, p stri
 	if err != nil {
 		return nil, err
 	}
+	if st, err := fr.StatFile(ctx, cid, path.Join(dir, base)); err == nil && st.Type != warder.FileTypeFile {
+		return nil, warder.Errorf(warder.ErrConflict, "%s is a %s: only a file can be replaced by a file", path.Join(dir, base), st.Type)
+	} else if err != nil && !errors.Is(err, warder.ErrNotFound) {
+		return nil, err
+	}
 	f, n, err := s.spoolRaw(r)
 	if err != nil {
 		return nil, err

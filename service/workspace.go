@@ -105,6 +105,10 @@ func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p str
 		return nil, nil, "", "", err
 	}
 	s.touch(ctx, a)
+	if a.ContainerID == "" && caller.ReadOnly {
+		// Making the container is a change a read-only key may not make.
+		return nil, nil, "", "", warder.Errorf(warder.ErrConflict, "the agent has no container yet, so its workspace cannot be read with a read-only key: start it once, or use a key that may write")
+	}
 	if err := s.ensureContainer(ctx, a); err != nil {
 		return nil, nil, "", "", err
 	}
@@ -147,6 +151,9 @@ func (s *Service) RemoveFile(ctx context.Context, caller *warder.User, id, p str
 	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return err
+	}
+	if rel == "" {
+		return warder.Errorf(warder.ErrInvalid, "the workspace root cannot be deleted; delete what is in it")
 	}
 	return fr.RemoveFile(ctx, cid, rel)
 }
