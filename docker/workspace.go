@@ -134,12 +134,16 @@ type helper struct {
 }
 
 // runHelper runs h to its end and returns its output (stdout and stderr)
-// and exit code; the container is removed whatever happens.
+// and exit code. The helper removes itself when it exits (AutoRemove),
+// so it is gone even if Warder loses the engine or stops meanwhile; its
+// output is read through an attach made before it starts. One that was
+// made but never ran is removed here, and SweepHelpers removes any left.
 func (r *Runtime) runHelper(ctx context.Context, h helper) (string, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, helperTimeout)
 	defer cancel()
 	pids := int64(32)
 	host := &container.HostConfig{
+		AutoRemove:     true,
 		NetworkMode:    "none",
 		CapDrop:        []string{"ALL"},
 		CapAdd:         h.capAdd,
@@ -153,40 +157,88 @@ func (r *Runtime) runHelper(ctx context.Context, h helper) (string, int, error) 
 	if h.pidOf != "" {
 		host.PidMode = container.PidMode("container:" + h.pidOf)
 	}
-	name := "warder-helper-" + randomHex(8)
+	name := HelperPrefix + randomHex(8)
+	started := false
+	defer func() {
+		if started {
+			return // it removes itself
+		}
+		// Made, perhaps, but never run: a create or start the engine did
+		// though the answer was lost. Not found is success.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer rcancel()
+		if err := r.removeContainer(rctx, name); err != nil {
+			r.log.Error("removing a workspace helper", "container", name, "err", err)
+		}
+	}()
 	res, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:       name,
-		Config:     &container.Config{Image: r.cfg.DefaultImage, Cmd: h.cmd, User: h.user, Labels: map[string]string{LabelHelper: r.cfg.Network}},
+		Config:     &container.Config{Image: r.cfg.DefaultImage, Cmd: h.cmd, User: h.user, Labels: map[string]string{LabelHelper: r.cfg.Network}, AttachStdout: true, AttachStderr: true},
 		HostConfig: host,
 	})
 	if err != nil {
 		return "", 0, mapErr(err, "create workspace helper")
 	}
-	defer func() {
-		if err := r.removeContainer(context.WithoutCancel(ctx), res.ID); err != nil {
-			r.log.Error("removing a workspace helper", "container", name, "err", err)
-		}
-	}()
-	wait := r.cli.ContainerWait(ctx, res.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	att, err := r.cli.ContainerAttach(ctx, res.ID, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return "", 0, mapErr(err, "attach to workspace helper")
+	}
+	defer att.Close()
+	wait := r.cli.ContainerWait(ctx, res.ID, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
 	if _, err := r.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
 		return "", 0, mapErr(err, "start workspace helper")
 	}
-	var code int
-	select {
-	case w := <-wait.Result:
-		code = int(w.StatusCode)
-	case err := <-wait.Error:
-		return "", 0, mapErr(err, "wait for workspace helper")
-	}
-	logs, err := r.cli.ContainerLogs(ctx, res.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
-	if err != nil {
-		return "", code, mapErr(err, "read workspace helper output")
-	}
-	defer logs.Close()
+	started = true
 	var out bytes.Buffer
 	lim := &limitedWriter{w: &out, n: 64 << 10}
-	stdcopy.StdCopy(lim, lim, logs)
-	return out.String(), code, nil
+	stdcopy.StdCopy(lim, lim, att.Reader) // to the helper's exit
+	select {
+	case w := <-wait.Result:
+		if w.Error != nil && w.Error.Message != "" {
+			return out.String(), 0, fmt.Errorf("workspace helper: %s", w.Error.Message)
+		}
+		return out.String(), int(w.StatusCode), nil
+	case err := <-wait.Error:
+		return out.String(), 0, mapErr(err, "wait for workspace helper")
+	}
+}
+
+// RemoveHelpers removes every helper container of this deployment,
+// running or not, by id: for a deployment being taken down (a test's).
+func (r *Runtime) RemoveHelpers(ctx context.Context) error {
+	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", LabelHelper+"="+r.cfg.Network)})
+	if err != nil {
+		return mapErr(err, "list workspace helpers")
+	}
+	for _, c := range res.Items {
+		if err := r.removeContainer(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HelperPrefix starts the name of every workspace helper container.
+const HelperPrefix = "warder-helper-"
+
+// SweepHelpers removes this deployment's helper containers that are not
+// running and were made over a minute ago (younger ones may be starting):
+// ones whose start, or whose removal, was lost with the engine. Setup
+// calls it.
+func (r *Runtime) SweepHelpers(ctx context.Context) error {
+	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", LabelHelper+"="+r.cfg.Network)})
+	if err != nil {
+		return mapErr(err, "list workspace helpers")
+	}
+	for _, c := range res.Items {
+		if c.State == container.StateRunning || time.Since(time.Unix(c.Created, 0)) < time.Minute {
+			continue
+		}
+		if err := r.removeContainer(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // limitedWriter keeps the first n bytes and drops the rest.

@@ -54,9 +54,14 @@ func removeAll(tb testing.TB, a *app.App, network string) {
 			tb.Errorf("cleanup: removing container of %s: %v", ag.ID, err)
 		}
 	}
-	// Workspaces: each agent's, and any kept after its agent was
-	// deleted (the deployment's, listed by label), removed by name.
+	// Workspace helpers still running when the test ended (they remove
+	// themselves when they exit) and workspaces: each agent's, and any
+	// kept after its agent was deleted (the deployment's, listed by
+	// label), removed by name.
 	rt := a.Runtime().(*docker.Runtime)
+	if err := rt.RemoveHelpers(ctx); err != nil && !errors.Is(err, warder.ErrUnavailable) {
+		tb.Errorf("cleanup: removing workspace helpers: %v", err)
+	}
 	names := map[string]bool{}
 	for _, ag := range agents {
 		names[warder.WorkspaceName(ag.ID)] = true
