@@ -50,6 +50,7 @@ type param struct {
 var (
 	qLimit   = param{"limit", "integer", "at most this many"}
 	qSince   = param{"since", "string", "RFC 3339 time, Unix seconds, or a duration before now such as 10m"}
+	qKeep    = param{"keep_workspace", "boolean", "keep the agent's workspace (GET /api/workspaces lists it)"}
 	endEvent = map[string]any{"end": warder.StreamEnd{}, "error": warder.ErrorResponse{}}
 )
 
@@ -95,8 +96,7 @@ var ops = map[string]op{
 	"GET /api/agents/{id}":          {summary: "One agent", tag: "agents", status: 200, resp: warder.Agent{}},
 	"PUT /api/agents/{id}":          {summary: "Change the fields given, keeping those left out (as the original Warder did)", tag: "agents", body: warder.AgentReplace{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
 	"PATCH /api/agents/{id}":        {summary: "Change the fields given", tag: "agents", body: warder.AgentUpdate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
-	"DELETE /api/agents/{id}": {summary: "Remove the container, free the port, delete the agent and its workspace (keep_workspace=true keeps it)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503},
-		query: []param{{"keep_workspace", "boolean", "keep the agent's workspace (GET /api/workspaces lists it)"}}},
+	"DELETE /api/agents/{id}":       {summary: "Remove the container, free the port, delete the agent and its workspace (keep_workspace=true keeps it)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}, query: []param{qKeep}},
 	"POST /api/agents/{id}/start":   {summary: "Create the container if there is none, then start it", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
 	"POST /api/agents/{id}/stop":    {summary: "Stop the container (it and its port are kept)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
 	"POST /api/agents/{id}/restart": {summary: "Stop, then start", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
@@ -128,7 +128,7 @@ var ops = map[string]op{
 		errors: []int{409, 501, 503}},
 	"GET /api/workspaces":           {summary: "The caller's workspaces (an admin's: all), those of deleted agents kept with keep_workspace among them, with their sizes", tag: "files", status: 200, resp: warder.WorkspacesResponse{}, errors: []int{501, 503}},
 	"DELETE /api/workspaces/{name}": {summary: "Delete a kept workspace (one whose agent was deleted with keep_workspace=true)", tag: "files", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 501, 503}},
-	proxyRoute: {summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
+	proxyRoute:                      {summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
 	"GET /api/events": {summary: "Status changes of the caller's agents (an admin's: all) as Server-Sent Events", tag: "agents",
 		status: 200, events: withEnd(map[string]any{"status": warder.StatusChange{}})},
 	"GET /api/audit": {summary: "The audit log, newest first (admins)", tag: "admin", status: 200, resp: warder.AuditResponse{},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"path"
-	"time"
 
 	"github.com/warder/warder"
 )
@@ -296,7 +295,8 @@ func (s *Service) checkRoom(ctx context.Context, a *warder.Agent, n int64) error
 	return nil
 }
 
-// cleanName is an upload's target: a path below the workspace root.
+// cleanTarget splits an upload's target, a file below the workspace
+// root, into its directory and name.
 func cleanTarget(p string) (dir, base string, err error) {
 	rel, err := warder.CleanPath(p)
 	if err != nil {
@@ -308,6 +308,3 @@ func cleanTarget(p string) (dir, base string, err error) {
 	dir, base = path.Split(rel)
 	return path.Clean("/" + dir)[1:], base, nil
 }
-
-// uploadDeadline bounds the whole of one upload's arrival and writing.
-const uploadDeadline = 30 * time.Minute

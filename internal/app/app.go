@@ -175,9 +175,9 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		DefaultImage: cfg.Image,
 		Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
 			Workspaces: rt.Info().Workspaces, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
-		TokenTTL:     cfg.TokenTTL,
-		StopTimeout:  cfg.StopTimeout,
-		Logger:       log,
+		TokenTTL:    cfg.TokenTTL,
+		StopTimeout: cfg.StopTimeout,
+		Logger:      log,
 		// The embedded SQLite file is one process's; PostgreSQL may be shared.
 		ExclusiveStore: cfg.DatabaseURL == "",
 		StartTimeout:   cfg.StartTimeout,

@@ -169,7 +169,7 @@ func (f *Fake) ListDir(_ context.Context, id, rel string, limit int) ([]*warder.
 	}
 	out := []*warder.FileInfo{}
 	for p, file := range v.files {
-		if path.Dir("/"+p)[1:] == rel && len(out) < limit {
+		if path.Dir("/" + p)[1:] == rel && len(out) < limit {
 			fi := fakeInfo(p, file)
 			out = append(out, &fi)
 		}
