@@ -203,6 +203,26 @@ func (r *Runtime) runHelper(ctx context.Context, h helper) (string, int, error) 
 	}
 }
 
+// RemoveWorkspaces removes every helper container and every workspace
+// of this deployment (its network's), each by its id or exact name: for
+// a deployment being taken down, a test's, once its agents' containers
+// are gone.
+func (r *Runtime) RemoveWorkspaces(ctx context.Context) error {
+	if err := r.RemoveHelpers(ctx); err != nil {
+		return err
+	}
+	list, err := r.Workspaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range list {
+		if err := r.RemoveWorkspace(ctx, w.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RemoveHelpers removes every helper container of this deployment,
 // running or not, by id: for a deployment being taken down (a test's).
 func (r *Runtime) RemoveHelpers(ctx context.Context) error {

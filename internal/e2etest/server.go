@@ -55,26 +55,9 @@ func removeAll(tb testing.TB, a *app.App, network string) {
 		}
 	}
 	// Workspace helpers still running when the test ended (they remove
-	// themselves when they exit) and workspaces: each agent's, and any
-	// kept after its agent was deleted (the deployment's, listed by
-	// label), removed by name.
-	rt := a.Runtime().(*docker.Runtime)
-	if err := rt.RemoveHelpers(ctx); err != nil && !errors.Is(err, warder.ErrUnavailable) {
-		tb.Errorf("cleanup: removing workspace helpers: %v", err)
-	}
-	names := map[string]bool{}
-	for _, ag := range agents {
-		names[warder.WorkspaceName(ag.ID)] = true
-	}
-	if kept, err := rt.Workspaces(ctx); err == nil {
-		for _, w := range kept {
-			names[w.Name] = true
-		}
-	}
-	for n := range names {
-		if err := rt.RemoveWorkspace(ctx, n); err != nil && !errors.Is(err, warder.ErrUnavailable) {
-			tb.Errorf("cleanup: removing workspace %s: %v", n, err)
-		}
+	// themselves when they exit) and the workspaces, kept ones too.
+	if err := a.Runtime().(*docker.Runtime).RemoveWorkspaces(ctx); err != nil && !errors.Is(err, warder.ErrUnavailable) {
+		tb.Errorf("cleanup: removing workspaces: %v", err)
 	}
 	for _, n := range []string{network, docker.InternalNetwork(network)} {
 		if err := a.Runtime().(*docker.Runtime).RemoveNetwork(ctx, n); err != nil && !errors.Is(err, warder.ErrUnavailable) {
