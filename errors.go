@@ -19,6 +19,7 @@ var (
 	ErrUnavailable  = errors.New("unavailable")       // 503: Docker or the database is down
 	ErrBadGateway   = errors.New("bad gateway")       // 502: an agent, or the model behind it, failed
 	ErrRateLimited  = errors.New("too many requests") // 429: slow down; see RateLimitError
+	ErrNotSupported = errors.New("not supported")     // 501: the runtime lacks an optional capability
 )
 
 // RateLimitError is ErrRateLimited with when to try again.
@@ -80,6 +81,7 @@ var kindStatuses = []struct {
 	{ErrUnavailable, 503},
 	{ErrBadGateway, 502},
 	{ErrRateLimited, 429},
+	{ErrNotSupported, 501},
 }
 
 // HTTPStatus is the HTTP status the API answers err with and the kind

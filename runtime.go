@@ -47,6 +47,10 @@ type ContainerSpec struct {
 	// AllowRoot lets an image that declares no user, or root, run as
 	// root. Without it such an image runs as NonRootUser.
 	AllowRoot bool
+	// Workspace is the agent's persistent storage, mounted writable at
+	// its MountPath and kept when the workload is removed; nil for none.
+	// Only on a runtime with Info().Workspaces.
+	Workspace *WorkspaceSpec
 }
 
 // RestartMode is when a runtime restarts an agent that exited.
@@ -148,6 +152,11 @@ type RuntimeInfo struct {
 	StatsStream bool
 	// RestartPolicies: the runtime restarts agents by ContainerSpec.Restart.
 	RestartPolicies bool
+	// Workspaces: the runtime mounts ContainerSpec.Workspace and
+	// implements WorkspaceRuntime and FileRuntime.
+	Workspaces bool
+	// Exec: the runtime implements ExecRuntime.
+	Exec bool
 }
 
 // PortStore keeps host-port claims, so processes sharing a database never

@@ -177,6 +177,10 @@ type SpecSettings struct {
 	// AllowRoot lets images without a non-root USER run as root
 	// (WARDER_ALLOW_ROOT_AGENTS); see ContainerSpec.AllowRoot.
 	AllowRoot bool
+	// Workspaces gives every agent a workspace (the runtime has
+	// Info().Workspaces) of at most WorkspaceBytes (0: no bound).
+	Workspaces     bool
+	WorkspaceBytes int64
 }
 
 // ContainerName is the Docker name of an agent's container, derived from
@@ -211,6 +215,11 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 		return ContainerSpec{}, err
 	}
 	internal := cc.Network == NetworkInternal
+	var ws *WorkspaceSpec
+	if s.Workspaces {
+		ws = &WorkspaceSpec{Name: WorkspaceName(a.ID), MountPath: WorkspaceMountPath, SizeBytes: s.WorkspaceBytes,
+			Labels: map[string]string{LabelWorkspace: s.Network, LabelAgentID: a.ID, LabelUserID: a.UserID}}
+	}
 	return ContainerSpec{
 		Name:    ContainerName(a.ID),
 		AgentID: a.ID,
@@ -230,5 +239,6 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 		Internal:    internal,
 		Restart:     RestartPolicy{Mode: RestartMode(policy), MaxRetries: retries},
 		AllowRoot:   s.AllowRoot,
+		Workspace:   ws,
 	}, nil
 }

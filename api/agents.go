@@ -71,7 +71,21 @@ func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, caller *war
 }
 
 func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
-	if err := s.agents.DeleteAgent(r.Context(), caller, r.PathValue("id")); err != nil {
+	var opts warder.DeleteOptions
+	if v := r.URL.Query().Get("keep_workspace"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return warder.Errorf(warder.ErrInvalid, "keep_workspace must be true or false, not %q", echoed(v))
+		}
+		opts.KeepWorkspace = b
+	}
+	var err error
+	if s.workspaces != nil {
+		err = s.workspaces.DeleteAgentWith(r.Context(), caller, r.PathValue("id"), opts)
+	} else {
+		err = s.agents.DeleteAgent(r.Context(), caller, r.PathValue("id"))
+	}
+	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Agent deleted successfully"})

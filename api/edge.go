@@ -29,24 +29,31 @@ const (
 const proxyRoute = "/api/agents/{id}/proxy/{path...}"
 
 // bound caps r's body and bounds the time it may take to arrive, unless
-// r goes to the proxy. It asks the mux which route r matches, so it sees
+// r goes to the proxy; an upload has bounds of its own. It asks the mux which route r matches, so it sees
 // the same (escaped) path the router does: /api/agents/x%2Fproxy%2Fy is
 // PUT /api/agents/{id}, capped, whatever its decoded path looks like.
 func (s *Server) bound(w http.ResponseWriter, r *http.Request) {
 	if r.Body == nil {
 		return
 	}
-	if _, route := s.mux.Handler(r); route == proxyRoute {
+	_, route := s.mux.Handler(r)
+	if route == proxyRoute {
 		return
 	}
-	if r.Body != http.NoBody && s.bodyTimeout > 0 {
+	limit, timeout := int64(MaxBodyBytes), s.bodyTimeout
+	if route == uploadRoute {
+		// The files in an upload are bounded exactly by the service; the
+		// body also holds a tar's headers and padding.
+		limit, timeout = s.uploadBytes+s.uploadBytes/8+1<<20, s.uploadTimeout
+	}
+	if r.Body != http.NoBody && timeout > 0 {
 		// Errors mean the writer cannot set deadlines (a test recorder).
 		rc := http.NewResponseController(w)
-		if rc.SetReadDeadline(time.Now().Add(s.bodyTimeout)) == nil {
+		if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
 			r.Body = &timedBody{ReadCloser: r.Body, rc: rc}
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 }
 
 // timedBody lifts the read deadline once the body has been read to its

@@ -26,8 +26,13 @@ type op struct {
 	// status and resp are the success; resp nil means no JSON body.
 	status int
 	resp   any
-	// text is the content type of a success that is not JSON.
+	// text is the content type of a success that is not JSON; also are
+	// more such types.
 	text string
+	also []string
+	// raw are the content types of a request body that is bytes (an
+	// upload), not JSON.
+	raw []string
 	// events, when set, are the Server-Sent Events the route may answer
 	// with instead, by event name ("message" for unnamed ones).
 	events map[string]any
@@ -45,6 +50,7 @@ type param struct {
 var (
 	qLimit   = param{"limit", "integer", "at most this many"}
 	qSince   = param{"since", "string", "RFC 3339 time, Unix seconds, or a duration before now such as 10m"}
+	qKeep    = param{"keep_workspace", "boolean", "keep the agent's workspace (GET /api/workspaces lists it)"}
 	endEvent = map[string]any{"end": warder.StreamEnd{}, "error": warder.ErrorResponse{}}
 )
 
@@ -90,7 +96,7 @@ var ops = map[string]op{
 	"GET /api/agents/{id}":          {summary: "One agent", tag: "agents", status: 200, resp: warder.Agent{}},
 	"PUT /api/agents/{id}":          {summary: "Change the fields given, keeping those left out (as the original Warder did)", tag: "agents", body: warder.AgentReplace{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
 	"PATCH /api/agents/{id}":        {summary: "Change the fields given", tag: "agents", body: warder.AgentUpdate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
-	"DELETE /api/agents/{id}":       {summary: "Remove the container, free the port, delete the agent", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{503}},
+	"DELETE /api/agents/{id}":       {summary: "Remove the container, free the port, delete the agent and its workspace (keep_workspace=true keeps it)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}, query: []param{qKeep}},
 	"POST /api/agents/{id}/start":   {summary: "Create the container if there is none, then start it", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
 	"POST /api/agents/{id}/stop":    {summary: "Stop the container (it and its port are kept)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
 	"POST /api/agents/{id}/restart": {summary: "Stop, then start", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
@@ -110,7 +116,19 @@ var ops = map[string]op{
 		errors: []int{409, 502, 503}},
 	"GET /api/agents/{id}/conversations":       {summary: "The agent's conversations, most recently used first", tag: "chat", status: 200, resp: warder.ConversationsResponse{}, query: []param{qLimit}},
 	"GET /api/agents/{id}/conversations/{cid}": {summary: "One conversation with its latest messages, oldest first", tag: "chat", status: 200, resp: warder.ConversationDetail{}, query: []param{qLimit}},
-	proxyRoute: {summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
+	"GET /api/agents/{id}/files/{path...}": {summary: "A file of the agent's workspace (/data) as its bytes, a directory as a JSON listing, or either as a tar with ?format=tar; works while the agent is stopped", tag: "files",
+		status: 200, resp: warder.DirListing{}, text: "application/octet-stream", also: []string{"application/x-tar"},
+		query: []param{{"format", "string", "tar: the file or directory as a tar"}}, errors: []int{409, 501, 503}},
+	uploadRoute: {summary: "Write a file of the agent's workspace from the body's bytes, or extract a tar (Content-Type: application/x-tar or ?format=tar) into a directory; checked whole before anything is written", tag: "files",
+		raw: []string{"application/octet-stream", "application/x-tar"}, status: 200, resp: warder.FileWritten{},
+		query: []param{{"format", "string", "tar: the body is a tar to extract into the directory path"}}, errors: []int{400, 409, 413, 501, 503}},
+	"DELETE /api/agents/{id}/files/{path...}": {summary: "Delete a file or a directory and everything under it from the agent's workspace", tag: "files", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 501, 503}},
+	"POST /api/agents/{id}/exec": {summary: "Run a command in the running agent, as its own user; its output streams as stdout and stderr events, then exit", tag: "files",
+		body: warder.ExecRequest{}, status: 200, events: map[string]any{"stdout": warder.ExecOutput{}, "stderr": warder.ExecOutput{}, "exit": warder.ExecResult{}, "error": warder.ErrorResponse{}},
+		errors: []int{409, 501, 503}},
+	"GET /api/workspaces":           {summary: "The caller's workspaces (an admin's: all), those of deleted agents kept with keep_workspace among them, with their sizes", tag: "files", status: 200, resp: warder.WorkspacesResponse{}, errors: []int{501, 503}},
+	"DELETE /api/workspaces/{name}": {summary: "Delete a kept workspace (one whose agent was deleted with keep_workspace=true)", tag: "files", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 501, 503}},
+	proxyRoute:                      {summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
 	"GET /api/events": {summary: "Status changes of the caller's agents (an admin's: all) as Server-Sent Events, each with its id; a client that reconnects with Last-Event-ID first gets those it missed (kept for an hour on PostgreSQL)", tag: "agents",
 		status: 200, events: withEnd(map[string]any{"status": warder.StatusChange{}}), errors: []int{400}},
 	"GET /api/audit": {summary: "The audit log, newest first (admins)", tag: "admin", status: 200, resp: warder.AuditResponse{},
@@ -124,6 +142,7 @@ var requestRequired = map[reflect.Type][]string{
 	reflect.TypeOf(warder.APIKeyCreate{}):    {"name"},
 	reflect.TypeOf(warder.AgentCreate{}):     {"name"},
 	reflect.TypeOf(warder.ChatRequest{}):     {"content"},
+	reflect.TypeOf(warder.ExecRequest{}):     {"cmd"},
 }
 
 // openAPIPath turns a ServeMux pattern into an OpenAPI method and path:
@@ -187,7 +206,7 @@ func openAPIDocument(patterns []string) map[string]any {
 						paths[path] = map[string]any{}
 					}
 					paths[path][m] = operation(g, p, m, path, o)
-				} else if o.body != nil || o.form {
+				} else if o.body != nil || o.form || o.raw != nil {
 					paths[path][m].(map[string]any)["requestBody"] = requestBody(g, o)
 				}
 			}
@@ -241,8 +260,10 @@ func operation(g *schemaGen, pattern, method, path string, o op) map[string]any 
 	if o.resp != nil {
 		content["application/json"] = map[string]any{"schema": g.of(reflect.TypeOf(o.resp), false)}
 	}
-	if o.text != "" {
-		content[o.text] = map[string]any{"schema": map[string]any{"type": "string"}}
+	for _, t := range append([]string{o.text}, o.also...) {
+		if t != "" {
+			content[t] = map[string]any{"schema": map[string]any{"type": "string"}}
+		}
 	}
 	if o.events != nil {
 		events := map[string]any{}
@@ -269,6 +290,9 @@ func requestBody(g *schemaGen, o op) map[string]any {
 	content := map[string]any{}
 	if o.body != nil {
 		content["application/json"] = map[string]any{"schema": g.of(reflect.TypeOf(o.body), true)}
+	}
+	for _, t := range o.raw {
+		content[t] = map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": t}}
 	}
 	if o.form {
 		content["application/x-www-form-urlencoded"] = map[string]any{"schema": map[string]any{

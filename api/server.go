@@ -45,6 +45,11 @@ type Server struct {
 	cors *cors
 	// ui serves the dashboard at / and /ui/; nil: those are 404s.
 	ui http.Handler
+	// workspaces: files and exec; nil answers 501 there.
+	workspaces warder.WorkspaceService
+	// uploadBytes caps an upload's body; uploadTimeout bounds its arrival.
+	uploadBytes   int64
+	uploadTimeout time.Duration
 }
 
 // Options wires a Server.
@@ -77,7 +82,17 @@ type Options struct {
 	// UI serves the web dashboard: GET / and GET /ui/... (package web);
 	// nil leaves them 404s, as for any unknown path.
 	UI http.Handler
+	// Workspaces serves agents' files and exec; nil answers 501 there.
+	Workspaces warder.WorkspaceService
+	// MaxUploadBytes caps the body of a file upload (the service bounds
+	// the files in it exactly); 0 means DefaultMaxUploadBytes.
+	// UploadTimeout bounds its arrival; 0 means DefaultUploadTimeout.
+	MaxUploadBytes int64
+	UploadTimeout  time.Duration
 }
+
+// DefaultMaxUploadBytes is the default upload bound (256 MiB).
+const DefaultMaxUploadBytes = 256 << 20
 
 // New returns a Server with every route registered.
 func New(o Options) *Server {
@@ -104,6 +119,13 @@ func New(o Options) *Server {
 	}
 	s.cors = newCORS(o.CORSOrigins)
 	s.ui = o.UI
+	s.workspaces, s.uploadBytes, s.uploadTimeout = o.Workspaces, o.MaxUploadBytes, o.UploadTimeout
+	if s.uploadBytes <= 0 {
+		s.uploadBytes = DefaultMaxUploadBytes
+	}
+	if s.uploadTimeout <= 0 {
+		s.uploadTimeout = DefaultUploadTimeout
+	}
 	s.closing, s.closeStreams = context.WithCancel(context.Background())
 	s.routes()
 	return s

@@ -215,7 +215,7 @@ type warderProcess struct {
 // startWarderProcess builds cmd/warder, runs it with quotas lifted on a
 // network of its own and a port range of n agents, and waits until it is
 // ready. Cleanup stops it and removes, by exact id and name, every
-// container and network of that deployment.
+// container, workspace and network of that deployment.
 func startWarderProcess(b *testing.B, n int) *warderProcess {
 	b.Helper()
 	image, agentBin := e2etest.AgentImage(b)
@@ -267,6 +267,9 @@ func startWarderProcess(b *testing.B, n int) *warderProcess {
 			if err := w.rt.Remove(ctx, c.ID); err != nil {
 				b.Errorf("cleanup: removing container %s: %v", c.ID, err)
 			}
+		}
+		if err := w.rt.RemoveWorkspaces(ctx); err != nil {
+			b.Errorf("cleanup: removing workspaces: %v", err)
 		}
 		for _, name := range []string{w.network, docker.InternalNetwork(w.network)} {
 			if err := w.rt.RemoveNetwork(ctx, name); err != nil {

@@ -34,7 +34,7 @@ const (
 
 // Commands are the first words the CLI answers; main sends these here
 // and keeps the server's own (serve, setup, migrate, ...).
-var Commands = []string{"login", "logout", "whoami", "agents", "agent", "ps", "keys", "users", "status", "audit"}
+var Commands = []string{"login", "logout", "whoami", "agents", "agent", "ps", "cp", "exec", "keys", "users", "status", "audit"}
 
 // IsCommand reports whether name is one of Commands.
 func IsCommand(name string) bool {
@@ -87,6 +87,11 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   agents events [--json]         status changes as they happen
   agents chat AGENT [MESSAGE]    one message, or a conversation read from stdin
   ps                             agents ls
+  cp SRC DEST                    copy files to or from an agent's workspace (/data): one side is AGENT:PATH;
+                                 a directory goes by its name, - is a tar on stdin or stdout
+  exec [-i] [-e K=V]... [--timeout 30s] AGENT [--] CMD [ARG...]
+                                 run a command in a running agent; its exit code is ours (124: timed out).
+                                 The default image has built-ins: /warder-agent ls|cat|env|echo|mkdir|rm|du|write|sleep|tick
   keys ls | create NAME [--read-only] [--expires-days N] | rm ID
   users ls | create NAME EMAIL | disable USER | enable USER | limits USER [--agents N ...]   (admins)
   status                         the server's health and use (admins)
@@ -112,6 +117,13 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
+	}
+	var ec *exitCode
+	if errors.As(err, &ec) {
+		if ec.msg != "" {
+			fmt.Fprintln(c.Stderr, "warder: "+ec.msg)
+		}
+		return ec.code
 	}
 	code, line := c.explain(err)
 	var p *partial
@@ -162,6 +174,10 @@ func (c *CLI) dispatch(ctx context.Context, cmd string, args []string) error {
 			return usagef("agents needs a subcommand: ls, create, inspect, start, stop, restart, rm, logs, stats, events or chat")
 		}
 		return c.agents(ctx, args[0], args[1:])
+	case "cp":
+		return c.cp(ctx, args)
+	case "exec":
+		return c.exec(ctx, args)
 	case "keys":
 		return c.keys(ctx, args)
 	case "users":

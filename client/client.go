@@ -103,6 +103,9 @@ type request struct {
 	// body is encoded as JSON unless it is a url.Values (a form) or nil.
 	body   any
 	header http.Header
+	// raw, when set, is sent as it is, as rawType (an upload).
+	raw     io.Reader
+	rawType string
 }
 
 // send makes the call and returns the response of a success; any other
@@ -116,6 +119,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	contentType := ""
 	switch b := r.body.(type) {
 	case nil:
+		if r.raw != nil {
+			body, contentType = r.raw, r.rawType
+		}
 	case url.Values:
 		body, contentType = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
 	default:

@@ -54,7 +54,7 @@ func newServer(tb testing.TB, opts func(*api.Options)) *server {
 	log := slog.New(slog.DiscardHandler)
 	svc := service.New(db, rt, service.Config{
 		DefaultImage:   "warder/agent:latest",
-		Spec:           warder.SpecSettings{Network: "net"},
+		Spec:           warder.SpecSettings{Network: "net", Workspaces: true},
 		ExclusiveStore: true,
 		Logger:         log,
 		Agents:         echoAgents{},
@@ -62,7 +62,7 @@ func newServer(tb testing.TB, opts func(*api.Options)) *server {
 		Events:         bus,
 		HashWorkers:    2,
 	})
-	o := api.Options{Auth: svc, Agents: svc, Keys: svc, Admin: svc, Chat: svc, Audit: svc, Logger: log,
+	o := api.Options{Auth: svc, Agents: svc, Keys: svc, Admin: svc, Chat: svc, Audit: svc, Logger: log, Workspaces: svc,
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("up 1\n")) })}
 	if opts != nil {
 		opts(&o)

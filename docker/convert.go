@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/warder/warder"
 )
@@ -98,6 +99,11 @@ func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, err
 			NanoCPUs:   spec.MilliCPUs * 1_000_000,
 			PidsLimit:  &pids,
 		},
+	}
+	if spec.Workspace != nil {
+		// A named volume: the one writable place that outlives the
+		// container. Still no host path is ever mounted.
+		host.Mounts = []mount.Mount{workspaceMount(spec.Workspace)}
 	}
 	if p.HostPort != 0 {
 		host.PortBindings = network.PortMap{port: {{HostIP: hostIP, HostPort: strconv.Itoa(p.HostPort)}}}

@@ -34,7 +34,25 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 			return "", err
 		}
 	}
+	made := false
+	if spec.Workspace != nil {
+		var err error
+		if made, err = r.ensureVolume(ctx, spec.Workspace); err != nil {
+			return "", err
+		}
+	}
 	id, err := r.createPlaced(ctx, spec, p)
+	if err == nil && made {
+		if err = r.ownWorkspace(ctx, id, spec.Workspace); err != nil {
+			if rerr := r.removeContainer(context.WithoutCancel(ctx), id); rerr != nil {
+				r.log.Error("removing a container whose workspace could not be prepared", "container", id, "err", rerr)
+			} else if rerr := r.RemoveWorkspace(context.WithoutCancel(ctx), spec.Workspace.Name); rerr != nil {
+				// Still new and empty; the next create prepares it again.
+				r.log.Error("removing a workspace that could not be prepared", "volume", spec.Workspace.Name, "err", rerr)
+			}
+			id = ""
+		}
+	}
 	if err != nil && p.HostPort != 0 {
 		// A failed create holds no port.
 		if rerr := r.ports.Release(context.WithoutCancel(ctx), spec.AgentID, p.HostPort); rerr != nil {

@@ -102,10 +102,11 @@ func New(cfg Config) (*Runtime, error) {
 }
 
 // Info names the runtime and what it can do: host ports when it has a
-// port range and a store for the claims, a pushed stats stream, and
-// Docker's restart policies.
+// port range and a store for the claims, a pushed stats stream,
+// Docker's restart policies, workspaces (named volumes, their files
+// through the archive API) and exec.
 func (r *Runtime) Info() warder.RuntimeInfo {
-	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true}
+	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true, Workspaces: true, Exec: true}
 	if r.ports != nil {
 		info.HostPorts = true
 		info.HostPortRange = r.ports.Range()

@@ -28,6 +28,9 @@ func (r *Runtime) Setup(ctx context.Context) error {
 	if err := r.ensureNetwork(ctx, InternalNetwork(r.cfg.Network), true); err != nil {
 		return err
 	}
+	if err := r.SweepHelpers(ctx); err != nil {
+		return err
+	}
 	return r.ensureImage(ctx)
 }
 

@@ -180,7 +180,8 @@ func compareWithDocker(t *testing.T, cli *moby.Client, agents []apitest.Agent, n
 	return problems
 }
 
-// cleanupByName removes the agents' containers and the network by name.
+// cleanupByName removes the agents' containers, the workspaces and the
+// network by name.
 func cleanupByName(t *testing.T, agents []apitest.Agent, network string) {
 	ctx := context.Background()
 	cli, err := moby.New(moby.FromEnv)
@@ -194,6 +195,16 @@ func cleanupByName(t *testing.T, agents []apitest.Agent, network string) {
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			t.Errorf("removing %s: %v", warder.ContainerName(a.ID), err)
 		}
+	}
+	// A Warder killed mid-start leaves workspaces, and helpers it made but
+	// never ran.
+	if rt, err := docker.New(docker.Config{Network: network}); err != nil {
+		t.Error(err)
+	} else {
+		if err := rt.RemoveWorkspaces(ctx); err != nil {
+			t.Errorf("removing workspaces: %v", err)
+		}
+		rt.Close()
 	}
 	for _, n := range []string{network, docker.InternalNetwork(network)} {
 		if _, err := cli.NetworkRemove(ctx, n, moby.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {

@@ -11,6 +11,7 @@ import (
 
 	moby "github.com/moby/moby/client"
 
+	"github.com/warder/warder"
 	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
 )
@@ -38,7 +39,7 @@ func TestHardenedContainer(t *testing.T) {
 		{"swap equals memory", h.MemorySwap == h.Memory && h.Memory == 32<<20},
 		{"not privileged", !h.Privileged},
 		{"not on the host network", h.NetworkMode != "host" && h.NetworkMode == ts.Config.Network},
-		{"no host mounts", len(h.Binds) == 0 && len(h.Mounts) == 0},
+		{"no host mounts: one mount, the agent's own workspace volume at /data", len(h.Binds) == 0 && onlyWorkspace(h.Mounts, a.ID)},
 		{"no devices", len(h.Devices) == 0},
 		{"no host namespaces", h.PidMode == "" && h.IpcMode != "host" && h.UTSMode == ""},
 	}
@@ -50,6 +51,16 @@ func TestHardenedContainer(t *testing.T) {
 	if user := inspectUser(t, a.ContainerID); user != "65534:65534" {
 		t.Errorf("container user = %q, want the non-root 65534:65534", user)
 	}
+}
+
+// onlyWorkspace reports whether mounts are exactly the agent's workspace:
+// a named volume (never a host path) at /data.
+func onlyWorkspace(mounts []any, agentID string) bool {
+	if len(mounts) != 1 {
+		return false
+	}
+	m, _ := mounts[0].(map[string]any)
+	return m["Type"] == "volume" && m["Source"] == warder.WorkspaceName(agentID) && m["Target"] == warder.WorkspaceMountPath && m["ReadOnly"] == nil
 }
 
 // hostConfig is the part of docker inspect the hardening test reads.

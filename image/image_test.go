@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	moby "github.com/moby/moby/client"
 
+	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -74,6 +75,15 @@ func TestWarderImage(t *testing.T) {
 		}
 		if _, err := cli.ContainerRemove(cctx, name, moby.ContainerRemoveOptions{Force: true}); err != nil {
 			t.Errorf("cleanup: remove %s: %v", name, err)
+		}
+		// The agents' workspaces (volumes) and any helper, by exact name.
+		if rt, err := docker.New(docker.Config{Network: network}); err != nil {
+			t.Errorf("cleanup: %v", err)
+		} else {
+			if err := rt.RemoveWorkspaces(cctx); err != nil {
+				t.Errorf("cleanup: remove workspaces: %v", err)
+			}
+			rt.Close()
 		}
 		for _, n := range []string{network, network + "_internal"} {
 			cli.NetworkRemove(cctx, n, moby.NetworkRemoveOptions{})

@@ -199,10 +199,10 @@ func sameContainer(x, y *warder.Agent, settings warder.SpecSettings) bool {
 	return errx == nil && erry == nil && reflect.DeepEqual(sx, sy)
 }
 
-// DeleteAgent removes the agent's container, then the agent, which frees
-// its port. If the runtime is down the agent stays, so nothing is lost or
-// leaked.
-func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id string) error {
+// DeleteAgentWith removes the agent's container, then its workspace
+// unless opts keeps it, then the agent, which frees its port. If the
+// runtime is down the agent stays, so nothing is lost or leaked.
+func (s *Service) DeleteAgentWith(ctx context.Context, caller *warder.User, id string, opts warder.DeleteOptions) error {
 	if err := validID(id); err != nil {
 		return err
 	}
@@ -222,6 +222,14 @@ func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id strin
 		// with the runtime down there is none we could know of, so the
 		// delete goes on.
 		return err
+	}
+	if !opts.KeepWorkspace {
+		// As for the container: with the runtime down and no container
+		// known, the delete goes on; the workspace is then listed as
+		// kept (GET /api/workspaces) for its owner to delete.
+		if err := s.removeWorkspace(ctx, a); err != nil && !(a.ContainerID == "" && errors.Is(err, warder.ErrUnavailable)) {
+			return err
+		}
 	}
 	ev := &warder.AgentEvent{AgentID: a.ID, At: time.Now().UTC(), From: a.Status, To: warder.StatusDeleted, Reason: "deleted", Actor: actor(caller)}
 	if err := s.store.RecordDeletion(ctx, a, ev); err != nil {

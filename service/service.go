@@ -65,6 +65,9 @@ type Config struct {
 	// HealthEvery is how often running agents' /health is probed
 	// (default 10 s).
 	HealthEvery time.Duration
+	// Workspace bounds workspaces, uploads and exec (on a runtime with
+	// them; see Spec.Workspaces).
+	Workspace WorkspaceConfig
 }
 
 // Service implements warder.AuthService and warder.AgentService.
@@ -83,6 +86,7 @@ type Service struct {
 	oomKilled     sync.Map    // container id -> true: an "oom" event since its last start
 	endpoints     sync.Map    // container id -> its endpoint, while it runs
 	probes        sync.Map    // container id -> probe: Warder's view of its health
+	execSlots     execSlots   // commands running now, per agent and user
 }
 
 var (
@@ -108,6 +112,7 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = 24 * time.Hour
 	}
+	cfg.Workspace.defaults()
 	s := &Service{store: store, rt: rt, cfg: cfg, log: cfg.Logger, hashes: newHasher(cfg.HashWorkers)}
 	s.logins.what, s.registrations.what = "failed logins", "registrations from this address"
 	s.logins.kind, s.registrations.kind = "login:", "register:"

@@ -30,6 +30,8 @@
 //
 //	warder-agent          serve on :$PORT (default 8000) until SIGTERM
 //	warder-agent health   exit 0 if http://127.0.0.1:$PORT/health answers 200
+//	warder-agent ls|cat|... a small built-in command set for Warder's exec
+//	                      API and workspace helpers (see builtins.go)
 //
 // Test and diagnostic knobs, for tests of how Warder reports failures. They
 // do nothing unless set; a knob set to a malformed value stops start-up:
@@ -78,7 +80,10 @@ func main() {
 		case "probe":
 			os.Exit(probe(os.Args[2:]))
 		default:
-			fmt.Fprintf(os.Stderr, "usage: warder-agent [health | probe HOST:PORT]\n")
+			if cmd, ok := builtins[os.Args[1]]; ok {
+				os.Exit(cmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+			}
+			fmt.Fprintf(os.Stderr, "usage: warder-agent [health | probe HOST:PORT | %s]\n", builtinNames())
 			os.Exit(2)
 		}
 	}

@@ -207,10 +207,11 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 	collector := stats.New(irt, events, stats.Config{Keep: cfg.StatsHistory, Logger: log})
 	svc := service.New(store, irt, service.Config{
 		DefaultImage: cfg.Image,
-		Spec:         warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot},
-		TokenTTL:     cfg.TokenTTL,
-		StopTimeout:  cfg.StopTimeout,
-		Logger:       log,
+		Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
+			Workspaces: rt.Info().Workspaces, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
+		TokenTTL:    cfg.TokenTTL,
+		StopTimeout: cfg.StopTimeout,
+		Logger:      log,
 		// The embedded SQLite file is one process's; PostgreSQL may be shared.
 		ExclusiveStore: cfg.DatabaseURL == "",
 		StartTimeout:   cfg.StartTimeout,
@@ -227,6 +228,10 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 
 		// Open unless said otherwise, so the seed's walk-through works.
 		RegistrationClosed: cfg.Registration == "closed",
+		Workspace: service.WorkspaceConfig{
+			AgentBytes: cfg.WorkspaceBytes, UserBytes: cfg.WorkspaceBytesPerUser, UploadBytes: cfg.MaxUploadBytes,
+			SpoolDir: filepath.Join(cfg.DataDir, "uploads"), ExecsPerAgent: cfg.MaxExecsPerAgent, ExecsPerUser: cfg.MaxExecsPerUser,
+		},
 	})
 	h := api.New(api.Options{
 		Auth:   svc,
@@ -245,6 +250,8 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
 		CORSOrigins:       cfg.CORSOrigins,
 		UI:                web.New(),
+		Workspaces:        svc,
+		MaxUploadBytes:    cfg.MaxUploadBytes,
 	})
 	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus}, nil
 }

@@ -69,6 +69,17 @@ type Config struct {
 	// CORSOrigins are the origins whose browser pages may call the API
 	// (WARDER_CORS_ORIGINS, comma-separated, or *); none: CORS is off.
 	CORSOrigins []string
+	// WorkspaceBytes bounds one agent's workspace, WorkspaceBytesPerUser
+	// all of a user's (WARDER_MAX_WORKSPACE_BYTES[_PER_USER]); 0 means
+	// the default, -1 no bound. MaxUploadBytes bounds one upload
+	// (WARDER_MAX_UPLOAD_BYTES; 0: the default).
+	WorkspaceBytes        int64
+	WorkspaceBytesPerUser int64
+	MaxUploadBytes        int64
+	// MaxExecsPerAgent and MaxExecsPerUser bound the commands running at
+	// once (WARDER_MAX_EXECS_PER_AGENT, WARDER_MAX_EXECS_PER_USER).
+	MaxExecsPerAgent int
+	MaxExecsPerUser  int
 }
 
 // LoadConfig reads the environment, then flags; args excludes the
@@ -126,6 +137,24 @@ func LoadConfig(args []string) (Config, error) {
 	c.K8sNamespace = env("WARDER_K8S_NAMESPACE", "warder-agents")
 	c.Registration = env("WARDER_REGISTRATION", "open")
 	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
+		return c, err
+	}
+	if c.WorkspaceBytes, err = envBytes("WARDER_MAX_WORKSPACE_BYTES", 1<<30); err != nil {
+		return c, err
+	}
+	if c.WorkspaceBytesPerUser, err = envBytes("WARDER_MAX_WORKSPACE_BYTES_PER_USER", 10<<30); err != nil {
+		return c, err
+	}
+	if c.MaxUploadBytes, err = envBytes("WARDER_MAX_UPLOAD_BYTES", 256<<20); err != nil {
+		return c, err
+	}
+	if c.MaxUploadBytes < 0 {
+		return c, fmt.Errorf("WARDER_MAX_UPLOAD_BYTES must be a size above 0")
+	}
+	if c.MaxExecsPerAgent, err = envInt("WARDER_MAX_EXECS_PER_AGENT", 4); err != nil {
+		return c, err
+	}
+	if c.MaxExecsPerUser, err = envInt("WARDER_MAX_EXECS_PER_USER", 8); err != nil {
 		return c, err
 	}
 	if c.CORSOrigins, err = api.ParseCORSOrigins(env("WARDER_CORS_ORIGINS", "")); err != nil {
@@ -192,6 +221,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registration != "" && c.Registration != "open" && c.Registration != "closed" {
 		return fmt.Errorf("WARDER_REGISTRATION must be open or closed, not %q", c.Registration)
+	}
+	if c.MaxExecsPerAgent < 0 || c.MaxExecsPerUser < 0 {
+		return fmt.Errorf("WARDER_MAX_EXECS_PER_AGENT and WARDER_MAX_EXECS_PER_USER must not be negative (0 means the default)")
 	}
 	if c.MaxStreamsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_STREAMS_PER_USER must not be negative (0 means the default, 32)")
@@ -288,6 +320,39 @@ func envInt(key string, def int) (int, error) {
 		return 0, fmt.Errorf("%s=%q is not a whole number", key, v)
 	}
 	return n, nil
+}
+
+// envBytes reads a size in bytes, with an optional binary unit (k, m,
+// g, t: 512m, 1g); 0 means no bound and is returned as -1.
+func envBytes(key string, def int64) (int64, error) {
+	v := strings.ToLower(strings.TrimSpace(env(key, "")))
+	if v == "" {
+		return def, nil
+	}
+	mult := int64(1)
+	if i := strings.IndexAny(v, "kmgt"); i > 0 {
+		switch v[i:] {
+		case "k", "kb", "kib":
+			mult = 1 << 10
+		case "m", "mb", "mib":
+			mult = 1 << 20
+		case "g", "gb", "gib":
+			mult = 1 << 30
+		case "t", "tb", "tib":
+			mult = 1 << 40
+		default:
+			return 0, fmt.Errorf("%s=%q is not a size like 1g, 512m or 1048576", key, v)
+		}
+		v = v[:i]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%s=%q is not a size like 1g, 512m or 1048576", key, v)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n * mult, nil
 }
 
 func envDuration(key string, def time.Duration) (time.Duration, error) {

@@ -40,8 +40,8 @@ func NewServer(tb testing.TB, change func(*app.Config)) *apitest.Server {
 	return apitest.Start(tb, cfg, nil, func(a *app.App) { removeAll(tb, a, cfg.Network) })
 }
 
-// removeAll removes every agent's container and the networks, by exact
-// name. A server pointed at no Docker made nothing to remove.
+// removeAll removes every agent's container, the workspaces and the
+// networks, by exact name. A server pointed at no Docker made nothing to remove.
 func removeAll(tb testing.TB, a *app.App, network string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -53,6 +53,11 @@ func removeAll(tb testing.TB, a *app.App, network string) {
 		if err := a.Runtime().Remove(ctx, warder.ContainerName(ag.ID)); err != nil && !errors.Is(err, warder.ErrUnavailable) {
 			tb.Errorf("cleanup: removing container of %s: %v", ag.ID, err)
 		}
+	}
+	// Workspace helpers still running when the test ended (they remove
+	// themselves when they exit) and the workspaces, kept ones too.
+	if err := a.Runtime().(*docker.Runtime).RemoveWorkspaces(ctx); err != nil && !errors.Is(err, warder.ErrUnavailable) {
+		tb.Errorf("cleanup: removing workspaces: %v", err)
 	}
 	for _, n := range []string{network, docker.InternalNetwork(network)} {
 		if err := a.Runtime().(*docker.Runtime).RemoveNetwork(ctx, n); err != nil && !errors.Is(err, warder.ErrUnavailable) {

@@ -30,6 +30,8 @@ type Fake struct {
 	busyMu  sync.Mutex   // not mu: the allocator asks free while Create holds mu
 	busy    map[int]bool // ports something outside Warder holds
 	subs    map[chan warder.ContainerEvent]struct{}
+	volumes map[string]*fakeVolume // workspaces, by name
+	noWork  bool                   // Info says no workspaces and no exec
 }
 
 type fakeWorkload struct {
@@ -148,10 +150,15 @@ func (f *Fake) setEndpoint(w *fakeWorkload) {
 	}
 }
 
-// Info says the fake publishes host ports when it has a PortStore, and
-// has neither a stats stream nor restart policies.
+// WithoutWorkspaces makes the fake a runtime without workspaces, files
+// and exec (Info says so), as a backend that has not got them yet.
+func (f *Fake) WithoutWorkspaces() *Fake { f.noWork = true; return f }
+
+// Info says the fake publishes host ports when it has a PortStore, has
+// workspaces and exec (in memory; unless WithoutWorkspaces), and has
+// neither a stats stream nor restart policies.
 func (f *Fake) Info() warder.RuntimeInfo {
-	info := warder.RuntimeInfo{Name: "fake"}
+	info := warder.RuntimeInfo{Name: "fake", Workspaces: !f.noWork, Exec: !f.noWork}
 	if f.ports != nil {
 		info.HostPorts, info.HostPortRange = true, f.ports.Range()
 	}
@@ -192,6 +199,9 @@ func (f *Fake) Create(ctx context.Context, spec warder.ContainerSpec) (string, e
 		} else if err = f.ports.Release(ctx, spec.AgentID, 0); err != nil {
 			return "", err
 		}
+	}
+	if spec.Workspace != nil {
+		f.volume(spec.Workspace)
 	}
 	f.next++
 	id := fmt.Sprintf("fake%06d", f.next)

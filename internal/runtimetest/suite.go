@@ -47,6 +47,12 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ExitAndLogs", func(t *testing.T) { testExitAndLogs(t, h) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, h) })
 	t.Run("Publish", func(t *testing.T) { testPublish(t, h) })
+	if h.Runtime.Info().Workspaces {
+		t.Run("Workspace", func(t *testing.T) { testWorkspace(t, h) })
+	}
+	if h.Runtime.Info().Exec {
+		t.Run("Exec", func(t *testing.T) { testExec(t, h) })
+	}
 }
 
 func must(t *testing.T, err error) {

@@ -1,0 +1,205 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/internal/testenv"
+)
+
+// wsRuntime is a runtime on a network of its own named for this work
+// (wws-), and a spec with a workspace volume whose removal is registered.
+func wsRuntime(t *testing.T) (*Runtime, warder.ContainerSpec) {
+	t.Helper()
+	r := newRuntime(t, func(c *Config) { c.Network = testenv.UniqueName("wws-net-") })
+	if err := r.Setup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spec := testSpec(t, r)
+	spec.Labels[warder.LabelManaged] = r.cfg.Network
+	vol := testenv.UniqueName("wws-vol-")
+	spec.Workspace = &warder.WorkspaceSpec{Name: vol, MountPath: warder.WorkspaceMountPath,
+		Labels: map[string]string{warder.LabelWorkspace: r.cfg.Network, warder.LabelAgentID: spec.AgentID}}
+	t.Cleanup(func() {
+		ctx, cancel := cleanupCtx()
+		defer cancel()
+		r.Remove(ctx, spec.Name) // before the volume, which it holds
+		if err := r.RemoveWorkspace(ctx, vol); err != nil {
+			t.Errorf("cleanup: remove volume %s: %v", vol, err)
+		}
+	})
+	return r, spec
+}
+
+// oneFile is a tar of one regular file.
+func oneFile(name, body string) io.Reader {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(body))
+	tw.Close()
+	return &b
+}
+
+// readOne reads the first regular file of a tar.
+func readOne(t *testing.T, rc io.ReadCloser) string {
+	t.Helper()
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no file in the tar: %v", err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			b, _ := io.ReadAll(tr)
+			return string(b)
+		}
+	}
+}
+
+// TestWorkspaceFiles: files written into a stopped (never started)
+// container are there for the agent once it runs, and after the
+// container is made again; the agent's user may write the workspace;
+// symlinks are refused; a delete removes a tree; usage is measured.
+func TestWorkspaceFiles(t *testing.T) {
+	r, spec := wsRuntime(t)
+	ctx := context.Background()
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	must(t, r.WriteTar(ctx, id, "notes/deep", oneFile("a.txt", "hello workspace")))
+	st, err := r.StatFile(ctx, id, "notes/deep/a.txt")
+	must(t, err)
+	if st.Type != warder.FileTypeFile || st.Size != 15 {
+		t.Fatalf("stat: %+v", st)
+	}
+	list, err := r.ListDir(ctx, id, "notes", 100)
+	must(t, err)
+	if len(list) != 1 || list[0].Name != "deep" || list[0].Type != warder.FileTypeDir {
+		t.Fatalf("listing: %+v", list)
+	}
+	must(t, r.Start(ctx, id))
+	var out strings.Builder
+	code, err := r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "cat", "/data/notes/deep/a.txt"}}, func(_ string, p []byte) error {
+		out.Write(p)
+		return nil
+	})
+	if err != nil || code != 0 || out.String() != "hello workspace" {
+		t.Fatalf("the agent reads %q (exit %d, %v)", out.String(), code, err)
+	}
+	// The agent (65534) writes into the workspace and into the API's
+	// directories.
+	code, err = r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "write", "/data/notes/deep/b.txt"}, Stdin: strings.NewReader("by the agent")},
+		func(string, []byte) error { return nil })
+	if err != nil || code != 0 {
+		t.Fatalf("the agent cannot write its workspace: exit %d, %v", code, err)
+	}
+	// A symlink the agent made is not followed.
+	_, err = r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "mkdir", "/data/x"}}, func(string, []byte) error { return nil })
+	must(t, err)
+
+	// Made again (as after a settings change): the files are kept.
+	must(t, r.Remove(ctx, id))
+	id, err = r.Create(ctx, spec)
+	must(t, err)
+	got := readOne(t, must2(r.ReadTar(ctx, id, "notes/deep/b.txt")))
+	if got != "by the agent" {
+		t.Fatalf("after re-creation the file holds %q", got)
+	}
+	n, err := r.WorkspaceUsage(ctx, spec.Workspace.Name)
+	must(t, err)
+	if n != int64(len("hello workspace")+len("by the agent")) {
+		t.Fatalf("usage %d", n)
+	}
+	must(t, r.RemoveFile(ctx, id, "notes"))
+	if _, err := r.StatFile(ctx, id, "notes"); !errors.Is(err, warder.ErrNotFound) {
+		t.Fatalf("deleted tree still there: %v", err)
+	}
+	if err := r.RemoveWorkspace(ctx, spec.Workspace.Name); !errors.Is(err, warder.ErrConflict) {
+		t.Fatalf("removing a workspace in use: %v", err)
+	}
+}
+
+// TestWorkspaceSymlinkRefused: a link the agent made inside its
+// workspace, to the container's root, is not followed by any file call.
+func TestWorkspaceSymlinkRefused(t *testing.T) {
+	r, spec := wsRuntime(t)
+	ctx := context.Background()
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "escape", Typeflag: tar.TypeSymlink, Linkname: "/", Mode: 0o777})
+	tw.Close()
+	must(t, r.WriteTar(ctx, id, "", &b)) // as the agent could make it
+	for name, call := range map[string]func() error{
+		"stat":  func() error { _, err := r.StatFile(ctx, id, "escape/warder-agent"); return err },
+		"list":  func() error { _, err := r.ListDir(ctx, id, "escape", 10); return err },
+		"read":  func() error { _, err := r.ReadTar(ctx, id, "escape/warder-agent"); return err },
+		"write": func() error { return r.WriteTar(ctx, id, "escape/tmp", oneFile("x", "y")) },
+		"rm":    func() error { return r.RemoveFile(ctx, id, "escape/warder-agent") },
+	} {
+		if err := call(); !errors.Is(err, warder.ErrInvalid) {
+			t.Errorf("%s through a symlink: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// TestExecStreamsAndTimesOut: output comes in order with the exit code;
+// a context that ends kills the process (it is gone from the container).
+func TestExecStreamsAndTimesOut(t *testing.T) {
+	r, spec := wsRuntime(t)
+	ctx := context.Background()
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	must(t, r.Start(ctx, id))
+	var got []string
+	code, err := r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "ls", "/nonexistent", "/data"}}, func(s string, p []byte) error {
+		got = append(got, s+":"+string(p))
+		return nil
+	})
+	must(t, err)
+	if code != 1 || len(got) == 0 || !strings.HasPrefix(got[0], "stderr:ls:") {
+		t.Fatalf("exit %d, output %q", code, got)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = r.Exec(tctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "sleep", "300"}}, func(string, []byte) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 30*time.Second {
+		t.Fatalf("a timed-out exec returned %v after %s", err, time.Since(start))
+	}
+	// The sleep is gone: the container's processes are the agent (1)
+	// and this ls.
+	var out strings.Builder
+	_, err = r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "ls", "/proc"}}, func(_ string, p []byte) error { out.Write(p); return nil })
+	must(t, err)
+	pids := 0
+	for _, l := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 5 && strings.Trim(f[4], "0123456789") == "" {
+			pids++
+		}
+	}
+	if pids != 2 {
+		t.Fatalf("after the timeout the container has %d processes:\n%s", pids, out.String())
+	}
+	must(t, r.Stop(ctx, id, 5*time.Second))
+	if _, err := r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "env"}}, func(string, []byte) error { return nil }); !errors.Is(err, warder.ErrConflict) {
+		t.Fatalf("exec in a stopped agent: %v", err)
+	}
+}
+
+func must2[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

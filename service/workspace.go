@@ -1,0 +1,310 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path"
+
+	"github.com/warder/warder"
+)
+
+// WorkspaceConfig bounds workspaces, uploads and exec. Zero values take
+// the defaults below.
+type WorkspaceConfig struct {
+	// AgentBytes bounds one workspace (WARDER_MAX_WORKSPACE_BYTES), and
+	// UserBytes all of one user's, kept ones included
+	// (WARDER_MAX_WORKSPACE_BYTES_PER_USER); -1 is unbounded.
+	AgentBytes int64
+	UserBytes  int64
+	// UploadBytes bounds one PUT (WARDER_MAX_UPLOAD_BYTES).
+	UploadBytes int64
+	// SpoolDir is where an upload waits, checked, before it is written
+	// into the workspace; "" is the system's temporary directory.
+	SpoolDir string
+	// ExecsPerAgent and ExecsPerUser bound the commands running at once
+	// (WARDER_MAX_EXECS_PER_AGENT, WARDER_MAX_EXECS_PER_USER), on one
+	// Warder process.
+	ExecsPerAgent int
+	ExecsPerUser  int
+	// ListLimit bounds a directory listing's entries.
+	ListLimit int
+}
+
+// Defaults of WorkspaceConfig.
+const (
+	DefaultWorkspaceBytes        = 1 << 30
+	DefaultWorkspaceBytesPerUser = 10 << 30
+	DefaultUploadBytes           = 256 << 20
+	DefaultExecsPerAgent         = 4
+	DefaultExecsPerUser          = 8
+	DefaultListLimit             = 10000
+)
+
+func (c *WorkspaceConfig) defaults() {
+	if c.AgentBytes == 0 {
+		c.AgentBytes = DefaultWorkspaceBytes
+	}
+	if c.UserBytes == 0 {
+		c.UserBytes = DefaultWorkspaceBytesPerUser
+	}
+	if c.UploadBytes <= 0 {
+		c.UploadBytes = DefaultUploadBytes
+	}
+	if c.ExecsPerAgent <= 0 {
+		c.ExecsPerAgent = DefaultExecsPerAgent
+	}
+	if c.ExecsPerUser <= 0 {
+		c.ExecsPerUser = DefaultExecsPerUser
+	}
+	if c.ListLimit <= 0 {
+		c.ListLimit = DefaultListLimit
+	}
+}
+
+var _ warder.WorkspaceService = (*Service)(nil)
+
+// The runtime's optional parts, or ErrNotSupported saying which is
+// missing: Warder checks Info, never a failed type assertion alone.
+func (s *Service) workspaces() (warder.WorkspaceRuntime, warder.FileRuntime, error) {
+	wr, ok1 := s.rt.(warder.WorkspaceRuntime)
+	fr, ok2 := s.rt.(warder.FileRuntime)
+	if !s.rt.Info().Workspaces || !ok1 || !ok2 {
+		return nil, nil, warder.Errorf(warder.ErrNotSupported, "the %s runtime has no workspaces", s.rt.Info().Name)
+	}
+	return wr, fr, nil
+}
+
+func (s *Service) execs() (warder.ExecRuntime, error) {
+	er, ok := s.rt.(warder.ExecRuntime)
+	if !s.rt.Info().Exec || !ok {
+		return nil, warder.Errorf(warder.ErrNotSupported, "the %s runtime cannot run commands in agents", s.rt.Info().Name)
+	}
+	return er, nil
+}
+
+// fileTarget is the container whose workspace the caller's call on
+// agent id reaches, made (not started) if the agent has none: the
+// runtime's file calls work on a stopped container.
+func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p string) (warder.FileRuntime, *warder.Agent, string, string, error) {
+	_, fr, err := s.workspaces()
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	rel, err := warder.CleanPath(p)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	if err := validID(id); err != nil {
+		return nil, nil, "", "", err
+	}
+	defer s.locks.Lock(id)()
+	a, err := s.owned(ctx, caller, id)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	s.touch(ctx, a)
+	if a.ContainerID == "" && caller.ReadOnly {
+		// Making the container is a change a read-only key may not make.
+		return nil, nil, "", "", warder.Errorf(warder.ErrConflict, "the agent has no container yet, so its workspace cannot be read with a read-only key: start it once, or use a key that may write")
+	}
+	if err := s.ensureContainer(ctx, a); err != nil {
+		return nil, nil, "", "", err
+	}
+	return fr, a, a.ContainerID, rel, nil
+}
+
+// StatFile describes path in the agent's workspace.
+func (s *Service) StatFile(ctx context.Context, caller *warder.User, id, p string) (warder.FileInfo, error) {
+	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
+	if err != nil {
+		return warder.FileInfo{}, err
+	}
+	return fr.StatFile(ctx, cid, rel)
+}
+
+// ListDir lists a directory of the agent's workspace.
+func (s *Service) ListDir(ctx context.Context, caller *warder.User, id, p string) (*warder.DirListing, error) {
+	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := fr.ListDir(ctx, cid, rel, s.cfg.Workspace.ListLimit)
+	if err != nil {
+		return nil, err
+	}
+	return &warder.DirListing{Path: rel, Entries: entries}, nil
+}
+
+// ReadTar streams path as a tar.
+func (s *Service) ReadTar(ctx context.Context, caller *warder.User, id, p string) (io.ReadCloser, error) {
+	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
+	if err != nil {
+		return nil, err
+	}
+	return fr.ReadTar(ctx, cid, rel)
+}
+
+// RemoveFile deletes path (and what is under it) from the workspace.
+func (s *Service) RemoveFile(ctx context.Context, caller *warder.User, id, p string) error {
+	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
+	if err != nil {
+		return err
+	}
+	if rel == "" {
+		return warder.Errorf(warder.ErrInvalid, "the workspace root cannot be deleted; delete what is in it")
+	}
+	return fr.RemoveFile(ctx, cid, rel)
+}
+
+// DeleteAgent deletes the agent and its workspace.
+func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id string) error {
+	return s.DeleteAgentWith(ctx, caller, id, warder.DeleteOptions{})
+}
+
+// Workspaces lists the caller's workspaces (an admin's: all), each with
+// its size measured now and whether its agent still exists.
+func (s *Service) Workspaces(ctx context.Context, caller *warder.User) ([]*warder.Workspace, error) {
+	wr, _, err := s.workspaces()
+	if err != nil {
+		return nil, err
+	}
+	all, err := wr.Workspaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []*warder.Workspace{}
+	for _, w := range all {
+		if w.UserID != caller.ID && !caller.IsAdmin() {
+			continue
+		}
+		if err := s.describe(ctx, wr, w); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// describe fills in whether w's agent exists and its size.
+func (s *Service) describe(ctx context.Context, wr warder.WorkspaceRuntime, w *warder.Workspace) error {
+	_, err := s.store.Agent(ctx, w.AgentID)
+	switch {
+	case err == nil:
+		w.Attached = true
+	case !errors.Is(err, warder.ErrNotFound) && !errors.Is(err, warder.ErrInvalid):
+		return err
+	}
+	n, err := wr.WorkspaceUsage(ctx, w.Name)
+	if errors.Is(err, warder.ErrNotFound) {
+		n = -1 // removed meanwhile
+	} else if err != nil {
+		return err
+	}
+	w.SizeBytes = n
+	return nil
+}
+
+// DeleteWorkspace deletes a workspace of the caller's that no agent
+// holds: one kept when its agent was deleted.
+func (s *Service) DeleteWorkspace(ctx context.Context, caller *warder.User, name string) error {
+	wr, _, err := s.workspaces()
+	if err != nil {
+		return err
+	}
+	all, err := wr.Workspaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range all {
+		if w.Name != name || (w.UserID != caller.ID && !caller.IsAdmin()) {
+			continue
+		}
+		if _, err := s.store.Agent(ctx, w.AgentID); err == nil {
+			return warder.Errorf(warder.ErrConflict, "workspace %s belongs to agent %s: delete the agent (DELETE /api/agents/%s) to delete it", name, w.AgentID, w.AgentID)
+		} else if !errors.Is(err, warder.ErrNotFound) && !errors.Is(err, warder.ErrInvalid) {
+			return err
+		}
+		return wr.RemoveWorkspace(ctx, name)
+	}
+	return warder.Errorf(warder.ErrNotFound, "workspace not found")
+}
+
+// removeWorkspace deletes an agent's workspace as the agent is deleted.
+func (s *Service) removeWorkspace(ctx context.Context, a *warder.Agent) error {
+	wr, _, err := s.workspaces()
+	if err != nil {
+		return nil // no workspaces: nothing to remove
+	}
+	return wr.RemoveWorkspace(ctx, warder.WorkspaceName(a.ID))
+}
+
+// userWorkspaceBytes is what all of a user's workspaces use now, kept
+// ones included, but for skip's.
+func (s *Service) userWorkspaceBytes(ctx context.Context, wr warder.WorkspaceRuntime, userID, skip string) (int64, error) {
+	all, err := wr.Workspaces(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, w := range all {
+		if w.UserID != userID || w.Name == skip {
+			continue
+		}
+		n, err := wr.WorkspaceUsage(ctx, w.Name)
+		if errors.Is(err, warder.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// checkRoom refuses an upload of n bytes that would take the agent's
+// workspace past its bound or the owner's workspaces past theirs.
+// Bytes an upload replaces are not subtracted: the check errs on the
+// safe side.
+func (s *Service) checkRoom(ctx context.Context, a *warder.Agent, n int64) error {
+	wr, _, err := s.workspaces()
+	if err != nil {
+		return err
+	}
+	c := s.cfg.Workspace
+	name := warder.WorkspaceName(a.ID)
+	used, err := wr.WorkspaceUsage(ctx, name)
+	if errors.Is(err, warder.ErrNotFound) {
+		used = 0
+	} else if err != nil {
+		return err
+	}
+	if c.AgentBytes > 0 && used+n > c.AgentBytes {
+		return over("workspace_bytes", "the workspace uses %d bytes, this upload adds %d, %d allowed per agent (WARDER_MAX_WORKSPACE_BYTES)", used, n, c.AgentBytes)
+	}
+	if c.UserBytes > 0 {
+		others, err := s.userWorkspaceBytes(ctx, wr, a.UserID, name)
+		if err != nil {
+			return err
+		}
+		if others+used+n > c.UserBytes {
+			return over("workspace_bytes_per_user", "your workspaces use %d bytes, this upload adds %d, %d allowed per user (WARDER_MAX_WORKSPACE_BYTES_PER_USER)", others+used, n, c.UserBytes)
+		}
+	}
+	return nil
+}
+
+// cleanTarget splits an upload's target, a file below the workspace
+// root, into its directory and name.
+func cleanTarget(p string) (dir, base string, err error) {
+	rel, err := warder.CleanPath(p)
+	if err != nil {
+		return "", "", err
+	}
+	if rel == "" {
+		return "", "", warder.Errorf(warder.ErrInvalid, "a file needs a name: PUT /api/agents/{id}/files/<path>")
+	}
+	dir, base = path.Split(rel)
+	return path.Clean("/" + dir)[1:], base, nil
+}

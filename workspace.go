@@ -1,0 +1,283 @@
+package warder
+
+import (
+	"context"
+	"io"
+	"path"
+	"strings"
+	"time"
+)
+
+// WorkspaceMountPath is where an agent's workspace is mounted in its
+// container: the one writable place that outlives the container (the
+// root is read-only, /tmp a small tmpfs that goes with it).
+const WorkspaceMountPath = "/data"
+
+// LabelWorkspace marks a workspace (a Docker volume) as this
+// deployment's, like LabelManaged on containers; its value is the
+// deployment's network.
+const LabelWorkspace = "warder.workspace"
+
+// WorkspaceName is the name of an agent's workspace (a Docker volume, a
+// PersistentVolumeClaim), derived from its id so it never changes when the
+// agent is renamed or its container is made again.
+func WorkspaceName(agentID string) string { return "warder-ws-" + agentID }
+
+// WorkspaceSpec is the persistent storage a runtime mounts into an
+// agent's workload (ContainerSpec.Workspace), on a runtime with
+// Info().Workspaces.
+type WorkspaceSpec struct {
+	// Name is the volume's name (WorkspaceName); the same name is the same
+	// storage across the workload's re-creations.
+	Name string
+	// MountPath is where the workload sees it (WorkspaceMountPath).
+	MountPath string
+	// SizeBytes bounds it where the storage driver can (0: no bound);
+	// Warder also refuses uploads past it (see docs/security.md).
+	SizeBytes int64
+	// Labels go on the volume: the deployment, the agent and its owner.
+	Labels map[string]string
+}
+
+// Workspace is one workspace as the runtime reports it.
+type Workspace struct {
+	Name string `json:"name"`
+	// AgentID and UserID are the labels it was made with.
+	AgentID   string    `json:"agent_id"`
+	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+	// Attached says its agent still exists; a workspace kept after its
+	// agent was deleted is not.
+	Attached bool `json:"attached"`
+	// SizeBytes is what its files use, measured when listed; -1 when it
+	// could not be measured.
+	SizeBytes int64 `json:"size_bytes"`
+}
+
+// FileInfo is one entry of a workspace directory.
+type FileInfo struct {
+	// Name is the entry's name; Path its path below the workspace root.
+	Name    string    `json:"name"`
+	Path    string    `json:"path"`
+	Type    string    `json:"type"` // "file", "dir", "symlink" or "other"
+	Size    int64     `json:"size"`
+	Mode    string    `json:"mode"` // as ls shows it, e.g. "-rw-r--r--"
+	ModTime time.Time `json:"mod_time"`
+}
+
+// File types a FileInfo names.
+const (
+	FileTypeFile    = "file"
+	FileTypeDir     = "dir"
+	FileTypeSymlink = "symlink"
+	FileTypeOther   = "other"
+)
+
+// DirListing is GET /api/agents/{id}/files/{path} of a directory.
+type DirListing struct {
+	Path    string      `json:"path"`
+	Entries []*FileInfo `json:"entries"`
+}
+
+// FileWritten answers a PUT of a file or a tar.
+type FileWritten struct {
+	Path  string `json:"path"`
+	Files int    `json:"files"`
+	Bytes int64  `json:"bytes"`
+}
+
+// WorkspacesResponse is GET /api/workspaces.
+type WorkspacesResponse struct {
+	Workspaces []*Workspace `json:"workspaces"`
+}
+
+// DeleteOptions are the choices of DELETE /api/agents/{id}.
+type DeleteOptions struct {
+	// KeepWorkspace keeps the agent's workspace after the agent is gone:
+	// its owner lists it with GET /api/workspaces and deletes it there.
+	KeepWorkspace bool
+}
+
+// CleanPath checks a path a caller gives for a file in a workspace and
+// returns it cleaned and relative to the workspace root ("" is the root
+// itself). It refuses absolute paths, any ".." element, NUL bytes,
+// backslashes and paths over 4096 bytes: a path names something inside
+// the workspace or nothing. Symlinks are the runtime's to refuse (see
+// FileRuntime).
+func CleanPath(p string) (string, error) {
+	if len(p) > 4096 {
+		return "", Errorf(ErrInvalid, "path is longer than 4096 bytes")
+	}
+	if strings.HasPrefix(p, "/") {
+		return "", Errorf(ErrInvalid, "path %q must be relative to the workspace (%s), not absolute", clipPath(p), WorkspaceMountPath)
+	}
+	if strings.ContainsAny(p, "\x00\\") {
+		return "", Errorf(ErrInvalid, "path %q holds a NUL byte or a backslash", clipPath(p))
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == ".." {
+			return "", Errorf(ErrInvalid, "path %q must not contain \"..\": it would leave the workspace", clipPath(p))
+		}
+	}
+	c := path.Clean("/" + p)[1:]
+	return c, nil
+}
+
+func clipPath(p string) string {
+	if len(p) > 200 {
+		return p[:200] + "…"
+	}
+	return p
+}
+
+// ExecRequest is the body of POST /api/agents/{id}/exec.
+type ExecRequest struct {
+	// Cmd is the program and its arguments, run without a shell.
+	Cmd []string `json:"cmd"`
+	// Env adds variables to the agent's own.
+	Env map[string]string `json:"env,omitempty"`
+	// Timeout is a duration ("30s"); the process is killed after it.
+	// Default DefaultExecTimeout, at most MaxExecTimeout.
+	Timeout string `json:"timeout,omitempty"`
+	// Stdin is written to the process's standard input, which is then
+	// closed.
+	Stdin string `json:"stdin,omitempty"`
+}
+
+// Exec bounds.
+const (
+	DefaultExecTimeout = time.Minute
+	MaxExecTimeout     = time.Hour
+)
+
+// Validate checks the request and returns its timeout.
+func (r *ExecRequest) Validate() (time.Duration, error) {
+	if len(r.Cmd) == 0 || r.Cmd[0] == "" {
+		return 0, Errorf(ErrInvalid, "cmd must name a program: [\"/warder-agent\", \"ls\", \"/data\"]")
+	}
+	if len(r.Cmd) > 256 {
+		return 0, Errorf(ErrInvalid, "cmd has %d elements; at most 256 are allowed", len(r.Cmd))
+	}
+	for _, a := range r.Cmd {
+		if strings.ContainsRune(a, 0) || len(a) > 32<<10 {
+			return 0, Errorf(ErrInvalid, "an element of cmd holds a NUL byte or is over 32 KiB")
+		}
+	}
+	if len(r.Env) > 200 {
+		return 0, Errorf(ErrInvalid, "env has %d entries; at most 200 are allowed", len(r.Env))
+	}
+	for k, v := range r.Env {
+		if !envNameRe.MatchString(k) || len(k) > 128 {
+			return 0, Errorf(ErrInvalid, "env: %q is not a valid variable name", k)
+		}
+		if strings.ContainsRune(v, 0) || len(v) > 32<<10 {
+			return 0, Errorf(ErrInvalid, "env: the value of %s contains a NUL byte or is over 32 KiB", k)
+		}
+	}
+	timeout := DefaultExecTimeout
+	if r.Timeout != "" {
+		d, err := time.ParseDuration(r.Timeout)
+		if err != nil || d <= 0 || d > MaxExecTimeout {
+			return 0, Errorf(ErrInvalid, "timeout %q must be a duration such as 30s, above 0 and at most %s", r.Timeout, MaxExecTimeout)
+		}
+		timeout = d
+	}
+	return timeout, nil
+}
+
+// ExecOutput is one piece of a command's output, an "stdout" or "stderr"
+// event of the exec stream.
+type ExecOutput struct {
+	Data string `json:"data"`
+}
+
+// ExecResult ends an exec stream (event "exit").
+type ExecResult struct {
+	ExitCode int  `json:"exit_code"`
+	TimedOut bool `json:"timed_out"`
+	// DurationMS is how long the command ran, in milliseconds.
+	DurationMS int64 `json:"duration_ms"`
+}
+
+// ExecSpec is what a runtime runs for ExecRuntime.Exec.
+type ExecSpec struct {
+	Cmd   []string
+	Env   map[string]string
+	Stdin io.Reader // nil: none
+}
+
+// WorkspaceRuntime is what a runtime with Info().Workspaces does with
+// workspaces beyond mounting them (ContainerSpec.Workspace). Every
+// method is safe for concurrent use; workspaces are named by
+// WorkspaceName.
+type WorkspaceRuntime interface {
+	// Workspaces lists this deployment's workspaces (Attached and
+	// SizeBytes are the caller's to fill).
+	Workspaces(ctx context.Context) ([]*Workspace, error)
+	// WorkspaceUsage is the bytes the files of workspace name use.
+	// A workspace that does not exist is ErrNotFound.
+	WorkspaceUsage(ctx context.Context, name string) (int64, error)
+	// RemoveWorkspace deletes the workspace and its files; one that is
+	// already gone is success. A workload still using it is ErrConflict.
+	RemoveWorkspace(ctx context.Context, name string) error
+}
+
+// FileRuntime reads and writes the files of a workload's workspace
+// (Info().Workspaces). It works whether the workload runs or not.
+// Paths are relative to the workspace root and already cleaned by
+// CleanPath; a runtime refuses (ErrInvalid) a path any element of which
+// is a symlink, so nothing outside the workspace is reached.
+type FileRuntime interface {
+	// StatFile describes the entry at path; absent is ErrNotFound.
+	StatFile(ctx context.Context, id, path string) (FileInfo, error)
+	// ListDir lists a directory's entries, at most limit of them.
+	ListDir(ctx context.Context, id, path string, limit int) ([]*FileInfo, error)
+	// ReadTar streams path (a file or a directory and everything under
+	// it) as a tar whose names are relative to path's parent. The caller
+	// closes it.
+	ReadTar(ctx context.Context, id, path string) (io.ReadCloser, error)
+	// WriteTar extracts tr into directory dir (made if missing), owned by
+	// the workload's user. The caller has checked every entry (no links,
+	// no escaping names).
+	WriteTar(ctx context.Context, id, dir string, tr io.Reader) error
+	// RemoveFile deletes path and, for a directory, everything under it;
+	// absent is success.
+	RemoveFile(ctx context.Context, id, path string) error
+}
+
+// ExecRuntime runs commands in running workloads (Info().Exec).
+type ExecRuntime interface {
+	// Exec runs spec in workload id as its own user, with no privilege
+	// beyond the workload's, calling out with each piece of output as
+	// it is written (stream is StreamStdout or StreamStderr), in order,
+	// on the calling goroutine. It returns the exit code once the process
+	// ends. When ctx ends first the process is killed and ctx.Err() is
+	// returned. A workload that is not running is ErrConflict.
+	Exec(ctx context.Context, id string, spec ExecSpec, out func(stream string, p []byte) error) (exitCode int, err error)
+}
+
+// WorkspaceService is what a caller can do with workspaces, files and
+// exec. Agents the caller may not see are ErrNotFound, as elsewhere.
+type WorkspaceService interface {
+	// DeleteAgentWith deletes an agent as AgentService.DeleteAgent does,
+	// and its workspace unless opts keeps it.
+	DeleteAgentWith(ctx context.Context, caller *User, id string, opts DeleteOptions) error
+	// StatFile describes path in the agent's workspace.
+	StatFile(ctx context.Context, caller *User, id, path string) (FileInfo, error)
+	ListDir(ctx context.Context, caller *User, id, path string) (*DirListing, error)
+	// ReadTar streams path (a file or a directory) as a tar.
+	ReadTar(ctx context.Context, caller *User, id, path string) (io.ReadCloser, error)
+	// WriteFile writes size bytes of r to path; WriteTarTo extracts a tar
+	// into directory path. Both refuse, before anything is written, what
+	// breaks the path rules or would pass the size bounds.
+	WriteFile(ctx context.Context, caller *User, id, path string, r io.Reader, size int64) (*FileWritten, error)
+	WriteTarTo(ctx context.Context, caller *User, id, path string, r io.Reader) (*FileWritten, error)
+	RemoveFile(ctx context.Context, caller *User, id, path string) error
+	// Exec runs req in the agent; ready is called once it may run, then
+	// out with its output; the result ends it.
+	Exec(ctx context.Context, caller *User, id string, req ExecRequest, ready func(), out func(stream string, p []byte) error) (ExecResult, error)
+	// Workspaces lists the caller's workspaces (an admin's: all).
+	Workspaces(ctx context.Context, caller *User) ([]*Workspace, error)
+	// DeleteWorkspace deletes a kept workspace of the caller's.
+	DeleteWorkspace(ctx context.Context, caller *User, name string) error
+}
