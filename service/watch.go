@@ -72,6 +72,16 @@ func (s *Service) Watch(ctx context.Context) {
 // process records what it did, then this one what the event changed
 // since (a crash right after the start, say), if anything.
 func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent) {
+	if ev.Kind == warder.EventRemoved && !s.cfg.ExclusiveStore {
+		// Another process deleting the agent removes its container
+		// first and its record a moment later; give it that moment, so
+		// the agent is not reported missing on its way out.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(removedGrace):
+		}
+	}
 	for {
 		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: ev.ContainerID})
 		if !errors.Is(err, errElsewhere) {
@@ -87,6 +97,10 @@ func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent) 
 		}
 	}
 }
+
+// removedGrace is how long, on a store shared by several processes, the
+// removal of a container waits before it is reconciled.
+const removedGrace = 2 * time.Second
 
 // RuntimeUp reports whether the runtime's event stream is open.
 func (s *Service) RuntimeUp() bool { return s.runtimeUp.Load() }
