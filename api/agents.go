@@ -47,7 +47,7 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, caller *ward
 		w.Header().Set("X-Next-Cursor", page.Next)
 		w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
 	}
-	return writeJSON(w, http.StatusOK, page.Agents)
+	return writeJSON(w, http.StatusOK, warder.AgentsWire(page.Agents))
 }
 
 // agentQuery reads GET /api/agents's query: limit, cursor, status (a
