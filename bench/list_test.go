@@ -102,20 +102,22 @@ func BenchmarkListAgents(b *testing.B) {
 				b.Run(name, func(b *testing.B) {
 					var mu sync.Mutex
 					var lat []float64
+					var list []struct{}
+					bc.call(b, "GET", path, nil, 200, &list)
+					if len(list) != want {
+						b.Fatalf("GET %s: %d agents, want %d", path, len(list), want)
+					}
+					// Timed reads take the whole answer but do not decode
+					// it: the client shares the cores with the server.
 					runWorkers(clients, func() {
 						var mine []float64
 						for range each {
 							s := time.Now()
-							var list []struct{}
-							if err := bc.try("GET", path, nil, 200, &list); err != nil {
+							if err := bc.try("GET", path, nil, 200, nil); err != nil {
 								b.Error(err)
 								return
 							}
 							mine = append(mine, ms(time.Since(s)))
-							if want >= 0 && len(list) != want {
-								b.Errorf("GET %s: %d agents, want %d", path, len(list), want)
-								return
-							}
 						}
 						mu.Lock()
 						lat = append(lat, mine...)
