@@ -96,9 +96,21 @@ const (
 	NetworkInternal = "internal"
 )
 
-// AgentFilter selects agents for listing. An empty UserID means all users.
+// AgentFilter selects agents for listing and counting, in the listing
+// order (created_at, id). Zero fields select everything: an empty UserID
+// means all users.
 type AgentFilter struct {
 	UserID string
+	// Statuses, when not empty, keeps the agents in any of them.
+	Statuses []Status
+	// Name keeps the agent of exactly this name; NamePrefix those whose
+	// name starts with it (case-sensitive, as names are unique).
+	Name, NamePrefix string
+	// After, when set, keeps the agents that come after it in the listing
+	// order: keyset pagination. CountAgents ignores it.
+	After *AgentKey
+	// Limit, when > 0, returns at most that many. CountAgents ignores it.
+	Limit int
 }
 
 // AgentStore persists agents. Names are unique per user (ErrConflict), and
@@ -107,7 +119,12 @@ type AgentStore interface {
 	CreateAgent(ctx context.Context, a *Agent) error
 	// Agent returns the agent by id, or ErrNotFound.
 	Agent(ctx context.Context, id string) (*Agent, error)
+	// ListAgents returns the agents f selects, oldest first (by
+	// created_at, then id); never nil.
 	ListAgents(ctx context.Context, f AgentFilter) ([]*Agent, error)
+	// CountAgents counts the agents f selects (After and Limit aside)
+	// without reading them: the quota checks' query.
+	CountAgents(ctx context.Context, f AgentFilter) (int, error)
 	// UpdateAgent writes every field of a, setting a.UpdatedAt.
 	UpdateAgent(ctx context.Context, a *Agent) error
 	DeleteAgent(ctx context.Context, id string) error
@@ -138,7 +155,9 @@ type AgentStore interface {
 type AgentService interface {
 	CreateAgent(ctx context.Context, caller *User, req AgentCreate) (*Agent, error)
 	Agent(ctx context.Context, caller *User, id string) (*Agent, error)
-	ListAgents(ctx context.Context, caller *User) ([]*Agent, error)
+	// ListAgents lists the agents of the caller (an admin's: everyone's)
+	// that q selects, a page at a time when q.Limit is set.
+	ListAgents(ctx context.Context, caller *User, q AgentQuery) (*AgentPage, error)
 	// ReplaceAgent is PUT: the fields req sets replace the agent's, those
 	// it leaves out are kept (see AgentReplace).
 	ReplaceAgent(ctx context.Context, caller *User, id string, req AgentReplace) (*Agent, error)

@@ -48,3 +48,27 @@ func TestAgentJSON(t *testing.T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", back, a)
 	}
 }
+
+// TestAgentsWire: a list written through AgentsWire is byte for byte the
+// list written agent by agent through MarshalJSON.
+func TestAgentsWire(t *testing.T) {
+	code := 3
+	at := time.Date(2026, 11, 30, 1, 2, 3, 4000, time.UTC)
+	list := []*Agent{
+		{ID: "a", Name: "bare"},
+		{ID: "b", Name: "full", HostPort: 9001, ExitCode: &code, StatusChangedAt: at, LastUsedAt: at, Health: "healthy",
+			Config: map[string]any{"model": "m", "n": 1.5}, SealedSecrets: "never shown",
+			ContainerConfig: ContainerConfig{Image: "i", EnvVars: map[string]string{"A": "1"}, SecretEnv: map[string]string{"S": "x"}, SecretEnvNames: []string{"S"}}},
+	}
+	want, err := json.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(AgentsWire(list))
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("AgentsWire =\n%s\nwant\n%s (%v)", got, want, err)
+	}
+	if empty, _ := json.Marshal(AgentsWire([]*Agent{})); string(empty) != "[]" {
+		t.Fatalf("no agents = %s", empty)
+	}
+}

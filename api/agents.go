@@ -3,7 +3,9 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/warder/warder"
 )
@@ -26,16 +28,48 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, caller *war
 	return writeJSON(w, http.StatusCreated, a)
 }
 
+// listAgents answers the seed's plain JSON list. A page (?limit=) names
+// the next one in headers, so the body keeps its shape: X-Next-Cursor
+// holds the cursor, Link the next page's URL (rel="next"); neither is sent
+// after the last page.
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
-	list, err := s.agents.ListAgents(r.Context(), caller)
+	q, err := agentQuery(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	out := make([]*warder.Agent, len(list))
-	for i, a := range list {
-		out[i] = a
+	page, err := s.agents.ListAgents(r.Context(), caller, q)
+	if err != nil {
+		return err
 	}
-	return writeJSON(w, http.StatusOK, out)
+	if page.Next != "" {
+		next := r.URL.Query()
+		next.Set("cursor", page.Next)
+		w.Header().Set("X-Next-Cursor", page.Next)
+		w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
+	}
+	return writeJSON(w, http.StatusOK, warder.AgentsWire(page.Agents))
+}
+
+// agentQuery reads GET /api/agents's query: limit, cursor, status (a
+// comma-separated list, or repeated), name, name_prefix and user_id. An
+// empty value is the same as none; the service checks the rest.
+func agentQuery(v url.Values) (warder.AgentQuery, error) {
+	q := warder.AgentQuery{Name: v.Get("name"), NamePrefix: v.Get("name_prefix"), UserID: v.Get("user_id"), Cursor: v.Get("cursor")}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > warder.MaxAgentPage {
+			return q, warder.Errorf(warder.ErrInvalid, "limit must be a whole number between 1 and %d, not %q", warder.MaxAgentPage, echoed(s))
+		}
+		q.Limit = n
+	}
+	for _, list := range v["status"] {
+		for st := range strings.SplitSeq(list, ",") {
+			if st = strings.TrimSpace(st); st != "" {
+				q.Statuses = append(q.Statuses, warder.Status(st))
+			}
+		}
+	}
+	return q, nil
 }
 
 func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {

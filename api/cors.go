@@ -15,7 +15,7 @@ import (
 const (
 	corsMethods = "GET, POST, PUT, PATCH, DELETE"
 	corsHeaders = "Authorization, Content-Type, Accept, X-Request-ID, Last-Event-ID"
-	corsExpose  = "X-Request-ID, X-Conversation-ID, Retry-After, WWW-Authenticate"
+	corsExpose  = "X-Request-ID, X-Conversation-ID, Retry-After, WWW-Authenticate, X-Next-Cursor, Link"
 	corsMaxAge  = "600"
 )
 

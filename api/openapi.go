@@ -37,6 +37,9 @@ type op struct {
 	// with instead, by event name ("message" for unnamed ones).
 	events map[string]any
 	query  []param
+	// headers are the response headers of a success worth naming, with
+	// what each holds.
+	headers map[string]string
 	// errors are the statuses this route answers besides those every
 	// route of its kind may (see errorsOf).
 	errors []int
@@ -52,6 +55,19 @@ var (
 	qSince   = param{"since", "string", "RFC 3339 time, Unix seconds, or a duration before now such as 10m"}
 	qKeep    = param{"keep_workspace", "boolean", "keep the agent's workspace (GET /api/workspaces lists it)"}
 	endEvent = map[string]any{"end": warder.StreamEnd{}, "error": warder.ErrorResponse{}}
+
+	agentListQuery = []param{
+		{"limit", "integer", "a page of at most this many agents (1 to 1000); without it, every agent"},
+		{"cursor", "string", "continue after the page whose X-Next-Cursor this is (opaque)"},
+		{"status", "string", "only agents in this status; several comma-separated (or the parameter repeated) for any of them"},
+		{"name", "string", "only the agent of exactly this name"},
+		{"name_prefix", "string", "only agents whose name starts with this (case-sensitive)"},
+		{"user_id", "string", "admins: only this user's agents; others may name only themselves"},
+	}
+	agentListHeaders = map[string]string{
+		"X-Next-Cursor": "the cursor of the next page; absent on the last page and without ?limit=",
+		"Link":          `<the next page's URL>; rel="next", when there is a next page`,
+	}
 )
 
 func withEnd(events map[string]any) map[string]any {
@@ -91,8 +107,8 @@ var ops = map[string]op{
 
 	"POST /api/agents":              {summary: "Create an agent", tag: "agents", body: warder.AgentCreate{}, status: 201, resp: warder.Agent{}, errors: []int{409, 503}},
 	"POST /api/agents/{$}":          {summary: "Create an agent (the seed's spelling, with a slash)", tag: "agents", body: warder.AgentCreate{}, status: 201, resp: warder.Agent{}, errors: []int{409, 503}},
-	"GET /api/agents":               {summary: "The caller's agents (an admin's: all)", tag: "agents", status: 200, resp: []*warder.Agent{}},
-	"GET /api/agents/{$}":           {summary: "The caller's agents (with a slash)", tag: "agents", status: 200, resp: []*warder.Agent{}},
+	"GET /api/agents":               {summary: "The caller's agents (an admin's: all), oldest first; all at once, or a page with ?limit= (the next page's cursor in X-Next-Cursor and Link)", tag: "agents", status: 200, resp: []*warder.Agent{}, query: agentListQuery, headers: agentListHeaders},
+	"GET /api/agents/{$}":           {summary: "The caller's agents (with a slash); as GET /api/agents", tag: "agents", status: 200, resp: []*warder.Agent{}, query: agentListQuery, headers: agentListHeaders},
 	"GET /api/agents/{id}":          {summary: "One agent", tag: "agents", status: 200, resp: warder.Agent{}},
 	"PUT /api/agents/{id}":          {summary: "Change the fields given, keeping those left out (as the original Warder did)", tag: "agents", body: warder.AgentReplace{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
 	"PATCH /api/agents/{id}":        {summary: "Change the fields given", tag: "agents", body: warder.AgentUpdate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
@@ -275,6 +291,13 @@ func operation(g *schemaGen, pattern, method, path string, o op) map[string]any 
 	success := map[string]any{"description": http.StatusText(o.status)}
 	if len(content) > 0 {
 		success["content"] = content
+	}
+	if len(o.headers) > 0 {
+		headers := map[string]any{}
+		for name, doc := range o.headers {
+			headers[name] = map[string]any{"description": doc, "schema": map[string]any{"type": "string"}}
+		}
+		success["headers"] = headers
 	}
 	responses := map[string]any{itoa(o.status): success}
 	errRef := map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/ErrorResponse"}}}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -73,38 +74,62 @@ func resolveOne(ctx context.Context, cl *client.Client, ref string) (*warder.Age
 }
 
 func (c *CLI) agentsList(ctx context.Context, args []string) error {
-	fs := c.flags("agents ls", "agents ls [-q] [--json] [--watch]")
+	fs := c.flags("agents ls", agentsLsSynopsis)
 	quiet := fs.Bool("q", false, "only ids")
 	asJSON := fs.Bool("json", false, "print JSON")
 	watch := fs.Bool("watch", false, "print the table again at every status change")
+	var statuses multi
+	fs.Var(&statuses, "status", "only agents in this status (repeatable, or comma-separated: running,starting)")
+	name := fs.String("name", "", "only the agent of exactly this name")
+	prefix := fs.String("name-prefix", "", "only agents whose name starts with this")
+	user := fs.String("user", "", "admins: only this user's agents (a user id)")
+	limit := fs.Int("limit", 0, fmt.Sprintf("a page of at most this many (1 to %d); the next page's --cursor goes to stderr", warder.MaxAgentPage))
+	cursor := fs.String("cursor", "", "the page after the one that printed this cursor")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("agents ls takes no arguments")
+	}
+	q := warder.AgentQuery{Name: *name, NamePrefix: *prefix, UserID: *user, Limit: *limit, Cursor: *cursor}
+	for _, list := range statuses {
+		for st := range strings.SplitSeq(list, ",") {
+			if st = strings.TrimSpace(st); st != "" {
+				q.Statuses = append(q.Statuses, warder.Status(st))
+			}
+		}
+	}
+	limitSet := false
+	fs.Visit(func(f *flag.Flag) { limitSet = limitSet || f.Name == "limit" })
+	if limitSet && (*limit < 1 || *limit > warder.MaxAgentPage) {
+		return usagef("--limit must be between 1 and %d, not %d", warder.MaxAgentPage, *limit)
 	}
 	cl, err := c.client()
 	if err != nil {
 		return err
 	}
 	show := func() error {
-		list, err := cl.Agents(ctx)
+		page, err := cl.ListAgents(ctx, q)
 		if err != nil {
 			return err
 		}
+		list := page.Agents
 		switch {
 		case *asJSON:
-			return c.printJSON(list)
+			err = c.printJSON(list)
 		case *quiet:
 			for _, a := range list {
 				fmt.Fprintln(c.Stdout, a.ID)
 			}
-			return nil
+		default:
+			if *watch && c.Terminal() {
+				fmt.Fprint(c.Stdout, "\x1b[H\x1b[2J") // clear the screen
+			}
+			c.agentTable(list)
 		}
-		if *watch && c.Terminal() {
-			fmt.Fprint(c.Stdout, "\x1b[H\x1b[2J") // clear the screen
+		if err == nil && page.Next != "" {
+			fmt.Fprintf(c.Stderr, "more agents: add --cursor %s\n", page.Next)
 		}
-		c.agentTable(list)
-		return nil
+		return err
 	}
 	if err := show(); err != nil || !*watch {
 		return err
@@ -112,6 +137,9 @@ func (c *CLI) agentsList(ctx context.Context, args []string) error {
 	_, err = cl.Events(ctx, func(warder.StatusChange) error { return show() })
 	return err
 }
+
+// agentsLsSynopsis is agents ls's usage line.
+const agentsLsSynopsis = "agents ls [-q] [--json] [--watch] [--status S] [--name N] [--name-prefix P] [--user ID] [--limit N [--cursor C]]"
 
 func (c *CLI) agentTable(list []*warder.Agent) {
 	rows := make([][]string, 0, len(list))

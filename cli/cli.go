@@ -77,7 +77,8 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   login [URL]                    sign in; the URL and token are kept in ~/.config/warder (0600)
   logout                         revoke the token and forget it
   whoami                         who the token belongs to, and where
-  agents ls [-q] [--json] [--watch]
+  agents ls [-q] [--json] [--watch] [--status running,...] [--name N] [--name-prefix P]
+            [--user ID] [--limit N [--cursor C]]   (a page; the next --cursor goes to stderr)
   agents create [NAME] [--image I] [--memory 512m] [--cpus 0.5] [-e KEY=VAL]... [--secret KEY]...
                 [--network egress|internal] [--port N] [-f agent.json] [--start]
   agents inspect AGENT...        the agents as JSON

@@ -2,9 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/warder/warder"
@@ -23,6 +26,46 @@ func (c *Client) Agents(ctx context.Context) ([]*warder.Agent, error) {
 	var list []*warder.Agent
 	err := c.get(ctx, "/api/agents", nil, &list)
 	return list, err
+}
+
+// ListAgents is GET /api/agents with filters and, with q.Limit, one page
+// of at most that many: page.Next is the cursor to pass as q.Cursor for
+// the next page ("" after the last). Without a limit every agent comes
+// at once, as with Agents.
+func (c *Client) ListAgents(ctx context.Context, q warder.AgentQuery) (*warder.AgentPage, error) {
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/api/agents", query: agentQuery(q)})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	page := &warder.AgentPage{Next: resp.Header.Get("X-Next-Cursor")}
+	if err := json.NewDecoder(resp.Body).Decode(&page.Agents); err != nil {
+		return nil, fmt.Errorf("warder client: GET /api/agents: decode the answer: %w", err)
+	}
+	return page, nil
+}
+
+// agentQuery is q as GET /api/agents's query; zero fields are left out.
+func agentQuery(q warder.AgentQuery) url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("user_id", q.UserID)
+	set("name", q.Name)
+	set("name_prefix", q.NamePrefix)
+	set("cursor", q.Cursor)
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	statuses := make([]string, len(q.Statuses))
+	for i, s := range q.Statuses {
+		statuses[i] = string(s)
+	}
+	set("status", strings.Join(statuses, ","))
+	return v
 }
 
 // Agent returns one agent; another user's is a 404, as a missing one.

@@ -46,7 +46,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, caller *warder.User, id s
 	if !disabled {
 		return nil
 	}
-	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{UserID: id})
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{UserID: id, Statuses: resourceStatuses})
 	if err != nil {
 		return err
 	}

@@ -107,13 +107,35 @@ func (s *Service) Agent(ctx context.Context, caller *warder.User, id string) (*w
 	return s.owned(ctx, caller, id)
 }
 
-// ListAgents lists the caller's agents; an admin sees everyone's.
-func (s *Service) ListAgents(ctx context.Context, caller *warder.User) ([]*warder.Agent, error) {
-	f := warder.AgentFilter{UserID: caller.ID}
-	if caller.IsAdmin() {
-		f.UserID = ""
+// ListAgents lists the caller's agents that q selects; an admin sees
+// everyone's, or one user's with q.UserID. With q.Limit it answers a page
+// and the cursor of the next one, if any.
+func (s *Service) ListAgents(ctx context.Context, caller *warder.User, q warder.AgentQuery) (*warder.AgentPage, error) {
+	f, err := q.Validate()
+	if err != nil {
+		return nil, err
 	}
-	return s.store.ListAgents(ctx, f)
+	switch {
+	case q.UserID != "" && q.UserID != caller.ID && !caller.IsAdmin():
+		return nil, warder.Errorf(warder.ErrForbidden, "user_id must be your own user id: only admins list other users' agents")
+	case q.UserID != "":
+		f.UserID = q.UserID
+	case !caller.IsAdmin():
+		f.UserID = caller.ID
+	}
+	if f.Limit > 0 {
+		f.Limit++ // one more than asked tells whether a next page exists
+	}
+	list, err := s.store.ListAgents(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	page := &warder.AgentPage{Agents: list}
+	if q.Limit > 0 && len(list) > q.Limit {
+		page.Agents = list[:q.Limit]
+		page.Next = warder.KeyOf(page.Agents[q.Limit-1]).Cursor()
+	}
+	return page, nil
 }
 
 // ReplaceAgent is PUT: as PATCH, only the fields the body sets change,

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/warder/warder"
 )
@@ -39,34 +40,38 @@ func (s *Service) effective(override warder.Limits) warder.Limits {
 }
 
 // usage is the user's effective limits and what they use now. An agent
-// counts as running from the moment its start is recorded.
+// counts as running from the moment its start is recorded. It counts the
+// user's agents and reads only those holding resources (bounded by the
+// running quota), never the whole list.
 func (s *Service) usage(ctx context.Context, userID string) (warder.Usage, error) {
 	override, err := s.store.UserLimits(ctx, userID)
 	if err != nil {
 		return warder.Usage{}, err
 	}
-	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{UserID: userID})
+	u := warder.Usage{UserID: userID, Limits: s.effective(override)}
+	if u.Used.Agents, err = s.store.CountAgents(ctx, warder.AgentFilter{UserID: userID}); err != nil {
+		return warder.Usage{}, err
+	}
+	running, err := s.store.ListAgents(ctx, warder.AgentFilter{UserID: userID, Statuses: resourceStatuses})
 	if err != nil {
 		return warder.Usage{}, err
 	}
-	u := warder.Usage{UserID: userID, Limits: s.effective(override)}
-	u.Used.Agents = len(agents)
-	for _, a := range agents {
-		if holdsResources(a.Status) {
-			mem, _ := warder.ParseMemory(a.ContainerConfig.MemoryLimit)
-			u.Used.RunningAgents++
-			u.Used.MemoryBytes += mem
-			u.Used.CPUs += a.ContainerConfig.CPULimit
-		}
+	for _, a := range running {
+		mem, _ := warder.ParseMemory(a.ContainerConfig.MemoryLimit)
+		u.Used.RunningAgents++
+		u.Used.MemoryBytes += mem
+		u.Used.CPUs += a.ContainerConfig.CPULimit
 	}
 	return u, nil
 }
 
+// resourceStatuses are the statuses in which an agent counts against the
+// running quotas.
+var resourceStatuses = []warder.Status{warder.StatusRunning, warder.StatusStarting, warder.StatusStopping}
+
 // holdsResources reports whether an agent in this status counts against
 // the running quotas.
-func holdsResources(s warder.Status) bool {
-	return s == warder.StatusRunning || s == warder.StatusStarting || s == warder.StatusStopping
-}
+func holdsResources(s warder.Status) bool { return slices.Contains(resourceStatuses, s) }
 
 // over is the quota error: it names the limit and the current use.
 func over(limit string, format string, args ...any) error {
@@ -85,16 +90,24 @@ func checkSize(l warder.Limits, cc warder.ContainerConfig) error {
 	return nil
 }
 
-// checkCreate runs under the owner's quota lock.
+// checkCreate runs under the owner's quota lock. It needs only the
+// number of the owner's agents: one COUNT.
 func (s *Service) checkCreate(ctx context.Context, owner string, cc warder.ContainerConfig) error {
-	u, err := s.usage(ctx, owner)
+	override, err := s.store.UserLimits(ctx, owner)
 	if err != nil {
 		return err
 	}
-	if l := u.Limits.Agents; l != nil && *l > 0 && u.Used.Agents >= *l {
-		return over("agents", "%d agents of %d allowed", u.Used.Agents, *l)
+	limits := s.effective(override)
+	if l := limits.Agents; l != nil && *l > 0 {
+		n, err := s.store.CountAgents(ctx, warder.AgentFilter{UserID: owner})
+		if err != nil {
+			return err
+		}
+		if n >= *l {
+			return over("agents", "%d agents of %d allowed", n, *l)
+		}
 	}
-	return checkSize(u.Limits, cc)
+	return checkSize(limits, cc)
 }
 
 // checkStart runs under the owner's quota lock, for an agent not yet

@@ -88,10 +88,10 @@ func TestOwnershipRules(t *testing.T) {
 	if _, err := s.CreateAgent(ctx, bob, warder.AgentCreate{Name: "a"}); err != nil {
 		t.Fatalf("same name, other user: %v", err)
 	}
-	list, _ := s.ListAgents(ctx, alice)
-	all, _ := s.ListAgents(ctx, admin)
-	if len(list) != 1 || len(all) != 3 {
-		t.Fatalf("alice lists %d, admin lists %d", len(list), len(all))
+	list, _ := s.ListAgents(ctx, alice, warder.AgentQuery{})
+	all, _ := s.ListAgents(ctx, admin, warder.AgentQuery{})
+	if len(list.Agents) != 1 || len(all.Agents) != 3 {
+		t.Fatalf("alice lists %d, admin lists %d", len(list.Agents), len(all.Agents))
 	}
 }
 

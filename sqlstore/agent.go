@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,19 +96,77 @@ func (db *DB) Agent(ctx context.Context, id string) (_ *warder.Agent, err error)
 	return agents[0], nil
 }
 
-// ListAgents returns the agents of f.UserID, or of every user when it is
-// empty, oldest first. The result is never nil, so it encodes as [].
+// ListAgents returns the agents f selects, oldest first: by created_at,
+// then id, the order keyset pages (f.After) continue in. The result is
+// never nil, so it encodes as [].
 func (db *DB) ListAgents(ctx context.Context, f warder.AgentFilter) (_ []*warder.Agent, err error) {
 	defer db.unavailable(&err)
-	query, args := `SELECT `+agentColumns+` FROM agents`, []any{}
-	if f.UserID != "" {
-		query, args = query+` WHERE user_id = $1`, append(args, f.UserID)
+	where, args := agentWhere(f)
+	if f.After != nil {
+		// A row value, so both databases walk the (…, created_at, id)
+		// index from the key rather than filter every row before it.
+		where = append(where, fmt.Sprintf(`(created_at, id) > ($%d, $%d)`, len(args)+1, len(args)+2))
+		args = append(args, dbTime(f.After.CreatedAt), f.After.ID)
 	}
-	rows, err := db.db.QueryContext(ctx, query+` ORDER BY created_at, id`, args...)
+	query := `SELECT ` + agentColumns + ` FROM agents` + whereClause(where) + ` ORDER BY created_at, id`
+	if f.Limit > 0 {
+		query += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	rows, err := db.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list agents: %w", err)
 	}
 	return scanAgents(rows)
+}
+
+// CountAgents counts the agents f selects; f.After and f.Limit do not
+// apply. With a user and statuses it is answered from the
+// agents_user_status index alone.
+func (db *DB) CountAgents(ctx context.Context, f warder.AgentFilter) (n int, err error) {
+	defer db.unavailable(&err)
+	where, args := agentWhere(f)
+	err = db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM agents`+whereClause(where), args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: count agents: %w", err)
+	}
+	return n, nil
+}
+
+// agentWhere is the conditions of f but for its page (After, Limit), with
+// their arguments numbered from $1.
+func agentWhere(f warder.AgentFilter) (where []string, args []any) {
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.UserID != "" {
+		where = append(where, `user_id = `+arg(f.UserID))
+	}
+	if len(f.Statuses) > 0 {
+		in := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			in[i] = arg(string(st))
+		}
+		where = append(where, `status IN (`+strings.Join(in, ", ")+`)`)
+	}
+	if f.Name != "" {
+		where = append(where, `name = `+arg(f.Name))
+	}
+	if f.NamePrefix != "" {
+		// substr and length count characters in both databases, and unlike
+		// LIKE compare case-sensitively in both, with nothing to escape.
+		p := arg(f.NamePrefix)
+		where = append(where, `substr(name, 1, length(`+p+`)) = `+p)
+	}
+	return where, args
+}
+
+// whereClause joins conditions into a WHERE clause; "" for none.
+func whereClause(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return ` WHERE ` + strings.Join(where, ` AND `)
 }
 
 // UpdateAgent writes every field of a that may change and sets a.UpdatedAt.

@@ -50,6 +50,13 @@ func Register(t *testing.T, base, name string) *Client {
 // (sent as JSON). It returns the status and the raw body.
 func (c *Client) Do(method, path string, body any) (int, []byte) {
 	c.T.Helper()
+	status, _, raw := c.DoHeader(method, path, body)
+	return status, raw
+}
+
+// DoHeader is Do that also returns the answer's headers.
+func (c *Client) DoHeader(method, path string, body any) (int, http.Header, []byte) {
+	c.T.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -81,7 +88,7 @@ func (c *Client) Do(method, path string, body any) (int, []byte) {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	c.checkAnswer(req, resp, out)
-	return resp.StatusCode, out
+	return resp.StatusCode, resp.Header, out
 }
 
 // docs holds each Warder's OpenAPI document, by base URL.
