@@ -34,7 +34,7 @@ func walk(t *testing.T, c *apitest.Client, path string) []apitest.Agent {
 			t.Fatalf("GET %s = %d %s", next, status, raw)
 		}
 		var page []apitest.Agent
-		mustJSON(t, raw, &page)
+		decodeJSON(t, raw, &page)
 		all = append(all, page...)
 		cursor := h.Get("X-Next-Cursor")
 		if cursor == "" {
@@ -56,7 +56,7 @@ func walk(t *testing.T, c *apitest.Client, path string) []apitest.Agent {
 }
 
 // mustJSON decodes raw into v or fails the test.
-func mustJSON(t *testing.T, raw []byte, v any) {
+func decodeJSON(t *testing.T, raw []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatalf("decoding %s: %v", raw, err)
@@ -86,7 +86,7 @@ func TestListAgentsPages(t *testing.T) {
 
 	status, h, raw := alice.DoHeader("GET", "/api/agents", nil)
 	var whole []apitest.Agent
-	mustJSON(t, raw, &whole)
+	decodeJSON(t, raw, &whole)
 	if status != 200 || !slices.Equal(ids(whole), before) || h.Get("X-Next-Cursor") != "" || h.Get("Link") != "" {
 		t.Fatalf("GET /api/agents = %d, %d agents, X-Next-Cursor %q, Link %q", status, len(whole), h.Get("X-Next-Cursor"), h.Get("Link"))
 	}

@@ -28,7 +28,7 @@ const (
 	annotOOMKilled = "warder.io/oom-killed"
 	// annotWorkload on a Pod is the UID of the record it was made from.
 	annotWorkload = "warder.io/workload"
-	labelNetwork = "warder.io/network" // "internal" or "egress", for the NetworkPolicies
+	labelNetwork  = "warder.io/network" // "internal" or "egress", for the NetworkPolicies
 	// labelControlPlane marks the pods allowed to reach agents: Warder's,
 	// when it runs in the cluster.
 	labelControlPlane = "warder.io/control-plane"
@@ -114,7 +114,9 @@ func podOf(namespace string, spec warder.ContainerSpec, workload string) pod {
 		Image:           spec.Image,
 		ImagePullPolicy: "IfNotPresent",
 		Ports:           []containerPort{{Name: "agent", ContainerPort: spec.Port, Protocol: "TCP"}},
-		EnvFrom:         []envFrom{{SecretRef: &struct{ Name string `json:"name"` }{spec.Name}}},
+		EnvFrom: []envFrom{{SecretRef: &struct {
+			Name string `json:"name"`
+		}{spec.Name}}},
 		SecurityContext: &securityContext{
 			AllowPrivilegeEscalation: &no,
 			ReadOnlyRootFilesystem:   &yes,

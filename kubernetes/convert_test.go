@@ -12,8 +12,8 @@ import (
 func testSpec() warder.ContainerSpec {
 	return warder.ContainerSpec{
 		Name: "warder-agent-a1", AgentID: "a1", Image: "warder/agent:latest",
-		Env:    map[string]string{"AGENT_ID": "a1", "API_KEY": "s3cret"},
-		Labels: map[string]string{warder.LabelManaged: "warder_network", warder.LabelAgentID: "a1", warder.LabelAgentName: "My Agent", warder.LabelUserID: "u1"},
+		Env:         map[string]string{"AGENT_ID": "a1", "API_KEY": "s3cret"},
+		Labels:      map[string]string{warder.LabelManaged: "warder_network", warder.LabelAgentID: "a1", warder.LabelAgentName: "My Agent", warder.LabelUserID: "u1"},
 		MemoryBytes: 512 << 20, MilliCPUs: 500, Port: 8000, Internal: true,
 		Restart: warder.RestartPolicy{Mode: warder.RestartOnFailure, MaxRetries: 3},
 	}

@@ -18,9 +18,9 @@ type summary struct {
 			UID       string `json:"uid"`
 		} `json:"podRef"`
 		Containers []struct {
-			Name   string     `json:"name"`
-			CPU    cpuStats   `json:"cpu"`
-			Memory memStats   `json:"memory"`
+			Name   string   `json:"name"`
+			CPU    cpuStats `json:"cpu"`
+			Memory memStats `json:"memory"`
 		} `json:"containers"`
 		Network *struct {
 			RxBytes uint64 `json:"rxBytes"`
