@@ -31,12 +31,15 @@ type createRequest struct {
 }
 
 // placement is what the Docker runtime decides about a container beyond
-// its spec: the network it joins and the host address and port its port
-// is published on (HostPort 0: not published).
+// its spec: the network it joins, the host address and port its port is
+// published on (HostPort 0: not published), and the engine's needs.
 type placement struct {
 	Network  string
 	HostIP   string
 	HostPort int
+	// Ulimits are explicit resource limits the engine needs to be given
+	// (Podman: podmanUlimits); nil leaves the engine's defaults.
+	Ulimits []*container.Ulimit
 }
 
 // containerConfig converts spec, placed by p, into Docker's create
@@ -97,6 +100,7 @@ func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, err
 			MemorySwap: spec.MemoryBytes,
 			NanoCPUs:   spec.MilliCPUs * 1_000_000,
 			PidsLimit:  &pids,
+			Ulimits:    p.Ulimits,
 		},
 	}
 	if p.HostPort != 0 {

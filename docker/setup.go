@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -61,10 +60,22 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 	if err := r.dedupeNetworks(ctx, nets); err != nil {
 		return err
 	}
-	if !isolating(nets[0]) {
-		return r.isolateNetwork(ctx, nets[0], internal)
+	if isolating(nets[0]) {
+		return nil
 	}
-	return nil
+	podman, err := r.isPodman(ctx)
+	if err != nil {
+		return err
+	}
+	if podman {
+		// Podman's networks have no such switch (docs/podman.md): making
+		// the network again would change nothing, every Setup.
+		r.warnShared.Do(func() {
+			r.log.Warn("on Podman, agents on one network can reach each other; see docs/podman.md", "network", name)
+		})
+		return nil
+	}
+	return r.isolateNetwork(ctx, nets[0], internal)
 }
 
 func (r *Runtime) createNetwork(ctx context.Context, name string, internal bool) error {
@@ -75,7 +86,7 @@ func (r *Runtime) createNetwork(ctx context.Context, name string, internal bool)
 		Labels:   map[string]string{warder.LabelManaged: "true"},
 	})
 	// A conflict is a newer engine refusing a duplicate: someone made it first.
-	if err != nil && !cerrdefs.IsConflict(err) {
+	if err != nil && !isConflict(err) {
 		return mapErr(err, "create network "+name)
 	}
 	return nil
@@ -92,7 +103,7 @@ func (r *Runtime) dedupeNetworks(ctx context.Context, nets []network.Summary) er
 			return fmt.Errorf("network %q exists %d times, which makes it ambiguous to Docker; remove all but one", n.Name, len(nets))
 		}
 		_, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-		if err != nil && !cerrdefs.IsNotFound(err) {
+		if err != nil && !isNotFound(err) {
 			return mapErr(err, "remove duplicate network "+n.ID)
 		}
 	}
@@ -124,7 +135,7 @@ func (r *Runtime) ensureImage(ctx context.Context) error {
 		return nil
 	}
 	_, err := r.cli.ImageInspect(ctx, ref)
-	if err == nil || !cerrdefs.IsNotFound(err) {
+	if err == nil || !isNotFound(err) {
 		return mapErr(err, "inspect image "+ref)
 	}
 	if r.cfg.AgentBinary == nil {
@@ -146,7 +157,7 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, name string) error {
 	}
 	for _, n := range nets {
 		_, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-		if err != nil && !cerrdefs.IsNotFound(err) {
+		if err != nil && !isNotFound(err) {
 			return mapErr(err, "remove network "+name)
 		}
 	}
