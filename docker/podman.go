@@ -1,7 +1,15 @@
 package docker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -123,4 +131,131 @@ func isConflict(err error) bool {
 	}
 	nf, ok := podmanCause(err)
 	return ok && !nf
+}
+
+// podmanAPI is the path prefix of Podman's own API (4.0 and later), for
+// the one thing its Docker-compatible API cannot do.
+const podmanAPI = "/v4.0.0/libpod"
+
+// podmanCreateNetwork makes a network through Podman's own API, with its
+// DNS server off: Podman's compatible API turns it on for every bridge,
+// and Podman 4.3's aardvark-dns passes any name it does not know on to
+// the host's resolvers, from internal networks too, so agents without
+// egress could still send data out in DNS questions. Nothing of Warder's
+// needs names there: Warder reaches agents by address, agents must not
+// reach each other, and on the egress network they resolve through the
+// host's resolvers, as on Docker's default bridge. An existing network of
+// that name is success, as a conflict is for createNetwork.
+//
+// Podman's own API gives an internal network no gateway unless it is
+// given its subnet, and without one the host (Warder) has no address on
+// the bridge and cannot reach the agents. So an internal network is made
+// once to learn the free subnet Podman picks, removed, and made again
+// with that subnet and its first address as the gateway, as Docker and
+// Podman's compatible API do.
+func (r *Runtime) podmanCreateNetwork(ctx context.Context, name string, internal bool, labels map[string]string) error {
+	req := map[string]any{"name": name, "driver": "bridge", "internal": internal, "dns_enabled": false, "labels": labels}
+	var made podmanNetwork
+	if created, err := r.podmanNetworkCreate(ctx, req, &made); err != nil || !created || !internal {
+		return err
+	}
+	if len(made.Subnets) != 1 || made.Subnets[0].Gateway != "" {
+		return nil // a gateway after all, or a layout this does not know
+	}
+	prefix, err := netip.ParsePrefix(made.Subnets[0].Subnet)
+	if err != nil {
+		return fmt.Errorf("create network %s: Podman chose subnet %q: %w", name, made.Subnets[0].Subnet, err)
+	}
+	status, msg, err := r.podmanCall(ctx, http.MethodDelete, podmanAPI+"/networks/"+url.PathEscape(made.ID), nil, nil)
+	if err != nil {
+		return mapErr(err, "remove network "+name)
+	} else if status/100 != 2 {
+		return fmt.Errorf("remove network %s to give it a gateway: Podman answered %d: %s", name, status, msg)
+	}
+	req["subnets"] = []map[string]string{{"subnet": prefix.Masked().String(), "gateway": prefix.Masked().Addr().Next().String()}}
+	_, err = r.podmanNetworkCreate(ctx, req, nil)
+	return err
+}
+
+// podmanNetwork is the part of Podman's own network record used here.
+type podmanNetwork struct {
+	ID         string `json:"id"`
+	DNSEnabled bool   `json:"dns_enabled"`
+	Subnets    []struct {
+		Subnet  string `json:"subnet"`
+		Gateway string `json:"gateway"`
+	} `json:"subnets"`
+}
+
+// podmanNetworkCreate asks Podman's own API for a network; created is
+// false (and err nil) when one of that name exists.
+func (r *Runtime) podmanNetworkCreate(ctx context.Context, req map[string]any, out *podmanNetwork) (created bool, err error) {
+	name, _ := req["name"].(string)
+	body, err := json.Marshal(req)
+	if err != nil {
+		return false, err
+	}
+	var dst any
+	if out != nil {
+		dst = out
+	}
+	status, msg, err := r.podmanCall(ctx, http.MethodPost, podmanAPI+"/networks/create", body, dst)
+	switch {
+	case err != nil:
+		return false, mapErr(err, "create network "+name)
+	case status/100 == 2:
+		return true, nil
+	case status == http.StatusConflict || strings.HasSuffix(msg, ": network already exists"):
+		return false, nil
+	}
+	return false, fmt.Errorf("create network %s: Podman answered %d: %s", name, status, msg)
+}
+
+// podmanNetworkDNS reports whether Podman runs a DNS server on a network.
+func (r *Runtime) podmanNetworkDNS(ctx context.Context, id string) (bool, error) {
+	var n podmanNetwork
+	status, msg, err := r.podmanCall(ctx, http.MethodGet, podmanAPI+"/networks/"+url.PathEscape(id)+"/json", nil, &n)
+	switch {
+	case err != nil:
+		return false, mapErr(err, "inspect network "+id)
+	case status != http.StatusOK:
+		return false, fmt.Errorf("inspect network %s: Podman answered %d: %s", id, status, msg)
+	}
+	return n.DNSEnabled, nil
+}
+
+// podmanCall makes one request to Podman's own API over the client's
+// connection to the engine, decoding a 2xx answer into out (if not nil)
+// and returning the message of any other.
+func (r *Runtime) podmanCall(ctx context.Context, method, path string, body []byte, out any) (int, string, error) {
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return r.cli.Dialer()(ctx) },
+	}}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, method, "http://podman"+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		if out != nil {
+			if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+				return resp.StatusCode, "", fmt.Errorf("%s %s: %w", method, path, err)
+			}
+		}
+		return resp.StatusCode, "", nil
+	}
+	var e struct {
+		Message string `json:"message"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(raw, &e) != nil || e.Message == "" {
+		e.Message = strings.TrimSpace(string(raw))
+	}
+	return resp.StatusCode, e.Message, nil
 }

@@ -208,3 +208,29 @@ func TestPodmanOOM(t *testing.T) {
 	}
 	t.Logf("OOMKilled %v, oom events %d", st.OOMKilled, w.count(id, warder.EventOOMKilled))
 }
+
+// TestPodmanNetworkNoDNS: Warder's networks on Podman run no DNS server
+// (its aardvark-dns forwards internal networks' questions out), and Setup
+// makes one that does, as Podman's compatible API creates them, again.
+func TestPodmanNetworkNoDNS(t *testing.T) {
+	r := newPodmanRuntime(t, nil)
+	ctx := context.Background()
+	_, err := r.cli.NetworkCreate(ctx, r.cfg.Network, client.NetworkCreateOptions{
+		Driver: "bridge", Labels: map[string]string{warder.LabelManaged: "true"},
+	})
+	must(t, err)
+	nets, err := r.networks(ctx, r.cfg.Network)
+	must(t, err)
+	if dns, err := r.podmanNetworkDNS(ctx, nets[0].ID); err != nil || !dns {
+		t.Fatalf("a network made through the compatible API: DNS %v, %v; want on", dns, err)
+	}
+	must(t, r.Setup(ctx))
+	for _, name := range []string{r.cfg.Network, InternalNetwork(r.cfg.Network)} {
+		checkOneNetwork(t, r, name)
+		nets, err := r.networks(ctx, name)
+		must(t, err)
+		if dns, err := r.podmanNetworkDNS(ctx, nets[0].ID); err != nil || dns {
+			t.Errorf("network %s after Setup: DNS %v, %v; want off", name, dns, err)
+		}
+	}
+}

@@ -60,26 +60,28 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 	if err := r.dedupeNetworks(ctx, nets); err != nil {
 		return err
 	}
-	if isolating(nets[0]) {
-		return nil
-	}
 	podman, err := r.isPodman(ctx)
 	if err != nil {
 		return err
 	}
 	if podman {
-		// Podman's networks have no such switch (docs/podman.md): making
-		// the network again would change nothing, every Setup.
-		r.warnShared.Do(func() {
-			r.log.Warn("on Podman, agents on one network can reach each other; see docs/podman.md", "network", name)
-		})
-		return nil
+		return r.ensurePodmanNetwork(ctx, nets[0], internal)
 	}
-	return r.isolateNetwork(ctx, nets[0], internal)
+	if !isolating(nets[0]) {
+		return r.isolateNetwork(ctx, nets[0], internal)
+	}
+	return nil
 }
 
 func (r *Runtime) createNetwork(ctx context.Context, name string, internal bool) error {
-	_, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+	podman, err := r.isPodman(ctx)
+	if err != nil {
+		return err
+	}
+	if podman {
+		return r.podmanCreateNetwork(ctx, name, internal, map[string]string{warder.LabelManaged: "true"})
+	}
+	_, err = r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 		Driver:   "bridge",
 		Internal: internal,
 		Options:  map[string]string{iccOption: "false"},
@@ -90,6 +92,21 @@ func (r *Runtime) createNetwork(ctx context.Context, name string, internal bool)
 		return mapErr(err, "create network "+name)
 	}
 	return nil
+}
+
+// ensurePodmanNetwork is ensureNetwork's check on Podman, whose networks
+// have no switch against traffic between their containers (docs/podman.md):
+// what Warder can insist on there is that the network runs no DNS server
+// (podmanCreateNetwork), and it makes one that does again without it.
+func (r *Runtime) ensurePodmanNetwork(ctx context.Context, n network.Summary, internal bool) error {
+	r.warnShared.Do(func() {
+		r.log.Warn("on Podman, agents on one network can reach each other; see docs/podman.md", "network", n.Name)
+	})
+	dns, err := r.podmanNetworkDNS(ctx, n.ID)
+	if err != nil || !dns {
+		return err
+	}
+	return r.isolateNetwork(ctx, n, internal)
 }
 
 // dedupeNetworks keeps the oldest of nets and removes the other ones that
