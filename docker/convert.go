@@ -40,6 +40,10 @@ type placement struct {
 	// Ulimits are explicit resource limits the engine needs to be given
 	// (Podman: podmanUlimits); nil leaves the engine's defaults.
 	Ulimits []*container.Ulimit
+	// ScratchDirs are directories, besides /tmp, that the engine mounts a
+	// writable tmpfs on whatever it is asked (Podman: /run and /var/tmp);
+	// naming them here gives them /tmp's options instead of the engine's.
+	ScratchDirs []string
 }
 
 // containerConfig converts spec, placed by p, into Docker's create
@@ -85,7 +89,7 @@ func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, err
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
 		ReadonlyRootfs: true,
-		Tmpfs:          map[string]string{"/tmp": tmpfsOptions},
+		Tmpfs:          tmpfsMounts(p.ScratchDirs),
 		LogConfig: container.LogConfig{
 			Type:   logDriver,
 			Config: map[string]string{"max-size": logMaxSize, "max-file": logMaxFiles},
@@ -114,6 +118,15 @@ func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, err
 		}
 	}
 	return createRequest{Config: cfg, HostConfig: host, Networking: nets}, nil
+}
+
+// tmpfsMounts is /tmp and dirs, each with tmpfsOptions.
+func tmpfsMounts(dirs []string) map[string]string {
+	m := map[string]string{"/tmp": tmpfsOptions}
+	for _, d := range dirs {
+		m[d] = tmpfsOptions
+	}
+	return m
 }
 
 // restartPolicy is Docker's form of a spec's policy; "" means "no". The

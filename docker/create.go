@@ -17,7 +17,8 @@ import (
 // pullTimeout when no registry is reachable), and the create is retried
 // once. A leftover container of the same name, from a create interrupted
 // before its id was saved, is replaced. On Podman the container is also
-// given explicit open-files and process limits (podmanUlimits).
+// given explicit open-files and process limits (podmanUlimits), and the
+// tmpfs Podman adds on /run and /var/tmp gets /tmp's options.
 func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
 	p := placement{Network: r.cfg.Network, HostIP: r.cfg.BindAddress}
 	podman, err := r.isPodman(ctx)
@@ -25,7 +26,7 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 		return "", err
 	}
 	if podman {
-		p.Ulimits = podmanUlimits()
+		p.Ulimits, p.ScratchDirs = podmanUlimits(), podmanScratchDirs
 	}
 	if spec.Internal {
 		p.Network = InternalNetwork(r.cfg.Network)

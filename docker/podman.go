@@ -81,6 +81,13 @@ func podmanUlimits() []*container.Ulimit {
 	}
 }
 
+// podmanScratchDirs are where Podman mounts a tmpfs in every container
+// with a read-only root filesystem (its read_only_tmpfs, which the
+// compatible API cannot turn off): writable, executables allowed, no size
+// bound. Asked for a tmpfs there itself, Podman mounts that one instead,
+// so Create asks for them with /tmp's options: small, no executables.
+var podmanScratchDirs = []string{"/run", "/var/tmp"}
+
 // podmanCauses are the endings of Podman's messages for the conditions
 // Docker answers with a 404 or 409 but Podman 4.3 answers, on some
 // endpoints, with a 500. Podman ends each message with the cause (its

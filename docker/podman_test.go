@@ -3,6 +3,9 @@ package docker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,6 +103,16 @@ func TestPodmanDetected(t *testing.T) {
 	}
 	must(t, p.Start(ctx, id))
 	waitHealthy(t, p, id)
+	// Podman's own tmpfs on /run and /var/tmp take /tmp's options.
+	ins, err = p.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	must(t, err)
+	mounts, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", ins.Container.State.Pid))
+	must(t, err)
+	for _, dir := range []string{"/tmp", "/run", "/var/tmp"} {
+		if !mountedWith(string(mounts), dir, "noexec", "size=65536k") {
+			t.Errorf("%s is not a small noexec tmpfs in a Podman agent:\n%s", dir, mounts)
+		}
+	}
 
 	testenv.Docker(t)
 	d := newRuntime(t, nil)
@@ -233,4 +246,24 @@ func TestPodmanNetworkNoDNS(t *testing.T) {
 			t.Errorf("network %s after Setup: DNS %v, %v; want off", name, dns, err)
 		}
 	}
+}
+
+// mountedWith reports whether mountinfo has a tmpfs mounted at dir whose
+// options (mount and superblock) include every one of opts.
+func mountedWith(mountinfo, dir string, opts ...string) bool {
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 10 || f[4] != dir || !strings.Contains(line, " - tmpfs ") {
+			continue
+		}
+		all := strings.Join(f[5:], ",")
+		ok := true
+		for _, o := range opts {
+			ok = ok && strings.Contains(","+strings.ReplaceAll(all, " ", ",")+",", ","+o+",")
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
