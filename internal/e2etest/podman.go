@@ -2,6 +2,7 @@ package e2etest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -58,14 +59,15 @@ func NewPodmanServer(tb testing.TB, change func(*app.Config)) *apitest.Server {
 	})
 }
 
-// stopPodman removes the Podman test image and stops the service.
+// stopPodman removes the Podman test image and stops the service, even
+// when the image cannot be removed (a container a failed test left uses
+// it: StopPodman removes that and reports it).
 func stopPodman() error {
+	var err error
 	if podmanShared.image != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := podmanShared.builder.RemoveImage(ctx, podmanShared.image); err != nil {
-			return err
-		}
+		err = podmanShared.builder.RemoveImage(ctx, podmanShared.image)
 	}
-	return testenv.StopPodman()
+	return errors.Join(err, testenv.StopPodman())
 }
