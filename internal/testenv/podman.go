@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -125,7 +126,9 @@ func startPodman() (*podmanService, error) {
 		return nil, err
 	}
 	// Podman's own configuration files, so the host's (if any) play no part.
-	conf := "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n" +
+	// exit_command_delay: an exec session's conmon otherwise stays 5 min
+	// after the exec ends, holding the service's cgroups.
+	conf := "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nexit_command_delay = 5\n" +
 		"events_logfile_path = \"" + filepath.Join(dir, "events.log") + "\"\n"
 	storage := "[storage]\ndriver = \"vfs\"\ngraphroot = \"" + filepath.Join(dir, "root") +
 		"\"\nrunroot = \"" + filepath.Join(dir, "runroot") + "\"\n"
@@ -209,6 +212,9 @@ func (s *podmanService) stop() error {
 			errs = append(errs, errors.New("podman system service ignored SIGTERM for 30 s and was killed"))
 		}
 	}
+	if err := s.endLingering(10 * time.Second); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.hostBefore.restore(); err != nil {
 		errs = append(errs, err)
 	}
@@ -253,4 +259,42 @@ func (s *podmanService) removeLeftovers() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// endLingering ends the service's helpers that outlive it (conmon of an
+// exec session stays exit_command_delay after the exec): each process
+// whose command line names the service's directory, which only the
+// service's own children do, by pid, SIGTERM first.
+func (s *podmanService) endLingering(within time.Duration) error {
+	find := func() []int {
+		var pids []int
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if err == nil && strings.Contains(string(cmd), s.dir+"/") {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	pids := find()
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(within)
+	for len(pids) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		pids = find()
+	}
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if len(pids) > 0 {
+		return fmt.Errorf("podman: processes %v ignored SIGTERM for %s and were killed", pids, within)
+	}
+	return nil
 }
