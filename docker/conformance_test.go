@@ -16,6 +16,12 @@ import (
 // engine, with host-port claims in a real store.
 func TestConformance(t *testing.T) {
 	testenv.Docker(t)
+	conformance(t, func(mod func(*Config)) *Runtime { return newRuntime(t, mod) })
+}
+
+// conformance runs the suite on the runtime newRT makes, given a Config
+// change that adds the store.
+func conformance(t *testing.T, newRT func(mod func(*Config)) *Runtime) {
 	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +29,7 @@ func TestConformance(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	u := &warder.User{ID: uuid.NewString(), Username: "owner", Email: "owner@example.com", PasswordHash: "x", Role: warder.RoleUser}
 	must(t, db.CreateUser(context.Background(), u))
-	r := newRuntime(t, func(c *Config) { c.Ports = db })
+	r := newRT(func(c *Config) { c.Ports = db })
 	must(t, r.Setup(context.Background()))
 	runtimetest.Run(t, runtimetest.Harness{
 		Runtime: r,

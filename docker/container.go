@@ -7,7 +7,7 @@ import (
 	"math"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
 )
@@ -20,21 +20,20 @@ import (
 // Setup owns, Start runs Setup and tries once more.
 func (r *Runtime) Start(ctx context.Context, id string) error {
 	_, err := r.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
-	if !cerrdefs.IsNotFound(err) {
+	if !isNotFound(err) {
 		return mapErr(err, "start container "+id)
 	}
 	res, ierr := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if ierr != nil {
 		return mapErr(ierr, "start container "+id) // the container is gone
 	}
-	if hc := res.Container.HostConfig; hc != nil && r.cfg.Network != "" &&
-		(string(hc.NetworkMode) == r.cfg.Network || string(hc.NetworkMode) == InternalNetwork(r.cfg.Network)) {
+	if r.onOwnNetwork(res.Container) {
 		if err := r.Setup(ctx); err != nil {
 			return err
 		}
 		_, err = r.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
 	}
-	if cerrdefs.IsNotFound(err) {
+	if isNotFound(err) {
 		return fmt.Errorf("start container %s: %w", id, err) // not ErrNotFound: the container exists
 	}
 	if err != nil && !errors.Is(mapErr(err, ""), warder.ErrUnavailable) {
@@ -45,6 +44,27 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		}
 	}
 	return mapErr(err, "start container "+id)
+}
+
+// onOwnNetwork reports whether c joins one of the networks Setup owns:
+// Docker names it as the network mode, Podman (whose mode reads "bridge")
+// among the container's networks.
+func (r *Runtime) onOwnNetwork(c container.InspectResponse) bool {
+	if r.cfg.Network == "" {
+		return false
+	}
+	own := func(name string) bool { return name == r.cfg.Network || name == InternalNetwork(r.cfg.Network) }
+	if c.HostConfig != nil && own(string(c.HostConfig.NetworkMode)) {
+		return true
+	}
+	if c.NetworkSettings != nil {
+		for name := range c.NetworkSettings.Networks {
+			if own(name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Stop sends SIGTERM and, after timeout (rounded up to whole seconds, the
@@ -83,7 +103,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 // removeContainer force-removes by id or name; gone is success.
 func (r *Runtime) removeContainer(ctx context.Context, idOrName string) error {
 	_, err := r.cli.ContainerRemove(ctx, idOrName, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	if cerrdefs.IsNotFound(err) {
+	if isNotFound(err) {
 		return nil
 	}
 	return mapErr(err, "remove container "+idOrName)

@@ -32,12 +32,19 @@ type createRequest struct {
 }
 
 // placement is what the Docker runtime decides about a container beyond
-// its spec: the network it joins and the host address and port its port
-// is published on (HostPort 0: not published).
+// its spec: the network it joins, the host address and port its port is
+// published on (HostPort 0: not published), and the engine's needs.
 type placement struct {
 	Network  string
 	HostIP   string
 	HostPort int
+	// Ulimits are explicit resource limits the engine needs to be given
+	// (Podman: podmanUlimits); nil leaves the engine's defaults.
+	Ulimits []*container.Ulimit
+	// ScratchDirs are directories, besides /tmp, that the engine mounts a
+	// writable tmpfs on whatever it is asked (Podman: /run and /var/tmp);
+	// naming them here gives them /tmp's options instead of the engine's.
+	ScratchDirs []string
 }
 
 // containerConfig converts spec, placed by p, into Docker's create
@@ -83,7 +90,7 @@ func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, err
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
 		ReadonlyRootfs: true,
-		Tmpfs:          map[string]string{"/tmp": tmpfsOptions},
+		Tmpfs:          tmpfsMounts(p.ScratchDirs),
 		LogConfig: container.LogConfig{
 			Type:   logDriver,
 			Config: map[string]string{"max-size": logMaxSize, "max-file": logMaxFiles},
@@ -98,6 +105,7 @@ func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, err
 			MemorySwap: spec.MemoryBytes,
 			NanoCPUs:   spec.MilliCPUs * 1_000_000,
 			PidsLimit:  &pids,
+			Ulimits:    p.Ulimits,
 		},
 	}
 	if spec.Workspace != nil {
@@ -116,6 +124,15 @@ func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, err
 		}
 	}
 	return createRequest{Config: cfg, HostConfig: host, Networking: nets}, nil
+}
+
+// tmpfsMounts is /tmp and dirs, each with tmpfsOptions.
+func tmpfsMounts(dirs []string) map[string]string {
+	m := map[string]string{"/tmp": tmpfsOptions}
+	for _, d := range dirs {
+		m[d] = tmpfsOptions
+	}
+	return m
 }
 
 // restartPolicy is Docker's form of a spec's policy; "" means "no". The

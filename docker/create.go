@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
 )
@@ -17,9 +16,18 @@ import (
 // Setup, any other missing image is pulled (which fails fast or within
 // pullTimeout when no registry is reachable), and the create is retried
 // once. A leftover container of the same name, from a create interrupted
-// before its id was saved, is replaced.
+// before its id was saved, is replaced. On Podman the container is also
+// given explicit open-files and process limits (podmanUlimits), and the
+// tmpfs Podman adds on /run and /var/tmp gets /tmp's options.
 func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
 	p := placement{Network: r.cfg.Network, HostIP: r.cfg.BindAddress}
+	podman, err := r.isPodman(ctx)
+	if err != nil {
+		return "", err
+	}
+	if podman {
+		p.Ulimits, p.ScratchDirs = podmanUlimits(), podmanScratchDirs
+	}
 	if spec.Internal {
 		p.Network = InternalNetwork(r.cfg.Network)
 	}
@@ -68,14 +76,14 @@ func (r *Runtime) createPlaced(ctx context.Context, spec warder.ContainerSpec, p
 		return "", err
 	}
 	id, err := r.create(ctx, spec, req)
-	if cerrdefs.IsConflict(err) {
+	if isConflict(err) {
 		// A leftover of an interrupted create: its id was never saved.
 		if err := r.removeContainer(ctx, spec.Name); err != nil {
 			return "", err
 		}
 		id, err = r.create(ctx, spec, req)
 	}
-	if cerrdefs.IsNotFound(err) {
+	if isNotFound(err) {
 		// 404: the image is missing, or the network (engines newer than
 		// API 1.41; those older notice only at start, see Start).
 		if perr := r.provide(ctx, spec); perr != nil {
@@ -86,9 +94,9 @@ func (r *Runtime) createPlaced(ctx context.Context, spec warder.ContainerSpec, p
 	switch {
 	case err == nil:
 		return id, nil
-	case cerrdefs.IsConflict(err):
+	case isConflict(err):
 		return "", warder.Errorf(warder.ErrConflict, "a container named %q already exists", spec.Name)
-	case cerrdefs.IsNotFound(err):
+	case isNotFound(err):
 		// Still missing after provide: not a "no such agent" for the caller.
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	default:
@@ -124,7 +132,7 @@ func (r *Runtime) provide(ctx context.Context, spec warder.ContainerSpec) error 
 		return r.Setup(ctx)
 	case err == nil:
 		return nil // nothing we can provide; the retry reports the error
-	case !cerrdefs.IsNotFound(err):
+	case !isNotFound(err):
 		return mapErr(err, "inspect image "+spec.Image)
 	case spec.Image == r.cfg.DefaultImage:
 		return r.Setup(ctx)

@@ -33,9 +33,9 @@ func mapErr(err error, op string) error {
 		// passes while dialing or waiting for the engine; either way the
 		// engine did not answer in time.
 		return warder.Errorf(warder.ErrUnavailable, "Docker is unavailable: no answer in time to %s", op)
-	case cerrdefs.IsNotFound(err):
+	case isNotFound(err):
 		return warder.Errorf(warder.ErrNotFound, "%s: %v", op, err)
-	case cerrdefs.IsConflict(err):
+	case isConflict(err):
 		return warder.Errorf(warder.ErrConflict, "%s: %v", op, err)
 	default:
 		return fmt.Errorf("%s: %w", op, err)

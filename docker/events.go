@@ -25,6 +25,22 @@ var eventActions = []events.Action{
 	events.ActionHealthStatus,
 }
 
+// Podman's words where they differ from Docker's: its event filter wants
+// them, and its compatible API sends them as they are. A container's end
+// is "died" and its removal "remove" (Podman never sends "destroy").
+const (
+	podmanActionDied   events.Action = "died"
+	podmanActionRemove events.Action = "remove"
+)
+
+// podmanEventActions are eventActions in Podman's words.
+var podmanEventActions = []events.Action{
+	events.ActionCreate, events.ActionStart, events.ActionRestart,
+	events.ActionKill, podmanActionDied, events.ActionOOM, events.ActionStop,
+	podmanActionRemove, events.ActionPause, events.ActionUnPause,
+	events.ActionHealthStatus,
+}
+
 // Events follows the engine's event stream for LabelManaged containers
 // until ctx ends (returning ctx.Err()) or the stream breaks (an error
 // wrapping ErrUnavailable). fn runs on the calling goroutine, in the
@@ -52,10 +68,19 @@ func (r *Runtime) Events(ctx context.Context, ready func(), fn func(warder.Conta
 		}
 		return err
 	}
+	actions := eventActions
+	if podman, err := r.isPodman(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	} else if podman {
+		actions = podmanEventActions
+	}
 	filters := client.Filters{}.
 		Add("type", string(events.ContainerEventType)).
 		Add("label", r.scopeLabel())
-	for _, a := range eventActions {
+	for _, a := range actions {
 		filters = filters.Add("event", string(a))
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -120,7 +145,8 @@ func eventFrom(m events.Message) warder.ContainerEvent {
 	return ev
 }
 
-// eventKind maps the engine's action words to Warder's kinds. Health
+// eventKind maps the engine's action words, Docker's and Podman's, to
+// Warder's kinds. Health
 // events carry the status in the action ("health_status: healthy"); the
 // kind says only that health changed, and the caller inspects for it.
 func eventKind(a events.Action) warder.EventKind {
@@ -130,11 +156,11 @@ func eventKind(a events.Action) warder.EventKind {
 		return warder.EventCreated
 	case events.ActionStart, events.ActionRestart:
 		return warder.EventStarted
-	case events.ActionDie:
+	case events.ActionDie, podmanActionDied:
 		return warder.EventExited
 	case events.ActionOOM:
 		return warder.EventOOMKilled
-	case events.ActionDestroy:
+	case events.ActionDestroy, podmanActionRemove:
 		return warder.EventRemoved
 	case events.ActionHealthStatus:
 		return warder.EventHealth

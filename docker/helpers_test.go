@@ -20,6 +20,8 @@ import (
 // The agent binary and a test-only tag of its image are built once per
 // test binary, on first use, and removed by TestMain at the end.
 var agent struct {
+	binOnce sync.Once
+	binErr  error
 	once    sync.Once
 	dir     string
 	binary  string
@@ -31,6 +33,14 @@ var agent struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if err := removePodmanImage(); err != nil {
+		fmt.Fprintf(os.Stderr, "cleanup: %v\n", err)
+		code = 1
+	}
+	if err := testenv.StopPodman(); err != nil {
+		fmt.Fprintf(os.Stderr, "cleanup: stop Podman: %v\n", err)
+		code = 1
+	}
 	if agent.image != "" {
 		if err := removeTestImage(agent.image); err != nil {
 			fmt.Fprintf(os.Stderr, "cleanup: remove image %s: %v\n", agent.image, err)
@@ -62,21 +72,16 @@ func testAgent(t testing.TB) (binary, image string) {
 	agent.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if agent.dir, agent.err = os.MkdirTemp("", "warder-agent-"); agent.err != nil {
+		if agent.err = buildAgentBinary(ctx); agent.err != nil {
 			return
 		}
-		start := time.Now()
-		if agent.binary, agent.err = agentbin.Build(ctx, agent.dir); agent.err != nil {
-			return
-		}
-		agent.goBuild = time.Since(start)
 		r, err := New(Config{})
 		if agent.err = err; err != nil {
 			return
 		}
 		defer r.Close()
 		agent.image = "warder-test/agent:" + testenv.UniqueName("")
-		start = time.Now()
+		start := time.Now()
 		agent.err = r.BuildAgentImage(ctx, agent.image, agent.binary)
 		agent.buildIn = time.Since(start)
 	})
@@ -86,13 +91,34 @@ func testAgent(t testing.TB) (binary, image string) {
 	return agent.binary, agent.image
 }
 
+// buildAgentBinary builds warder-agent into agent.dir, once, for the test
+// images of both engines.
+func buildAgentBinary(ctx context.Context) error {
+	agent.binOnce.Do(func() {
+		if agent.dir, agent.binErr = os.MkdirTemp("", "warder-agent-"); agent.binErr != nil {
+			return
+		}
+		start := time.Now()
+		agent.binary, agent.binErr = agentbin.Build(ctx, agent.dir)
+		agent.goBuild = time.Since(start)
+	})
+	return agent.binErr
+}
+
 // newRuntime returns a Runtime on the local engine with a network of its
 // own (removed at cleanup, after the containers registered later) and the
 // test agent image as DefaultImage.
 func newRuntime(t testing.TB, mod func(*Config)) *Runtime {
 	t.Helper()
 	binary, image := testAgent(t)
+	return newRuntimeOn(t, "", binary, image, mod)
+}
+
+// newRuntimeOn is newRuntime on the engine at host ("": the default).
+func newRuntimeOn(t testing.TB, host, binary, image string, mod func(*Config)) *Runtime {
+	t.Helper()
 	cfg := Config{
+		Host:         host,
 		Network:      testenv.UniqueName("warder-test-net-"),
 		DefaultImage: image,
 		Ports:        hostports.NewMemory(),

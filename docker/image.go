@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -114,7 +113,7 @@ func tarFiles(files []tarFile) ([]byte, error) {
 // one still used by a container is ErrConflict.
 func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
 	_, err := r.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
-	if cerrdefs.IsNotFound(err) {
+	if isNotFound(err) {
 		return nil
 	}
 	return mapErr(err, "remove image "+ref)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -42,7 +41,7 @@ func (r *Runtime) isolateNetwork(ctx context.Context, n network.Summary, interna
 	var ours []string
 	for id, ep := range info.Network.Containers {
 		c, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-		if err != nil && !cerrdefs.IsNotFound(err) {
+		if err != nil && !isNotFound(err) {
 			return mapErr(err, "inspect container "+id)
 		}
 		if err == nil && c.Container.Config != nil && c.Container.Config.Labels[warder.LabelAgentID] == "" {
@@ -54,11 +53,11 @@ func (r *Runtime) isolateNetwork(ctx context.Context, n network.Summary, interna
 	r.log.Warn("re-creating network so agents cannot reach each other", "network", n.Name, "running_agents", len(ours))
 	for _, id := range ours {
 		_, err := r.cli.NetworkDisconnect(ctx, n.ID, client.NetworkDisconnectOptions{Container: id, Force: true})
-		if err != nil && !cerrdefs.IsNotFound(err) {
+		if err != nil && !isNotFound(err) {
 			return mapErr(err, "disconnect "+id+" from "+n.Name)
 		}
 	}
-	if _, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+	if _, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
 		return mapErr(err, "remove network "+n.Name)
 	}
 	if err := r.createNetwork(ctx, n.Name, internal); err != nil {
@@ -66,7 +65,7 @@ func (r *Runtime) isolateNetwork(ctx context.Context, n network.Summary, interna
 	}
 	for _, id := range ours {
 		_, err := r.cli.NetworkConnect(ctx, n.Name, client.NetworkConnectOptions{Container: id})
-		if err != nil && !cerrdefs.IsNotFound(err) {
+		if err != nil && !isNotFound(err) {
 			return mapErr(err, "reconnect "+id+" to "+n.Name)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
 )
@@ -48,7 +47,7 @@ func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 			switch {
 			case err == nil:
 				states[i], found[i] = r.stateFrom(ir.Container), true
-			case cerrdefs.IsNotFound(err): // removed since the list
+			case isNotFound(err): // removed since the list
 			default:
 				once.Do(func() { firstErr = mapErr(err, "inspect container "+c.ID); cancel() })
 			}

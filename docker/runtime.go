@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -66,6 +67,9 @@ type Runtime struct {
 	// networks of the same name (API 1.41 allows duplicates). It is a
 	// channel rather than a mutex so a waiting caller can give up.
 	setupSem chan struct{}
+
+	engine     engineKind // Docker or Podman, once known
+	warnShared sync.Once  // Setup's warning that Podman cannot isolate agents
 }
 
 // New returns a Runtime for cfg. It does not contact the engine, so Warder

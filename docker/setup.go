@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -64,6 +63,13 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 	if err := r.dedupeNetworks(ctx, nets); err != nil {
 		return err
 	}
+	podman, err := r.isPodman(ctx)
+	if err != nil {
+		return err
+	}
+	if podman {
+		return r.ensurePodmanNetwork(ctx, nets[0], internal)
+	}
 	if !isolating(nets[0]) {
 		return r.isolateNetwork(ctx, nets[0], internal)
 	}
@@ -71,17 +77,39 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 }
 
 func (r *Runtime) createNetwork(ctx context.Context, name string, internal bool) error {
-	_, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+	podman, err := r.isPodman(ctx)
+	if err != nil {
+		return err
+	}
+	if podman {
+		return r.podmanCreateNetwork(ctx, name, internal, map[string]string{warder.LabelManaged: "true"})
+	}
+	_, err = r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 		Driver:   "bridge",
 		Internal: internal,
 		Options:  map[string]string{iccOption: "false"},
 		Labels:   map[string]string{warder.LabelManaged: "true"},
 	})
 	// A conflict is a newer engine refusing a duplicate: someone made it first.
-	if err != nil && !cerrdefs.IsConflict(err) {
+	if err != nil && !isConflict(err) {
 		return mapErr(err, "create network "+name)
 	}
 	return nil
+}
+
+// ensurePodmanNetwork is ensureNetwork's check on Podman, whose networks
+// have no switch against traffic between their containers (docs/podman.md):
+// what Warder can insist on there is that the network runs no DNS server
+// (podmanCreateNetwork), and it makes one that does again without it.
+func (r *Runtime) ensurePodmanNetwork(ctx context.Context, n network.Summary, internal bool) error {
+	r.warnShared.Do(func() {
+		r.log.Warn("on Podman, agents on one network can reach each other; see docs/podman.md", "network", n.Name)
+	})
+	dns, err := r.podmanNetworkDNS(ctx, n.ID)
+	if err != nil || !dns {
+		return err
+	}
+	return r.isolateNetwork(ctx, n, internal)
 }
 
 // dedupeNetworks keeps the oldest of nets and removes the other ones that
@@ -95,7 +123,7 @@ func (r *Runtime) dedupeNetworks(ctx context.Context, nets []network.Summary) er
 			return fmt.Errorf("network %q exists %d times, which makes it ambiguous to Docker; remove all but one", n.Name, len(nets))
 		}
 		_, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-		if err != nil && !cerrdefs.IsNotFound(err) {
+		if err != nil && !isNotFound(err) {
 			return mapErr(err, "remove duplicate network "+n.ID)
 		}
 	}
@@ -127,7 +155,7 @@ func (r *Runtime) ensureImage(ctx context.Context) error {
 		return nil
 	}
 	_, err := r.cli.ImageInspect(ctx, ref)
-	if err == nil || !cerrdefs.IsNotFound(err) {
+	if err == nil || !isNotFound(err) {
 		return mapErr(err, "inspect image "+ref)
 	}
 	if r.cfg.AgentBinary == nil {
@@ -149,7 +177,7 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, name string) error {
 	}
 	for _, n := range nets {
 		_, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-		if err != nil && !cerrdefs.IsNotFound(err) {
+		if err != nil && !isNotFound(err) {
 			return mapErr(err, "remove network "+name)
 		}
 	}

@@ -80,6 +80,11 @@ func TestEventFrom(t *testing.T) {
 			warder.ContainerEvent{ContainerID: "abc", AgentID: "a1", Kind: warder.EventExited, Time: at}},
 		{events.Message{Action: "health_status: healthy", Actor: actor, TimeNano: at.UnixNano()},
 			warder.ContainerEvent{ContainerID: "abc", AgentID: "a1", Kind: warder.EventHealth, Time: at}},
+		// Podman's words for an end and a removal.
+		{events.Message{Action: "died", Actor: actor, TimeNano: at.UnixNano()},
+			warder.ContainerEvent{ContainerID: "abc", AgentID: "a1", Kind: warder.EventExited, Time: at}},
+		{events.Message{Action: "remove", Actor: actor, TimeNano: at.UnixNano()},
+			warder.ContainerEvent{ContainerID: "abc", AgentID: "a1", Kind: warder.EventRemoved, Time: at}},
 		{events.Message{Action: "oom", Actor: events.Actor{ID: "def"}, Time: at.Unix()},
 			warder.ContainerEvent{ContainerID: "def", Kind: warder.EventOOMKilled, Time: at.Truncate(time.Second)}},
 	}

@@ -32,11 +32,16 @@ var shared struct {
 	builder *docker.Runtime
 }
 
-// Main runs the tests, then removes the test image and agent binary and
-// stops the throwaway PostgreSQL server, if they were made. A package
+// Main runs the tests, then removes the test images and agent binary and
+// stops the throwaway PostgreSQL server and Podman service, if they were
+// made. A package
 // that uses this one calls it from its TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	if err := stopPodman(); err != nil {
+		slog.Error("stopping the test Podman service", "err", err)
+		code = 1
+	}
 	if shared.image != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		if err := shared.builder.RemoveImage(ctx, shared.image); err != nil {
