@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# hoststate.sh prints what a test cluster may change on this host, in a
-# form two runs can be diffed by: iptables chains, network links, the
-# sysctls the kubelet rewrites, the kubelet's cgroups and host paths, and
-# mounts of Kubernetes' kinds. .ci/run diffs it before up.sh and after
-# down.sh: tear-down must leave the host as it found it.
+# hoststate.sh prints what the test cluster may change on this host, in a
+# form two runs can be diffed by: its iptables chains and rules (KUBE-*,
+# CNI-*, WARDER-K8S-*, in both iptables backends), its bridge and network
+# namespaces, the sysctls the kubelet rewrites, the kubelet's cgroups and
+# host paths, and mounts of Kubernetes' kinds. .ci/run diffs it before
+# up.sh and after down.sh: tear-down must leave the host as it found it.
+# (Docker's and Podman's own objects are the tests' to clean, by name.)
 set -uo pipefail
-for t in filter nat mangle; do
-  iptables-save -t $t 2>/dev/null | awk -v t=$t '/^:/{print "chain " t " " substr($1, 2)}'
-  iptables-save -t $t 2>/dev/null | grep -E '^-A .*(KUBE|CNI|WARDER-K8S)' | sed "s/^/rule $t /"
+: "${BRIDGE:=wk8s0}"
+for save in iptables-save iptables-legacy-save; do
+  for t in filter nat mangle raw; do
+    $save -t $t 2>/dev/null | awk -v s=$save -v t=$t '/^:(KUBE|CNI|WARDER-K8S)-/{print s " chain " t " " substr($1, 2)}'
+    $save -t $t 2>/dev/null | grep -E '^-A .*(KUBE|CNI|WARDER-K8S)-' | sed "s/^/$save rule $t /"
+  done
 done | sort
-iptables-legacy-save 2>/dev/null | awk '/^\*/{t=substr($1, 2)} /^:/{print "legacy " t " " substr($1, 2)}' | sort
-ip -o link show | awk -F': ' '{print "link " $2}' | sed 's/@.*//' | grep -vE '^link (veth|br-)' | sort
+ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^($BRIDGE|cni)" | sed 's/^/link /' | sort
 for k in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes; do
   echo "sysctl $k=$(sysctl -n $k)"
 done
-for d in /var/lib/kubelet /var/lib/cni /var/log/containers /var/log/pods /run/netns; do
+for d in /var/lib/kubelet /var/lib/cni /var/log/containers /var/log/pods; do
   [[ -e $d ]] && echo "path $d"
 done
 ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null | sed 's/^/cgroup /'
 awk '$5 ~ /kubelet|kubernetes|warder-k8s|pod-logs/ {print "mount " $5}' /proc/self/mountinfo | sort
+true
