@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -33,6 +34,9 @@ type engineKind struct {
 	mu     sync.Mutex
 	known  bool
 	podman bool
+	// seen is podman once known, for Info, which must not wait on mu
+	// while a first detection asks the engine.
+	seen atomic.Bool
 }
 
 // isPodman reports whether the engine is Podman, asking it the first time.
@@ -47,6 +51,7 @@ func (r *Runtime) isPodman(ctx context.Context) (bool, error) {
 		return false, mapErr(err, "ask the engine's version")
 	}
 	r.engine.known, r.engine.podman = true, isPodmanVersion(v)
+	r.engine.seen.Store(r.engine.podman)
 	return r.engine.podman, nil
 }
 

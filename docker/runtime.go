@@ -111,6 +111,12 @@ func New(cfg Config) (*Runtime, error) {
 // through the archive API) and exec.
 func (r *Runtime) Info() warder.RuntimeInfo {
 	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true, Workspaces: true, Exec: true}
+	if r.engine.seen.Load() {
+		// Podman refuses to attach to a created container, which the
+		// workspace helpers (files, sizes, killing a timed-out exec)
+		// need; see docs/podman.md.
+		info.Workspaces, info.Exec = false, false
+	}
 	if r.ports != nil {
 		info.HostPorts = true
 		info.HostPortRange = r.ports.Range()

@@ -196,7 +196,7 @@ func (s *Service) edit(ctx context.Context, caller *warder.User, id string, chan
 			return nil, err
 		}
 	}
-	if a.ContainerID != "" && (!sameContainer(&before, a, s.cfg.Spec) || before.SealedSecrets != a.SealedSecrets) {
+	if a.ContainerID != "" && (!sameContainer(&before, a, s.specSettings()) || before.SealedSecrets != a.SealedSecrets) {
 		if a.Status == warder.StatusRunning || inFlight(a.Status) {
 			// The name, type and config reach the container too (labels,
 			// AGENT_* env vars), so they wait for a stop as well.

@@ -157,7 +157,7 @@ func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent) error {
 		}
 		a.ContainerID, a.ContainerName = "", ""
 	}
-	spec, err := warder.SpecFor(a, s.cfg.Spec)
+	spec, err := warder.SpecFor(a, s.specSettings())
 	if err != nil {
 		return err
 	}
@@ -223,4 +223,13 @@ func (s *Service) RestartAgent(ctx context.Context, caller *warder.User, id stri
 		}
 		return s.start(ctx, caller, a)
 	})
+}
+
+// specSettings are the operator's spec settings, with workspaces only
+// while the runtime has them: what an engine can do may be learnt only
+// once it answers (Podman has none; docs/podman.md).
+func (s *Service) specSettings() warder.SpecSettings {
+	settings := s.cfg.Spec
+	settings.Workspaces = settings.Workspaces && s.rt.Info().Workspaces
+	return settings
 }
