@@ -39,7 +39,7 @@ export async function agentView(id, { signal }) {
     const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act(action) }, label);
     head.replaceChildren(h('h1.flat', {}, a.name), statusBadge(a), h('span.muted', { id: 'reason' }, a.status_reason || ''),
       h('span.grow'), running ? btn('Stop', 'stop', '.secondary') : btn('Start', 'start'),
-      running ? btn('Restart', 'restart', '.secondary') : null, h('a', { href: `#/agents/${id}/edit` }, 'Edit'), btn('Delete', 'delete', '.danger'));
+      running ? btn('Restart', 'restart', '.secondary') : '', h('a', { href: `#/agents/${id}/edit` }, 'Edit'), btn('Delete', 'delete', '.danger'));
   };
   async function act(action) {
     err.textContent = '';
