@@ -38,7 +38,7 @@ func TestCaching(t *testing.T) {
 	if again := get(h, "/", "If-None-Match", page.Header().Get("ETag")); again.Code != 304 {
 		t.Fatalf("revalidating = %d", again.Code)
 	}
-	for _, name := range []string{"app.js", "api.js", "agents.js", "agent.js", "admin.js", "dom.js", "app.css"} {
+	for _, name := range []string{"app.js", "api.js", "agents.js", "agent.js", "admin.js", "dom.js", "files.js", "app.css"} {
 		a := get(h, h.AssetPrefix()+name)
 		if a.Code != 200 || !strings.Contains(a.Header().Get("Cache-Control"), "immutable") {
 			t.Errorf("GET %s = %d %v", name, a.Code, a.Header())

@@ -1,17 +1,11 @@
 // One agent: status and actions, live stats chart, live logs, status
-// history, chat, and the commands that do the same from a shell.
+// history, chat, its workspace's files, and the commands that do the same from a shell.
 import { api, stream } from './api.js';
-import { h, svgEl, statusBadge, confirmDialog } from './dom.js';
+import { h, svgEl, statusBadge, confirmDialog, bytes } from './dom.js';
+import { filesCard } from './files.js';
 import { followEvents, agentAction } from './agents.js';
 
 const HISTORY = '5m', MAX_POINTS = 300;
-
-function bytes(n) {
-  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  for (n = n || 0; n >= 1024 && i < u.length - 1; i++) n /= 1024;
-  return n.toFixed(i ? 1 : 0) + u[i];
-}
 
 // chart is a line of the last MAX_POINTS values, scaled to their maximum,
 // with its label and the newest value.
@@ -45,7 +39,7 @@ export async function agentView(id, { signal }) {
     const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act(action) }, label);
     head.replaceChildren(h('h1.flat', {}, a.name), statusBadge(a), h('span.muted', { id: 'reason' }, a.status_reason || ''),
       h('span.grow'), running ? btn('Stop', 'stop', '.secondary') : btn('Start', 'start'),
-      running ? btn('Restart', 'restart', '.secondary') : null, h('a', { href: `#/agents/${id}/edit` }, 'Edit'), btn('Delete', 'delete', '.danger'));
+      running ? btn('Restart', 'restart', '.secondary') : '', h('a', { href: `#/agents/${id}/edit` }, 'Edit'), btn('Delete', 'delete', '.danger'));
   };
   async function act(action) {
     err.textContent = '';
@@ -169,7 +163,7 @@ export async function agentView(id, { signal }) {
   const cmds = h('pre.cmd', { id: 'commands' },
     `curl -H "Authorization: Bearer $WARDER_TOKEN" ${origin}/api/agents/${id}\n` +
     `curl -N -H "Authorization: Bearer $WARDER_TOKEN" -H "Accept: text/event-stream" "${origin}/api/agents/${id}/logs?follow=true"\n` +
-    `warder login ${origin}\nwarder agents inspect ${id}\nwarder agents logs -f ${id}\nwarder agents stats ${id}\nwarder agents chat ${id}`);
+    `warder login ${origin}\nwarder agents inspect ${id}\nwarder agents logs -f ${id}\nwarder agents stats ${id}\nwarder agents chat ${id}\nwarder cp ./notes.md ${id}:/data/`);
   const copy = h('button.secondary', { onclick: () => navigator.clipboard?.writeText(cmds.textContent) }, 'Copy');
 
   drawHead();
@@ -189,5 +183,6 @@ export async function agentView(id, { signal }) {
       h('div.card', {}, h('h2', {}, 'Status history'), h('div.table-wrap', {}, h('table', {}, history)))),
     h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'Logs'), search, pause, download), logs),
     h('div.card', {}, h('h2', {}, 'Chat'), h('div.chat', {}, convList, h('div', {}, messages, chatErr, chatForm))),
+    filesCard(id),
     h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'From a shell'), copy), cmds));
 }

@@ -37,6 +37,24 @@ export async function api(method, path, body) {
   return data;
 }
 
+// failure is the APIError of a refused answer, with the server's detail.
+// A 401 ends the session.
+async function failure(resp) {
+  if (resp.status === 401 && session.token) { session.clear(); location.hash = '#/login'; }
+  let detail = resp.statusText;
+  try { detail = (await resp.json()).detail || detail; } catch {}
+  return new APIError(resp.status, detail);
+}
+
+// raw sends one request whose body, if any, is bytes (a File, a Blob),
+// sent as application/octet-stream, and answers the Response itself, or
+// throws an APIError as api does.
+export async function raw(method, path, body) {
+  const resp = await fetch(path, { method, body, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/octet-stream' }) });
+  if (!resp.ok) throw await failure(resp);
+  return resp;
+}
+
 // stream reads a Server-Sent Events answer, calling onEvent(name, data)
 // for each event (data parsed as JSON), until it ends or signal aborts.
 // EventSource cannot send a bearer token, so this is fetch and a reader.
@@ -44,12 +62,7 @@ export async function stream(path, { method = 'GET', body, signal, onEvent }) {
   const init = { method, signal, headers: headers({ Accept: 'text/event-stream' }) };
   if (body !== undefined) { init.body = JSON.stringify(body); init.headers['Content-Type'] = 'application/json'; }
   const resp = await fetch(path, init);
-  if (!resp.ok) {
-    if (resp.status === 401 && session.token) { session.clear(); location.hash = '#/login'; }
-    let detail = resp.statusText;
-    try { detail = (await resp.json()).detail || detail; } catch {}
-    throw new APIError(resp.status, detail);
-  }
+  if (!resp.ok) throw await failure(resp);
   const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '', name = '', data = [];
   for (;;) {

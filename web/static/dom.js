@@ -45,3 +45,11 @@ export function ago(t) {
   if (s < 86400) return Math.floor(s / 3600) + 'h';
   return Math.floor(s / 86400) + 'd';
 }
+
+// bytes is a size for people: 1.5KB.
+export function bytes(n) {
+  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  for (n = n || 0; n >= 1024 && i < u.length - 1; i++) n /= 1024;
+  return n.toFixed(i ? 1 : 0) + u[i];
+}
