@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -184,5 +185,24 @@ func TestBytesQuantity(t *testing.T) {
 		if got := bytesQuantity(n); got != want {
 			t.Errorf("%d: %s, want %s", n, got, want)
 		}
+	}
+}
+
+// TestContainerStatusJSON reads a container status as the API server
+// writes it: the last exit is under "lastState".
+func TestContainerStatusJSON(t *testing.T) {
+	raw := `{"name":"agent","restartCount":2,"state":{"waiting":{"reason":"CrashLoopBackOff"}},
+	  "lastState":{"terminated":{"exitCode":4,"reason":"Error","finishedAt":"2026-11-30T07:00:00Z"}}}`
+	var cs containerStatus
+	if err := json.Unmarshal([]byte(raw), &cs); err != nil {
+		t.Fatal(err)
+	}
+	p := podOf("ns", testSpec(), "u")
+	p.Spec.RestartPolicy = "Always"
+	p.Status.ContainerStatuses = []containerStatus{cs}
+	var st warder.ContainerState
+	podState(&st, &p)
+	if st.Phase != warder.PhaseRestarting || st.ExitCode != 4 || st.RestartCount != 2 {
+		t.Errorf("state = %+v", st)
 	}
 }

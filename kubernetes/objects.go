@@ -146,7 +146,7 @@ type containerStatus struct {
 	Ready        bool           `json:"ready"`
 	RestartCount int            `json:"restartCount"`
 	State        containerState `json:"state"`
-	LastState    containerState `json:"lastTerminationState"`
+	LastState    containerState `json:"lastState"`
 }
 
 type containerState struct {
