@@ -14,10 +14,11 @@ import (
 // credential it was made with. Revocation is a row deleted (or a user
 // disabled) in the database every Warder process shares, so asking the
 // database again reaches every process without a message bus, and a
-// stream ends at most this long (plus one lookup) after its credential
-// does. It costs one indexed lookup per open request per interval — at
-// most DefaultMaxStreamsPerUser/2 a second for a user at the stream cap —
-// and nothing for the short requests that end before their first check.
+// stream ends at most this long, plus the service's credential cache
+// (service.DefaultCredentialTTL, 1 s, for a revocation made by another
+// process) and one lookup, after its credential does. It costs at most
+// one indexed lookup per credential per cache TTL, and nothing for the
+// short requests that end before their first check.
 const credentialRecheck = 2 * time.Second
 
 // errCredentialEnded is the cause a request's context is cancelled with

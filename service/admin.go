@@ -43,6 +43,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, caller *warder.User, id s
 	if err := s.store.SetUserDisabled(ctx, id, disabled); err != nil {
 		return err
 	}
+	s.creds.forgetUser(id) // their tokens are gone, their keys refused
 	if !disabled {
 		return nil
 	}

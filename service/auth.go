@@ -77,29 +77,44 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*warder.User,
 	if token == "" {
 		return nil, warder.Errorf(warder.ErrUnauthorized, "not authenticated")
 	}
-	if isAPIKey(token) {
-		return s.authenticateKey(ctx, token)
+	hash, now := hashToken(token), time.Now().UTC()
+	if u, ok := s.creds.get(hash, now); ok {
+		return u, nil
 	}
-	u, err := s.store.UserByToken(ctx, hashToken(token), time.Now().UTC())
+	gen := s.creds.begin()
+	if isAPIKey(token) {
+		return s.authenticateKey(ctx, gen, hash, now)
+	}
+	u, err := s.store.UserByToken(ctx, hash, now)
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil, warder.Errorf(warder.ErrUnauthorized, "invalid or expired token")
+	} else if err != nil {
+		return nil, err
 	}
-	return u, err
+	// A token expires after TokenTTL, so a cached one outlives its expiry
+	// by at most the cache's TTL.
+	s.creds.put(gen, hash, u, now, time.Time{})
+	return u, nil
 }
 
 // Logout revokes a token; logging out with an API key revokes the key
 // (and the keys made with it), which is what a caller logging out means.
 // A token or key already gone is no error.
 func (s *Service) Logout(ctx context.Context, token string) error {
+	hash := hashToken(token)
 	if !isAPIKey(token) {
-		return s.store.DeleteToken(ctx, hashToken(token))
+		// Forgotten after the delete: a lookup racing it that read the
+		// row before it is then not cached (see credentialCache.gen).
+		defer s.creds.forget(hash)
+		return s.store.DeleteToken(ctx, hash)
 	}
-	u, k, err := s.store.UserByAPIKey(ctx, hashToken(token), time.Now().UTC())
+	u, k, err := s.store.UserByAPIKey(ctx, hash, time.Now().UTC())
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err
 	}
+	defer s.creds.forgetUser(u.ID) // the key, and the keys made with it
 	if err := s.store.DeleteAPIKey(ctx, u.ID, k.ID); err != nil && !errors.Is(err, warder.ErrNotFound) {
 		return err
 	}

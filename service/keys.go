@@ -74,18 +74,28 @@ func (s *Service) DeleteAPIKey(ctx context.Context, caller *warder.User, id stri
 	if _, err := uuid.Parse(id); err != nil {
 		return warder.Errorf(warder.ErrInvalid, "key id %q is not a valid id", id)
 	}
+	// The keys made with it go too, and their hashes are not at hand:
+	// every cached credential of the caller is dropped, after the delete
+	// so that no request racing it caches the key again.
+	defer s.creds.forgetUser(caller.ID)
 	return s.store.DeleteAPIKey(ctx, caller.ID, id)
 }
 
-// authenticateKey is Authenticate for an API key.
-func (s *Service) authenticateKey(ctx context.Context, token string) (*warder.User, error) {
-	u, k, err := s.store.UserByAPIKey(ctx, hashToken(token), time.Now().UTC())
+// authenticateKey is Authenticate for an API key with the given hash.
+// gen is from s.creds.begin, taken before the lookup.
+func (s *Service) authenticateKey(ctx context.Context, gen uint64, hash string, now time.Time) (*warder.User, error) {
+	u, k, err := s.store.UserByAPIKey(ctx, hash, now)
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil, warder.Errorf(warder.ErrUnauthorized, "invalid, revoked or expired API key")
 	} else if err != nil {
 		return nil, err
 	}
 	u.ReadOnly, u.Key = k.ReadOnly, k
+	var until time.Time
+	if k.ExpiresAt != nil {
+		until = *k.ExpiresAt
+	}
+	s.creds.put(gen, hash, u, now, until)
 	return u, nil
 }
 

@@ -68,6 +68,11 @@ type Config struct {
 	// Workspace bounds workspaces, uploads and exec (on a runtime with
 	// them; see Spec.Workspaces).
 	Workspace WorkspaceConfig
+	// CredentialTTL is how long a token or key that authenticated is
+	// believed without asking the store again, and so how late a
+	// revocation made by another process bites here; 0 means
+	// DefaultCredentialTTL, negative means every request asks the store.
+	CredentialTTL time.Duration
 }
 
 // Service implements warder.AuthService and warder.AgentService.
@@ -87,6 +92,7 @@ type Service struct {
 	endpoints     sync.Map    // container id -> its endpoint, while it runs
 	probes        sync.Map    // container id -> probe: Warder's view of its health
 	execSlots     execSlots   // commands running now, per agent and user
+	creds         credentialCache
 }
 
 var (
@@ -112,8 +118,12 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = 24 * time.Hour
 	}
+	if cfg.CredentialTTL == 0 {
+		cfg.CredentialTTL = DefaultCredentialTTL
+	}
 	cfg.Workspace.defaults()
 	s := &Service{store: store, rt: rt, cfg: cfg, log: cfg.Logger, hashes: newHasher(cfg.HashWorkers)}
+	s.creds.ttl = cfg.CredentialTTL
 	s.logins.what, s.registrations.what = "failed logins", "registrations from this address"
 	s.logins.kind, s.registrations.kind = "login:", "register:"
 	attempts := cfg.Attempts

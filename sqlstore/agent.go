@@ -82,7 +82,7 @@ func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) (err error) {
 // Agent returns the agent with the given id, or ErrNotFound.
 func (db *DB) Agent(ctx context.Context, id string) (_ *warder.Agent, err error) {
 	defer db.unavailable(&err)
-	rows, err := db.db.QueryContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = $1`, id)
+	rows, err := db.query(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read agent: %w", err)
 	}

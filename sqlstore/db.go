@@ -31,6 +31,8 @@ type DB struct {
 	// pool), so the work done under the locks always finds a connection.
 	slotsOnce sync.Once
 	slots     chan struct{}
+	// stmts are the hot reads' prepared statements (SQLite only).
+	stmts statements
 }
 
 // open checks that the database behind db answers and brings its schema up
@@ -70,7 +72,10 @@ func (db *DB) unavailable(err *error) {
 }
 
 // Close closes the database. Calls made after Close fail.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.stmts.close()
+	return db.db.Close()
+}
 
 // querier is what *sql.DB and *sql.Tx have in common, so read helpers work
 // inside and outside a transaction.

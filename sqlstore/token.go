@@ -35,7 +35,7 @@ func (db *DB) CreateToken(ctx context.Context, t *warder.Token) (err error) {
 // expires after now, or ErrNotFound.
 func (db *DB) UserByToken(ctx context.Context, hash string, now time.Time) (_ *warder.User, err error) {
 	defer db.unavailable(&err)
-	row := db.db.QueryRowContext(ctx, `
+	row := db.queryRow(ctx, `
 		SELECT `+userColumns+`
 		FROM tokens t JOIN users u ON u.id = t.user_id
 		WHERE t.hash = $1 AND t.expires_at > $2 AND NOT u.disabled`, hash, dbTime(now))
