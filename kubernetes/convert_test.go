@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -204,5 +205,30 @@ func TestContainerStatusJSON(t *testing.T) {
 	podState(&st, &p)
 	if st.Phase != warder.PhaseRestarting || st.ExitCode != 4 || st.RestartCount != 2 {
 		t.Errorf("state = %+v", st)
+	}
+}
+
+// TestSummaryCache: one fetch serves every caller for a node within the
+// TTL; nodes are apart; a failed fetch is not kept.
+func TestSummaryCache(t *testing.T) {
+	var c summaryCache
+	fetches := 0
+	fetch := func(context.Context) (*summary, error) { fetches++; return &summary{}, nil }
+	for range 5 {
+		if _, err := c.get(context.Background(), "a", fetch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.get(context.Background(), "b", fetch)
+	if fetches != 2 {
+		t.Fatalf("%d fetches for 6 reads of 2 nodes, want 2", fetches)
+	}
+	failing := func(context.Context) (*summary, error) { return nil, errors.New("down") }
+	if _, err := c.get(context.Background(), "c", failing); err == nil {
+		t.Fatal("a failed fetch was answered")
+	}
+	c.get(context.Background(), "c", fetch)
+	if fetches != 3 {
+		t.Fatalf("a failed fetch was kept: %d fetches", fetches)
 	}
 }

@@ -42,6 +42,8 @@ type Runtime struct {
 	cfg Config
 	api *apiClient
 	log *slog.Logger
+
+	summaries summaryCache // the kubelets' resource summaries, per node
 }
 
 // New returns a runtime for the cluster cfg names, without contacting it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/warder/warder"
@@ -66,8 +67,12 @@ func (r *Runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 		return warder.Stats{}, err
 	}
 	out := warder.Stats{MemoryLimitBytes: uint64(max(spec.MemoryBytes, 0)), ReadAt: time.Now().UTC()}
-	var sum summary
-	if err := r.api.do(ctx, http.MethodGet, "/api/v1/nodes/"+url.PathEscape(p.Spec.NodeName)+"/proxy/stats/summary", nil, &sum); err != nil {
+	sum, err := r.summaries.get(ctx, p.Spec.NodeName, func(ctx context.Context) (*summary, error) {
+		var sum summary
+		err := r.api.do(ctx, http.MethodGet, "/api/v1/nodes/"+url.PathEscape(p.Spec.NodeName)+"/proxy/stats/summary", nil, &sum)
+		return &sum, err
+	})
+	if err != nil {
 		return warder.Stats{}, err
 	}
 	for _, ps := range sum.Pods {
@@ -94,4 +99,47 @@ func (r *Runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 // Stats.
 func (r *Runtime) StatsStream(context.Context, string, func(warder.Stats)) error {
 	return warder.Errorf(warder.ErrInvalid, "the kubernetes runtime has no stats stream; poll Stats")
+}
+
+// summaryTTL is how long a node's summary serves every agent on it. The
+// kubelet refreshes its figures about every 10 s, while Warder's collector
+// asks for each running agent every second: without the cache, N agents
+// would fetch N summaries of N pods each per second.
+const summaryTTL = 2 * time.Second
+
+// summaryCache keeps each node's last summary for summaryTTL, and lets one
+// caller fetch it while the others for that node wait.
+type summaryCache struct {
+	mu    sync.Mutex
+	nodes map[string]*nodeSummary
+}
+
+type nodeSummary struct {
+	fetch sync.Mutex // held while one caller fetches
+	at    time.Time
+	sum   *summary
+}
+
+func (c *summaryCache) get(ctx context.Context, node string, fetch func(context.Context) (*summary, error)) (*summary, error) {
+	c.mu.Lock()
+	if c.nodes == nil {
+		c.nodes = map[string]*nodeSummary{}
+	}
+	n := c.nodes[node]
+	if n == nil {
+		n = &nodeSummary{}
+		c.nodes[node] = n
+	}
+	c.mu.Unlock()
+	n.fetch.Lock()
+	defer n.fetch.Unlock()
+	if n.sum != nil && time.Since(n.at) < summaryTTL {
+		return n.sum, nil
+	}
+	sum, err := fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n.sum, n.at = sum, time.Now()
+	return sum, nil
 }
