@@ -2,6 +2,8 @@ package warder
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -88,6 +90,14 @@ type ContainerConfig struct {
 	// reached; Warder reaches it at its container address). Empty means the
 	// operator's default.
 	Network string `json:"network"`
+}
+
+// Clone returns c with maps and slices of its own.
+func (c ContainerConfig) Clone() ContainerConfig {
+	c.EnvVars = maps.Clone(c.EnvVars)
+	c.SecretEnv = maps.Clone(c.SecretEnv)
+	c.SecretEnvNames = slices.Clone(c.SecretEnvNames)
+	return c
 }
 
 // The two kinds of agent network.

@@ -72,3 +72,26 @@ func TestAgentsWire(t *testing.T) {
 		t.Fatalf("no agents = %s", empty)
 	}
 }
+
+// TestContainerConfigCloneOwnsEverything: Clone shares no map or slice
+// with its original, for every such field, including any added later.
+func TestContainerConfigCloneOwnsEverything(t *testing.T) {
+	c := ContainerConfig{EnvVars: map[string]string{"A": "1"}, SecretEnv: map[string]string{"S": "x"}, SecretEnvNames: []string{"S"}}
+	d := c.Clone()
+	cv, dv := reflect.ValueOf(c), reflect.ValueOf(d)
+	for i := range cv.NumField() {
+		f := cv.Type().Field(i)
+		switch f.Type.Kind() {
+		case reflect.Map, reflect.Slice, reflect.Pointer:
+			if cv.Field(i).IsNil() {
+				t.Fatalf("set %s in this test", f.Name)
+			}
+			if cv.Field(i).UnsafePointer() == dv.Field(i).UnsafePointer() {
+				t.Errorf("Clone shares %s", f.Name)
+			}
+		}
+	}
+	if !reflect.DeepEqual(c, d) {
+		t.Errorf("clone differs: %+v", d)
+	}
+}

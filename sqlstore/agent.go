@@ -86,7 +86,7 @@ func (db *DB) Agent(ctx context.Context, id string) (_ *warder.Agent, err error)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read agent: %w", err)
 	}
-	agents, err := scanAgents(rows)
+	agents, err := scanAgents(rows, &db.decoded)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func (db *DB) ListAgents(ctx context.Context, f warder.AgentFilter) (_ []*warder
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list agents: %w", err)
 	}
-	return scanAgents(rows)
+	return scanAgents(rows, &db.decoded)
 }
 
 // CountAgents counts the agents f selects; f.After and f.Limit do not

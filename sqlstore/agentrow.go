@@ -10,7 +10,7 @@ import (
 
 // scanAgents reads every row of agentColumns and closes rows. The result is
 // never nil.
-func scanAgents(rows *sql.Rows) ([]*warder.Agent, error) {
+func scanAgents(rows *sql.Rows, decoded *decodedCache) ([]*warder.Agent, error) {
 	defer rows.Close()
 	agents := []*warder.Agent{}
 	for rows.Next() {
@@ -26,10 +26,10 @@ func scanAgents(rows *sql.Rows) ([]*warder.Agent, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: read agent: %w", err)
 		}
-		if err := json.Unmarshal(config, &a.Config); err != nil {
+		if a.Config, err = decoded.config(config); err != nil {
 			return nil, fmt.Errorf("sqlstore: agent %s: decode config: %w", a.ID, err)
 		}
-		if err := json.Unmarshal(containerConfig, &a.ContainerConfig); err != nil {
+		if a.ContainerConfig, err = decoded.container(containerConfig); err != nil {
 			return nil, fmt.Errorf("sqlstore: agent %s: decode container_config: %w", a.ID, err)
 		}
 		a.HostPort = int(port.Int64)

@@ -33,6 +33,8 @@ type DB struct {
 	slots     chan struct{}
 	// stmts are the hot reads' prepared statements (SQLite only).
 	stmts statements
+	// decoded keeps agents' JSON columns decoded, by their text.
+	decoded decodedCache
 }
 
 // open checks that the database behind db answers and brings its schema up
