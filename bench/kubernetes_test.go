@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ import (
 //
 //   - warder: POST /api/agents/{id}/start, then GET /proxy/health through
 //     Warder every 5 ms until it answers 200.
-//   - kubectl: `kubectl apply` of the Pod Warder made for that agent (read
+//   - kubectl: `kubectl apply -f` of the Pod Warder made for that agent (read
 //     back with kubectl, renamed, its status and server-set fields
 //     removed, its env read from the same Secret), `kubectl wait` for its
 //     pod IP, then GET /health on it every 5 ms until 200.
@@ -40,16 +39,8 @@ func BenchmarkKubernetesStart(b *testing.B) {
 	ts, cluster := e2etest.NewKubernetesServer(b, nil)
 	bc := benchLogin(b, ts.URL)
 	ns := ts.Config.K8sNamespace
-	kubectl := func(stdin string, args ...string) (string, error) {
-		bin := strings.TrimSpace(readFile(b, cluster.Dir+"/run/bin")) + "/kubectl"
-		cmd := exec.Command(bin, append([]string{"--kubeconfig", cluster.Kubeconfig, "-n", ns}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return string(out), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out), nil
-	}
+	kubectl := func(args ...string) (string, error) { return cluster.Try(append([]string{"-n", ns}, args...)...) }
+	manifestFile := b.TempDir() + "/floor.json"
 	must := func(out string, err error) string {
 		if err != nil {
 			b.Fatal(err)
@@ -74,11 +65,10 @@ func BenchmarkKubernetesStart(b *testing.B) {
 			return time.Since(t0)
 		}
 		floorName := testenv.UniqueName("bench-floor-")
-		var manifest string
 		kubectlSide := func() time.Duration {
 			t0 := time.Now()
-			must(kubectl(manifest, "apply", "-f", "-"))
-			ip := strings.Trim(must(kubectl("", "wait", "pod/"+floorName, "--for=jsonpath={.status.podIP}", "--timeout=120s", "-o", "jsonpath={.status.podIP}")), "'")
+			must(kubectl("apply", "-f", manifestFile))
+			ip := strings.Trim(must(kubectl("wait", "pod/"+floorName, "--for=jsonpath={.status.podIP}", "--timeout=120s", "-o", "jsonpath={.status.podIP}")), "'")
 			for {
 				resp, err := hc.Get("http://" + ip + ":8000/health")
 				if err == nil {
@@ -93,7 +83,10 @@ func BenchmarkKubernetesStart(b *testing.B) {
 		// The floor's manifest is the Pod Warder makes: start the agent
 		// once to read it, then stop it again.
 		bc.call(b, "POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
-		manifest = floorManifest(b, must(kubectl("", "get", "pod", warder.ContainerName(a.ID), "-o", "json")), floorName)
+		manifest := floorManifest(b, must(kubectl("get", "pod", warder.ContainerName(a.ID), "-o", "json")), floorName)
+		if err := os.WriteFile(manifestFile, []byte(manifest), 0o600); err != nil {
+			b.Fatal(err)
+		}
 		bc.call(b, "POST", "/api/agents/"+a.ID+"/stop", nil, 200, nil)
 
 		var dw, dk time.Duration
@@ -102,7 +95,7 @@ func BenchmarkKubernetesStart(b *testing.B) {
 		} else {
 			dk, dw = kubectlSide(), warderSide()
 		}
-		must(kubectl("", "delete", "pod", floorName, "--grace-period=0", "--force", "--wait=true"))
+		must(kubectl("delete", "pod", floorName, "--grace-period=0", "--force", "--wait=true"))
 		bc.call(b, "DELETE", "/api/agents/"+a.ID, nil, 200, nil)
 		if i < 0 {
 			continue
@@ -132,12 +125,4 @@ func floorManifest(tb testing.TB, raw, name string) string {
 	delete(spec, "nodeName")
 	out, _ := json.Marshal(p)
 	return string(out)
-}
-
-func readFile(tb testing.TB, path string) string {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return string(raw)
 }

@@ -60,12 +60,13 @@ type podSeen struct {
 	running  bool
 	restarts int
 	exited   bool
+	oom      bool // the last exit was an OOM kill
 }
 
 func seenOf(p *pod) podSeen {
 	var st warder.ContainerState
 	podState(&st, p)
-	return podSeen{running: st.Running(), restarts: st.RestartCount, exited: st.Phase == warder.PhaseExited || st.Restarting()}
+	return podSeen{running: st.Running(), restarts: st.RestartCount, exited: st.Phase == warder.PhaseExited || st.Restarting(), oom: st.OOMKilled}
 }
 
 // follow reads one watch until it ends, calling fn for each change, and
@@ -106,7 +107,7 @@ func (r *Runtime) follow(body io.Reader, version string, seen map[string]podSeen
 			e.Kind = warder.EventStarted
 		case now.exited && (!was.exited || now.restarts != was.restarts):
 			e.Kind = warder.EventExited
-			if oomKilled(p) {
+			if now.oom {
 				oom := e
 				oom.Kind = warder.EventOOMKilled
 				fn(oom)
@@ -117,11 +118,4 @@ func (r *Runtime) follow(body io.Reader, version string, seen map[string]podSeen
 		seen[name] = now
 		fn(e)
 	}
-}
-
-// oomKilled reports whether the agent's last exit was an OOM kill.
-func oomKilled(p *pod) bool {
-	var st warder.ContainerState
-	podState(&st, p)
-	return st.OOMKilled
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,7 +54,7 @@ func (r *Runtime) StreamLogs(ctx context.Context, id string, opts warder.LogOpti
 	}
 	q := []string{"container", containerName, "timestamps", "true"}
 	if opts.Lines > 0 {
-		q = append(q, "tailLines", itoa(opts.Lines))
+		q = append(q, "tailLines", strconv.Itoa(opts.Lines))
 	}
 	if !opts.Since.IsZero() {
 		q = append(q, "sinceTime", opts.Since.UTC().Format(time.RFC3339))

@@ -385,6 +385,3 @@ func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 	}
 	return out, nil
 }
-
-// itoa is strconv.Itoa, for query values.
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -43,17 +43,9 @@ func NewServer(tb testing.TB, change func(*app.Config)) *apitest.Server {
 // removeAll removes every agent's container, the workspaces and the
 // networks, by exact name. A server pointed at no Docker made nothing to remove.
 func removeAll(tb testing.TB, a *app.App, network string) {
+	removeWorkloads(tb, a)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	agents, err := a.Store().ListAgents(ctx, warder.AgentFilter{})
-	if err != nil {
-		tb.Errorf("cleanup: listing agents: %v", err)
-	}
-	for _, ag := range agents {
-		if err := a.Runtime().Remove(ctx, warder.ContainerName(ag.ID)); err != nil && !errors.Is(err, warder.ErrUnavailable) {
-			tb.Errorf("cleanup: removing container of %s: %v", ag.ID, err)
-		}
-	}
 	// Workspace helpers still running when the test ended (they remove
 	// themselves when they exit) and the workspaces, kept ones too.
 	if err := a.Runtime().(*docker.Runtime).RemoveWorkspaces(ctx); err != nil && !errors.Is(err, warder.ErrUnavailable) {

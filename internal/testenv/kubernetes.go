@@ -80,23 +80,28 @@ func (c *Cluster) run(args ...string) (string, error) {
 	return string(out), nil
 }
 
-var imported sync.Map // image name -> error (nil once imported)
+// imported holds one *importOnce per image name.
+var imported sync.Map
+
+type importOnce struct {
+	once sync.Once
+	err  error
+}
 
 // ImportImage copies a Docker image into the cluster's container runtime,
 // once per test binary: nothing can be pulled here, so this is how the
 // cluster gets the agent image (an operator names a registry instead).
 func (c *Cluster) ImportImage(tb testing.TB, image string) {
 	tb.Helper()
-	v, _ := imported.LoadOrStore(image, &sync.Once{})
-	var err error
-	v.(*sync.Once).Do(func() {
+	v, _ := imported.LoadOrStore(image, &importOnce{})
+	im := v.(*importOnce)
+	im.once.Do(func() {
 		cmd := exec.Command("sh", "-c", `docker save "$1" | ctr -a "$2" -n k8s.io images import -`, "import", image, c.socket)
-		if out, cerr := cmd.CombinedOutput(); cerr != nil {
-			err = fmt.Errorf("%w: %s", cerr, out)
-			imported.Store(image+"\x00err", err)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			im.err = fmt.Errorf("%w: %s", err, out)
 		}
 	})
-	if e, ok := imported.Load(image + "\x00err"); ok {
-		tb.Fatalf("importing %s into the test cluster: %v", image, e)
+	if im.err != nil {
+		tb.Fatalf("importing %s into the test cluster: %v", image, im.err)
 	}
 }
