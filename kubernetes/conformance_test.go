@@ -2,6 +2,7 @@ package kubernetes_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +22,12 @@ func TestMain(m *testing.M) { e2etest.Main(m) }
 // newRuntime returns a runtime on the test cluster in a namespace of its
 // own, set up, with the test agent image imported; the namespace and all
 // in it are deleted when the test ends.
-func newRuntime(t *testing.T) (*kubernetes.Runtime, *testenv.Cluster, string) {
+func newRuntime(t *testing.T) (r *kubernetes.Runtime, c *testenv.Cluster, image, ns string) {
 	t.Helper()
-	c := testenv.Kubernetes(t)
-	image, _ := e2etest.AgentImage(t)
+	c = testenv.Kubernetes(t)
+	image, _ = e2etest.AgentImage(t)
 	c.ImportImage(t, image)
-	ns := testenv.UniqueName("wt-")
+	ns = testenv.UniqueName("wt-")
 	r, err := kubernetes.New(kubernetes.Config{Kubeconfig: c.Kubeconfig, Namespace: ns, Network: "warder_test", StartTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -40,12 +41,12 @@ func newRuntime(t *testing.T) (*kubernetes.Runtime, *testenv.Cluster, string) {
 	if err := r.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return r, c, image
+	return r, c, image, ns
 }
 
 // TestConformance runs the runtime conformance suite on the real cluster.
 func TestConformance(t *testing.T) {
-	r, _, image := newRuntime(t)
+	r, _, image, _ := newRuntime(t)
 	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
 	if err != nil {
 		t.Fatal(err)
@@ -75,14 +76,14 @@ func TestConformance(t *testing.T) {
 // TestSetupMakesPolicies checks the namespace and the NetworkPolicies that
 // isolate agents exist, and that Setup run twice changes nothing.
 func TestSetupMakesPolicies(t *testing.T) {
-	r, c, _ := newRuntime(t)
+	r, c, _, ns := newRuntime(t)
 	if err := r.Setup(context.Background()); err != nil {
 		t.Fatalf("second Setup: %v", err)
 	}
-	ns := strings.TrimSpace(c.Kubectl(t, "get", "networkpolicies", "-A", "-o", "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{\"\\n\"}{end}"))
+	have := strings.Fields(c.Kubectl(t, "get", "networkpolicies", "-n", ns, "-o", "jsonpath={.items[*].metadata.name}"))
 	for _, name := range r.PolicyNames() {
-		if !strings.Contains(ns, "/"+name) {
-			t.Errorf("policy %s missing; the cluster has:\n%s", name, ns)
+		if !slices.Contains(have, name) {
+			t.Errorf("policy %s missing from namespace %s, which has %v", name, ns, have)
 		}
 	}
 }
