@@ -3,6 +3,7 @@ package warder
 import (
 	"context"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 	"time"
@@ -72,6 +73,24 @@ const (
 	FileTypeSymlink = "symlink"
 	FileTypeOther   = "other"
 )
+
+// NewFileInfo describes the entry rel (named name) of a workspace; the
+// root itself ("") has no name.
+func NewFileInfo(rel, name string, mode fs.FileMode, size int64, mtime time.Time) FileInfo {
+	typ := FileTypeOther
+	switch {
+	case mode.IsDir():
+		typ = FileTypeDir
+	case mode&fs.ModeSymlink != 0:
+		typ = FileTypeSymlink
+	case mode.IsRegular():
+		typ = FileTypeFile
+	}
+	if rel == "" {
+		name = ""
+	}
+	return FileInfo{Name: name, Path: rel, Type: typ, Size: size, Mode: mode.String(), ModTime: mtime.UTC()}
+}
 
 // DirListing is GET /api/agents/{id}/files/{path} of a directory.
 type DirListing struct {

@@ -68,23 +68,7 @@ func (r *Runtime) StatFile(ctx context.Context, id, rel string) (warder.FileInfo
 	if err != nil {
 		return warder.FileInfo{}, err
 	}
-	return fileInfo(rel, st.Name, st.Mode, st.Size, st.Mtime), nil
-}
-
-func fileInfo(rel, name string, mode fs.FileMode, size int64, mtime time.Time) warder.FileInfo {
-	typ := warder.FileTypeOther
-	switch {
-	case mode.IsDir():
-		typ = warder.FileTypeDir
-	case mode&fs.ModeSymlink != 0:
-		typ = warder.FileTypeSymlink
-	case mode.IsRegular():
-		typ = warder.FileTypeFile
-	}
-	if rel == "" {
-		name = ""
-	}
-	return warder.FileInfo{Name: name, Path: rel, Type: typ, Size: size, Mode: mode.String(), ModTime: mtime.UTC()}
+	return warder.NewFileInfo(rel, st.Name, st.Mode, st.Size, st.Mtime), nil
 }
 
 // ListDir reads the directory's tar and keeps its direct entries: the
@@ -118,7 +102,7 @@ func (r *Runtime) ListDir(ctx context.Context, id, rel string, limit int) ([]*wa
 		if name == "" || name == "." || strings.Contains(name, "/") {
 			continue
 		}
-		fi := fileInfo(path.Join(rel, name), name, h.FileInfo().Mode(), h.Size, h.ModTime)
+		fi := warder.NewFileInfo(path.Join(rel, name), name, h.FileInfo().Mode(), h.Size, h.ModTime)
 		out = append(out, &fi)
 	}
 	return out, nil

@@ -28,7 +28,7 @@ func newRuntime(t *testing.T) (r *kubernetes.Runtime, c *testenv.Cluster, image,
 	image, _ = e2etest.AgentImage(t)
 	c.ImportImage(t, image)
 	ns = testenv.UniqueName("wt-")
-	r, err := kubernetes.New(kubernetes.Config{Kubeconfig: c.Kubeconfig, Namespace: ns, Network: "warder_test", StartTimeout: time.Minute})
+	r, err := kubernetes.New(kubernetes.Config{Kubeconfig: c.Kubeconfig, Namespace: ns, Network: "warder_test", StartTimeout: time.Minute, HelperImage: image})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ const (
 	// when it runs in the cluster.
 	labelControlPlane = "warder.io/control-plane"
 	containerName     = "agent"
+	workspaceVolume   = "workspace"
 )
 
 // What the record says the workload should be doing.
@@ -142,6 +143,12 @@ func podOf(namespace string, spec warder.ContainerSpec, workload string) pod {
 		uid, gid := nonRootIDs()
 		psc.RunAsUser, psc.RunAsGroup, psc.RunAsNonRoot = &uid, &gid, &yes
 	}
+	vols := []volume{{Name: "tmp", EmptyDir: &emptyDir{Medium: "Memory", SizeLimit: strconv.Itoa(tmpBytes)}}}
+	if ws := spec.Workspace; ws != nil {
+		vols = append(vols, volume{Name: workspaceVolume, PersistentVolumeClaim: &claimSource{ClaimName: ws.Name}})
+		c.VolumeMounts = append(c.VolumeMounts, volumeMount{Name: workspaceVolume, MountPath: ws.MountPath})
+		workspaceOwner(psc)
+	}
 	annotations := map[string]string{annotWorkload: workload}
 	for k, v := range spec.Labels {
 		annotations[k] = v
@@ -158,7 +165,7 @@ func podOf(namespace string, spec warder.ContainerSpec, workload string) pod {
 			AutomountServiceAccountToken: &no,
 			EnableServiceLinks:           &no,
 			SecurityContext:              psc,
-			Volumes:                      []volume{{Name: "tmp", EmptyDir: &emptyDir{Medium: "Memory", SizeLimit: strconv.Itoa(tmpBytes)}}},
+			Volumes:                      vols,
 		},
 	}
 }
@@ -175,6 +182,18 @@ func bytesQuantity(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// workspaceOwner has the kubelet give a workspace to the agent's group
+// (where the volume's driver lets it set ownership; most block and local
+// volumes do), so an agent running as NonRootUser can write to a volume
+// whose root the node made root's. An agent allowed root needs nothing.
+// Only the root's ownership is checked on later mounts.
+func workspaceOwner(psc *podSecurityContext) {
+	if psc.RunAsGroup != nil {
+		g := *psc.RunAsGroup
+		psc.FSGroup, psc.FSGroupChangePolicy = &g, "OnRootMismatch"
+	}
 }
 
 func nonRootIDs() (uid, gid int64) {

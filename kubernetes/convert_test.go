@@ -60,6 +60,36 @@ func TestPodOfIsHardened(t *testing.T) {
 	}
 }
 
+// TestPodOfMountsWorkspace: the workspace claim is mounted at its path,
+// owned by the agent's group, and only the root checked on later mounts;
+// an agent allowed root gets no fsGroup.
+func TestPodOfMountsWorkspace(t *testing.T) {
+	spec := testSpec()
+	spec.Workspace = &warder.WorkspaceSpec{Name: "warder-ws-a1", MountPath: warder.WorkspaceMountPath}
+	p := podOf("ns", spec, "uid-1")
+	var claimName string
+	for _, v := range p.Spec.Volumes {
+		if v.Name == workspaceVolume && v.PersistentVolumeClaim != nil {
+			claimName = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	mounted := false
+	for _, m := range p.Spec.Containers[0].VolumeMounts {
+		mounted = mounted || m.Name == workspaceVolume && m.MountPath == "/data" && !m.ReadOnly
+	}
+	psc := p.Spec.SecurityContext
+	if claimName != "warder-ws-a1" || !mounted || psc.FSGroup == nil || *psc.FSGroup != 65534 || psc.FSGroupChangePolicy != "OnRootMismatch" {
+		t.Fatalf("claim %q, mounted %v, security %+v", claimName, mounted, psc)
+	}
+	spec.AllowRoot = true
+	if psc := podOf("ns", spec, "uid-1").Spec.SecurityContext; psc.FSGroup != nil {
+		t.Fatalf("an agent allowed root has fsGroup %d", *psc.FSGroup)
+	}
+	if p := podOf("ns", testSpec(), "uid-1"); len(p.Spec.Volumes) != 1 {
+		t.Fatalf("no workspace, volumes %+v", p.Spec.Volumes)
+	}
+}
+
 func TestRecordKeepsSpecWithoutEnv(t *testing.T) {
 	rec, err := recordOf("ns", testSpec())
 	if err != nil {

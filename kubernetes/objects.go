@@ -64,13 +64,18 @@ type podSpec struct {
 	Volumes                       []volume            `json:"volumes,omitempty"`
 	NodeName                      string              `json:"nodeName,omitempty"`
 	HostUsers                     *bool               `json:"hostUsers,omitempty"`
+	ActiveDeadlineSeconds         *int64              `json:"activeDeadlineSeconds,omitempty"`
 }
 
 type podSecurityContext struct {
-	RunAsUser      *int64          `json:"runAsUser,omitempty"`
-	RunAsGroup     *int64          `json:"runAsGroup,omitempty"`
-	RunAsNonRoot   *bool           `json:"runAsNonRoot,omitempty"`
-	SeccompProfile *seccompProfile `json:"seccompProfile,omitempty"`
+	// FSGroup owns the pod's volumes, where their driver lets the kubelet
+	// set ownership, so a non-root agent can write its workspace.
+	FSGroup             *int64          `json:"fsGroup,omitempty"`
+	FSGroupChangePolicy string          `json:"fsGroupChangePolicy,omitempty"`
+	RunAsUser           *int64          `json:"runAsUser,omitempty"`
+	RunAsGroup          *int64          `json:"runAsGroup,omitempty"`
+	RunAsNonRoot        *bool           `json:"runAsNonRoot,omitempty"`
+	SeccompProfile      *seccompProfile `json:"seccompProfile,omitempty"`
 }
 
 type seccompProfile struct {
@@ -81,6 +86,8 @@ type container struct {
 	Name            string           `json:"name"`
 	Image           string           `json:"image"`
 	ImagePullPolicy string           `json:"imagePullPolicy,omitempty"`
+	Command         []string         `json:"command,omitempty"`
+	Args            []string         `json:"args,omitempty"`
 	Ports           []containerPort  `json:"ports,omitempty"`
 	EnvFrom         []envFrom        `json:"envFrom,omitempty"`
 	Resources       resources        `json:"resources,omitzero"`
@@ -114,12 +121,42 @@ type securityContext struct {
 }
 
 type capabilities struct {
+	Add  []string `json:"add,omitempty"`
 	Drop []string `json:"drop,omitempty"`
 }
 
 type volume struct {
-	Name     string    `json:"name"`
-	EmptyDir *emptyDir `json:"emptyDir,omitempty"`
+	Name                  string       `json:"name"`
+	EmptyDir              *emptyDir    `json:"emptyDir,omitempty"`
+	PersistentVolumeClaim *claimSource `json:"persistentVolumeClaim,omitempty"`
+}
+
+type claimSource struct {
+	ClaimName string `json:"claimName"`
+}
+
+// claim is a PersistentVolumeClaim: an agent's workspace.
+type claim struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Metadata   meta        `json:"metadata"`
+	Spec       claimSpec   `json:"spec"`
+	Status     claimStatus `json:"status,omitzero"`
+}
+
+type claimSpec struct {
+	AccessModes      []string  `json:"accessModes"`
+	Resources        resources `json:"resources"`
+	StorageClassName *string   `json:"storageClassName,omitempty"`
+}
+
+type claimStatus struct {
+	Phase string `json:"phase,omitempty"`
+}
+
+type claimList struct {
+	Metadata listMeta `json:"metadata"`
+	Items    []claim  `json:"items"`
 }
 
 type emptyDir struct {
@@ -130,6 +167,7 @@ type emptyDir struct {
 type volumeMount struct {
 	Name      string `json:"name"`
 	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
 }
 
 type podStatus struct {

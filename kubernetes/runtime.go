@@ -32,6 +32,14 @@ type Config struct {
 	// StartTimeout bounds how long Start waits for the Pod to run (image
 	// pull, scheduling); 0 means 2 minutes.
 	StartTimeout time.Duration
+	// HelperImage is the default agent image (WARDER_IMAGE), whose
+	// /warder-agent the workspace helpers run (files.go); the nodes must
+	// have it or be able to pull it. "" turns workspaces, files and exec
+	// off.
+	HelperImage string
+	// StorageClass is the class of agents' workspace claims
+	// (WARDER_K8S_STORAGE_CLASS); "" is the cluster's default class.
+	StorageClass string
 	// Logger is told of what Setup makes; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -71,10 +79,12 @@ func (r *Runtime) Close() error {
 }
 
 // Info: no host ports (agents are reached at their pod IP), no stats
-// stream (the kubelet's summary is polled), and restart policies as the
-// Pod's restartPolicy.
+// stream (the kubelet's summary is polled), restart policies as the Pod's
+// restartPolicy, exec through the API server, and workspaces as claims
+// when the helpers' image is known.
 func (r *Runtime) Info() warder.RuntimeInfo {
-	return warder.RuntimeInfo{Name: "kubernetes", RestartPolicies: true}
+	ws := r.cfg.HelperImage != ""
+	return warder.RuntimeInfo{Name: "kubernetes", RestartPolicies: true, Workspaces: ws, Exec: true}
 }
 
 // Ping asks the API server for its version, which any credential may.
@@ -199,6 +209,11 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	rec, err := recordOf(r.cfg.Namespace, spec)
 	if err != nil {
 		return "", err
+	}
+	if spec.Workspace != nil {
+		if err := r.ensureClaim(ctx, spec.Workspace); err != nil {
+			return "", err
+		}
 	}
 	if err := r.Remove(ctx, spec.Name); err != nil {
 		return "", err

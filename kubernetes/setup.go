@@ -69,6 +69,8 @@ func (r *Runtime) PolicyNames() []string {
 //     not subject to policies on common plugins. So agents cannot reach
 //     each other, whoever owns them.
 //   - an agent on the internal network may open no connection at all.
+//   - a workspace helper (files.go) may neither be reached nor reach out:
+//     Warder talks to it through the API server's exec only.
 func (r *Runtime) policies() []networkPolicy {
 	agents := map[string]string{warder.LabelManaged: r.cfg.Network}
 	internal := map[string]string{warder.LabelManaged: r.cfg.Network, labelNetwork: warder.NetworkInternal}
@@ -93,6 +95,14 @@ func (r *Runtime) policies() []networkPolicy {
 			Spec: networkPolicySpec{
 				PodSelector: labelSelector{MatchLabels: internal},
 				PolicyTypes: []string{"Egress"},
+			},
+		},
+		{
+			APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy",
+			Metadata: meta{Name: base + "-helpers", Namespace: r.cfg.Namespace, Labels: labels},
+			Spec: networkPolicySpec{
+				PodSelector: labelSelector{MatchLabels: map[string]string{labelHelper: r.cfg.Network}},
+				PolicyTypes: []string{"Ingress", "Egress"},
 			},
 		},
 	}

@@ -33,6 +33,9 @@ var builtins = map[string]func(args []string, in io.Reader, out, errw io.Writer)
 	"kill-exec": builtinKillExec,
 	"own":       builtinOwn,
 	"tick":      builtinTick,
+	"fsop":      builtinFsop,
+	"ln":        builtinLn,
+	"with-env":  builtinWithEnv,
 }
 
 // tick N SECONDS: write "tick 1" ... "tick N" on stdout, one every
@@ -159,6 +162,19 @@ func builtinCat(args []string, in io.Reader, out, errw io.Writer) int {
 		}
 	}
 	return code
+}
+
+// ln TARGET LINK: make LINK a symbolic link to TARGET.
+func builtinLn(args []string, _ io.Reader, _, errw io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(errw, "usage: ln TARGET LINK")
+		return 2
+	}
+	if err := os.Symlink(args[0], args[1]); err != nil {
+		fmt.Fprintln(errw, "ln:", err)
+		return 1
+	}
+	return 0
 }
 
 // env: the environment, one KEY=VALUE a line.

@@ -105,6 +105,8 @@ func openKubernetes(cfg Config, _ warder.PortStore, log *slog.Logger) (Backend, 
 	return kubernetes.New(kubernetes.Config{
 		Kubeconfig:   cfg.Kubeconfig,
 		Namespace:    cfg.K8sNamespace,
+		StorageClass: cfg.K8sStorageClass,
+		HelperImage:  cfg.Image,
 		Network:      cfg.Network,
 		StartTimeout: cfg.StartTimeout,
 		Logger:       log,

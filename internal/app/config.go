@@ -59,6 +59,9 @@ type Config struct {
 	// the credentials of the pod Warder runs in.
 	Kubeconfig   string
 	K8sNamespace string
+	// K8sStorageClass (WARDER_K8S_STORAGE_CLASS) is the StorageClass of
+	// agents' workspace claims; "" is the cluster's default.
+	K8sStorageClass string
 	// AllowRoot lets images without a non-root USER run as root.
 	AllowRoot bool
 	// Registration is "open" (anyone may register) or "closed" (only the
@@ -135,6 +138,7 @@ func LoadConfig(args []string) (Config, error) {
 	c.Runtime = env("WARDER_RUNTIME", "docker")
 	c.Kubeconfig = env("KUBECONFIG", "")
 	c.K8sNamespace = env("WARDER_K8S_NAMESPACE", "warder-agents")
+	c.K8sStorageClass = env("WARDER_K8S_STORAGE_CLASS", "")
 	c.Registration = env("WARDER_REGISTRATION", "open")
 	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
 		return c, err

@@ -27,6 +27,7 @@ halt() { # name [seconds]: TERM, then KILL, the recorded pid only
 }
 
 # Pods first, while the kubelet can still tear their sandboxes down.
+halt provisioner 5
 halt kube-controller-manager
 if alive kube-apiserver && alive kubelet && [[ -x $BIN/kubectl ]]; then
   "$BIN/kubectl" --kubeconfig "$WORK/kubeconfig" --request-timeout=10s delete pods --all -A \

@@ -234,4 +234,19 @@ spawn kubelet "$BIN/kubelet" --config "$RUN/kubelet.yaml" --kubeconfig "$RUN/kub
 until_ok "node $NODE_NAME" 180 "${KUBECTL[@]}" wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
 until_ok "default service account" 60 "${KUBECTL[@]}" get serviceaccount default
 echo "$NODE_IP" > "$RUN/node-ip"
+echo "$NODE_NAME" > "$RUN/node-name"
+
+# --- storage: a default StorageClass and provisioner.sh, which makes a local volume per claim ----
+"${KUBECTL[@]}" apply -f - > /dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: warder-local
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: warder.test/local
+reclaimPolicy: Retain
+volumeBindingMode: Immediate
+YAML
+spawn provisioner bash "$here/provisioner.sh" "$WORK"
+say "storage provisioner started (volumes in $WORK/volumes)"
 say "cluster up: KUBECONFIG=$WORK/kubeconfig"

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runFsop(t *testing.T, in io.Reader, args ...string) (string, string, int) {
+	t.Helper()
+	if in == nil {
+		in = strings.NewReader("")
+	}
+	var out, errw bytes.Buffer
+	code := builtinFsop(args, in, &out, &errw)
+	return out.String(), errw.String(), code
+}
+
+func tarFiles(t *testing.T, entries ...tar.Header) io.Reader {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, h := range entries {
+		body := h.Linkname
+		if h.Typeflag == tar.TypeReg {
+			h.Size, h.Linkname = int64(len(body)), ""
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			tw.Write([]byte(body))
+		}
+	}
+	tw.Close()
+	return &b
+}
+
+// TestFsopRoundTrip: a tar extracted into a directory that does not
+// exist yet is there to stat, list and read back as a tar, and rm
+// removes the tree.
+func TestFsopRoundTrip(t *testing.T) {
+	root := t.TempDir()
+	// Linkname carries a regular file's body in tarFiles.
+	in := tarFiles(t, tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755},
+		tar.Header{Name: "d/a.txt", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "hello"})
+	if _, e, code := runFsop(t, in, "untar", root, "x/y"); code != 0 {
+		t.Fatalf("untar: %d %s", code, e)
+	}
+	out, _, code := runFsop(t, nil, "stat", root, "x/y/d/a.txt")
+	var st fsEntry
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Size != 5 || st.Name != "a.txt" || !st.Mode.IsRegular() {
+		t.Fatalf("stat: %d %q", code, out)
+	}
+	out, _, code = runFsop(t, nil, "list", root, "x/y", "10")
+	var list []fsEntry
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].Name != "d" || !list[0].Mode.IsDir() {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	out, _, code = runFsop(t, nil, "tar", root, "x/y/d")
+	tr := tar.NewReader(strings.NewReader(out))
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+		if h.Name == "d/a.txt" {
+			if b, _ := io.ReadAll(tr); string(b) != "hello" {
+				t.Fatalf("tar holds %q", b)
+			}
+		}
+	}
+	if code != 0 || strings.Join(names, ",") != "d/,d/a.txt" {
+		t.Fatalf("tar: %d %v", code, names)
+	}
+	if _, _, code := runFsop(t, nil, "list", root, "x/y/d/a.txt"); code != fsNotDir {
+		t.Fatalf("list of a file: %d", code)
+	}
+	if _, _, code := runFsop(t, nil, "rm", root, "x"); code != 0 {
+		t.Fatalf("rm: %d", code)
+	}
+	if _, _, code := runFsop(t, nil, "stat", root, "x"); code != fsNotFound {
+		t.Fatalf("stat after rm: %d", code)
+	}
+	if _, _, code := runFsop(t, nil, "rm", root, "x"); code != 0 {
+		t.Fatalf("rm of nothing: %d", code)
+	}
+}
+
+// TestFsopRefusesLinksAndEscapes: nothing goes through a symlink, and a
+// tar cannot name a place outside the directory or make a link.
+func TestFsopRefusesLinksAndEscapes(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o600)
+	if err := os.Symlink(outside, filepath.Join(root, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"stat", root, "escape/secret"}, {"list", root, "escape"}, {"tar", root, "escape/secret"},
+		{"rm", root, "escape/secret"}, {"untar", root, "escape/new"}, {"stat", root, "../x"},
+	} {
+		if _, _, code := runFsop(t, tarFiles(t), args...); code != fsInvalid {
+			t.Errorf("%v: exit %d, want %d", args, code, fsInvalid)
+		}
+	}
+	for _, h := range []tar.Header{
+		{Name: "../up.txt", Typeflag: tar.TypeReg, Linkname: "x"},
+		{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "/"},
+		{Name: "escape/in.txt", Typeflag: tar.TypeReg, Linkname: "x"},
+	} {
+		if _, _, code := runFsop(t, tarFiles(t, h), "untar", root, ""); code != fsInvalid {
+			t.Errorf("untar of %q: exit %d, want %d", h.Name, code, fsInvalid)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(outside, "in.txt")); err == nil {
+		t.Fatal("a file was written through the link")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "secret")); err != nil {
+		t.Fatal("rm went through the link")
+	}
+}
+
+// TestWithEnvUsage: with-env refuses a command line it cannot run.
+func TestWithEnvUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"m"}, {"m", "--"}, {"m", "NOEQUALS", "--", "/x"}} {
+		var errw bytes.Buffer
+		if code := builtinWithEnv(args, nil, io.Discard, &errw); code != 2 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+}
