@@ -38,9 +38,9 @@ const maxCachedRows = 1024
 //   - rowTTL after its read began, whatever else happens.
 //
 // A read racing a write must not store what it read after the write
-// forgot the row. So a miss leaves a pending entry with a token before
-// the query is sent; forget and flush delete entries; put stores a row
-// only under its token's entry, still pending.
+// forgot the row. So a read is handed a token, kept on the row's entry,
+// before its query is sent; forget and flush delete entries, tokens and
+// all; put stores a row only under the token its entry still holds.
 type rowCache struct {
 	mu sync.Mutex
 	m  map[string]*cachedRow
@@ -55,19 +55,29 @@ type rowCache struct {
 	ttl time.Duration
 }
 
-// cachedRow is an agent row, or a read of it in flight (agent nil).
+// cachedRow is an agent row (nil until first read), and the read of it
+// in flight, if any.
 type cachedRow struct {
 	agent *warder.Agent
-	token uint64
-	// read is when the read that fills the entry began: the row is
-	// served until read+rowTTL.
+	// read is when the read that fetched agent began: it is served until
+	// read+TTL.
 	read time.Time
+	// token names the read in flight (0: none), begun at since; put
+	// takes its row only under this token.
+	token uint64
+	since time.Time
 }
 
-// get returns a copy of the row of agent id if the cache holds it. On a
-// miss, a token other than 0 means the caller should read the row and
-// put it under that token; 0 means the cache is not to be used now
+// get returns a copy of the row of agent id if the cache holds it.
+// Otherwise a token other than 0 means the caller should read the row
+// and put it under that token; 0 means the cache is not to be used now
 // (shared is whether the database has other writers to hear of).
+//
+// A row in the last quarter of its TTL is refreshed ahead: the first
+// caller to find it there reads the database, while the others are
+// still served until the new row is in. Without that, every reader of a
+// busy agent missed together at each expiry and queried at once (on a
+// loaded machine, PostgreSQL's GET went from 0.5 of /healthz to 0.4).
 func (c *rowCache) get(id string, now time.Time, shared bool) (*warder.Agent, uint64) {
 	c.mu.Lock()
 	a, token := c.lookup(id, now, shared)
@@ -90,10 +100,18 @@ func (c *rowCache) lookup(id string, now time.Time, shared bool) (*warder.Agent,
 		ttl = rowTTL
 	}
 	e := c.m[id]
-	if e != nil && now.Sub(e.read) < ttl {
-		// A pending entry means another read is in flight since e.read
-		// and no write has intervened: this one may fill it as well.
-		return e.agent, e.token
+	if e != nil && e.agent != nil && now.Sub(e.read) < ttl {
+		if e.token != 0 || now.Sub(e.read) < ttl-ttl/4 {
+			return e.agent, 0
+		}
+		c.token++
+		e.token, e.since = c.token, now
+		return nil, e.token
+	}
+	if e != nil && e.token != 0 && now.Sub(e.since) < ttl {
+		// A read in flight since e.since, which no write has voided
+		// (forget deletes the entry): this caller may fill it as well.
+		return nil, e.token
 	}
 	if e == nil && len(c.m) >= maxCachedRows {
 		for k := range c.m { // map order is random enough for eviction
@@ -105,7 +123,7 @@ func (c *rowCache) lookup(id string, now time.Time, shared bool) (*warder.Agent,
 		c.m = make(map[string]*cachedRow)
 	}
 	c.token++
-	c.m[id] = &cachedRow{token: c.token, read: now}
+	c.m[id] = &cachedRow{token: c.token, since: now}
 	return nil, c.token
 }
 
@@ -115,8 +133,8 @@ func (c *rowCache) put(token uint64, a *warder.Agent) {
 	a = cloneAgent(a)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.m[a.ID]; e != nil && e.agent == nil && e.token == token {
-		e.agent = a
+	if e := c.m[a.ID]; e != nil && e.token == token {
+		e.agent, e.read, e.token = a, e.since, 0
 	}
 }
 

@@ -32,11 +32,39 @@ func TestRowCacheServesUntilTTL(t *testing.T) {
 	a := &warder.Agent{ID: "a", Name: "one"}
 	cacheRow(t, &c, a, now, false)
 	a.Name = "changed by the caller" // put kept its own copy
-	if got, _ := c.get("a", now.Add(rowTTL-time.Millisecond), false); got == nil || got.Name != "one" {
+	if got, _ := c.get("a", now.Add(rowTTL/2), false); got == nil || got.Name != "one" {
 		t.Fatalf("within the TTL: %+v", got)
 	}
 	if got, token := c.get("a", now.Add(rowTTL), false); got != nil || token == 0 {
 		t.Fatalf("at the TTL: %+v, token %d; want a miss to refill", got, token)
+	}
+}
+
+// TestRowCacheRefreshesAhead: in a row's last quarter one reader gets a
+// token to read it again while the others are still served; the new row
+// then lasts a TTL from when that read began. A write during the refresh
+// wins over it.
+func TestRowCacheRefreshesAhead(t *testing.T) {
+	var c rowCache
+	now := time.Now()
+	cacheRow(t, &c, &warder.Agent{ID: "a", Name: "one"}, now, false)
+	late := now.Add(rowTTL * 4 / 5)
+	got, token := c.get("a", late, false)
+	if got != nil || token == 0 {
+		t.Fatalf("first reader in the last quarter: %+v, token %d; want a token to refresh", got, token)
+	}
+	if got, other := c.get("a", late, false); got == nil || got.Name != "one" || other != 0 {
+		t.Fatalf("reader during the refresh: %+v, token %d; want the row", got, other)
+	}
+	c.put(token, &warder.Agent{ID: "a", Name: "two"})
+	if got, _ := c.get("a", late.Add(rowTTL/2), false); got == nil || got.Name != "two" {
+		t.Fatalf("after the refresh, within its TTL: %+v", got)
+	}
+	_, token = c.get("a", late.Add(rowTTL*4/5), false)
+	c.forget("a")
+	c.put(token, &warder.Agent{ID: "a", Name: "read before the write"})
+	if got, _ := c.get("a", late.Add(rowTTL*4/5), false); got != nil {
+		t.Fatalf("a refresh that raced a write was stored: %+v", got)
 	}
 }
 
