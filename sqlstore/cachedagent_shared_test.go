@@ -23,15 +23,22 @@ func waitSeen(t *testing.T, db *DB, id string, what string, seen func(*warder.Ag
 	return time.Since(start)
 }
 
+// mustTwoReplicas opens two handles on one new PostgreSQL database, a to
+// write and b serving CachedAgent from memory, and creates an agent.
+func mustTwoReplicas(t *testing.T) (a, b *DB, ag *warder.Agent) {
+	t.Helper()
+	a, b = mustOpenTwo(t)
+	mustServeCached(t, b)
+	return a, b, MustCreateAgent(t, a, MustCreateUser(t, a, "alice").ID, "shared")
+}
+
 // TestPostgresCachedAgentShared: whichever way one replica writes an
 // agent, including SQL that is not Warder's, the other replica's cache
 // stops serving the old row without waiting for its TTL (an hour here).
 func TestPostgresCachedAgentShared(t *testing.T) {
 	t.Parallel()
-	a, b := mustOpenTwo(t)
-	mustServeCached(t, b)
+	a, b, ag := mustTwoReplicas(t)
 	ctx := context.Background()
-	ag := MustCreateAgent(t, a, MustCreateUser(t, a, "alice").ID, "shared")
 	description := func(want string) func(*warder.Agent, error) bool {
 		return func(got *warder.Agent, err error) bool { return err == nil && got.Description == want }
 	}
@@ -77,10 +84,8 @@ func TestPostgresCachedAgentShared(t *testing.T) {
 // until it listens again, and then it caches, and hears, again.
 func TestPostgresCacheListenerLost(t *testing.T) {
 	t.Parallel()
-	a, b := mustOpenTwo(t)
-	mustServeCached(t, b)
+	a, b, ag := mustTwoReplicas(t)
 	ctx := context.Background()
-	ag := MustCreateAgent(t, a, MustCreateUser(t, a, "alice").ID, "unheard")
 	mustCache(t, b, ag.ID)
 
 	tx, err := a.db.BeginTx(ctx, nil)

@@ -165,15 +165,18 @@ func TestRowCacheBounded(t *testing.T) {
 // this test copy and change it too.
 func TestCloneAgentSharesNothing(t *testing.T) {
 	code := 3
-	a := &warder.Agent{
-		ID:       "a",
-		Config:   map[string]any{"nested": map[string]any{"list": []any{"x"}}},
-		ExitCode: &code,
-		ContainerConfig: warder.ContainerConfig{
-			EnvVars: map[string]string{"K": "v"}, SecretEnv: map[string]string{"S": "s"},
-			SecretEnvNames: []string{"S"},
-		},
+	sample := func() *warder.Agent {
+		return &warder.Agent{
+			ID:       "a",
+			Config:   map[string]any{"nested": map[string]any{"list": []any{"x"}}},
+			ExitCode: &code,
+			ContainerConfig: warder.ContainerConfig{
+				EnvVars: map[string]string{"K": "v"}, SecretEnv: map[string]string{"S": "s"},
+				SecretEnvNames: []string{"S"},
+			},
+		}
 	}
+	a := sample()
 	handled := map[string]bool{"Config": true, "ExitCode": true, "ContainerConfig.EnvVars": true,
 		"ContainerConfig.SecretEnv": true, "ContainerConfig.SecretEnvNames": true}
 	for _, f := range referenceFields(reflect.TypeFor[warder.Agent](), "") {
@@ -188,16 +191,7 @@ func TestCloneAgentSharesNothing(t *testing.T) {
 	c.ContainerConfig.EnvVars["K"] = "changed"
 	c.ContainerConfig.SecretEnv["S"] = "changed"
 	c.ContainerConfig.SecretEnvNames[0] = "changed"
-	want := &warder.Agent{
-		ID:       "a",
-		Config:   map[string]any{"nested": map[string]any{"list": []any{"x"}}},
-		ExitCode: &code,
-		ContainerConfig: warder.ContainerConfig{
-			EnvVars: map[string]string{"K": "v"}, SecretEnv: map[string]string{"S": "s"},
-			SecretEnvNames: []string{"S"},
-		},
-	}
-	if code != 3 || !reflect.DeepEqual(a, want) {
+	if code != 3 || !reflect.DeepEqual(a, sample()) {
 		t.Fatalf("changing the copy changed the original: %+v", a)
 	}
 }
