@@ -129,6 +129,13 @@ type AgentStore interface {
 	CreateAgent(ctx context.Context, a *Agent) error
 	// Agent returns the agent by id, or ErrNotFound.
 	Agent(ctx context.Context, id string) (*Agent, error)
+	// CachedAgent is Agent, possibly answered from memory: it reflects
+	// every write through this store that returned before it began, and
+	// other processes' writes within a second (at once on a store that
+	// hears of them). For showing an agent and checking who may see it;
+	// a read-modify-write reads with Agent, so as never to write back a
+	// row another process has just changed.
+	CachedAgent(ctx context.Context, id string) (*Agent, error)
 	// ListAgents returns the agents f selects, oldest first (by
 	// created_at, then id); never nil.
 	ListAgents(ctx context.Context, f AgentFilter) ([]*Agent, error)

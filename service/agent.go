@@ -14,10 +14,23 @@ import (
 // owned loads agent id if caller may see it. Another user's agent is
 // ErrNotFound, indistinguishable from one that does not exist.
 func (s *Service) owned(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+	return ownedBy(ctx, caller, id, s.store.Agent)
+}
+
+// visible is owned answered from the store's cache when it can be (see
+// warder.AgentStore.CachedAgent): for an answer that shows the agent, or
+// a check that the caller may see it, never for a row to change and
+// write back.
+func (s *Service) visible(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+	return ownedBy(ctx, caller, id, s.store.CachedAgent)
+}
+
+// ownedBy is owned and visible, reading the agent with read.
+func ownedBy(ctx context.Context, caller *warder.User, id string, read func(context.Context, string) (*warder.Agent, error)) (*warder.Agent, error) {
 	if err := validID(id); err != nil {
 		return nil, err
 	}
-	a, err := s.store.Agent(ctx, id)
+	a, err := read(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +117,7 @@ func (s *Service) ownerFor(ctx context.Context, caller *warder.User, userID stri
 
 // Agent returns one agent the caller may see.
 func (s *Service) Agent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
-	return s.owned(ctx, caller, id)
+	return s.visible(ctx, caller, id)
 }
 
 // ListAgents lists the caller's agents that q selects; an admin sees

@@ -115,7 +115,7 @@ func title(content string) string {
 
 // Conversations lists the agent's conversations, most recent first.
 func (s *Service) Conversations(ctx context.Context, caller *warder.User, agentID string, limit int) ([]*warder.Conversation, error) {
-	if _, err := s.owned(ctx, caller, agentID); err != nil {
+	if _, err := s.visible(ctx, caller, agentID); err != nil {
 		return nil, err
 	}
 	if limit < 1 || limit > 1000 {
@@ -127,7 +127,7 @@ func (s *Service) Conversations(ctx context.Context, caller *warder.User, agentI
 // Conversation returns one of the agent's conversations with its latest
 // limit messages.
 func (s *Service) Conversation(ctx context.Context, caller *warder.User, agentID, conversationID string, limit int) (*warder.Conversation, []*warder.Message, error) {
-	if _, err := s.owned(ctx, caller, agentID); err != nil {
+	if _, err := s.visible(ctx, caller, agentID); err != nil {
 		return nil, nil, err
 	}
 	if _, err := uuid.Parse(conversationID); err != nil {

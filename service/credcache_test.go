@@ -166,8 +166,16 @@ func TestCredentialCacheBounds(t *testing.T) {
 	now := time.Now()
 	u := &warder.User{ID: "u1", Key: &warder.APIKey{ID: "k1"}}
 	c.put(c.begin(), "h", u, now, time.Time{})
-	if got, ok := c.get("h", now.Add(999*time.Millisecond)); !ok || got.ID != "u1" {
+	if got, ok := c.get("h", now.Add(500*time.Millisecond)); !ok || got.ID != "u1" {
 		t.Fatalf("within the TTL: %v %v", got, ok)
+	}
+	// In the last quarter, one caller asks the store; the others are
+	// still served, up to the TTL and no further.
+	if _, ok := c.get("h", now.Add(800*time.Millisecond)); ok {
+		t.Fatal("the first caller in the last quarter was not sent to the store")
+	}
+	if got, ok := c.get("h", now.Add(999*time.Millisecond)); !ok || got.ID != "u1" {
+		t.Fatalf("while one caller refreshes: %v %v", got, ok)
 	}
 	if _, ok := c.get("h", now.Add(time.Second)); ok {
 		t.Fatal("believed at the TTL")

@@ -58,7 +58,7 @@ func gone(err error) error {
 
 // AgentEvents lists the agent's status history, oldest first.
 func (s *Service) AgentEvents(ctx context.Context, caller *warder.User, id string, limit int) ([]*warder.AgentEvent, error) {
-	if _, err := s.owned(ctx, caller, id); err != nil {
+	if _, err := s.visible(ctx, caller, id); err != nil {
 		return nil, err
 	}
 	if limit < 1 || limit > 1000 {

@@ -23,6 +23,7 @@ const agentColumns = `id, user_id, name, description, type, config, container_co
 // ErrConflict; an unknown UserID is ErrNotFound.
 func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) (err error) {
 	defer db.unavailable(&err)
+	defer func() { db.rows.forget(a.ID) }() // the ID may be made below
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create agent: %w", err)
@@ -94,6 +95,21 @@ func (db *DB) Agent(ctx context.Context, id string) (_ *warder.Agent, err error)
 		return nil, warder.Errorf(warder.ErrNotFound, "agent not found")
 	}
 	return agents[0], nil
+}
+
+// CachedAgent is Agent, answered from memory when the row was read less
+// than a second ago and not written since (see rowCache): for showing an
+// agent and checking who may see it. A read-modify-write uses Agent.
+func (db *DB) CachedAgent(ctx context.Context, id string) (*warder.Agent, error) {
+	a, token := db.rows.get(id, time.Now(), db.dialect.shared)
+	if a != nil {
+		return a, nil
+	}
+	a, err := db.Agent(ctx, id)
+	if err == nil && token != 0 {
+		db.rows.put(token, a)
+	}
+	return a, err
 }
 
 // ListAgents returns the agents f selects, oldest first: by created_at,
@@ -176,6 +192,7 @@ func whereClause(where []string) string {
 // LastUsedAt changes only through TouchAgent, for the same reason.
 func (db *DB) UpdateAgent(ctx context.Context, a *warder.Agent) (err error) {
 	defer db.unavailable(&err)
+	defer db.rows.forget(a.ID)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update agent: %w", err)
@@ -249,6 +266,7 @@ func (db *DB) updateAgent(ctx context.Context, tx *sql.Tx, a *warder.Agent) erro
 // DeleteAgent removes the agent with the given id, or returns ErrNotFound.
 func (db *DB) DeleteAgent(ctx context.Context, id string) (err error) {
 	defer db.unavailable(&err)
+	defer db.rows.forget(id)
 	res, err := db.db.ExecContext(ctx, `DELETE FROM agents WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete agent: %w", err)
@@ -266,6 +284,7 @@ func (db *DB) DeleteAgent(ctx context.Context, id string) (err error) {
 // last change reaches every replica's followers through the feed.
 func (db *DB) RecordDeletion(ctx context.Context, a *warder.Agent, ev *warder.AgentEvent) (err error) {
 	defer db.unavailable(&err)
+	defer db.rows.forget(a.ID)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete agent: %w", err)

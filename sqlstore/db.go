@@ -35,6 +35,8 @@ type DB struct {
 	stmts statements
 	// decoded keeps agents' JSON columns decoded, by their text.
 	decoded decodedCache
+	// rows keeps agent rows for CachedAgent.
+	rows rowCache
 }
 
 // open checks that the database behind db answers and brings its schema up

@@ -19,8 +19,13 @@ import (
 // and reads the new rows, so a change any replica records reaches every
 // replica's event streams; a client that reconnects asks any replica for
 // the rows after the last id it saw (Since).
+//
+// The same connection listens on agentChannel, where a trigger (migration
+// 0010) names every agent row written, by any process, so that each
+// replica's row cache (rowCache) drops it.
 const (
-	feedChannel = "warder_status"
+	feedChannel  = "warder_status"
+	agentChannel = "warder_agents"
 	// feedLockKey serializes the feed's inserts (see appendFeed).
 	feedLockKey = migrationLockKey + 1
 	// FeedWindow is how long changes are kept for clients that reconnect.
@@ -109,7 +114,8 @@ func (f *Feed) after(ctx context.Context, id int64, limit int) ([]warder.StatusC
 // own; when that breaks it reconnects (every second while the database is
 // down) and delivers what was recorded meanwhile, so nothing is missed
 // unless the outage outlasts FeedWindow. It also prunes changes older
-// than FeedWindow.
+// than FeedWindow. While it listens, the database's agent rows may be
+// served from memory (CachedAgent); while it does not, they are not.
 func (f *Feed) Run(ctx context.Context, deliver func(warder.StatusChange)) {
 	last := f.start
 	var pruned time.Time
@@ -134,9 +140,11 @@ func (f *Feed) listen(ctx context.Context, last *int64, pruned *time.Time, deliv
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+feedChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+feedChannel+"; LISTEN "+agentChannel); err != nil {
 		return err
 	}
+	f.db.rows.listening(true)
+	defer f.db.rows.listening(false)
 	// Listening before reading what came after *last: nothing committed
 	// later goes unnoticed.
 	for {
@@ -149,12 +157,29 @@ func (f *Feed) listen(ctx context.Context, last *int64, pruned *time.Time, deliv
 				f.log.Warn("status feed: pruning", "err", err)
 			}
 		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := conn.WaitForNotification(wctx)
-		cancel()
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err := f.wait(ctx, conn); err != nil {
 			return err
 		}
+	}
+}
+
+// wait returns when the feed may have new changes, or after 30 s (time
+// to prune). Agent rows notified meanwhile are dropped from the cache at
+// once, with no query.
+func (f *Feed) wait(ctx context.Context, conn *pgx.Conn) error {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		n, err := conn.WaitForNotification(wctx)
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			return nil
+		case err != nil:
+			return err
+		case n.Channel != agentChannel:
+			return nil
+		}
+		f.db.rows.notified(n.Payload)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 // holds a port gets ErrConflict too; an unknown agent ErrNotFound.
 func (db *DB) ClaimPort(ctx context.Context, agentID string, port int) (err error) {
 	defer db.unavailable(&err)
+	defer db.rows.forget(agentID)
 	if port < 1 || port > 65535 {
 		return warder.Errorf(warder.ErrInvalid, "port %d is not between 1 and 65535", port)
 	}
@@ -62,6 +63,7 @@ func (db *DB) ClaimPort(ctx context.Context, agentID string, port int) (err erro
 // longer exists, is not an error, so cleanup may call it twice.
 func (db *DB) ReleasePort(ctx context.Context, agentID string) (err error) {
 	defer db.unavailable(&err)
+	defer db.rows.forget(agentID)
 	if _, err := db.db.ExecContext(ctx, `UPDATE agents SET host_port = NULL WHERE id = $1`, agentID); err != nil {
 		return fmt.Errorf("sqlstore: release port: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 // status. ev.ID is set.
 func (db *DB) RecordStatus(ctx context.Context, a *warder.Agent, ev *warder.AgentEvent) (err error) {
 	defer db.unavailable(&err)
+	defer db.rows.forget(a.ID)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: record status: %w", err)
@@ -71,6 +72,7 @@ func (db *DB) AgentEvents(ctx context.Context, agentID string, limit int) (_ []*
 // error: use of an agent being deleted needs no record.
 func (db *DB) TouchAgent(ctx context.Context, agentID string, at time.Time) (err error) {
 	defer db.unavailable(&err)
+	defer db.rows.forget(agentID)
 	if _, err := db.db.ExecContext(ctx, `UPDATE agents SET last_used_at = $1 WHERE id = $2`, dbTime(at), agentID); err != nil {
 		return fmt.Errorf("sqlstore: touch agent: %w", err)
 	}
@@ -101,6 +103,7 @@ func (u nullUTCTime) Scan(src any) error {
 // returns ErrConflict when they are no longer old.
 func (db *DB) ResealSecrets(ctx context.Context, agentID, old, sealed string) (err error) {
 	defer db.unavailable(&err)
+	defer db.rows.forget(agentID)
 	res, err := db.db.ExecContext(ctx, `UPDATE agents SET secret_env = $1 WHERE id = $2 AND secret_env = $3`, sealed, agentID, old)
 	if err != nil {
 		return fmt.Errorf("sqlstore: reseal secrets: %w", err)
