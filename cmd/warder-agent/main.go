@@ -51,6 +51,10 @@
 //	                                 JSON string without end (json)
 //	WARDER_AGENT_LOG_FLOOD=NxK       before serving, write N lines of K KiB
 //	                                 to stdout, for tests of log bounds
+//
+// WARDER_AGENT_POOLED=1 (set by Warder's warm pool, not a knob) binds the
+// port, answers 503 and writes nothing until Warder writes the agent's
+// environment as one JSON line to its stdin (pooled.go).
 package main
 
 import (
@@ -103,13 +107,45 @@ func main() {
 }
 
 // serve runs the HTTP server until ctx is cancelled, then drains it. The
-// exit knob makes it return an exitCode instead, without draining.
+// exit knob makes it return an exitCode instead, without draining. With
+// WARDER_AGENT_POOLED=1 it is a warm pool's container: see servePooled.
 func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	env := parseEnv(environ)
+	if env[envPooled] == "1" {
+		return servePooled(ctx, logger, env, os.Stdin)
+	}
 	port, err := portFrom(env["PORT"])
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	var h swapHandler
+	srv, errc := startServer(ln, &h)
+	return run(ctx, logger, env, port, srv, errc, &h)
+}
+
+// startServer serves ln with h, which run fills in.
+func startServer(ln net.Listener, h http.Handler) (*http.Server, chan error) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	return srv, errc
+}
+
+// run configures the agent from env, puts its handler behind srv, and
+// serves until ctx ends or the exit knob fires. The start-up line is
+// written once the handler is in place: a warm pool's claim waits for it.
+func run(ctx context.Context, logger *log.Logger, env map[string]string, port int, srv *http.Server, errc chan error, sh *swapHandler) error {
+	defer srv.Close() // a no-op after a clean Shutdown
 	h, err := parseHooks(env)
 	if err != nil {
 		return err
@@ -130,9 +166,6 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	if a.Model != nil {
 		model = a.Model.name()
 	}
-	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d model=%s upstream=%s env=%v",
-		quote(a.ID), quote(a.Name), quote(a.Type), port, quote(model), quote(llm.where()), extraEnvNames(env))
-
 	if f := h.logFlood; f.lines > 0 {
 		// Before serving, so nothing else writes inside a flood line.
 		logger.Printf("warder-agent writing %d lines of %d KiB (%s)", f.lines, f.kib, envLogFlood)
@@ -140,19 +173,10 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           newHandler(a, logger),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	sh.set(newHandler(a, logger))
+	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d model=%s upstream=%s env=%v",
+		quote(a.ID), quote(a.Name), quote(a.Type), port, quote(model), quote(llm.where()), extraEnvNames(env))
+
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go h.hold(hctx, logger)
