@@ -55,7 +55,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	if err := s.admit(ctx, a, who); err != nil {
 		return err
 	}
-	err := s.ensureContainer(ctx, a)
+	err := s.ensureContainer(ctx, a, true)
 	if err == nil {
 		err = s.rt.Start(ctx, a.ContainerID)
 	}
@@ -65,7 +65,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 		// runtime then avoids that port). Start over once, with a new one.
 		s.log.WarnContext(ctx, "start failed; retrying with a new container", "agent", a.ID, "err", err)
 		if err = s.discardContainer(ctx, a); err == nil {
-			if err = s.ensureContainer(ctx, a); err == nil {
+			if err = s.ensureContainer(ctx, a, false); err == nil {
 				err = s.rt.Start(ctx, a.ContainerID)
 			}
 		}
@@ -145,8 +145,9 @@ func errText(err error) string {
 
 // ensureContainer makes sure a.ContainerID names an existing workload,
 // creating one when needed; the runtime claims or releases the agent's
-// host port as the spec asks.
-func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent) error {
+// host port as the spec asks. warm (a start, which runs the workload
+// anyway) first asks the runtime's warm pool for a running one.
+func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, warm bool) error {
 	if a.ContainerID != "" {
 		_, err := s.rt.Inspect(ctx, a.ContainerID)
 		if err == nil {
@@ -163,6 +164,12 @@ func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent) error {
 	}
 	if err := s.withSecrets(ctx, a, &spec); err != nil {
 		return err
+	}
+	if warm {
+		if cid := s.claimWarm(ctx, spec); cid != "" {
+			a.ContainerID, a.ContainerName = cid, spec.Name
+			return s.store.UpdateAgent(ctx, a) // reads back the port the claim handed over
+		}
 	}
 	cid, err := s.rt.Create(ctx, spec)
 	if err != nil {

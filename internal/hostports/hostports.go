@@ -31,6 +31,9 @@ type Allocator struct {
 
 	mu  sync.Mutex
 	bad map[int]time.Time // ports a start failed to bind, and when
+	// pooled are ports published for a warm pool's containers: no agent
+	// holds them in the store until a claim hands one over (Adopt).
+	pooled map[int]bool
 }
 
 // New returns an Allocator of the ports start to end, whose claims store
@@ -40,7 +43,7 @@ func New(store warder.PortStore, start, end int, free func(port int) bool) *Allo
 	if free == nil {
 		free = ListenFree("")
 	}
-	return &Allocator{store: store, start: start, end: end, free: free, bad: map[int]time.Time{}}
+	return &Allocator{store: store, start: start, end: end, free: free, bad: map[int]time.Time{}, pooled: map[int]bool{}}
 }
 
 // Range is "start-end".
@@ -73,7 +76,7 @@ func (p *Allocator) Claim(ctx context.Context, agentID string) (int, error) {
 		taken[u] = true
 	}
 	for port := p.start; port <= p.end; port++ {
-		if taken[port] || p.isBad(port) || !p.free(port) {
+		if taken[port] || p.pooled[port] || p.isBad(port) || !p.free(port) {
 			continue
 		}
 		err := p.store.ClaimPort(ctx, agentID, port)

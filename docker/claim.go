@@ -1,0 +1,207 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+var _ warder.WarmPool = (*Runtime)(nil)
+
+// claimTimeout bounds a claim's hand-over: the agent reads its
+// environment and answers within milliseconds; one that does not is
+// removed and the agent started cold.
+const claimTimeout = 10 * time.Second
+
+// agentStartLine starts the line warder-agent writes once it serves as
+// its agent: the claim waits for it.
+const agentStartLine = "warder-agent starting "
+
+// Claim hands a running pool container to spec's agent (warder.WarmPool):
+// renamed to the agent's container name (the rename is the claim: of two
+// processes, one wins), its volume made the agent's workspace, its host
+// port the agent's, its limits and restart policy the agent's (a live
+// update), and the agent's environment written to its stdin. A spec the
+// pool cannot serve, or an empty pool, is ErrNotFound.
+func (r *Runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (string, error) {
+	if reason := r.unfit(ctx, spec); reason != "" {
+		return "", warder.Errorf(warder.ErrNotFound, "no warm container: %s", reason)
+	}
+	if spec.Workspace != nil {
+		// A mount cannot be added to a running container: only an agent
+		// with no workspace yet (a first start) can take the pool's.
+		_, err := r.cli.VolumeInspect(ctx, spec.Workspace.Name, client.VolumeInspectOptions{})
+		if err == nil {
+			return "", warder.Errorf(warder.ErrNotFound, "no warm container: the agent's workspace already exists")
+		} else if !isNotFound(err) {
+			return "", mapErr(err, "inspect volume "+spec.Workspace.Name)
+		}
+	}
+	members, err := r.poolMembers(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	defer r.pool.refillSoon()
+	for _, c := range members {
+		if !unclaimed(c) {
+			continue
+		}
+		taken, err := r.take(ctx, strings.TrimPrefix(c.Names[0], "/"), spec.Name)
+		if err != nil {
+			return "", err
+		}
+		if !taken {
+			continue // another claim was first
+		}
+		port := hostPortOf(c)
+		if err := r.handOver(ctx, c.ID, poolVolumeOf(c), port, spec); err != nil {
+			// Nothing half-claimed stays: the caller starts the agent cold.
+			rctx := context.WithoutCancel(ctx)
+			if rerr := r.Remove(rctx, c.ID); rerr != nil {
+				r.log.Error("warm pool: removing a container whose claim failed", "container", c.ID, "err", rerr)
+			}
+			r.ports.Drop(port)
+			return "", err
+		}
+		return c.ID, nil
+	}
+	return "", warder.Errorf(warder.ErrNotFound, "no warm container: the pool is empty")
+}
+
+// unfit says why spec cannot have a pool container, "" when it can: the
+// pool runs the default image on its default port, published on the
+// egress network, as the image's own user.
+func (r *Runtime) unfit(ctx context.Context, spec warder.ContainerSpec) string {
+	switch {
+	case r.pool == nil:
+		return "no warm pool"
+	case spec.Image != r.cfg.DefaultImage:
+		return "only the default image is pooled"
+	case spec.Port != warder.DefaultContainerPort:
+		return "the agent listens on another port"
+	case spec.Internal || !spec.Publish:
+		return "internal agents are not pooled"
+	case spec.AllowRoot:
+		return "agents allowed to run as root are not pooled"
+	case spec.Workspace != nil && spec.Workspace.MountPath != warder.WorkspaceMountPath:
+		return "the workspace is mounted elsewhere"
+	}
+	if podman, err := r.isPodman(ctx); err != nil || podman {
+		return "no warm pool on this engine"
+	}
+	return ""
+}
+
+// take renames pool container from to the agent's name. false: another
+// claim renamed it first. A leftover holding the agent's name (a create
+// or claim interrupted before its id was saved) is removed first.
+func (r *Runtime) take(ctx context.Context, from, to string) (bool, error) {
+	_, err := r.cli.ContainerRename(ctx, from, client.ContainerRenameOptions{NewName: to})
+	if isConflict(err) {
+		if err := r.removeContainer(ctx, to); err != nil {
+			return false, err
+		}
+		_, err = r.cli.ContainerRename(ctx, from, client.ContainerRenameOptions{NewName: to})
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case isNotFound(err):
+		return false, nil
+	}
+	return false, mapErr(err, "rename pool container "+from)
+}
+
+// handOver makes the renamed container spec's agent's.
+func (r *Runtime) handOver(ctx context.Context, id, volume string, port int, spec warder.ContainerSpec) error {
+	if spec.Workspace != nil {
+		if volume == "" {
+			return fmt.Errorf("pool container %s has no volume", id)
+		}
+		if err := r.aliasWorkspace(ctx, spec.Workspace, volume); err != nil {
+			return err
+		}
+	}
+	if port == 0 {
+		return fmt.Errorf("pool container %s publishes no port", id)
+	}
+	if err := r.ports.Adopt(ctx, spec.AgentID, port); err != nil {
+		return err
+	}
+	rp, err := restartPolicy(spec.Restart)
+	if err != nil {
+		return err
+	}
+	pids := spec.PidsLimit
+	res := container.Resources{Memory: spec.MemoryBytes, MemorySwap: spec.MemoryBytes, NanoCPUs: spec.MilliCPUs * 1_000_000, PidsLimit: &pids}
+	if _, err := r.cli.ContainerUpdate(ctx, id, client.ContainerUpdateOptions{Resources: &res, RestartPolicy: &rp}); err != nil {
+		return mapErr(err, "update claimed container "+id)
+	}
+	return r.configure(ctx, id, spec.Env)
+}
+
+// configure writes env to the pooled agent's stdin and waits until it
+// says it serves as its agent. Only a holder of the Engine API can attach
+// to a container's stdin; the values never enter its configuration.
+func (r *Runtime) configure(ctx context.Context, id string, env map[string]string) error {
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	att, err := r.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return mapErr(err, "attach to claimed container "+id)
+	}
+	defer att.Close()
+	deadline, _ := ctx.Deadline()
+	_ = att.Conn.SetDeadline(deadline)
+	line, err := json.Marshal(map[string]any{"env": maps.Clone(env)})
+	if err != nil {
+		return err
+	}
+	if _, err := att.Conn.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("writing to claimed container %s: %w", id, err)
+	}
+	// Closing our side closes the agent's stdin (StdinOnce): it reads
+	// one line and nothing more can be written to it.
+	if err := att.CloseWrite(); err != nil {
+		return fmt.Errorf("closing the claimed container %s's stdin: %w", id, err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, att.Reader)
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
+	return awaitStartLine(bufio.NewReaderSize(pr, 4096))
+}
+
+// awaitStartLine reads output until warder-agent's start-up line; a log
+// flood before it (a test knob) is skipped, not held.
+func awaitStartLine(br *bufio.Reader) error {
+	atLineStart := true
+	for {
+		chunk, err := br.ReadSlice('\n')
+		// After the logger's date and time.
+		if atLineStart && strings.Contains(string(chunk), agentStartLine) {
+			return nil
+		}
+		atLineStart = err == nil
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+		case errors.Is(err, io.EOF):
+			return errors.New("the pooled agent ended before it was configured")
+		case err != nil:
+			return fmt.Errorf("waiting for the pooled agent: %w", err)
+		}
+	}
+}
