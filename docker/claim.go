@@ -2,13 +2,16 @@ package docker
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -53,6 +56,11 @@ func (r *Runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (string,
 		return "", err
 	}
 	defer r.pool.refillSoon()
+	// One of the agent's own shape first: it needs no live update.
+	key := warder.ShapeKey(spec.MemoryBytes, spec.MilliCPUs)
+	slices.SortStableFunc(members, func(x, y container.Summary) int {
+		return cmp.Compare(boolInt(x.Labels[warder.LabelPoolShape] != key), boolInt(y.Labels[warder.LabelPoolShape] != key))
+	})
 	for _, c := range members {
 		if !unclaimed(c) {
 			continue
@@ -65,7 +73,7 @@ func (r *Runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (string,
 			continue // another claim was first
 		}
 		port := hostPortOf(c)
-		if err := r.handOver(ctx, c.ID, poolVolumeOf(c), port, spec); err != nil {
+		if err := r.handOver(ctx, c, spec); err != nil {
 			// Nothing half-claimed stays: the caller starts the agent cold.
 			rctx := context.WithoutCancel(ctx)
 			if rerr := r.Remove(rctx, c.ID); rerr != nil {
@@ -123,32 +131,54 @@ func (r *Runtime) take(ctx context.Context, from, to string) (bool, error) {
 	return false, mapErr(err, "rename pool container "+from)
 }
 
-// handOver makes the renamed container spec's agent's.
-func (r *Runtime) handOver(ctx context.Context, id, volume string, port int, spec warder.ContainerSpec) error {
-	if spec.Workspace != nil {
-		if volume == "" {
-			return fmt.Errorf("pool container %s has no volume", id)
-		}
-		if err := r.aliasWorkspace(ctx, spec.Workspace, volume); err != nil {
-			return err
-		}
+// handOver makes the renamed container c spec's agent's. Its steps are
+// independent of one another and run at once; it returns when all are
+// done, so the claim's caller sees the agent with its limits, port and
+// workspace.
+func (r *Runtime) handOver(ctx context.Context, c container.Summary, spec warder.ContainerSpec) error {
+	volume, port := poolVolumeOf(c), hostPortOf(c)
+	if spec.Workspace != nil && volume == "" {
+		return fmt.Errorf("pool container %s has no volume", c.ID)
 	}
 	if port == 0 {
-		return fmt.Errorf("pool container %s publishes no port", id)
-	}
-	if err := r.ports.Adopt(ctx, spec.AgentID, port); err != nil {
-		return err
+		return fmt.Errorf("pool container %s publishes no port", c.ID)
 	}
 	rp, err := restartPolicy(spec.Restart)
 	if err != nil {
 		return err
 	}
-	pids := spec.PidsLimit
-	res := container.Resources{Memory: spec.MemoryBytes, MemorySwap: spec.MemoryBytes, NanoCPUs: spec.MilliCPUs * 1_000_000, PidsLimit: &pids}
-	if _, err := r.cli.ContainerUpdate(ctx, id, client.ContainerUpdateOptions{Resources: &res, RestartPolicy: &rp}); err != nil {
-		return mapErr(err, "update claimed container "+id)
+	steps := []func() error{
+		func() error { return r.ports.Adopt(ctx, spec.AgentID, port) },
+		func() error { return r.configure(ctx, c.ID, spec.Env) },
 	}
-	return r.configure(ctx, id, spec.Env)
+	if spec.Workspace != nil {
+		steps = append(steps, func() error { return r.aliasWorkspace(ctx, spec.Workspace, volume) })
+	}
+	if c.Labels[warder.LabelPoolShape] != warder.ShapeKey(spec.MemoryBytes, spec.MilliCPUs) ||
+		rp.Name != container.RestartPolicyDisabled || spec.PidsLimit != warder.PidsLimit {
+		// The engine runs runc for this: tens of milliseconds, more
+		// under load, which a claim of the pool's own shape skips.
+		steps = append(steps, func() error {
+			pids := spec.PidsLimit
+			res := containerResources(spec, &pids)
+			_, err := r.cli.ContainerUpdate(ctx, c.ID, client.ContainerUpdateOptions{Resources: &res, RestartPolicy: &rp})
+			return mapErr(err, "update claimed container "+c.ID)
+		})
+	}
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		wg.Go(func() { errs[i] = step() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // configure writes env to the pooled agent's stdin and waits until it
@@ -204,4 +234,10 @@ func awaitStartLine(br *bufio.Reader) error {
 			return fmt.Errorf("waiting for the pooled agent: %w", err)
 		}
 	}
+}
+
+// containerResources are spec's limits as a live update sets them, the
+// same as a create does (convert.go).
+func containerResources(spec warder.ContainerSpec, pids *int64) container.Resources {
+	return container.Resources{Memory: spec.MemoryBytes, MemorySwap: spec.MemoryBytes, NanoCPUs: spec.MilliCPUs * 1_000_000, PidsLimit: pids}
 }

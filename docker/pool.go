@@ -28,10 +28,6 @@ const (
 	// poolVolumePrefix starts a pool container's own volume's name: the
 	// workspace its agent gets (see workspaceAlias).
 	poolVolumePrefix = "warder-pool-ws-"
-	// poolMemory and poolMilliCPUs are a pool container's limits until a
-	// claim sets its agent's (the defaults of a container_config).
-	poolMemory    = 512 << 20
-	poolMilliCPUs = 500
 	// refillEvery is how often KeepPool looks at the pool when nothing
 	// told it to: it notices a pool container that died within this.
 	refillEvery = 2 * time.Second
@@ -42,11 +38,13 @@ const (
 
 // pool is the runtime's warm pool settings and its refill signal.
 type pool struct {
-	size int
-	kick chan struct{} // one pending refill, buffered
+	shapes []warder.PoolShape
+	kick   chan struct{} // one pending refill, buffered
 }
 
-func newPool(size int) *pool { return &pool{size: size, kick: make(chan struct{}, 1)} }
+func newPool(shapes []warder.PoolShape) *pool {
+	return &pool{shapes: shapes, kick: make(chan struct{}, 1)}
+}
 
 // refillSoon asks KeepPool to look now (after a claim).
 func (p *pool) refillSoon() {
@@ -89,7 +87,11 @@ func (r *Runtime) refill(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	live := 0
+	live := map[string]int{}
+	want := map[string]bool{}
+	for _, sh := range r.pool.shapes {
+		want[sh.Key()] = true
+	}
 	for _, c := range members {
 		if !unclaimed(c) {
 			continue // an agent's now
@@ -98,17 +100,21 @@ func (r *Runtime) refill(ctx context.Context) error {
 			r.ports.Hold(int(p.PublicPort))
 		}
 		age := time.Since(time.Unix(c.Created, 0))
-		if c.State == container.StateRunning || (c.State == container.StateCreated && age < pendingFor) {
-			live++
+		shape := c.Labels[warder.LabelPoolShape]
+		if want[shape] && (c.State == container.StateRunning || (c.State == container.StateCreated && age < pendingFor)) {
+			live[shape]++
 			continue
 		}
 		// Died (an unclaimed agent exits only when killed or its stdin
-		// closed), or made and never started: replace it.
+		// closed), made and never started, or of a shape no longer
+		// wanted: replace it.
 		r.discardPooled(ctx, c.ID, poolVolumeOf(c), hostPortOf(c))
 	}
-	for ; live < r.pool.size; live++ {
-		if err := r.addPooled(ctx); err != nil {
-			return err
+	for _, sh := range r.pool.shapes {
+		for n := live[sh.Key()]; n < sh.Size; n++ {
+			if err := r.addPooled(ctx, sh); err != nil {
+				return err
+			}
 		}
 	}
 	return r.sweepPoolVolumes(ctx)
@@ -158,19 +164,20 @@ func hostPortOf(c container.Summary) int {
 }
 
 // poolSpec is what a pool container is made from: the default image in
-// its pooled mode, the defaults' limits, published on the egress
-// network, with a fresh volume of its own at the workspace's path.
-func (r *Runtime) poolSpec(suffix string) warder.ContainerSpec {
+// its pooled mode, the shape's limits, published on the egress network,
+// with a fresh volume of its own at the workspace's path.
+func (r *Runtime) poolSpec(suffix string, shape warder.PoolShape) warder.ContainerSpec {
 	return warder.ContainerSpec{
 		Name:  PoolPrefix + suffix,
 		Image: r.cfg.DefaultImage,
 		Env:   map[string]string{"PORT": "8000", poolModeEnv: "1"},
 		Labels: map[string]string{
-			warder.LabelManaged: r.cfg.Network,
-			warder.LabelPool:    r.cfg.Network,
+			warder.LabelManaged:   r.cfg.Network,
+			warder.LabelPool:      r.cfg.Network,
+			warder.LabelPoolShape: shape.Key(),
 		},
-		MemoryBytes: poolMemory,
-		MilliCPUs:   poolMilliCPUs,
+		MemoryBytes: shape.MemoryBytes,
+		MilliCPUs:   shape.MilliCPUs,
 		PidsLimit:   warder.PidsLimit,
 		Port:        warder.DefaultContainerPort,
 		Publish:     true,
@@ -184,8 +191,8 @@ const poolModeEnv = "WARDER_AGENT_POOLED"
 
 // addPooled makes, prepares and starts one pool container. Whatever fails
 // half-way is removed; what a kill leaves, the next refill removes.
-func (r *Runtime) addPooled(ctx context.Context) (err error) {
-	spec := r.poolSpec(randomHex(8))
+func (r *Runtime) addPooled(ctx context.Context, shape warder.PoolShape) (err error) {
+	spec := r.poolSpec(randomHex(8), shape)
 	port, err := r.ports.Pick(ctx)
 	if err != nil {
 		return err

@@ -12,14 +12,14 @@ import (
 	"github.com/warder/warder/internal/testenv"
 )
 
-// poolRuntime is a runtime with a warm pool of size on a network of its
-// own (wpool-), whose pool and workspaces are removed at cleanup (after
-// the claimed containers each test registers).
-func poolRuntime(t *testing.T, size int) *Runtime {
+// poolRuntime is a runtime with a warm pool of shapes on a network of
+// its own (wpool-), whose pool and workspaces are removed at cleanup
+// (after the claimed containers each test registers).
+func poolRuntime(t *testing.T, shapes ...warder.PoolShape) *Runtime {
 	t.Helper()
 	r := newRuntime(t, func(c *Config) {
 		c.Network = testenv.UniqueName("wpool-net-")
-		c.WarmPool = size
+		c.WarmPool = shapes
 		c.PortStart, c.PortEnd = 23100, 23399
 	})
 	if err := r.Setup(context.Background()); err != nil {
@@ -86,7 +86,10 @@ func unclaimedCount(t *testing.T, r *Runtime) int {
 // container and an empty workspace; an empty pool or an agent whose
 // workspace exists is ErrNotFound.
 func TestWarmPoolClaim(t *testing.T) {
-	r := poolRuntime(t, 2)
+	// One of b's shape, one of the defaults, which a's limits and
+	// restart policy are applied to by a live update.
+	r := poolRuntime(t, warder.PoolShape{MemoryBytes: 48 << 20, MilliCPUs: 250, Size: 1},
+		warder.PoolShape{MemoryBytes: 512 << 20, MilliCPUs: 500, Size: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	must(t, r.refill(ctx))
@@ -99,6 +102,8 @@ func TestWarmPoolClaim(t *testing.T) {
 	}
 
 	a, b := poolAgentSpec(t, r), poolAgentSpec(t, r)
+	a.MemoryBytes, a.MilliCPUs = 64<<20, 300
+	b.Restart = warder.RestartPolicy{}
 	start := time.Now()
 	idA, err := r.Claim(ctx, a)
 	if err != nil {
@@ -118,7 +123,7 @@ func TestWarmPoolClaim(t *testing.T) {
 	raw, err := r.cli.ContainerInspect(ctx, idA, client.ContainerInspectOptions{})
 	must(t, err)
 	hc := raw.Container.HostConfig
-	if hc.Memory != a.MemoryBytes || hc.MemorySwap != a.MemoryBytes || hc.NanoCPUs != 250_000_000 || *hc.PidsLimit != warder.PidsLimit ||
+	if hc.Memory != a.MemoryBytes || hc.MemorySwap != a.MemoryBytes || hc.NanoCPUs != 300_000_000 || *hc.PidsLimit != warder.PidsLimit ||
 		hc.RestartPolicy.Name != "on-failure" || hc.RestartPolicy.MaximumRetryCount != 3 {
 		t.Fatalf("limits after the claim: memory %d swap %d cpus %d pids %v restart %+v", hc.Memory, hc.MemorySwap, hc.NanoCPUs, *hc.PidsLimit, hc.RestartPolicy)
 	}
@@ -152,6 +157,11 @@ func TestWarmPoolClaim(t *testing.T) {
 	}
 	if idB == idA {
 		t.Fatal("two agents got one container")
+	}
+	raw, err = r.cli.ContainerInspect(ctx, idB, client.ContainerInspectOptions{})
+	must(t, err)
+	if hc := raw.Container.HostConfig; hc.Memory != b.MemoryBytes || hc.NanoCPUs != 250_000_000 || raw.Container.Config.Labels[warder.LabelPoolShape] != warder.ShapeKey(b.MemoryBytes, b.MilliCPUs) {
+		t.Fatalf("b did not get the container of its shape: memory %d cpus %d labels %v", hc.Memory, hc.NanoCPUs, raw.Container.Config.Labels)
 	}
 	waitHealthy(t, r, idB)
 	entries, err := r.ListDir(ctx, idB, "", 100)
@@ -191,7 +201,7 @@ func TestWarmPoolClaim(t *testing.T) {
 // TestWarmPoolReplacesDead: a pool container that dies is replaced by
 // KeepPool, without a claim.
 func TestWarmPoolReplacesDead(t *testing.T) {
-	r := poolRuntime(t, 1)
+	r := poolRuntime(t, warder.PoolShape{MemoryBytes: 32 << 20, MilliCPUs: 250, Size: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	kctx, stop := context.WithCancel(ctx)

@@ -54,9 +54,9 @@ type Config struct {
 	PortFree func(port int) bool
 
 	// WarmPool is how many started containers of DefaultImage to keep
-	// for agents to claim (WARDER_WARM_POOL; pool.go); 0, the default,
-	// keeps none. It needs host ports.
-	WarmPool int
+	// for agents to claim, of which limits (WARDER_WARM_POOL; pool.go);
+	// none, the default, keeps none. It needs host ports.
+	WarmPool []warder.PoolShape
 }
 
 // Runtime runs agent containers on one Docker engine. It is safe for
@@ -107,7 +107,7 @@ func New(cfg Config) (*Runtime, error) {
 			free = hostports.ListenFree(cfg.BindAddress)
 		}
 		r.ports = hostports.New(cfg.Ports, cfg.PortStart, cfg.PortEnd, free)
-		if cfg.WarmPool > 0 {
+		if len(cfg.WarmPool) > 0 {
 			r.pool = newPool(cfg.WarmPool)
 		}
 	}

@@ -22,7 +22,7 @@ func newPoolServer(t *testing.T, size int, change func(*app.Config)) *testServer
 	t.Helper()
 	ts := newTestServer(t, func(c *app.Config) {
 		c.Network = testenv.UniqueName("wpool-net-")
-		c.WarmPool = size
+		c.WarmPool = []warder.PoolShape{{MemoryBytes: 32 << 20, MilliCPUs: 250, Size: size}} // CreateAgent's
 		if change != nil {
 			change(c)
 		}

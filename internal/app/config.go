@@ -81,9 +81,9 @@ type Config struct {
 	MaxExecsPerAgent int
 	MaxExecsPerUser  int
 	// WarmPool is how many started containers of the default image the
-	// Docker runtime keeps for agents' starts (WARDER_WARM_POOL; 0, the
-	// default, keeps none; see docs/operations.md).
-	WarmPool int
+	// Docker runtime keeps for agents' starts, of which limits
+	// (WARDER_WARM_POOL; none by default; see docs/operations.md).
+	WarmPool []warder.PoolShape
 }
 
 // LoadConfig reads the environment, then flags; args excludes the
@@ -161,7 +161,7 @@ func LoadConfig(args []string) (Config, error) {
 	if c.MaxExecsPerUser, err = envInt("WARDER_MAX_EXECS_PER_USER", 8); err != nil {
 		return c, err
 	}
-	if c.WarmPool, err = envInt("WARDER_WARM_POOL", 0); err != nil {
+	if c.WarmPool, err = warder.ParsePoolShapes(env("WARDER_WARM_POOL", ""), maxWarmPool); err != nil {
 		return c, err
 	}
 	if c.CORSOrigins, err = api.ParseCORSOrigins(env("WARDER_CORS_ORIGINS", "")); err != nil {
@@ -231,9 +231,6 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxExecsPerAgent < 0 || c.MaxExecsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_EXECS_PER_AGENT and WARDER_MAX_EXECS_PER_USER must not be negative (0 means the default)")
-	}
-	if c.WarmPool < 0 || c.WarmPool > maxWarmPool {
-		return fmt.Errorf("WARDER_WARM_POOL %d must be between 0 (no pool) and %d", c.WarmPool, maxWarmPool)
 	}
 	if c.MaxStreamsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_STREAMS_PER_USER must not be negative (0 means the default, 32)")
@@ -377,6 +374,6 @@ func envDuration(key string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// maxWarmPool bounds WARDER_WARM_POOL: each pooled container holds a host
-// port and its memory while it waits.
+// maxWarmPool bounds WARDER_WARM_POOL's sizes together: each pooled
+// container holds a host port and its memory while it waits.
 const maxWarmPool = 64
