@@ -174,6 +174,13 @@ func (r *Runtime) handOver(ctx context.Context, c container.Summary, spec warder
 	return errors.Join(errs...)
 }
 
+// isStartLine reports whether line is warder-agent's start-up line,
+// after the logger's "2006/01/02 15:04:05 ".
+func isStartLine(line string) bool {
+	const stamp = len("2006/01/02 15:04:05 ")
+	return len(line) > stamp && strings.HasPrefix(line[stamp:], agentStartLine)
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -221,8 +228,7 @@ func awaitStartLine(br *bufio.Reader) error {
 	atLineStart := true
 	for {
 		chunk, err := br.ReadSlice('\n')
-		// After the logger's date and time.
-		if atLineStart && strings.Contains(string(chunk), agentStartLine) {
+		if atLineStart && isStartLine(string(chunk)) {
 			return nil
 		}
 		atLineStart = err == nil

@@ -92,12 +92,16 @@ func (r *Runtime) refill(ctx context.Context) error {
 	for _, sh := range r.pool.shapes {
 		want[sh.Key()] = true
 	}
+	var held []int
+	for _, c := range members {
+		if unclaimed(c) {
+			held = append(held, hostPortOf(c))
+		}
+	}
+	r.ports.Hold(held)
 	for _, c := range members {
 		if !unclaimed(c) {
 			continue // an agent's now
-		}
-		for _, p := range c.Ports {
-			r.ports.Hold(int(p.PublicPort))
 		}
 		age := time.Since(time.Unix(c.Created, 0))
 		shape := c.Labels[warder.LabelPoolShape]

@@ -30,12 +30,17 @@ func (p *Allocator) Pick(ctx context.Context) (int, error) {
 	return 0, warder.Errorf(warder.ErrConflict, "no free host port in the agent port range %d-%d", p.start, p.end)
 }
 
-// Hold sets aside a port a pool container already publishes (one made
-// before this process started).
-func (p *Allocator) Hold(port int) {
+// Hold sets aside exactly ports, those the pool's unclaimed containers
+// publish now (made before this process started, too), and no others:
+// a port handed over by another process's claim goes back to the store's
+// care.
+func (p *Allocator) Hold(ports []int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.pooled[port] = true
+	clear(p.pooled)
+	for _, port := range ports {
+		p.pooled[port] = true
+	}
 }
 
 // Drop gives back a pool port whose container is gone.
