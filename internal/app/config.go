@@ -232,6 +232,9 @@ func (c *Config) Validate() error {
 	if c.MaxExecsPerAgent < 0 || c.MaxExecsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_EXECS_PER_AGENT and WARDER_MAX_EXECS_PER_USER must not be negative (0 means the default)")
 	}
+	if len(c.WarmPool) > 0 && c.Runtime != "docker" {
+		return fmt.Errorf("WARDER_WARM_POOL needs WARDER_RUNTIME=docker: the warm pool is the Docker runtime's")
+	}
 	if c.MaxStreamsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_STREAMS_PER_USER must not be negative (0 means the default, 32)")
 	}
