@@ -232,7 +232,7 @@ func (r *Runtime) discardPooled(ctx context.Context, idOrName, volume string, po
 		r.log.Error("warm pool: removing a pool container", "container", idOrName, "err", err)
 		return
 	}
-	if port != 0 {
+	if port != 0 && r.ports != nil {
 		r.ports.Drop(port)
 	}
 	if volume != "" {

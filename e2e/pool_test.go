@@ -215,3 +215,12 @@ func TestWarmClaimInterrupted(t *testing.T) {
 		t.Fatalf("Inspect(%s) = %v", id, err)
 	}
 }
+
+// TestKill9DuringWarmStarts: as TestKill9DuringStarts, with a warm pool
+// of 8 and Warder killed 100 ms into the 20 starts, while claims are
+// being renamed and handed over: after the restart no agent is stuck, no
+// claimed container is left without its agent, no port is held twice,
+// and every agent starts.
+func TestKill9DuringWarmStarts(t *testing.T) {
+	kill9DuringStarts(t, []string{"WARDER_WARM_POOL=32m/0.25=8"}, 8, 100*time.Millisecond)
+}
