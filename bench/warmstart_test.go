@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +16,6 @@ import (
 	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
 	"github.com/warder/warder/internal/e2etest"
-	"github.com/warder/warder/internal/hostports"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -48,10 +45,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkWarmStart -benchtime 1x -timeout 30m ./bench/
 func BenchmarkWarmStart(b *testing.B) {
-	n := 30
-	if v := os.Getenv("WARDER_BENCH_STARTS"); v != "" {
-		n, _ = strconv.Atoi(v)
-	}
+	n := benchStarts(30)
 	const poolSize = 3
 	warm := e2etest.NewServer(b, func(c *app.Config) {
 		c.Network = testenv.UniqueName("wpool-bench-")
@@ -137,25 +131,8 @@ func startToHealth(b *testing.B, c *benchClient, id string) time.Duration {
 // engineToHealth creates and starts agent id's spec straight through the
 // Engine API on a port of its own, polls its /health, and removes it.
 func engineToHealth(b *testing.B, ctx context.Context, ts *apitest.Server, c *benchClient, id string, i int) time.Duration {
-	ag, err := ts.App.Store().Agent(ctx, id)
-	if err != nil {
-		b.Fatal(err)
-	}
 	port := ts.Config.PortEnd + 100 + i + 1
-	spec, err := warder.SpecFor(ag, warder.SpecSettings{Network: ts.Config.Network})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ports := hostports.NewMemory()
-	ports.ClaimPort(ctx, spec.AgentID, port)
-	rt, err := docker.New(docker.Config{Network: ts.Config.Network, BindAddress: ts.Config.BindAddress,
-		Ports: ports, PortStart: port, PortEnd: port})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close()
-	spec.Name = testenv.UniqueName("wpool-bench-engine-")
-	spec.Labels[warder.LabelManaged] = "wpool-bench-engine"
+	rt, spec := floorOf(b, ts, id, port, "wpool-bench-engine")
 	t0 := time.Now()
 	cid, err := rt.Create(ctx, spec)
 	if err != nil {

@@ -114,37 +114,48 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	if env[envPooled] == "1" {
 		return servePooled(ctx, logger, env, os.Stdin)
 	}
-	port, err := portFrom(env["PORT"])
+	l, err := listen(env["PORT"])
 	if err != nil {
 		return err
+	}
+	return run(ctx, logger, env, l)
+}
+
+// listening is the agent's server, serving before its handler is set.
+type listening struct {
+	port int
+	srv  *http.Server
+	errc chan error // Serve's end
+	h    *swapHandler
+}
+
+// listen binds PORT and serves it with a handler run fills in.
+func listen(portEnv string) (*listening, error) {
+	port, err := portFrom(portEnv)
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var h swapHandler
-	srv, errc := startServer(ln, &h)
-	return run(ctx, logger, env, port, srv, errc, &h)
-}
-
-// startServer serves ln with h, which run fills in.
-func startServer(ln net.Listener, h http.Handler) (*http.Server, chan error) {
-	srv := &http.Server{
-		Handler:           h,
+	l := &listening{port: port, h: &swapHandler{}, errc: make(chan error, 1)}
+	l.srv = &http.Server{
+		Handler:           l.h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	return srv, errc
+	go func() { l.errc <- l.srv.Serve(ln) }()
+	return l, nil
 }
 
 // run configures the agent from env, puts its handler behind srv, and
 // serves until ctx ends or the exit knob fires. The start-up line is
 // written once the handler is in place: a warm pool's claim waits for it.
-func run(ctx context.Context, logger *log.Logger, env map[string]string, port int, srv *http.Server, errc chan error, sh *swapHandler) error {
+func run(ctx context.Context, logger *log.Logger, env map[string]string, l *listening) error {
+	srv, errc, port := l.srv, l.errc, l.port
 	defer srv.Close() // a no-op after a clean Shutdown
 	h, err := parseHooks(env)
 	if err != nil {
@@ -173,7 +184,7 @@ func run(ctx context.Context, logger *log.Logger, env map[string]string, port in
 			return err
 		}
 	}
-	sh.set(newHandler(a, logger))
+	l.h.set(newHandler(a, logger))
 	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d model=%s upstream=%s env=%v",
 		quote(a.ID), quote(a.Name), quote(a.Type), port, quote(model), quote(llm.where()), extraEnvNames(env))
 

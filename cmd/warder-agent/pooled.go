@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync/atomic"
 )
 
@@ -38,22 +36,17 @@ type claim struct {
 // servePooled binds the port, waits for the claim on stdin, applies it to
 // the process's environment, then runs as any agent would.
 func servePooled(ctx context.Context, logger *log.Logger, base map[string]string, stdin io.Reader) error {
-	port, err := portFrom(base["PORT"])
+	l, err := listen(base["PORT"])
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return err
-	}
-	var h swapHandler
-	srv, errc := startServer(ln, &h)
+	srv := l.srv
 	got := make(chan claimResult, 1)
 	go func() { got <- readClaim(stdin) }()
 	var c claimResult
 	select {
 	case c = <-got:
-	case err := <-errc:
+	case err := <-l.errc:
 		return err
 	case <-ctx.Done():
 		srv.Close()
@@ -76,11 +69,11 @@ func servePooled(ctx context.Context, logger *log.Logger, base map[string]string
 			return fmt.Errorf("claim: setting %s: %w", k, err)
 		}
 	}
-	if p, err := portFrom(env["PORT"]); err != nil || p != port {
+	if p, err := portFrom(env["PORT"]); err != nil || p != l.port {
 		srv.Close()
-		return fmt.Errorf("claim: PORT %q is not the port %d this pooled agent listens on", env["PORT"], port)
+		return fmt.Errorf("claim: PORT %q is not the port %d this pooled agent listens on", env["PORT"], l.port)
 	}
-	return run(ctx, logger, env, port, srv, errc, &h)
+	return run(ctx, logger, env, l)
 }
 
 type claimResult struct {

@@ -67,13 +67,9 @@ func (p *Allocator) Claim(ctx context.Context, agentID string) (int, error) {
 			return 0, err
 		}
 	}
-	used, err := p.store.UsedPorts(ctx)
+	taken, err := p.taken(ctx)
 	if err != nil {
 		return 0, err
-	}
-	taken := make(map[int]bool, len(used))
-	for _, u := range used {
-		taken[u] = true
 	}
 	for port := p.start; port <= p.end; port++ {
 		if taken[port] || p.pooled[port] || p.isBad(port) || !p.free(port) {
@@ -101,6 +97,19 @@ func (p *Allocator) Release(ctx context.Context, agentID string, port int) error
 		}
 	}
 	return p.store.ReleasePort(ctx, agentID)
+}
+
+// taken is every port an agent holds in the store.
+func (p *Allocator) taken(ctx context.Context) (map[int]bool, error) {
+	used, err := p.store.UsedPorts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	taken := make(map[int]bool, len(used))
+	for _, u := range used {
+		taken[u] = true
+	}
+	return taken, nil
 }
 
 // MarkBad remembers a port the engine failed to publish on.

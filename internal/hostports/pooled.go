@@ -13,13 +13,9 @@ import (
 func (p *Allocator) Pick(ctx context.Context) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	used, err := p.store.UsedPorts(ctx)
+	taken, err := p.taken(ctx)
 	if err != nil {
 		return 0, err
-	}
-	taken := make(map[int]bool, len(used))
-	for _, u := range used {
-		taken[u] = true
 	}
 	for port := p.start; port <= p.end; port++ {
 		if !taken[port] && !p.pooled[port] && !p.isBad(port) && p.free(port) {
