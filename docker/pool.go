@@ -66,7 +66,9 @@ func (r *Runtime) KeepPool(ctx context.Context) {
 	t := time.NewTicker(refillEvery)
 	defer t.Stop()
 	for {
-		if err := r.refill(ctx); err != nil && ctx.Err() == nil {
+		// An engine that is down is reported by Warder's readiness and
+		// event stream; the refill just tries again.
+		if err := r.refill(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, warder.ErrUnavailable) {
 			r.log.Warn("warm pool: refill failed", "err", err)
 		}
 		select {
