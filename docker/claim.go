@@ -32,8 +32,8 @@ const claimTimeout = 10 * time.Second
 const agentStartLine = "warder-agent starting "
 
 // Claim hands a running pool container to spec's agent (warder.WarmPool):
-// renamed to the agent's container name (the rename is the claim: of two
-// processes, one wins), its volume made the agent's workspace, its host
+// renamed to the agent's container name (claims take turns: takeOne), its
+// volume made the agent's workspace, its host
 // port the agent's, its limits and restart policy the agent's (a live
 // update), and the agent's environment written to its stdin. A spec the
 // pool cannot serve, or an empty pool, is ErrNotFound.
@@ -51,11 +51,36 @@ func (r *Runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (string,
 			return "", mapErr(err, "inspect volume "+spec.Workspace.Name)
 		}
 	}
-	members, err := r.poolMembers(ctx, false)
+	defer r.pool.refillSoon()
+	c, err := r.takeOne(ctx, spec)
 	if err != nil {
 		return "", err
 	}
-	defer r.pool.refillSoon()
+	if err := r.handOver(ctx, c, spec); err != nil {
+		// Nothing half-claimed stays: the caller starts the agent cold.
+		r.discardClaimed(ctx, c)
+		return "", err
+	}
+	return c.ID, nil
+}
+
+// takeOne renames a running pool container, of spec's shape if there is
+// one, to the agent's name, and points the agent's workspace at its
+// volume. The engine's rename is no claim on its own: two renames of one
+// container both succeed, one after the other, whatever name each
+// expected it to have. So picking and renaming take turns, in this
+// process (a mutex) and among processes sharing the store (its lock).
+// None to take is ErrNotFound.
+func (r *Runtime) takeOne(ctx context.Context, spec warder.ContainerSpec) (container.Summary, error) {
+	unlock, err := r.lockPool(ctx)
+	if err != nil {
+		return container.Summary{}, err
+	}
+	defer unlock()
+	members, err := r.poolMembers(ctx, false)
+	if err != nil {
+		return container.Summary{}, err
+	}
 	// One of the agent's own shape first: it needs no live update.
 	key := warder.ShapeKey(spec.MemoryBytes, spec.MilliCPUs)
 	slices.SortStableFunc(members, func(x, y container.Summary) int {
@@ -65,26 +90,42 @@ func (r *Runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (string,
 		if !unclaimed(c) {
 			continue
 		}
-		taken, err := r.take(ctx, strings.TrimPrefix(c.Names[0], "/"), spec.Name)
+		taken, err := r.takeWithWorkspace(ctx, c, spec)
 		if err != nil {
-			return "", err
-		}
-		if !taken {
-			continue // another claim was first
-		}
-		port := hostPortOf(c)
-		if err := r.handOver(ctx, c, spec); err != nil {
-			// Nothing half-claimed stays: the caller starts the agent cold.
-			rctx := context.WithoutCancel(ctx)
-			if rerr := r.Remove(rctx, c.ID); rerr != nil {
-				r.log.Error("warm pool: removing a container whose claim failed", "container", c.ID, "err", rerr)
+			if taken {
+				r.discardClaimed(ctx, c)
 			}
-			r.ports.Drop(port)
-			return "", err
+			return container.Summary{}, err
 		}
-		return c.ID, nil
+		if taken {
+			return c, nil
+		}
+		// Gone since the list (died, removed by a refill).
 	}
-	return "", warder.Errorf(warder.ErrNotFound, "no warm container: the pool is empty")
+	return container.Summary{}, warder.Errorf(warder.ErrNotFound, "no warm container: the pool is empty")
+}
+
+// discardClaimed removes a container this process renamed but could not
+// hand over.
+func (r *Runtime) discardClaimed(ctx context.Context, c container.Summary) {
+	if err := r.Remove(context.WithoutCancel(ctx), c.ID); err != nil {
+		r.log.Error("warm pool: removing a container whose claim failed", "container", c.ID, "err", err)
+	}
+	r.ports.Drop(hostPortOf(c))
+}
+
+// lockPool makes claims take turns (see takeOne).
+func (r *Runtime) lockPool(ctx context.Context) (func(), error) {
+	r.pool.mu.Lock()
+	if r.cfg.Locks == nil {
+		return r.pool.mu.Unlock, nil
+	}
+	shared, err := r.cfg.Locks.Lock(ctx, "warm-pool:"+r.cfg.Network)
+	if err != nil {
+		r.pool.mu.Unlock()
+		return nil, err
+	}
+	return func() { shared(); r.pool.mu.Unlock() }, nil
 }
 
 // unfit says why spec cannot have a pool container, "" when it can: the
@@ -131,15 +172,40 @@ func (r *Runtime) take(ctx context.Context, from, to string) (bool, error) {
 	return false, mapErr(err, "rename pool container "+from)
 }
 
+// takeWithWorkspace renames c to spec's agent's name (take) and, at the
+// same time, points the agent's workspace name at c's volume: both are
+// slow writes of the engine's, and the workspace is the agent's alone
+// (it did not exist, and the agent's lock is held). A lost race undoes
+// the pointer; an error after a won race is the caller's to clean up.
+func (r *Runtime) takeWithWorkspace(ctx context.Context, c container.Summary, spec warder.ContainerSpec) (bool, error) {
+	if spec.Workspace == nil {
+		return r.take(ctx, strings.TrimPrefix(c.Names[0], "/"), spec.Name)
+	}
+	volume := poolVolumeOf(c)
+	if volume == "" {
+		return false, fmt.Errorf("pool container %s has no volume", c.ID)
+	}
+	aliased := make(chan error, 1)
+	go func() { aliased <- r.aliasWorkspace(ctx, spec.Workspace, volume) }()
+	taken, err := r.take(ctx, strings.TrimPrefix(c.Names[0], "/"), spec.Name)
+	aerr := <-aliased
+	if !taken && aerr == nil {
+		if rerr := r.removeVolume(context.WithoutCancel(ctx), spec.Workspace.Name); rerr != nil {
+			return false, errors.Join(err, rerr)
+		}
+	}
+	if taken && aerr != nil {
+		return true, aerr
+	}
+	return taken, err
+}
+
 // handOver makes the renamed container c spec's agent's. Its steps are
 // independent of one another and run at once; it returns when all are
 // done, so the claim's caller sees the agent with its limits, port and
 // workspace.
 func (r *Runtime) handOver(ctx context.Context, c container.Summary, spec warder.ContainerSpec) error {
-	volume, port := poolVolumeOf(c), hostPortOf(c)
-	if spec.Workspace != nil && volume == "" {
-		return fmt.Errorf("pool container %s has no volume", c.ID)
-	}
+	port := hostPortOf(c)
 	if port == 0 {
 		return fmt.Errorf("pool container %s publishes no port", c.ID)
 	}
@@ -149,10 +215,7 @@ func (r *Runtime) handOver(ctx context.Context, c container.Summary, spec warder
 	}
 	steps := []func() error{
 		func() error { return r.ports.Adopt(ctx, spec.AgentID, port) },
-		func() error { return r.configure(ctx, c.ID, spec.Env) },
-	}
-	if spec.Workspace != nil {
-		steps = append(steps, func() error { return r.aliasWorkspace(ctx, spec.Workspace, volume) })
+		func() error { return r.configure(ctx, c.ID, spec.AgentID, spec.Env) },
 	}
 	if c.Labels[warder.LabelPoolShape] != warder.ShapeKey(spec.MemoryBytes, spec.MilliCPUs) ||
 		rp.Name != container.RestartPolicyDisabled || spec.PidsLimit != warder.PidsLimit {
@@ -177,9 +240,11 @@ func (r *Runtime) handOver(ctx context.Context, c container.Summary, spec warder
 // isStartLine reports whether line is warder-agent's start-up line,
 // after the logger's "2006/01/02 15:04:05 ".
 func isStartLine(line string) bool {
-	const stamp = len("2006/01/02 15:04:05 ")
-	return len(line) > stamp && strings.HasPrefix(line[stamp:], agentStartLine)
+	return len(line) > stampLen && strings.HasPrefix(line[stampLen:], agentStartLine)
 }
+
+// stampLen is the length of warder-agent's logger's time stamp.
+const stampLen = len("2006/01/02 15:04:05 ")
 
 func boolInt(b bool) int {
 	if b {
@@ -191,7 +256,7 @@ func boolInt(b bool) int {
 // configure writes env to the pooled agent's stdin and waits until it
 // says it serves as its agent. Only a holder of the Engine API can attach
 // to a container's stdin; the values never enter its configuration.
-func (r *Runtime) configure(ctx context.Context, id string, env map[string]string) error {
+func (r *Runtime) configure(ctx context.Context, id, agentID string, env map[string]string) error {
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	att, err := r.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
@@ -219,16 +284,21 @@ func (r *Runtime) configure(ctx context.Context, id string, env map[string]strin
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
-	return awaitStartLine(bufio.NewReaderSize(pr, 4096))
+	return awaitStartLine(bufio.NewReaderSize(pr, 4096), agentID)
 }
 
-// awaitStartLine reads output until warder-agent's start-up line; a log
-// flood before it (a test knob) is skipped, not held.
-func awaitStartLine(br *bufio.Reader) error {
+// awaitStartLine reads output until warder-agent's start-up line, which
+// must name agentID: a container that started as anyone else is no
+// claim of this agent's. A log flood before it (a test knob) is skipped,
+// not held.
+func awaitStartLine(br *bufio.Reader, agentID string) error {
 	atLineStart := true
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if atLineStart && isStartLine(string(chunk)) {
+			if !strings.HasPrefix(string(chunk)[stampLen+len(agentStartLine):], "agent_id="+agentID+" ") {
+				return fmt.Errorf("the pooled agent started as another agent: %.200q", chunk)
+			}
 			return nil
 		}
 		atLineStart = err == nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -22,8 +23,7 @@ import (
 // once claimed) and LabelPool.
 const (
 	// PoolPrefix starts an unclaimed pool container's name; a claim
-	// renames it to its agent's ContainerName, which is also what makes
-	// the claim atomic among processes sharing the engine.
+	// renames it to its agent's ContainerName.
 	PoolPrefix = "warder-pool-"
 	// poolVolumePrefix starts a pool container's own volume's name: the
 	// workspace its agent gets (see workspaceAlias).
@@ -40,6 +40,7 @@ const (
 type pool struct {
 	shapes []warder.PoolShape
 	kick   chan struct{} // one pending refill, buffered
+	mu     sync.Mutex    // claims take turns (takeOne)
 }
 
 func newPool(shapes []warder.PoolShape) *pool {

@@ -33,22 +33,25 @@ func TestAgentOf(t *testing.T) {
 }
 
 // TestAwaitStartLine: the claim waits for warder-agent's start-up line
-// after the logger's timestamp, skipping long lines before it, and an
-// output that ends first is an error.
+// after the logger's timestamp, naming the claiming agent, skipping long
+// lines before it; another agent's line, or an output that ends first, is
+// an error.
 func TestAwaitStartLine(t *testing.T) {
 	long := strings.Repeat("x", 10000)
 	for _, tc := range []struct {
 		out string
 		ok  bool
 	}{
-		{"2026/11/30 08:00:00 warder-agent starting agent_id=a\n", true},
-		{"flood " + long + " warder-agent starting inside a line\n" + "2026/11/30 08:00:00 warder-agent starting agent_id=a\n", true},
+		{"2026/11/30 08:00:00 warder-agent starting agent_id=a agent_name=x\n", true},
+		{"2026/11/30 08:00:00 warder-agent starting agent_id=ab agent_name=x\n", false},
+		{"2026/11/30 08:00:00 warder-agent starting agent_id=b agent_name=x\n", false},
+		{"flood " + long + " warder-agent starting inside a line\n" + "2026/11/30 08:00:00 warder-agent starting agent_id=a port=8000\n", true},
 		{"flood " + long + " warder-agent starting inside a line\n", false},
-		{"a short line, warder-agent starting agent_id=a\n", false},
+		{"a short line, warder-agent starting agent_id=a port=8000\n", false},
 		{"", false},
 		{"2026/11/30 08:00:00 claim: not a JSON object\n", false},
 	} {
-		err := awaitStartLine(bufio.NewReaderSize(strings.NewReader(tc.out), 4096))
+		err := awaitStartLine(bufio.NewReaderSize(strings.NewReader(tc.out), 4096), "a")
 		if (err == nil) != tc.ok {
 			t.Errorf("awaitStartLine(%.40q...) = %v, want ok %v", tc.out, err, tc.ok)
 		}

@@ -57,6 +57,9 @@ type Config struct {
 	// for agents to claim, of which limits (WARDER_WARM_POOL; pool.go);
 	// none, the default, keeps none. It needs host ports.
 	WarmPool []warder.PoolShape
+	// Locks makes warm pool claims take turns among processes sharing
+	// the store; nil means this process is alone.
+	Locks warder.Locker
 }
 
 // Runtime runs agent containers on one Docker engine. It is safe for

@@ -95,7 +95,8 @@ func startByID(c *apitest.Client, id string) apitest.Agent {
 // never-started agent both take a pool container; what users see is what
 // a cold start shows (status, host port, logs from the start, stats,
 // chat, env and secrets in the agent, none of them in the container's
-// configuration); stop and start keep the container; the pool is
+// configuration); stop and start keep the container; the engine's
+// events about a claimed container reach its agent; the pool is
 // refilled to its size and never above it; pool containers count against
 // no quota; deleting the agent deletes its workspace.
 func TestWarmStart(t *testing.T) {
@@ -160,6 +161,14 @@ func TestWarmStart(t *testing.T) {
 	x := c.CreateAgent("over")
 	if status, body := c.Do("POST", "/api/agents/"+x.ID+"/start", nil); status != 409 && status != 429 {
 		t.Fatalf("a third running agent with a quota of 2: %d %s", status, body)
+	}
+
+	// The engine's events about a claimed container reach its agent.
+	if _, err := cli.ContainerKill(context.Background(), bb.ContainerID, moby.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.WaitStatus(b.ID, statusWithin, apitest.Is(warder.StatusExited)); got.ExitCode == nil || *got.ExitCode != 137 {
+		t.Fatalf("after its container was killed: %+v", got)
 	}
 
 	vol := warder.WorkspaceName(a.ID)

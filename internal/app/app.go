@@ -86,6 +86,10 @@ func openRuntime(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend,
 
 // openDocker returns the Docker runtime.
 func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, error) {
+	var locks warder.Locker
+	if l, ok := ports.(warder.Locker); ok && cfg.DatabaseURL != "" {
+		locks = l // replicas may share the database, and the engine
+	}
 	return docker.New(docker.Config{
 		Host:         cfg.DockerHost,
 		Network:      cfg.Network,
@@ -97,6 +101,7 @@ func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, 
 		PortEnd:      cfg.PortEnd,
 		BindAddress:  cfg.BindAddress,
 		WarmPool:     cfg.WarmPool,
+		Locks:        locks,
 	})
 }
 
