@@ -107,6 +107,10 @@ type ContainerState struct {
 	// HostPort is the port published for the agent on the host, 0 for
 	// none (see ContainerSpec.Publish).
 	HostPort int
+	// Pooled says a warm pool made the workload and a claim handed it to
+	// AgentID (WarmPool): it is that agent's only if the store records
+	// its id, and is never adopted by its name.
+	Pooled bool
 }
 
 // Running reports whether the workload's process runs.
@@ -157,6 +161,9 @@ type RuntimeInfo struct {
 	Workspaces bool
 	// Exec: the runtime implements ExecRuntime.
 	Exec bool
+	// WarmPool: the runtime keeps started workloads to hand to agents
+	// and implements WarmPool.
+	WarmPool bool
 }
 
 // PortStore keeps host-port claims, so processes sharing a database never

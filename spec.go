@@ -81,7 +81,10 @@ func validEnv(field string, env map[string]string) error {
 var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // reservedEnv are set by Warder on every container and may not be overridden.
-var reservedEnv = map[string]bool{"AGENT_ID": true, "AGENT_NAME": true, "AGENT_TYPE": true, "PORT": true, EnvAgentConfig: true}
+// WARDER_AGENT_POOLED would make the default agent wait for a warm
+// pool's claim on stdin (WarmPool), which a start never sends.
+var reservedEnv = map[string]bool{"AGENT_ID": true, "AGENT_NAME": true, "AGENT_TYPE": true, "PORT": true, EnvAgentConfig: true,
+	"WARDER_AGENT_POOLED": true}
 
 // imageRe is a loose check of a Docker image reference: it catches spaces,
 // empty strings and uppercase repositories, and leaves the rest to Docker.

@@ -6,16 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/warder/warder"
-	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/e2etest"
-	"github.com/warder/warder/internal/hostports"
-	"github.com/warder/warder/internal/testenv"
 )
 
 // BenchmarkColdStart compares Warder's cold start with the engine's floor,
@@ -36,10 +30,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkColdStart -benchtime 1x -timeout 30m ./bench/
 func BenchmarkColdStart(b *testing.B) {
-	n := 30
-	if v := os.Getenv("WARDER_BENCH_STARTS"); v != "" {
-		n, _ = strconv.Atoi(v)
-	}
+	n := benchStarts(30)
 	ts := e2etest.NewServer(b, nil)
 	bc := benchLogin(b, ts.URL)
 	ctx := context.Background()
@@ -53,29 +44,8 @@ func BenchmarkColdStart(b *testing.B) {
 		}
 		bc.call(b, "POST", "/api/agents", map[string]any{"name": fmt.Sprintf("cold-%02d", i+1),
 			"container_config": map[string]any{"memory_limit": "32m", "cpu_limit": 0.25}}, 201, &a)
-		ag, err := ts.App.Store().Agent(ctx, a.ID)
-		if err != nil {
-			b.Fatal(err)
-		}
 		floorPort := ts.Config.PortEnd + 100 + i + 1
-		spec, err := warder.SpecFor(ag, warder.SpecSettings{Network: ts.Config.Network})
-		if err != nil {
-			b.Fatal(err)
-		}
-		// Uninstrumented, straight to the Engine API, publishing the
-		// floor's own port the way Warder's runtime publishes an agent's.
-		ports := hostports.NewMemory()
-		ports.ClaimPort(ctx, spec.AgentID, floorPort)
-		rt, err := docker.New(docker.Config{Network: ts.Config.Network, BindAddress: ts.Config.BindAddress,
-			Ports: ports, PortStart: floorPort, PortEnd: floorPort})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { rt.Close() }) // after the container's cleanup
-		// Another name, and a scope label Warder does not follow, so the
-		// floor container is invisible to it; same number of labels.
-		spec.Name = testenv.UniqueName("warder-bench-floor-")
-		spec.Labels[warder.LabelManaged] = "warder-bench-floor"
+		rt, spec := floorOf(b, ts, a.ID, floorPort, "warder-bench-floor")
 
 		var dStart, dAnswer, dFloor, dFloorAnswer time.Duration
 		warderSide := func() {

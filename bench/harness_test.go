@@ -2,14 +2,23 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/warder/warder"
+	"github.com/warder/warder/docker"
+	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/hostports"
+	"github.com/warder/warder/internal/testenv"
 )
 
 // benchClient is a signed-in admin for the benchmark.
@@ -89,4 +98,42 @@ func pct(xs []float64, p float64) float64 {
 	slices.Sort(xs)
 	i := int(p*float64(len(xs))+0.5) - 1
 	return xs[max(0, min(i, len(xs)-1))]
+}
+
+// benchStarts is WARDER_BENCH_STARTS, or def.
+func benchStarts(def int) int {
+	if v := os.Getenv("WARDER_BENCH_STARTS"); v != "" {
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	return def
+}
+
+// floorOf is a runtime straight on the Engine API (uninstrumented, no
+// Warder logic) and the ContainerSpec Warder would use for agent id,
+// renamed (prefix) and published on port of its own the way Warder's
+// runtime publishes an agent's, under a scope label Warder does not
+// follow, so the container is invisible to it (same number of labels).
+// The runtime is closed at the end of the benchmark.
+func floorOf(b *testing.B, ts *apitest.Server, id string, port int, prefix string) (*docker.Runtime, warder.ContainerSpec) {
+	ctx := context.Background()
+	ag, err := ts.App.Store().Agent(ctx, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec, err := warder.SpecFor(ag, warder.SpecSettings{Network: ts.Config.Network})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ports := hostports.NewMemory()
+	ports.ClaimPort(ctx, spec.AgentID, port)
+	rt, err := docker.New(docker.Config{Network: ts.Config.Network, BindAddress: ts.Config.BindAddress,
+		Ports: ports, PortStart: port, PortEnd: port})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rt.Close() }) // after the container's cleanup
+	spec.Name = testenv.UniqueName(prefix + "-")
+	spec.Labels[warder.LabelManaged] = prefix
+	return rt, spec
 }

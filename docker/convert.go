@@ -45,6 +45,9 @@ type placement struct {
 	// writable tmpfs on whatever it is asked (Podman: /run and /var/tmp);
 	// naming them here gives them /tmp's options instead of the engine's.
 	ScratchDirs []string
+	// Stdin keeps the container's stdin open for one attach: how a warm
+	// pool's container is told its agent (claim.go).
+	Stdin bool
 }
 
 // containerConfig converts spec, placed by p, into Docker's create
@@ -79,6 +82,9 @@ func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, err
 		Env:          envList(spec.Env),
 		Labels:       maps.Clone(spec.Labels),
 		ExposedPorts: network.PortSet{port: {}},
+		OpenStdin:    p.Stdin,
+		StdinOnce:    p.Stdin,
+		AttachStdin:  p.Stdin,
 	}
 	pids := spec.PidsLimit
 	host := &container.HostConfig{

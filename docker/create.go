@@ -47,6 +47,8 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	}
 	made := false
 	if spec.Workspace != nil {
+		ws := *spec.Workspace // ensureVolume may name another volume
+		spec.Workspace = &ws
 		var err error
 		if made, err = r.ensureVolume(ctx, spec.Workspace); err != nil {
 			return "", err

@@ -133,9 +133,10 @@ func streamErr(ctx context.Context, err error) error {
 func eventFrom(m events.Message) warder.ContainerEvent {
 	ev := warder.ContainerEvent{
 		ContainerID: m.Actor.ID,
-		AgentID:     m.Actor.Attributes[warder.LabelAgentID],
 		Kind:        eventKind(m.Action),
 	}
+	// The engine sends a container's labels and name as attributes.
+	ev.AgentID, _ = agentOf(m.Actor.Attributes, m.Actor.Attributes["name"])
 	switch {
 	case m.TimeNano != 0:
 		ev.Time = time.Unix(0, m.TimeNano)

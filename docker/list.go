@@ -14,7 +14,7 @@ import (
 const inspectConcurrency = 8
 
 // List reports every container that carries LabelManaged, running or not,
-// in the engine's order (newest first). The list endpoint lacks the exit
+// but a warm pool's unclaimed ones, in the engine's order (newest first). The list endpoint lacks the exit
 // code, OOM flag and restart count, so each container is inspected too; a
 // container removed between the two calls is left out.
 func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
@@ -62,7 +62,8 @@ func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 	}
 	out := states[:0]
 	for i, st := range states {
-		if found[i] {
+		// An unclaimed pool container is no agent's workload: the pool's.
+		if found[i] && !(st.Pooled && st.AgentID == "") {
 			out = append(out, st)
 		}
 	}

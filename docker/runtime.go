@@ -52,6 +52,14 @@ type Config struct {
 	// PortFree reports whether nothing outside Warder listens on a host
 	// port; nil means trying to listen on it at BindAddress.
 	PortFree func(port int) bool
+
+	// WarmPool is how many started containers of DefaultImage to keep
+	// for agents to claim, of which limits (WARDER_WARM_POOL; pool.go);
+	// none, the default, keeps none. It needs host ports.
+	WarmPool []warder.PoolShape
+	// Locks makes warm pool claims take turns among processes sharing
+	// the store; nil means this process is alone.
+	Locks warder.Locker
 }
 
 // Runtime runs agent containers on one Docker engine. It is safe for
@@ -62,6 +70,7 @@ type Runtime struct {
 	log *slog.Logger
 
 	ports *hostports.Allocator // nil: no host ports
+	pool  *pool                // nil: no warm pool
 
 	// setupSem single-flights Setup, so concurrent callers never create two
 	// networks of the same name (API 1.41 allows duplicates). It is a
@@ -101,6 +110,9 @@ func New(cfg Config) (*Runtime, error) {
 			free = hostports.ListenFree(cfg.BindAddress)
 		}
 		r.ports = hostports.New(cfg.Ports, cfg.PortStart, cfg.PortEnd, free)
+		if len(cfg.WarmPool) > 0 {
+			r.pool = newPool(cfg.WarmPool)
+		}
 	}
 	return r, nil
 }
@@ -116,6 +128,8 @@ func (r *Runtime) Info() warder.RuntimeInfo {
 		// workspace helpers (files, sizes, killing a timed-out exec)
 		// need; see docs/podman.md.
 		info.Workspaces, info.Exec = false, false
+	} else {
+		info.WarmPool = r.pool != nil
 	}
 	if r.ports != nil {
 		info.HostPorts = true

@@ -36,7 +36,7 @@ func stateOf(c container.InspectResponse, dialHost string) warder.ContainerState
 	}
 	agentPort := ""
 	if c.Config != nil {
-		st.AgentID = c.Config.Labels[warder.LabelAgentID]
+		st.AgentID, st.Pooled = agentOf(c.Config.Labels, st.Name)
 		for p := range c.Config.ExposedPorts {
 			agentPort = strconv.Itoa(int(p.Num()))
 		}
@@ -109,4 +109,18 @@ func parseTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// agentOf is the agent a container is, from its labels and name: a warm
+// pool's container carries no agent's labels, and is its agent's once a
+// claim gave it the agent's ContainerName (pooled says it is one).
+func agentOf(labels map[string]string, name string) (agentID string, pooled bool) {
+	if labels[warder.LabelPool] == "" {
+		return labels[warder.LabelAgentID], false
+	}
+	id, _ := strings.CutPrefix(strings.TrimPrefix(name, "/"), warder.ContainerName(""))
+	if id == strings.TrimPrefix(name, "/") {
+		id = "" // still the pool's
+	}
+	return id, true
 }

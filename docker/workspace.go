@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -37,9 +38,16 @@ const helperTimeout = 2 * time.Minute
 // (made reports that); an existing one (the agent's, from before) is
 // kept as it is. The local driver has no size option for disk-backed
 // volumes: the size bound is Warder's, on uploads (docs/security.md).
+//
+// A workspace that points at a warm pool container's volume
+// (LabelWorkspaceVolume) is mounted as that volume: ws.Name is changed
+// to it, so callers pass a copy.
 func (r *Runtime) ensureVolume(ctx context.Context, ws *warder.WorkspaceSpec) (made bool, err error) {
-	_, err = r.cli.VolumeInspect(ctx, ws.Name, client.VolumeInspectOptions{})
+	v, err := r.cli.VolumeInspect(ctx, ws.Name, client.VolumeInspectOptions{})
 	if err == nil {
+		if target := v.Volume.Labels[LabelWorkspaceVolume]; target != "" {
+			ws.Name = target
+		}
 		return false, nil
 	}
 	if !cerrdefs.IsNotFound(err) {
@@ -92,7 +100,24 @@ func (r *Runtime) Workspaces(ctx context.Context) ([]*warder.Workspace, error) {
 }
 
 // RemoveWorkspace deletes the volume; gone is success, in use a conflict.
+// A workspace pointing at a pool volume goes with that volume.
 func (r *Runtime) RemoveWorkspace(ctx context.Context, name string) error {
+	target, err := r.workspaceVolume(ctx, name)
+	switch {
+	case errors.Is(err, warder.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case target != name:
+		if err := r.removeVolume(ctx, target); err != nil {
+			return err
+		}
+	}
+	return r.removeVolume(ctx, name)
+}
+
+// removeVolume deletes one volume; gone is success, in use a conflict.
+func (r *Runtime) removeVolume(ctx context.Context, name string) error {
 	_, err := r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 	switch {
 	case err == nil, cerrdefs.IsNotFound(err):
@@ -107,10 +132,11 @@ func (r *Runtime) RemoveWorkspace(ctx context.Context, name string) error {
 // runs as root with only CAP_DAC_READ_SEARCH, so it sees files the agent
 // made private, and can change nothing.
 func (r *Runtime) WorkspaceUsage(ctx context.Context, name string) (int64, error) {
-	if _, err := r.cli.VolumeInspect(ctx, name, client.VolumeInspectOptions{}); err != nil {
-		return 0, mapErr(err, "inspect volume "+name)
+	volume, err := r.workspaceVolume(ctx, name)
+	if err != nil {
+		return 0, err
 	}
-	out, code, err := r.runHelper(ctx, helper{volume: name, user: "0:0", capAdd: []string{"DAC_READ_SEARCH"}, cmd: []string{"du", warder.WorkspaceMountPath}})
+	out, code, err := r.runHelper(ctx, helper{volume: volume, user: "0:0", capAdd: []string{"DAC_READ_SEARCH"}, cmd: []string{"du", warder.WorkspaceMountPath}})
 	if err != nil {
 		return 0, err
 	}

@@ -71,6 +71,15 @@ func TestDockerReconnect(t *testing.T) {
 // starting; started again, every agent's status matches Docker, no orphan
 // container is left, and no port is held twice.
 func TestKill9DuringStarts(t *testing.T) {
+	kill9DuringStarts(t, nil, 0, 1500*time.Millisecond) // some started, some starting, some not yet begun
+}
+
+// kill9DuringStarts runs Warder (with env added), waits for pool
+// unclaimed warm pool containers, starts 20 agents at once, kills Warder
+// with SIGKILL after killAfter, starts it again, and checks every agent's
+// status against Docker, orphans, ports, and that every agent starts
+// then.
+func kill9DuringStarts(t *testing.T, extraEnv []string, pool int, killAfter time.Duration) {
 	image, binary := testImage(t)
 	bin := e2etest.BuildWarder(t)
 	network := testenv.UniqueName("warder-test-net-")
@@ -80,6 +89,7 @@ func TestKill9DuringStarts(t *testing.T) {
 		"WARDER_ADDR=127.0.0.1:"+fmt.Sprint(port), "WARDER_DATA_DIR="+dataDir, "AGENT_NETWORK="+network,
 		"AGENT_IMAGE="+image, "WARDER_AGENT_BINARY="+binary, "WARDER_LOG_LEVEL=warn",
 		"AGENT_PORT_RANGE_START=19700", "AGENT_PORT_RANGE_END=19799")
+	env = append(env, extraEnv...)
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve")
 		cmd.Env = env
@@ -99,6 +109,9 @@ func TestKill9DuringStarts(t *testing.T) {
 		agents[i] = c.CreateAgent(fmt.Sprintf("agent-%02d", i))
 	}
 	t.Cleanup(func() { cleanupByName(t, agents, network) })
+	if pool > 0 {
+		waitPoolSize(t, network, pool)
+	}
 	go apitest.Parallel(n, func(i int) {
 		req, _ := http.NewRequest("POST", base+"/api/agents/"+agents[i].ID+"/start", nil)
 		req.Header.Set("Authorization", "Bearer "+c.Token)
@@ -106,7 +119,7 @@ func TestKill9DuringStarts(t *testing.T) {
 			resp.Body.Close()
 		}
 	})
-	time.Sleep(1500 * time.Millisecond) // some started, some starting, some not yet begun
+	time.Sleep(killAfter)
 	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +160,9 @@ func compareWithDocker(t *testing.T, cli *moby.Client, agents []apitest.Agent, n
 	}
 	containers := map[string]string{} // id -> state
 	for _, c := range res.Items {
+		if strings.HasPrefix(strings.TrimPrefix(c.Names[0], "/"), docker.PoolPrefix) {
+			continue // the warm pool's, nobody's yet
+		}
 		containers[c.ID] = string(c.State)
 	}
 	var problems []string
@@ -180,8 +196,8 @@ func compareWithDocker(t *testing.T, cli *moby.Client, agents []apitest.Agent, n
 	return problems
 }
 
-// cleanupByName removes the agents' containers, the workspaces and the
-// network by name.
+// cleanupByName removes the agents' containers, the warm pool, the
+// workspaces and the network by name.
 func cleanupByName(t *testing.T, agents []apitest.Agent, network string) {
 	ctx := context.Background()
 	cli, err := moby.New(moby.FromEnv)
@@ -201,6 +217,9 @@ func cleanupByName(t *testing.T, agents []apitest.Agent, network string) {
 	if rt, err := docker.New(docker.Config{Network: network}); err != nil {
 		t.Error(err)
 	} else {
+		if err := rt.RemovePool(ctx); err != nil {
+			t.Errorf("removing the warm pool: %v", err)
+		}
 		if err := rt.RemoveWorkspaces(ctx); err != nil {
 			t.Errorf("removing workspaces: %v", err)
 		}

@@ -111,3 +111,16 @@ func (r *runtime) timed(op string, err *error) func() {
 	start := time.Now()
 	return func() { r.call(op, start, *err) }
 }
+
+var _ warder.WarmPool = (*runtime)(nil)
+
+// Claim passes a warm pool's claim through; a runtime without a pool has
+// nothing to hand over (ErrNotFound: the caller creates as usual).
+func (r *runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (id string, err error) {
+	wp, ok := r.Runtime.(warder.WarmPool)
+	if !ok {
+		return "", warder.Errorf(warder.ErrNotFound, "the runtime has no warm pool")
+	}
+	defer r.timed("claim", &err)()
+	return wp.Claim(ctx, spec)
+}

@@ -55,8 +55,8 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	if err := s.admit(ctx, a, who); err != nil {
 		return err
 	}
-	err := s.ensureContainer(ctx, a)
-	if err == nil {
+	claimed, err := s.ensureContainer(ctx, a, true)
+	if err == nil && !claimed { // a claimed workload runs already
 		err = s.rt.Start(ctx, a.ContainerID)
 	}
 	if err != nil && !errors.Is(err, warder.ErrUnavailable) && a.ContainerID != "" {
@@ -65,7 +65,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 		// runtime then avoids that port). Start over once, with a new one.
 		s.log.WarnContext(ctx, "start failed; retrying with a new container", "agent", a.ID, "err", err)
 		if err = s.discardContainer(ctx, a); err == nil {
-			if err = s.ensureContainer(ctx, a); err == nil {
+			if _, err = s.ensureContainer(ctx, a, false); err == nil {
 				err = s.rt.Start(ctx, a.ContainerID)
 			}
 		}
@@ -96,6 +96,12 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	}
 	st, err := s.containerOf(ctx, a, nil)
 	if err != nil {
+		if claimed {
+			// Not recorded yet: the next event or resync finds it.
+			if uerr := s.store.UpdateAgent(ctx, a); uerr != nil {
+				s.log.ErrorContext(ctx, "recording a claimed container", "agent", a.ID, "err", uerr)
+			}
+		}
 		return err
 	}
 	observe(a, st)
@@ -145,31 +151,40 @@ func errText(err error) string {
 
 // ensureContainer makes sure a.ContainerID names an existing workload,
 // creating one when needed; the runtime claims or releases the agent's
-// host port as the spec asks.
-func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent) error {
+// host port as the spec asks. warm (a start, which runs the workload
+// anyway) first asks the runtime's warm pool for a running one: claimed
+// says it got one, which the caller records with the start's outcome (a
+// claim not recorded when Warder dies is removed by the next resync).
+func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, warm bool) (claimed bool, err error) {
 	if a.ContainerID != "" {
 		_, err := s.rt.Inspect(ctx, a.ContainerID)
 		if err == nil {
-			return nil
+			return false, nil
 		}
 		if !errors.Is(err, warder.ErrNotFound) {
-			return err
+			return false, err
 		}
 		a.ContainerID, a.ContainerName = "", ""
 	}
 	spec, err := warder.SpecFor(a, s.specSettings())
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := s.withSecrets(ctx, a, &spec); err != nil {
-		return err
+		return false, err
+	}
+	if warm {
+		if cid := s.claimWarm(ctx, spec); cid != "" {
+			a.ContainerID, a.ContainerName = cid, spec.Name
+			return true, nil
+		}
 	}
 	cid, err := s.rt.Create(ctx, spec)
 	if err != nil {
-		return err
+		return false, err
 	}
 	a.ContainerID, a.ContainerName = cid, spec.Name
-	return s.store.UpdateAgent(ctx, a) // reads back the port the runtime claimed
+	return false, s.store.UpdateAgent(ctx, a) // reads back the port the runtime claimed
 }
 
 // StopAgent stops the agent's container; its container and port are kept

@@ -130,7 +130,9 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 	var found *warder.ContainerState
 	for i := range listed {
 		c := &listed[i]
-		if c.ID == a.ContainerID || (found == nil && c.Name == warder.ContainerName(a.ID)) {
+		// A claimed pool container is the agent's only by the recorded
+		// id: one found by its name alone is a claim that never finished.
+		if c.ID == a.ContainerID || (found == nil && c.Name == warder.ContainerName(a.ID) && !c.Pooled) {
 			found = c
 		}
 	}

@@ -108,7 +108,7 @@ func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p str
 		// Making the container is a change a read-only key may not make.
 		return nil, nil, "", "", warder.Errorf(warder.ErrConflict, "the agent has no container yet, so its workspace cannot be read with a read-only key: start it once, or use a key that may write")
 	}
-	if err := s.ensureContainer(ctx, a); err != nil {
+	if _, err := s.ensureContainer(ctx, a, false); err != nil {
 		return nil, nil, "", "", err
 	}
 	return fr, a, a.ContainerID, rel, nil

@@ -10,7 +10,7 @@ import (
 // Docker itself; the start-up line lists only the others.
 var standardEnv = map[string]bool{
 	"AGENT_ID": true, "AGENT_NAME": true, "AGENT_TYPE": true, "PORT": true, envConfig: true,
-	"PATH": true, "HOSTNAME": true, "HOME": true, "TERM": true,
+	"PATH": true, "HOSTNAME": true, "HOME": true, "TERM": true, envPooled: true,
 }
 
 func parseEnv(environ []string) map[string]string {

@@ -51,6 +51,10 @@
 //	                                 JSON string without end (json)
 //	WARDER_AGENT_LOG_FLOOD=NxK       before serving, write N lines of K KiB
 //	                                 to stdout, for tests of log bounds
+//
+// WARDER_AGENT_POOLED=1 (set by Warder's warm pool, not a knob) binds the
+// port, answers 503 and writes nothing until Warder writes the agent's
+// environment as one JSON line to its stdin (pooled.go).
 package main
 
 import (
@@ -103,13 +107,56 @@ func main() {
 }
 
 // serve runs the HTTP server until ctx is cancelled, then drains it. The
-// exit knob makes it return an exitCode instead, without draining.
+// exit knob makes it return an exitCode instead, without draining. With
+// WARDER_AGENT_POOLED=1 it is a warm pool's container: see servePooled.
 func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	env := parseEnv(environ)
-	port, err := portFrom(env["PORT"])
+	if env[envPooled] == "1" {
+		return servePooled(ctx, logger, env, os.Stdin)
+	}
+	l, err := listen(env["PORT"])
 	if err != nil {
 		return err
 	}
+	return run(ctx, logger, env, l)
+}
+
+// listening is the agent's server, serving before its handler is set.
+type listening struct {
+	port int
+	srv  *http.Server
+	errc chan error // Serve's end
+	h    *swapHandler
+}
+
+// listen binds PORT and serves it with a handler run fills in.
+func listen(portEnv string) (*listening, error) {
+	port, err := portFrom(portEnv)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return nil, err
+	}
+	l := &listening{port: port, h: &swapHandler{}, errc: make(chan error, 1)}
+	l.srv = &http.Server{
+		Handler:           l.h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() { l.errc <- l.srv.Serve(ln) }()
+	return l, nil
+}
+
+// run configures the agent from env, puts its handler behind srv, and
+// serves until ctx ends or the exit knob fires. The start-up line is
+// written once the handler is in place: a warm pool's claim waits for it.
+func run(ctx context.Context, logger *log.Logger, env map[string]string, l *listening) error {
+	srv, errc, port := l.srv, l.errc, l.port
+	defer srv.Close() // a no-op after a clean Shutdown
 	h, err := parseHooks(env)
 	if err != nil {
 		return err
@@ -130,9 +177,6 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 	if a.Model != nil {
 		model = a.Model.name()
 	}
-	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d model=%s upstream=%s env=%v",
-		quote(a.ID), quote(a.Name), quote(a.Type), port, quote(model), quote(llm.where()), extraEnvNames(env))
-
 	if f := h.logFlood; f.lines > 0 {
 		// Before serving, so nothing else writes inside a flood line.
 		logger.Printf("warder-agent writing %d lines of %d KiB (%s)", f.lines, f.kib, envLogFlood)
@@ -140,19 +184,10 @@ func serve(ctx context.Context, logger *log.Logger, environ []string) error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           newHandler(a, logger),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	l.h.set(newHandler(a, logger))
+	logger.Printf("warder-agent starting agent_id=%s agent_name=%s agent_type=%s port=%d model=%s upstream=%s env=%v",
+		quote(a.ID), quote(a.Name), quote(a.Type), port, quote(model), quote(llm.where()), extraEnvNames(env))
+
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go h.hold(hctx, logger)

@@ -86,6 +86,10 @@ func openRuntime(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend,
 
 // openDocker returns the Docker runtime.
 func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, error) {
+	var locks warder.Locker
+	if l, ok := ports.(warder.Locker); ok && cfg.DatabaseURL != "" {
+		locks = l // replicas may share the database, and the engine
+	}
 	return docker.New(docker.Config{
 		Host:         cfg.DockerHost,
 		Network:      cfg.Network,
@@ -96,6 +100,8 @@ func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, 
 		PortStart:    cfg.PortStart,
 		PortEnd:      cfg.PortEnd,
 		BindAddress:  cfg.BindAddress,
+		WarmPool:     cfg.WarmPool,
+		Locks:        locks,
 	})
 }
 
@@ -262,9 +268,9 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 // collector, following the status feed (PostgreSQL), and what one replica
 // does for all while it holds the leadership lease (always, on SQLite):
 // following the runtime's events (resync on taking the lease, at start-up
-// and after every reconnect) and maintenance (idle auto-stop, expired
-// tokens, health probes). It returns at once; the work ends with ctx, and
-// Wait and Close wait for it.
+// and after every reconnect), maintenance (idle auto-stop, expired
+// tokens, health probes) and keeping the warm pool filled. It returns at
+// once; the work ends with ctx, and Wait and Close wait for it.
 func (a *App) Run(ctx context.Context) {
 	a.background.Go(func() { a.setupUntilDone(ctx) })
 	if a.feed != nil {
@@ -275,11 +281,17 @@ func (a *App) Run(ctx context.Context) {
 			var lead sync.WaitGroup
 			lead.Go(func() { a.service.Watch(ctx) })
 			lead.Go(func() { a.service.RunMaintenance(ctx) })
+			if k, ok := a.runtime.(poolKeeper); ok {
+				lead.Go(func() { k.KeepPool(ctx) })
+			}
 			lead.Wait()
 		})
 	})
 	a.background.Go(func() { a.collector.Run(ctx) })
 }
+
+// poolKeeper is a runtime with a warm pool to keep filled (docker).
+type poolKeeper interface{ KeepPool(ctx context.Context) }
 
 // Wait returns when the background work, whose context the caller has
 // ended, has finished (each piece waits for what it started).

@@ -83,6 +83,10 @@ type Config struct {
 	// once (WARDER_MAX_EXECS_PER_AGENT, WARDER_MAX_EXECS_PER_USER).
 	MaxExecsPerAgent int
 	MaxExecsPerUser  int
+	// WarmPool is how many started containers of the default image the
+	// Docker runtime keeps for agents' starts, of which limits
+	// (WARDER_WARM_POOL; none by default; see docs/operations.md).
+	WarmPool []warder.PoolShape
 }
 
 // LoadConfig reads the environment, then flags; args excludes the
@@ -161,6 +165,9 @@ func LoadConfig(args []string) (Config, error) {
 	if c.MaxExecsPerUser, err = envInt("WARDER_MAX_EXECS_PER_USER", 8); err != nil {
 		return c, err
 	}
+	if c.WarmPool, err = warder.ParsePoolShapes(env("WARDER_WARM_POOL", ""), maxWarmPool); err != nil {
+		return c, err
+	}
 	if c.CORSOrigins, err = api.ParseCORSOrigins(env("WARDER_CORS_ORIGINS", "")); err != nil {
 		return c, fmt.Errorf("WARDER_CORS_ORIGINS: %w", err)
 	}
@@ -228,6 +235,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxExecsPerAgent < 0 || c.MaxExecsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_EXECS_PER_AGENT and WARDER_MAX_EXECS_PER_USER must not be negative (0 means the default)")
+	}
+	if len(c.WarmPool) > 0 && c.Runtime != "docker" {
+		return fmt.Errorf("WARDER_WARM_POOL needs WARDER_RUNTIME=docker: the warm pool is the Docker runtime's")
 	}
 	if c.MaxStreamsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_STREAMS_PER_USER must not be negative (0 means the default, 32)")
@@ -370,3 +380,7 @@ func envDuration(key string, def time.Duration) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// maxWarmPool bounds WARDER_WARM_POOL's sizes together: each pooled
+// container holds a host port and its memory while it waits.
+const maxWarmPool = 64

@@ -40,12 +40,17 @@ func NewServer(tb testing.TB, change func(*app.Config)) *apitest.Server {
 	return apitest.Start(tb, cfg, nil, func(a *app.App) { removeAll(tb, a, cfg.Network) })
 }
 
-// removeAll removes every agent's container, the workspaces and the
-// networks, by exact name. A server pointed at no Docker made nothing to remove.
+// removeAll removes every agent's container, the warm pool, the
+// workspaces and the networks, by exact name. A server pointed at no Docker made nothing to remove.
 func removeAll(tb testing.TB, a *app.App, network string) {
+	a.Wait() // the warm pool's refill, above all, has stopped making containers
 	removeWorkloads(tb, a)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The warm pool's unclaimed containers (claimed ones are agents').
+	if err := a.Runtime().(*docker.Runtime).RemovePool(ctx); err != nil && !errors.Is(err, warder.ErrUnavailable) {
+		tb.Errorf("cleanup: removing the warm pool: %v", err)
+	}
 	// Workspace helpers still running when the test ended (they remove
 	// themselves when they exit) and the workspaces, kept ones too.
 	if err := a.Runtime().(*docker.Runtime).RemoveWorkspaces(ctx); err != nil && !errors.Is(err, warder.ErrUnavailable) {

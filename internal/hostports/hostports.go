@@ -31,6 +31,9 @@ type Allocator struct {
 
 	mu  sync.Mutex
 	bad map[int]time.Time // ports a start failed to bind, and when
+	// pooled are ports published for a warm pool's containers: no agent
+	// holds them in the store until a claim hands one over (Adopt).
+	pooled map[int]bool
 }
 
 // New returns an Allocator of the ports start to end, whose claims store
@@ -40,7 +43,7 @@ func New(store warder.PortStore, start, end int, free func(port int) bool) *Allo
 	if free == nil {
 		free = ListenFree("")
 	}
-	return &Allocator{store: store, start: start, end: end, free: free, bad: map[int]time.Time{}}
+	return &Allocator{store: store, start: start, end: end, free: free, bad: map[int]time.Time{}, pooled: map[int]bool{}}
 }
 
 // Range is "start-end".
@@ -64,16 +67,12 @@ func (p *Allocator) Claim(ctx context.Context, agentID string) (int, error) {
 			return 0, err
 		}
 	}
-	used, err := p.store.UsedPorts(ctx)
+	taken, err := p.taken(ctx)
 	if err != nil {
 		return 0, err
 	}
-	taken := make(map[int]bool, len(used))
-	for _, u := range used {
-		taken[u] = true
-	}
 	for port := p.start; port <= p.end; port++ {
-		if taken[port] || p.isBad(port) || !p.free(port) {
+		if taken[port] || p.pooled[port] || p.isBad(port) || !p.free(port) {
 			continue
 		}
 		err := p.store.ClaimPort(ctx, agentID, port)
@@ -98,6 +97,19 @@ func (p *Allocator) Release(ctx context.Context, agentID string, port int) error
 		}
 	}
 	return p.store.ReleasePort(ctx, agentID)
+}
+
+// taken is every port an agent holds in the store.
+func (p *Allocator) taken(ctx context.Context) (map[int]bool, error) {
+	used, err := p.store.UsedPorts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	taken := make(map[int]bool, len(used))
+	for _, u := range used {
+		taken[u] = true
+	}
+	return taken, nil
 }
 
 // MarkBad remembers a port the engine failed to publish on.

@@ -1,0 +1,33 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/warder/warder"
+)
+
+// claimWarm asks the runtime's warm pool for a running workload for spec
+// and returns its id, or "" when the start must create one: no pool, none
+// that fits (another image, a workspace that exists already, ...), an
+// empty pool, or a hand-over that failed (the runtime removed what it
+// had claimed).
+func (s *Service) claimWarm(ctx context.Context, spec warder.ContainerSpec) string {
+	if !s.rt.Info().WarmPool {
+		return ""
+	}
+	wp, ok := s.rt.(warder.WarmPool)
+	if !ok {
+		return ""
+	}
+	id, err := wp.Claim(ctx, spec)
+	switch {
+	case err == nil:
+		return id
+	case errors.Is(err, warder.ErrNotFound):
+		s.log.DebugContext(ctx, "cold start", "agent", spec.AgentID, "why", err)
+	default:
+		s.log.WarnContext(ctx, "warm start failed; starting cold", "agent", spec.AgentID, "err", err)
+	}
+	return ""
+}
