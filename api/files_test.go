@@ -282,7 +282,7 @@ func mustJSON(v any) string {
 func TestWorkspacesNotSupported(t *testing.T) {
 	t.Parallel()
 	cfg := apitest.Config(t)
-	cfg.Network, cfg.PortStart, cfg.PortEnd = "fake-net", 30000, 30499
+	cfg.Network, cfg.PortStart, cfg.PortEnd = "fake-net", 20300, 20799
 	srv := apitest.Start(t, cfg, func(cfg app.Config, ports warder.PortStore, _ *slog.Logger) (app.Backend, error) {
 		return fakeBackend{runtimetest.NewFake(ports, cfg.PortStart, cfg.PortEnd).WithoutWorkspaces()}, nil
 	}, nil)

@@ -36,7 +36,7 @@ func (fakeBackend) Close() error { return nil }
 func newAPIServer(t *testing.T, opts ...func(*app.Config)) *apiServer {
 	t.Helper()
 	cfg := apitest.Config(t)
-	cfg.Network, cfg.PortStart, cfg.PortEnd = "fake-net", 30000, 30499
+	cfg.Network, cfg.PortStart, cfg.PortEnd = "fake-net", 20300, 20799
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -39,7 +39,7 @@ func run(base, token string, args ...string) (int, string, string) {
 // server's 400, with exit codes to match. On the fake runtime: no Docker.
 func TestAgentsListPages(t *testing.T) {
 	cfg := apitest.Config(t)
-	cfg.Network, cfg.PortStart, cfg.PortEnd = "fake-net", 31000, 31099
+	cfg.Network, cfg.PortStart, cfg.PortEnd = "fake-net", 20200, 20299
 	ts := apitest.Start(t, cfg, func(cfg app.Config, ports warder.PortStore, _ *slog.Logger) (app.Backend, error) {
 		return fakeBackend{runtimetest.NewFake(ports, cfg.PortStart, cfg.PortEnd)}, nil
 	}, nil)

@@ -48,7 +48,7 @@ func newServer(tb testing.TB, opts func(*api.Options)) *server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rt := runtimetest.NewFake(db, 21000, 21099)
+	rt := runtimetest.NewFake(db, 20100, 20199)
 	bus := broker.New(0)
 	collector := stats.New(rt, bus, stats.Config{Interval: 50 * time.Millisecond, SyncEvery: 100 * time.Millisecond})
 	log := slog.New(slog.DiscardHandler)

@@ -29,6 +29,10 @@ var portBlocks atomic.Int64
 func NewServer(tb testing.TB, change func(*app.Config)) *apitest.Server {
 	tb.Helper()
 	image, binary := AgentImage(tb)
+	// Host ports, by who listens on them while packages' tests run side by
+	// side: the fake runtimes of the unit tests 20000-20999 (service,
+	// client, cli, api), the docker package's tests 21000-21999, these
+	// blocks 22000-31999; all below Linux's ephemeral range (32768-).
 	block := 22000 + 500*int(portBlocks.Add(1)%20)
 	cfg := apitest.Config(tb)
 	cfg.Network = testenv.UniqueName("warder-test-net-")
