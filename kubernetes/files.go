@@ -254,6 +254,11 @@ func (r *Runtime) StatFile(ctx context.Context, id, rel string) (warder.FileInfo
 	if err != nil {
 		return warder.FileInfo{}, err
 	}
+	return r.stat(ctx, h, rel)
+}
+
+// stat describes rel through the helper pod h.
+func (r *Runtime) stat(ctx context.Context, h, rel string) (warder.FileInfo, error) {
 	var out bytes.Buffer
 	if err := r.fsop(ctx, h, nil, &limitedWriter{w: &out, n: 64 << 10}, warder.ErrInvalid, "stat", warder.WorkspaceMountPath, rel); err != nil {
 		return warder.FileInfo{}, err
@@ -303,11 +308,11 @@ func (r *Runtime) ListDir(ctx context.Context, id, rel string, limit int) ([]*wa
 // ReadTar streams rel as a tar while the helper writes it; an error the
 // helper ends with (after the first bytes) fails the reader.
 func (r *Runtime) ReadTar(ctx context.Context, id, rel string) (io.ReadCloser, error) {
-	if _, err := r.StatFile(ctx, id, rel); err != nil {
-		return nil, err
-	}
 	h, err := r.filesHelper(ctx, id)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := r.stat(ctx, h, rel); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
