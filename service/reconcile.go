@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/warder/warder"
@@ -32,6 +33,10 @@ type reconcileOpts struct {
 	// listed is every container carrying this agent's label, when the
 	// caller listed them (resync); nil means inspect a.ContainerID.
 	listed []warder.ContainerState
+	// listedAt is when the listing began: an operation that finished
+	// after it (the agent's status changed since, or its container is not
+	// in the listing) makes the listing stale for this agent.
+	listedAt time.Time
 	// interrupted means an operation recorded as in flight can no longer
 	// be running: it is settled rather than waited for.
 	interrupted bool
@@ -65,6 +70,11 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 	}
 	if o.listed == nil && o.event != "" && o.event != a.ContainerID {
 		if o.listed, err = s.inspectBoth(ctx, a.ContainerID, o.event); err != nil {
+			return err
+		}
+	}
+	if o.listed != nil && !o.listedAt.IsZero() {
+		if o.listed, err = s.freshen(ctx, a, o.listed, o.listedAt); err != nil {
 			return err
 		}
 	}
@@ -149,6 +159,29 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 		a.ContainerID, a.ContainerName = found.ID, found.Name
 	}
 	return found, nil
+}
+
+// freshen replaces what a listing says of the agent's recorded container
+// when the listing may predate it: a start or stop that finished between
+// the listing and this agent's turn (a resync of hundreds of agents takes
+// a while) recorded a container, or a state, the listing does not show.
+// Trusting it would mark a just-started agent missing, or a just-stopped
+// one running. Containers known only by name stay as listed: adopting or
+// removing them is what the listing is for.
+func (s *Service) freshen(ctx context.Context, a *warder.Agent, listed []warder.ContainerState, at time.Time) ([]warder.ContainerState, error) {
+	if a.ContainerID == "" {
+		return listed, nil
+	}
+	i := slices.IndexFunc(listed, func(c warder.ContainerState) bool { return c.ID == a.ContainerID })
+	if i >= 0 && a.StatusChangedAt.Before(at) {
+		return listed, nil
+	}
+	fresh, err := s.inspectBoth(ctx, a.ContainerID)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.DeleteFunc(slices.Clone(listed), func(c warder.ContainerState) bool { return c.ID == a.ContainerID })
+	return append(out, fresh...), nil
 }
 
 // inspectBoth lists, as a resync would, the containers ids name that
@@ -236,6 +269,9 @@ func (s *Service) interrupted(a *warder.Agent) bool {
 // adopts what matches, marks what is gone, settles interrupted operations
 // and removes containers whose agent no longer exists.
 func (s *Service) Resync(ctx context.Context) error {
+	// Truncated as PostgreSQL keeps times, so a change in the same
+	// microsecond counts as after.
+	listedAt := time.Now().UTC().Truncate(time.Microsecond)
 	containers, err := s.rt.List(ctx)
 	if err != nil {
 		return err
@@ -259,7 +295,7 @@ func (s *Service) Resync(ctx context.Context) error {
 	}
 	var errs []error
 	for _, a := range agents {
-		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "resync", listed: byAgent[a.ID], interrupted: s.interrupted(a)})
+		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "resync", listed: byAgent[a.ID], listedAt: listedAt, interrupted: s.interrupted(a)})
 		if err != nil && !errors.Is(err, errElsewhere) { // that process records the outcome
 			errs = append(errs, err)
 		}

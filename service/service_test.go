@@ -18,6 +18,12 @@ import (
 // starting at 20000, of which busy are taken outside Warder.
 func newTestService(t *testing.T, ports int, busy ...int) (*Service, *runtimetest.Fake) {
 	t.Helper()
+	return newTestServiceOn(t, func(f *runtimetest.Fake) warder.Runtime { return f }, ports, busy...)
+}
+
+// newTestServiceOn is newTestService on the runtime wrap makes of the fake.
+func newTestServiceOn(t *testing.T, wrap func(*runtimetest.Fake) warder.Runtime, ports int, busy ...int) (*Service, *runtimetest.Fake) {
+	t.Helper()
 	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +31,7 @@ func newTestService(t *testing.T, ports int, busy ...int) (*Service, *runtimetes
 	t.Cleanup(func() { db.Close() })
 	rt := runtimetest.NewFake(db, 20000, 20000+ports-1)
 	rt.Busy(busy...)
-	return New(db, rt, Config{
+	return New(db, wrap(rt), Config{
 		DefaultImage: "warder/agent:latest",
 		Spec:         warder.SpecSettings{Network: "net"},
 		// SQLite is one process's, as in production.

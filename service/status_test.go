@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/runtimetest"
 )
 
 func TestDerive(t *testing.T) {
@@ -126,6 +127,67 @@ func TestResync(t *testing.T) {
 	}
 	if again, _ := s.store.AgentEvents(ctx, crashed.ID, 10); len(again) != len(events) {
 		t.Errorf("an idle resync added %d events", len(again)-len(events))
+	}
+}
+
+// listThen is the fake runtime whose next List runs then after it has
+// listed: work that finishes while a resync goes through its listing.
+type listThen struct {
+	*runtimetest.Fake
+	then func()
+}
+
+func (l *listThen) List(ctx context.Context) ([]warder.ContainerState, error) {
+	res, err := l.Fake.List(ctx)
+	if then := l.then; then != nil {
+		l.then = nil
+		then()
+	}
+	return res, err
+}
+
+// TestResyncStaleListing: a start and a stop that finish after a resync
+// listed the containers (and before it reached their agents) are not
+// undone by the listing: the started agent stays running, not missing,
+// and the stopped one stopped, not running.
+func TestResyncStaleListing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var lt *listThen
+	s, rt := newTestServiceOn(t, func(f *runtimetest.Fake) warder.Runtime { lt = &listThen{Fake: f}; return lt }, 10)
+	u := mustUser(t, s, "root")
+	started, stopped := mustAgent(t, s, u, "started"), mustAgent(t, s, u, "stopped")
+	if _, err := s.StartAgent(ctx, u, stopped.ID); err != nil {
+		t.Fatal(err)
+	}
+	lt.then = func() {
+		if _, err := s.StartAgent(ctx, u, started.ID); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.StopAgent(ctx, u, stopped.ID); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := s.Resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lt.then != nil {
+		t.Fatal("the resync did not list")
+	}
+	for _, c := range []struct {
+		id   string
+		want warder.Status
+	}{{started.ID, warder.StatusRunning}, {stopped.ID, warder.StatusStopped}} {
+		a, err := s.store.Agent(ctx, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != c.want {
+			t.Errorf("%s: %s %q after the resync, want %s", a.Name, a.Status, a.StatusReason, c.want)
+		}
+		if _, err := rt.Inspect(ctx, a.ContainerID); err != nil {
+			t.Errorf("%s: its container %s: %v", a.Name, a.ContainerID, err)
+		}
 	}
 }
 
