@@ -1,8 +1,16 @@
 // Package stats keeps the resource use of running agent containers at
-// hand: one engine stats stream per running container, the newest sample
+// hand: one engine stats stream per followed container, the newest sample
 // and a ring of recent ones, so a read is a map lookup rather than the
 // one to two seconds a per-request engine call takes. It implements
 // warder.StatsReader.
+//
+// What is followed is the operator's choice (Config.FollowAll): every
+// running container, so history reaches back for all of them; or, the
+// default, a container from its first read until nobody has read or
+// watched it for Config.Idle. An engine stream is not free: Docker spends
+// several milliseconds of CPU on each sample of each container, a second
+// apart, so following 1,000 idle agents would take more than a small
+// machine's cores (docs/benchmarks.md).
 package stats
 
 import (
@@ -40,7 +48,15 @@ type Config struct {
 	// FirstSample bounds how long a read waits for a new stream's first
 	// sample (default 5 s).
 	FirstSample time.Duration
-	Logger      *slog.Logger
+	// FollowAll follows every running container from its start; else a
+	// container is followed from its first read (Latest, History, Watch)
+	// until it has had neither a read nor a watcher for Idle.
+	FollowAll bool
+	// Idle is how long an unread container stays followed when FollowAll
+	// is off (default Keep, so a dashboard that looks now and then keeps
+	// its history whole).
+	Idle   time.Duration
+	Logger *slog.Logger
 }
 
 // Collector follows running containers' stats. Create it with New, start
@@ -66,6 +82,7 @@ type feed struct {
 	ring    *Ring
 	subs    map[chan warder.Stats]struct{}
 	ended   bool
+	read    time.Time     // the last read or watch
 	err     error         // why it ended
 	first   chan struct{} // closed at the first sample, or the end
 	once    sync.Once
@@ -90,6 +107,9 @@ func New(rt Streamer, events warder.EventBus, cfg Config) *Collector {
 	}
 	if cfg.FirstSample <= 0 {
 		cfg.FirstSample = 5 * time.Second
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = cfg.Keep
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -145,7 +165,10 @@ func (c *Collector) statusChanged(ch warder.StatusChange) {
 	}
 	switch ch.To {
 	case warder.StatusRunning:
-		if _, err := c.ensure(ch.ContainerID); err != nil {
+		if !c.cfg.FollowAll {
+			return // followed once read
+		}
+		if _, err := c.ensure(ch.ContainerID, false); err != nil {
 			c.log.Warn("following container stats", "container", ch.ContainerID, "err", err)
 		}
 	case warder.StatusStopped, warder.StatusExited, warder.StatusFailed, warder.StatusMissing, warder.StatusCreated, warder.StatusDeleted:
@@ -153,10 +176,14 @@ func (c *Collector) statusChanged(ch warder.StatusChange) {
 	}
 }
 
-// Sync follows every running container of the runtime and stops following
-// the rest. A stream started after the list was taken is left alone.
+// Sync follows every running container of the runtime (when FollowAll)
+// and stops following the rest, and containers nobody has read for Idle.
+// A stream started after the list was taken is left alone.
 func (c *Collector) Sync(ctx context.Context) {
 	taken := time.Now()
+	if !c.cfg.FollowAll && !c.expire(taken) {
+		return // nothing followed: no need to ask the engine
+	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	list, err := c.rt.List(lctx)
@@ -170,7 +197,10 @@ func (c *Collector) Sync(ctx context.Context) {
 	for _, st := range list {
 		if st.Running() {
 			running[st.ID] = true
-			if _, err := c.ensure(st.ID); err != nil {
+			if !c.cfg.FollowAll {
+				continue
+			}
+			if _, err := c.ensure(st.ID, false); err != nil {
 				return
 			}
 		}
@@ -188,6 +218,24 @@ func (c *Collector) Sync(ctx context.Context) {
 	}
 }
 
+// expire stops following the containers nobody has read or watched for
+// Idle, and reports whether any are still followed.
+func (c *Collector) expire(now time.Time) bool {
+	c.mu.Lock()
+	var idle []string
+	for id, f := range c.feeds {
+		if len(f.subs) == 0 && now.Sub(f.read) > c.cfg.Idle {
+			idle = append(idle, id)
+		}
+	}
+	left := len(c.feeds) - len(idle)
+	c.mu.Unlock()
+	for _, id := range idle {
+		c.Stop(id)
+	}
+	return left > 0
+}
+
 // Followed is how many containers are being followed.
 func (c *Collector) Followed() int {
 	c.mu.Lock()
@@ -195,19 +243,23 @@ func (c *Collector) Followed() int {
 	return len(c.feeds)
 }
 
-// ensure returns the container's feed, starting one if there is none.
-func (c *Collector) ensure(id string) (*feed, error) {
+// ensure returns the container's feed, starting one if there is none;
+// read says a reader asks, which keeps the feed from going idle.
+func (c *Collector) ensure(id string, read bool) (*feed, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ctx == nil {
 		return nil, warder.Errorf(warder.ErrUnavailable, "the stats collector is not running")
 	}
 	if f := c.feeds[id]; f != nil {
+		if read {
+			f.read = time.Now()
+		}
 		return f, nil
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	f := &feed{
-		id: id, started: time.Now(), cancel: cancel,
+		id: id, started: time.Now(), read: time.Now(), cancel: cancel,
 		ring:  NewRing(int(c.cfg.Keep/c.cfg.Interval) + 1),
 		subs:  map[chan warder.Stats]struct{}{},
 		first: make(chan struct{}),
@@ -295,7 +347,7 @@ func (c *Collector) record(f *feed, s warder.Stats) {
 
 // started returns the container's feed once it has a sample or ended.
 func (c *Collector) started(ctx context.Context, id string) (*feed, error) {
-	f, err := c.ensure(id)
+	f, err := c.ensure(id, true)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +398,7 @@ func (c *Collector) History(ctx context.Context, id string, since time.Time) ([]
 // Watch calls fn with the newest sample, then with each new one, until ctx
 // ends, fn fails or the container stops.
 func (c *Collector) Watch(ctx context.Context, id string, fn func(warder.Stats) error) error {
-	f, err := c.ensure(id)
+	f, err := c.ensure(id, true)
 	if err != nil {
 		return err
 	}
@@ -362,6 +414,7 @@ func (c *Collector) Watch(ctx context.Context, id string, fn func(warder.Stats) 
 	defer func() {
 		c.mu.Lock()
 		delete(f.subs, ch) // a nil map after the end: a no-op
+		f.read = time.Now() // idle from when the last watcher left
 		c.mu.Unlock()
 	}()
 	if ok {

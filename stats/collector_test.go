@@ -82,7 +82,15 @@ func (f *fakeStreamer) counts() (open, opened int) {
 // that every stream was released.
 func startCollector(t *testing.T, rt *fakeStreamer, bus warder.EventBus) *Collector {
 	t.Helper()
-	c := New(rt, bus, Config{Keep: time.Minute, SyncEvery: time.Hour, FirstSample: 2 * time.Second})
+	return startCollectorWith(t, rt, bus, Config{FollowAll: true})
+}
+
+// startCollectorWith runs a collector of cfg, with the tests' Keep,
+// SyncEvery (an hour: tests call Sync) and FirstSample.
+func startCollectorWith(t *testing.T, rt *fakeStreamer, bus warder.EventBus, cfg Config) *Collector {
+	t.Helper()
+	cfg.Keep, cfg.SyncEvery, cfg.FirstSample = time.Minute, time.Hour, 2*time.Second
+	c := New(rt, bus, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
@@ -236,4 +244,60 @@ func TestCollectorRestartAndShutdown(t *testing.T) {
 	if open, _ := rt.counts(); open != 0 {
 		t.Fatalf("%d streams open after Run returned", open)
 	}
+}
+
+// TestCollectorFollowsOnRead: by default a container is followed from its
+// first read, not from its start, and let go once nobody has read or
+// watched it for Idle.
+func TestCollectorFollowsOnRead(t *testing.T) {
+	rt := newFakeStreamer()
+	bus := broker.New(0)
+	const idle = 50 * time.Millisecond
+	c := startCollectorWith(t, rt, bus, Config{Idle: idle})
+	ctx := context.Background()
+	feed1, feed2 := rt.container("c1"), rt.container("c2")
+	go func() { feed2 <- sample(1) }()
+	if _, err := c.Latest(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	// c1 starts, then c2 stops: once c2's stop is handled, so was c1's
+	// start (the events come in order), and it opened no stream.
+	bus.Publish(warder.StatusChange{ContainerID: "c1", To: warder.StatusRunning})
+	bus.Publish(warder.StatusChange{ContainerID: "c2", To: warder.StatusStopped})
+	waitFor(t, func() bool { return c.Followed() == 0 })
+	c.Sync(ctx)
+	if open, opened := rt.counts(); open != 0 || opened != 1 {
+		t.Fatalf("%d streams open, %d opened; want 0 and 1: only a read opens one", open, opened)
+	}
+
+	// A read follows c1; it is let go after Idle without a reader.
+	go func() { feed1 <- sample(2) }()
+	if s, err := c.Latest(ctx, "c1"); err != nil || s.CPUPercent != 2 {
+		t.Fatalf("Latest = %v, %v", s, err)
+	}
+	time.Sleep(2 * idle)
+	c.Sync(ctx)
+	waitFor(t, func() bool { open, _ := rt.counts(); return open == 0 && c.Followed() == 0 })
+
+	// A watcher keeps it followed however long it watches; its leaving
+	// starts the idle time.
+	watching, stopWatch := context.WithCancel(ctx)
+	watched := make(chan error, 1)
+	go func() { watched <- c.Watch(watching, "c1", func(warder.Stats) error { return nil }) }()
+	waitFor(t, func() bool { open, _ := rt.counts(); return open == 1 })
+	feed1 <- sample(3)
+	time.Sleep(2 * idle)
+	c.Sync(ctx)
+	if c.Followed() != 1 {
+		t.Fatal("a watched container was let go")
+	}
+	stopWatch()
+	<-watched
+	c.Sync(ctx)
+	if c.Followed() != 1 {
+		t.Fatal("let go at once when its watcher left, not after Idle")
+	}
+	time.Sleep(2 * idle)
+	c.Sync(ctx)
+	waitFor(t, func() bool { open, _ := rt.counts(); return open == 0 && c.Followed() == 0 })
 }

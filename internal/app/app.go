@@ -212,7 +212,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		// throttle counts and the quota lock through it.
 		events, attempts, locks = sharedBus{Broker: bus, feed: feed}, store, store
 	}
-	collector := stats.New(irt, events, stats.Config{Keep: cfg.StatsHistory, Logger: log})
+	collector := stats.New(irt, events, stats.Config{Keep: cfg.StatsHistory, FollowAll: cfg.StatsFollowAll, Logger: log})
 	svc := service.New(store, irt, service.Config{
 		DefaultImage: cfg.Image,
 		Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,

@@ -37,6 +37,10 @@ type Config struct {
 	// StatsHistory is how far back ?history= reaches (WARDER_STATS_HISTORY);
 	// 0 means the collector's default, 10 minutes.
 	StatsHistory time.Duration
+	// StatsFollowAll follows every running agent's stats from its start
+	// (WARDER_STATS_FOLLOW=all) rather than from its first read (=read,
+	// the default): see package stats.
+	StatsFollowAll bool
 	// SecretKey and SecretKeyPrevious seal agents' secret_env; with no
 	// key, one is kept in <data dir>/secret.key.
 	SecretKey         string
@@ -128,6 +132,12 @@ func LoadConfig(args []string) (Config, error) {
 	}
 	if c.StatsHistory, err = envDuration("WARDER_STATS_HISTORY", 10*time.Minute); err != nil {
 		return c, err
+	}
+	switch follow := env("WARDER_STATS_FOLLOW", "read"); follow {
+	case "read", "all":
+		c.StatsFollowAll = follow == "all"
+	default:
+		return c, fmt.Errorf("WARDER_STATS_FOLLOW %q must be read (follow an agent's stats from its first read) or all (every running agent)", follow)
 	}
 	if c.Quota, err = quotaFromEnv(); err != nil {
 		return c, err
