@@ -48,6 +48,10 @@ type placement struct {
 	// Stdin keeps the container's stdin open for one attach: how a warm
 	// pool's container is told its agent (claim.go).
 	Stdin bool
+	// FreshWorkspace says the workspace volume was made for this create:
+	// an image that declares its /data its user's (LabelWorkspaceOwner) then
+	// gives the volume its owner at create, with no helper.
+	FreshWorkspace bool
 }
 
 // containerConfig converts spec, placed by p, into Docker's create

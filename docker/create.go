@@ -3,8 +3,10 @@ package docker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
 )
@@ -54,8 +56,9 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 			return "", err
 		}
 	}
-	id, err := r.createPlaced(ctx, spec, p)
-	if err == nil && made {
+	p.FreshWorkspace = made
+	id, ready, err := r.createPlaced(ctx, spec, p)
+	if err == nil && made && !ready {
 		if err = r.ownWorkspace(ctx, id, spec.Workspace); err != nil {
 			if rerr := r.removeContainer(context.WithoutCancel(ctx), id); rerr != nil {
 				r.log.Error("removing a container whose workspace could not be prepared", "container", id, "err", rerr)
@@ -75,49 +78,61 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	return id, err
 }
 
-func (r *Runtime) createPlaced(ctx context.Context, spec warder.ContainerSpec, p placement) (string, error) {
+// createPlaced creates the container; ready reports that its fresh
+// workspace already belongs to its user (readyWorkspace), so the caller
+// skips ownWorkspace.
+func (r *Runtime) createPlaced(ctx context.Context, spec warder.ContainerSpec, p placement) (id string, ready bool, err error) {
 	req, err := containerConfig(spec, p)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	id, err := r.create(ctx, spec, req)
+	id, ready, err = r.create(ctx, spec, p, req)
 	if isConflict(err) {
 		// A leftover of an interrupted create: its id was never saved.
 		if err := r.removeContainer(ctx, spec.Name); err != nil {
-			return "", err
+			return "", false, err
 		}
-		id, err = r.create(ctx, spec, req)
+		id, ready, err = r.create(ctx, spec, p, req)
 	}
 	if isNotFound(err) {
 		// 404: the image is missing, or the network (engines newer than
 		// API 1.41; those older notice only at start, see Start).
 		if perr := r.provide(ctx, spec); perr != nil {
-			return "", perr
+			return "", false, perr
 		}
-		id, err = r.create(ctx, spec, req)
+		id, ready, err = r.create(ctx, spec, p, req)
 	}
 	switch {
 	case err == nil:
-		return id, nil
+		return id, ready, nil
 	case isConflict(err):
-		return "", warder.Errorf(warder.ErrConflict, "a container named %q already exists", spec.Name)
+		return "", false, warder.Errorf(warder.ErrConflict, "a container named %q already exists", spec.Name)
 	case isNotFound(err):
 		// Still missing after provide: not a "no such agent" for the caller.
-		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+		return "", false, fmt.Errorf("create container %s: %w", spec.Name, err)
 	default:
-		return "", mapErr(err, "create container "+spec.Name)
+		return "", false, mapErr(err, "create container "+spec.Name)
 	}
 }
 
-func (r *Runtime) create(ctx context.Context, spec warder.ContainerSpec, req createRequest) (string, error) {
+// create makes the container of req. req is a copy, so what one try
+// changes in it (the user, the workspace mount) does not carry over.
+func (r *Runtime) create(ctx context.Context, spec warder.ContainerSpec, p placement, req createRequest) (string, bool, error) {
+	ready := false
 	if !spec.AllowRoot {
 		img, err := r.cli.ImageInspect(ctx, spec.Image)
 		if err != nil {
-			return "", err // a missing image is provided by the caller
+			return "", false, err // a missing image is provided by the caller
 		}
-		if img.Config == nil || runsAsRoot(img.Config.User) {
+		overridden := img.Config == nil || runsAsRoot(img.Config.User)
+		if overridden {
 			req.Config.User = warder.NonRootUser
 		}
+		host := *req.HostConfig
+		host.Mounts = cloneMounts(host.Mounts)
+		req.HostConfig = &host
+		owner := img.Config.Labels[LabelWorkspaceOwner]
+		ready = !overridden && owner != "" && owner == img.Config.User && readyWorkspace(&req, p)
 	}
 	res, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:             spec.Name,
@@ -125,7 +140,20 @@ func (r *Runtime) create(ctx context.Context, spec warder.ContainerSpec, req cre
 		HostConfig:       req.HostConfig,
 		NetworkingConfig: req.Networking,
 	})
-	return res.ID, err
+	return res.ID, ready && err == nil, err
+}
+
+// cloneMounts copies mounts deeply enough for readyWorkspace to change
+// one's volume options.
+func cloneMounts(ms []mount.Mount) []mount.Mount {
+	out := slices.Clone(ms)
+	for i := range out {
+		if o := out[i].VolumeOptions; o != nil {
+			c := *o
+			out[i].VolumeOptions = &c
+		}
+	}
+	return out
 }
 
 // provide makes what a failed create found missing: the image (built or

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/build"
@@ -30,11 +31,17 @@ const pullTimeout = 60 * time.Second
 // The image's label must not be LabelManaged: containers inherit image
 // labels, so every container run from the image by hand would then look
 // like one of Warder's to List and Events.
+//
+// Its /data is an empty directory of the agent's user, and it says so
+// (LabelWorkspaceOwner), so a fresh workspace needs no helper to be the
+// agent's (readyWorkspace). The classic builder's ADD unpacks data.tar
+// keeping the owner its header gives.
 const agentDockerfile = `FROM scratch
 COPY warder-agent /warder-agent
+ADD data.tar /
 USER 65534:65534
 EXPOSE 8000
-LABEL ` + imageLabel + `="agent"
+LABEL ` + imageLabel + `="agent" ` + LabelWorkspaceOwner + `="65534:65534"
 ENTRYPOINT ["/warder-agent"]
 `
 
@@ -77,10 +84,30 @@ func (r *Runtime) buildImage(ctx context.Context, tag string, buildCtx []byte) e
 // agentBuildContext is the tar the build endpoint reads: the Dockerfile and
 // the binary, executable.
 func agentBuildContext(binary []byte) ([]byte, error) {
+	data, err := dataDirTar()
+	if err != nil {
+		return nil, err
+	}
 	return tarFiles([]tarFile{
 		{"Dockerfile", 0o644, []byte(agentDockerfile)},
 		{"warder-agent", 0o755, binary},
+		{"data.tar", 0o644, data},
 	})
+}
+
+// dataDirTar is a tar of one empty directory, data/, owned by 65534:65534
+// (the agent's user) with mode 0755: the image's /data.
+func dataDirTar() ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(warder.WorkspaceMountPath, "/") + "/", Typeflag: tar.TypeDir,
+		Mode: 0o755, Uid: 65534, Gid: 65534, ModTime: time.Unix(0, 0)}); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 type tarFile struct {

@@ -210,15 +210,19 @@ func (r *Runtime) addPooled(ctx context.Context, shape warder.PoolShape) (err er
 			r.discardPooled(context.WithoutCancel(ctx), cmp.Or(id, spec.Name), spec.Workspace.Name, port)
 		}
 	}()
-	if _, err = r.ensureVolume(ctx, spec.Workspace); err != nil {
+	made, err := r.ensureVolume(ctx, spec.Workspace)
+	if err != nil {
 		return err
 	}
-	p := placement{Network: r.cfg.Network, HostIP: r.cfg.BindAddress, HostPort: port, Stdin: true}
-	if id, err = r.createPlaced(ctx, spec, p); err != nil {
+	p := placement{Network: r.cfg.Network, HostIP: r.cfg.BindAddress, HostPort: port, Stdin: true, FreshWorkspace: made}
+	ready := false
+	if id, ready, err = r.createPlaced(ctx, spec, p); err != nil {
 		return err
 	}
-	if err = r.ownWorkspace(ctx, id, spec.Workspace); err != nil {
-		return err
+	if !ready {
+		if err = r.ownWorkspace(ctx, id, spec.Workspace); err != nil {
+			return err
+		}
 	}
 	if _, err = r.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		r.ports.MarkBad(port) // most often: something took the port meanwhile

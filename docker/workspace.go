@@ -58,10 +58,42 @@ func (r *Runtime) ensureVolume(ctx context.Context, ws *warder.WorkspaceSpec) (m
 }
 
 // workspaceMount is the workspace as Docker mounts it: a named volume,
-// never a host path.
+// never a host path. Nothing of the image is copied into it (see
+// readyWorkspace for the one exception).
 func workspaceMount(ws *warder.WorkspaceSpec) mount.Mount {
 	return mount.Mount{Type: mount.TypeVolume, Source: ws.Name, Target: ws.MountPath,
 		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}
+}
+
+// LabelWorkspaceOwner on an image ("UID:GID") declares that its /data is
+// an empty directory owned by UID:GID. The default agent image carries it.
+// When the container runs as exactly that user (the image's own USER, not
+// overridden), a fresh workspace is mounted with the engine's copy-up,
+// which copies that empty directory's owner and mode onto the volume's
+// root when the container is created: the volume is the agent's at once,
+// and the create needs no ownWorkspace helper container (which cost a
+// second container's create, start and removal on every agent's first
+// start). An image derived with another USER no longer matches and gets
+// the helper. An image that claims it falsely only gets a workspace its
+// agent cannot write; nothing of another's is exposed.
+const LabelWorkspaceOwner = "warder.workspace-owner"
+
+// readyWorkspace switches req's workspace mount to copy-up when the
+// workspace is fresh; the caller has checked that the image's
+// LabelWorkspaceOwner is the user the container runs as. It reports
+// whether it did.
+func readyWorkspace(req *createRequest, p placement) bool {
+	if !p.FreshWorkspace {
+		return false
+	}
+	for i := range req.HostConfig.Mounts {
+		m := &req.HostConfig.Mounts[i]
+		if m.Target == warder.WorkspaceMountPath && m.Type == mount.TypeVolume && m.VolumeOptions != nil {
+			m.VolumeOptions.NoCopy = false
+			return true
+		}
+	}
+	return false
 }
 
 // ownWorkspace gives a new workspace's root, which Docker makes root's,

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/testenv"
 )
@@ -202,4 +204,80 @@ func must2[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// helpersCreated counts the workspace helper containers of r's network
+// created between since and now, from the engine's event log.
+func helpersCreated(t *testing.T, r *Runtime, since time.Time) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	until := time.Now()
+	res := r.cli.Events(ctx, client.EventsListOptions{
+		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
+		Until: fmt.Sprintf("%d.%09d", until.Unix(), until.Nanosecond()),
+		Filters: client.Filters{}.Add("type", "container").Add("event", "create").
+			Add("label", LabelHelper+"="+r.cfg.Network),
+	})
+	n := 0
+	for {
+		select {
+		case <-res.Messages:
+			n++
+		case err := <-res.Err:
+			if err != nil && !errors.Is(err, io.EOF) {
+				t.Fatalf("reading the engine's events: %v", err)
+			}
+			return n
+		}
+	}
+}
+
+// TestWorkspaceOwnedAtCreate: the default image declares its /data the
+// agent's (LabelWorkspaceOwner), so a fresh workspace is the agent's with
+// no helper container; an image derived with another USER, or without the
+// label, gets the helper; in every case the agent writes its workspace,
+// and an existing workspace is mounted without the image's copy-up.
+func TestWorkspaceOwnedAtCreate(t *testing.T) {
+	r, spec := wsRuntime(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, image string
+		helpers     int
+	}{
+		{"default image", r.cfg.DefaultImage, 0},
+		{"another user", derivedImage(t, r, "USER 1234:1234"), 1},
+		{"no label", derivedImage(t, r, "LABEL "+LabelWorkspaceOwner+"="), 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := spec
+			spec.Image = c.image
+			since := time.Now()
+			id, err := r.Create(ctx, spec)
+			must(t, err)
+			if got := helpersCreated(t, r, since); got != c.helpers {
+				t.Errorf("%d helper containers for a fresh workspace, want %d", got, c.helpers)
+			}
+			must(t, r.Start(ctx, id))
+			code, err := r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "write", "/data/mine.txt"}, Stdin: strings.NewReader(c.name)},
+				func(string, []byte) error { return nil })
+			if err != nil || code != 0 {
+				t.Fatalf("the agent cannot write its workspace: exit %d, %v", code, err)
+			}
+			// Made again on the same workspace: nothing copied, nothing
+			// lost, no helper.
+			must(t, r.Remove(ctx, id))
+			since = time.Now()
+			id, err = r.Create(ctx, spec)
+			must(t, err)
+			if got := helpersCreated(t, r, since); got != 0 {
+				t.Errorf("%d helper containers for an existing workspace", got)
+			}
+			if got := readOne(t, must2(r.ReadTar(ctx, id, "mine.txt"))); got != c.name {
+				t.Fatalf("after re-creation the file holds %q", got)
+			}
+			must(t, r.Remove(ctx, id))
+			must(t, r.RemoveWorkspace(ctx, spec.Workspace.Name))
+		})
+	}
 }
