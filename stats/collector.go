@@ -413,7 +413,7 @@ func (c *Collector) Watch(ctx context.Context, id string, fn func(warder.Stats) 
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		delete(f.subs, ch) // a nil map after the end: a no-op
+		delete(f.subs, ch)  // a nil map after the end: a no-op
 		f.read = time.Now() // idle from when the last watcher left
 		c.mu.Unlock()
 	}()
