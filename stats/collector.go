@@ -46,7 +46,8 @@ type Config struct {
 	// recorded by another Warder process sharing the store).
 	SyncEvery time.Duration
 	// FirstSample bounds how long a read waits for a new stream's first
-	// sample (default 5 s).
+	// sample (default 10 s: with streams begun by reads, the first read of
+	// an agent waits for one, and a loaded engine can take seconds).
 	FirstSample time.Duration
 	// FollowAll follows every running container from its start; else a
 	// container is followed from its first read (Latest, History, Watch)
@@ -106,7 +107,7 @@ func New(rt Streamer, events warder.EventBus, cfg Config) *Collector {
 		cfg.SyncEvery = 10 * time.Second
 	}
 	if cfg.FirstSample <= 0 {
-		cfg.FirstSample = 5 * time.Second
+		cfg.FirstSample = 10 * time.Second
 	}
 	if cfg.Idle <= 0 {
 		cfg.Idle = cfg.Keep
