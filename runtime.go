@@ -156,6 +156,9 @@ type RuntimeInfo struct {
 	StatsStream bool
 	// RestartPolicies: the runtime restarts agents by ContainerSpec.Restart.
 	RestartPolicies bool
+	// BoundedRestarts: on-failure:N restarts at most N times and then
+	// leaves the workload exited (Docker, Podman; Kubernetes has no bound).
+	BoundedRestarts bool
 	// Workspaces: the runtime mounts ContainerSpec.Workspace and
 	// implements WorkspaceRuntime and FileRuntime.
 	Workspaces bool

@@ -122,7 +122,7 @@ func New(cfg Config) (*Runtime, error) {
 // Docker's restart policies, workspaces (named volumes, their files
 // through the archive API) and exec.
 func (r *Runtime) Info() warder.RuntimeInfo {
-	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true, Workspaces: true, Exec: true}
+	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true, BoundedRestarts: true, Workspaces: true, Exec: true}
 	if r.engine.seen.Load() {
 		// Podman refuses to attach to a created container, which the
 		// workspace helpers (files, sizes, killing a timed-out exec)

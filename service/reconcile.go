@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -100,6 +101,15 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 		to, reason = warder.StatusFailed, "start interrupted: Warder stopped before the container was running"
 	}
 	if to == warder.StatusFailed && st != nil && st.Restarting() {
+		if n, last := s.lastRestart(a, st); last {
+			// The engine's final try under on-failure:N: it stops by
+			// itself after it, and that run's exit (or its running on)
+			// is the truth. Stopping it here would record our SIGTERM
+			// (exit 143) as the agent's last exit code.
+			to, reason = warder.StatusStarting, fmt.Sprintf("restarting after exit code %d (the last of %d restarts)", st.ExitCode, n)
+		}
+	}
+	if to == warder.StatusFailed && st != nil && st.Restarting() {
 		// A crash loop under "unless-stopped" (or a long on-failure:N)
 		// would go on restarting, holding its port and the engine's time
 		// while reported failed. Give it up: a stop ends the engine's
@@ -118,6 +128,17 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 		return nil
 	}
 	return s.transition(ctx, a, to, reason, o.actor)
+}
+
+// lastRestart reports whether st's restart is the last the runtime makes
+// under the agent's on-failure:N policy (n), after which it leaves the
+// container exited by itself.
+func (s *Service) lastRestart(a *warder.Agent, st *warder.ContainerState) (n int, last bool) {
+	if !s.rt.Info().BoundedRestarts {
+		return 0, false
+	}
+	mode, n, err := warder.ParseRestartPolicy(a.ContainerConfig.RestartPolicy)
+	return n, err == nil && mode == string(warder.RestartOnFailure) && n > 0 && st.RestartCount >= n
 }
 
 // containerOf finds the agent's container: from listed when given (adopting

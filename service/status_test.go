@@ -282,3 +282,61 @@ func TestRestartingIsNoInterruptedStart(t *testing.T) {
 		t.Fatalf("a restarting agent after settling: %s (%s)", a.Status, a.StatusReason)
 	}
 }
+
+// bounded is the fake runtime as Docker is: restart policies, and
+// on-failure:N ends by itself after N restarts.
+type bounded struct{ *runtimetest.Fake }
+
+func (b bounded) Info() warder.RuntimeInfo {
+	info := b.Fake.Info()
+	info.RestartPolicies, info.BoundedRestarts = true, true
+	return info
+}
+
+// TestCrashLoopLastRestart: under on-failure:N on a runtime that stops
+// after N restarts, the last restart is not stopped by Warder (which
+// would record its SIGTERM, exit 143, as the agent's): the agent is
+// restarting until that run's exit, then failed with the agent's own
+// code. A longer policy is given up at the crash-loop rule, as before.
+func TestCrashLoopLastRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, rt := newTestServiceOn(t, func(f *runtimetest.Fake) warder.Runtime { return bounded{f} }, 10)
+	u := mustUser(t, s, "root")
+	for _, c := range []struct {
+		policy  string
+		stopped bool
+	}{{"on-failure:3", false}, {"on-failure:5", true}} {
+		a, err := s.CreateAgent(ctx, u, warder.AgentCreate{Name: "crasher-" + c.policy[len("on-failure:"):],
+			ContainerConfig: warder.ContainerConfig{RestartPolicy: c.policy}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, err = s.StartAgent(ctx, u, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRestarting, RestartCount: 3, ExitCode: 3, FinishedAt: time.Now()})
+		if err := s.Resync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.store.Agent(ctx, a.ID)
+		st, _ := rt.Inspect(ctx, a.ContainerID)
+		if c.stopped {
+			if got.Status != warder.StatusFailed || st.Restarting() {
+				t.Fatalf("%s: %s %q, container %s; want failed and stopped", c.policy, got.Status, got.StatusReason, st.Phase)
+			}
+			continue
+		}
+		if got.Status != warder.StatusStarting || !strings.Contains(got.StatusReason, "last of 3") || !st.Restarting() {
+			t.Fatalf("%s: %s %q, container %s; want starting, the last restart left to run", c.policy, got.Status, got.StatusReason, st.Phase)
+		}
+		rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, RestartCount: 3, ExitCode: 3, FinishedAt: time.Now()})
+		if err := s.Resync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.store.Agent(ctx, a.ID)
+		if got.Status != warder.StatusFailed || !strings.Contains(got.StatusReason, "crash loop") || got.ExitCode == nil || *got.ExitCode != 3 {
+			t.Fatalf("%s after the last exit: %s %q code %v", c.policy, got.Status, got.StatusReason, got.ExitCode)
+		}
+	}
+}
