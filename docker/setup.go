@@ -21,16 +21,33 @@ func (r *Runtime) Setup(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for another Setup: %w", ctx.Err())
 	}
-	if err := r.ensureNetwork(ctx, r.cfg.Network, false); err != nil {
-		return err
-	}
-	if err := r.ensureNetwork(ctx, InternalNetwork(r.cfg.Network), true); err != nil {
+	if err := r.ensureNetworks(ctx); err != nil {
 		return err
 	}
 	if err := r.SweepHelpers(ctx); err != nil {
 		return err
 	}
 	return r.ensureImage(ctx)
+}
+
+// ensureNetworks makes sure the deployment's two networks exist once.
+// Processes sharing the store take turns (Config.Locks): on API 1.41 two
+// that list no network at the same moment would each create one, and
+// until a later Setup removed the newer, Docker refused both names as
+// ambiguous to every container started meanwhile (CI saw it when two
+// replicas started together).
+func (r *Runtime) ensureNetworks(ctx context.Context) error {
+	if r.cfg.Locks != nil {
+		unlock, err := r.cfg.Locks.Lock(ctx, "setup-networks:"+r.cfg.Network)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	if err := r.ensureNetwork(ctx, r.cfg.Network, false); err != nil {
+		return err
+	}
+	return r.ensureNetwork(ctx, InternalNetwork(r.cfg.Network), true)
 }
 
 // InternalNetwork names the network of agents without egress: an internal
