@@ -76,6 +76,11 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 		if nets, err = r.networks(ctx, name); err != nil {
 			return err
 		}
+		// Someone removed it between the create and the list (a test's
+		// cleanup did, in CI); the next Setup makes it again.
+		if len(nets) == 0 {
+			return fmt.Errorf("network %s was removed as it was being created; retrying", name)
+		}
 	}
 	if err := r.dedupeNetworks(ctx, nets); err != nil {
 		return err
