@@ -19,6 +19,7 @@ import (
 type fakeAgents struct {
 	mu      sync.Mutex
 	down    bool               // /health does not answer
+	probed  int                // /health requests
 	fail    error              // Chat fails with this
 	asked   []warder.AgentChat // every message sent
 	reached []string           // the base URL of every chat
@@ -29,6 +30,7 @@ var _ warder.AgentClient = (*fakeAgents)(nil)
 func (f *fakeAgents) Health(context.Context, *url.URL) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.probed++
 	if f.down {
 		return warder.Errorf(warder.ErrBadGateway, "connection refused")
 	}

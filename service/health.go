@@ -19,12 +19,38 @@ const (
 	// unhealthyAfter failed probes in a row make an agent unhealthy, as a
 	// Docker HEALTHCHECK's retries did.
 	unhealthyAfter = 3
+	// steadyAfter answers in a row make an agent steady: it is then
+	// probed every steadyEvery rounds only (30 s by default, a Docker
+	// HEALTHCHECK's default interval), until a probe fails, when it is
+	// probed every round again. At 1,000 agents the rounds' requests are
+	// Warder's largest steady cost, and an agent that has answered for a
+	// while seldom stops all at once.
+	steadyAfter = 3
+	steadyEvery = 3
 )
 
 // probe is what Warder knows of one running container's health.
 type probe struct {
 	health string // "starting", "healthy" or "unhealthy"
 	fails  int
+	oks    int // answers in a row
+	rested int // rounds skipped since the last probe
+}
+
+// due reports whether the container is probed this round, counting the
+// round as skipped when it is not.
+func (s *Service) due(containerID string) bool {
+	v, ok := s.probes.Load(containerID)
+	if !ok {
+		return true
+	}
+	p := v.(probe)
+	if p.oks < steadyAfter || p.rested >= steadyEvery-1 {
+		return true
+	}
+	p.rested++
+	s.probes.Store(containerID, p)
+	return false
 }
 
 // probedHealth is the health Warder has probed for the container, or
@@ -70,7 +96,7 @@ func (s *Service) ProbeHealth(ctx context.Context) error {
 	sem := make(chan struct{}, healthConcurrency)
 	var wg sync.WaitGroup
 	for _, a := range agents {
-		if a.Status != warder.StatusRunning || a.ContainerID == "" {
+		if a.Status != warder.StatusRunning || a.ContainerID == "" || !s.due(a.ContainerID) {
 			continue
 		}
 		sem <- struct{}{}
@@ -97,14 +123,19 @@ func (s *Service) probeOne(ctx context.Context, a *warder.Agent) {
 	}
 	p, _ := s.probes.Load(a.ContainerID)
 	next, _ := p.(probe)
-	if err := s.cfg.Agents.Health(ctx, &url.URL{Scheme: "http", Host: ep.(string)}); err == nil {
-		next = probe{health: "healthy"}
-	} else if ctx.Err() != nil {
+	err := s.cfg.Agents.Health(ctx, &url.URL{Scheme: "http", Host: ep.(string)})
+	switch {
+	case err == nil:
+		next = probe{health: "healthy", oks: next.oks + 1}
+	case ctx.Err() != nil:
 		return
-	} else if next.fails++; next.fails >= unhealthyAfter {
-		next.health = "unhealthy"
-	} else if next.health == "" {
-		next.health = "starting"
+	default:
+		next.oks, next.rested = 0, 0 // probed every round until it answers again
+		if next.fails++; next.fails >= unhealthyAfter {
+			next.health = "unhealthy"
+		} else if next.health == "" {
+			next.health = "starting"
+		}
 	}
 	s.probes.Store(a.ContainerID, next)
 	if next.health == a.Health {
@@ -125,4 +156,5 @@ func (s *Service) probeOne(ctx context.Context, a *warder.Agent) {
 func (s *Service) forget(containerID string) {
 	s.endpoints.Delete(containerID)
 	s.probes.Delete(containerID)
+	s.recorded.Delete(containerID)
 }

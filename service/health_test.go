@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"testing"
 )
 
@@ -60,4 +61,65 @@ func TestProbedHealth(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d endpoints cached for no running container", n)
 	}
+}
+
+// TestSteadyHealthRests: an agent that has answered steadyAfter probes in a
+// row is probed every steadyEvery rounds only; once a probe fails it is
+// probed every round again, so it is unhealthy unhealthyAfter rounds
+// later, and steady again only after steadyAfter answers.
+func TestSteadyHealthRests(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _, fa := newChatService(t)
+	u := mustUser(t, s, "root")
+	a, err := s.StartAgent(ctx, u, mustAgent(t, s, u, "a").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// round probes once and reports whether the agent was asked, and its
+	// health after.
+	round := func() (asked bool, health string) {
+		t.Helper()
+		fa.mu.Lock()
+		before := fa.probed
+		fa.mu.Unlock()
+		if err := s.ProbeHealth(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fa.mu.Lock()
+		asked = fa.probed > before
+		fa.mu.Unlock()
+		got, err := s.Agent(ctx, u, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return asked, got.Health
+	}
+	setDown := func(down bool) {
+		fa.mu.Lock()
+		fa.down = down
+		fa.mu.Unlock()
+	}
+	var asked []bool
+	check := func(want []bool, wantHealth string) {
+		t.Helper()
+		asked = asked[:0]
+		var h string
+		for range want {
+			var ok bool
+			ok, h = round()
+			asked = append(asked, ok)
+		}
+		if !slices.Equal(asked, want) || h != wantHealth {
+			t.Fatalf("asked %v, health %q; want %v, %q", asked, h, want, wantHealth)
+		}
+	}
+	// Three answers, then every third round.
+	check([]bool{true, true, true, false, false, true, false, false, true}, "healthy")
+	setDown(true)
+	// Unnoticed for up to two rounds; from the first failure on, every
+	// round, unhealthy at the third.
+	check([]bool{false, false, true, true, true}, "unhealthy")
+	setDown(false)
+	check([]bool{true, true, true, false, false, true}, "healthy")
 }

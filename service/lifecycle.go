@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/warder/warder"
 )
@@ -94,6 +95,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 		}
 		return err
 	}
+	began := time.Now()
 	st, err := s.containerOf(ctx, a, nil)
 	if err != nil {
 		if claimed {
@@ -110,7 +112,11 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	if to == warder.StatusStarting && st != nil && st.Running() {
 		to, reason = warder.StatusRunning, ""
 	}
-	return s.transition(ctx, a, to, reason, who)
+	if err := s.transition(ctx, a, to, reason, who); err != nil {
+		return err
+	}
+	s.noteRecorded(a.ContainerID, began)
+	return nil
 }
 
 // admit checks the owner's running quotas and records the start, under
@@ -219,11 +225,19 @@ func (s *Service) stop(ctx context.Context, a *warder.Agent, who, reason string)
 		}
 		return err
 	}
-	if st, err := s.containerOf(ctx, a, nil); err == nil {
+	began := time.Now()
+	st, err := s.containerOf(ctx, a, nil)
+	if err == nil {
 		observe(a, st)
 		s.observeHealth(a, st)
 	}
-	return s.transition(ctx, a, warder.StatusStopped, reason, who)
+	if terr := s.transition(ctx, a, warder.StatusStopped, reason, who); terr != nil {
+		return terr
+	}
+	if err == nil {
+		s.noteRecorded(a.ContainerID, began)
+	}
+	return nil
 }
 
 // RestartAgent stops the agent when it has a running container, then

@@ -46,6 +46,27 @@ type reconcileOpts struct {
 	// that asked for it died (and after the resync that followed), to be
 	// adopted or removed as a resync would.
 	event string
+	// received is when the event was received (with event set), to skip
+	// it when the agent's record already reflects it (recordedSince).
+	received time.Time
+}
+
+// noteRecorded says that what an inspect of container id begun at began
+// showed is now in the agent's record. Every event received before began
+// happened before that inspect, so its effect is in the record already:
+// reconciling it again (an inspect and a store read, for the create and
+// start events of every start Warder makes itself) is skipped.
+func (s *Service) noteRecorded(id string, began time.Time) {
+	if id != "" {
+		s.recorded.Store(id, began)
+	}
+}
+
+// recordedSince reports whether an inspect of container id begun after
+// received is in the record (noteRecorded).
+func (s *Service) recordedSince(id string, received time.Time) bool {
+	v, ok := s.recorded.Load(id)
+	return ok && !received.IsZero() && v.(time.Time).After(received)
 }
 
 // errElsewhere is reconcile declining an agent whose start or stop
@@ -58,6 +79,9 @@ var errElsewhere = errors.New("an operation on the agent is under way in another
 // another process is starting or stopping is errElsewhere.
 func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) error {
 	defer s.locks.Lock(id)()
+	if o.event != "" && s.recordedSince(o.event, o.received) {
+		return nil
+	}
 	a, err := s.store.Agent(ctx, id)
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil
@@ -79,6 +103,7 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 			return err
 		}
 	}
+	inspected, began := o.listed == nil && a.ContainerID != "", time.Now()
 	st, err := s.containerOf(ctx, a, o.listed)
 	if err != nil {
 		return err
@@ -124,10 +149,15 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 	}
 	observe(a, st)
 	s.observeHealth(a, st)
-	if to == before.Status && reason == before.StatusReason && sameObserved(&before, a) {
-		return nil
+	if to != before.Status || reason != before.StatusReason || !sameObserved(&before, a) {
+		if err := s.transition(ctx, a, to, reason, o.actor); err != nil {
+			return err
+		}
 	}
-	return s.transition(ctx, a, to, reason, o.actor)
+	if inspected {
+		s.noteRecorded(a.ContainerID, began)
+	}
+	return nil
 }
 
 // lastRestart reports whether st's restart is the last the runtime makes

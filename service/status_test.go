@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,5 +339,67 @@ func TestCrashLoopLastRestart(t *testing.T) {
 		if got.Status != warder.StatusFailed || !strings.Contains(got.StatusReason, "crash loop") || got.ExitCode == nil || *got.ExitCode != 3 {
 			t.Fatalf("%s after the last exit: %s %q code %v", c.policy, got.Status, got.StatusReason, got.ExitCode)
 		}
+	}
+}
+
+// countInspects counts the runtime's Inspect calls.
+type countInspects struct {
+	*runtimetest.Fake
+	n atomic.Int64
+}
+
+func (c *countInspects) Inspect(ctx context.Context, id string) (warder.ContainerState, error) {
+	c.n.Add(1)
+	return c.Fake.Inspect(ctx, id)
+}
+
+// TestEventsAlreadyRecorded: an event received before a start's (or a
+// stop's, or a reconcile's) inspect whose outcome is recorded is not
+// reconciled again, with no inspect; one received after it is, and a
+// crash it reports is recorded.
+func TestEventsAlreadyRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var ci *countInspects
+	s, rt := newTestServiceOn(t, func(f *runtimetest.Fake) warder.Runtime { ci = &countInspects{Fake: f}; return ci }, 10)
+	u := mustUser(t, s, "root")
+	a := mustAgent(t, s, u, "a")
+	before := time.Now()
+	a, err := s.StartAgent(ctx, u, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(received time.Time) (inspects int64, got *warder.Agent) {
+		t.Helper()
+		n := ci.n.Load()
+		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker", event: a.ContainerID, received: received})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.store.Agent(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ci.n.Load() - n, got
+	}
+	// The start's own create and start events.
+	if n, got := event(before); n != 0 || got.Status != warder.StatusRunning {
+		t.Fatalf("an event from before the start's record: %d inspects, %s", n, got.Status)
+	}
+	// A crash after it.
+	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3})
+	crashed := time.Now()
+	if n, got := event(crashed); n == 0 || got.Status != warder.StatusExited {
+		t.Fatalf("an event after the record: %d inspects, %s %q", n, got.Status, got.StatusReason)
+	}
+	// That reconcile's inspect is recorded too: the same event again is
+	// not reconciled twice.
+	if n, _ := event(crashed); n != 0 {
+		t.Fatalf("an event already reconciled: %d inspects", n)
+	}
+	// An event with no time of receipt (a caller that does not say) is
+	// always reconciled.
+	if n, _ := event(time.Time{}); n == 0 {
+		t.Fatal("an event without a time of receipt was skipped")
 	}
 }

@@ -47,7 +47,8 @@ func (s *Service) Watch(ctx context.Context) {
 			// lock, which a start in progress may hold for a second, and
 			// must not hold up other agents' events. It inspects under the
 			// lock, so the last one to run sees the latest state.
-			reconciles.Go(func() { s.reconcileEvent(ctx, ev) })
+			received := time.Now()
+			reconciles.Go(func() { s.reconcileEvent(ctx, ev, received) })
 		})
 		if ctx.Err() != nil {
 			return
@@ -71,7 +72,10 @@ func (s *Service) Watch(ctx context.Context) {
 // sharing the store starts or stops it, it waits and tries again: that
 // process records what it did, then this one what the event changed
 // since (a crash right after the start, say), if anything.
-func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent) {
+func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent, received time.Time) {
+	if ev.Kind == warder.EventRemoved {
+		defer s.recorded.Delete(ev.ContainerID)
+	}
 	if ev.Kind == warder.EventRemoved && !s.cfg.ExclusiveStore {
 		// Another process deleting the agent removes its container
 		// first and its record a moment later; give it that moment, so
@@ -83,7 +87,7 @@ func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent) 
 		}
 	}
 	for {
-		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: ev.ContainerID})
+		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: ev.ContainerID, received: received})
 		if !errors.Is(err, errElsewhere) {
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("reconciling agent after event", "agent", ev.AgentID, "event", ev.Kind, "err", err)
