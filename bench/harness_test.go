@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +80,20 @@ func (c *benchClient) try(method, path string, body any, want int, out any) erro
 }
 
 // runWorkers runs f in k goroutines and waits for them.
+// forEach hands the indexes 0 to n-1 out to k workers, each calling fn
+// with the next one until none is left or fn returns false (it failed, or
+// the caller's budget is spent), which stops that worker.
+func forEach(k, n int, fn func(i int) bool) {
+	var next atomic.Int64
+	runWorkers(k, func() {
+		for {
+			if i := int(next.Add(1)) - 1; i >= n || !fn(i) {
+				return
+			}
+		}
+	})
+}
+
 func runWorkers(k int, f func()) {
 	var wg sync.WaitGroup
 	for range k {

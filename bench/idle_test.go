@@ -70,29 +70,23 @@ func BenchmarkIdleEngineCPU(b *testing.B) {
 func (c *benchClient) startIdle(tb testing.TB, n int, prefix, image string) []string {
 	tb.Helper()
 	ids := make([]string, n)
-	var next atomic.Int64
 	var failed atomic.Value
-	runWorkers(8, func() {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= n {
-				return
-			}
-			var a struct {
-				ID string `json:"id"`
-			}
-			body := map[string]any{"name": fmt.Sprintf("%s-%03d", prefix, i),
-				"container_config": map[string]any{"image": image, "memory_limit": "16m", "cpu_limit": 0.05}}
-			if err := c.try("POST", "/api/agents", body, 201, &a); err != nil {
-				failed.Store(err)
-				return
-			}
-			ids[i] = a.ID
-			if err := c.try("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil); err != nil {
-				failed.Store(err)
-				return
-			}
+	forEach(8, n, func(i int) bool {
+		var a struct {
+			ID string `json:"id"`
 		}
+		body := map[string]any{"name": fmt.Sprintf("%s-%03d", prefix, i),
+			"container_config": map[string]any{"image": image, "memory_limit": "16m", "cpu_limit": 0.05}}
+		if err := c.try("POST", "/api/agents", body, 201, &a); err != nil {
+			failed.Store(err)
+			return false
+		}
+		ids[i] = a.ID
+		if err := c.try("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil); err != nil {
+			failed.Store(err)
+			return false
+		}
+		return true
 	})
 	if err, _ := failed.Load().(error); err != nil {
 		tb.Fatal(err)

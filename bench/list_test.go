@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,26 +62,24 @@ func BenchmarkListAgents(b *testing.B) {
 			bc := benchLogin(b, ts.URL)
 			bc.http.Transport.(*http.Transport).MaxIdleConnsPerHost = 16
 			t0 := time.Now()
-			var next atomic.Int64
-			runWorkers(8, func() {
-				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-					var a struct {
-						ID string `json:"id"`
-					}
-					body := map[string]any{"name": fmt.Sprintf("agent-%04d", i), "description": "an agent of the listing benchmark",
-						"config":           map[string]any{"model": "gpt-3.5-turbo", "temperature": 0.2},
-						"container_config": map[string]any{"memory_limit": "64m", "cpu_limit": 0.25, "env_vars": map[string]string{"TEST_VAR": "test_value", "MODE": "bench"}}}
-					if err := bc.try("POST", "/api/agents", body, 201, &a); err != nil {
+			forEach(8, n, func(i int) bool {
+				var a struct {
+					ID string `json:"id"`
+				}
+				body := map[string]any{"name": fmt.Sprintf("agent-%04d", i), "description": "an agent of the listing benchmark",
+					"config":           map[string]any{"model": "gpt-3.5-turbo", "temperature": 0.2},
+					"container_config": map[string]any{"memory_limit": "64m", "cpu_limit": 0.25, "env_vars": map[string]string{"TEST_VAR": "test_value", "MODE": "bench"}}}
+				if err := bc.try("POST", "/api/agents", body, 201, &a); err != nil {
+					b.Error(err)
+					return false
+				}
+				if i%5 == 0 && i/5 < 200 {
+					if err := bc.try("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil); err != nil {
 						b.Error(err)
-						return
-					}
-					if i%5 == 0 && i/5 < 200 {
-						if err := bc.try("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil); err != nil {
-							b.Error(err)
-							return
-						}
+						return false
 					}
 				}
+				return true
 			})
 			if b.Failed() {
 				return
