@@ -81,9 +81,15 @@ if [[ -f $RUN/paths.before ]]; then
     [[ -e $d ]] || continue
     if awk -v w="$d/" 'index($5, w) == 1' /proc/self/mountinfo | grep -q .; then
       echo "down.sh: $d still has mounts; left in place"
-    else
-      rm -rf "$d"
+      continue
     fi
+    # CNI makes /run/netns a bind mount of itself (to share it): a mount
+    # up.sh's cluster made, since the directory was not there before.
+    for _ in 1 2 3; do
+      awk -v d="$d" '$5 == d' /proc/self/mountinfo | grep -q . || break
+      umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null
+    done
+    rm -rf "$d"
   done
 fi
 for h in /sys/fs/cgroup/*/; do
