@@ -53,7 +53,7 @@ func replicaProcs(t *testing.T, n, portStart int) []*replicaProc {
 	url := testenv.Postgres(t)
 	key := make([]byte, 32)
 	rand.Read(key)
-	network := testenv.UniqueName("wrep-net-")
+	network := e2etest.Network(t, "wrep-net-")
 	t.Cleanup(func() { cleanupByName(t, nil, network) }) // after every process is gone
 	var ps []*replicaProc
 	for i := range n {

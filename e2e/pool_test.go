@@ -13,7 +13,7 @@ import (
 	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/e2etest"
 )
 
 // newPoolServer is a Warder with a warm pool of size on a network named
@@ -21,7 +21,7 @@ import (
 func newPoolServer(t *testing.T, size int, change func(*app.Config)) *testServer {
 	t.Helper()
 	ts := newTestServer(t, func(c *app.Config) {
-		c.Network = testenv.UniqueName("wpool-net-")
+		c.Network = e2etest.Network(t, "wpool-net-")
 		c.WarmPool = []warder.PoolShape{{MemoryBytes: 32 << 20, MilliCPUs: 250, Size: size}} // CreateAgent's
 		if change != nil {
 			change(c)

@@ -82,7 +82,7 @@ func TestKill9DuringStarts(t *testing.T) {
 func kill9DuringStarts(t *testing.T, extraEnv []string, pool int, killAfter time.Duration) {
 	image, binary := testImage(t)
 	bin := e2etest.BuildWarder(t)
-	network := testenv.UniqueName("warder-test-net-")
+	network := e2etest.Network(t, "warder-test-net-")
 	dataDir := t.TempDir()
 	port := freePort(t)
 	env := append(os.Environ(),

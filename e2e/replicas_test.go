@@ -17,6 +17,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/e2etest"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ func replicasOn(t *testing.T, url string, n int) []*testServer {
 	rand.Read(key)
 	first := newTestServer(t, func(c *app.Config) {
 		c.DatabaseURL, c.SecretKey = url, hex.EncodeToString(key)
-		c.Network = testenv.UniqueName("wrep-net-")
+		c.Network = e2etest.Network(t, "wrep-net-")
 	})
 	rs := []*testServer{first}
 	for len(rs) < n {

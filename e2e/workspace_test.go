@@ -16,7 +16,7 @@ import (
 	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/e2etest"
 )
 
 // newWorkspaceServer is a test server on a network named for this
@@ -24,7 +24,7 @@ import (
 func newWorkspaceServer(t *testing.T, change func(*app.Config)) *testServer {
 	t.Helper()
 	return newTestServer(t, func(c *app.Config) {
-		c.Network = testenv.UniqueName("wws-net-")
+		c.Network = e2etest.Network(t, "wws-net-")
 		if change != nil {
 			change(c)
 		}

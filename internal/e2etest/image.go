@@ -8,6 +8,7 @@ package e2etest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -38,6 +39,13 @@ var shared struct {
 // that uses this one calls it from its TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	// A network a test left behind is that test's defect: say whose, and
+	// remove it by name so the machine is left clean anyway.
+	if left, err := leftNetworks(); err != nil {
+		slog.Error("checking for networks the tests left behind", "err", err)
+	} else if len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "e2etest: networks left behind by their tests, now removed: %s\n", strings.Join(left, "; "))
+	}
 	if err := stopPodman(); err != nil {
 		slog.Error("stopping the test Podman service", "err", err)
 		code = 1

@@ -11,7 +11,6 @@ import (
 	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/testenv"
 )
 
 // portBlocks hands out host port ranges: each server gets 500 ports of
@@ -35,7 +34,7 @@ func NewServer(tb testing.TB, change func(*app.Config)) *apitest.Server {
 	// blocks 22000-31999; all below Linux's ephemeral range (32768-).
 	block := 22000 + 500*int(portBlocks.Add(1)%20)
 	cfg := apitest.Config(tb)
-	cfg.Network = testenv.UniqueName("warder-test-net-")
+	cfg.Network = Network(tb, "warder-test-net-")
 	cfg.Image, cfg.AgentBinary = image, binary
 	cfg.PortStart, cfg.PortEnd = block, block+499
 	if change != nil {
