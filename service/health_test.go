@@ -4,7 +4,22 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/warder/warder"
 )
+
+// probedAgent is a started agent of user u on a service whose agents
+// answer /health through fa.
+func probedAgent(t *testing.T) (*Service, *fakeAgents, *warder.User, *warder.Agent) {
+	t.Helper()
+	s, _, fa := newChatService(t)
+	u := mustUser(t, s, "root")
+	a, err := s.StartAgent(context.Background(), u, mustAgent(t, s, u, "a").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, fa, u, a
+}
 
 // TestProbedHealth: with no health check of the runtime's own, a running
 // agent's health is Warder's probe of its /health: starting, healthy once
@@ -13,12 +28,7 @@ import (
 func TestProbedHealth(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, fa := newChatService(t)
-	u := mustUser(t, s, "root")
-	a, err := s.StartAgent(ctx, u, mustAgent(t, s, u, "a").ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, fa, u, a := probedAgent(t)
 	health := func() string {
 		t.Helper()
 		got, err := s.Agent(ctx, u, a.ID)
@@ -70,12 +80,7 @@ func TestProbedHealth(t *testing.T) {
 func TestSteadyHealthRests(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, fa := newChatService(t)
-	u := mustUser(t, s, "root")
-	a, err := s.StartAgent(ctx, u, mustAgent(t, s, u, "a").ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, fa, u, a := probedAgent(t)
 	// round probes once and reports whether the agent was asked, and its
 	// health after.
 	round := func() (asked bool, health string) {
