@@ -79,7 +79,6 @@ func (c *benchClient) try(method, path string, body any, want int, out any) erro
 	return nil
 }
 
-// runWorkers runs f in k goroutines and waits for them.
 // forEach hands the indexes 0 to n-1 out to k workers, each calling fn
 // with the next one until none is left or fn returns false (it failed, or
 // the caller's budget is spent), which stops that worker.
@@ -94,6 +93,7 @@ func forEach(k, n int, fn func(i int) bool) {
 	})
 }
 
+// runWorkers runs f in k goroutines and waits for them.
 func runWorkers(k int, f func()) {
 	var wg sync.WaitGroup
 	for range k {

@@ -53,9 +53,18 @@ func BenchmarkScale(b *testing.B) {
 	if v := os.Getenv("WARDER_BENCH_SCALE_BUDGET"); v != "" {
 		budget, _ = time.ParseDuration(v)
 	}
+	// WARDER_BENCH_SCALE_FLOOR_FIRST=1 runs the floor first, to tell what
+	// the order does to the ratio from what Warder costs.
+	floorFirst := os.Getenv("WARDER_BENCH_SCALE_FLOOR_FIRST") == "1"
+	var floorRate float64
+	if floorFirst {
+		floorRate = w.floor(b, n, workers)
+	}
 	ids := make([]string, n)
 	startLat := make([]float64, n)
 	cpu0 := w.cpu(b)
+	api0 := scrapeHistograms(b, w.url, "warder_http_request_duration_seconds")
+	engine0 := scrapeHistograms(b, w.url, "warder_docker_call_duration_seconds")
 	t0 := time.Now()
 	forEach(workers, n, func(i int) bool {
 		if time.Since(t0) >= budget {
@@ -101,6 +110,7 @@ func BenchmarkScale(b *testing.B) {
 	// Warder's own CPU while it created and started them: what it took
 	// from the engine on a machine both share.
 	b.ReportMetric(cpu, "warder-cpu-s")
+	w.breakdown(b, n, api0, engine0)
 
 	// Every agent running, each on a port of its own.
 	var list []apitest.Agent
@@ -164,8 +174,11 @@ func BenchmarkScale(b *testing.B) {
 
 	// The floor: the same containers (same spec, workspace volume and
 	// all) created and started straight through the Engine API by the
-	// same number of workers, on the engine Warder's agents just left.
-	floorRate := w.floor(b, n, workers)
+	// same number of workers, on the engine Warder's agents just left
+	// (unless it ran first).
+	if !floorFirst {
+		floorRate = w.floor(b, n, workers)
+	}
 	b.ReportMetric(floorRate, "floor-containers/s")
 	b.ReportMetric(float64(n)/total.Seconds()/floorRate, "ratio-to-floor")
 }
@@ -327,6 +340,32 @@ func startWarderProcess(b *testing.B, n int) *warderProcess {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return w
+}
+
+// breakdown reports where a worker's time per agent went while Warder
+// created and started n agents, from Warder's own histograms (api0 and
+// engine0 were scraped before): the mean time of each API call, of each
+// engine call Warder made (background ones included: the event reconciles
+// and probes' inspects), and what is left of the API calls' time outside
+// the engine: the store, locks, and waiting for a CPU.
+func (w *warderProcess) breakdown(b *testing.B, n int, api0, engine0 histograms) {
+	api := scrapeHistograms(b, w.url, "warder_http_request_duration_seconds").since(api0)
+	engine := scrapeHistograms(b, w.url, "warder_docker_call_duration_seconds").since(engine0)
+	var onPath float64
+	for _, route := range []string{"POST /api/agents", "POST /api/agents/{id}/start"} {
+		sum, count := api.of(`route="` + route + `"`)
+		onPath += sum
+		b.Logf("API %s: %.0f calls, mean %.1f ms", route, count, 1000*sum/max(count, 1))
+	}
+	var inEngine float64
+	for _, op := range []string{"create", "start", "inspect", "list"} {
+		sum, count := engine.of(`operation="` + op + `"`)
+		inEngine += sum
+		b.Logf("engine %s: %.0f calls, mean %.1f ms", op, count, 1000*sum/max(count, 1))
+	}
+	b.ReportMetric(1000*onPath/float64(n), "api-ms/agent")
+	b.ReportMetric(1000*inEngine/float64(n), "engine-ms/agent")
+	b.ReportMetric(1000*(onPath-inEngine)/float64(n), "outside-engine-ms/agent")
 }
 
 // memory reads the process's peak and current resident set, in MiB.

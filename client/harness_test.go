@@ -44,7 +44,7 @@ func (s *server) New(token string) *client.Client {
 func newServer(tb testing.TB, opts func(*api.Options)) *server {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	db, err := sqlstore.OpenSQLite(ctx, tb.TempDir()+"/warder.db")
+	db, err := sqlstore.OpenSQLite(ctx, tb.TempDir()+"/warder.db", sqlstore.SyncFull)
 	if err != nil {
 		tb.Fatal(err)
 	}

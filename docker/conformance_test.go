@@ -22,7 +22,7 @@ func TestConformance(t *testing.T) {
 // conformance runs the suite on the runtime newRT makes, given a Config
 // change that adds the store.
 func conformance(t *testing.T, newRT func(mod func(*Config)) *Runtime) {
-	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
+	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db", sqlstore.SyncFull)
 	if err != nil {
 		t.Fatal(err)
 	}

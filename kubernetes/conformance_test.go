@@ -47,7 +47,7 @@ func newRuntime(t *testing.T) (r *kubernetes.Runtime, c *testenv.Cluster, image,
 // TestConformance runs the runtime conformance suite on the real cluster.
 func TestConformance(t *testing.T) {
 	r, _, image, _ := newRuntime(t)
-	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
+	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db", sqlstore.SyncFull)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,9 @@ func TestCredentialCacheRevocation(t *testing.T) {
 	stores := map[string]func(t *testing.T) func() (*sqlstore.DB, error){
 		"sqlite": func(t *testing.T) func() (*sqlstore.DB, error) {
 			path := t.TempDir() + "/warder.db"
-			return func() (*sqlstore.DB, error) { return sqlstore.OpenSQLite(context.Background(), path) }
+			return func() (*sqlstore.DB, error) {
+				return sqlstore.OpenSQLite(context.Background(), path, sqlstore.SyncFull)
+			}
 		},
 		"postgres": func(t *testing.T) func() (*sqlstore.DB, error) {
 			url := testenv.Postgres(t)

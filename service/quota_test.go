@@ -42,7 +42,7 @@ func (r *listRecorder) take() []warder.AgentFilter {
 func TestQuotaChecksReadNoFullList(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlstore.OpenSQLite(ctx, t.TempDir()+"/warder.db")
+	db, err := sqlstore.OpenSQLite(ctx, t.TempDir()+"/warder.db", sqlstore.SyncFull)
 	if err != nil {
 		t.Fatal(err)
 	}

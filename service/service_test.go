@@ -24,7 +24,7 @@ func newTestService(t *testing.T, ports int, busy ...int) (*Service, *runtimetes
 // newTestServiceOn is newTestService on the runtime wrap makes of the fake.
 func newTestServiceOn(t *testing.T, wrap func(*runtimetest.Fake) warder.Runtime, ports int, busy ...int) (*Service, *runtimetest.Fake) {
 	t.Helper()
-	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
+	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db", sqlstore.SyncFull)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func TestSQLiteCachedAgentTwoProcesses(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "warder.db")
 	open := func() *DB {
-		db, err := OpenSQLite(context.Background(), path)
+		db, err := OpenSQLite(context.Background(), path, SyncFull)
 		wantNoErr(t, err)
 		t.Cleanup(func() { db.Close() })
 		return db

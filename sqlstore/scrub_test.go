@@ -15,7 +15,7 @@ import (
 func TestReplacedSecretsLeaveNoTrace(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := OpenSQLite(ctx, filepath.Join(dir, "warder.db"))
+	db, err := OpenSQLite(ctx, filepath.Join(dir, "warder.db"), SyncFull)
 	wantNoErr(t, err)
 	defer db.Close()
 	alice := MustCreateUser(t, db, "alice")

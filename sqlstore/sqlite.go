@@ -63,16 +63,43 @@ const (
 	sqliteConnMaxIdleTime = time.Minute
 )
 
+// Synchronous is how an SQLite commit waits for the disk (SQLite's
+// synchronous pragma, in WAL mode).
+type Synchronous string
+
+const (
+	// SyncFull makes every commit wait for an fsync of the write-ahead
+	// log: a commit that returned survives power loss. SQLite's default.
+	SyncFull Synchronous = "full"
+	// SyncNormal lets a commit return before the log reaches the disk; the
+	// log is fsynced at each checkpoint. The database is never corrupted,
+	// and a commit survives Warder being killed, but the last commits
+	// before a power loss or kernel crash may be lost.
+	SyncNormal Synchronous = "normal"
+)
+
+// ParseSynchronous reads a Synchronous by name; "" is SyncFull.
+func ParseSynchronous(s string) (Synchronous, error) {
+	switch Synchronous(strings.ToLower(s)) {
+	case "", SyncFull:
+		return SyncFull, nil
+	case SyncNormal:
+		return SyncNormal, nil
+	}
+	return "", fmt.Errorf("%q is not full or normal", s)
+}
+
 // OpenSQLite opens (creating it and its directory if needed) the SQLite
-// database at path and brings its schema up to date.
+// database at path and brings its schema up to date; sync says how its
+// commits wait for the disk.
 //
 // The database runs in WAL mode (readers never wait for the writer), with
 // foreign keys enforced and a busy timeout, and transactions begin
 // IMMEDIATE: a transaction takes the write lock when it starts, so two
 // transactions never both read and then both want to write, the deadlock
 // SQLite breaks by answering SQLITE_BUSY at once instead of waiting.
-func OpenSQLite(ctx context.Context, path string) (*DB, error) {
-	dsn, err := sqliteDSN(path)
+func OpenSQLite(ctx context.Context, path string, sync Synchronous) (*DB, error) {
+	dsn, err := sqliteDSN(path, sync)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +125,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 
 // sqliteDSN builds the modernc.org/sqlite data source name for path. It
 // leaves out journal_mode, which enableWAL sets once in the file.
-func sqliteDSN(path string) (string, error) {
+func sqliteDSN(path string, sync Synchronous) (string, error) {
 	// The driver cuts the DSN at the first '?', and a path that is empty or
 	// names memory would give each pooled connection its own database.
 	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, ":") || strings.HasPrefix(path, "file:") {
@@ -107,6 +134,14 @@ func sqliteDSN(path string) (string, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
+	switch sync {
+	case SyncFull, "":
+		q.Add("_pragma", "synchronous(FULL)")
+	case SyncNormal:
+		q.Add("_pragma", "synchronous(NORMAL)")
+	default:
+		return "", fmt.Errorf("sqlstore: unknown synchronous setting %q", sync)
+	}
 	// Freed space in the file is zeroed, so an overwritten or deleted
 	// secret is not left behind in a page; see checkpointTruncate.
 	q.Add("_pragma", "secure_delete(1)")

@@ -16,7 +16,7 @@ import (
 // when the test ends.
 func MustOpenSQLite(t *testing.T) *DB {
 	t.Helper()
-	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "sub", "warder.db"))
+	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "sub", "warder.db"), SyncFull)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +61,35 @@ func TestSQLitePragmas(t *testing.T) {
 	}
 }
 
+// TestSQLiteSynchronous checks that every pooled connection commits as
+// configured: SQLite answers PRAGMA synchronous with 2 for FULL, 1 for
+// NORMAL.
+func TestSQLiteSynchronous(t *testing.T) {
+	ctx := context.Background()
+	for sync, want := range map[Synchronous]string{SyncFull: "2", SyncNormal: "1"} {
+		db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "warder.db"), sync)
+		wantNoErr(t, err)
+		conns := make([]*sql.Conn, 2)
+		for i := range conns {
+			c, err := db.db.Conn(ctx)
+			wantNoErr(t, err)
+			conns[i] = c
+			var got string
+			wantNoErr(t, c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&got))
+			if got != want {
+				t.Errorf("%s, connection %d: PRAGMA synchronous = %s, want %s", sync, i, got, want)
+			}
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		db.Close()
+	}
+	if _, err := ParseSynchronous("off"); err == nil {
+		t.Error(`ParseSynchronous("off") succeeded`)
+	}
+}
+
 // TestSQLiteTimeText checks the claim the DSN's _time_format rests on:
 // stored as text, UTC times with trimmed fractions sort and compare as the
 // instants they are.
@@ -101,14 +130,14 @@ func TestSQLiteTimeText(t *testing.T) {
 func TestSQLiteReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "warder.db")
-	db, err := OpenSQLite(ctx, path)
+	db, err := OpenSQLite(ctx, path, SyncFull)
 	wantNoErr(t, err)
 	u := MustCreateUser(t, db, "alice")
 	latest, err := db.SchemaVersion(ctx)
 	wantNoErr(t, err)
 	wantNoErr(t, db.Close())
 
-	db, err = OpenSQLite(ctx, path)
+	db, err = OpenSQLite(ctx, path, SyncFull)
 	wantNoErr(t, err)
 	if _, err := db.UserByID(ctx, u.ID); err != nil {
 		t.Fatalf("user lost on reopen: %v", err)
@@ -117,7 +146,7 @@ func TestSQLiteReopen(t *testing.T) {
 	wantNoErr(t, err)
 	wantNoErr(t, db.Close())
 
-	_, err = OpenSQLite(ctx, path)
+	_, err = OpenSQLite(ctx, path, SyncFull)
 	if err == nil {
 		t.Fatal("OpenSQLite accepted a database with a newer schema")
 	}
@@ -131,7 +160,7 @@ func TestSQLiteReopen(t *testing.T) {
 // database file are refused rather than silently misused.
 func TestSQLiteBadPath(t *testing.T) {
 	for _, p := range []string{"", ":memory:", "file:x.db", "a?b.db"} {
-		if _, err := OpenSQLite(context.Background(), p); err == nil {
+		if _, err := OpenSQLite(context.Background(), p, SyncFull); err == nil {
 			t.Errorf("OpenSQLite(%q) succeeded", p)
 		}
 	}
@@ -148,7 +177,7 @@ func TestSQLiteConcurrentOpen(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { dbs[i], errs[i] = OpenSQLite(ctx, path) })
+		wg.Go(func() { dbs[i], errs[i] = OpenSQLite(ctx, path, SyncFull) })
 	}
 	wg.Wait()
 	for i, err := range errs {

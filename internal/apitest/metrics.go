@@ -10,7 +10,7 @@ import (
 )
 
 // Scrape returns the /metrics of the Warder at base.
-func Scrape(t *testing.T, base string) string {
+func Scrape(t testing.TB, base string) string {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {

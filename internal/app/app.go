@@ -53,7 +53,7 @@ func openStore(ctx context.Context, cfg Config) (*sqlstore.DB, error) {
 	if cfg.DatabaseURL != "" {
 		return sqlstore.Open(ctx, cfg.DatabaseURL)
 	}
-	return sqlstore.OpenSQLite(ctx, cfg.sqlitePath())
+	return sqlstore.OpenSQLite(ctx, cfg.sqlitePath(), cfg.SQLiteSync)
 }
 
 // Backend is a runtime as Warder's commands hold it: the contract, and a

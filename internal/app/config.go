@@ -12,14 +12,18 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/api"
+	"github.com/warder/warder/sqlstore"
 )
 
 // Config is Warder's whole configuration, read once from the environment
 // (the seed's variable names) and overridable by flags of the same meaning.
 type Config struct {
-	Addr         string
-	DataDir      string
-	DatabaseURL  string
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	// SQLiteSync is how the embedded database's commits wait for the
+	// disk (WARDER_SQLITE_SYNCHRONOUS: full, the default, or normal).
+	SQLiteSync   sqlstore.Synchronous
 	Network      string
 	Image        string
 	PortStart    int
@@ -174,6 +178,9 @@ func LoadConfig(args []string) (Config, error) {
 	}
 	if c.MaxExecsPerUser, err = envInt("WARDER_MAX_EXECS_PER_USER", 8); err != nil {
 		return c, err
+	}
+	if c.SQLiteSync, err = sqlstore.ParseSynchronous(env("WARDER_SQLITE_SYNCHRONOUS", "full")); err != nil {
+		return c, fmt.Errorf("WARDER_SQLITE_SYNCHRONOUS: %w", err)
 	}
 	if c.WarmPool, err = warder.ParsePoolShapes(env("WARDER_WARM_POOL", ""), maxWarmPool); err != nil {
 		return c, err

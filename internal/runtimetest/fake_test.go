@@ -13,7 +13,7 @@ import (
 // TestFakeConforms: the fake the service's tests stand on passes the same
 // suite as the real runtimes, with host ports claimed in a real store.
 func TestFakeConforms(t *testing.T) {
-	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db")
+	db, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/warder.db", sqlstore.SyncFull)
 	if err != nil {
 		t.Fatal(err)
 	}
