@@ -21,8 +21,12 @@ func scrapeHistograms(tb testing.TB, base, family string) histograms {
 	h := histograms{}
 	sc := bufio.NewScanner(strings.NewReader(apitest.Scrape(tb, base)))
 	for sc.Scan() {
-		series, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !strings.HasPrefix(series, family+"_") {
+		// Label values hold spaces ("POST /api/agents"): the value is
+		// after the last one.
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		series, value := line[:max(i, 0)], line[i+1:]
+		if i < 0 || !strings.HasPrefix(series, family+"_") {
 			continue
 		}
 		kind, labels, _ := strings.Cut(strings.TrimPrefix(series, family+"_"), "{")

@@ -22,7 +22,7 @@ type Config struct {
 	DataDir     string
 	DatabaseURL string
 	// SQLiteSync is how the embedded database's commits wait for the
-	// disk (WARDER_SQLITE_SYNCHRONOUS: full, the default, or normal).
+	// disk (WARDER_SQLITE_SYNCHRONOUS: normal, the default, or full).
 	SQLiteSync   sqlstore.Synchronous
 	Network      string
 	Image        string
@@ -179,7 +179,7 @@ func LoadConfig(args []string) (Config, error) {
 	if c.MaxExecsPerUser, err = envInt("WARDER_MAX_EXECS_PER_USER", 8); err != nil {
 		return c, err
 	}
-	if c.SQLiteSync, err = sqlstore.ParseSynchronous(env("WARDER_SQLITE_SYNCHRONOUS", "full")); err != nil {
+	if c.SQLiteSync, err = sqlstore.ParseSynchronous(env("WARDER_SQLITE_SYNCHRONOUS", "normal")); err != nil {
 		return c, fmt.Errorf("WARDER_SQLITE_SYNCHRONOUS: %w", err)
 	}
 	if c.WarmPool, err = warder.ParsePoolShapes(env("WARDER_WARM_POOL", ""), maxWarmPool); err != nil {

@@ -21,15 +21,15 @@ func TestRegistrationSetting(t *testing.T) {
 	}
 }
 
-// TestSQLiteSynchronousSetting: WARDER_SQLITE_SYNCHRONOUS is full by default,
-// normal on request (any case), and nothing else.
+// TestSQLiteSynchronousSetting: WARDER_SQLITE_SYNCHRONOUS is normal by
+// default, full on request (any case), and nothing else.
 func TestSQLiteSynchronousSetting(t *testing.T) {
-	if cfg, err := LoadConfig(nil); err != nil || cfg.SQLiteSync != sqlstore.SyncFull {
-		t.Fatalf("default: %q %v, want full", cfg.SQLiteSync, err)
-	}
-	t.Setenv("WARDER_SQLITE_SYNCHRONOUS", "NORMAL")
 	if cfg, err := LoadConfig(nil); err != nil || cfg.SQLiteSync != sqlstore.SyncNormal {
-		t.Fatalf("WARDER_SQLITE_SYNCHRONOUS=NORMAL: %q %v", cfg.SQLiteSync, err)
+		t.Fatalf("default: %q %v, want normal", cfg.SQLiteSync, err)
+	}
+	t.Setenv("WARDER_SQLITE_SYNCHRONOUS", "FULL")
+	if cfg, err := LoadConfig(nil); err != nil || cfg.SQLiteSync != sqlstore.SyncFull {
+		t.Fatalf("WARDER_SQLITE_SYNCHRONOUS=FULL: %q %v", cfg.SQLiteSync, err)
 	}
 	t.Setenv("WARDER_SQLITE_SYNCHRONOUS", "off")
 	if _, err := LoadConfig(nil); err == nil || !strings.Contains(err.Error(), "WARDER_SQLITE_SYNCHRONOUS") {
