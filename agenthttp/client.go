@@ -31,6 +31,15 @@ const (
 	// maxErrorBytes caps what is read of an error answer or of /health,
 	// whose bodies Warder only words an error from or throws away.
 	maxErrorBytes = 64 << 10
+	// idleConnTimeout keeps a connection to an agent open between its
+	// health probes: a steady agent is probed every 30 s (service's
+	// steadyAfter and steadyEvery), and with a 30 s timeout about half of
+	// those probes opened a new connection, which on Docker goes through
+	// the engine's docker-proxy for the agent's port. At 1,000 agents
+	// the probes were most of what Warder cost the engine
+	// (docs/benchmarks.md). An idle connection costs Warder a few tens of
+	// kilobytes and no CPU.
+	idleConnTimeout = 2 * time.Minute
 )
 
 // Client is a warder.AgentClient. The zero value is not usable; call New.
@@ -49,7 +58,7 @@ func New(idle time.Duration) *Client {
 		DialContext:           (&net.Dialer{Timeout: dialTimeout}).DialContext,
 		ResponseHeaderTimeout: idle,
 		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       30 * time.Second,
+		IdleConnTimeout:       idleConnTimeout,
 	}}}
 }
 

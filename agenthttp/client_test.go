@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,5 +174,33 @@ func TestHealth(t *testing.T) {
 	u, _ := url.Parse(closed.URL)
 	if err := c.Health(context.Background(), u); !errors.Is(err, warder.ErrBadGateway) || !strings.Contains(err.Error(), "does not answer") {
 		t.Errorf("Health of a closed port = %v", err)
+	}
+}
+
+// TestHealthKeepsConnection: probes of one agent reuse one connection,
+// which stays open longer than a steady agent's 30 s between probes, so
+// a probe does not open a connection through the engine's proxy each time.
+func TestHealthKeepsConnection(t *testing.T) {
+	var opened atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c := New(0)
+	for i := range 5 {
+		if err := c.Health(context.Background(), u); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+	}
+	if n := opened.Load(); n != 1 {
+		t.Errorf("5 probes opened %d connections, want 1", n)
+	}
+	if idle := c.http.Transport.(*http.Transport).IdleConnTimeout; idle <= 30*time.Second {
+		t.Errorf("idle connections close after %s: a steady agent's probe (every 30 s) would reconnect", idle)
 	}
 }
