@@ -157,4 +157,5 @@ func (s *Service) forget(containerID string) {
 	s.endpoints.Delete(containerID)
 	s.probes.Delete(containerID)
 	s.recorded.Delete(containerID)
+	s.changed.Delete(containerID)
 }

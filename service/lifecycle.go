@@ -115,7 +115,7 @@ func (s *Service) start(ctx context.Context, caller *warder.User, a *warder.Agen
 	if err := s.transition(ctx, a, to, reason, who); err != nil {
 		return err
 	}
-	s.noteRecorded(a.ContainerID, began)
+	s.noteRecorded(a.ContainerID, began, st != nil && st.Running())
 	return nil
 }
 
@@ -235,7 +235,7 @@ func (s *Service) stop(ctx context.Context, a *warder.Agent, who, reason string)
 		return terr
 	}
 	if err == nil {
-		s.noteRecorded(a.ContainerID, began)
+		s.noteRecorded(a.ContainerID, began, st != nil && st.Running())
 	}
 	return nil
 }

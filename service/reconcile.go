@@ -46,27 +46,63 @@ type reconcileOpts struct {
 	// that asked for it died (and after the resync that followed), to be
 	// adopted or removed as a resync would.
 	event string
-	// received is when the event was received (with event set), to skip
-	// it when the agent's record already reflects it (recordedSince).
+	// received is when the event was received and kind what it said
+	// (with event set), to skip it when the agent's record already
+	// reflects it (recordedSince).
 	received time.Time
+	kind     warder.EventKind
 }
 
 // noteRecorded says that what an inspect of container id begun at began
-// showed is now in the agent's record. Every event received before began
-// happened before that inspect, so its effect is in the record already:
-// reconciling it again (an inspect and a store read, for the create and
-// start events of every start Warder makes itself) is skipped.
-func (s *Service) noteRecorded(id string, began time.Time) {
+// showed (running or not) is now in the agent's record. Every event
+// received before began happened before that inspect, so its effect is in
+// the record already: reconciling it again (an inspect and a store read,
+// for the create and start events of every start Warder makes itself) is
+// skipped.
+func (s *Service) noteRecorded(id string, began time.Time, running bool) {
 	if id != "" {
-		s.recorded.Store(id, began)
+		s.recorded.Store(id, recordedAs{began: began, running: running})
 	}
 }
 
-// recordedSince reports whether an inspect of container id begun after
-// received is in the record (noteRecorded).
-func (s *Service) recordedSince(id string, received time.Time) bool {
+// recordedAs is what noteRecorded knows of a container.
+type recordedAs struct {
+	began   time.Time
+	running bool
+}
+
+// noteReceived is told of each event as it is received, in the order of
+// the runtime's stream, before it is reconciled.
+func (s *Service) noteReceived(ev warder.ContainerEvent, received time.Time) {
+	if ev.Kind != warder.EventCreated && ev.Kind != warder.EventStarted {
+		s.changed.Store(ev.ContainerID, received)
+	}
+}
+
+// recordedSince reports whether the record already shows what an event
+// of kind about container id, received at received, says: it was
+// received before an inspect that is in the record began, or it says the
+// container was created or started while the record shows it running and
+// nothing else has been received about it since that inspect began. The
+// second case is the start event of a start Warder made itself, which
+// under load reaches Warder after the start's own inspect began (three in
+// four of them, starting 1,000 agents): a later run of the container
+// would have been preceded in the stream by its exit, and that exit's
+// receipt makes this false.
+func (s *Service) recordedSince(id string, kind warder.EventKind, received time.Time) bool {
 	v, ok := s.recorded.Load(id)
-	return ok && !received.IsZero() && v.(time.Time).After(received)
+	if !ok || received.IsZero() {
+		return false
+	}
+	rec := v.(recordedAs)
+	if rec.began.After(received) {
+		return true
+	}
+	if !rec.running || (kind != warder.EventCreated && kind != warder.EventStarted) {
+		return false
+	}
+	c, ok := s.changed.Load(id)
+	return !ok || c.(time.Time).Before(rec.began)
 }
 
 // errElsewhere is reconcile declining an agent whose start or stop
@@ -79,7 +115,7 @@ var errElsewhere = errors.New("an operation on the agent is under way in another
 // another process is starting or stopping is errElsewhere.
 func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) error {
 	defer s.locks.Lock(id)()
-	if o.event != "" && s.recordedSince(o.event, o.received) {
+	if o.event != "" && s.recordedSince(o.event, o.kind, o.received) {
 		return nil
 	}
 	a, err := s.store.Agent(ctx, id)
@@ -155,7 +191,7 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 		}
 	}
 	if inspected {
-		s.noteRecorded(a.ContainerID, began)
+		s.noteRecorded(a.ContainerID, began, st != nil && st.Running())
 	}
 	return nil
 }

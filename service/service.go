@@ -91,7 +91,8 @@ type Service struct {
 	oomKilled     sync.Map    // container id -> true: an "oom" event since its last start
 	endpoints     sync.Map    // container id -> its endpoint, while it runs
 	probes        sync.Map    // container id -> probe: Warder's view of its health
-	recorded      sync.Map    // container id -> time.Time: see noteRecorded
+	recorded      sync.Map    // container id -> recordedAs: see noteRecorded
+	changed       sync.Map    // container id -> time.Time: see noteReceived
 	execSlots     execSlots   // commands running now, per agent and user
 	creds         credentialCache
 }

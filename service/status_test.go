@@ -369,10 +369,15 @@ func TestEventsAlreadyRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	event := func(received time.Time) (inspects int64, got *warder.Agent) {
+	// event is the runtime telling of a change of kind, received at
+	// received (told to the watcher first, as Watch does).
+	event := func(kind warder.EventKind, received time.Time) (inspects int64, got *warder.Agent) {
 		t.Helper()
+		if !received.IsZero() {
+			s.noteReceived(warder.ContainerEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: kind}, received)
+		}
 		n := ci.n.Load()
-		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker", event: a.ContainerID, received: received})
+		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker", event: a.ContainerID, received: received, kind: kind})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -383,23 +388,47 @@ func TestEventsAlreadyRecorded(t *testing.T) {
 		return ci.n.Load() - n, got
 	}
 	// The start's own create and start events.
-	if n, got := event(before); n != 0 || got.Status != warder.StatusRunning {
+	if n, got := event(warder.EventCreated, before); n != 0 || got.Status != warder.StatusRunning {
 		t.Fatalf("an event from before the start's record: %d inspects, %s", n, got.Status)
+	}
+	// Its start event, received after the start's inspect began (as most
+	// are under load): the record shows it running and nothing else was
+	// heard since, so it is no news.
+	if n, got := event(warder.EventStarted, time.Now()); n != 0 || got.Status != warder.StatusRunning {
+		t.Fatalf("the start's own start event, received late: %d inspects, %s", n, got.Status)
+	}
+	// Any other event after the record is reconciled.
+	if n, _ := event(warder.EventChanged, time.Now()); n == 0 {
+		t.Fatal("a change after the record was skipped")
+	}
+	// A crash and a restart after it: the exit is reconciled, and so is
+	// the start that follows it, though the record showed it running.
+	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3})
+	exited := time.Now()
+	s.noteReceived(warder.ContainerEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: warder.EventExited}, exited)
+	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRunning, RestartCount: 1})
+	if n, got := event(warder.EventStarted, time.Now()); n == 0 || got.RestartCount != 1 {
+		t.Fatalf("a start after an exit heard since the record: %d inspects, restart count %d", n, got.RestartCount)
 	}
 	// A crash after it.
 	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3})
 	crashed := time.Now()
-	if n, got := event(crashed); n == 0 || got.Status != warder.StatusExited {
+	if n, got := event(warder.EventExited, crashed); n == 0 || got.Status != warder.StatusExited {
 		t.Fatalf("an event after the record: %d inspects, %s %q", n, got.Status, got.StatusReason)
 	}
 	// That reconcile's inspect is recorded too: the same event again is
 	// not reconciled twice.
-	if n, _ := event(crashed); n != 0 {
+	if n, _ := event(warder.EventExited, crashed); n != 0 {
 		t.Fatalf("an event already reconciled: %d inspects", n)
+	}
+	// The record shows it exited: a start heard now is news.
+	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRunning, RestartCount: 2})
+	if n, got := event(warder.EventStarted, time.Now()); n == 0 || got.Status != warder.StatusRunning {
+		t.Fatalf("a start after an exit on record: %d inspects, %s", n, got.Status)
 	}
 	// An event with no time of receipt (a caller that does not say) is
 	// always reconciled.
-	if n, _ := event(time.Time{}); n == 0 {
+	if n, _ := event(warder.EventStarted, time.Time{}); n == 0 {
 		t.Fatal("an event without a time of receipt was skipped")
 	}
 }

@@ -48,6 +48,7 @@ func (s *Service) Watch(ctx context.Context) {
 			// must not hold up other agents' events. It inspects under the
 			// lock, so the last one to run sees the latest state.
 			received := time.Now()
+			s.noteReceived(ev, received)
 			reconciles.Go(func() { s.reconcileEvent(ctx, ev, received) })
 		})
 		if ctx.Err() != nil {
@@ -74,7 +75,7 @@ func (s *Service) Watch(ctx context.Context) {
 // since (a crash right after the start, say), if anything.
 func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent, received time.Time) {
 	if ev.Kind == warder.EventRemoved {
-		defer s.recorded.Delete(ev.ContainerID)
+		defer func() { s.recorded.Delete(ev.ContainerID); s.changed.Delete(ev.ContainerID) }()
 	}
 	if ev.Kind == warder.EventRemoved && !s.cfg.ExclusiveStore {
 		// Another process deleting the agent removes its container
@@ -87,7 +88,7 @@ func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent, 
 		}
 	}
 	for {
-		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: ev.ContainerID, received: received})
+		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: ev.ContainerID, received: received, kind: ev.Kind})
 		if !errors.Is(err, errElsewhere) {
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("reconciling agent after event", "agent", ev.AgentID, "event", ev.Kind, "err", err)
