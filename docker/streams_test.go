@@ -104,7 +104,7 @@ func TestStreams(t *testing.T) {
 
 	// Each request to the agent writes a line, which the follow delivers.
 	for i := range 3 {
-		path := fmt.Sprintf("/health?n=%d", i)
+		path := fmt.Sprintf("/nothing-here?n=%d", i)
 		resp, err := http.Get("http://" + endpointOf(t, r, id) + path)
 		if err != nil {
 			t.Fatal(err)
@@ -118,10 +118,10 @@ func TestStreams(t *testing.T) {
 		for {
 			select {
 			case l := <-lines:
-				if i == 0 && !strings.Contains(l.Text, "GET /health") {
+				if i == 0 && !strings.Contains(l.Text, "GET /nothing-here") {
 					continue
 				}
-				if l.Stream != warder.StreamStdout || !strings.Contains(l.Text, "GET /health 200") || time.Since(l.Time) > time.Minute {
+				if l.Stream != warder.StreamStdout || !strings.Contains(l.Text, "GET /nothing-here 404") || time.Since(l.Time) > time.Minute {
 					t.Fatalf("followed line = %+v", l)
 				}
 				break next

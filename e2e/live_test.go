@@ -47,15 +47,15 @@ func TestLogsFollow(t *testing.T) {
 		t.Fatalf("lines=1 began with %q", l)
 	}
 	for i := range 3 {
-		path := fmt.Sprintf("/health?line=%d", i)
+		path := fmt.Sprintf("/nothing-here?line=%d", i)
 		hit(t, *a.HostPort, path)
 		ev := sse.Next(t, 5*time.Second)
 		var l warder.LogLine
 		ev.Decode(t, &l)
-		if ev.Name != "stdout" || l.Stream != "stdout" || !strings.Contains(l.Text, "GET /health 200") || time.Since(l.Time) > time.Minute {
+		if ev.Name != "stdout" || l.Stream != "stdout" || !strings.Contains(l.Text, "GET /nothing-here 404") || time.Since(l.Time) > time.Minute {
 			t.Fatalf("request %d: event %s %+v", i, ev.Name, l)
 		}
-		if line := text.NextLine(t, 5*time.Second); !strings.HasPrefix(line, "stdout ") || !strings.Contains(line, "GET /health 200") {
+		if line := text.NextLine(t, 5*time.Second); !strings.HasPrefix(line, "stdout ") || !strings.Contains(line, "GET /nothing-here 404") {
 			t.Fatalf("request %d: plain line %q", i, line)
 		}
 	}
@@ -125,7 +125,7 @@ func TestLogsFollowDisconnect(t *testing.T) {
 	s := c.Open("/api/agents/"+a.ID+"/logs?follow=true&lines=0", true)
 	apitest.WaitMetric(t, ts.URL, `warder_docker_streams_open{operation="logs_stream"}`, 1, 5*time.Second)
 	apitest.WaitMetric(t, ts.URL, `warder_http_streams_open{kind="logs"}`, 1, 5*time.Second)
-	hit(t, *a.HostPort, "/health")
+	hit(t, *a.HostPort, "/nothing-here")
 	s.Next(t, 5*time.Second)
 	t.Logf("goroutines: %d before the stream, %d with it open", goroutines, runtime.NumGoroutine())
 

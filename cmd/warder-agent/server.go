@@ -220,12 +220,19 @@ func (s *statusRecorder) WriteHeader(code int) {
 // stream and lift its write deadline).
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logRequests writes one stdout line per request, which docker logs shows.
+// logRequests writes one stdout line per request, which docker logs shows,
+// except a health check that passed: Warder (or the kubelet) asks every
+// running agent's /health every 10 to 30 s, and a line for each would
+// bury the agent's own output in its logs, and cost the engine a log
+// write per probe. A failed one is logged.
 func logRequests(logger *log.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		if r.URL.Path == "/health" && rec.status < 400 {
+			return
+		}
 		logger.Printf("%s %s %d %s", r.Method, quote(r.URL.Path), rec.status, time.Since(start).Round(time.Microsecond))
 	})
 }
