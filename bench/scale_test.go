@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +67,7 @@ func BenchmarkScale(b *testing.B) {
 	cpu0 := w.cpu(b)
 	api0 := scrapeHistograms(b, w.url, "warder_http_request_duration_seconds")
 	engine0 := scrapeHistograms(b, w.url, "warder_docker_call_duration_seconds")
+	machine0 := takeCPU(b, w.cmd.Process.Pid)
 	t0 := time.Now()
 	forEach(workers, n, func(i int) bool {
 		if time.Since(t0) >= budget {
@@ -87,6 +90,7 @@ func BenchmarkScale(b *testing.B) {
 		return true
 	})
 	total := time.Since(t0)
+	machine := takeCPU(b, w.cmd.Process.Pid)
 	cpu := w.cpu(b) - cpu0
 	if b.Failed() {
 		b.FailNow()
@@ -110,6 +114,8 @@ func BenchmarkScale(b *testing.B) {
 	// Warder's own CPU while it created and started them: what it took
 	// from the engine on a machine both share.
 	b.ReportMetric(cpu, "warder-cpu-s")
+	b.ReportMetric(machine.busy-machine0.busy, "machine-cpu-s")
+	b.Logf("CPU while Warder created and started them: %s", machine.since(machine0))
 	w.breakdown(b, n, api0, engine0)
 
 	// Every agent running, each on a port of its own.
@@ -138,6 +144,15 @@ func BenchmarkScale(b *testing.B) {
 	if up != n {
 		b.Fatalf("the engine runs %d of the %d agents' containers", up, n)
 	}
+
+	// What n running agents cost the machine when nobody asks anything of
+	// them but Warder's probes: the load every start of the phase above
+	// met, in proportion to how many ran by then.
+	idle0, idleT := takeCPU(b, w.cmd.Process.Pid), time.Now()
+	time.Sleep(20 * time.Second)
+	idle := takeCPU(b, w.cmd.Process.Pid)
+	b.ReportMetric((idle.busy-idle0.busy)/time.Since(idleT).Seconds(), "idle-cpu/s")
+	b.Logf("CPU over %s with %d agents running and idle: %s", time.Since(idleT).Round(time.Second), n, idle.since(idle0))
 
 	var listLat []float64
 	for range 200 {
@@ -217,6 +232,7 @@ func (w *warderProcess) floor(b *testing.B, n, workers int) float64 {
 		})
 		b.ReportMetric(time.Since(t0).Seconds(), "floor-delete-s")
 	}()
+	machine0 := takeCPU(b, w.cmd.Process.Pid)
 	t0 := time.Now()
 	forEach(workers, n, func(i int) bool {
 		a := &warder.Agent{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: "floor",
@@ -244,9 +260,18 @@ func (w *warderProcess) floor(b *testing.B, n, workers int) float64 {
 		return true
 	})
 	took := time.Since(t0)
+	machine := takeCPU(b, w.cmd.Process.Pid)
 	if b.Failed() {
 		b.FailNow()
 	}
+	b.ReportMetric(machine.busy-machine0.busy, "floor-machine-cpu-s")
+	b.Logf("CPU while the floor created and started them: %s", machine.since(machine0))
+	// The same idle window as Warder's agents had: these have no probes.
+	idle0, idleT := takeCPU(b, w.cmd.Process.Pid), time.Now()
+	time.Sleep(20 * time.Second)
+	idle := takeCPU(b, w.cmd.Process.Pid)
+	b.ReportMetric((idle.busy-idle0.busy)/time.Since(idleT).Seconds(), "floor-idle-cpu/s")
+	b.Logf("CPU over %s with the floor's %d containers running and idle: %s", time.Since(idleT).Round(time.Second), n, idle.since(idle0))
 	b.Logf("floor: %d containers created and started in %s by %d workers; load %s", n, took, workers, loadavg())
 	return float64(n) / took.Seconds()
 }
@@ -359,9 +384,13 @@ func (w *warderProcess) breakdown(b *testing.B, n int, api0, engine0 histograms)
 	}
 	var inEngine float64
 	for _, op := range []string{"create", "start", "inspect", "list"} {
-		sum, count := engine.of(`operation="` + op + `"`)
+		sum, _ := engine.of(`operation="` + op + `"`)
 		inEngine += sum
-		b.Logf("engine %s: %.0f calls, mean %.1f ms", op, count, 1000*sum/max(count, 1))
+	}
+	// Every engine call Warder made meanwhile, by operation.
+	for _, series := range slices.Sorted(maps.Keys(engine)) {
+		e := engine[series]
+		b.Logf("engine %s: %.0f calls, mean %.1f ms", series, e.count, 1000*e.sum/max(e.count, 1))
 	}
 	b.ReportMetric(1000*onPath/float64(n), "api-ms/agent")
 	b.ReportMetric(1000*inEngine/float64(n), "engine-ms/agent")

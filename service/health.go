@@ -89,7 +89,7 @@ func (s *Service) ProbeHealth(ctx context.Context) error {
 	if s.cfg.Agents == nil {
 		return nil
 	}
-	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{})
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{Statuses: []warder.Status{warder.StatusRunning}})
 	if err != nil {
 		return err
 	}

@@ -83,3 +83,67 @@ func TestQuotaChecksReadNoFullList(t *testing.T) {
 		t.Fatalf("usage = %+v, %v", u.Used, err)
 	}
 }
+
+// TestQuotaStartReadsWhatLimitsNeed: a start reads the owner's running
+// agents only for a memory or CPU quota; a running-agents quota alone is
+// checked with a count, and an owner without running quotas has nothing
+// read at all. Each limit still holds.
+func TestQuotaStartReadsWhatLimitsNeed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	two, none, zero64, zeroF, mem := 2, 0, int64(0), 0.0, int64(80<<20)
+	for _, c := range []struct {
+		name    string
+		quota   warder.Limits
+		lists   bool   // a start reads the running agents
+		refusal string // the third start's error, "" for none
+	}{
+		{"unlimited", warder.Limits{Agents: &none, RunningAgents: &none, MemoryBytes: &zero64, CPUs: &zeroF}, false, ""},
+		{"running only", warder.Limits{RunningAgents: &two}, false, "running_agents"},
+		{"memory", warder.Limits{MemoryBytes: &mem}, true, "memory_bytes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, err := sqlstore.OpenSQLite(ctx, t.TempDir()+"/warder.db", sqlstore.SyncNormal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			rec := &listRecorder{Store: db}
+			s := New(rec, runtimetest.NewFake(db, 20000, 20009), Config{
+				DefaultImage: "warder/agent:latest", Spec: warder.SpecSettings{Network: "net"}, ExclusiveStore: true, Quota: c.quota,
+			})
+			alice := mustUser(t, s, "alice")
+			var made []*warder.Agent
+			for i := range 3 {
+				a, err := s.CreateAgent(ctx, alice, warder.AgentCreate{Name: fmt.Sprintf("a%d", i), ContainerConfig: warder.ContainerConfig{MemoryLimit: "32m"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				made = append(made, a)
+			}
+			rec.take()
+			for i, a := range made {
+				_, err := s.StartAgent(ctx, alice, a.ID)
+				switch {
+				case i < 2 && err != nil:
+					t.Fatalf("start %d within quota: %v", i+1, err)
+				case i == 2 && c.refusal == "" && err != nil:
+					t.Fatalf("start %d with no running quota: %v", i+1, err)
+				case i == 2 && c.refusal != "" && (!errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), c.refusal)):
+					t.Fatalf("start %d over the %s quota: %v", i+1, c.refusal, err)
+				}
+			}
+			running := 0
+			for _, f := range rec.take() {
+				if len(f.Statuses) == 0 {
+					t.Errorf("a start listed agents with %+v: the whole list", f)
+				} else {
+					running++
+				}
+			}
+			if c.lists != (running > 0) {
+				t.Errorf("the starts read the running agents %d times; want reads: %v", running, c.lists)
+			}
+		})
+	}
+}
