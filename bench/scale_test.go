@@ -148,11 +148,7 @@ func BenchmarkScale(b *testing.B) {
 	// What n running agents cost the machine when nobody asks anything of
 	// them but Warder's probes: the load every start of the phase above
 	// met, in proportion to how many ran by then.
-	idle0, idleT := takeCPU(b, w.cmd.Process.Pid), time.Now()
-	time.Sleep(20 * time.Second)
-	idle := takeCPU(b, w.cmd.Process.Pid)
-	b.ReportMetric((idle.busy-idle0.busy)/time.Since(idleT).Seconds(), "idle-cpu/s")
-	b.Logf("CPU over %s with %d agents running and idle: %s", time.Since(idleT).Round(time.Second), n, idle.since(idle0))
+	w.idleCPU(b, "idle-cpu/s", fmt.Sprintf("%d agents", n))
 
 	var listLat []float64
 	for range 200 {
@@ -267,11 +263,7 @@ func (w *warderProcess) floor(b *testing.B, n, workers int) float64 {
 	b.ReportMetric(machine.busy-machine0.busy, "floor-machine-cpu-s")
 	b.Logf("CPU while the floor created and started them: %s", machine.since(machine0))
 	// The same idle window as Warder's agents had: these have no probes.
-	idle0, idleT := takeCPU(b, w.cmd.Process.Pid), time.Now()
-	time.Sleep(20 * time.Second)
-	idle := takeCPU(b, w.cmd.Process.Pid)
-	b.ReportMetric((idle.busy-idle0.busy)/time.Since(idleT).Seconds(), "floor-idle-cpu/s")
-	b.Logf("CPU over %s with the floor's %d containers running and idle: %s", time.Since(idleT).Round(time.Second), n, idle.since(idle0))
+	w.idleCPU(b, "floor-idle-cpu/s", fmt.Sprintf("the floor's %d containers", n))
 	b.Logf("floor: %d containers created and started in %s by %d workers; load %s", n, took, workers, loadavg())
 	return float64(n) / took.Seconds()
 }
@@ -395,6 +387,18 @@ func (w *warderProcess) breakdown(b *testing.B, n int, api0, engine0 histograms)
 	b.ReportMetric(1000*onPath/float64(n), "api-ms/agent")
 	b.ReportMetric(1000*inEngine/float64(n), "engine-ms/agent")
 	b.ReportMetric(1000*(onPath-inEngine)/float64(n), "outside-engine-ms/agent")
+}
+
+// idleCPU reports, as metric, the machine's busy CPU per second over 20
+// s in which the bench asks nothing of what runs (what), and logs it by
+// process group.
+func (w *warderProcess) idleCPU(b *testing.B, metric, what string) {
+	b.Helper()
+	s0, t0 := takeCPU(b, w.cmd.Process.Pid), time.Now()
+	time.Sleep(20 * time.Second)
+	s := takeCPU(b, w.cmd.Process.Pid)
+	b.ReportMetric((s.busy-s0.busy)/time.Since(t0).Seconds(), metric)
+	b.Logf("CPU over %s with %s running and idle: %s", time.Since(t0).Round(time.Second), what, s.since(s0))
 }
 
 // memory reads the process's peak and current resident set, in MiB.
