@@ -104,6 +104,13 @@ type ContainerState struct {
 	// Endpoint is the host:port at which Warder reaches the agent's Port
 	// while it runs; "" when it does not.
 	Endpoint string
+	// ProbeEndpoint is where Warder's health probes reach the agent when
+	// that is not Endpoint: its own address on a network this host is on,
+	// which skips the port proxy of the engine (docker-proxy relays every
+	// connection to a published port on loopback). "" means Endpoint.
+	// Only probes use it: a container address is handed to another
+	// container once this one stops, while a host port stays the agent's.
+	ProbeEndpoint string
 	// HostPort is the port published for the agent on the host, 0 for
 	// none (see ContainerSpec.Publish).
 	HostPort int

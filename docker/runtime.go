@@ -77,6 +77,8 @@ type Runtime struct {
 	// channel rather than a mutex so a waiting caller can give up.
 	setupSem chan struct{}
 
+	bridges sync.Map // network name -> true: this host is on its bridge (bridges.go)
+
 	engine     engineKind // Docker or Podman, once known
 	warnShared sync.Once  // Setup's warning that Podman cannot isolate agents
 }

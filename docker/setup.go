@@ -93,8 +93,14 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 		return r.ensurePodmanNetwork(ctx, nets[0], internal)
 	}
 	if !isolating(nets[0]) {
-		return r.isolateNetwork(ctx, nets[0], internal)
+		if err := r.isolateNetwork(ctx, nets[0], internal); err != nil {
+			return err
+		}
+		if nets, err = r.networks(ctx, name); err != nil || len(nets) == 0 {
+			return err
+		}
 	}
+	r.noteBridge(nets[0])
 	return nil
 }
 

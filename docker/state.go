@@ -13,7 +13,7 @@ import (
 // stateFrom is Warder's view of an inspect response, the one conversion
 // Inspect and List share.
 func (r *Runtime) stateFrom(c container.InspectResponse) warder.ContainerState {
-	return stateOf(c, r.dialHost())
+	return stateOf(c, r.dialHost(), r.onHost)
 }
 
 // dialHost is where Warder dials a published port: the bind address, or
@@ -26,9 +26,10 @@ func (r *Runtime) dialHost() string {
 	return host
 }
 
-// stateOf is stateFrom with the dial host given. It is pure so it can be
-// tested on recorded responses.
-func stateOf(c container.InspectResponse, dialHost string) warder.ContainerState {
+// stateOf is stateFrom with the dial host given, and onHost reporting
+// whether a network's bridge is one of this host's interfaces (nil: none
+// is). It is pure so it can be tested on recorded responses.
+func stateOf(c container.InspectResponse, dialHost string, onHost func(network string) bool) warder.ContainerState {
 	st := warder.ContainerState{
 		ID:           c.ID,
 		Name:         strings.TrimPrefix(c.Name, "/"),
@@ -50,11 +51,11 @@ func stateOf(c container.InspectResponse, dialHost string) warder.ContainerState
 			}
 		}
 	}
-	ip := ""
+	ip, ipOnHost := "", false
 	if n := c.NetworkSettings; n != nil {
-		for _, ep := range n.Networks {
+		for name, ep := range n.Networks {
 			if ep != nil && ep.IPAddress.IsValid() {
-				ip = ep.IPAddress.String()
+				ip, ipOnHost = ep.IPAddress.String(), onHost != nil && onHost(name)
 				break
 			}
 		}
@@ -72,13 +73,21 @@ func stateOf(c container.InspectResponse, dialHost string) warder.ContainerState
 	}
 	// Warder reaches a running agent at its published port or, when it
 	// publishes none (internal), at its container address: the Docker
-	// host reaches both.
+	// host reaches both. Its probes go to the container address whenever
+	// this host is on the agent's bridge.
 	if st.Running() {
+		direct := ""
+		if ip != "" && agentPort != "" {
+			direct = net.JoinHostPort(ip, agentPort)
+		}
 		switch {
 		case st.HostPort != 0:
 			st.Endpoint = net.JoinHostPort(dialHost, strconv.Itoa(st.HostPort))
-		case ip != "" && agentPort != "":
-			st.Endpoint = net.JoinHostPort(ip, agentPort)
+			if ipOnHost {
+				st.ProbeEndpoint = direct
+			}
+		default:
+			st.Endpoint = direct
 		}
 	}
 	return st

@@ -39,6 +39,12 @@ func TestStateFrom(t *testing.T) {
 			"NetworkSettings":{"Networks":{"n":{"IPAddress":"172.18.0.5"}}},
 			"State":{"Status":"running","Running":true}}`,
 			warder.ContainerState{ID: "p", Name: "p", Phase: warder.PhaseRunning, HostPort: 9001, Endpoint: "127.0.0.2:9001"}},
+		{"running, published, on a bridge of this host: probed at its address", `{"Id":"q","Name":"/q","Config":{"ExposedPorts":{"8000/tcp":{}}},
+			"HostConfig":{"PortBindings":{"8000/tcp":[{"HostIp":"0.0.0.0","HostPort":"9003"}]}},
+			"NetworkSettings":{"Networks":{"here":{"IPAddress":"172.18.0.6"}}},
+			"State":{"Status":"running","Running":true}}`,
+			warder.ContainerState{ID: "q", Name: "q", Phase: warder.PhaseRunning, HostPort: 9003, Endpoint: "127.0.0.2:9003",
+				ProbeEndpoint: "172.18.0.6:8000"}},
 		{"running, internal", `{"Id":"i","Name":"/i","Config":{"ExposedPorts":{"8080/tcp":{}}},
 			"NetworkSettings":{"Networks":{"n_internal":{"IPAddress":"172.19.0.7"}}},
 			"State":{"Status":"running","Running":true}}`,
@@ -54,7 +60,7 @@ func TestStateFrom(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.json), &c); err != nil {
 				t.Fatal(err)
 			}
-			got := stateOf(c, "127.0.0.2")
+			got := stateOf(c, "127.0.0.2", func(network string) bool { return network == "here" })
 			if !got.StartedAt.Equal(tt.want.StartedAt) || !got.FinishedAt.Equal(tt.want.FinishedAt) {
 				t.Errorf("times = %v, %v; want %v, %v", got.StartedAt, got.FinishedAt, tt.want.StartedAt, tt.want.FinishedAt)
 			}
@@ -66,6 +72,17 @@ func TestStateFrom(t *testing.T) {
 				t.Errorf("stateOf =\n %+v\nwant\n %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLocalEngine(t *testing.T) {
+	for host, want := range map[string]bool{
+		"unix:///var/run/docker.sock": true, "tcp://127.0.0.1:2375": true, "tcp://localhost:2375": true,
+		"tcp://[::1]:2375": true, "tcp://10.0.0.5:2376": false, "ssh://me@box": false, "npipe:////./pipe/docker_engine": false,
+	} {
+		if got := localEngine(host); got != want {
+			t.Errorf("localEngine(%q) = %v, want %v", host, got, want)
+		}
 	}
 }
 

@@ -20,6 +20,7 @@ type fakeAgents struct {
 	mu      sync.Mutex
 	down    bool               // /health does not answer
 	probed  int                // /health requests
+	probeAt []string           // the base URL of every /health request
 	fail    error              // Chat fails with this
 	asked   []warder.AgentChat // every message sent
 	reached []string           // the base URL of every chat
@@ -27,10 +28,11 @@ type fakeAgents struct {
 
 var _ warder.AgentClient = (*fakeAgents)(nil)
 
-func (f *fakeAgents) Health(context.Context, *url.URL) error {
+func (f *fakeAgents) Health(_ context.Context, base *url.URL) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.probed++
+	f.probeAt = append(f.probeAt, base.String())
 	if f.down {
 		return warder.Errorf(warder.ErrBadGateway, "connection refused")
 	}

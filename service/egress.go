@@ -40,8 +40,8 @@ func (s *Service) applyNetwork(cc *warder.ContainerConfig) error {
 // its runtime reported it when it last saw the container (kept until the
 // container's next change), else as it reports it now.
 func (s *Service) Endpoint(ctx context.Context, a *warder.Agent) (string, error) {
-	if ep, ok := s.endpoints.Load(a.ContainerID); ok {
-		return ep.(string), nil
+	if r, ok := s.endpoints.Load(a.ContainerID); ok {
+		return r.(reach).endpoint, nil
 	}
 	st, err := s.rt.Inspect(ctx, a.ContainerID)
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Service) Endpoint(ctx context.Context, a *warder.Agent) (string, error)
 	}
 	switch {
 	case st.Endpoint != "":
-		s.endpoints.Store(st.ID, st.Endpoint)
+		s.remember(&st)
 		return st.Endpoint, nil
 	case st.Phase == warder.PhaseExited || st.Restarting():
 		// Recorded as running, but it has just ended: its exit is on its

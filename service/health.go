@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"net/url"
 	"sync"
@@ -112,18 +113,19 @@ func (s *Service) ProbeHealth(ctx context.Context) error {
 // probeOne probes one agent and, when its health changed, records it under
 // the agent's lock (if it still runs the same container).
 func (s *Service) probeOne(ctx context.Context, a *warder.Agent) {
-	ep, ok := s.endpoints.Load(a.ContainerID)
-	if !ok {
+	var r reach
+	if v, ok := s.endpoints.Load(a.ContainerID); ok {
+		r = v.(reach)
+	} else {
 		st, err := s.rt.Inspect(ctx, a.ContainerID)
 		if err != nil || st.Endpoint == "" || st.Health != "" {
 			return // gone, stopped, or the runtime reports health itself
 		}
-		ep = st.Endpoint
-		s.endpoints.Store(a.ContainerID, st.Endpoint)
+		r = s.remember(&st)
 	}
 	p, _ := s.probes.Load(a.ContainerID)
 	next, _ := p.(probe)
-	err := s.cfg.Agents.Health(ctx, &url.URL{Scheme: "http", Host: ep.(string)})
+	err := s.cfg.Agents.Health(ctx, &url.URL{Scheme: "http", Host: r.probe})
 	switch {
 	case err == nil:
 		next = probe{health: "healthy", oks: next.oks + 1}
@@ -150,6 +152,22 @@ func (s *Service) probeOne(ctx context.Context, a *warder.Agent) {
 	if err := s.store.UpdateAgent(ctx, cur); err != nil {
 		s.log.Error("recording an agent's health", "agent", a.ID, "err", err)
 	}
+}
+
+// reach is where a running container answers: endpoint for everything
+// but the health probes, which go to probe (the runtime's ProbeEndpoint
+// when it has one: see warder.ContainerState).
+type reach struct{ endpoint, probe string }
+
+// remember keeps where a running container answers, if it says; it
+// returns what it kept.
+func (s *Service) remember(st *warder.ContainerState) reach {
+	if st.Endpoint == "" {
+		return reach{}
+	}
+	r := reach{endpoint: st.Endpoint, probe: cmp.Or(st.ProbeEndpoint, st.Endpoint)}
+	s.endpoints.Store(st.ID, r)
+	return r
 }
 
 // forget drops what is cached of a container: its endpoint and health.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -70,6 +71,30 @@ func TestProbedHealth(t *testing.T) {
 	s.endpoints.Range(func(any, any) bool { n++; return true })
 	if n != 0 {
 		t.Fatalf("%d endpoints cached for no running container", n)
+	}
+}
+
+// TestProbeEndpoint: the health rounds probe a running agent where its
+// runtime says probes reach it (its own address, on Docker's host), and
+// chat goes to its endpoint (the published port) all the same.
+func TestProbeEndpoint(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, fa, u, a := probedAgent(t)
+	if err := s.ProbeHealth(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Chat(ctx, u, a.ID, warder.ChatRequest{Content: "hi"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	published, own := fmt.Sprintf("http://127.0.0.1:%d", a.HostPort), "http://fake-"+a.ContainerID+":8000"
+	if a.HostPort == 0 || len(fa.probeAt) == 0 || fa.probeAt[0] != own {
+		t.Fatalf("probed at %v, want %s", fa.probeAt, own)
+	}
+	if len(fa.reached) != 1 || fa.reached[0] != published {
+		t.Fatalf("chat reached %v, want %s", fa.reached, published)
 	}
 }
 

@@ -326,9 +326,7 @@ func (s *Service) observeHealth(a *warder.Agent, st *warder.ContainerState) {
 		s.forget(st.ID)
 		return
 	}
-	if st.Endpoint != "" {
-		s.endpoints.Store(st.ID, st.Endpoint)
-	}
+	s.remember(st)
 	if st.Health == "" {
 		a.Health = s.probedHealth(st.ID)
 	}

@@ -89,7 +89,7 @@ type Service struct {
 	hashes        *hasher     // bounds concurrent bcrypt work
 	runtimeUp     atomic.Bool // the runtime's event stream is open
 	oomKilled     sync.Map    // container id -> true: an "oom" event since its last start
-	endpoints     sync.Map    // container id -> its endpoint, while it runs
+	endpoints     sync.Map    // container id -> reach: where it answers, while it runs
 	probes        sync.Map    // container id -> probe: Warder's view of its health
 	recorded      sync.Map    // container id -> recordedAs: see noteRecorded
 	changed       sync.Map    // container id -> time.Time: see noteReceived

@@ -141,11 +141,12 @@ func (f *Fake) emit(w *fakeWorkload, kind warder.EventKind) {
 
 // setEndpoint runs under mu.
 func (f *Fake) setEndpoint(w *fakeWorkload) {
-	w.state.Endpoint = ""
+	w.state.Endpoint, w.state.ProbeEndpoint = "", ""
 	if w.state.Running() {
 		w.state.Endpoint = "fake-" + w.state.ID + ":" + strconv.Itoa(w.spec.Port)
 		if w.state.HostPort != 0 {
-			w.state.Endpoint = "127.0.0.1:" + strconv.Itoa(w.state.HostPort)
+			// Published: probed at its own address, as on Docker's host.
+			w.state.Endpoint, w.state.ProbeEndpoint = "127.0.0.1:"+strconv.Itoa(w.state.HostPort), w.state.Endpoint
 		}
 	}
 }
