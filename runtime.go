@@ -276,6 +276,11 @@ type Runtime interface {
 	// List reports every workload of this deployment, running or not
 	// (on Docker: labelled LabelManaged=<AGENT_NETWORK>).
 	List(ctx context.Context) ([]ContainerState, error)
+	// Running names the workloads of this deployment whose process runs
+	// now, by id: what List says, without the rest of each one's state,
+	// so it costs one call however many there are (List inspects each
+	// container on Docker).
+	Running(ctx context.Context) ([]string, error)
 	// Events calls fn for every event of this deployment's containers, in
 	// order, from now until ctx ends (returning ctx.Err()) or the stream
 	// breaks (returning an error wrapping ErrUnavailable when the engine

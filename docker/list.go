@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/moby/moby/client"
@@ -66,6 +67,30 @@ func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 		if found[i] && !(st.Pooled && st.AgentID == "") {
 			out = append(out, st)
 		}
+	}
+	return out, nil
+}
+
+// Running names this deployment's running containers (a paused one
+// included, as Inspect counts it running) but a warm pool's unclaimed
+// ones: one list call, no inspect.
+func (r *Runtime) Running(ctx context.Context) ([]string, error) {
+	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{
+		Filters: client.Filters{}.Add("label", r.scopeLabel()),
+	})
+	if err != nil {
+		return nil, mapErr(err, "list running containers")
+	}
+	out := make([]string, 0, len(res.Items))
+	for _, c := range res.Items {
+		name := ""
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		if agent, pooled := agentOf(c.Labels, name); pooled && agent == "" {
+			continue
+		}
+		out = append(out, c.ID)
 	}
 	return out, nil
 }

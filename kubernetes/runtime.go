@@ -364,6 +364,21 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (warder.ContainerState
 	return stateOf(rec, p)
 }
 
+// Running names the running workloads: List's two lists, filtered.
+func (r *Runtime) Running(ctx context.Context) ([]string, error) {
+	all, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, st := range all {
+		if st.Running() {
+			out = append(out, st.ID)
+		}
+	}
+	return out, nil
+}
+
 // List reports every workload of this deployment: one list of records and
 // one of Pods.
 func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {

@@ -123,6 +123,13 @@ func (r *runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 	return list, err
 }
 
+func (r *runtime) Running(ctx context.Context) ([]string, error) {
+	start := time.Now()
+	ids, err := r.Runtime.Running(ctx)
+	r.call("list_running", start, err)
+	return ids, err
+}
+
 func (r *runtime) Events(ctx context.Context, ready func(), fn func(warder.ContainerEvent)) error {
 	done := r.stream("events")
 	err := r.Runtime.Events(ctx, ready, fn)

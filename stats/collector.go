@@ -30,7 +30,7 @@ type Streamer interface {
 	Info() warder.RuntimeInfo
 	StatsStream(ctx context.Context, id string, fn func(warder.Stats)) error
 	Stats(ctx context.Context, id string) (warder.Stats, error)
-	List(ctx context.Context) ([]warder.ContainerState, error)
+	Running(ctx context.Context) ([]string, error)
 }
 
 // Config tunes a Collector; zero fields take the defaults.
@@ -187,23 +187,21 @@ func (c *Collector) Sync(ctx context.Context) {
 	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	list, err := c.rt.List(lctx)
+	ids, err := c.rt.Running(lctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Debug("stats collector: listing containers", "err", err)
 		}
 		return
 	}
-	running := map[string]bool{}
-	for _, st := range list {
-		if st.Running() {
-			running[st.ID] = true
-			if !c.cfg.FollowAll {
-				continue
-			}
-			if _, err := c.ensure(st.ID, false); err != nil {
-				return
-			}
+	running := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		running[id] = true
+		if !c.cfg.FollowAll {
+			continue
+		}
+		if _, err := c.ensure(id, false); err != nil {
+			return
 		}
 	}
 	c.mu.Lock()

@@ -66,10 +66,14 @@ func (f *fakeStreamer) StatsStream(ctx context.Context, id string, fn func(warde
 	}
 }
 
-func (f *fakeStreamer) List(context.Context) ([]warder.ContainerState, error) {
+func (f *fakeStreamer) Running(context.Context) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]warder.ContainerState(nil), f.running...), nil
+	var ids []string
+	for _, st := range f.running {
+		ids = append(ids, st.ID)
+	}
+	return ids, nil
 }
 
 func (f *fakeStreamer) counts() (open, opened int) {

@@ -337,6 +337,22 @@ func (f *Fake) List(context.Context) ([]warder.ContainerState, error) {
 	return out, nil
 }
 
+// Running names the workloads whose process runs.
+func (f *Fake) Running(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	var out []string
+	for id, w := range f.byID {
+		if w.state.Running() {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
 // Events delivers every event from now until ctx ends.
 func (f *Fake) Events(ctx context.Context, ready func(), fn func(warder.ContainerEvent)) error {
 	ch := make(chan warder.ContainerEvent, 1024)

@@ -12,6 +12,7 @@ package runtimetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,6 +178,16 @@ func testList(t *testing.T, h Harness) {
 	}
 	if st := got[idb]; st.AgentID != b.AgentID || !st.Running() {
 		t.Errorf("List: running workload = %+v", st)
+	}
+	// Running names the running one and not the created one.
+	ids, err := rt.Running(ctx)
+	must(t, err)
+	if !slices.Contains(ids, idb) || slices.Contains(ids, ida) {
+		t.Errorf("Running = %v, want %s and not %s", ids, idb, ida)
+	}
+	must(t, rt.Stop(ctx, idb, 10*time.Second))
+	if ids, err = rt.Running(ctx); err != nil || slices.Contains(ids, idb) {
+		t.Errorf("Running after a stop = %v, %v; want no %s", ids, err, idb)
 	}
 }
 
