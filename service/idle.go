@@ -36,7 +36,7 @@ func idleSince(a *warder.Agent) time.Time {
 // StopIdle stops every running agent whose auto_stop_minutes have passed
 // without use; it returns how many it stopped.
 func (s *Service) StopIdle(ctx context.Context, now time.Time) (int, error) {
-	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{})
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{Statuses: []warder.Status{warder.StatusRunning}})
 	if err != nil {
 		return 0, err
 	}
@@ -105,7 +105,7 @@ func (s *Service) RunMaintenance(ctx context.Context) {
 // settleStale reconciles agents left in flight by an operation that is no
 // longer running (see interrupted).
 func (s *Service) settleStale(ctx context.Context) error {
-	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{})
+	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{Statuses: []warder.Status{warder.StatusStarting, warder.StatusStopping}})
 	if err != nil {
 		return err
 	}
