@@ -81,26 +81,48 @@ func groupOf(pid int, comm string, warderPID int) string {
 	return "other"
 }
 
-// since reports the CPU seconds spent between s0 and s, in all and by
-// group, busiest first: a process that began meanwhile counts whole, one
-// that ended meanwhile is lost to its group (it shows in the total).
-func (s cpuSnapshot) since(s0 cpuSnapshot) string {
-	groups := map[string]float64{}
+// cpuTally adds up the CPU of several spans (pairs of snapshots): the
+// machine's busy time and each process group's.
+type cpuTally struct {
+	busy   float64
+	groups map[string]float64
+}
+
+// add counts the span from s0 to s: a process that began meanwhile counts
+// whole, one that ended meanwhile is lost to its group (it shows in the
+// machine's total).
+func (t *cpuTally) add(s0, s cpuSnapshot) {
+	if t.groups == nil {
+		t.groups = map[string]float64{}
+	}
+	t.busy += s.busy - s0.busy
 	for pid, p := range s.procs {
 		d := p.secs
 		if p0, ok := s0.procs[pid]; ok && p0.group == p.group {
 			d -= p0.secs
 		}
-		groups[p.group] += d
+		t.groups[p.group] += d
 	}
-	names := make([]string, 0, len(groups))
-	for g := range groups {
+}
+
+// String is the machine's CPU seconds, then each group's, busiest first.
+func (t cpuTally) String() string {
+	names := make([]string, 0, len(t.groups))
+	for g := range t.groups {
 		names = append(names, g)
 	}
-	slices.SortFunc(names, func(a, b string) int { return int(1000 * (groups[b] - groups[a])) })
-	out := fmt.Sprintf("machine %.1f CPU-s", s.busy-s0.busy)
+	slices.SortFunc(names, func(a, b string) int { return int(1000 * (t.groups[b] - t.groups[a])) })
+	out := fmt.Sprintf("machine %.1f CPU-s", t.busy)
 	for _, g := range names {
-		out += fmt.Sprintf(", %s %.1f", g, groups[g])
+		out += fmt.Sprintf(", %s %.1f", g, t.groups[g])
 	}
 	return out
+}
+
+// since reports the CPU seconds spent between s0 and s, in all and by
+// group, busiest first.
+func (s cpuSnapshot) since(s0 cpuSnapshot) string {
+	var t cpuTally
+	t.add(s0, s)
+	return t.String()
 }
