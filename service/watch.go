@@ -75,7 +75,7 @@ func (s *Service) Watch(ctx context.Context) {
 // since (a crash right after the start, say), if anything.
 func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent, received time.Time) {
 	if ev.Kind == warder.EventRemoved {
-		defer func() { s.recorded.Delete(ev.ContainerID); s.changed.Delete(ev.ContainerID) }()
+		defer s.forget(ev.ContainerID) // whatever was cached of it
 	}
 	if ev.Kind == warder.EventRemoved && !s.cfg.ExclusiveStore {
 		// Another process deleting the agent removes its container
