@@ -2,9 +2,7 @@ package docker
 
 import (
 	"context"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -51,22 +49,8 @@ func TestProbeEndpoint(t *testing.T) {
 	if !inSubnet {
 		t.Fatalf("ProbeEndpoint %s is outside network %s (%+v)", st.ProbeEndpoint, r.cfg.Network, nets[0].IPAM.Config)
 	}
-	url := "http://" + st.ProbeEndpoint + "/health"
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"agent_id":"`+spec.Name+`"`) {
-				break
-			}
-			t.Fatalf("GET %s = %d %s, want this agent's /health", url, resp.StatusCode, body)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s never answered: %v", url, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if body := waitHealthyAt(t, st.ProbeEndpoint); !strings.Contains(body, `"agent_id":"`+spec.Name+`"`) {
+		t.Fatalf("/health at %s = %s, want this agent's", st.ProbeEndpoint, body)
 	}
 	must(t, r.Stop(ctx, id, 10*time.Second))
 	if st, err = r.Inspect(ctx, id); err != nil || st.Endpoint != "" || st.ProbeEndpoint != "" {

@@ -194,7 +194,14 @@ func freePort(t testing.TB) int {
 // waitHealthy polls the agent's /health at its endpoint.
 func waitHealthy(t *testing.T, r *Runtime, id string) string {
 	t.Helper()
-	url := "http://" + endpointOf(t, r, id) + "/health"
+	return waitHealthyAt(t, endpointOf(t, r, id))
+}
+
+// waitHealthyAt polls /health at host:port until it answers 200, and
+// returns the answer.
+func waitHealthyAt(t *testing.T, endpoint string) string {
+	t.Helper()
+	url := "http://" + endpoint + "/health"
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(url)
