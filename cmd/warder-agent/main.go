@@ -73,6 +73,9 @@ import (
 
 // shutdownTimeout is how long in-flight requests get after SIGTERM; it stays
 // under Docker's default 10 s stop timeout so we exit before SIGKILL.
+// Connections still open after it are closed and the agent exits 0: a
+// stop was asked for, and a client that holds a connection (an idle one
+// that never sent a request counts as busy for 5 s) does not make it fail.
 const shutdownTimeout = 5 * time.Second
 
 func main() {
@@ -127,6 +130,8 @@ type listening struct {
 	srv  *http.Server
 	errc chan error // Serve's end
 	h    *swapHandler
+	// drain is how long a stop waits for open connections (shutdownTimeout).
+	drain time.Duration
 }
 
 // listen binds PORT and serves it with a handler run fills in.
@@ -139,7 +144,7 @@ func listen(portEnv string) (*listening, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &listening{port: port, h: &swapHandler{}, errc: make(chan error, 1)}
+	l := &listening{port: port, h: &swapHandler{}, errc: make(chan error, 1), drain: shutdownTimeout}
 	l.srv = &http.Server{
 		Handler:           l.h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -203,10 +208,11 @@ func run(ctx context.Context, logger *log.Logger, env map[string]string, l *list
 	case <-ctx.Done():
 	}
 	logger.Printf("warder-agent shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), l.drain)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		logger.Printf("warder-agent closing the connections still open after %s", l.drain)
+		srv.Close()
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err

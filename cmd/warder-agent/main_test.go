@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +80,50 @@ func TestServeAndShutdown(t *testing.T) {
 	}
 	if health(port) == 0 {
 		t.Error("health passed after shutdown")
+	}
+}
+
+// TestStopClosesLingeringConnections: a connection that stays open past
+// the drain (here one that never sends a request, which the server counts
+// as busy for 5 s) is closed, and the stop still ends cleanly.
+func TestStopClosesLingeringConnections(t *testing.T) {
+	port := freePort(t)
+	l, err := listen(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.drain = 200 * time.Millisecond
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, log.New(&logs, "", 0), map[string]string{"PORT": port}, l) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for health(port) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("health never passed; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	silent, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v with a connection left open, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if !strings.Contains(logs.String(), "closing the connections still open after 200ms") {
+		t.Errorf("logs do not say connections were closed:\n%s", logs.String())
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the lingering connection is still open (read %d, %v)", n, err)
 	}
 }
 
