@@ -389,7 +389,9 @@ func startWarderProcess(b *testing.B, n int) *warderProcess {
 			b.Errorf("cleanup: removing workspaces: %v", err)
 		}
 		for _, name := range []string{w.network, docker.InternalNetwork(w.network)} {
-			if err := w.rt.RemoveNetwork(ctx, name); err != nil {
+			if err := w.rt.RemoveNetwork(ctx, name); errors.Is(err, docker.ErrEndpointCountLeak) {
+				b.Logf("cleanup: %v", err) // the engine's defect: nothing is attached
+			} else if err != nil {
 				b.Errorf("cleanup: removing network %s: %v", name, err)
 			}
 		}

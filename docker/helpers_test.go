@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -138,7 +139,9 @@ func newRuntimeOn(t testing.TB, host, binary, image string, mod func(*Config)) *
 		ctx, cancel := cleanupCtx()
 		defer cancel()
 		for _, n := range []string{cfg.Network, InternalNetwork(cfg.Network)} {
-			if err := r.RemoveNetwork(ctx, n); err != nil {
+			if err := r.RemoveNetwork(ctx, n); errors.Is(err, ErrEndpointCountLeak) {
+				t.Logf("cleanup: %v", err) // the engine's defect: nothing is attached
+			} else if err != nil {
 				t.Errorf("cleanup: remove network %s: %v", n, err)
 			}
 		}

@@ -46,6 +46,10 @@ func Main(m *testing.M) {
 	} else if len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "e2etest: networks left behind by their tests, now removed: %s\n", strings.Join(left, "; "))
 	}
+	if stuck := stuckNetworks(); len(stuck) > 0 {
+		fmt.Fprintf(os.Stderr, "e2etest: the engine would not remove these networks though nothing is attached to them (%v): %s\n",
+			docker.ErrEndpointCountLeak, strings.Join(stuck, "; "))
+	}
 	if err := stopPodman(); err != nil {
 		slog.Error("stopping the test Podman service", "err", err)
 		code = 1

@@ -2,13 +2,15 @@ package e2etest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/testenv"
 )
@@ -19,6 +21,32 @@ import (
 var networks struct {
 	mu    sync.Mutex
 	names map[string]string // network -> test
+	stuck map[string]bool   // the engine would not remove them (docker.ErrEndpointCountLeak)
+}
+
+// stuckNetwork records a network that its test removed everything from
+// but the engine still refuses to remove: leftNetworks skips it and Main
+// names it.
+func stuckNetwork(name string) {
+	networks.mu.Lock()
+	defer networks.mu.Unlock()
+	if networks.stuck == nil {
+		networks.stuck = make(map[string]bool)
+	}
+	networks.stuck[name] = true
+}
+
+func isStuck(name string) bool {
+	networks.mu.Lock()
+	defer networks.mu.Unlock()
+	return networks.stuck[name]
+}
+
+// stuckNetworks returns the networks recorded by stuckNetwork, sorted.
+func stuckNetworks() []string {
+	networks.mu.Lock()
+	defer networks.mu.Unlock()
+	return slices.Sorted(maps.Keys(networks.stuck))
 }
 
 // Network returns a unique network name for tb's Warder (prefix, then
@@ -38,36 +66,43 @@ func Network(tb testing.TB, prefix string) string {
 
 // leftNetworks removes every network handed out by Network that still
 // exists, and its internal twin, by exact name, and says which test each
-// belonged to. Each is a test that did not clean up after itself.
+// belonged to. Each is a test that did not clean up after itself. One the
+// engine will not remove though nothing is attached is recorded as stuck.
 func leftNetworks() ([]string, error) {
 	networks.mu.Lock()
-	defer networks.mu.Unlock()
-	if len(networks.names) == 0 {
+	names := maps.Clone(networks.names)
+	networks.mu.Unlock()
+	if len(names) == 0 {
 		return nil, nil
 	}
-	cli, err := client.New(client.FromEnv)
+	rt, err := docker.New(docker.Config{})
 	if err != nil {
 		return nil, err
 	}
-	defer cli.Close()
+	defer rt.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var left []string
-	for name, test := range networks.names {
+	for name, test := range names {
 		for _, n := range []string{name, docker.InternalNetwork(name)} {
-			res, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", n)})
+			if isStuck(n) {
+				continue
+			}
+			created, found, err := rt.NetworkCreated(ctx, n)
 			if err != nil {
 				return left, err
 			}
-			for _, found := range res.Items {
-				if found.Name != n { // the filter matches parts of names
-					continue
-				}
-				if _, err := cli.NetworkRemove(ctx, found.ID, client.NetworkRemoveOptions{}); err != nil {
-					return left, fmt.Errorf("removing network %s, left by %s: %w", n, test, err)
-				}
-				left = append(left, fmt.Sprintf("%s (%s, created %s)", n, test, found.Created.UTC().Format(time.TimeOnly)))
+			if !found {
+				continue
 			}
+			err = rt.RemoveNetwork(ctx, n)
+			if errors.Is(err, docker.ErrEndpointCountLeak) {
+				stuckNetwork(n)
+				continue
+			} else if err != nil {
+				return left, fmt.Errorf("removing network %s, left by %s: %w", n, test, err)
+			}
+			left = append(left, fmt.Sprintf("%s (%s, created %s)", n, test, created.UTC().Format(time.TimeOnly)))
 		}
 	}
 	sort.Strings(left)
