@@ -209,7 +209,8 @@ func (r *Runtime) ensureImage(ctx context.Context) error {
 	return r.BuildAgentImage(ctx, ref, bin)
 }
 
-// RemoveNetwork removes every network named exactly name. One that is
+// RemoveNetwork removes every network named exactly name, for a
+// deployment being taken down (tests, benchmarks). One that is
 // already gone is success. One that a container is still attached to is
 // an error naming the container. Endpoints left by containers that no
 // longer exist are disconnected first, and a network the engine keeps
