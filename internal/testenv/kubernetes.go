@@ -66,6 +66,17 @@ func (c *Cluster) Kubectl(tb testing.TB, args ...string) string {
 	return out
 }
 
+// NodeIP is the address of the cluster's one node: this machine, where
+// the tests and Warder run.
+func (c *Cluster) NodeIP(tb testing.TB) string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(c.Dir, "run", "node-ip"))
+	if err != nil {
+		tb.Fatalf("the test cluster's node address: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // Try runs kubectl against the cluster; a failure is returned, not fatal.
 func (c *Cluster) Try(args ...string) (string, error) { return c.run(args...) }
 

@@ -2,14 +2,15 @@
 # down.sh WORK undoes up.sh WORK: pods deleted through the kubelet (so CNI
 # releases their addresses), every process up.sh started stopped by its
 # recorded pid, leftover shims of this cluster's containerd killed (never
-# Docker's), mounts under WORK unmounted, the bridge, the chains and the
-# kubelet's cgroups removed, the sysctls the kubelet rewrote restored, and
-# WORK deleted. Safe to run twice and after a failed up.sh.
+# Docker's), mounts under WORK unmounted, the bridge, the chains, netpol's
+# nftables table and the kubelet's cgroups removed, the sysctls the kubelet
+# rewrote restored, and WORK deleted. Safe to run twice and after a failed
+# up.sh.
 set -uo pipefail
 WORK=${1:?usage: down.sh WORK}
 [[ -d $WORK ]] || { echo "down.sh: no $WORK"; exit 0; }
 WORK=$(cd "$WORK" && pwd)
-: "${BRIDGE:=wk8s0}"
+: "${BRIDGE:=wk8s0}" "${NETPOL_TABLE:=warder-k8s-netpol}"
 RUN=$WORK/run SOCK=$WORK/containerd/containerd.sock
 CTR=(ctr -a "$SOCK" -n k8s.io)
 BIN=$(cat "$RUN/bin" 2>/dev/null || true)
@@ -37,6 +38,7 @@ if alive kube-apiserver && alive kubelet && [[ -x $BIN/kubectl ]]; then
     sleep 0.5
   done
 fi
+halt netpol
 halt kubelet; halt kube-scheduler; halt kube-apiserver; halt etcd
 if alive containerd; then
   for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks kill -s KILL "$t" > /dev/null 2>&1; done
@@ -59,18 +61,35 @@ for _ in 1 2 3; do
 done
 
 ip link del "$BRIDGE" 2>/dev/null
+nft delete table inet "$NETPOL_TABLE" 2>/dev/null
 iptables -D FORWARD -j WARDER-K8S-GUARD 2>/dev/null
 iptables -D OUTPUT -j WARDER-K8S-GUARD 2>/dev/null
-if [[ -f $RUN/chains.before ]]; then
+iptables -D CNI-ADMIN -j WARDER-K8S-GUARD 2>/dev/null
+# Chains of ours, the kubelet's and CNI's made during the run (IPv4, and
+# the kubelet's IPv6 canaries): the rules that jump to them, then they.
+for v in 4 6; do
+  ipt=iptables before=$RUN/chains.before
+  [[ $v == 6 ]] && ipt=ip6tables before=$RUN/chains6.before
+  [[ -f $before ]] || continue
   for table in filter nat mangle; do
-    mapfile -t new < <(iptables-save -t $table 2>/dev/null | awk '/^:/{print substr($1, 2)}' | grep -E '^(CNI|KUBE|WARDER-K8S)-' |
-      grep -vxFf "$RUN/chains.before")
+    mapfile -t new < <($ipt-save -t $table 2>/dev/null | awk '/^:/{print substr($1, 2)}' | grep -E '^(CNI|KUBE|WARDER-K8S)-' |
+      grep -vxFf "$before")
     ((${#new[@]})) || continue
     pattern=$(IFS='|'; echo "${new[*]}")
-    iptables-save -t $table 2>/dev/null | grep -E "^-A .* -j ($pattern)( |$)" | sed 's/^-A /-D /' |
-      while read -r rule; do eval iptables -t $table "$rule" 2>/dev/null; done
-    for c in "${new[@]}"; do iptables -t $table -F "$c" 2>/dev/null; done
-    for c in "${new[@]}"; do iptables -t $table -X "$c" 2>/dev/null; done
+    $ipt-save -t $table 2>/dev/null | grep -E "^-A .* -j ($pattern)( |$)" | sed 's/^-A /-D /' |
+      while read -r rule; do eval $ipt -t $table "$rule" 2>/dev/null; done
+    for c in "${new[@]}"; do $ipt -t $table -F "$c" 2>/dev/null; done
+    for c in "${new[@]}"; do $ipt -t $table -X "$c" 2>/dev/null; done
+  done
+done
+# nftables tables the run made (iptables-nft makes one at a table's first
+# use), if nothing is left in them.
+if [[ -f $RUN/nft.before ]]; then
+  nft list tables 2>/dev/null | grep -vxFf "$RUN/nft.before" | while read -r _ family name; do
+    [[ -n $name ]] || continue
+    if ! nft list table "$family" "$name" 2>/dev/null | grep -vqE '^[[:space:]]*(table .*|chain .*|type .*|}|)$'; then
+      nft delete table "$family" "$name" 2>/dev/null
+    fi
   done
 fi
 rm -rf /var/lib/cni/results/warder-test-* 2>/dev/null

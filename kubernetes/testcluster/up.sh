@@ -3,7 +3,8 @@
 # root: etcd, the API server, controller manager and scheduler on loopback;
 # a containerd of its own (socket, root and state under WORK: Docker's is
 # never touched) and a kubelet with a CNI bridge. Binaries come from
-# build.sh. The admin kubeconfig is WORK/kubeconfig.
+# build.sh. NetworkPolicies are enforced (netpol/main.go). The admin
+# kubeconfig is WORK/kubeconfig.
 #
 # Nothing a pod sends may leave this machine: the WARDER-K8S-GUARD chain
 # rejects pod traffic to anything but other pods and this host, and traffic
@@ -17,20 +18,20 @@ mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd); BIN=$(cd "$CACHE/bin" && pwd)
 : "${ETCD_PORT:=32379}" "${ETCD_PEER_PORT:=32380}" "${API_PORT:=36443}" "${KUBELET_PORT:=30250}"
 : "${KUBELET_HEALTHZ_PORT:=30248}" "${CM_PORT:=30257}" "${SCHED_PORT:=30259}"
 : "${NODE_NAME:=warder-node}" "${POD_CIDR:=10.244.0.0/24}" "${SERVICE_CIDR:=10.96.0.0/16}"
-: "${BRIDGE:=wk8s0}" "${PAUSE_IMAGE:=docker.io/warder-test/pause:1}"
+: "${BRIDGE:=wk8s0}" "${PAUSE_IMAGE:=docker.io/warder-test/pause:1}" "${NETPOL_TABLE:=warder-k8s-netpol}" "${NETPOL_QUEUE:=100}"
 PKI=$WORK/pki LOGS=$WORK/logs RUN=$WORK/run
 say() { echo "up.sh [$SECONDS s] $*"; }
 die() { echo "up.sh: $*" >&2; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "run as root"
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl pause; do
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl pause netpol; do
   [[ -x $BIN/$b ]] || die "$BIN/$b is missing: run build.sh"
 done
 missing=()
-for c in containerd ctr runc iptables openssl curl; do command -v $c >/dev/null || missing+=("$c"); done
+for c in containerd ctr runc iptables nft openssl curl; do command -v $c >/dev/null || missing+=("$c"); done
 [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
 if ((${#missing[@]})); then
-  apt-get install -y -qq containerd runc containernetworking-plugins iptables openssl curl >/dev/null
+  apt-get install -y -qq containerd runc containernetworking-plugins iptables nftables openssl curl >/dev/null
 fi
 [[ -e $RUN/kubelet.pid ]] && die "$WORK is in use: run down.sh $WORK first"
 mkdir -p "$PKI" "$LOGS" "$RUN" "$WORK"/{containerd,cni/net.d,cni/ipam,etcd,kubelet,pod-logs}
@@ -42,6 +43,8 @@ SVC_IP=$(awk -F'[./]' '{print $1"."$2"."$3"."$4+1}' <<<"$SERVICE_CIDR")
 
 # What the run changes on the host, recorded so down.sh restores exactly it.
 iptables-save 2>/dev/null | awk '/^:/{print substr($1, 2)}' | sort -u > "$RUN/chains.before"
+ip6tables-save 2>/dev/null | awk '/^:/{print substr($1, 2)}' | sort -u > "$RUN/chains6.before"
+nft list tables 2>/dev/null > "$RUN/nft.before" || true
 for k in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes; do
   echo "$k=$(sysctl -n "$k")"
 done > "$RUN/sysctl.before"
@@ -117,6 +120,13 @@ iptables -A WARDER-K8S-GUARD -s "$POD_CIDR" -j REJECT
 iptables -A WARDER-K8S-GUARD -d "$SERVICE_CIDR" -j REJECT
 iptables -I FORWARD 1 -j WARDER-K8S-GUARD
 iptables -I OUTPUT 1 -j WARDER-K8S-GUARD
+# At the first pod the CNI firewall plugin puts its CNI-FORWARD first in
+# FORWARD, and that accepts whatever a pod sends: the jump above would
+# never be reached. CNI-FORWARD first calls CNI-ADMIN, the chain the plugin
+# keeps for an administrator's rules (it makes it if missing, never
+# flushes it): the guard goes there too.
+iptables -N CNI-ADMIN 2>/dev/null || true
+iptables -I CNI-ADMIN 1 -j WARDER-K8S-GUARD
 
 # --- containerd of its own, and the sandbox image ------------------------------------------
 cat > "$WORK/containerd/config.toml" <<TOML
@@ -233,6 +243,24 @@ spawn kubelet "$BIN/kubelet" --config "$RUN/kubelet.yaml" --kubeconfig "$RUN/kub
   --root-dir "$WORK/kubelet" --cert-dir "$PKI" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
 until_ok "node $NODE_NAME" 180 "${KUBECTL[@]}" wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
 until_ok "default service account" 60 "${KUBECTL[@]}" get serviceaccount default
+
+# --- NetworkPolicies: the CNI bridge ignores them, netpol enforces them ------------------------
+# netpol (netpol/main.go) is kube-network-policies' controller as a process on
+# the node: it decides each packet queued to nfqueue NETPOL_QUEUE by the
+# policies. Its own nftables rules need the kernel's nft "queue" expression,
+# which this machine's kernel lacks (its sync logs that error), so iptables'
+# NFQUEUE target queues the first packet of every connection a pod opens or
+# is sent: pod to pod, pod to the node. What the node itself
+# opens (Warder, the tests, the kubelet's probes) is not filtered.
+spawn netpol "$BIN/netpol" -kubeconfig "$WORK/kubeconfig" -node "$NODE_NAME" -table "$NETPOL_TABLE" -queue "$NETPOL_QUEUE"
+until_ok "NetworkPolicy enforcement" 60 grep -qE "^ *$NETPOL_QUEUE " /proc/net/netfilter/nfnetlink_queue
+# In the mangle table, which runs before filter's: the CNI firewall plugin
+# puts an ACCEPT of every pod's traffic first in filter's FORWARD.
+iptables -t mangle -N WARDER-K8S-NETPOL 2>/dev/null || iptables -t mangle -F WARDER-K8S-NETPOL
+iptables -t mangle -A WARDER-K8S-NETPOL -m conntrack --ctstate NEW -j NFQUEUE --queue-num "$NETPOL_QUEUE"
+iptables -t mangle -I FORWARD 1 -s "$POD_CIDR" -j WARDER-K8S-NETPOL
+iptables -t mangle -I FORWARD 2 -d "$POD_CIDR" -j WARDER-K8S-NETPOL
+iptables -t mangle -I INPUT 1 -s "$POD_CIDR" -j WARDER-K8S-NETPOL
 echo "$NODE_IP" > "$RUN/node-ip"
 echo "$NODE_NAME" > "$RUN/node-name"
 
