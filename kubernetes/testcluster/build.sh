@@ -17,8 +17,9 @@ export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 # NetworkPolicy enforcement (netpol/main.go, up.sh runs it): a module of its
 # own, so kube-network-policies builds with the dependencies it was released
-# with, and a stamp of its own. About 4 minutes cold.
-netpol_want="kube-network-policies $NETPOL"
+# with, and a stamp of its own (the version and main.go's hash). About 4
+# minutes cold.
+netpol_want="kube-network-policies $NETPOL main.go $(sha256sum "$here/netpol/main.go" | cut -c1-16)"
 if [[ -x $CACHE/bin/netpol && -f $CACHE/bin/NETPOL && $(<"$CACHE/bin/NETPOL") == "$netpol_want" ]]; then
   echo "build.sh: $CACHE/bin holds $netpol_want"
 else
