@@ -78,7 +78,7 @@ func TestClientFlow(t *testing.T) {
 		_, err := alice.Events(evctx, func(c warder.StatusChange) error { changes <- c; return nil })
 		eventsDone <- err
 	}()
-	time.Sleep(100 * time.Millisecond) // let the subscription open
+	s.waitSubscribed(t, 1)
 	if msg := try(alice.StartAgent(ctx, a.ID)).must(t); msg != "Agent container started successfully" {
 		t.Fatalf("start: %q", msg)
 	}
@@ -331,7 +331,7 @@ func TestClientStreamsEnd(t *testing.T) {
 		r, err := alice.Events(ctx, func(warder.StatusChange) error { return nil })
 		done <- result{r, err}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	s.waitSubscribed(t, 1)
 	other := try(s.New("").Login(ctx, "alice", "correct horse")).must(t)
 	if err := alice.Logout(ctx); err != nil {
 		t.Fatal(err)

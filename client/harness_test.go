@@ -29,9 +29,21 @@ type server struct {
 	*httptest.Server
 	Runtime *runtimetest.Fake
 	Handler *api.Server
+	Bus     *broker.Broker
 	// Checker checks every answer clients of New get against the
 	// server's OpenAPI document; the test fails on any mismatch.
 	Checker *openapitest.Transport
+}
+
+// waitSubscribed waits until n event streams are subscribed: a change
+// published before would not reach them.
+func (s *server) waitSubscribed(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.Bus.Subscribers() != n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d event streams subscribed after 10 s, want %d", s.Bus.Subscribers(), n)
+		}
+	}
 }
 
 // New is a client of the server whose answers are checked.
@@ -71,7 +83,7 @@ func newServer(tb testing.TB, opts func(*api.Options)) *server {
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.Watch(ctx) })
 	wg.Go(func() { collector.Run(ctx) })
-	s := &server{Server: httptest.NewServer(h), Runtime: rt, Handler: h}
+	s := &server{Server: httptest.NewServer(h), Runtime: rt, Handler: h, Bus: bus}
 	tb.Cleanup(func() {
 		for _, p := range s.Checker.Problems() {
 			tb.Errorf("an answer does not fit the OpenAPI document: %s", p)

@@ -14,6 +14,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/cli"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/internal/apitest"
 )
 
 // syncBuffer is a buffer a command and the test may use at once.
@@ -136,7 +137,7 @@ func TestCLI(t *testing.T) {
 	evctx, stopEvents := context.WithCancel(ctx)
 	events := make(chan string, 1)
 	go func() { _, out, _ := alice.runCtx(evctx, "", "agents", "events"); events <- out }()
-	time.Sleep(300 * time.Millisecond)
+	apitest.WaitMetric(t, ts.URL, `warder_http_streams_open{kind="events"}`, 1, 10*time.Second)
 	if out := alice.ok("agents", "start", "helper"); out != "helper\n" {
 		t.Fatalf("start: %q", out)
 	}
@@ -189,7 +190,7 @@ func TestCLI(t *testing.T) {
 		code, out, errs := alice.run("", "agents", "logs", "-f", "helper")
 		followed <- [3]string{string(rune('0' + code)), out, errs}
 	}()
-	time.Sleep(500 * time.Millisecond)
+	apitest.WaitMetric(t, ts.URL, `warder_http_streams_open{kind="logs"}`, 1, 10*time.Second)
 	alice.ok("agents", "stop", "helper")
 	select {
 	case r := <-followed:

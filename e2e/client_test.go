@@ -10,6 +10,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/internal/apitest"
 )
 
 // TestGoClientOnDocker drives a real agent through the Go client: logs
@@ -38,7 +39,9 @@ func TestGoClientOnDocker(t *testing.T) {
 	evctx, stopEvents := context.WithCancel(ctx)
 	go c.Events(evctx, func(ch warder.StatusChange) error { changes <- ch; return nil })
 	defer stopEvents()
-	time.Sleep(200 * time.Millisecond)
+	// Subscribed once the server counts the stream: a change before that
+	// would be missed.
+	apitest.WaitMetric(t, ts.URL, `warder_http_streams_open{kind="events"}`, 1, 10*time.Second)
 
 	a, err := c.CreateAgent(ctx, warder.AgentCreate{Name: "helper", ContainerConfig: warder.ContainerConfig{
 		MemoryLimit: "64m", CPULimit: 0.5, AutoStart: true}})
@@ -95,7 +98,7 @@ func TestGoClientOnDocker(t *testing.T) {
 		r, err := c.StreamLogs(ctx, a.ID, warder.LogOptions{Lines: 10, Follow: true}, func(warder.LogLine) error { lines++; return nil })
 		done <- end{r, err, lines}
 	}()
-	time.Sleep(500 * time.Millisecond)
+	apitest.WaitMetric(t, ts.URL, `warder_http_streams_open{kind="logs"}`, 1, 10*time.Second)
 	_, err = c.StopAgent(ctx, a.ID)
 	try(err)
 	select {
