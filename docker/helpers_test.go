@@ -205,9 +205,10 @@ func waitHealthy(t *testing.T, r *Runtime, id string) string {
 func waitHealthyAt(t *testing.T, endpoint string) string {
 	t.Helper()
 	url := "http://" + endpoint + "/health"
-	deadline := time.Now().Add(10 * time.Second)
+	hc := &http.Client{Timeout: 5 * time.Second} // a connection that hangs is a try, not the end
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(url)
+		resp, err := hc.Get(url)
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

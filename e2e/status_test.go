@@ -158,11 +158,11 @@ func TestIdleAutoStop(t *testing.T) {
 	ts := newTestServer(t, func(c *app.Config) { c.IdleInterval = 200 * time.Millisecond })
 	c := ts.register(t, "root")
 	idle := c.CreateWith("idle", map[string]any{"auto_stop_minutes": 0.03}) // 1.8 s
-	used := c.CreateWith("used", map[string]any{"auto_stop_minutes": 0.5})
+	used := c.CreateWith("used", map[string]any{"auto_stop_minutes": 5})
 	for _, a := range []apitest.Agent{idle, used} {
 		c.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
 	}
-	a := c.WaitStatus(idle.ID, 10*time.Second, apitest.Is(warder.StatusStopped))
+	a := c.WaitStatus(idle.ID, 60*time.Second, apitest.Is(warder.StatusStopped))
 	if !strings.Contains(a.StatusReason, "without use") || a.LastUsedAt == nil {
 		t.Fatalf("idle agent: %+v", a)
 	}
