@@ -68,6 +68,16 @@ func TestKubernetesTenantIsolation(t *testing.T) {
 	internal := start(alice, "a-int", warder.NetworkInternal)
 	theirsInternal := start(bob, "b-int", warder.NetworkInternal)
 
+	// A pod in another namespace of the cluster, labelled as Warder's
+	// control plane: anyone able to make a pod anywhere could do that. It
+	// is made now so the policy controller knows it well before it probes.
+	elsewhere := testenv.UniqueName("wt-other-")
+	cluster.Kubectl(t, "create", "namespace", elsewhere)
+	t.Cleanup(func() { cluster.Kubectl(t, "delete", "namespace", elsewhere, "--wait=false") })
+	image, _ := e2etest.AgentImage(t)
+	cluster.Kubectl(t, "run", "outsider", "-n", elsewhere, "--image", image, "--image-pull-policy", "Never", "--restart", "Never",
+		"--labels", "warder.io/control-plane=true", "--env", "PORT=8000", "--env", "AGENT_ID=outsider")
+
 	// A listener on the node, which the agents' network lets pods reach.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cluster.NodeIP(t), "0"))
 	if err != nil {
@@ -131,6 +141,17 @@ func TestKubernetesTenantIsolation(t *testing.T) {
 			t.Fatalf("a control-plane pod cannot reach an agent after 60 s, so the path is closed whatever the policies say: %s", out)
 		}
 		time.Sleep(time.Second)
+	}
+
+	// But a pod labelled so in another namespace is not let in: only
+	// Warder's namespace (here, with Warder outside the cluster, the
+	// agents' own) is.
+	cluster.Kubectl(t, "wait", "-n", elsewhere, "--for", "condition=Ready", "pod/outsider", "--timeout", "120s")
+	out, err := cluster.Try("exec", "-n", elsewhere, "outsider", "--", "/warder-agent", "probe", port(theirs))
+	if err == nil {
+		t.Errorf("a control-plane-labelled pod in namespace %s reached bob's agent: %s", elsewhere, out)
+	} else if !strings.Contains(err.Error(), "exit code 1") {
+		t.Fatalf("probe from the other namespace: %v (%s)", err, out)
 	}
 
 	// Warder, from the node, reaches every agent: a chat through it.

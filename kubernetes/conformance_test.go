@@ -86,4 +86,11 @@ func TestSetupMakesPolicies(t *testing.T) {
 			t.Errorf("policy %s missing from namespace %s, which has %v", name, ns, have)
 		}
 	}
+	// Agents accept control-plane pods of one namespace only: with a
+	// kubeconfig and no WARDER_K8S_CONTROL_NAMESPACE, the agents' own.
+	from := c.Kubectl(t, "get", "networkpolicy", "-n", ns, "warder-warder-test-ingress", "-o", "jsonpath={.spec.ingress[*].from}")
+	want := `[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"` + ns + `"}},"podSelector":{"matchLabels":{"warder.io/control-plane":"true"}}}]`
+	if from != want {
+		t.Errorf("ingress from = %s, want %s", from, want)
+	}
 }

@@ -32,8 +32,11 @@ const (
 	// labelControlPlane marks the pods allowed to reach agents: Warder's,
 	// when it runs in the cluster.
 	labelControlPlane = "warder.io/control-plane"
-	containerName     = "agent"
-	workspaceVolume   = "workspace"
+	// labelNamespaceName is the label Kubernetes gives every namespace,
+	// its own name (since 1.22): what a policy selects one namespace by.
+	labelNamespaceName = "kubernetes.io/metadata.name"
+	containerName      = "agent"
+	workspaceVolume    = "workspace"
 )
 
 // What the record says the workload should be doing.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +262,35 @@ func TestSummaryCache(t *testing.T) {
 	c.get(context.Background(), "c", fetch)
 	if fetches != 3 {
 		t.Fatalf("a failed fetch was kept: %d fetches", fetches)
+	}
+}
+
+// TestOwnNamespace: the control plane's namespace is the pod's own when
+// Warder uses the pod's credentials and its service account names one;
+// otherwise the fallback (the agents' namespace).
+func TestOwnNamespace(t *testing.T) {
+	dir := t.TempDir()
+	if got := ownNamespace("", dir, "agents"); got != "agents" {
+		t.Errorf("no namespace file: %q, want the fallback", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "namespace"), []byte("warder-system\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := ownNamespace("", dir, "agents"); got != "warder-system" {
+		t.Errorf("in the cluster: %q, want warder-system", got)
+	}
+	if got := ownNamespace("/etc/kubeconfig", dir, "agents"); got != "agents" {
+		t.Errorf("with a kubeconfig: %q, want the fallback", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "namespace"), []byte("Not A Namespace"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := ownNamespace("", dir, "agents"); got != "agents" {
+		t.Errorf("a file that names no namespace: %q, want the fallback", got)
+	}
+	for ns, want := range map[string]bool{"warder-agents": true, "a": true, "-a": false, "a-": false, "A": false, "a_b": false, strings.Repeat("a", 64): false} {
+		if ValidNamespace(ns) != want {
+			t.Errorf("ValidNamespace(%q) = %v", ns, !want)
+		}
 	}
 }

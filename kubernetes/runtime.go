@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +43,12 @@ type Config struct {
 	// StorageClass is the class of agents' workspace claims
 	// (WARDER_K8S_STORAGE_CLASS); "" is the cluster's default class.
 	StorageClass string
+	// ControlNamespace is the one namespace whose pods labelled
+	// warder.io/control-plane=true may open connections to agents
+	// (WARDER_K8S_CONTROL_NAMESPACE): Warder's own, when it runs in the
+	// cluster. "" means the namespace of the pod Warder runs in, with the
+	// pod's credentials (no Kubeconfig), else the agents' Namespace.
+	ControlNamespace string
 	// Logger is told of what Setup makes; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -69,8 +78,32 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ControlNamespace == "" {
+		cfg.ControlNamespace = ownNamespace(cfg.Kubeconfig, inClusterDir, cfg.Namespace)
+	}
 	return &Runtime{cfg: cfg, api: api, log: cfg.Logger}, nil
 }
+
+// ownNamespace is the namespace of the pod Warder runs in, as its service
+// account's files say, when it uses the pod's credentials (no kubeconfig);
+// otherwise, or when they do not say, fallback.
+func ownNamespace(kubeconfig, dir, fallback string) string {
+	if kubeconfig != "" {
+		return fallback
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "namespace"))
+	if ns := strings.TrimSpace(string(b)); err == nil && ValidNamespace(ns) {
+		return ns
+	}
+	return fallback
+}
+
+// namespaceRe is what Kubernetes accepts as a namespace's name (an RFC
+// 1123 label).
+var namespaceRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// ValidNamespace reports whether s can name a namespace.
+func ValidNamespace(s string) bool { return len(s) <= 63 && namespaceRe.MatchString(s) }
 
 // Close releases idle connections.
 func (r *Runtime) Close() error {

@@ -64,7 +64,7 @@ func (r *Runtime) PolicyNames() []string {
 // NetworkPolicies (enforced only where the cluster's network plugin
 // enforces them; see docs/kubernetes.md):
 //   - no pod may open a connection to an agent but Warder's own
-//     (labelled warder.io/control-plane=true, in any namespace); traffic
+//     (labelled warder.io/control-plane=true, in ControlNamespace); traffic
 //     from the node itself, where Warder runs outside the cluster, is
 //     not subject to policies on common plugins. So agents cannot reach
 //     each other, whoever owns them.
@@ -84,7 +84,10 @@ func (r *Runtime) policies() []networkPolicy {
 				PodSelector: labelSelector{MatchLabels: agents},
 				PolicyTypes: []string{"Ingress"},
 				Ingress: []ingressRule{{From: []peer{{
-					NamespaceSelector: &labelSelector{},
+					// Only Warder's namespace: a pod anyone makes elsewhere
+					// in the cluster, labelled as the control plane, is not
+					// let in.
+					NamespaceSelector: &labelSelector{MatchLabels: map[string]string{labelNamespaceName: r.cfg.ControlNamespace}},
 					PodSelector:       &labelSelector{MatchLabels: map[string]string{labelControlPlane: "true"}},
 				}}}},
 			},

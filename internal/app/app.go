@@ -109,13 +109,14 @@ func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, 
 // namespace; host ports do not apply there.
 func openKubernetes(cfg Config, _ warder.PortStore, log *slog.Logger) (Backend, error) {
 	return kubernetes.New(kubernetes.Config{
-		Kubeconfig:   cfg.Kubeconfig,
-		Namespace:    cfg.K8sNamespace,
-		StorageClass: cfg.K8sStorageClass,
-		HelperImage:  cfg.Image,
-		Network:      cfg.Network,
-		StartTimeout: cfg.StartTimeout,
-		Logger:       log,
+		Kubeconfig:       cfg.Kubeconfig,
+		Namespace:        cfg.K8sNamespace,
+		StorageClass:     cfg.K8sStorageClass,
+		ControlNamespace: cfg.K8sControlNamespace,
+		HelperImage:      cfg.Image,
+		Network:          cfg.Network,
+		StartTimeout:     cfg.StartTimeout,
+		Logger:           log,
 	})
 }
 

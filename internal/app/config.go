@@ -12,6 +12,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/api"
+	"github.com/warder/warder/kubernetes"
 	"github.com/warder/warder/sqlstore"
 )
 
@@ -70,6 +71,11 @@ type Config struct {
 	// K8sStorageClass (WARDER_K8S_STORAGE_CLASS) is the StorageClass of
 	// agents' workspace claims; "" is the cluster's default.
 	K8sStorageClass string
+	// K8sControlNamespace (WARDER_K8S_CONTROL_NAMESPACE) is the only
+	// namespace whose pods labelled warder.io/control-plane=true may reach
+	// agents; "" is Warder's own pod's namespace in the cluster, else the
+	// agents' namespace.
+	K8sControlNamespace string
 	// AllowRoot lets images without a non-root USER run as root.
 	AllowRoot bool
 	// Registration is "open" (anyone may register) or "closed" (only the
@@ -157,6 +163,7 @@ func LoadConfig(args []string) (Config, error) {
 	c.Kubeconfig = env("KUBECONFIG", "")
 	c.K8sNamespace = env("WARDER_K8S_NAMESPACE", "warder-agents")
 	c.K8sStorageClass = env("WARDER_K8S_STORAGE_CLASS", "")
+	c.K8sControlNamespace = env("WARDER_K8S_CONTROL_NAMESPACE", "")
 	c.Registration = env("WARDER_REGISTRATION", "open")
 	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
 		return c, err
@@ -261,6 +268,11 @@ func (c *Config) Validate() error {
 	}
 	if c.StatsHistory != 0 && (c.StatsHistory < 10*time.Second || c.StatsHistory > 24*time.Hour) {
 		return fmt.Errorf("WARDER_STATS_HISTORY %s must be between 10s and 24h", c.StatsHistory)
+	}
+	for name, v := range map[string]string{"WARDER_K8S_NAMESPACE": c.K8sNamespace, "WARDER_K8S_CONTROL_NAMESPACE": c.K8sControlNamespace} {
+		if v != "" && !kubernetes.ValidNamespace(v) {
+			return fmt.Errorf("%s %q is not a namespace name (lower-case letters, digits and '-', at most 63)", name, v)
+		}
 	}
 	return nil
 }

@@ -36,3 +36,20 @@ func TestSQLiteSynchronousSetting(t *testing.T) {
 		t.Fatalf("WARDER_SQLITE_SYNCHRONOUS=off: %v", err)
 	}
 }
+
+// TestK8sNamespaceSettings: the agents' and the control plane's namespaces
+// must be namespace names.
+func TestK8sNamespaceSettings(t *testing.T) {
+	t.Setenv("WARDER_K8S_CONTROL_NAMESPACE", "Warder_System")
+	if _, err := LoadConfig(nil); err == nil || !strings.Contains(err.Error(), "WARDER_K8S_CONTROL_NAMESPACE") {
+		t.Fatalf("WARDER_K8S_CONTROL_NAMESPACE=Warder_System: %v", err)
+	}
+	t.Setenv("WARDER_K8S_CONTROL_NAMESPACE", "warder-system")
+	if cfg, err := LoadConfig(nil); err != nil || cfg.K8sControlNamespace != "warder-system" {
+		t.Fatalf("WARDER_K8S_CONTROL_NAMESPACE=warder-system: %q %v", cfg.K8sControlNamespace, err)
+	}
+	t.Setenv("WARDER_K8S_NAMESPACE", "-agents")
+	if _, err := LoadConfig(nil); err == nil || !strings.Contains(err.Error(), "WARDER_K8S_NAMESPACE") {
+		t.Fatalf("WARDER_K8S_NAMESPACE=-agents: %v", err)
+	}
+}
