@@ -126,10 +126,11 @@ func New(cfg Config) (*Runtime, error) {
 func (r *Runtime) Info() warder.RuntimeInfo {
 	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true, BoundedRestarts: true, Workspaces: true, Exec: true}
 	if r.engine.seen.Load() {
-		// Podman refuses to attach to a created container, which the
-		// workspace helpers (files, sizes, killing a timed-out exec)
-		// need; see docs/podman.md.
-		info.Workspaces, info.Exec = false, false
+		// On Podman the archive API reads and writes a stopped
+		// container's own layer, not its volumes: a workspace's files
+		// would be lost. No warm pool either: a pool container is
+		// configured through an attach. See docs/podman.md.
+		info.Workspaces = false
 	} else {
 		info.WarmPool = r.pool != nil
 	}

@@ -199,9 +199,16 @@ type helper struct {
 func (r *Runtime) runHelper(ctx context.Context, h helper) (string, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, helperTimeout)
 	defer cancel()
+	// Podman refuses to attach to a container not started yet: there the
+	// helper is kept once it exits, its output read from its log, and it
+	// is removed here.
+	podman, err := r.isPodman(ctx)
+	if err != nil {
+		return "", 0, err
+	}
 	pids := int64(32)
 	host := &container.HostConfig{
-		AutoRemove:     true,
+		AutoRemove:     !podman,
 		NetworkMode:    "none",
 		CapDrop:        []string{"ALL"},
 		CapAdd:         h.capAdd,
@@ -215,14 +222,18 @@ func (r *Runtime) runHelper(ctx context.Context, h helper) (string, int, error) 
 	if h.pidOf != "" {
 		host.PidMode = container.PidMode("container:" + h.pidOf)
 	}
+	if podman {
+		host.Ulimits = podmanUlimits() // as for agents: see podmanUlimits
+	}
 	name := HelperPrefix + randomHex(8)
 	started := false
 	defer func() {
-		if started {
+		if started && !podman {
 			return // it removes itself
 		}
 		// Made, perhaps, but never run: a create or start the engine did
-		// though the answer was lost. Not found is success.
+		// though the answer was lost; or, on Podman, done. Not found is
+		// success.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer rcancel()
 		if err := r.removeContainer(rctx, name); err != nil {
@@ -237,6 +248,29 @@ func (r *Runtime) runHelper(ctx context.Context, h helper) (string, int, error) 
 	if err != nil {
 		return "", 0, mapErr(err, "create workspace helper")
 	}
+	var out bytes.Buffer
+	lim := &limitedWriter{w: &out, n: 64 << 10}
+	if podman {
+		if _, err := r.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+			return "", 0, mapErr(err, "start workspace helper")
+		}
+		started = true
+		wait := r.cli.ContainerWait(ctx, res.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+		var code int
+		select {
+		case w := <-wait.Result:
+			code = int(w.StatusCode)
+		case err := <-wait.Error:
+			return "", 0, mapErr(err, "wait for workspace helper")
+		}
+		logs, err := r.cli.ContainerLogs(ctx, res.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+		if err != nil {
+			return "", 0, mapErr(err, "read the workspace helper's output")
+		}
+		defer logs.Close()
+		stdcopy.StdCopy(lim, lim, logs)
+		return out.String(), code, nil
+	}
 	att, err := r.cli.ContainerAttach(ctx, res.ID, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
 		return "", 0, mapErr(err, "attach to workspace helper")
@@ -247,8 +281,6 @@ func (r *Runtime) runHelper(ctx context.Context, h helper) (string, int, error) 
 		return "", 0, mapErr(err, "start workspace helper")
 	}
 	started = true
-	var out bytes.Buffer
-	lim := &limitedWriter{w: &out, n: 64 << 10}
 	stdcopy.StdCopy(lim, lim, att.Reader) // to the helper's exit
 	select {
 	case w := <-wait.Result:

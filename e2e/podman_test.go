@@ -57,6 +57,14 @@ func TestPodman(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// Exec works on Podman; workspaces (files) do not, and say so.
+	if out, exit := runAll(t, c, a.ID, "/warder-agent", "echo", "on", "podman"); out != "on podman\n" || !strings.Contains(exit, `"exit_code":0`) {
+		t.Fatalf("exec on Podman: %q, exit %s", out, exit)
+	}
+	if status, raw := c.Do("GET", "/api/agents/"+a.ID+"/files/", nil); status != http.StatusNotImplemented {
+		t.Fatalf("files on Podman = %d %s, want 501", status, raw)
+	}
+
 	crash := c.CreateWith("crasher", map[string]any{"env_vars": map[string]string{
 		"WARDER_AGENT_EXIT_CODE": "3", "WARDER_AGENT_EXIT_AFTER": "300ms"}})
 	c.MustDo("POST", "/api/agents/"+crash.ID+"/start", nil, 200, nil)
