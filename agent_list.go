@@ -113,6 +113,13 @@ func (q AgentQuery) Validate() (AgentFilter, error) {
 			return f, Errorf(ErrInvalid, "user_id %q is not a valid id", clip(q.UserID, 80))
 		}
 	}
+	// As agent names are: no name outside these rules exists to match.
+	if err := validText("name", q.Name, 100); err != nil {
+		return f, err
+	}
+	if err := validText("name_prefix", q.NamePrefix, 100); err != nil {
+		return f, err
+	}
 	if q.Cursor != "" {
 		k, err := ParseCursor(q.Cursor)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // AgentCreate is the body of POST /api/agents and PUT /api/agents/{id}, as
@@ -205,6 +206,9 @@ func validName(name string) (string, error) {
 func validText(field, s string, max int) error {
 	if len(s) > max {
 		return Errorf(ErrInvalid, "%s is longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(s) {
+		return Errorf(ErrInvalid, "%s is not valid UTF-8", field)
 	}
 	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0 {
 		return Errorf(ErrInvalid, "%s contains control characters", field)

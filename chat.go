@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -89,6 +90,11 @@ func (r *ChatRequest) Validate() error {
 	}
 	if len(r.Content) > MaxChatContentBytes {
 		return Errorf(ErrInvalid, "content is longer than %d bytes", MaxChatContentBytes)
+	}
+	// What no store can keep as text (PostgreSQL refuses both); other
+	// control characters (\r, escapes) are a user's to send.
+	if !utf8.ValidString(r.Content) || strings.IndexByte(r.Content, 0) >= 0 {
+		return Errorf(ErrInvalid, "content must be UTF-8 text without NUL characters")
 	}
 	if r.Role == "" {
 		r.Role = RoleUserMessage

@@ -168,6 +168,22 @@ func jsonKind(goKind string) string {
 	return fmt.Sprintf("of type %s", goKind)
 }
 
+// validRequestID reports whether a client's X-Request-ID is one Warder
+// takes: 1 to 64 letters, digits and "._:-", so it goes into logs, the
+// audit log and the answer's header as it came.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func newRequestID() string {
 	b := make([]byte, 8)
 	rand.Read(b)

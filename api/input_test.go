@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/warder/warder"
 	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testenv"
 )
 
 // TestBadInput: every malformed request is a 4xx with a detail saying what
@@ -68,6 +71,10 @@ func TestBadInput(t *testing.T) {
 		{"GET", "/api/nowhere", "", 404, "no such endpoint"},
 		{"POST", "/api/auth/register", `{"username": "x"}`, 400, "username"},
 		{"POST", "/api/auth/login", `{"username": "alice"}`, 400, "required"},
+		// What no account can be called, and no store can keep as text.
+		{"POST", "/api/auth/login", `{"username": "al\u0000ice", "password": "x"}`, 401, "incorrect username or password"},
+		{"POST", "/api/auth/login", `{"username": "` + strings.Repeat("a", 255) + `", "password": "x"}`, 401, "incorrect username or password"},
+		{"POST", agent + "/chat", `{"content": "hi\u0000"}`, 400, "without NUL characters"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s %s %.40s", tt.method, tt.path, tt.body), func(t *testing.T) {
@@ -109,5 +116,97 @@ func TestForbiddenContainerFields(t *testing.T) {
 		if status != http.StatusBadRequest || !strings.Contains(apitest.DetailOf(t, raw), `"`+field+`" is not allowed`) {
 			t.Errorf("asking for %s = %d %s", field, status, raw)
 		}
+	}
+}
+
+// TestRequestIDs: a client's X-Request-ID is kept when it is a plain id
+// (letters, digits, "._:-", at most 64), and replaced by Warder's own
+// otherwise: it goes into logs and the audit log as it came.
+func TestRequestIDs(t *testing.T) {
+	t.Parallel()
+	ts := newAPIServer(t)
+	for sent, kept := range map[string]bool{
+		"req-for-the-log_42:a.b": true,
+		"3f2c9a1e-5b6d-4e7f":     true,
+		"bad\xffbyte":            false,
+		"with space":             false,
+		"semi;colon":             false,
+		strings.Repeat("a", 65):  false,
+		strings.Repeat("a", 64):  true,
+	} {
+		req, err := http.NewRequest("GET", ts.URL+"/healthz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header["X-Request-Id"] = []string{sent}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Get("X-Request-ID")
+		if kept && got != sent || !kept && (got == sent || len(got) != 16) {
+			t.Errorf("sent %q, answered %q (kept: %v)", sent, got, kept)
+		}
+	}
+}
+
+// TestStrayBytesOnPostgres: on PostgreSQL, which keeps no NUL and no
+// bytes that are not UTF-8, such input is a 4xx, never a 500, and an
+// audited action is audited whatever request id came with it.
+func TestStrayBytesOnPostgres(t *testing.T) {
+	t.Parallel()
+	url := testenv.Postgres(t)
+	ts := newAPIServer(t, func(c *app.Config) { c.DatabaseURL = url })
+	root := ts.register(t, "root")
+	a := root.CreateAgent("target")
+	for _, tt := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"POST", "/api/auth/login", `{"username": "ro\u0000ot", "password": "x"}`, 401},
+		{"POST", "/api/auth/login", `{"username": "` + strings.Repeat("r", 5000) + `", "password": "x"}`, 401},
+		{"GET", "/api/agents?name=a%00b", "", 400},
+		{"GET", "/api/agents?name_prefix=%FF", "", 400},
+		{"POST", "/api/agents/" + a.ID + "/chat", `{"content": "hi\u0000"}`, 400},
+	} {
+		var body any
+		if tt.body != "" {
+			body = tt.body
+		}
+		if status, raw := root.Do(tt.method, tt.path, body); status != tt.status || apitest.DetailOf(t, raw) == "" {
+			t.Errorf("%s %s %.40s = %d %s, want %d with a detail", tt.method, tt.path, tt.body, status, raw, tt.status)
+		}
+	}
+	// The form login, with a byte no UTF-8 text has.
+	resp, err := http.Post(ts.URL+"/api/auth/login", "application/x-www-form-urlencoded", strings.NewReader("username=%FF&password=x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("form login with a stray byte = %d, want 401", resp.StatusCode)
+	}
+	// A delete with a request id that is not a plain id: done, and in
+	// the audit log under Warder's own id.
+	req, _ := http.NewRequest("DELETE", ts.URL+"/api/agents/"+a.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+root.Token)
+	req.Header["X-Request-Id"] = []string{"id\xff"}
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete = %d", resp.StatusCode)
+	}
+	var log struct{ Entries []warder.AuditEntry }
+	root.MustDo("GET", "/api/audit?agent="+a.ID, nil, 200, &log)
+	found := false
+	for _, e := range log.Entries {
+		found = found || strings.HasPrefix(e.Action, "DELETE") && e.RequestID == resp.Header.Get("X-Request-ID")
+	}
+	if !found {
+		t.Errorf("the delete is not in the audit log under %q: %+v", resp.Header.Get("X-Request-ID"), log.Entries)
 	}
 }

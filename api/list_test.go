@@ -227,6 +227,10 @@ func TestListAgentsBadInput(t *testing.T) {
 		{"status=running,bogus", "status"},
 		{"status=deleted", "status"},
 		{"user_id=alice", "user_id"},
+		{"name=%FF", "name is not valid UTF-8"},
+		{"name=a%00b", "name contains control characters"},
+		{"name_prefix=%C3", "name_prefix is not valid UTF-8"},
+		{"name=" + strings.Repeat("n", 101), "name is longer than 100 bytes"},
 	} {
 		for _, path := range []string{"/api/agents?", "/api/agents/?"} {
 			status, raw := alice.Do("GET", path+c.query, nil)

@@ -134,7 +134,7 @@ func New(o Options) *Server {
 // ServeHTTP tags the request with an id, bounds its body and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Request-ID")
-	if id == "" || len(id) > 64 {
+	if !validRequestID(id) {
 		id = newRequestID()
 	}
 	w.Header().Set("X-Request-ID", id)

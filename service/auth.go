@@ -9,6 +9,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -27,11 +28,20 @@ var dummyHash = func() string {
 
 var errBadLogin = warder.Errorf(warder.ErrUnauthorized, "incorrect username or password")
 
+// maxLoginBytes bounds what Login takes as a username or email: longer
+// than any an account can have (an email is at most 254 bytes).
+const maxLoginBytes = 254
+
 // Login checks credentials and issues a new token.
 func (s *Service) Login(ctx context.Context, login, password, from string) (*warder.Session, error) {
 	login = strings.TrimSpace(login)
 	if login == "" || password == "" {
 		return nil, warder.Errorf(warder.ErrInvalid, "username and password are required")
+	}
+	// No account has such a name (registration checks them), and the
+	// throttle's key and the lookup must not reach the store with it.
+	if len(login) > maxLoginBytes || !utf8.ValidString(login) || strings.IndexByte(login, 0) >= 0 {
+		return nil, errBadLogin
 	}
 	account, address := accountKey(login), addressKey(from)
 	if err := s.logins.attempt(ctx, map[string]int{account: freeFailures, address: freeFailures * 4}); err != nil {

@@ -24,6 +24,7 @@ type fakeAgents struct {
 	fail    error              // Chat fails with this
 	asked   []warder.AgentChat // every message sent
 	reached []string           // the base URL of every chat
+	answer  string             // when set, every answer's content
 }
 
 var _ warder.AgentClient = (*fakeAgents)(nil)
@@ -42,12 +43,15 @@ func (f *fakeAgents) Health(_ context.Context, base *url.URL) error {
 func (f *fakeAgents) Chat(_ context.Context, base *url.URL, msg warder.AgentChat, onDelta func(string) error) (warder.AgentAnswer, error) {
 	f.mu.Lock()
 	f.asked, f.reached = append(f.asked, msg), append(f.reached, base.String())
-	fail := f.fail
+	fail, answer := f.fail, f.answer
 	f.mu.Unlock()
 	if fail != nil {
 		return warder.AgentAnswer{}, fail
 	}
 	content := fmt.Sprintf("re: %s (%d before)", msg.Content, len(msg.Messages))
+	if answer != "" {
+		content = answer
+	}
 	if onDelta != nil {
 		for _, p := range strings.SplitAfter(content, " ") {
 			if err := onDelta(p); err != nil {
@@ -105,6 +109,26 @@ func TestChatConversation(t *testing.T) {
 	c, msgs, err := s.Conversation(ctx, u, a.ID, reply.ConversationID, 100)
 	if err != nil || c.ID != reply.ConversationID || len(msgs) != 4 || msgs[3].Content != reply2.Content || msgs[3].Model != "fake-1" || msgs[0].CreatedAt.IsZero() {
 		t.Fatalf("Conversation = %+v %+v, %v", c, msgs, err)
+	}
+}
+
+// TestChatAnswerStorable: an agent's answer with a NUL or bytes that are
+// not UTF-8 is kept as text any store holds (the NUL dropped, a stray
+// byte U+FFFD), and the turn is stored, not lost.
+func TestChatAnswerStorable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _, fa := newChatService(t)
+	u := mustUser(t, s, "root")
+	a := mustAgent(t, s, u, "a")
+	fa.answer = "fine\x00 an\xffswer"
+	reply, err := s.Chat(ctx, u, a.ID, warder.ChatRequest{Content: "hello"}, nil)
+	if err != nil || reply.Content != "fine an\uFFFDswer" {
+		t.Fatalf("Chat = %+v, %v", reply, err)
+	}
+	_, msgs, err := s.Conversation(ctx, u, a.ID, reply.ConversationID, 100)
+	if err != nil || len(msgs) != 2 || msgs[1].Content != reply.Content {
+		t.Fatalf("stored turn = %+v, %v", msgs, err)
 	}
 }
 

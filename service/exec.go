@@ -114,7 +114,7 @@ func (s *Service) auditExec(ctx context.Context, caller *warder.User, a *warder.
 	line, _ := json.Marshal(cmd)
 	action := "exec " + string(line)
 	if len(action) > 1000 {
-		action = action[:1000] + "…"
+		action = strings.ToValidUTF8(action[:1000], "") + "…" // not inside a character
 	}
 	e := &warder.AuditEntry{
 		At: time.Now().UTC(), UserID: caller.ID, Username: caller.Username,

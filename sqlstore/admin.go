@@ -12,7 +12,7 @@ import (
 
 // ListUsers returns every user, oldest first.
 func (db *DB) ListUsers(ctx context.Context) (_ []*warder.User, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users u ORDER BY u.created_at, u.id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list users: %w", err)
@@ -35,7 +35,7 @@ func (db *DB) ListUsers(ctx context.Context) (_ []*warder.User, err error) {
 // SetUserDisabled sets the user's disabled flag; disabling deletes the
 // user's tokens in the same transaction, so they stop working at once.
 func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: disable user: %w", err)
@@ -63,7 +63,7 @@ func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool) (er
 
 // UserLimits returns the user's quota overrides.
 func (db *DB) UserLimits(ctx context.Context, id string) (_ warder.Limits, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	var raw string
 	err = db.db.QueryRowContext(ctx, `SELECT limits FROM users WHERE id = $1`, id).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -80,7 +80,7 @@ func (db *DB) UserLimits(ctx context.Context, id string) (_ warder.Limits, err e
 
 // SetUserLimits replaces the user's quota overrides.
 func (db *DB) SetUserLimits(ctx context.Context, id string, l warder.Limits) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	raw, err := json.Marshal(l)
 	if err != nil {
 		return err

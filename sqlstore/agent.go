@@ -22,7 +22,7 @@ const agentColumns = `id, user_id, name, description, type, config, container_co
 // time. A name the user already uses, or a HostPort another agent holds, is
 // ErrConflict; an unknown UserID is ErrNotFound.
 func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer func() { db.rows.forget(a.ID) }() // the ID may be made below
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -82,7 +82,7 @@ func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) (err error) {
 
 // Agent returns the agent with the given id, or ErrNotFound.
 func (db *DB) Agent(ctx context.Context, id string) (_ *warder.Agent, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	rows, err := db.query(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read agent: %w", err)
@@ -116,7 +116,7 @@ func (db *DB) CachedAgent(ctx context.Context, id string) (*warder.Agent, error)
 // then id, the order keyset pages (f.After) continue in. The result is
 // never nil, so it encodes as [].
 func (db *DB) ListAgents(ctx context.Context, f warder.AgentFilter) (_ []*warder.Agent, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	where, args := agentWhere(f)
 	if f.After != nil {
 		// A row value, so both databases walk the (…, created_at, id)
@@ -139,7 +139,7 @@ func (db *DB) ListAgents(ctx context.Context, f warder.AgentFilter) (_ []*warder
 // apply. With a user and statuses it is answered from the
 // agents_user_status index alone.
 func (db *DB) CountAgents(ctx context.Context, f warder.AgentFilter) (n int, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	where, args := agentWhere(f)
 	err = db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM agents`+whereClause(where), args...).Scan(&n)
 	if err != nil {
@@ -191,7 +191,7 @@ func whereClause(where []string) string {
 // claim or a release; those four fields of a are refreshed from the row.
 // LastUsedAt changes only through TouchAgent, for the same reason.
 func (db *DB) UpdateAgent(ctx context.Context, a *warder.Agent) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer db.rows.forget(a.ID)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -265,7 +265,7 @@ func (db *DB) updateAgent(ctx context.Context, tx *sql.Tx, a *warder.Agent) erro
 
 // DeleteAgent removes the agent with the given id, or returns ErrNotFound.
 func (db *DB) DeleteAgent(ctx context.Context, id string) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer db.rows.forget(id)
 	res, err := db.db.ExecContext(ctx, `DELETE FROM agents WHERE id = $1`, id)
 	if err != nil {
@@ -283,7 +283,7 @@ func (db *DB) DeleteAgent(ctx context.Context, id string) (err error) {
 // RecordDeletion implements warder.AgentStore: on PostgreSQL the agent's
 // last change reaches every replica's followers through the feed.
 func (db *DB) RecordDeletion(ctx context.Context, a *warder.Agent, ev *warder.AgentEvent) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer db.rows.forget(a.ID)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {

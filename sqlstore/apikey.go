@@ -13,7 +13,7 @@ import (
 // CreateAPIKey stores k, setting k.CreatedAt. A user or parent key that
 // does not exist (a parent revoked meanwhile) is ErrNotFound.
 func (db *DB) CreateAPIKey(ctx context.Context, k *warder.APIKey) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	k.CreatedAt = now()
 	var expires, parent any
 	if k.ExpiresAt != nil {
@@ -60,7 +60,7 @@ func scanKey(scan func(...any) error) (*warder.APIKey, error) {
 
 // APIKeys lists the user's keys, oldest first.
 func (db *DB) APIKeys(ctx context.Context, userID string) (_ []*warder.APIKey, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	rows, err := db.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.user_id = $1 ORDER BY k.created_at, k.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list api keys: %w", err)
@@ -84,7 +84,7 @@ func (db *DB) APIKeys(ctx context.Context, userID string) (_ []*warder.APIKey, e
 // another user's key). The foreign key on parent_id deletes the keys made
 // with it, recursively, in the same statement.
 func (db *DB) DeleteAPIKey(ctx context.Context, userID, id string) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	res, err := db.db.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete api key: %w", err)
@@ -100,7 +100,7 @@ func (db *DB) DeleteAPIKey(ctx context.Context, userID, id string) (err error) {
 // UserByAPIKey returns the key with the given hash and its enabled owner
 // if it has not expired by now, recording the use.
 func (db *DB) UserByAPIKey(ctx context.Context, hash string, now time.Time) (_ *warder.User, _ *warder.APIKey, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	row := db.queryRow(ctx, `
 		SELECT `+keyColumns+`, `+userColumns+`
 		FROM api_keys k JOIN users u ON u.id = k.user_id

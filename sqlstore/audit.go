@@ -11,11 +11,16 @@ import (
 // RecordAudit appends e to the audit log, setting e.ID (and e.At, when
 // zero, to now).
 func (db *DB) RecordAudit(ctx context.Context, e *warder.AuditEntry) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	if e.At.IsZero() {
 		e.At = now()
 	}
 	e.At = dbTime(e.At)
+	// What a caller sent (a request id, a command line) is text both
+	// dialects keep: an entry is never lost to a stray byte.
+	for _, f := range []*string{&e.Username, &e.Action, &e.AgentID, &e.Result, &e.RequestID} {
+		*f = strings.ReplaceAll(strings.ToValidUTF8(*f, "\uFFFD"), "\x00", "")
+	}
 	err = db.db.QueryRowContext(ctx, `
 		INSERT INTO audit_log (at, user_id, username, action, agent_id, status, result, request_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
@@ -29,7 +34,7 @@ func (db *DB) RecordAudit(ctx context.Context, e *warder.AuditEntry) (err error)
 // AuditEntries lists the entries f selects, newest first. A Limit below 1
 // means 100.
 func (db *DB) AuditEntries(ctx context.Context, f warder.AuditFilter) (_ []*warder.AuditEntry, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	var where []string
 	var args []any
 	add := func(cond string, v any) {

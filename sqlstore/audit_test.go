@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -69,5 +70,29 @@ func testAudit(t *testing.T, open opener) {
 	wantNoErr(t, db.RecordAudit(ctx, e))
 	if time.Since(e.At) > time.Minute {
 		t.Fatalf("At = %v, want about now", e.At)
+	}
+}
+
+// testStrayBytes: text PostgreSQL cannot keep (a NUL, bytes that are not
+// UTF-8) never makes an unclassified error. An audit entry keeps what it
+// can of it and is recorded; a lookup by such a value is ErrInvalid
+// where the database refuses it, and simply finds nothing where it
+// takes it (SQLite).
+func testStrayBytes(t *testing.T, open opener) {
+	ctx := context.Background()
+	db := open(t)
+	e := &warder.AuditEntry{At: time.Now(), UserID: "u1", Username: "name", Action: "exec [\"x\xff\"]",
+		AgentID: "a1", Status: 200, Result: "o\x00k", RequestID: "r\xfe"}
+	wantNoErr(t, db.RecordAudit(ctx, e))
+	got, err := db.AuditEntries(ctx, warder.AuditFilter{})
+	wantNoErr(t, err)
+	if len(got) != 1 || got[0].Action != "exec [\"x\uFFFD\"]" || got[0].Result != "ok" || got[0].RequestID != "r\uFFFD" {
+		t.Fatalf("audit entry with stray bytes: %+v", got)
+	}
+	for _, login := range []string{"a\x00b", "a\xffb"} {
+		_, err := db.UserByLogin(ctx, login)
+		if !errors.Is(err, warder.ErrNotFound) && !errors.Is(err, warder.ErrInvalid) {
+			t.Errorf("UserByLogin(%q) = %v, want not found or invalid", login, err)
+		}
 	}
 }

@@ -17,7 +17,7 @@ const conversationColumns = `c.id, c.agent_id, c.user_id, c.title, c.created_at,
 // times with the current time, together with its first messages. An agent
 // or user that does not exist is ErrNotFound.
 func (db *DB) CreateConversation(ctx context.Context, c *warder.Conversation, msgs []*warder.Message) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create conversation: %w", err)
@@ -52,7 +52,7 @@ func (db *DB) CreateConversation(ctx context.Context, c *warder.Conversation, ms
 
 // AppendMessages adds msgs to the conversation and sets its updated_at.
 func (db *DB) AppendMessages(ctx context.Context, conversationID string, msgs []*warder.Message) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append messages: %w", err)
@@ -100,7 +100,7 @@ func insertMessages(ctx context.Context, tx *sql.Tx, conversationID string, msgs
 
 // Conversation returns the conversation with the given id, or ErrNotFound.
 func (db *DB) Conversation(ctx context.Context, id string) (_ *warder.Conversation, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	rows, err := db.db.QueryContext(ctx, `SELECT `+conversationColumns+` FROM conversations c WHERE c.id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read conversation: %w", err)
@@ -118,7 +118,7 @@ func (db *DB) Conversation(ctx context.Context, id string) (_ *warder.Conversati
 // ListConversations returns the agent's latest limit conversations, most
 // recently updated first. The result is never nil.
 func (db *DB) ListConversations(ctx context.Context, agentID string, limit int) (_ []*warder.Conversation, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	rows, err := db.db.QueryContext(ctx, `SELECT `+conversationColumns+` FROM conversations c
 		WHERE c.agent_id = $1 ORDER BY c.updated_at DESC, c.id DESC LIMIT $2`, agentID, limit)
 	if err != nil {
@@ -148,7 +148,7 @@ func scanConversations(rows *sql.Rows) ([]*warder.Conversation, error) {
 // Messages returns the conversation's latest limit messages, oldest first.
 // The result is never nil.
 func (db *DB) Messages(ctx context.Context, conversationID string, limit int) (_ []*warder.Message, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	rows, err := db.db.QueryContext(ctx, `
 		SELECT id, conversation_id, role, content, model, created_at FROM (
 			SELECT * FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2

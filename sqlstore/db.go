@@ -62,17 +62,24 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// unavailable replaces *err, when the dialect says it means the database
+// classify replaces *err, when the dialect says it means the database
 // could not be reached, with an error wrapping warder.ErrUnavailable, so
-// the API answers 503 whichever method met the outage. Every exported
-// method defers it on its result; errors that already carry a kind pass
-// unchanged.
-func (db *DB) unavailable(err *error) {
+// the API answers 503 whichever method met the outage; and when it is the
+// database refusing a value it cannot store, with one wrapping
+// warder.ErrInvalid (a 400: the same request would fail again). Every
+// exported method defers it on its result; errors that already carry a
+// kind pass unchanged.
+func (db *DB) classify(err *error) {
 	e := *err
-	if e == nil || db.dialect.down == nil || warder.ErrorMessage(e) != "" || !db.dialect.down(e) {
+	if e == nil || warder.ErrorMessage(e) != "" {
 		return
 	}
-	*err = warder.Errorf(warder.ErrUnavailable, "database unavailable: %v", e)
+	switch {
+	case db.dialect.down != nil && db.dialect.down(e):
+		*err = warder.Errorf(warder.ErrUnavailable, "database unavailable: %v", e)
+	case db.dialect.badValue != nil && db.dialect.badValue(e):
+		*err = warder.Errorf(warder.ErrInvalid, "a value cannot be stored: it holds a NUL character or bytes that are not UTF-8, or is too long")
+	}
 }
 
 // Close closes the database. Calls made after Close fail.

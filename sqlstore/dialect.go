@@ -30,6 +30,10 @@ type dialect struct {
 	// opposed to the database refusing the statement); nil when the
 	// database is a local file that cannot go away.
 	down func(err error) bool
+	// badValue reports whether err is the database refusing a value it
+	// cannot store as text (a NUL, bytes that are not UTF-8, a key too
+	// long to index); nil: it takes any.
+	badValue func(err error) bool
 	// scrub, where set, makes what was overwritten or deleted unreadable
 	// from the database's files; it runs after a write that replaced or
 	// deleted sealed secrets. nil where the files are not Warder's (a

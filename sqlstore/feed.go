@@ -72,7 +72,7 @@ func (db *DB) Feed(ctx context.Context, log *slog.Logger) (_ *Feed, err error) {
 	if !db.dialect.shared {
 		return nil, nil
 	}
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	f := &Feed{db: db, log: log}
 	if err := db.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM status_feed`).Scan(&f.start); err != nil {
 		return nil, fmt.Errorf("sqlstore: status feed: %w", err)
@@ -83,7 +83,7 @@ func (db *DB) Feed(ctx context.Context, log *slog.Logger) (_ *Feed, err error) {
 // Since returns the changes after id still kept (FeedWindow), oldest
 // first, at most FeedReplayMax of them.
 func (f *Feed) Since(ctx context.Context, id int64) (_ []warder.StatusChange, err error) {
-	defer f.db.unavailable(&err)
+	defer f.db.classify(&err)
 	return f.after(ctx, id, FeedReplayMax)
 }
 

@@ -22,7 +22,7 @@ func (db *DB) Lock(ctx context.Context, key string) (_ func(), err error) {
 	if !db.dialect.shared {
 		return func() {}, nil
 	}
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	select {
 	case db.lockSlots() <- struct{}{}:
 	case <-ctx.Done():

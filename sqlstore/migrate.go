@@ -26,7 +26,7 @@ type migration struct {
 // database whose schema is newer than this build knows is refused rather
 // than used with queries that may not fit it.
 func (db *DB) Migrate(ctx context.Context) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	migs, err := loadMigrations(db.dialect.migrations)
 	if err != nil {
 		return err
@@ -79,7 +79,7 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 // under the migration lock: PostgreSQL's CREATE TABLE IF NOT EXISTS is not
 // safe against itself, two at once can both fail with a duplicate key.
 func (db *DB) SchemaVersion(ctx context.Context) (v int, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)

@@ -21,6 +21,11 @@ const (
 	pgCrashShutdown       = "57P02"
 	pgCannotConnectNow    = "57P03" // starting up or shutting down
 	pgTooManyConnections  = "53300"
+	// A value PostgreSQL cannot keep: a NUL or bytes not valid in the
+	// database's encoding (UTF-8), or a row too big for an index.
+	pgCharacterNotInRepertoire = "22021"
+	pgUntranslatableCharacter  = "22P05"
+	pgProgramLimitExceeded     = "54000"
 )
 
 // pgViolation tells a unique from a foreign-key violation by SQLSTATE, and
@@ -64,4 +69,18 @@ func pgDown(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		// No answer in time: a server that hangs is as good as down.
 		errors.Is(err, context.DeadlineExceeded)
+}
+
+// pgBadValue reports whether err is PostgreSQL refusing a value it cannot
+// store (see the codes above): the caller's input, not an outage or a bug.
+func pgBadValue(err error) bool {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case pgCharacterNotInRepertoire, pgUntranslatableCharacter, pgProgramLimitExceeded:
+		return true
+	}
+	return false
 }

@@ -14,7 +14,7 @@ import (
 // second gets ErrConflict and should try another. An agent that already
 // holds a port gets ErrConflict too; an unknown agent ErrNotFound.
 func (db *DB) ClaimPort(ctx context.Context, agentID string, port int) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer db.rows.forget(agentID)
 	if port < 1 || port > 65535 {
 		return warder.Errorf(warder.ErrInvalid, "port %d is not between 1 and 65535", port)
@@ -62,7 +62,7 @@ func (db *DB) ClaimPort(ctx context.Context, agentID string, port int) (err erro
 // ReleasePort frees the agent's port. An agent that holds none, or no
 // longer exists, is not an error, so cleanup may call it twice.
 func (db *DB) ReleasePort(ctx context.Context, agentID string) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer db.rows.forget(agentID)
 	if _, err := db.db.ExecContext(ctx, `UPDATE agents SET host_port = NULL WHERE id = $1`, agentID); err != nil {
 		return fmt.Errorf("sqlstore: release port: %w", err)
@@ -72,7 +72,7 @@ func (db *DB) ReleasePort(ctx context.Context, agentID string) (err error) {
 
 // UsedPorts lists, in ascending order, every port held by any agent.
 func (db *DB) UsedPorts(ctx context.Context) (_ []int, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	rows, err := db.db.QueryContext(ctx, `SELECT host_port FROM agents WHERE host_port IS NOT NULL ORDER BY host_port`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: used ports: %w", err)
@@ -95,7 +95,7 @@ func (db *DB) UsedPorts(ctx context.Context) (_ []int, err error) {
 // PortOf is the host port the agent holds, 0 for none; an agent that does
 // not exist holds none.
 func (db *DB) PortOf(ctx context.Context, agentID string) (_ int, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	var port sql.NullInt64
 	err = db.db.QueryRowContext(ctx, `SELECT host_port FROM agents WHERE id = $1`, agentID).Scan(&port)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -38,6 +38,7 @@ var postgresDialect = dialect{
 	firstUserLock: `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`,
 	violation:     pgViolation,
 	down:          pgDown,
+	badValue:      pgBadValue,
 	shared:        true,
 	forUpdate:     " FOR UPDATE",
 }

@@ -12,7 +12,7 @@ import (
 // history in the same transaction, so the history never disagrees with the
 // status. ev.ID is set.
 func (db *DB) RecordStatus(ctx context.Context, a *warder.Agent, ev *warder.AgentEvent) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer db.rows.forget(a.ID)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -45,7 +45,7 @@ func (db *DB) RecordStatus(ctx context.Context, a *warder.Agent, ev *warder.Agen
 
 // AgentEvents returns the agent's latest limit status changes, oldest first.
 func (db *DB) AgentEvents(ctx context.Context, agentID string, limit int) (_ []*warder.AgentEvent, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	rows, err := db.db.QueryContext(ctx, `
 		SELECT id, agent_id, at, from_status, to_status, reason, actor FROM (
 			SELECT * FROM agent_events WHERE agent_id = $1 ORDER BY id DESC LIMIT $2
@@ -71,7 +71,7 @@ func (db *DB) AgentEvents(ctx context.Context, agentID string, limit int) (_ []*
 // TouchAgent sets the agent's last_used_at. A missing agent is not an
 // error: use of an agent being deleted needs no record.
 func (db *DB) TouchAgent(ctx context.Context, agentID string, at time.Time) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer db.rows.forget(agentID)
 	if _, err := db.db.ExecContext(ctx, `UPDATE agents SET last_used_at = $1 WHERE id = $2`, dbTime(at), agentID); err != nil {
 		return fmt.Errorf("sqlstore: touch agent: %w", err)
@@ -102,7 +102,7 @@ func (u nullUTCTime) Scan(src any) error {
 // ResealSecrets swaps the agent's sealed secrets from old to sealed, or
 // returns ErrConflict when they are no longer old.
 func (db *DB) ResealSecrets(ctx context.Context, agentID, old, sealed string) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	defer db.rows.forget(agentID)
 	res, err := db.db.ExecContext(ctx, `UPDATE agents SET secret_env = $1 WHERE id = $2 AND secret_env = $3`, sealed, agentID, old)
 	if err != nil {

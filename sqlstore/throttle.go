@@ -19,7 +19,7 @@ var epoch = time.Unix(0, 0).UTC()
 // PostgreSQL; SQLite's transactions hold the write lock from BEGIN), in
 // key order so that two calls never wait for each other's rows in turn.
 func (db *DB) UpdateAttempts(ctx context.Context, keys []string, fn func([]*warder.Attempts) error) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	keys = slices.Sorted(slices.Values(keys))
 	keys = slices.Compact(keys)
 	tx, err := db.db.BeginTx(ctx, nil)
@@ -68,7 +68,7 @@ func (db *DB) UpdateAttempts(ctx context.Context, keys []string, fn func([]*ward
 
 // ForgetAttempts implements warder.AttemptStore.
 func (db *DB) ForgetAttempts(ctx context.Context, before time.Time) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	b := dbTime(before)
 	if _, err := db.db.ExecContext(ctx, `DELETE FROM throttles WHERE last_at < $1 AND locked_until < $1`, b); err != nil {
 		return fmt.Errorf("sqlstore: forget attempts: %w", err)

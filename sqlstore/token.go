@@ -12,7 +12,7 @@ import (
 // CreateToken stores t, setting t.CreatedAt to the current time. A token of
 // a user that does not exist is ErrNotFound.
 func (db *DB) CreateToken(ctx context.Context, t *warder.Token) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	t.ExpiresAt = dbTime(t.ExpiresAt)
 	t.CreatedAt = now()
 	_, err = db.db.ExecContext(ctx, `
@@ -34,7 +34,7 @@ func (db *DB) CreateToken(ctx context.Context, t *warder.Token) (err error) {
 // UserByToken returns the owner of the token with the given hash if it
 // expires after now, or ErrNotFound.
 func (db *DB) UserByToken(ctx context.Context, hash string, now time.Time) (_ *warder.User, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	row := db.queryRow(ctx, `
 		SELECT `+userColumns+`
 		FROM tokens t JOIN users u ON u.id = t.user_id
@@ -49,7 +49,7 @@ func (db *DB) UserByToken(ctx context.Context, hash string, now time.Time) (_ *w
 // DeleteToken removes the token with the given hash; one already gone is
 // not an error, so logging out twice succeeds.
 func (db *DB) DeleteToken(ctx context.Context, hash string) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	if _, err := db.db.ExecContext(ctx, `DELETE FROM tokens WHERE hash = $1`, hash); err != nil {
 		return fmt.Errorf("sqlstore: delete token: %w", err)
 	}
@@ -59,7 +59,7 @@ func (db *DB) DeleteToken(ctx context.Context, hash string) (err error) {
 // DeleteExpiredTokens removes every token that expired at or before now,
 // which UserByToken already ignores.
 func (db *DB) DeleteExpiredTokens(ctx context.Context, now time.Time) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	if _, err := db.db.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at <= $1`, dbTime(now)); err != nil {
 		return fmt.Errorf("sqlstore: delete expired tokens: %w", err)
 	}

@@ -22,7 +22,7 @@ func userDest(u *warder.User) []any {
 // CreateUser inserts u, filling an empty ID with a new UUID, an empty Role
 // with RoleUser, and CreatedAt with the current time.
 func (db *DB) CreateUser(ctx context.Context, u *warder.User) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create user: %w", err)
@@ -42,14 +42,14 @@ func (db *DB) CreateUser(ctx context.Context, u *warder.User) (err error) {
 // first takes the dialect's lock, so of two racing first users only one
 // becomes admin.
 func (db *DB) CreateFirstUser(ctx context.Context, u *warder.User) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	return db.createFirst(ctx, u, false)
 }
 
 // CreateInitialUser inserts u as RoleAdmin if there are no users yet and
 // is ErrConflict otherwise, deciding as CreateFirstUser does.
 func (db *DB) CreateInitialUser(ctx context.Context, u *warder.User) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	return db.createFirst(ctx, u, true)
 }
 
@@ -86,7 +86,7 @@ func (db *DB) createFirst(ctx context.Context, u *warder.User, onlyFirst bool) e
 
 // HasUsers reports whether any user exists.
 func (db *DB) HasUsers(ctx context.Context) (_ bool, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	var has bool
 	if err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&has); err != nil {
 		return false, fmt.Errorf("sqlstore: has users: %w", err)
@@ -141,7 +141,7 @@ func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, u *warder.User) error 
 
 // UserByID returns the user with the given id, or ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id string) (_ *warder.User, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	row := db.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id)
 	return scanUser(row)
 }
@@ -150,7 +150,7 @@ func (db *DB) UserByID(ctx context.Context, id string) (_ *warder.User, err erro
 // case, or ErrNotFound. Should one user's username be another's email, the
 // username wins, so a login never depends on row order.
 func (db *DB) UserByLogin(ctx context.Context, login string) (_ *warder.User, err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	if login == "" {
 		return nil, warder.Errorf(warder.ErrNotFound, "user not found")
 	}
@@ -165,7 +165,7 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (_ *warder.User, er
 // SetUserRole sets the role of the user with the given username (any case),
 // or returns ErrNotFound.
 func (db *DB) SetUserRole(ctx context.Context, username string, role warder.Role) (err error) {
-	defer db.unavailable(&err)
+	defer db.classify(&err)
 	if err := checkRole(role); err != nil {
 		return err
 	}
