@@ -68,8 +68,10 @@ type ConversationStore interface {
 	// ListConversations lists the agent's conversations, most recently
 	// updated first, at most limit.
 	ListConversations(ctx context.Context, agentID string, limit int) ([]*Conversation, error)
-	// Messages lists the conversation's latest limit messages, oldest first.
-	Messages(ctx context.Context, conversationID string, limit int) ([]*Message, error)
+	// Messages lists the conversation's latest messages, oldest first: at
+	// most limit, and, when maxBytes > 0, only the newest that fit whole in
+	// maxBytes of content.
+	Messages(ctx context.Context, conversationID string, limit, maxBytes int) ([]*Message, error)
 }
 
 // ChatRequest is the body of POST /api/agents/{id}/chat.

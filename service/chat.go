@@ -21,7 +21,10 @@ var _ warder.ChatService = (*Service)(nil)
 const (
 	historyMessages = 100
 	historyBytes    = 512 << 10
-	titleRunes      = 80
+	// conversationBytes bounds what one read of a conversation holds: the
+	// latest messages that fit whole, however many were asked for.
+	conversationBytes = 16 << 20
+	titleRunes        = 80
 )
 
 // Chat sends one message to the agent, with the conversation so far, and
@@ -89,18 +92,13 @@ func (s *Service) history(ctx context.Context, agentID, id string) (string, []wa
 	if c.AgentID != agentID {
 		return "", nil, warder.Errorf(warder.ErrNotFound, "conversation not found")
 	}
-	msgs, err := s.store.Messages(ctx, id, historyMessages)
+	// The latest messages that fit, whole: read so, not all then cut.
+	msgs, err := s.store.Messages(ctx, id, historyMessages, historyBytes)
 	if err != nil {
 		return "", nil, err
 	}
-	// Keep the latest messages that fit, whole.
-	size, first := 0, len(msgs)
-	for first > 0 && size+len(msgs[first-1].Content) <= historyBytes {
-		first--
-		size += len(msgs[first].Content)
-	}
-	out := make([]warder.AgentMessage, 0, len(msgs)-first)
-	for _, m := range msgs[first:] {
+	out := make([]warder.AgentMessage, 0, len(msgs))
+	for _, m := range msgs {
 		out = append(out, warder.AgentMessage{Role: m.Role, Content: m.Content})
 	}
 	return id, out, nil
@@ -151,7 +149,7 @@ func (s *Service) Conversation(ctx context.Context, caller *warder.User, agentID
 	if c.AgentID != agentID {
 		return nil, nil, warder.Errorf(warder.ErrNotFound, "conversation not found")
 	}
-	msgs, err := s.store.Messages(ctx, conversationID, limit)
+	msgs, err := s.store.Messages(ctx, conversationID, limit, conversationBytes)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/warder/warder"
@@ -145,28 +146,33 @@ func scanConversations(rows *sql.Rows) ([]*warder.Conversation, error) {
 	return convs, nil
 }
 
-// Messages returns the conversation's latest limit messages, oldest first.
-// The result is never nil.
-func (db *DB) Messages(ctx context.Context, conversationID string, limit int) (_ []*warder.Message, err error) {
+// Messages lists the conversation's latest messages, oldest first: at
+// most limit, and, when maxBytes > 0, only as many of the newest as fit
+// in maxBytes of content, whole. Rows are read newest first and one at a
+// time, so memory stays near maxBytes however large the messages are.
+func (db *DB) Messages(ctx context.Context, conversationID string, limit, maxBytes int) (_ []*warder.Message, err error) {
 	defer db.classify(&err)
 	rows, err := db.db.QueryContext(ctx, `
-		SELECT id, conversation_id, role, content, model, created_at FROM (
-			SELECT * FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2
-		) latest ORDER BY id`, conversationID, limit)
+		SELECT id, conversation_id, role, content, model, created_at
+		FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2`, conversationID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read messages: %w", err)
 	}
 	defer rows.Close()
-	msgs := []*warder.Message{}
+	msgs, size := []*warder.Message{}, 0
 	for rows.Next() {
 		var m warder.Message
 		if err := rows.Scan(&m.ID, &m.ConversationID, &m.Role, &m.Content, &m.Model, utcTime{&m.CreatedAt}); err != nil {
 			return nil, fmt.Errorf("sqlstore: read messages: %w", err)
+		}
+		if size += len(m.Content); maxBytes > 0 && size > maxBytes {
+			break
 		}
 		msgs = append(msgs, &m)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlstore: read messages: %w", err)
 	}
+	slices.Reverse(msgs)
 	return msgs, nil
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func testConversations(t *testing.T, open opener) {
 	time.Sleep(2 * time.Millisecond)
 	more := []*warder.Message{{Role: "user", Content: "again"}, {Role: "assistant", Content: "yes", Model: "gpt-x"}}
 	wantNoErr(t, db.AppendMessages(ctx, c.ID, more))
-	msgs, err := db.Messages(ctx, c.ID, 100)
+	msgs, err := db.Messages(ctx, c.ID, 100, 0)
 	wantNoErr(t, err)
 	want := []string{"user:hello", "assistant:hi!", "user:again", "assistant:yes"}
 	if len(msgs) != len(want) {
@@ -63,10 +64,23 @@ func testConversations(t *testing.T, open opener) {
 	if msgs[0].CreatedAt.IsZero() || !msgs[0].CreatedAt.Equal(first[0].CreatedAt) || msgs[1].Model != "gpt-x" || msgs[0].Model != "" {
 		t.Errorf("message fields: %+v %+v", msgs[0], msgs[1])
 	}
-	latest, err := db.Messages(ctx, c.ID, 2)
+	latest, err := db.Messages(ctx, c.ID, 2, 0)
 	wantNoErr(t, err)
 	if len(latest) != 2 || latest[0].Content != "again" || latest[1].Content != "yes" {
 		t.Fatalf("latest two messages, oldest first: %+v", latest)
+	}
+	// A byte budget keeps the newest that fit whole: "yes" (3) and
+	// "again" (5) fit in 8; "hi!" would not.
+	for budget, want := range map[int]string{8: "again yes", 7: "yes", 2: "", 11: "hi! again yes"} {
+		got, err := db.Messages(ctx, c.ID, 100, budget)
+		wantNoErr(t, err)
+		var contents []string
+		for _, m := range got {
+			contents = append(contents, m.Content)
+		}
+		if strings.Join(contents, " ") != want {
+			t.Errorf("Messages within %d bytes = %q, want %q", budget, contents, want)
+		}
 	}
 	got, _ = db.Conversation(ctx, c.ID)
 	if !got.UpdatedAt.After(got.CreatedAt) || got.MessageCount != 4 {
@@ -101,7 +115,7 @@ func testConversations(t *testing.T, open opener) {
 	wantNoErr(t, db.DeleteAgent(ctx, a.ID))
 	_, err = db.Conversation(ctx, c.ID)
 	wantErr(t, err, warder.ErrNotFound, "")
-	if msgs, _ := db.Messages(ctx, c.ID, 100); len(msgs) != 0 {
+	if msgs, _ := db.Messages(ctx, c.ID, 100, 0); len(msgs) != 0 {
 		t.Fatalf("%d messages outlived their agent", len(msgs))
 	}
 	if list, _ := db.ListConversations(ctx, b.ID, 10); len(list) != 1 {
