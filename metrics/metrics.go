@@ -127,9 +127,10 @@ func (m *Metrics) StreamOpened(kind string) (closed func()) {
 	return g.Dec
 }
 
-// AgentLister is what the state gauges read from the store.
+// AgentLister is what the state gauges read from the store: counts only,
+// since anyone who reaches /metrics may scrape it as often as they like.
 type AgentLister interface {
-	ListAgents(ctx context.Context, f warder.AgentFilter) ([]*warder.Agent, error)
+	AgentsByStatus(ctx context.Context) (map[warder.Status]int, error)
 	UsedPorts(ctx context.Context) ([]int, error)
 }
 
@@ -170,13 +171,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ch <- prometheus.MustNewConstMetric(portsTotalDesc, prometheus.GaugeValue, float64(c.end-c.start+1))
-	if agents, err := c.store.ListAgents(ctx, warder.AgentFilter{}); err != nil {
+	if counts, err := c.store.AgentsByStatus(ctx); err != nil {
 		ch <- prometheus.NewInvalidMetric(agentsDesc, err)
 	} else {
-		counts := map[warder.Status]int{}
-		for _, a := range agents {
-			counts[a.Status]++
-		}
 		for _, s := range statuses {
 			ch <- prometheus.MustNewConstMetric(agentsDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
 		}

@@ -33,8 +33,8 @@ func (s stubRuntime) StatsStream(ctx context.Context, _ string, _ func(warder.St
 
 type stubStore struct{}
 
-func (stubStore) ListAgents(context.Context, warder.AgentFilter) ([]*warder.Agent, error) {
-	return []*warder.Agent{{Status: warder.StatusRunning}, {Status: warder.StatusRunning}, {Status: warder.StatusFailed}}, nil
+func (stubStore) AgentsByStatus(context.Context) (map[warder.Status]int, error) {
+	return map[warder.Status]int{warder.StatusRunning: 2, warder.StatusFailed: 1}, nil
 }
 
 func (stubStore) UsedPorts(context.Context) ([]int, error) { return []int{9000, 9001, 12345}, nil }

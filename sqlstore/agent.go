@@ -148,6 +148,30 @@ func (db *DB) CountAgents(ctx context.Context, f warder.AgentFilter) (n int, err
 	return n, nil
 }
 
+// AgentsByStatus counts every agent by status, in the database: nothing
+// of the agents themselves is read (the metrics scrape asks it each time).
+func (db *DB) AgentsByStatus(ctx context.Context) (_ map[warder.Status]int, err error) {
+	defer db.classify(&err)
+	rows, err := db.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM agents GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: count agents by status: %w", err)
+	}
+	defer rows.Close()
+	counts := map[warder.Status]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("sqlstore: count agents by status: %w", err)
+		}
+		counts[warder.Status(st)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: count agents by status: %w", err)
+	}
+	return counts, nil
+}
+
 // agentWhere is the conditions of f but for its page (After, Limit), with
 // their arguments numbered from $1.
 func agentWhere(f warder.AgentFilter) (where []string, args []any) {

@@ -27,6 +27,12 @@ func testStatus(t *testing.T, open opener) {
 		}
 	}
 	wantNoErr(t, db.RecordStatus(ctx, other, &warder.AgentEvent{AgentID: other.ID, At: time.Now(), From: "created", To: "starting"}))
+	// What the metrics scrape reads: counts by status, in the database.
+	counts, err := db.AgentsByStatus(ctx)
+	wantNoErr(t, err)
+	if len(counts) != 2 || counts[warder.StatusFailed] != 1 || counts[other.Status] != 1 {
+		t.Errorf("AgentsByStatus = %v, want failed 1 and %s 1", counts, other.Status)
+	}
 	got, err := db.Agent(ctx, a.ID)
 	wantNoErr(t, err)
 	if got.Status != warder.StatusFailed || got.StatusReason != "OOMKilled" || got.ExitCode == nil || *got.ExitCode != 137 ||
