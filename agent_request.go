@@ -203,6 +203,14 @@ func validName(name string) (string, error) {
 	return name, nil
 }
 
+// StorableText is s as every store keeps text: valid UTF-8 (a stray byte
+// becomes U+FFFD) without NUL characters, which PostgreSQL refuses. For
+// what Warder stores but did not validate: an agent's answer, an audit
+// entry's fields.
+func StorableText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
 func validText(field, s string, max int) error {
 	if len(s) > max {
 		return Errorf(ErrInvalid, "%s is longer than %d bytes", field, max)

@@ -59,7 +59,7 @@ func (s *Service) Chat(ctx context.Context, caller *warder.User, agentID string,
 	}
 	s.touch(ctx, a) // a long answer is use too
 	// Stored as text: an agent's NUL or stray bytes must not cost the turn.
-	ans.Content, ans.Model = storable(ans.Content), storable(ans.Model)
+	ans.Content, ans.Model = warder.StorableText(ans.Content), warder.StorableText(ans.Model)
 	msgs := []*warder.Message{
 		{Role: warder.RoleUserMessage, Content: req.Content, CreatedAt: asked},
 		{Role: warder.RoleAssistantMessage, Content: ans.Content, Model: ans.Model, CreatedAt: time.Now().UTC()},
@@ -102,12 +102,6 @@ func (s *Service) history(ctx context.Context, agentID, id string) (string, []wa
 		out = append(out, warder.AgentMessage{Role: m.Role, Content: m.Content})
 	}
 	return id, out, nil
-}
-
-// storable is s as every store keeps text: valid UTF-8 (a stray byte
-// becomes U+FFFD) without NUL characters, which PostgreSQL refuses.
-func storable(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // title is the start of a conversation's first message, on one line.

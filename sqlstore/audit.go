@@ -19,7 +19,7 @@ func (db *DB) RecordAudit(ctx context.Context, e *warder.AuditEntry) (err error)
 	// What a caller sent (a request id, a command line) is text both
 	// dialects keep: an entry is never lost to a stray byte.
 	for _, f := range []*string{&e.Username, &e.Action, &e.AgentID, &e.Result, &e.RequestID} {
-		*f = strings.ReplaceAll(strings.ToValidUTF8(*f, "\uFFFD"), "\x00", "")
+		*f = warder.StorableText(*f)
 	}
 	err = db.db.QueryRowContext(ctx, `
 		INSERT INTO audit_log (at, user_id, username, action, agent_id, status, result, request_id)
