@@ -19,6 +19,13 @@ func (s *Server) chatAgent(w http.ResponseWriter, r *http.Request, caller *warde
 		return err
 	}
 	req.Stream = req.Stream || acceptsEventStream(r)
+	// A chat, streamed or not, holds one of the caller's stream slots: an
+	// answer can take minutes and holds its history meanwhile.
+	release, err := s.streams.hold(caller.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if !req.Stream {
 		reply, err := s.chat.Chat(r.Context(), caller, r.PathValue("id"), req, nil)
 		if err != nil && credentialEnded(r) {
@@ -33,11 +40,6 @@ func (s *Server) chatAgent(w http.ResponseWriter, r *http.Request, caller *warde
 		w.Header().Set("X-Conversation-ID", reply.ConversationID)
 		return writeJSON(w, http.StatusOK, reply)
 	}
-	release, err := s.streams.hold(caller.ID)
-	if err != nil {
-		return err
-	}
-	defer release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	cs := &chatStream{w: w, gone: cancel}

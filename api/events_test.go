@@ -67,6 +67,7 @@ func TestStreamCap(t *testing.T) {
 	ts.register(t, "root")
 	alice := ts.register(t, "alice")
 	bob := ts.register(t, "bob")
+	chatty := alice.CreateAgent("chatty")
 	var open []*apitest.LiveStream
 	for range 32 {
 		open = append(open, alice.Open("/api/events", true))
@@ -77,6 +78,12 @@ func TestStreamCap(t *testing.T) {
 	}
 	if status, raw := bob.TryStream("/api/events"); status != 200 {
 		t.Fatalf("bob's first stream = %d %s", status, raw)
+	}
+	// A chat holds a slot too, streamed or not: an answer can take minutes.
+	for _, body := range []string{`{"content": "hi"}`, `{"content": "hi", "stream": true}`} {
+		if status, raw := alice.Do("POST", "/api/agents/"+chatty.ID+"/chat", body); status != http.StatusTooManyRequests || !strings.Contains(apitest.DetailOf(t, raw), "at most 32") {
+			t.Fatalf("alice's chat %s with 32 streams open = %d %s", body, status, raw)
+		}
 	}
 	open[0].Close()
 	deadline := time.Now().Add(5 * time.Second)
