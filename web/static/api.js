@@ -21,12 +21,27 @@ function headers(extra) {
   return h;
 }
 
+// retried is fetch, but a GET that fails before any answer comes (a
+// dropped connection: "Failed to fetch") is tried twice more, after 0.5 s
+// and 1 s: a read changes nothing, and a page stuck on that error helps
+// no one. Anything else fails at once.
+async function retried(path, init) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(path, init);
+    } catch (e) {
+      if (init.method !== 'GET' || attempt >= 2 || init.signal?.aborted) throw e;
+      await new Promise(r => setTimeout(r, 500 * (attempt + 1)));
+    }
+  }
+}
+
 // api sends one request and answers its JSON body, or throws an APIError
 // with the server's detail. A 401 ends the session.
 export async function api(method, path, body) {
   const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }) };
   if (body !== undefined) init.body = JSON.stringify(body);
-  const resp = await fetch(path, init);
+  const resp = await retried(path, init);
   const text = await resp.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
