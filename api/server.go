@@ -172,7 +172,9 @@ func (s *Server) authed(h authedFunc) http.Handler {
 			return err
 		}
 		noteUser(w, u)
-		if u.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// A read-only key may read, and may log out: revoking itself takes
+		// nothing from anyone.
+		if u.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead && !(r.Method == http.MethodPost && r.URL.Path == "/api/auth/logout") {
 			return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot %s %s", echoed(r.Method), echoed(r.URL.Path))
 		}
 		ctx, stop := s.watchCredential(r.Context(), token, u)
