@@ -29,9 +29,6 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	}
 	if podman {
 		p.Ulimits, p.ScratchDirs = podmanUlimits(), podmanScratchDirs
-		// No workspaces on Podman (Info says so once it is known; a
-		// spec made before that still asks for one).
-		spec.Workspace = nil
 	}
 	if spec.Internal {
 		p.Network = InternalNetwork(r.cfg.Network)

@@ -125,13 +125,9 @@ func New(cfg Config) (*Runtime, error) {
 // through the archive API) and exec.
 func (r *Runtime) Info() warder.RuntimeInfo {
 	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true, BoundedRestarts: true, Workspaces: true, Exec: true}
-	if r.engine.seen.Load() {
-		// On Podman the archive API reads and writes a stopped
-		// container's own layer, not its volumes: a workspace's files
-		// would be lost. No warm pool either: a pool container is
-		// configured through an attach. See docs/podman.md.
-		info.Workspaces = false
-	} else {
+	if !r.engine.seen.Load() {
+		// No warm pool on Podman: a pool container is configured through
+		// an attach; see docs/podman.md.
 		info.WarmPool = r.pool != nil
 	}
 	if r.ports != nil {

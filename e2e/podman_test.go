@@ -57,12 +57,18 @@ func TestPodman(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	// Exec works on Podman; workspaces (files) do not, and say so.
-	if out, exit := runAll(t, c, a.ID, "/warder-agent", "echo", "on", "podman"); out != "on podman\n" || !strings.Contains(exit, `"exit_code":0`) {
-		t.Fatalf("exec on Podman: %q, exit %s", out, exit)
+	// Workspaces, files and exec work on Podman: a file written through
+	// the API is in /data for the agent's own commands, and back out.
+	files := "/api/agents/" + a.ID + "/files/"
+	c.MustDo("PUT", files+"notes/plan.txt", "step one", 200, nil)
+	if out, exit := runAll(t, c, a.ID, "/warder-agent", "cat", "/data/notes/plan.txt"); out != "step one" || !strings.Contains(exit, `"exit_code":0`) {
+		t.Fatalf("exec on Podman reading the workspace: %q, exit %s", out, exit)
 	}
-	if status, raw := c.Do("GET", "/api/agents/"+a.ID+"/files/", nil); status != http.StatusNotImplemented {
-		t.Fatalf("files on Podman = %d %s, want 501", status, raw)
+	if _, exit := runAll(t, c, a.ID, "/warder-agent", "write", "/data/by-agent.txt"); !strings.Contains(exit, `"exit_code":0`) {
+		t.Fatalf("the agent writing its workspace on Podman: exit %s", exit)
+	}
+	if status, raw := c.Do("GET", files+"by-agent.txt", nil); status != 200 {
+		t.Fatalf("a file the agent wrote, through the API on Podman = %d %s", status, raw)
 	}
 
 	crash := c.CreateWith("crasher", map[string]any{"env_vars": map[string]string{
