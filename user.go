@@ -120,6 +120,10 @@ type RegisterRequest struct {
 	LastName  string `json:"last_name"`
 }
 
+// MaxEmailBytes is the longest email address an account may have (RFC
+// 5321's path limit); no username or email to log in with is longer.
+const MaxEmailBytes = 254
+
 var usernameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$`)
 
 // Validate checks the request; it also trims the username and email.
@@ -129,7 +133,7 @@ func (r *RegisterRequest) Validate() error {
 	if !usernameRe.MatchString(r.Username) {
 		return Errorf(ErrInvalid, "username must be 3 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
-	if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > 254 {
+	if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > MaxEmailBytes {
 		return Errorf(ErrInvalid, "email %q is not a valid address", r.Email)
 	}
 	if len(r.Password) < 8 {

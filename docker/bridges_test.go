@@ -19,15 +19,11 @@ func TestProbeEndpoint(t *testing.T) {
 	testenv.Docker(t)
 	r := newRuntime(t, nil)
 	if !localEngine(r.cli.DaemonHost()) {
-		t.Skipf("the engine at %s is not on this machine: probes use the published port", r.cli.DaemonHost())
+		testenv.SkipOrFail(t, "WARDER_REQUIRE_DOCKER", "the engine at %s is not on this machine: probes use the published port", r.cli.DaemonHost())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	must(t, r.Setup(ctx))
-	spec := testSpec(t, r)
-	id, err := r.Create(ctx, spec)
-	must(t, err)
-	must(t, r.Start(ctx, id))
+	spec, id := startTestContainer(t, r)
 	st, err := r.Inspect(ctx, id)
 	must(t, err)
 	if !strings.HasPrefix(st.Endpoint, "127.0.0.1:") || st.HostPort == 0 {

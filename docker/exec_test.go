@@ -29,16 +29,13 @@ func TestExecPastItsContextIsKilled(t *testing.T) {
 				r = newPodmanRuntime(t, nil)
 			}
 			ctx := context.Background()
-			must(t, r.Setup(ctx))
-			id, err := r.Create(ctx, testSpec(t, r))
-			must(t, err)
-			must(t, r.Start(ctx, id))
+			_, id := startTestContainer(t, r)
 			waitHealthy(t, r, id)
 			ins, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 			must(t, err)
 			ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", ins.Container.State.Pid))
 			if err != nil {
-				t.Skipf("this test reads the container's processes from the host's /proc: %v", err)
+				testenv.SkipOrFail(t, "WARDER_REQUIRE_DOCKER", "this test reads the container's processes from the host's /proc: %v", err)
 			}
 			// sleeping: a process in the container's PID namespace runs
 			// "sleep 120" (read from the host: the engines' top differ).

@@ -150,6 +150,20 @@ func newRuntimeOn(t testing.TB, host, binary, image string, mod func(*Config)) *
 	return r
 }
 
+// startTestContainer runs Setup, then creates and starts a container of
+// testSpec (removed at cleanup, as testSpec's are).
+func startTestContainer(t *testing.T, r *Runtime) (warder.ContainerSpec, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	must(t, r.Setup(ctx))
+	spec := testSpec(t, r)
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	must(t, r.Start(ctx, id))
+	return spec, id
+}
+
 // cleanupCtx outlives the test's own contexts, as cleanup must.
 func cleanupCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), time.Minute)

@@ -227,12 +227,8 @@ func TestRemoveNetwork(t *testing.T) {
 	r := newRuntime(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	must(t, r.Setup(ctx))
-	spec := testSpec(t, r)
-	id, err := r.Create(ctx, spec)
-	must(t, err)
-	must(t, r.Start(ctx, id))
-	err = r.RemoveNetwork(ctx, r.cfg.Network)
+	spec, id := startTestContainer(t, r)
+	err := r.RemoveNetwork(ctx, r.cfg.Network)
 	if !errors.Is(err, warder.ErrConflict) || errors.Is(err, ErrEndpointCountLeak) || !strings.Contains(err.Error(), spec.Name) {
 		t.Fatalf("RemoveNetwork with %s attached = %v, want a conflict naming it", spec.Name, err)
 	}

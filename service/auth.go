@@ -28,10 +28,6 @@ var dummyHash = func() string {
 
 var errBadLogin = warder.Errorf(warder.ErrUnauthorized, "incorrect username or password")
 
-// maxLoginBytes bounds what Login takes as a username or email: longer
-// than any an account can have (an email is at most 254 bytes).
-const maxLoginBytes = 254
-
 // Login checks credentials and issues a new token.
 func (s *Service) Login(ctx context.Context, login, password, from string) (*warder.Session, error) {
 	login = strings.TrimSpace(login)
@@ -40,7 +36,7 @@ func (s *Service) Login(ctx context.Context, login, password, from string) (*war
 	}
 	// No account has such a name (registration checks them), and the
 	// throttle's key and the lookup must not reach the store with it.
-	if len(login) > maxLoginBytes || !utf8.ValidString(login) || strings.IndexByte(login, 0) >= 0 {
+	if len(login) > warder.MaxEmailBytes || !utf8.ValidString(login) || strings.IndexByte(login, 0) >= 0 {
 		return nil, errBadLogin
 	}
 	account, address := accountKey(login), addressKey(from)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -32,10 +33,20 @@ func Docker(tb testing.TB) {
 	if err == nil {
 		return
 	}
-	if os.Getenv("WARDER_REQUIRE_DOCKER") == "1" {
-		tb.Fatalf("Docker is required (WARDER_REQUIRE_DOCKER=1) but unreachable: %v", err)
+	SkipOrFail(tb, "WARDER_REQUIRE_DOCKER", "Docker is unreachable: %v", err)
+}
+
+// SkipOrFail skips tb, saying why, unless the variable require is "1"
+// (as .ci/run sets it): then it fails tb, so a test CI means to run never
+// skips unnoticed. For any condition a test needs of its service (an
+// engine on this machine, say), not only the service answering.
+func SkipOrFail(tb testing.TB, require, format string, args ...any) {
+	tb.Helper()
+	why := fmt.Sprintf(format, args...)
+	if os.Getenv(require) == "1" {
+		tb.Fatalf("%s (%s=1 requires it)", why, require)
 	}
-	tb.Skipf("Docker is unreachable (set WARDER_REQUIRE_DOCKER=1 to fail instead): %v", err)
+	tb.Skipf("%s (set %s=1 to fail instead)", why, require)
 }
 
 func pingDocker() error {
