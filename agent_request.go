@@ -33,7 +33,7 @@ func (r *AgentCreate) Validate(defaultImage string) error {
 	if r.Type == "" {
 		r.Type = DefaultAgentType
 	}
-	if err := validText("type", r.Type, 50); err != nil {
+	if err := validLabel("type", r.Type, 50); err != nil {
 		return err
 	}
 	if r.Config == nil {
@@ -143,7 +143,7 @@ func (u *AgentUpdate) Apply(a *Agent, defaultImage string) error {
 		if *u.Type == "" {
 			return Errorf(ErrInvalid, "type must not be empty")
 		}
-		if err := validText("type", *u.Type, 50); err != nil {
+		if err := validLabel("type", *u.Type, 50); err != nil {
 			return err
 		}
 		a.Type = *u.Type
@@ -197,7 +197,7 @@ func validName(name string) (string, error) {
 	if name == "" {
 		return "", Errorf(ErrInvalid, "name is required")
 	}
-	if err := validText("name", name, 100); err != nil {
+	if err := validLabel("name", name, 100); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -222,4 +222,32 @@ func validText(field, s string, max int) error {
 		return Errorf(ErrInvalid, "%s contains control characters", field)
 	}
 	return nil
+}
+
+// validLabel is validText for a one-line label that other people and the
+// command line show: an agent's name or type, an API key's name, a
+// person's name. Beyond validText it refuses tabs and line breaks, and
+// every invisible character that changes how the text around it looks:
+// Unicode's format characters (category Cf: the bidi controls U+061C,
+// U+200E, U+200F, U+202A to U+202E and U+2066 to U+2069, the zero-width
+// U+200B to U+200D, U+2060 and U+FEFF, soft hyphens, tags) and the line
+// and paragraph separators U+2028 and U+2029. So a name cannot pose as
+// another (reversed or with an invisible character in it) or break a
+// line of a table. ZWJ and ZWNJ, which some scripts and emoji sequences
+// use, are refused with the rest: a label need not hold them.
+func validLabel(field, s string, max int) error {
+	if err := validText(field, s, max); err != nil {
+		return err
+	}
+	if i := strings.IndexFunc(s, invisible); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return Errorf(ErrInvalid, "%s contains the invisible or control character %U; names may hold neither control characters nor format characters such as bidi controls and zero-width spaces", field, r)
+	}
+	return nil
+}
+
+// invisible reports whether r is a control character (C0, DEL, C1), a
+// format character (Cf) or a line or paragraph separator.
+func invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }

@@ -62,7 +62,7 @@ func (r *APIKeyCreate) Validate() error {
 	if r.Name == "" {
 		return Errorf(ErrInvalid, "name is required")
 	}
-	if err := validText("name", r.Name, 100); err != nil {
+	if err := validLabel("name", r.Name, 100); err != nil {
 		return err
 	}
 	if r.ExpiresInDays < 0 || r.ExpiresInDays > 3650 {

@@ -136,6 +136,9 @@ func (r *RegisterRequest) Validate() error {
 	if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > MaxEmailBytes {
 		return Errorf(ErrInvalid, "email %q is not a valid address", r.Email)
 	}
+	if err := validLabel("email", r.Email, MaxEmailBytes); err != nil {
+		return err
+	}
 	if len(r.Password) < 8 {
 		return Errorf(ErrInvalid, "password must be at least 8 characters")
 	}
@@ -143,10 +146,10 @@ func (r *RegisterRequest) Validate() error {
 		return Errorf(ErrInvalid, "password must be at most 72 bytes")
 	}
 	r.FirstName, r.LastName = strings.TrimSpace(r.FirstName), strings.TrimSpace(r.LastName)
-	if err := validText("first_name", r.FirstName, 100); err != nil {
+	if err := validLabel("first_name", r.FirstName, 100); err != nil {
 		return err
 	}
-	return validText("last_name", r.LastName, 100)
+	return validLabel("last_name", r.LastName, 100)
 }
 
 // AdminService is what only admins may do.

@@ -67,7 +67,7 @@ func (c *CLI) keys(ctx context.Context, args []string) error {
 		if *asJSON {
 			return c.printJSON(k)
 		}
-		fmt.Fprintln(c.Stdout, k.Key)
+		fmt.Fprintln(c.Stdout, escape(k.Key))
 		fmt.Fprintln(c.Stderr, "This is the only time the key is shown; use it as WARDER_TOKEN or a bearer token.")
 		return nil
 	case "rm", "delete", "revoke":
@@ -83,7 +83,7 @@ func (c *CLI) keys(ctx context.Context, args []string) error {
 			if err := cl.DeleteKey(ctx, id); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.Stdout, id)
+			fmt.Fprintln(c.Stdout, escape(id))
 		}
 		return nil
 	}
@@ -154,7 +154,7 @@ func (c *CLI) users(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(c.Stdout, u.ID)
+		fmt.Fprintln(c.Stdout, escape(u.ID))
 		return nil
 	case "disable", "enable":
 		fs := c.flags("users "+sub, "users "+sub+" USER...")
@@ -178,7 +178,7 @@ func (c *CLI) users(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(c.Stdout, u.Username)
+			fmt.Fprintln(c.Stdout, escape(u.Username))
 		}
 		return nil
 	case "limits":

@@ -118,7 +118,7 @@ func (c *CLI) agentsList(ctx context.Context, args []string) error {
 			err = c.printJSON(list)
 		case *quiet:
 			for _, a := range list {
-				fmt.Fprintln(c.Stdout, a.ID)
+				fmt.Fprintln(c.Stdout, escape(a.ID))
 			}
 		default:
 			if *watch && c.Terminal() {
@@ -127,7 +127,7 @@ func (c *CLI) agentsList(ctx context.Context, args []string) error {
 			c.agentTable(list)
 		}
 		if err == nil && page.Next != "" {
-			fmt.Fprintf(c.Stderr, "more agents: add --cursor %s\n", page.Next)
+			fmt.Fprintf(c.Stderr, "more agents: add --cursor %s\n", escape(page.Next))
 		}
 		return err
 	}
@@ -259,7 +259,7 @@ func (c *CLI) agentsCreate(ctx context.Context, args []string) error {
 	if *asJSON {
 		return c.printJSON(a)
 	}
-	fmt.Fprintln(c.Stdout, a.ID)
+	fmt.Fprintln(c.Stdout, escape(a.ID))
 	return nil
 }
 
@@ -344,7 +344,7 @@ func (c *CLI) agentsLifecycle(ctx context.Context, verb string, args []string) e
 	for _, ref := range pos {
 		err := c.lifecycleOne(ctx, cl, list, verb, ref)
 		if err == nil {
-			fmt.Fprintln(c.Stdout, ref)
+			fmt.Fprintln(c.Stdout, escape(ref))
 			continue
 		}
 		if first == nil {
@@ -352,7 +352,7 @@ func (c *CLI) agentsLifecycle(ctx context.Context, verb string, args []string) e
 		}
 		if len(pos) > 1 {
 			_, line := c.explain(err)
-			fmt.Fprintf(c.Stderr, "warder: %s: %s\n", ref, line)
+			fmt.Fprintf(c.Stderr, "warder: %s: %s\n", escape(ref), escape(line))
 		}
 	}
 	if first != nil && len(pos) > 1 {

@@ -39,7 +39,7 @@ func (c *CLI) agentsChat(ctx context.Context, args []string) error {
 	}
 	interactive := isTerminal(c.Stdin) && c.Terminal()
 	if interactive {
-		fmt.Fprintf(c.Stdout, "Chatting with %s; an empty line or Ctrl-D ends it.\n", a.Name)
+		fmt.Fprintf(c.Stdout, "Chatting with %s; an empty line or Ctrl-D ends it.\n", escape(a.Name))
 	}
 	in := bufio.NewReader(c.Stdin)
 	id := *conv
@@ -75,7 +75,9 @@ func (c *CLI) say(ctx context.Context, cl *client.Client, a *warder.Agent, msg, 
 		return r.ConversationID, c.printJSON(r)
 	}
 	r, err := cl.ChatStream(ctx, a.ID, req, func(piece string) error {
-		_, err := io.WriteString(c.Stdout, piece)
+		// A model's answer is text from outside (a prompt can ask for
+		// escape sequences): its own lines and tabs, the rest escaped.
+		_, err := io.WriteString(c.Stdout, escapeText(piece))
 		return err
 	})
 	if err != nil {

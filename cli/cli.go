@@ -83,14 +83,14 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
                 [--network egress|internal] [--port N] [-f agent.json] [--start]
   agents inspect AGENT...        the agents as JSON
   agents start|stop|restart|rm AGENT...
-  agents logs [-f] [--tail N] [--since 10m] [-t] AGENT
+  agents logs [-f] [--tail N] [--since 10m] [-t] [--raw] AGENT
   agents stats [--no-stream] [--json] [AGENT...]
   agents events [--json]         status changes as they happen
   agents chat AGENT [MESSAGE]    one message, or a conversation read from stdin
   ps                             agents ls
   cp SRC DEST                    copy files to or from an agent's workspace (/data): one side is AGENT:PATH;
                                  a directory goes by its name, - is a tar on stdin or stdout
-  exec [-i] [-e K=V]... [--timeout 30s] AGENT [--] CMD [ARG...]
+  exec [-i] [-e K=V]... [--timeout 30s] [--raw] AGENT [--] CMD [ARG...]
                                  run a command in a running agent; its exit code is ours (124: timed out).
                                  The default image has built-ins: /warder-agent ls|cat|env|echo|mkdir|rm|du|write|sleep|tick
   keys ls | create NAME [--read-only] [--expires-days N] | rm ID
@@ -99,6 +99,8 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   audit [--user U] [--agent A] [--since T] [--limit N]   (admins)
 
 AGENT is an id, a unique id prefix, or a name. Add --json for JSON where it applies.
+What the server sends is shown with control, bidi and zero-width characters escaped (\x1b, \u202e);
+an agent's logs and exec output too when they go to a terminal, unless --raw.
 Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable, 4 not signed in,
 5 forbidden, 6 not found, 7 conflict.
 
@@ -122,14 +124,14 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	var ec *exitCode
 	if errors.As(err, &ec) {
 		if ec.msg != "" {
-			fmt.Fprintln(c.Stderr, "warder: "+ec.msg)
+			fmt.Fprintln(c.Stderr, "warder: "+escape(ec.msg))
 		}
 		return ec.code
 	}
 	code, line := c.explain(err)
 	var p *partial
 	if !errors.As(err, &p) { // a partial failure was reported agent by agent
-		fmt.Fprintln(c.Stderr, "warder: "+line)
+		fmt.Fprintln(c.Stderr, "warder: "+escape(line))
 	}
 	return code
 }
@@ -213,7 +215,8 @@ func (c *CLI) agents(ctx context.Context, sub string, args []string) error {
 	return usagef("unknown agents subcommand %q: ls, create, inspect, start, stop, restart, rm, logs, stats, events or chat", sub)
 }
 
-// explain turns err into an exit code and one line naming what to do.
+// explain turns err into an exit code and one line naming what to do;
+// the line may hold what the server said, raw: escape it to print it.
 func (c *CLI) explain(err error) (int, string) {
 	var p *partial
 	if errors.As(err, &p) {

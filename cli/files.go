@@ -79,7 +79,7 @@ func (c *CLI) upload(ctx context.Context, agentID, src, dst string) error {
 	if src == "-" {
 		w, err := cl.WriteTar(ctx, agentID, dst, c.Stdin)
 		if err == nil {
-			fmt.Fprintf(c.Stdout, "%d files, %d bytes into /data/%s\n", w.Files, w.Bytes, w.Path)
+			fmt.Fprintf(c.Stdout, "%d files, %d bytes into /data/%s\n", w.Files, w.Bytes, escape(w.Path))
 		}
 		return err
 	}
@@ -98,7 +98,7 @@ func (c *CLI) upload(ctx context.Context, agentID, src, dst string) error {
 		defer f.Close()
 		w, err := cl.WriteFile(ctx, agentID, dst, f)
 		if err == nil {
-			fmt.Fprintf(c.Stdout, "%d bytes to /data/%s\n", w.Bytes, w.Path)
+			fmt.Fprintf(c.Stdout, "%d bytes to /data/%s\n", w.Bytes, escape(w.Path))
 		}
 		return err
 	}
@@ -107,7 +107,7 @@ func (c *CLI) upload(ctx context.Context, agentID, src, dst string) error {
 	w, err := cl.WriteTar(ctx, agentID, dst, pr)
 	pr.Close()
 	if err == nil {
-		fmt.Fprintf(c.Stdout, "%d files, %d bytes into /data/%s\n", w.Files, w.Bytes, w.Path)
+		fmt.Fprintf(c.Stdout, "%d files, %d bytes into /data/%s\n", w.Files, w.Bytes, escape(w.Path))
 	}
 	return err
 }
@@ -134,7 +134,7 @@ func tarDir(w io.Writer, dir string, warn io.Writer) error {
 		case d.IsDir():
 			return tw.WriteHeader(&tar.Header{Name: name + "/", Typeflag: tar.TypeDir, Mode: int64(info.Mode().Perm()), ModTime: info.ModTime()})
 		case !info.Mode().IsRegular():
-			fmt.Fprintf(warn, "warder: skipping %s: not a regular file\n", p)
+			fmt.Fprintf(warn, "warder: skipping %s: not a regular file\n", escape(p))
 			return nil
 		}
 		f, err := os.Open(p)
@@ -165,6 +165,9 @@ func (c *CLI) download(ctx context.Context, agentID, src, dst string) error {
 	}
 	defer rc.Close()
 	if dst == "-" {
+		if c.Terminal() {
+			return usagef("cp AGENT:PATH - writes a tar, which a terminal would take for commands; redirect it: warder cp AGENT:PATH - > files.tar")
+		}
 		_, err := io.Copy(c.Stdout, rc)
 		return err
 	}
@@ -227,8 +230,9 @@ func untar(r io.Reader, dst string) error {
 //
 //	warder exec [-i] [-e KEY=VAL]... [--timeout 30s] AGENT [--] CMD [ARG...]
 func (c *CLI) exec(ctx context.Context, args []string) error {
-	fs := c.flags("exec", "exec [-i] [-e KEY=VAL]... [--timeout 30s] AGENT [--] CMD [ARG...]")
+	fs := c.flags("exec", "exec [-i] [-e KEY=VAL]... [--timeout 30s] [--raw] AGENT [--] CMD [ARG...]")
 	stdin := fs.Bool("i", false, "send standard input to the command (at most 512 KiB)")
+	raw := fs.Bool("raw", false, "write the command's output as it is, escape sequences and all, even to a terminal")
 	timeout := fs.String("timeout", "", "kill the command after this long (default 1m, at most 1h)")
 	var envs multi
 	fs.Var(&envs, "e", "an environment variable KEY=VAL for the command (repeatable)")
@@ -280,7 +284,7 @@ func (c *CLI) exec(ctx context.Context, args []string) error {
 		if stream == warder.StreamStderr {
 			w = c.Stderr
 		}
-		_, err := io.WriteString(w, data)
+		_, err := io.WriteString(w, c.outputFor(stream == warder.StreamStderr, *raw)(data))
 		return err
 	})
 	switch {

@@ -15,13 +15,14 @@ import (
 )
 
 func (c *CLI) agentsLogs(ctx context.Context, args []string) error {
-	fs := c.flags("agents logs", "agents logs [-f] [--tail N] [--since T] [-t] AGENT")
+	fs := c.flags("agents logs", "agents logs [-f] [--tail N] [--since T] [-t] [--raw] AGENT")
 	follow := fs.Bool("f", false, "follow: print new lines as they are written, until the agent stops")
 	fs.BoolVar(follow, "follow", false, "same as -f")
 	tail := fs.String("tail", "100", `lines from the end, or "all"`)
 	since := fs.String("since", "", "only lines since: RFC 3339, Unix seconds, or a duration such as 10m")
 	stamps := fs.Bool("t", false, "show each line's time")
 	fs.BoolVar(stamps, "timestamps", false, "same as -t")
+	raw := fs.Bool("raw", false, "write the output as the agent wrote it, escape sequences and all, even to a terminal")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -53,11 +54,12 @@ func (c *CLI) agentsLogs(ctx context.Context, args []string) error {
 		if l.Stream == warder.StreamStderr {
 			w = c.Stderr
 		}
+		text := c.outputFor(l.Stream == warder.StreamStderr, *raw)(l.Text)
 		if *stamps && !l.Time.IsZero() {
-			_, err := fmt.Fprintln(w, l.Time.Format(time.RFC3339Nano)+" "+l.Text)
+			_, err := fmt.Fprintln(w, l.Time.Format(time.RFC3339Nano)+" "+text)
 			return err
 		}
-		_, err := fmt.Fprintln(w, l.Text)
+		_, err := fmt.Fprintln(w, text)
 		return err
 	})
 	if errors.Is(err, context.Canceled) && *follow {
@@ -271,14 +273,14 @@ func (c *CLI) agentsEvents(ctx context.Context, args []string) error {
 		if e.Reason != "" {
 			line += ": " + strings.TrimSpace(e.Reason)
 		}
-		_, err := fmt.Fprintln(c.Stdout, line)
+		_, err := fmt.Fprintln(c.Stdout, escape(line))
 		return err
 	})
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	if err == nil && reason != "" {
-		fmt.Fprintln(c.Stderr, "warder: the server ended the stream: "+reason)
+		fmt.Fprintln(c.Stderr, "warder: the server ended the stream: "+escape(reason))
 		return errors.New(reason)
 	}
 	return err

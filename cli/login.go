@@ -62,7 +62,7 @@ func (c *CLI) login(ctx context.Context, args []string) error {
 		return fmt.Errorf("signed in, but could not save the token: %w", err)
 	}
 	p, _ := c.configPath()
-	fmt.Fprintf(c.Stdout, "Signed in to %s as %s (%s); the token is in %s\n", url, me.Username, me.Role, p)
+	fmt.Fprintf(c.Stdout, "Signed in to %s as %s (%s); the token is in %s\n", escape(url), escape(me.Username), escape(string(me.Role)), escape(p))
 	return nil
 }
 
@@ -97,7 +97,7 @@ func (c *CLI) logout(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	fmt.Fprintln(c.Stdout, "Signed out of "+url)
+	fmt.Fprintln(c.Stdout, "Signed out of "+escape(url))
 	return nil
 }
 
@@ -119,6 +119,6 @@ func (c *CLI) whoami(ctx context.Context, args []string) error {
 	if *asJSON {
 		return c.printJSON(me)
 	}
-	fmt.Fprintf(c.Stdout, "%s (%s) on %s\n", me.Username, me.Role, c.serverURL())
+	fmt.Fprintf(c.Stdout, "%s (%s) on %s\n", escape(me.Username), escape(string(me.Role)), escape(c.serverURL()))
 	return nil
 }

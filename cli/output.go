@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,18 +10,25 @@ import (
 	"time"
 )
 
-// printJSON writes v as indented JSON.
+// printJSON writes v as indented JSON, with what a terminal would obey
+// or hide escaped (escapeJSON).
 func (c *CLI) printJSON(v any) error {
-	enc := json.NewEncoder(c.Stdout)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := c.Stdout.Write(escapeJSON(b.Bytes()))
+	return err
 }
 
-// table writes rows under a header, in aligned columns.
+// table writes rows under a header, in aligned columns; every cell is
+// escaped, so none can break the table or reach the terminal raw.
 func table(w io.Writer, header []string, rows [][]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, r := range rows {
+	for _, r := range escapeRows(rows) {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	tw.Flush()
@@ -66,10 +74,10 @@ func orDash(s string) string {
 	return s
 }
 
-// pairs writes label and value lines, aligned.
+// pairs writes label and value lines, aligned; every value is escaped.
 func pairs(w io.Writer, rows [][]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	for _, r := range rows {
+	for _, r := range escapeRows(rows) {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	tw.Flush()

@@ -105,7 +105,7 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := readAll(resp, http.MethodGet, "/metrics")
 	return string(b), err
 }
 
@@ -116,7 +116,7 @@ func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
+	return readAll(resp, http.MethodGet, "/api/openapi.json")
 }
 
 // Proxy sends a request to the agent's own port through Warder

@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -39,8 +37,8 @@ func (c *Client) ListAgents(ctx context.Context, q warder.AgentQuery) (*warder.A
 	}
 	defer resp.Body.Close()
 	page := &warder.AgentPage{Next: resp.Header.Get("X-Next-Cursor")}
-	if err := json.NewDecoder(resp.Body).Decode(&page.Agents); err != nil {
-		return nil, fmt.Errorf("warder client: GET /api/agents: decode the answer: %w", err)
+	if err := decode(resp, http.MethodGet, "/api/agents", &page.Agents); err != nil {
+		return nil, err
 	}
 	return page, nil
 }

@@ -7,6 +7,8 @@
 //	agents, err := c.Agents(ctx)
 //
 // Every error the server answers is a *Error with its status and detail.
+// An answer is read up to MaxAnswerBytes (a stream's event up to 8 MiB):
+// past that the call fails with ErrAnswerTooLarge.
 package client
 
 import (
@@ -94,6 +96,51 @@ func StatusOf(err error) int {
 
 // maxErrorBody bounds what is read of an error answer.
 const maxErrorBody = 64 << 10
+
+// MaxAnswerBytes bounds what the client reads of an answer that is not a
+// stream (a JSON document, the metrics page, the OpenAPI document):
+// Warder's largest, a list of thousands of agents, is a few MiB, and a
+// server (or whatever answers in its place) that sends more must not
+// take the caller's memory. Past it a call fails with ErrAnswerTooLarge.
+// Streams (logs, stats, events, chat, exec, file downloads) are not
+// bounded as a whole: they are handed on piece by piece, each event at
+// most 8 MiB.
+const MaxAnswerBytes = 64 << 20
+
+// ErrAnswerTooLarge is the error (wrapped) of a call whose answer went
+// past MaxAnswerBytes, or of a stream event past its bound.
+var ErrAnswerTooLarge = errors.New("the answer is larger than a Warder server sends")
+
+// capped reads at most n bytes of r, then fails with ErrAnswerTooLarge
+// rather than ending as if the answer were complete.
+type capped struct {
+	r io.Reader
+	n int64 // bytes still allowed
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		// One byte more tells an answer of exactly the bound from a
+		// longer one.
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%w (over %d MiB)", ErrAnswerTooLarge, MaxAnswerBytes>>20)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
+}
+
+// bounded is resp's body as a call reads it: at most MaxAnswerBytes.
+func bounded(resp *http.Response) io.Reader {
+	return &capped{r: resp.Body, n: MaxAnswerBytes}
+}
 
 // request is one call: method, path (with its query) and a body.
 type request struct {
@@ -184,14 +231,37 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
+	return decode(resp, r.method, r.path, out)
+}
+
+// decode reads resp's JSON body into out (nil: the body is read and
+// discarded), at most MaxAnswerBytes of it. The body is read whole
+// before it is decoded, as a json.Decoder would buffer it too, but into
+// a buffer that grows more gently than the Decoder's doubling one.
+func decode(resp *http.Response, method, path string, out any) error {
 	if out == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
+		if _, err := io.Copy(io.Discard, bounded(resp)); err != nil {
+			return fmt.Errorf("warder client: %s %s: %w", method, path, err)
+		}
+		return nil
+	}
+	b, err := readAll(resp, method, path)
+	if err != nil {
 		return err
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("warder client: %s %s: decode the answer: %w", r.method, r.path, err)
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("warder client: %s %s: decode the answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// readAll reads resp's body whole, at most MaxAnswerBytes of it.
+func readAll(resp *http.Response, method, path string) ([]byte, error) {
+	b, err := io.ReadAll(bounded(resp))
+	if err != nil {
+		return nil, fmt.Errorf("warder client: %s %s: %w", method, path, err)
+	}
+	return b, nil
 }
 
 // get is call for a GET.

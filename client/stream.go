@@ -14,8 +14,8 @@ import (
 	"github.com/warder/warder"
 )
 
-// maxEventBytes bounds one event: the server sends at most a 64 KiB log
-// line or a 4 MiB chat answer in one.
+// maxEventBytes bounds one event, all its data lines together: the
+// server sends at most a 64 KiB log line or a 4 MiB chat answer in one.
 const maxEventBytes = 8 << 20
 
 // event is one Server-Sent Event: its name ("" for the default) and data.
@@ -71,6 +71,9 @@ func (c *Client) stream(ctx context.Context, r request, fn func(event) error) (s
 			ev.name = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
 		case strings.HasPrefix(line, "data:"):
 			data := strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
+			if len(ev.data)+1+len(data) > maxEventBytes { // many data lines make one event
+				return "", fmt.Errorf("warder client: %s %s: stream: %w (an event over %d MiB)", r.method, r.path, ErrAnswerTooLarge, maxEventBytes>>20)
+			}
 			if ev.data != nil {
 				ev.data = append(ev.data, '\n')
 			}
@@ -80,7 +83,9 @@ func (c *Client) stream(ctx context.Context, r request, fn func(event) error) (s
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return "", fmt.Errorf("warder client: %s %s: stream: %w (a line over %d MiB)", r.method, r.path, ErrAnswerTooLarge, maxEventBytes>>20)
+	} else if err != nil {
 		return "", fmt.Errorf("warder client: %s %s: stream: %w", r.method, r.path, err)
 	}
 	return "", nil
