@@ -200,11 +200,14 @@ func (c *collect) out(stream string, p []byte) error {
 // Exec runs spec in the agent's container, as the agent's own user and
 // with its restrictions (an exec adds no privilege on Kubernetes). The
 // exec API has no environment and no way to kill what it started, so in
-// the default image (which has /warder-agent) the command is wrapped in
-// `warder-agent with-env`, which adds spec.Env and a marker, and a
-// timeout runs `warder-agent kill-exec` in the same container. In other
-// images spec.Env is refused and a timeout ends the stream but not the
-// process (docs/kubernetes.md).
+// the default image (which has /warder-agent) the command runs under
+// `warder-agent with-env MARKER`, which adds spec.Env and is a child
+// subreaper: everything the command starts, however it forks, re-execs
+// or changes its environment, stays below it (see builtinWithEnv), and
+// is killed when the command exits. When ctx ends first, or the stream
+// fails, `warder-agent kill-exec -tree MARKER` kills that whole tree,
+// and Exec returns only once it has. In other images spec.Env is refused
+// and a timeout ends the stream but not the process (docs/kubernetes.md).
 func (r *Runtime) Exec(ctx context.Context, id string, spec warder.ExecSpec, out func(stream string, p []byte) error) (int, error) {
 	rec, err := r.record(ctx, id)
 	if err != nil {
@@ -229,14 +232,14 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec warder.ExecSpec, out
 	switch {
 	case r.cfg.HelperImage != "" && ws.Image == r.cfg.HelperImage:
 		marker = randomHex(12)
-		cmd = append([]string{agentBinary, "with-env", marker}, envPairs(spec.Env)...)
-		cmd = append(append(cmd, "--"), spec.Cmd...)
+		cmd = wrapExec(marker, spec)
 	case len(spec.Env) > 0:
 		return 0, warder.Errorf(warder.ErrInvalid, "env on exec needs the default agent image on Kubernetes, whose exec API has no environment; pass the values as arguments")
 	}
 	code, err := r.execIn(ctx, p.Metadata.Name, containerName, cmd, spec.Stdin, out)
-	if err != nil && marker != "" && (ctx.Err() != nil || errors.As(err, new(fnError))) {
-		r.killExec(p.Metadata.Name, marker)
+	if err != nil && marker != "" {
+		// Timed out, abandoned, or the stream broke: the command may run on.
+		err = errors.Join(err, r.killExec(p.Metadata.Name, marker))
 	}
 	var fe fnError
 	if errors.As(err, &fe) {
@@ -245,18 +248,30 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec warder.ExecSpec, out
 	return code, err
 }
 
-// killExec kills the processes of the exec marked marker, in the same
-// container and as the same user, on a context of its own: the caller's
-// has ended.
-func (r *Runtime) killExec(podName, marker string) {
+// wrapExec is spec's command under with-env, which adds spec.Env and
+// keeps every process of the exec below it, named by marker.
+func wrapExec(marker string, spec warder.ExecSpec) []string {
+	cmd := append([]string{agentBinary, "with-env", marker}, envPairs(spec.Env)...)
+	return append(append(cmd, "--"), spec.Cmd...)
+}
+
+// killExec kills the processes of the exec marked marker (the with-env
+// wrapper's tree), in the same container and as the same user, on a
+// context of its own: the caller's may have ended.
+func (r *Runtime) killExec(podName, marker string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var c collect
 	c.stdout = io.Discard
-	code, err := r.execIn(ctx, podName, containerName, []string{agentBinary, "kill-exec", marker}, nil, c.out)
-	if err != nil || code != 0 {
-		r.log.Error("killing a timed-out exec", "pod", podName, "err", err, "exit", code, "output", c.stderr.String())
+	code, err := r.execIn(ctx, podName, containerName, []string{agentBinary, "kill-exec", "-tree", marker}, nil, c.out)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("kill-exec exited %d: %s", code, c.stderr.String())
 	}
+	if err != nil {
+		r.log.Error("killing the processes of an exec", "pod", podName, "err", err)
+		return warder.Errorf(warder.ErrUnavailable, "the command's processes could not all be killed: %v", err)
+	}
+	return nil
 }
 
 // envPairs is env as sorted KEY=VALUE arguments.

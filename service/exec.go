@@ -55,7 +55,10 @@ func (e *execSlots) take(agentID, userID string, perAgent, perUser int) (release
 // read-only keys and for a disabled owner; the bounds on concurrent
 // commands are the owner's. Each command is in the audit log with its
 // command line and how it ended. A command still running at its timeout
-// is killed (TimedOut); one whose caller leaves is killed too.
+// is killed (TimedOut); one whose caller leaves is killed too; and what a
+// command leaves running when it exits is killed with it. The runtime's
+// Exec returns only once none of the command's processes is left, so the
+// command's slot, held until then, counts what is still alive.
 func (s *Service) Exec(ctx context.Context, caller *warder.User, id string, req warder.ExecRequest, ready func(), out func(stream string, p []byte) error) (warder.ExecResult, error) {
 	er, err := s.execs()
 	if err != nil {
@@ -102,7 +105,10 @@ func (s *Service) Exec(ctx context.Context, caller *warder.User, id string, req 
 	ready()
 	code, err := er.Exec(run, a.ContainerID, spec, out)
 	res := warder.ExecResult{ExitCode: code, DurationMS: time.Since(start).Milliseconds()}
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+	// Timed out, and its processes killed: a kill that failed (the
+	// runtime's ErrUnavailable) stays an error, for the caller and the
+	// audit.
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !errors.Is(err, warder.ErrUnavailable) {
 		res.TimedOut, res.ExitCode, err = true, 137, nil
 	}
 	s.auditExec(ctx, caller, a, req.Cmd, res, err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -272,43 +271,5 @@ func builtinWrite(args []string, in io.Reader, _, errw io.Writer) int {
 		fmt.Fprintln(errw, "write:", err)
 		return 1
 	}
-	return 0
-}
-
-// kill-exec MARKER: SIGKILL every process whose environment holds
-// WARDER_EXEC_ID=MARKER: a command Warder ran with exec, and whatever it
-// started, which inherits the variable. Warder runs it in the agent's
-// process namespace when an exec times out. It repeats until none is
-// left (a process may fork meanwhile), for at most a few seconds.
-func builtinKillExec(args []string, _ io.Reader, out, errw io.Writer) int {
-	if len(args) != 1 || args[0] == "" {
-		fmt.Fprintln(errw, "usage: kill-exec MARKER")
-		return 2
-	}
-	mark := []byte("WARDER_EXEC_ID=" + args[0] + "\x00")
-	killed := 0
-	for round := 0; round < 50; round++ {
-		found := 0
-		dirs, _ := os.ReadDir("/proc")
-		for _, d := range dirs {
-			pid, err := strconv.Atoi(d.Name())
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			env, err := os.ReadFile("/proc/" + d.Name() + "/environ")
-			if err != nil || !bytes.Contains(append([]byte{0}, env...), append([]byte{0}, mark...)) {
-				continue
-			}
-			found++
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
-				killed++
-			}
-		}
-		if found == 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	fmt.Fprintln(out, killed)
 	return 0
 }
