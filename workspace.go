@@ -117,12 +117,16 @@ type DeleteOptions struct {
 	KeepWorkspace bool
 }
 
+// MaxNameBytes is the longest name of one file or directory in a
+// workspace (Linux filesystems' NAME_MAX).
+const MaxNameBytes = 255
+
 // CleanPath checks a path a caller gives for a file in a workspace and
 // returns it cleaned and relative to the workspace root ("" is the root
 // itself). It refuses absolute paths, any ".." element, NUL bytes,
-// backslashes and paths over 4096 bytes: a path names something inside
-// the workspace or nothing. Symlinks are the runtime's to refuse (see
-// FileRuntime).
+// backslashes, paths over 4096 bytes and names (path elements) over
+// MaxNameBytes: a path names something inside the workspace or nothing.
+// Symlinks are the runtime's to refuse (see FileRuntime).
 func CleanPath(p string) (string, error) {
 	if len(p) > 4096 {
 		return "", Errorf(ErrInvalid, "path is longer than 4096 bytes")
@@ -136,6 +140,9 @@ func CleanPath(p string) (string, error) {
 	for _, el := range strings.Split(p, "/") {
 		if el == ".." {
 			return "", Errorf(ErrInvalid, "path %q must not contain \"..\": it would leave the workspace", clipPath(p))
+		}
+		if len(el) > MaxNameBytes {
+			return "", Errorf(ErrInvalid, "path %q has a name longer than %d bytes, more than a filesystem allows", clipPath(p), MaxNameBytes)
 		}
 	}
 	c := path.Clean("/" + p)[1:]
@@ -245,7 +252,9 @@ type WorkspaceRuntime interface {
 // (Info().Workspaces). It works whether the workload runs or not.
 // Paths are relative to the workspace root and already cleaned by
 // CleanPath; a runtime refuses (ErrInvalid) a path any element of which
-// is a symlink, so nothing outside the workspace is reached.
+// is a symlink, at any depth, including one the workload makes while the
+// call runs: a link is never followed, so nothing outside the workspace
+// is reached, and everything a call makes belongs to the workload's user.
 type FileRuntime interface {
 	// StatFile describes the entry at path; absent is ErrNotFound.
 	StatFile(ctx context.Context, id, path string) (FileInfo, error)
@@ -257,7 +266,9 @@ type FileRuntime interface {
 	ReadTar(ctx context.Context, id, path string) (io.ReadCloser, error)
 	// WriteTar extracts tr into directory dir (made if missing), owned by
 	// the workload's user. The caller has checked every entry (no links,
-	// no escaping names).
+	// no escaping names). If it fails, or ctx ends, what it made at the
+	// top (dir, or the top-level names that were not there) is removed
+	// before it returns, at a cost that does not grow with the names.
 	WriteTar(ctx context.Context, id, dir string, tr io.Reader) error
 	// RemoveFile deletes path and, for a directory, everything under it;
 	// absent is success.

@@ -79,6 +79,8 @@ type Runtime struct {
 
 	bridges sync.Map // network name -> true: this host is on its bridge (bridges.go)
 
+	fsHelpers fsHelpers // the files helpers this process started (fshelper.go)
+
 	engine     engineKind // Docker or Podman, once known
 	warnShared sync.Once  // Setup's warning that Podman cannot isolate agents
 }

@@ -150,6 +150,10 @@ func (r *Runtime) RemoveWorkspace(ctx context.Context, name string) error {
 
 // removeVolume deletes one volume; gone is success, in use a conflict.
 func (r *Runtime) removeVolume(ctx context.Context, name string) error {
+	// The files helpers on the volume (fshelper.go) hold it: they go first.
+	if err := r.removeFilesHelpers(ctx, name); err != nil {
+		return err
+	}
 	_, err := r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 	switch {
 	case err == nil, cerrdefs.IsNotFound(err):

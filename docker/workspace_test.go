@@ -129,28 +129,191 @@ func TestWorkspaceFiles(t *testing.T) {
 	}
 }
 
-// TestWorkspaceSymlinkRefused: a link the agent made inside its
-// workspace, to the container's root, is not followed by any file call.
+// TestWorkspaceSymlinkRefused: links the agent makes in its workspace,
+// at the top and below it, to its container's root, are followed by no
+// file call, and an upload through one writes nothing anywhere (issue
+// 26: `docs/l/x` with docs/l -> /etc wrote /etc/x in the agent's root).
 func TestWorkspaceSymlinkRefused(t *testing.T) {
 	r, spec := wsRuntime(t)
 	ctx := context.Background()
 	id, err := r.Create(ctx, spec)
 	must(t, err)
+	must(t, r.Start(ctx, id))
+	agentDo(t, r, id, "mkdir", "/data/docs/d")
+	agentDo(t, r, id, "ln", "/", "/data/escape")
+	agentDo(t, r, id, "ln", "/etc", "/data/docs/l")
+	agentDo(t, r, id, "ln", "/", "/data/docs/d/r")
+	for _, p := range []string{"escape", "docs/l", "docs/d/r"} {
+		for name, call := range map[string]func() error{
+			"stat":  func() error { _, err := r.StatFile(ctx, id, p+"/warder-agent"); return err },
+			"list":  func() error { _, err := r.ListDir(ctx, id, p, 10); return err },
+			"read":  func() error { _, err := r.ReadTar(ctx, id, p+"/warder-agent"); return err },
+			"write": func() error { return r.WriteTar(ctx, id, p+"/tmp", oneFile("x", "y")) },
+			"rm":    func() error { return r.RemoveFile(ctx, id, p+"/warder-agent") },
+		} {
+			if err := call(); !errors.Is(err, warder.ErrInvalid) {
+				t.Errorf("%s through %s: %v, want ErrInvalid", name, p, err)
+			}
+		}
+	}
+	// Entries whose parents are links, below the top level.
+	for _, name := range []string{"docs/l/x", "docs/d/r/warder-agent", "docs/d/r/etc/x"} {
+		if err := r.WriteTar(ctx, id, "", oneFile(name, "owned")); !errors.Is(err, warder.ErrInvalid) {
+			t.Errorf("upload of %s: %v, want ErrInvalid", name, err)
+		}
+	}
+	for _, p := range []string{"/etc/x", "/x"} {
+		if _, err := r.cli.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: p}); err == nil {
+			t.Errorf("%s was written in the agent's root", p)
+		}
+	}
+	st, err := r.cli.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: "/warder-agent"})
+	if err != nil || st.Stat.Size < 1000 {
+		t.Errorf("the agent's entrypoint was replaced: %+v %v", st.Stat, err)
+	}
+	// A link itself is listed as one and may be deleted (its target
+	// stays).
+	list, err := r.ListDir(ctx, id, "docs", 10)
+	must(t, err)
+	kinds := map[string]string{}
+	for _, e := range list {
+		kinds[e.Name] = e.Type
+	}
+	if kinds["l"] != warder.FileTypeSymlink || kinds["d"] != warder.FileTypeDir {
+		t.Errorf("listing of docs: %v", kinds)
+	}
+	must(t, r.RemoveFile(ctx, id, "docs/l"))
+	if _, err := r.StatFile(ctx, id, "docs/l"); !errors.Is(err, warder.ErrNotFound) {
+		t.Errorf("the link is still there: %v", err)
+	}
+}
+
+// TestUploadRefusesLinkMadeDuring: a link the agent makes while an
+// upload runs, where the upload is about to write, is not followed.
+func TestUploadRefusesLinkMadeDuring(t *testing.T) {
+	r, spec := wsRuntime(t)
+	ctx := context.Background()
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	must(t, r.Start(ctx, id))
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- r.WriteTar(ctx, id, "", pr) }()
+	tw := tar.NewWriter(pw)
+	must(t, tw.WriteHeader(&tar.Header{Name: "race/", Typeflag: tar.TypeDir, Mode: 0o755}))
+	must(t, tw.WriteHeader(&tar.Header{Name: "race/pad", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1 << 20}))
+	_, err = tw.Write(make([]byte, 1<<20))
+	must(t, err)
+	tw.Flush()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := r.StatFile(ctx, id, "race/pad"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the upload's first entries never arrived")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	agentDo(t, r, id, "ln", "/", "/data/race/l")
+	tw.WriteHeader(&tar.Header{Name: "race/l/x", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5})
+	tw.Write([]byte("owned"))
+	tw.Close()
+	pw.Close()
+	if err := <-done; !errors.Is(err, warder.ErrInvalid) {
+		t.Fatalf("upload through a link made during it: %v, want ErrInvalid", err)
+	}
+	if _, err := r.cli.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: "/x"}); err == nil {
+		t.Fatal("/x was written in the agent's root")
+	}
+	// The failed upload took back what it made at the top.
+	if _, err := r.StatFile(ctx, id, "race"); !errors.Is(err, warder.ErrNotFound) {
+		t.Fatalf("the failed upload's directory is still there: %v", err)
+	}
+}
+
+// TestFailedUploadRollsBackInOneCall: an upload of 500 top-level names
+// that fails at its end removes all it made, with no helper container
+// per name (issue 26: ~500 helpers over ~4 minutes), and keeps what was
+// there before.
+func TestFailedUploadRollsBackInOneCall(t *testing.T) {
+	r, spec := wsRuntime(t)
+	ctx := context.Background()
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	must(t, r.WriteTar(ctx, id, "", oneFile("kept.txt", "before")))
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
-	tw.WriteHeader(&tar.Header{Name: "escape", Typeflag: tar.TypeSymlink, Linkname: "/", Mode: 0o777})
-	tw.Close()
-	must(t, r.WriteTar(ctx, id, "", &b)) // as the agent could make it
-	for name, call := range map[string]func() error{
-		"stat":  func() error { _, err := r.StatFile(ctx, id, "escape/warder-agent"); return err },
-		"list":  func() error { _, err := r.ListDir(ctx, id, "escape", 10); return err },
-		"read":  func() error { _, err := r.ReadTar(ctx, id, "escape/warder-agent"); return err },
-		"write": func() error { return r.WriteTar(ctx, id, "escape/tmp", oneFile("x", "y")) },
-		"rm":    func() error { return r.RemoveFile(ctx, id, "escape/warder-agent") },
-	} {
-		if err := call(); !errors.Is(err, warder.ErrInvalid) {
-			t.Errorf("%s through a symlink: %v, want ErrInvalid", name, err)
+	for i := range 500 {
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("n%03d/f", i), Typeflag: tar.TypeReg, Mode: 0o644, Size: 1})
+		tw.Write([]byte("x"))
+	}
+	tw.Flush() // no end marker: the tar is cut short
+	since := time.Now()
+	if err := r.WriteTar(ctx, id, "", io.MultiReader(&b, strings.NewReader("garbage that is no tar header"))); err == nil {
+		t.Fatal("a broken upload succeeded")
+	}
+	if n := helpersCreated(t, r, since); n != 0 {
+		t.Errorf("%d helper containers for the rollback", n)
+	}
+	list, err := r.ListDir(ctx, id, "", 1000)
+	must(t, err)
+	if len(list) != 1 || list[0].Name != "kept.txt" {
+		names := []string{}
+		for _, e := range list {
+			names = append(names, e.Name)
 		}
+		t.Fatalf("after the rollback the workspace holds %d entries: %v", len(list), names[:min(5, len(names))])
+	}
+}
+
+// TestUploadImpliedDirsAreTheAgents: directories an upload only implies
+// (d/d/f with no entry for d/ or d/d/, non-ASCII names too) belong to the
+// agent, which can write in them, and DELETE removes them (issue 26: they
+// were root's, and DELETE answered 409).
+func TestUploadImpliedDirsAreTheAgents(t *testing.T) {
+	r, spec := wsRuntime(t)
+	ctx := context.Background()
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	must(t, r.WriteTar(ctx, id, "up", oneFile("d/d/f", "x")))
+	must(t, r.WriteTar(ctx, id, "", oneFile("ü/ñ/日本/f", "x")))
+	must(t, r.Start(ctx, id))
+	for _, dir := range []string{"/data/up", "/data/up/d/d", "/data/ü/ñ/日本"} {
+		agentDo(t, r, id, "write", dir+"/by-agent")
+	}
+	must(t, r.RemoveFile(ctx, id, "up"))
+	must(t, r.RemoveFile(ctx, id, "ü"))
+	if list, err := r.ListDir(ctx, id, "", 10); err != nil || len(list) != 0 {
+		t.Fatalf("after the deletes: %v %v", list, err)
+	}
+}
+
+// TestFilesNameTooLong: a path element over 255 bytes is refused as
+// invalid, never an engine error.
+func TestFilesNameTooLong(t *testing.T) {
+	r, spec := wsRuntime(t)
+	ctx := context.Background()
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	long := strings.Repeat("a", 256)
+	if err := r.WriteTar(ctx, id, "", oneFile("d/"+long, "x")); !errors.Is(err, warder.ErrInvalid) {
+		t.Fatalf("upload of a long name: %v", err)
+	}
+	if _, err := r.StatFile(ctx, id, long); !errors.Is(err, warder.ErrInvalid) {
+		t.Fatalf("stat of a long name: %v", err)
+	}
+}
+
+// agentDo runs a warder-agent built-in in the running container and
+// fails the test unless it exits 0.
+func agentDo(t *testing.T, r *Runtime, id string, args ...string) {
+	t.Helper()
+	var out strings.Builder
+	code, err := r.Exec(context.Background(), id, warder.ExecSpec{Cmd: append([]string{"/warder-agent"}, args...), Stdin: strings.NewReader("by the agent")},
+		func(_ string, p []byte) error { out.Write(p); return nil })
+	if err != nil || code != 0 {
+		t.Fatalf("%v in the agent: exit %d, %v: %s", args, code, err, out.String())
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/fsop"
 )
 
 // Kubernetes has no archive API for a container's files, and an agent's
@@ -231,18 +232,12 @@ func (r *Runtime) fsop(ctx context.Context, pod string, stdin io.Reader, stdout 
 		return err
 	}
 	msg := strings.TrimSpace(col.stderr.String())
-	switch code {
-	case 0:
-		return nil
-	case 3:
-		return warder.Errorf(warder.ErrNotFound, "%s", msg)
-	case 4:
-		return warder.Errorf(warder.ErrInvalid, "%s", msg)
-	case 5:
-		return warder.Errorf(notDir, "%s", msg)
-	case 1:
-		// The filesystem's refusal (a full disk, a permission): its
-		// message names only paths in the agent's own workspace.
+	if err := fsop.Err(code, msg, notDir); err != nil || code == fsop.OK {
+		return err
+	}
+	if code == fsop.Failed {
+		// The filesystem's refusal of another kind: its message names
+		// only paths in the agent's own workspace.
 		return warder.Errorf(warder.ErrConflict, "%s", msg)
 	}
 	return execErr("workspace helper "+pod, code, msg)

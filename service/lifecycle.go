@@ -164,13 +164,22 @@ func errText(err error) string {
 func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, warm bool) (claimed bool, err error) {
 	if a.ContainerID != "" {
 		_, err := s.rt.Inspect(ctx, a.ContainerID)
-		if err == nil {
+		switch {
+		case err == nil && !s.lacksPort(a):
 			return false, nil
-		}
-		if !errors.Is(err, warder.ErrNotFound) {
+		case err == nil:
+			// Made for the files calls alone (filesContainer): replaced by
+			// one that publishes the agent's port; the workspace stays.
+			// Not from the warm pool, whose containers bring a fresh one.
+			if err := s.discardContainer(ctx, a); err != nil {
+				return false, err
+			}
+			warm = false
+		case !errors.Is(err, warder.ErrNotFound):
 			return false, err
+		default:
+			a.ContainerID, a.ContainerName = "", ""
 		}
-		a.ContainerID, a.ContainerName = "", ""
 	}
 	spec, err := warder.SpecFor(a, s.specSettings())
 	if err != nil {

@@ -94,6 +94,7 @@ type Service struct {
 	recorded      sync.Map    // container id -> recordedAs: see noteRecorded
 	changed       sync.Map    // container id -> time.Time: see noteReceived
 	execSlots     execSlots   // commands running now, per agent and user
+	fileSlots     fileSlots   // files calls running now, per user
 	creds         credentialCache
 }
 

@@ -31,11 +31,12 @@ func (s *Service) WriteFile(ctx context.Context, caller *warder.User, id, p stri
 	if err != nil {
 		return nil, err
 	}
-	fr, a, cid, _, err := s.fileTarget(ctx, caller, id, p)
+	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return nil, err
 	}
-	if st, err := fr.StatFile(ctx, cid, path.Join(dir, base)); err == nil && st.Type != warder.FileTypeFile {
+	defer c.done()
+	if st, err := c.fr.StatFile(ctx, c.cid, path.Join(dir, base)); err == nil && st.Type != warder.FileTypeFile {
 		return nil, warder.Errorf(warder.ErrConflict, "%s is a %s: only a file can be replaced by a file", path.Join(dir, base), st.Type)
 	} else if err != nil && !errors.Is(err, warder.ErrNotFound) {
 		return nil, err
@@ -61,7 +62,7 @@ func (s *Service) WriteFile(ctx context.Context, caller *warder.User, id, p stri
 		}()
 		return pr
 	}
-	if err := s.write(ctx, fr, a, cid, dir, []string{base}, n, tarOf); err != nil {
+	if err := s.write(ctx, c, dir, n, tarOf); err != nil {
 		return nil, err
 	}
 	return &warder.FileWritten{Path: path.Join(dir, base), Files: 1, Bytes: n}, nil
@@ -69,50 +70,35 @@ func (s *Service) WriteFile(ctx context.Context, caller *warder.User, id, p stri
 
 // WriteTarTo extracts the tar r into directory path of the workspace.
 func (s *Service) WriteTarTo(ctx context.Context, caller *warder.User, id, p string, r io.Reader) (*warder.FileWritten, error) {
-	fr, a, cid, dir, err := s.fileTarget(ctx, caller, id, p)
+	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return nil, err
 	}
-	f, tops, files, n, err := s.spoolTar(r)
+	defer c.done()
+	f, files, n, err := s.spoolTar(r)
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
 	tarOf := func() io.Reader { return io.NewSectionReader(f, 0, 1<<62) }
-	if err := s.write(ctx, fr, a, cid, dir, tops, n, tarOf); err != nil {
+	if err := s.write(ctx, c, c.rel, n, tarOf); err != nil {
 		return nil, err
 	}
-	return &warder.FileWritten{Path: dir, Files: files, Bytes: n}, nil
+	return &warder.FileWritten{Path: c.rel, Files: files, Bytes: n}, nil
 }
 
 // write checks the room for n bytes and writes the checked tar into dir,
 // under the owner's workspace lock so two uploads cannot together pass
-// the quota. tops are the upload's top-level names, removed again if the
-// write fails and they were not there before.
-func (s *Service) write(ctx context.Context, fr warder.FileRuntime, a *warder.Agent, cid, dir string, tops []string, n int64, tarOf func() io.Reader) error {
-	defer s.locks.Lock("workspace:" + a.UserID)()
-	if err := s.checkRoom(ctx, a, n); err != nil {
+// the quota. A write that fails is undone by the runtime itself (what it
+// made at the top is removed, in the same helper call), so the cost of
+// a failure does not grow with the upload's names.
+func (s *Service) write(ctx context.Context, c *fileCall, dir string, n int64, tarOf func() io.Reader) error {
+	defer s.locks.Lock("workspace:" + c.a.UserID)()
+	if err := s.checkRoom(ctx, c.a, n); err != nil {
 		return err
 	}
-	var fresh []string
-	for _, t := range tops {
-		if _, err := fr.StatFile(ctx, cid, path.Join(dir, t)); errors.Is(err, warder.ErrNotFound) {
-			fresh = append(fresh, path.Join(dir, t))
-		} else if err != nil && !errors.Is(err, warder.ErrNotFound) {
-			return err
-		}
-	}
-	err := fr.WriteTar(ctx, cid, dir, tarOf())
-	if err != nil {
-		cctx := context.WithoutCancel(ctx)
-		for _, p := range fresh {
-			if rerr := fr.RemoveFile(cctx, cid, p); rerr != nil {
-				s.log.ErrorContext(ctx, "removing what a failed upload wrote", "agent", a.ID, "path", p, "err", rerr)
-			}
-		}
-	}
-	return err
+	return c.fr.WriteTar(ctx, c.cid, dir, tarOf())
 }
 
 // spoolFile is a temporary file in the spool directory.
@@ -152,10 +138,10 @@ func (s *Service) spoolRaw(r io.Reader) (*os.File, int64, error) {
 // to a spool file: files and directories only, names inside the target,
 // permissions without setuid, setgid or sticky bits, no owners (the
 // runtime sets them), at most the upload bound of file bytes.
-func (s *Service) spoolTar(r io.Reader) (_ *os.File, tops []string, files int, n int64, err error) {
+func (s *Service) spoolTar(r io.Reader) (_ *os.File, files int, n int64, err error) {
 	f, err := s.spoolFile()
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return nil, 0, 0, err
 	}
 	defer func() {
 		if err != nil {
@@ -166,21 +152,20 @@ func (s *Service) spoolTar(r io.Reader) (_ *os.File, tops []string, files int, n
 	max := s.cfg.Workspace.UploadBytes
 	tr := tar.NewReader(io.LimitReader(r, max+max/8+1<<20)) // headers and padding too
 	tw := tar.NewWriter(f)
-	seen := map[string]bool{}
 	for entries := 0; ; entries++ {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, 0, 0, bodyError(err)
+			return nil, 0, 0, bodyError(err)
 		}
 		if entries >= maxUploadEntries {
-			return nil, nil, 0, 0, warder.Errorf(warder.ErrTooLarge, "the tar has more than %d entries", maxUploadEntries)
+			return nil, 0, 0, warder.Errorf(warder.ErrTooLarge, "the tar has more than %d entries", maxUploadEntries)
 		}
 		name, err := warder.CleanPath(strings.TrimPrefix(h.Name, "./"))
 		if err != nil {
-			return nil, nil, 0, 0, warder.Errorf(warder.ErrInvalid, "tar entry %q: %s", clipName(h.Name), warder.ErrorMessage(err))
+			return nil, 0, 0, warder.Errorf(warder.ErrInvalid, "tar entry %q: %s", clipName(h.Name), warder.ErrorMessage(err))
 		}
 		out := &tar.Header{Name: name, Mode: h.Mode & 0o777, ModTime: h.ModTime}
 		switch h.Typeflag {
@@ -193,29 +178,25 @@ func (s *Service) spoolTar(r io.Reader) (_ *os.File, tops []string, files int, n
 			}
 			out.Typeflag, out.Name = tar.TypeDir, name+"/"
 		default:
-			return nil, nil, 0, 0, warder.Errorf(warder.ErrInvalid, "tar entry %q is a link or a device: only files and directories may be uploaded", clipName(h.Name))
+			return nil, 0, 0, warder.Errorf(warder.ErrInvalid, "tar entry %q is a link or a device: only files and directories may be uploaded", clipName(h.Name))
 		}
 		if name == "" {
-			return nil, nil, 0, 0, warder.Errorf(warder.ErrInvalid, "tar entry %q has no name", clipName(h.Name))
+			return nil, 0, 0, warder.Errorf(warder.ErrInvalid, "tar entry %q has no name", clipName(h.Name))
 		}
 		if n += out.Size; n > max {
-			return nil, nil, 0, 0, tooLarge(max)
-		}
-		if top, _, _ := strings.Cut(name, "/"); !seen[top] {
-			seen[top] = true
-			tops = append(tops, top)
+			return nil, 0, 0, tooLarge(max)
 		}
 		if err := tw.WriteHeader(out); err != nil {
-			return nil, nil, 0, 0, err
+			return nil, 0, 0, err
 		}
 		if _, err := io.Copy(tw, tr); err != nil {
-			return nil, nil, 0, 0, bodyError(err)
+			return nil, 0, 0, bodyError(err)
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return nil, nil, 0, 0, err
+		return nil, 0, 0, err
 	}
-	return f, tops, files, n, nil
+	return f, files, n, nil
 }
 
 func tooLarge(max int64) error {

@@ -29,6 +29,10 @@ type WorkspaceConfig struct {
 	ExecsPerUser  int
 	// ListLimit bounds a directory listing's entries.
 	ListLimit int
+	// FileOpsPerUser bounds the files calls (stat, list, read, write,
+	// delete) of one user running at once on one Warder process
+	// (WARDER_MAX_FILE_OPS_PER_USER).
+	FileOpsPerUser int
 }
 
 // Defaults of WorkspaceConfig.
@@ -39,6 +43,7 @@ const (
 	DefaultExecsPerAgent         = 4
 	DefaultExecsPerUser          = 8
 	DefaultListLimit             = 10000
+	DefaultFileOpsPerUser        = 4
 )
 
 func (c *WorkspaceConfig) defaults() {
@@ -59,6 +64,9 @@ func (c *WorkspaceConfig) defaults() {
 	}
 	if c.ListLimit <= 0 {
 		c.ListLimit = DefaultListLimit
+	}
+	if c.FileOpsPerUser <= 0 {
+		c.FileOpsPerUser = DefaultFileOpsPerUser
 	}
 }
 
@@ -83,78 +91,156 @@ func (s *Service) execs() (warder.ExecRuntime, error) {
 	return er, nil
 }
 
+// fileCall is what one files call reaches: the runtime, the agent, its
+// container and the cleaned path. It holds one of the owner's file
+// operation slots until done is called.
+type fileCall struct {
+	fr   warder.FileRuntime
+	a    *warder.Agent
+	cid  string
+	rel  string
+	done func()
+}
+
 // fileTarget is the container whose workspace the caller's call on
-// agent id reaches, made (not started) if the agent has none: the
-// runtime's file calls work on a stopped container.
-func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p string) (warder.FileRuntime, *warder.Agent, string, string, error) {
+// agent id reaches, made (not started, and publishing no port) if the
+// agent has none: the runtime's file calls work on a stopped container.
+// The caller calls done when the call has ended.
+func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p string) (*fileCall, error) {
 	_, fr, err := s.workspaces()
 	if err != nil {
-		return nil, nil, "", "", err
+		return nil, err
 	}
 	rel, err := warder.CleanPath(p)
 	if err != nil {
-		return nil, nil, "", "", err
+		return nil, err
 	}
 	if err := validID(id); err != nil {
-		return nil, nil, "", "", err
+		return nil, err
 	}
-	defer s.locks.Lock(id)()
+	unlock := s.locks.Lock(id)
+	defer unlock()
 	a, err := s.owned(ctx, caller, id)
 	if err != nil {
-		return nil, nil, "", "", err
+		return nil, err
+	}
+	done, err := s.fileSlots.take(a.UserID, s.cfg.Workspace.FileOpsPerUser)
+	if err != nil {
+		return nil, err
 	}
 	s.touch(ctx, a)
 	if a.ContainerID == "" && caller.ReadOnly {
+		done()
 		// Making the container is a change a read-only key may not make.
-		return nil, nil, "", "", warder.Errorf(warder.ErrConflict, "the agent has no container yet, so its workspace cannot be read with a read-only key: start it once, or use a key that may write")
+		return nil, warder.Errorf(warder.ErrConflict, "the agent has no container yet, so its workspace cannot be read with a read-only key: start it once, or use a key that may write")
 	}
-	if _, err := s.ensureContainer(ctx, a, false); err != nil {
-		return nil, nil, "", "", err
+	if err := s.filesContainer(ctx, a); err != nil {
+		done()
+		return nil, err
 	}
-	return fr, a, a.ContainerID, rel, nil
+	return &fileCall{fr: fr, a: a, cid: a.ContainerID, rel: rel, done: done}, nil
+}
+
+// filesContainer makes sure the agent has a container whose workspace
+// the files calls reach. One made for that alone publishes no port, so
+// an agent that never runs holds none; a start replaces it with one that
+// does (see ensureContainer). Runs under the agent's lock.
+func (s *Service) filesContainer(ctx context.Context, a *warder.Agent) error {
+	if a.ContainerID != "" {
+		_, err := s.rt.Inspect(ctx, a.ContainerID)
+		if err == nil || !errors.Is(err, warder.ErrNotFound) {
+			return err
+		}
+		a.ContainerID, a.ContainerName = "", ""
+	}
+	spec, err := warder.SpecFor(a, s.specSettings())
+	if err != nil {
+		return err
+	}
+	if err := s.withSecrets(ctx, a, &spec); err != nil {
+		return err
+	}
+	spec.Publish = false
+	cid, err := s.rt.Create(ctx, spec)
+	if err != nil {
+		return err
+	}
+	a.ContainerID, a.ContainerName = cid, spec.Name
+	return s.store.UpdateAgent(ctx, a)
+}
+
+// lacksPort reports that the agent's container was made for its files
+// alone: the runtime publishes ports and the agent's spec asks for one,
+// but it holds none.
+func (s *Service) lacksPort(a *warder.Agent) bool {
+	if !s.rt.Info().HostPorts || a.HostPort != 0 {
+		return false
+	}
+	spec, err := warder.SpecFor(a, s.specSettings())
+	return err == nil && spec.Publish
 }
 
 // StatFile describes path in the agent's workspace.
 func (s *Service) StatFile(ctx context.Context, caller *warder.User, id, p string) (warder.FileInfo, error) {
-	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
+	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return warder.FileInfo{}, err
 	}
-	return fr.StatFile(ctx, cid, rel)
+	defer c.done()
+	return c.fr.StatFile(ctx, c.cid, c.rel)
 }
 
 // ListDir lists a directory of the agent's workspace.
 func (s *Service) ListDir(ctx context.Context, caller *warder.User, id, p string) (*warder.DirListing, error) {
-	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
+	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return nil, err
 	}
-	entries, err := fr.ListDir(ctx, cid, rel, s.cfg.Workspace.ListLimit)
+	defer c.done()
+	entries, err := c.fr.ListDir(ctx, c.cid, c.rel, s.cfg.Workspace.ListLimit)
 	if err != nil {
 		return nil, err
 	}
-	return &warder.DirListing{Path: rel, Entries: entries}, nil
+	return &warder.DirListing{Path: c.rel, Entries: entries}, nil
 }
 
-// ReadTar streams path as a tar.
+// ReadTar streams path as a tar; the slot is held until it is closed.
 func (s *Service) ReadTar(ctx context.Context, caller *warder.User, id, p string) (io.ReadCloser, error) {
-	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
+	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return nil, err
 	}
-	return fr.ReadTar(ctx, cid, rel)
+	rc, err := c.fr.ReadTar(ctx, c.cid, c.rel)
+	if err != nil {
+		c.done()
+		return nil, err
+	}
+	return &doneReadCloser{ReadCloser: rc, done: c.done}, nil
+}
+
+// doneReadCloser calls done once it is closed.
+type doneReadCloser struct {
+	io.ReadCloser
+	done func()
+}
+
+func (d *doneReadCloser) Close() error {
+	err := d.ReadCloser.Close()
+	d.done()
+	return err
 }
 
 // RemoveFile deletes path (and what is under it) from the workspace.
 func (s *Service) RemoveFile(ctx context.Context, caller *warder.User, id, p string) error {
-	fr, _, cid, rel, err := s.fileTarget(ctx, caller, id, p)
+	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return err
 	}
-	if rel == "" {
+	defer c.done()
+	if c.rel == "" {
 		return warder.Errorf(warder.ErrInvalid, "the workspace root cannot be deleted; delete what is in it")
 	}
-	return fr.RemoveFile(ctx, cid, rel)
+	return c.fr.RemoveFile(ctx, c.cid, c.rel)
 }
 
 // DeleteAgent deletes the agent and its workspace.

@@ -1,41 +1,55 @@
 package main
 
 import (
-	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
 	"strconv"
-	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// fsop is the workspace's file operations for a runtime that has no
-// archive API of its own (Kubernetes): Warder runs it by exec in a helper
-// pod that mounts the workspace, as the agent's user. Every path is ROOT
-// and a relative path below it, walked element by element with Lstat: a
-// symlink anywhere on the way is refused, so nothing outside ROOT is
-// read or written however the agent arranged its files.
+// fsop is the workspace's file operations: Warder runs it in a helper
+// container (Docker) or Pod (Kubernetes) that mounts only the workspace,
+// as the agent's user, so what it makes is the agent's and it can reach
+// only what the agent can. Every path is ROOT and a relative path below
+// it, resolved one element at a time from ROOT's descriptor with
+// O_NOFOLLOW (see fsat.go): a symlink anywhere on the way is refused at
+// the moment it is met, so a link the agent makes at any depth, before or
+// during the call, is never followed, and nothing outside ROOT is read or
+// written.
 //
 //	fsop stat ROOT REL        one JSON fsEntry
 //	fsop list ROOT REL LIMIT  a JSON array of the directory's entries
+//	                          (reads that directory only)
 //	fsop tar ROOT REL         REL (a file or a tree) as a tar on stdout,
 //	                          names relative to REL's parent; links are
 //	                          written as links, never followed
 //	fsop untar ROOT DIR       the tar on stdin extracted into DIR (made
-//	                          if missing); links and escaping names refused
-//	fsop rm ROOT REL          REL and everything under it; absent is fine
+//	                          if missing); links and escaping names
+//	                          refused; on failure, what it made at the
+//	                          top (DIR itself, or new top-level names) is
+//	                          removed again before it exits
+//	fsop rm ROOT REL          REL and everything under it (a link itself,
+//	                          never its target); absent is fine
 //
-// Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 a symlink or an
-// escaping name, 5 not a directory where one is needed.
+// A first argument -as-owner (the helper started as root with only
+// CAP_SETUID and CAP_SETGID) makes fsop become the owner of ROOT before
+// anything else: for agents whose user is a name only their image knows.
+//
+// Exit codes: internal/fsop's (which the agent does not import, to stay
+// small; TestFsopCodes checks they agree): 0 ok, 1 failed, 2 usage, 3 not
+// found, 4 a link or an invalid name, 5 not a directory, 6 refused by the
+// filesystem, 7 the workspace is full.
 const (
 	fsNotFound = 3
 	fsInvalid  = 4
 	fsNotDir   = 5
+	fsConflict = 6
+	fsFull     = 7
 )
 
 // fsEntry is one file as fsop reports it.
@@ -44,10 +58,6 @@ type fsEntry struct {
 	Mode  fs.FileMode `json:"mode"`
 	Size  int64       `json:"size"`
 	MTime int64       `json:"mtime_ns"`
-}
-
-func entryOf(fi fs.FileInfo) fsEntry {
-	return fsEntry{Name: fi.Name(), Mode: fi.Mode(), Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
 }
 
 // fsError carries an exit code with its message.
@@ -59,34 +69,44 @@ type fsError struct {
 func (e *fsError) Error() string { return e.msg }
 
 func builtinFsop(args []string, in io.Reader, out, errw io.Writer) int {
+	if len(args) > 0 && args[0] == "-as-owner" {
+		args = args[1:]
+		if len(args) >= 2 {
+			if err := becomeOwner(args[1]); err != nil {
+				fmt.Fprintln(errw, "fsop:", err)
+				return 1
+			}
+		}
+	}
 	if len(args) < 3 {
-		fmt.Fprintln(errw, "usage: fsop stat|list|tar|untar|rm ROOT REL [LIMIT]")
+		fmt.Fprintln(errw, "usage: fsop [-as-owner] stat|list|tar|untar|rm ROOT REL [LIMIT]")
 		return 2
 	}
-	op, root, rel := args[0], args[1], args[2]
-	var err error
+	op, rootPath, rel := args[0], args[1], args[2]
+	root, err := openRoot(rootPath)
+	if err != nil {
+		fmt.Fprintln(errw, err)
+		return fsNotFound
+	}
+	defer root.Close()
 	switch op {
 	case "stat":
-		var fi fs.FileInfo
-		if fi, err = walkNoLinks(root, rel); err == nil {
-			err = json.NewEncoder(out).Encode(entryOf(fi))
+		var e fsEntry
+		if e, err = statAt(root, rel); err == nil {
+			err = json.NewEncoder(out).Encode(e)
 		}
 	case "list":
 		limit := 1000
 		if len(args) > 3 {
 			limit, _ = strconv.Atoi(args[3])
 		}
-		err = fsList(root, rel, limit, out)
+		err = listAt(root, rel, limit, out)
 	case "tar":
-		err = fsTar(root, rel, out)
+		err = tarAt(root, rel, out)
 	case "untar":
-		err = fsUntar(root, rel, in)
+		err = untarAt(root, rel, in)
 	case "rm":
-		if _, err = walkNoLinks(root, rel); err == nil {
-			err = os.RemoveAll(filepath.Join(root, rel))
-		} else if fe := (*fsError)(nil); errors.As(err, &fe) && fe.code == fsNotFound {
-			err = nil
-		}
+		err = removeAt(root, rel)
 	default:
 		fmt.Fprintln(errw, "fsop: unknown operation", op)
 		return 2
@@ -101,180 +121,50 @@ func builtinFsop(args []string, in io.Reader, out, errw io.Writer) int {
 	return 1
 }
 
-// walkNoLinks stats root and each element of rel below it, refusing a
-// symlink or an escaping element anywhere, and returns the last stat.
-func walkNoLinks(root, rel string) (fs.FileInfo, error) {
-	fi, err := os.Lstat(root)
-	if err != nil {
-		return nil, &fsError{fsNotFound, "the workspace is not mounted"}
+// becomeOwner takes on the uid and gid owning root (65534 for a root
+// owned by root), with no supplementary groups, for every thread.
+func becomeOwner(root string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil {
+		return err
 	}
-	p := root
-	for _, el := range strings.Split(rel, "/") {
-		if el == "" || el == "." {
-			continue
-		}
-		if el == ".." {
-			return nil, &fsError{fsInvalid, rel + ": \"..\" would leave the workspace"}
-		}
-		p = filepath.Join(p, el)
-		if fi, err = os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-			return nil, &fsError{fsNotFound, rel + " does not exist in the workspace"}
-		} else if err != nil {
-			return nil, err
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			return nil, &fsError{fsInvalid, strings.TrimPrefix(p, root+"/") + " is a symlink: the files API does not follow links"}
-		}
+	uid, gid := int(st.Uid), int(st.Gid)
+	if uid == 0 {
+		uid, gid = 65534, 65534
 	}
-	return fi, nil
+	if err := syscall.Setgroups(nil); err != nil {
+		return err
+	}
+	if err := syscall.Setresgid(gid, gid, gid); err != nil {
+		return err
+	}
+	return syscall.Setresuid(uid, uid, uid)
 }
 
-func fsList(root, rel string, limit int, out io.Writer) error {
-	fi, err := walkNoLinks(root, rel)
-	if err != nil {
+// errnoError turns a system call's refusal on rel into an fsError whose
+// code says what kind of refusal it was.
+func errnoError(rel string, err error) error {
+	if fe := (*fsError)(nil); errors.As(err, &fe) {
 		return err
 	}
-	if !fi.IsDir() {
-		return &fsError{fsNotDir, rel + " is not a directory"}
+	if rel == "" {
+		rel = "the workspace root"
 	}
-	d, err := os.Open(filepath.Join(root, rel))
-	if err != nil {
-		return err
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return &fsError{fsNotFound, rel + " does not exist in the workspace"}
+	case errors.Is(err, unix.ELOOP):
+		return &fsError{fsInvalid, rel + " is a symlink: the files API does not follow links"}
+	case errors.Is(err, unix.ENOTDIR):
+		return &fsError{fsNotDir, rel + ": a part of the path is not a directory"}
+	case errors.Is(err, unix.ENAMETOOLONG):
+		return &fsError{fsInvalid, rel + ": a name in the path is longer than 255 bytes"}
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+		return &fsError{fsFull, rel + ": the workspace is full"}
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM), errors.Is(err, unix.EROFS):
+		return &fsError{fsConflict, rel + ": permission denied (the agent's own permissions apply)"}
+	case errors.Is(err, unix.EEXIST), errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.ENXIO):
+		return &fsError{fsConflict, rel + ": " + err.Error()}
 	}
-	defer d.Close()
-	entries := []fsEntry{}
-	for len(entries) < limit {
-		batch, err := d.Readdir(min(256, limit-len(entries)))
-		for _, e := range batch {
-			entries = append(entries, entryOf(e))
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return json.NewEncoder(out).Encode(entries)
-}
-
-func fsTar(root, rel string, out io.Writer) error {
-	if _, err := walkNoLinks(root, rel); err != nil {
-		return err
-	}
-	top := filepath.Join(root, rel)
-	base := filepath.Dir(top)
-	tw := tar.NewWriter(out)
-	err := filepath.Walk(top, func(p string, fi fs.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return nil // a socket or device: not archived
-		}
-		name, _ := filepath.Rel(base, p)
-		h.Name = filepath.ToSlash(name)
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if !fi.Mode().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.CopyN(tw, f, h.Size)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-// fsUntar extracts regular files and directories only; Warder has
-// checked the tar already, and this refuses again what it must never do.
-func fsUntar(root, dir string, in io.Reader) error {
-	fi, err := walkNoLinks(root, dir)
-	if fe := (*fsError)(nil); errors.As(err, &fe) && fe.code == fsNotFound {
-		// Make what is missing, refusing links on the way.
-		p := root
-		for _, el := range strings.Split(dir, "/") {
-			if el == "" {
-				continue
-			}
-			p = filepath.Join(p, el)
-			if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			if st, err := os.Lstat(p); err != nil || !st.IsDir() {
-				return &fsError{fsNotDir, strings.TrimPrefix(p, root+"/") + " exists and is not a directory"}
-			}
-		}
-	} else if err != nil {
-		return err
-	} else if !fi.IsDir() {
-		return &fsError{fsNotDir, dir + " exists and is not a directory"}
-	}
-	tr := tar.NewReader(in)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		if name == "." {
-			continue
-		}
-		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-			return &fsError{fsInvalid, h.Name + ": the name leaves the workspace"}
-		}
-		rel := path.Join(dir, name)
-		parent, _ := path.Split(rel)
-		if pfi, err := walkNoLinks(root, strings.TrimSuffix(parent, "/")); err != nil {
-			return err
-		} else if !pfi.IsDir() {
-			return &fsError{fsNotDir, parent + " is not a directory"}
-		}
-		p := filepath.Join(root, rel)
-		if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
-			return &fsError{fsInvalid, rel + " is a symlink: the files API does not follow links"}
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-		case tar.TypeReg:
-			if st, err := os.Lstat(p); err == nil && st.IsDir() {
-				return &fsError{fsNotDir, rel + " is a directory"}
-			}
-			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fs.FileMode(h.Mode).Perm()|0o600)
-			if err != nil {
-				return err
-			}
-			_, err = io.CopyN(f, tr, h.Size)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		default:
-			return &fsError{fsInvalid, h.Name + ": only files and directories can be uploaded"}
-		}
-	}
+	return fmt.Errorf("%s: %w", rel, err)
 }

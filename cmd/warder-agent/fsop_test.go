@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/warder/warder/internal/fsop"
 )
 
 func runFsop(t *testing.T, in io.Reader, args ...string) (string, string, int) {
@@ -133,6 +135,16 @@ func TestWithEnvUsage(t *testing.T) {
 		var errw bytes.Buffer
 		if code := builtinWithEnv(args, nil, io.Discard, &errw); code != 2 {
 			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+}
+
+// TestFsopCodes: the exit codes are the ones the runtimes read.
+func TestFsopCodes(t *testing.T) {
+	for _, c := range [][2]int{{fsNotFound, fsop.NotFound}, {fsInvalid, fsop.Invalid}, {fsNotDir, fsop.NotDir},
+		{fsConflict, fsop.Conflict}, {fsFull, fsop.Full}} {
+		if c[0] != c[1] {
+			t.Errorf("fsop code %d here is %d in internal/fsop", c[0], c[1])
 		}
 	}
 }

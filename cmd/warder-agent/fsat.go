@@ -1,0 +1,519 @@
+package main
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The operations below never resolve a path by name from "/": each
+// element is opened relative to its parent's descriptor with O_NOFOLLOW,
+// so the kernel itself refuses a link wherever and whenever one appears,
+// and a directory swapped for a link after it was checked cannot
+// redirect anything (there is no check-then-use gap).
+
+// maxDepth bounds the nesting a tar or a removal walks (each level holds
+// a descriptor while it is walked).
+const maxDepth = 256
+
+const (
+	dirFlags  = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	readFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+)
+
+// openRoot opens the workspace root itself (which the helper's mount
+// makes, so it is not the agent's to replace).
+func openRoot(p string) (*os.File, error) {
+	fd, err := unix.Open(p, dirFlags, 0)
+	if err != nil {
+		return nil, &fsError{fsNotFound, "the workspace is not mounted"}
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// elements splits a cleaned relative path, refusing what would leave the
+// root.
+func elements(rel string) ([]string, error) {
+	var out []string
+	for _, el := range strings.Split(rel, "/") {
+		switch el {
+		case "", ".":
+			continue
+		case "..":
+			return nil, &fsError{fsInvalid, rel + ": \"..\" would leave the workspace"}
+		}
+		if len(el) > 255 {
+			return nil, &fsError{fsInvalid, rel + ": a name in the path is longer than 255 bytes"}
+		}
+		out = append(out, el)
+	}
+	return out, nil
+}
+
+// openDirAt opens the directory els below dir, element by element; with
+// create, missing elements are made (mode 0755, the caller's owner) and
+// made reports the first one made. The caller closes the result.
+func openDirAt(dir *os.File, els []string, create bool) (f *os.File, made string, err error) {
+	fd, err := unix.Dup(int(dir.Fd()))
+	if err != nil {
+		return nil, "", err
+	}
+	unix.CloseOnExec(fd)
+	for i, el := range els {
+		nfd, err := unix.Openat(fd, el, dirFlags, 0)
+		if errors.Is(err, unix.ENOENT) && create {
+			if merr := unix.Mkdirat(fd, el, 0o755); merr == nil {
+				if made == "" {
+					made = path.Join(els[:i+1]...)
+				}
+			} else if !errors.Is(merr, unix.EEXIST) {
+				unix.Close(fd)
+				return nil, made, errnoError(path.Join(els[:i+1]...), merr)
+			}
+			nfd, err = unix.Openat(fd, el, dirFlags, 0)
+		}
+		if err != nil {
+			err = classify(fd, el, err)
+			unix.Close(fd)
+			return nil, made, errnoError(path.Join(els[:i+1]...), err)
+		}
+		unix.Close(fd)
+		fd = nfd
+	}
+	return os.NewFile(uintptr(fd), path.Join(els...)), made, nil
+}
+
+// classify tells a link from a non-directory when opening el as a
+// directory failed with ENOTDIR (the kernel reports a link met with
+// O_DIRECTORY|O_NOFOLLOW so).
+func classify(dirfd int, el string, err error) error {
+	if !errors.Is(err, unix.ENOTDIR) {
+		return err
+	}
+	var st unix.Stat_t
+	if unix.Fstatat(dirfd, el, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return unix.ELOOP
+	}
+	return err
+}
+
+// lstatAt stats name in dir without following it.
+func lstatAt(dir *os.File, name string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	return st, err
+}
+
+// modeOf is st's type and permissions as an fs.FileMode.
+func modeOf(st *unix.Stat_t) fs.FileMode {
+	m := fs.FileMode(st.Mode & 0o777)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		m |= fs.ModeDir
+	case unix.S_IFLNK:
+		m |= fs.ModeSymlink
+	case unix.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		m |= fs.ModeSocket
+	case unix.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		m |= fs.ModeDevice
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+func entryOfStat(name string, st *unix.Stat_t) fsEntry {
+	return fsEntry{Name: name, Mode: modeOf(st), Size: st.Size, MTime: time.Unix(st.Mtim.Unix()).UnixNano()}
+}
+
+// parentOf opens rel's parent directory (rel has at least one element)
+// and returns it with rel's last element.
+func parentOf(root *os.File, rel string, create bool) (*os.File, string, string, error) {
+	els, err := elements(rel)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if len(els) == 0 {
+		return nil, "", "", nil
+	}
+	dir, made, err := openDirAt(root, els[:len(els)-1], create)
+	return dir, els[len(els)-1], made, err
+}
+
+// statAt describes rel; a link as rel itself is refused like one on the
+// way.
+func statAt(root *os.File, rel string) (fsEntry, error) {
+	dir, name, _, err := parentOf(root, rel, false)
+	if err != nil {
+		return fsEntry{}, err
+	}
+	if dir == nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(root.Fd()), &st); err != nil {
+			return fsEntry{}, err
+		}
+		return entryOfStat("data", &st), nil
+	}
+	defer dir.Close()
+	st, err := lstatAt(dir, name)
+	if err != nil {
+		return fsEntry{}, errnoError(rel, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return fsEntry{}, errnoError(rel, unix.ELOOP)
+	}
+	return entryOfStat(name, &st), nil
+}
+
+// listAt writes the JSON array of rel's direct entries, at most limit:
+// it reads that one directory and stats each entry relative to it.
+func listAt(root *os.File, rel string, limit int, out io.Writer) error {
+	els, err := elements(rel)
+	if err != nil {
+		return err
+	}
+	dir, _, err := openDirAt(root, els, false)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	entries := []fsEntry{}
+	for len(entries) < limit {
+		names, err := dir.Readdirnames(min(256, limit-len(entries)))
+		for _, n := range names {
+			st, serr := lstatAt(dir, n)
+			if serr != nil {
+				continue // removed meanwhile
+			}
+			entries = append(entries, entryOfStat(n, &st))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return errnoError(rel, err)
+		}
+	}
+	return json.NewEncoder(out).Encode(entries)
+}
+
+// tarAt writes rel (a file or a tree) as a tar, names relative to rel's
+// parent ("data" for the root itself). Links are written as links;
+// sockets, FIFOs and devices are left out.
+func tarAt(root *os.File, rel string, out io.Writer) error {
+	tw := tar.NewWriter(out)
+	dir, name, _, err := parentOf(root, rel, false)
+	if err != nil {
+		return err
+	}
+	if dir == nil {
+		if err := tarDir(tw, root, "data", 0); err != nil {
+			return err
+		}
+		return tw.Close()
+	}
+	defer dir.Close()
+	st, err := lstatAt(dir, name)
+	if err != nil {
+		return errnoError(rel, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return errnoError(rel, unix.ELOOP)
+	}
+	if err := tarEntry(tw, dir, name, name, 0); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// tarEntry archives name (in dir) as tarName.
+func tarEntry(tw *tar.Writer, dir *os.File, name, tarName string, depth int) error {
+	st, err := lstatAt(dir, name)
+	if err != nil {
+		return nil // removed meanwhile
+	}
+	h := &tar.Header{Name: tarName, Mode: int64(st.Mode & 0o7777), ModTime: time.Unix(st.Mtim.Unix()),
+		Uid: int(st.Uid), Gid: int(st.Gid)}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		sub, _, err := openDirAt(dir, []string{name}, false)
+		if err != nil {
+			return nil // replaced meanwhile: left out
+		}
+		defer sub.Close()
+		return tarDir(tw, sub, tarName, depth+1)
+	case unix.S_IFLNK:
+		buf := make([]byte, 4096)
+		n, err := unix.Readlinkat(int(dir.Fd()), name, buf)
+		if err != nil {
+			return nil
+		}
+		h.Typeflag, h.Linkname = tar.TypeSymlink, string(buf[:n])
+		return tw.WriteHeader(h)
+	case unix.S_IFREG:
+		fd, err := unix.Openat(int(dir.Fd()), name, readFlags, 0)
+		if err != nil {
+			return nil // replaced by a link, or unreadable: left out
+		}
+		f := os.NewFile(uintptr(fd), tarName)
+		defer f.Close()
+		var fst unix.Stat_t
+		if unix.Fstat(fd, &fst) != nil || fst.Mode&unix.S_IFMT != unix.S_IFREG {
+			return nil
+		}
+		h.Typeflag, h.Size = tar.TypeReg, fst.Size
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		// A file that shrinks meanwhile is padded with zeros, one that
+		// grows is cut: the header's size is what is sent.
+		n, err := io.Copy(tw, io.LimitReader(f, fst.Size))
+		if err != nil {
+			return err
+		}
+		_, err = io.CopyN(tw, zeros{}, fst.Size-n)
+		return err
+	}
+	return nil
+}
+
+// tarDir archives the open directory dir as tarName and what is in it.
+func tarDir(tw *tar.Writer, dir *os.File, tarName string, depth int) error {
+	if depth > maxDepth {
+		return &fsError{fsInvalid, tarName + ": nested deeper than " + itoa(maxDepth) + " directories"}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return err
+	}
+	h := &tar.Header{Name: tarName + "/", Typeflag: tar.TypeDir, Mode: int64(st.Mode & 0o7777),
+		ModTime: time.Unix(st.Mtim.Unix()), Uid: int(st.Uid), Gid: int(st.Gid)}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	for {
+		names, err := dir.Readdirnames(256)
+		for _, n := range names {
+			if err := tarEntry(tw, dir, n, tarName+"/"+n, depth); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF || len(names) == 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// removeAt deletes rel and, for a directory, what is under it; a link is
+// removed itself. Absent is success.
+func removeAt(root *os.File, rel string) error {
+	dir, name, _, err := parentOf(root, rel, false)
+	if fe := (*fsError)(nil); errors.As(err, &fe) && fe.code == fsNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if dir == nil {
+		return &fsError{fsInvalid, "the workspace root cannot be deleted"}
+	}
+	defer dir.Close()
+	return removeEntry(dir, name, rel, 0)
+}
+
+// removeEntry deletes name in dir, a directory's content first.
+func removeEntry(dir *os.File, name, rel string, depth int) error {
+	st, err := lstatAt(dir, name)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return errnoError(rel, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if depth > maxDepth {
+			return &fsError{fsInvalid, rel + ": nested deeper than " + itoa(maxDepth) + " directories"}
+		}
+		sub, _, err := openDirAt(dir, []string{name}, false)
+		if err == nil {
+			for {
+				names, rerr := sub.Readdirnames(256)
+				for _, n := range names {
+					if err := removeEntry(sub, n, rel+"/"+n, depth+1); err != nil {
+						sub.Close()
+						return err
+					}
+				}
+				if rerr != nil || len(names) == 0 {
+					break
+				}
+			}
+			sub.Close()
+		}
+		if err := unix.Unlinkat(int(dir.Fd()), name, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+			return errnoError(rel, err)
+		}
+		return nil
+	}
+	if err := unix.Unlinkat(int(dir.Fd()), name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return errnoError(rel, err)
+	}
+	return nil
+}
+
+// untarAt extracts the tar in into directory rel, made if missing.
+// Regular files and directories only: Warder has checked the tar
+// already, and this refuses again what it must never do. If it fails,
+// what it made at the top (rel's first missing directory, else the
+// top-level names that were not there before) is removed before it
+// returns, so a failed upload leaves nothing new behind at bounded cost.
+func untarAt(root *os.File, rel string, in io.Reader) (err error) {
+	els, err := elements(rel)
+	if err != nil {
+		return err
+	}
+	target, madeDir, err := openDirAt(root, els, true)
+	if madeDir != "" {
+		defer func() {
+			if err != nil {
+				removeAt(root, madeDir)
+			}
+		}()
+	}
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	var fresh []string
+	seen := map[string]bool{}
+	defer func() {
+		if err != nil && madeDir == "" {
+			for _, top := range fresh {
+				removeEntry(target, top, path.Join(rel, top), 0)
+			}
+		}
+	}()
+	tr := tar.NewReader(in)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if name == "." {
+			continue
+		}
+		if path.IsAbs(name) {
+			return &fsError{fsInvalid, h.Name + ": the name leaves the workspace"}
+		}
+		parts, err := elements(name)
+		if err != nil {
+			return err
+		}
+		if top := parts[0]; !seen[top] {
+			seen[top] = true
+			if _, err := lstatAt(target, top); errors.Is(err, unix.ENOENT) {
+				fresh = append(fresh, top)
+			}
+		}
+		if err := extractEntry(target, parts, h, tr, path.Join(rel, name)); err != nil {
+			return err
+		}
+	}
+}
+
+// extractEntry makes one entry below target: its missing parents as
+// directories, then the directory or the file itself, never through a
+// link.
+func extractEntry(target *os.File, parts []string, h *tar.Header, r io.Reader, rel string) error {
+	dir, _, err := openDirAt(target, parts[:len(parts)-1], true)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	base := parts[len(parts)-1]
+	switch h.Typeflag {
+	case tar.TypeDir:
+		if err := unix.Mkdirat(int(dir.Fd()), base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return errnoError(rel, err)
+		}
+		sub, _, err := openDirAt(dir, []string{base}, false)
+		if err != nil {
+			return err
+		}
+		return sub.Close()
+	case tar.TypeReg, tar.TypeRegA:
+		perm := uint32(h.Mode&0o777) | 0o600
+		fd, err := unix.Openat(int(dir.Fd()), base, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
+		if err != nil {
+			return errnoError(rel, classifyFile(dir, base, err))
+		}
+		f := os.NewFile(uintptr(fd), rel)
+		defer f.Close()
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return &fsError{fsConflict, rel + " exists and is not a regular file"}
+		}
+		if err := f.Truncate(0); err != nil {
+			return errnoError(rel, err)
+		}
+		if _, err := io.CopyN(f, r, h.Size); err != nil {
+			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+				return errnoError(rel, err)
+			}
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return errnoError(rel, err)
+		}
+		return nil
+	}
+	return &fsError{fsInvalid, h.Name + ": only files and directories can be uploaded"}
+}
+
+// classifyFile names the refusal of opening base as a file: a link
+// (ELOOP) or a directory (EISDIR) where the upload has a file.
+func classifyFile(dir *os.File, base string, err error) error {
+	if errors.Is(err, unix.EISDIR) {
+		return &fsError{fsNotDir, base + " is a directory"}
+	}
+	return err
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
