@@ -66,7 +66,11 @@ func escapeContainer(t *testing.T, r *Runtime) string {
 // top lists them; a zombie is dead.
 func escapees(t *testing.T, r *Runtime, id string) int {
 	t.Helper()
-	top, err := r.cli.ContainerTop(context.Background(), id, client.ContainerTopOptions{})
+	var args []string // Docker's default, ps -ef
+	if podman, _ := r.isPodman(context.Background()); podman {
+		args = []string{"pid,args"} // Podman's own ps
+	}
+	top, err := r.cli.ContainerTop(context.Background(), id, client.ContainerTopOptions{Arguments: args})
 	must(t, err)
 	n := 0
 	for _, p := range top.Processes {
