@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -214,6 +215,7 @@ func listAt(root *os.File, rel string, limit int, out io.Writer) error {
 			return errnoError(rel, err)
 		}
 	}
+	slices.SortFunc(entries, func(a, b fsEntry) int { return strings.Compare(a.Name, b.Name) })
 	return json.NewEncoder(out).Encode(entries)
 }
 

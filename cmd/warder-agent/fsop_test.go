@@ -148,3 +148,76 @@ func TestFsopCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestFsopLinksBelowTheTop: a link one or more levels down, to a
+// directory outside, is followed by no operation, and an upload's entry
+// through it writes nothing outside.
+func TestFsopLinksBelowTheTop(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(root, "docs", "d"), 0o755)
+	os.Symlink(outside, filepath.Join(root, "docs", "l"))
+	os.Symlink(outside, filepath.Join(root, "docs", "d", "r"))
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o600)
+	for _, p := range []string{"docs/l", "docs/d/r"} {
+		for _, args := range [][]string{{"stat", root, p + "/secret"}, {"list", root, p}, {"tar", root, p + "/secret"},
+			{"rm", root, p + "/secret"}, {"untar", root, p + "/new"}} {
+			if _, _, code := runFsop(t, tarFiles(t), args...); code != fsInvalid {
+				t.Errorf("%v: exit %d, want %d", args, code, fsInvalid)
+			}
+		}
+		in := tarFiles(t, tar.Header{Name: p + "/x", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "owned"})
+		if _, _, code := runFsop(t, in, "untar", root, ""); code != fsInvalid {
+			t.Errorf("untar of %s/x: exit %d", p, code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x")); err == nil {
+		t.Fatal("a file was written through a link below the top")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "secret")); err != nil {
+		t.Fatal("rm went through a link")
+	}
+	// A tar of the tree archives the links as links.
+	out, _, code := runFsop(t, nil, "tar", root, "docs")
+	tr := tar.NewReader(strings.NewReader(out))
+	links := 0
+	for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+		if h.Typeflag == tar.TypeSymlink {
+			links++
+		}
+		if strings.Contains(h.Name, "secret") {
+			t.Fatalf("the tar went through a link: %s", h.Name)
+		}
+	}
+	if code != 0 || links != 2 {
+		t.Fatalf("tar of docs: exit %d, %d links", code, links)
+	}
+}
+
+// TestFsopUntarRollsBack: a tar that breaks half-way leaves none of the
+// new top-level names, keeps what was there, and a new target directory
+// goes too.
+func TestFsopUntarRollsBack(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "kept"), []byte("k"), 0o644)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, n := range []string{"a/x", "b/c/y", "kept2"} {
+		tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, Size: 1})
+		tw.Write([]byte("z"))
+	}
+	tw.Flush()
+	b.WriteString("this is no tar header")
+	if _, _, code := runFsop(t, bytes.NewReader(b.Bytes()), "untar", root, ""); code == 0 {
+		t.Fatal("a broken tar was extracted")
+	}
+	names, _ := os.ReadDir(root)
+	if len(names) != 1 || names[0].Name() != "kept" {
+		t.Fatalf("after the rollback: %v", names)
+	}
+	if _, _, code := runFsop(t, bytes.NewReader(b.Bytes()), "untar", root, "new/deep"); code == 0 {
+		t.Fatal("a broken tar was extracted")
+	}
+	if _, err := os.Stat(filepath.Join(root, "new")); err == nil {
+		t.Fatal("the new target directory was left")
+	}
+}
