@@ -41,13 +41,28 @@ func (r *Runtime) workspaceVolume(ctx context.Context, name string) (string, err
 	return name, nil
 }
 
-// removePoolVolume removes a pool volume; gone is success, in use (or
-// named by an alias made since) a conflict.
+// volumeOptions are volume name's driver options (a bounded workspace's
+// bind: boundedws.go).
+func (r *Runtime) volumeOptions(ctx context.Context, name string) (map[string]string, error) {
+	v, err := r.cli.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
+	if err != nil {
+		return nil, mapErr(err, "inspect volume "+name)
+	}
+	return v.Volume.Options, nil
+}
+
+// removePoolVolume removes a pool volume, and its filesystem if it has
+// one (boundedws.go); gone is success, in use (or named by an alias made
+// since) a conflict.
 func (r *Runtime) removePoolVolume(ctx context.Context, name string) error {
-	_, err := r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+	dir, err := r.filesystemOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 	switch {
 	case err == nil, isNotFound(err):
-		return nil
+		return r.dropImage(dir, name)
 	case isConflict(err):
 		return warder.Errorf(warder.ErrConflict, "volume %s is in use", name)
 	}

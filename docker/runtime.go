@@ -60,6 +60,15 @@ type Config struct {
 	// Locks makes warm pool claims take turns among processes sharing
 	// the store; nil means this process is alone.
 	Locks warder.Locker
+
+	// WorkspaceDir holds a size-bounded filesystem per workspace
+	// (WARDER_WORKSPACE_DIR; boundedws.go), used when Warder runs as root
+	// beside a local engine; "" keeps workspaces plain volumes, bounded
+	// only on uploads.
+	WorkspaceDir string
+	// WorkspaceBytes sizes a workspace whose spec names no size (the
+	// warm pool's); 0: such a workspace is a plain volume.
+	WorkspaceBytes int64
 }
 
 // Runtime runs agent containers on one Docker engine. It is safe for
@@ -82,6 +91,7 @@ type Runtime struct {
 	fsHelpers fsHelpers // the files helpers this process started (fshelper.go)
 
 	engine     engineKind // Docker or Podman, once known
+	bound      wsBound    // whether workspaces are bounded filesystems, once known
 	warnShared sync.Once  // Setup's warning that Podman cannot isolate agents
 }
 

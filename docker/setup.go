@@ -30,6 +30,9 @@ func (r *Runtime) Setup(ctx context.Context) error {
 	if err := r.SweepHelpers(ctx); err != nil {
 		return err
 	}
+	if err := r.mountWorkspaces(ctx); err != nil {
+		return err
+	}
 	return r.ensureImage(ctx)
 }
 

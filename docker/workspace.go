@@ -36,22 +36,41 @@ const helperTimeout = 2 * time.Minute
 
 // ensureVolume makes the workspace's volume if it does not exist yet
 // (made reports that); an existing one (the agent's, from before) is
-// kept as it is. The local driver has no size option for disk-backed
-// volumes: the size bound is Warder's, on uploads (docs/security.md).
+// kept as it is, its filesystem mounted if it has one. When workspaces
+// are bounded (boundedws.go) a new volume binds a filesystem of the
+// spec's size (else Config.WorkspaceBytes; neither: a plain volume); a
+// plain volume made before keeps working, unbounded.
 //
 // A workspace that points at a warm pool container's volume
 // (LabelWorkspaceVolume) is mounted as that volume: ws.Name is changed
 // to it, so callers pass a copy.
 func (r *Runtime) ensureVolume(ctx context.Context, ws *warder.WorkspaceSpec) (made bool, err error) {
+	dir, err := r.boundedDir(ctx)
+	if err != nil {
+		return false, err
+	}
 	v, err := r.cli.VolumeInspect(ctx, ws.Name, client.VolumeInspectOptions{})
 	if err == nil {
 		if target := v.Volume.Labels[LabelWorkspaceVolume]; target != "" {
 			ws.Name = target
 		}
+		if dir != nil && dir.Has(ws.Name) {
+			// Mounted at Setup; again here should it have gone since.
+			if err := dir.Mount(ws.Name); err != nil {
+				return false, fmt.Errorf("mounting workspace %s: %w", ws.Name, err)
+			}
+		}
 		return false, nil
 	}
 	if !cerrdefs.IsNotFound(err) {
 		return false, mapErr(err, "inspect volume "+ws.Name)
+	}
+	size := ws.SizeBytes
+	if size <= 0 {
+		size = r.cfg.WorkspaceBytes
+	}
+	if dir != nil && size > 0 {
+		return true, r.boundedVolume(ctx, dir, ws, size)
 	}
 	_, err = r.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: ws.Name, Driver: "local", Labels: ws.Labels})
 	return true, mapErr(err, "create volume "+ws.Name)
@@ -131,13 +150,15 @@ func (r *Runtime) Workspaces(ctx context.Context) ([]*warder.Workspace, error) {
 	return out, nil
 }
 
-// RemoveWorkspace deletes the volume; gone is success, in use a conflict.
-// A workspace pointing at a pool volume goes with that volume.
+// RemoveWorkspace deletes the volume, then its filesystem if it has one
+// (unmounted, its loop device detached, its image deleted); gone is
+// success, in use a conflict. A workspace pointing at a pool volume goes
+// with that volume.
 func (r *Runtime) RemoveWorkspace(ctx context.Context, name string) error {
 	target, err := r.workspaceVolume(ctx, name)
 	switch {
 	case errors.Is(err, warder.ErrNotFound):
-		return nil
+		return r.removeVolume(ctx, name) // an image left by a cut-short create
 	case err != nil:
 		return err
 	case target != name:
@@ -148,29 +169,46 @@ func (r *Runtime) RemoveWorkspace(ctx context.Context, name string) error {
 	return r.removeVolume(ctx, name)
 }
 
-// removeVolume deletes one volume; gone is success, in use a conflict.
+// removeVolume deletes one volume and its filesystem, if any; gone is
+// success, in use a conflict.
 func (r *Runtime) removeVolume(ctx context.Context, name string) error {
 	// The files helpers on the volume (fshelper.go) hold it: they go first.
 	if err := r.removeFilesHelpers(ctx, name); err != nil {
 		return err
 	}
-	_, err := r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+	dir, err := r.filesystemOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 	switch {
 	case err == nil, cerrdefs.IsNotFound(err):
-		return nil
+		return r.dropImage(dir, name)
 	case cerrdefs.IsConflict(err):
 		return warder.Errorf(warder.ErrConflict, "workspace %s is still in use by a container", name)
 	}
 	return mapErr(err, "remove volume "+name)
 }
 
-// WorkspaceUsage runs du in a helper container on the volume. The helper
-// runs as root with only CAP_DAC_READ_SEARCH, so it sees files the agent
-// made private, and can change nothing.
+// WorkspaceUsage reads a bounded workspace's usage from its filesystem
+// (one statfs: no helper, no engine call). A plain volume is measured
+// by du in a helper container, which runs as root with only
+// CAP_DAC_READ_SEARCH, so it sees files the agent made private, and can
+// change nothing.
 func (r *Runtime) WorkspaceUsage(ctx context.Context, name string) (int64, error) {
+	if n, ok, err := r.boundedUsage(ctx, name, nil); ok || err != nil {
+		return n, err
+	}
 	volume, err := r.workspaceVolume(ctx, name)
 	if err != nil {
 		return 0, err
+	}
+	opts, err := r.volumeOptions(ctx, volume)
+	if err != nil {
+		return 0, err
+	}
+	if n, ok, err := r.boundedUsage(ctx, volume, opts); ok || err != nil {
+		return n, err
 	}
 	out, code, err := r.runHelper(ctx, helper{volume: volume, user: "0:0", capAdd: []string{"DAC_READ_SEARCH"}, cmd: []string{"du", warder.WorkspaceMountPath}})
 	if err != nil {

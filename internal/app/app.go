@@ -102,6 +102,9 @@ func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, 
 		BindAddress:  cfg.BindAddress,
 		WarmPool:     cfg.WarmPool,
 		Locks:        locks,
+		// Sizes the warm pool's workspaces; an agent's names its own.
+		WorkspaceDir:   cfg.WorkspaceDir,
+		WorkspaceBytes: max(cfg.WorkspaceBytes, 0),
 	})
 }
 

@@ -93,6 +93,12 @@ type Config struct {
 	WorkspaceBytes        int64
 	WorkspaceBytesPerUser int64
 	MaxUploadBytes        int64
+	// WorkspaceDir holds a filesystem of WorkspaceBytes per workspace, so
+	// what agents write is bounded too, not only uploads
+	// (WARDER_WORKSPACE_DIR; default <data dir>/workspaces; "off": plain
+	// volumes). It takes effect where Warder runs as root beside a local
+	// Docker or Podman engine; see docker/boundedws.go.
+	WorkspaceDir string
 	// MaxExecsPerAgent and MaxExecsPerUser bound the commands running at
 	// once (WARDER_MAX_EXECS_PER_AGENT, WARDER_MAX_EXECS_PER_USER).
 	MaxExecsPerAgent int
@@ -174,6 +180,7 @@ func LoadConfig(args []string) (Config, error) {
 	if c.WorkspaceBytesPerUser, err = envBytes("WARDER_MAX_WORKSPACE_BYTES_PER_USER", 10<<30); err != nil {
 		return c, err
 	}
+	c.WorkspaceDir = env("WARDER_WORKSPACE_DIR", "")
 	if c.MaxUploadBytes, err = envBytes("WARDER_MAX_UPLOAD_BYTES", 256<<20); err != nil {
 		return c, err
 	}
@@ -220,6 +227,12 @@ func LoadConfig(args []string) (Config, error) {
 	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "open streams one user may hold (WARDER_MAX_STREAMS_PER_USER)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	switch c.WorkspaceDir {
+	case "":
+		c.WorkspaceDir = filepath.Join(c.DataDir, "workspaces")
+	case "off":
+		c.WorkspaceDir = ""
 	}
 	return c, c.Validate()
 }
