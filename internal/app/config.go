@@ -83,6 +83,12 @@ type Config struct {
 	Registration string
 	// MaxStreamsPerUser bounds each user's open streams on this process.
 	MaxStreamsPerUser int
+	// MaxConnections and MaxConnectionsPerAddress bound the API's open
+	// connections, in total and per client address (an IPv6 /64)
+	// (WARDER_MAX_CONNECTIONS, WARDER_MAX_CONNECTIONS_PER_ADDRESS); 0 means
+	// the default, which Validate fills in: see defaultMaxConnections.
+	MaxConnections           int
+	MaxConnectionsPerAddress int
 	// CORSOrigins are the origins whose browser pages may call the API
 	// (WARDER_CORS_ORIGINS, comma-separated, or *); none: CORS is off.
 	CORSOrigins []string
@@ -174,6 +180,12 @@ func LoadConfig(args []string) (Config, error) {
 	if c.MaxStreamsPerUser, err = envInt("WARDER_MAX_STREAMS_PER_USER", 32); err != nil {
 		return c, err
 	}
+	if c.MaxConnections, err = envInt("WARDER_MAX_CONNECTIONS", 0); err != nil {
+		return c, err
+	}
+	if c.MaxConnectionsPerAddress, err = envInt("WARDER_MAX_CONNECTIONS_PER_ADDRESS", 0); err != nil {
+		return c, err
+	}
 	if c.WorkspaceBytes, err = envBytes("WARDER_MAX_WORKSPACE_BYTES", 1<<30); err != nil {
 		return c, err
 	}
@@ -225,6 +237,8 @@ func LoadConfig(args []string) (Config, error) {
 		return err
 	})
 	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "open streams one user may hold (WARDER_MAX_STREAMS_PER_USER)")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "open API connections, in all; 0: 4096, or less if the open-file limit is low (WARDER_MAX_CONNECTIONS)")
+	fs.IntVar(&c.MaxConnectionsPerAddress, "max-connections-per-address", c.MaxConnectionsPerAddress, "open API connections from one client address; 0: 256 (WARDER_MAX_CONNECTIONS_PER_ADDRESS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -278,6 +292,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxStreamsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_STREAMS_PER_USER must not be negative (0 means the default, 32)")
+	}
+	if err := c.validateConnections(openFileLimit()); err != nil {
+		return err
 	}
 	if c.StatsHistory != 0 && (c.StatsHistory < 10*time.Second || c.StatsHistory > 24*time.Hour) {
 		return fmt.Errorf("WARDER_STATS_HISTORY %s must be between 10s and 24h", c.StatsHistory)

@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/warder/warder/internal/connlimit"
+	"github.com/warder/warder/metrics"
 )
 
 // Serve runs Warder: the API on cfg.Addr and the background work, until
@@ -24,14 +27,21 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer stop()
 	a.Run(runCtx)
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	tcp, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(a.handler, defaultServerLimits)
+	limits := defaultServerLimits
+	limits.Conns = connlimit.Limits{Total: cfg.MaxConnections, PerAddress: cfg.MaxConnectionsPerAddress}
+	srv, ln := newHTTPServer(a.handler, limits, tcp, log)
+	a.metrics.WatchConnections(func() metrics.Connections {
+		s := ln.Stats()
+		return metrics.Connections{Open: s.Open, RefusedAddress: s.RefusedAddress, RefusedTotal: s.RefusedTotal, ClosedIdle: s.ClosedIdle}
+	})
 	// Shutdown waits for responses to finish; streams end only when told.
 	srv.RegisterOnShutdown(a.handler.CloseStreams)
-	log.Info("warder listening", "addr", ln.Addr().String(), "database", dbName(cfg), "network", cfg.Network, "image", cfg.Image)
+	log.Info("warder listening", "addr", ln.Addr().String(), "database", dbName(cfg), "network", cfg.Network, "image", cfg.Image,
+		"max_connections", cfg.MaxConnections, "max_connections_per_address", cfg.MaxConnectionsPerAddress)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -60,6 +70,9 @@ type serverLimits struct {
 	Idle time.Duration
 	// MaxHeaderBytes caps a request's line and headers.
 	MaxHeaderBytes int
+	// Conns caps the open connections, in total and per client address;
+	// it comes from the configuration (Config.MaxConnections).
+	Conns connlimit.Limits
 }
 
 // defaultServerLimits: 10 s for headers a client has at hand; 2 min of
@@ -68,9 +81,14 @@ type serverLimits struct {
 // and still room for long cookies passed through the proxy.
 var defaultServerLimits = serverLimits{ReadHeader: 10 * time.Second, Idle: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 
-// newHTTPServer is the server in front of h.
-func newHTTPServer(h http.Handler, l serverLimits) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeader, IdleTimeout: l.Idle, MaxHeaderBytes: l.MaxHeaderBytes}
+// newHTTPServer is the server in front of h, and the listener it must
+// serve: ln within l.Conns. The server's ConnState hook tells the
+// listener which connections are idle, which it may close to make room
+// (see package connlimit).
+func newHTTPServer(h http.Handler, l serverLimits, ln net.Listener, log *slog.Logger) (*http.Server, *connlimit.Listener) {
+	cl := connlimit.New(ln, l.Conns, log)
+	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeader, IdleTimeout: l.Idle, MaxHeaderBytes: l.MaxHeaderBytes,
+		ConnState: cl.ConnState}, cl
 }
 
 // setupUntilDone prepares the network and image in the background, retrying

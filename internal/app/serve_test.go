@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/warder/warder/api"
+	"github.com/warder/warder/internal/connlimit"
 )
 
 // TestHTTPServerLimits: the server Warder serves on closes idle
@@ -22,11 +24,12 @@ func TestHTTPServerLimits(t *testing.T) {
 		t.Fatalf("defaultServerLimits leaves a bound unset: %+v", defaultServerLimits)
 	}
 	const bound = 300 * time.Millisecond
-	srv := newHTTPServer(api.New(api.Options{}), serverLimits{ReadHeader: bound, Idle: bound, MaxHeaderBytes: 4 << 10})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, ln := newHTTPServer(api.New(api.Options{}), serverLimits{ReadHeader: bound, Idle: bound, MaxHeaderBytes: 4 << 10,
+		Conns: connlimit.Limits{Total: 16, PerAddress: 16}}, tcp, slog.New(slog.DiscardHandler))
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
