@@ -19,6 +19,9 @@ import (
 // is gone. That is not a missing container: if the network is the one
 // Setup owns, Start runs Setup and tries once more.
 func (r *Runtime) Start(ctx context.Context, id string) error {
+	if err := r.reclaimPort(ctx, id); err != nil {
+		return err
+	}
 	_, err := r.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
 	if !isNotFound(err) {
 		return mapErr(err, "start container "+id)
@@ -78,7 +81,34 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 		opts.Timeout = &secs
 	}
 	_, err := r.cli.ContainerStop(ctx, id, opts)
-	return mapErr(err, "stop container "+id)
+	if err != nil {
+		return mapErr(err, "stop container "+id)
+	}
+	// A stopped agent holds no host port: its container keeps the
+	// binding, and Start claims that port again (reclaimPort).
+	st, err := r.Inspect(ctx, id)
+	if err == nil && r.ports != nil && st.AgentID != "" && st.HostPort != 0 {
+		err = r.ports.Release(ctx, st.AgentID, st.HostPort)
+	}
+	if errors.Is(err, warder.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// reclaimPort claims again, for the container's agent, the host port the
+// container is published on, given up when it stopped. A port taken
+// meanwhile is ErrConflict, and the container does not start: the
+// caller makes a new one, on a new port.
+func (r *Runtime) reclaimPort(ctx context.Context, id string) error {
+	if r.ports == nil {
+		return nil
+	}
+	st, err := r.Inspect(ctx, id)
+	if err != nil || st.AgentID == "" || st.HostPort == 0 {
+		return nil // ContainerStart says what is wrong
+	}
+	return r.ports.Reclaim(ctx, st.AgentID, st.HostPort)
 }
 
 // Remove force-removes the container and its anonymous volumes, and gives

@@ -79,3 +79,54 @@ func TestFilesLongNameIs400(t *testing.T) {
 		t.Fatalf("GET of a long name = %d %s", code, raw)
 	}
 }
+
+// TestStoppedAgentsHoldNoPort: a stopped agent gives its host port up, so
+// stopped agents cannot hold the range; its next start takes the same
+// port again when it is still free, and a new container on a free port
+// (its workspace kept) when someone took it meanwhile.
+func TestStoppedAgentsHoldNoPort(t *testing.T) {
+	t.Parallel()
+	const start = 19650 // a range of two ports, this test's alone
+	ts := newWorkspaceServer(t, func(c *app.Config) { c.PortStart, c.PortEnd = start, start+1 })
+	alice, bob := ts.register(t, "alice"), ts.register(t, "bob")
+	a := alice.CreateAgent("a")
+	alice.MustDo("PUT", "/api/agents/"+a.ID+"/files/keep.txt", "kept", 200, nil)
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	var ran apitest.Agent
+	alice.MustDo("GET", "/api/agents/"+a.ID, nil, 200, &ran)
+	if ran.HostPort == nil || *ran.HostPort != start {
+		t.Fatalf("the first start's port: %v", ran.HostPort)
+	}
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/stop", nil, 200, nil)
+	var stopped apitest.Agent
+	alice.MustDo("GET", "/api/agents/"+a.ID, nil, 200, &stopped)
+	if stopped.HostPort != nil {
+		t.Fatalf("a stopped agent holds port %d", *stopped.HostPort)
+	}
+	// Its port is free for others now.
+	b := bob.CreateAgent("b")
+	bob.MustDo("POST", "/api/agents/"+b.ID+"/start", nil, 200, nil)
+	var bs apitest.Agent
+	bob.MustDo("GET", "/api/agents/"+b.ID, nil, 200, &bs)
+	if bs.HostPort == nil || *bs.HostPort != start {
+		t.Fatalf("bob's agent got port %v, want the freed %d", bs.HostPort, start)
+	}
+	// Alice's next start finds it taken: a new container on the other
+	// port, with her files.
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	var again apitest.Agent
+	alice.MustDo("GET", "/api/agents/"+a.ID, nil, 200, &again)
+	if again.HostPort == nil || *again.HostPort != start+1 || again.ContainerID == ran.ContainerID {
+		t.Fatalf("after her port was taken: port %v, container %s (was %s)", again.HostPort, again.ContainerID, ran.ContainerID)
+	}
+	if out, _ := runAll(t, alice, a.ID, "/warder-agent", "cat", "/data/keep.txt"); out != "kept" {
+		t.Fatalf("the new container's workspace holds %q", out)
+	}
+	// Both run: chat reaches each on its own port.
+	for _, c := range []struct {
+		cl *apitest.Client
+		id string
+	}{{alice, a.ID}, {bob, b.ID}} {
+		c.cl.MustDo("POST", "/api/agents/"+c.id+"/chat", map[string]any{"content": "hi", "role": "user"}, 200, nil)
+	}
+}

@@ -163,9 +163,9 @@ func errText(err error) string {
 // claim not recorded when Warder dies is removed by the next resync).
 func (s *Service) ensureContainer(ctx context.Context, a *warder.Agent, warm bool) (claimed bool, err error) {
 	if a.ContainerID != "" {
-		_, err := s.rt.Inspect(ctx, a.ContainerID)
+		st, err := s.rt.Inspect(ctx, a.ContainerID)
 		switch {
-		case err == nil && !s.lacksPort(a):
+		case err == nil && !s.lacksPort(a, st):
 			return false, nil
 		case err == nil:
 			// Made for the files calls alone (filesContainer): replaced by

@@ -169,11 +169,11 @@ func (s *Service) filesContainer(ctx context.Context, a *warder.Agent) error {
 	return s.store.UpdateAgent(ctx, a)
 }
 
-// lacksPort reports that the agent's container was made for its files
-// alone: the runtime publishes ports and the agent's spec asks for one,
-// but it holds none.
-func (s *Service) lacksPort(a *warder.Agent) bool {
-	if !s.rt.Info().HostPorts || a.HostPort != 0 {
+// lacksPort reports that the agent's container st was made for its
+// files alone: the runtime publishes ports and the agent's spec asks for
+// one, but the container is published on none.
+func (s *Service) lacksPort(a *warder.Agent, st warder.ContainerState) bool {
+	if !s.rt.Info().HostPorts || st.HostPort != 0 {
 		return false
 	}
 	spec, err := warder.SpecFor(a, s.specSettings())

@@ -145,3 +145,31 @@ func ListenFree(bind string) func(int) bool {
 		return true
 	}
 }
+
+// Reclaim claims exactly port for the agent again: the port its stopped
+// container is published on, as that container starts again (a stop
+// gave the port up). A port another agent or the warm pool took
+// meanwhile is ErrConflict; the caller then makes a new container.
+func (p *Allocator) Reclaim(ctx context.Context, agentID string, port int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	held, err := p.store.PortOf(ctx, agentID)
+	if err != nil || held == port {
+		return err
+	}
+	if p.pooled[port] {
+		return warder.Errorf(warder.ErrConflict, "host port %d was taken while the agent was stopped", port)
+	}
+	if held != 0 {
+		if err := p.store.ReleasePort(ctx, agentID); err != nil {
+			return err
+		}
+	}
+	if err := p.store.ClaimPort(ctx, agentID, port); err != nil {
+		if errors.Is(err, warder.ErrConflict) {
+			return warder.Errorf(warder.ErrConflict, "host port %d was taken while the agent was stopped", port)
+		}
+		return err
+	}
+	return nil
+}
