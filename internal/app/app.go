@@ -242,7 +242,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		RegistrationClosed: cfg.Registration == "closed",
 		Workspace: service.WorkspaceConfig{
 			AgentBytes: cfg.WorkspaceBytes, UserBytes: cfg.WorkspaceBytesPerUser, UploadBytes: cfg.MaxUploadBytes,
-			SpoolDir: filepath.Join(cfg.DataDir, "uploads"), ExecsPerAgent: cfg.MaxExecsPerAgent, ExecsPerUser: cfg.MaxExecsPerUser,
+			SpoolDir: filepath.Join(cfg.DataDir, "uploads"), ExecsPerAgent: cfg.MaxExecsPerAgent, ExecsPerUser: cfg.MaxExecsPerUser, FileOpsPerUser: cfg.MaxFileOpsPerUser,
 		},
 	})
 	h := api.New(api.Options{

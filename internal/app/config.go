@@ -109,6 +109,9 @@ type Config struct {
 	// once (WARDER_MAX_EXECS_PER_AGENT, WARDER_MAX_EXECS_PER_USER).
 	MaxExecsPerAgent int
 	MaxExecsPerUser  int
+	// MaxFileOpsPerUser bounds one user's files calls running at once
+	// (WARDER_MAX_FILE_OPS_PER_USER).
+	MaxFileOpsPerUser int
 	// WarmPool is how many started containers of the default image the
 	// Docker runtime keeps for agents' starts, of which limits
 	// (WARDER_WARM_POOL; none by default; see docs/operations.md).
@@ -205,6 +208,9 @@ func LoadConfig(args []string) (Config, error) {
 	if c.MaxExecsPerUser, err = envInt("WARDER_MAX_EXECS_PER_USER", 8); err != nil {
 		return c, err
 	}
+	if c.MaxFileOpsPerUser, err = envInt("WARDER_MAX_FILE_OPS_PER_USER", 4); err != nil {
+		return c, err
+	}
 	if c.SQLiteSync, err = sqlstore.ParseSynchronous(env("WARDER_SQLITE_SYNCHRONOUS", "normal")); err != nil {
 		return c, fmt.Errorf("WARDER_SQLITE_SYNCHRONOUS: %w", err)
 	}
@@ -283,6 +289,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registration != "" && c.Registration != "open" && c.Registration != "closed" {
 		return fmt.Errorf("WARDER_REGISTRATION must be open or closed, not %q", c.Registration)
+	}
+	if c.MaxFileOpsPerUser < 0 {
+		return fmt.Errorf("WARDER_MAX_FILE_OPS_PER_USER must not be negative (0 means the default)")
 	}
 	if c.MaxExecsPerAgent < 0 || c.MaxExecsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_EXECS_PER_AGENT and WARDER_MAX_EXECS_PER_USER must not be negative (0 means the default)")
