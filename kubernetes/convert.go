@@ -274,6 +274,9 @@ func podState(st *warder.ContainerState, p *pod) {
 	}
 	st.RestartCount = cs.RestartCount
 	last := cs.LastState.Terminated
+	// A Failed or Succeeded Pod is over (evicted, say): the kubelet starts
+	// none of its containers again, whatever its restartPolicy.
+	over := p.Status.Phase == "Failed" || p.Status.Phase == "Succeeded"
 	switch {
 	case cs.State.Running != nil:
 		st.Phase, st.StartedAt = warder.PhaseRunning, cs.State.Running.StartedAt
@@ -285,7 +288,7 @@ func podState(st *warder.ContainerState, p *pod) {
 	case cs.State.Terminated != nil:
 		setExit(st, cs.State.Terminated)
 		st.Phase = warder.PhaseExited
-		if p.Metadata.DeletionTimestamp == nil && restarts(p.Spec.RestartPolicy, st.ExitCode) {
+		if p.Metadata.DeletionTimestamp == nil && !over && restarts(p.Spec.RestartPolicy, st.ExitCode) {
 			st.Phase = warder.PhaseRestarting // the kubelet starts it again
 		}
 	case cs.State.Waiting != nil && startFailures[cs.State.Waiting.Reason]:
@@ -295,6 +298,9 @@ func podState(st *warder.ContainerState, p *pod) {
 		// is the back-off between): restarting, as Docker's policy does.
 		setExit(st, last)
 		st.Phase = warder.PhaseRestarting
+		if over {
+			st.Phase = warder.PhaseExited
+		}
 	}
 }
 
