@@ -38,7 +38,9 @@ func conformance(t *testing.T, newRT func(mod func(*Config)) *Runtime) {
 			t.Cleanup(func() {
 				ctx, cancel := cleanupCtx()
 				defer cancel()
-				if err := r.removeContainer(ctx, spec.Name); err != nil {
+				// Remove, not removeContainer: on Podman the agent's
+				// network goes with its container.
+				if err := r.Remove(ctx, spec.Name); err != nil {
 					t.Errorf("cleanup: remove container %s: %v", spec.Name, err)
 				}
 			})

@@ -113,10 +113,12 @@ func (r *Runtime) reclaimPort(ctx context.Context, id string) error {
 
 // Remove force-removes the container and its anonymous volumes, and gives
 // up the host port it was published on (if its agent still holds that
-// one). A container that is already gone is success.
+// one), and on Podman its network (dropAgentNetworks). A container that
+// is already gone is success.
 func (r *Runtime) Remove(ctx context.Context, id string) error {
 	st, err := r.Inspect(ctx, id)
 	if errors.Is(err, warder.ErrNotFound) {
+		r.dropAgentNetworks(ctx, id, true)
 		return nil
 	} else if err != nil {
 		return err
@@ -124,6 +126,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	if err := r.removeContainer(ctx, id); err != nil {
 		return err
 	}
+	r.dropAgentNetworks(ctx, st.Name, false)
 	if r.ports != nil && st.AgentID != "" && st.HostPort != 0 {
 		return r.ports.Release(ctx, st.AgentID, st.HostPort)
 	}

@@ -19,8 +19,9 @@ import (
 // pullTimeout when no registry is reachable), and the create is retried
 // once. A leftover container of the same name, from a create interrupted
 // before its id was saved, is replaced. On Podman the container is also
-// given explicit open-files and process limits (podmanUlimits), and the
-// tmpfs Podman adds on /run and /var/tmp gets /tmp's options.
+// given explicit open-files and process limits (podmanUlimits), the
+// tmpfs Podman adds on /run and /var/tmp gets /tmp's options, and the
+// container joins an isolated network of its own (ensureAgentNetwork).
 func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
 	p := placement{Network: r.cfg.Network, HostIP: r.cfg.BindAddress}
 	podman, err := r.isPodman(ctx)
@@ -32,6 +33,13 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 	}
 	if spec.Internal {
 		p.Network = InternalNetwork(r.cfg.Network)
+	}
+	if podman && p.Network != "" {
+		// Alone on a network of its own: Podman cannot keep the agents
+		// of one network apart (agentnet.go).
+		if p.Network, err = r.ensureAgentNetwork(ctx, spec.Name, spec.Internal); err != nil {
+			return "", err
+		}
 	}
 	if r.ports != nil && spec.AgentID != "" {
 		if spec.Publish && !spec.Internal {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -37,6 +38,9 @@ type engineKind struct {
 	// seen is podman once known, for Info, which must not wait on mu
 	// while a first detection asks the engine.
 	seen atomic.Bool
+	// netMu has this process make Podman's internal networks one at a
+	// time (podmanCreateNetwork).
+	netMu sync.Mutex
 }
 
 // isPodman reports whether the engine is Podman, asking it the first time.
@@ -157,36 +161,57 @@ const podmanAPI = "/v4.0.0/libpod"
 // needs names there: Warder reaches agents by address, agents must not
 // reach each other, and on the egress network they resolve through the
 // host's resolvers, as on Docker's default bridge. An existing network of
-// that name is success, as a conflict is for createNetwork.
+// that name is success. extra adds fields to Podman's request (labels,
+// options, the bridge's name: see ensureAgentNetwork).
 //
 // Podman's own API gives an internal network no gateway unless it is
 // given its subnet, and without one the host (Warder) has no address on
 // the bridge and cannot reach the agents. So an internal network is made
 // once to learn the free subnet Podman picks, removed, and made again
 // with that subnet and its first address as the gateway, as Docker and
-// Podman's compatible API do.
-func (r *Runtime) podmanCreateNetwork(ctx context.Context, name string, internal bool, labels map[string]string) error {
-	req := map[string]any{"name": name, "driver": "bridge", "internal": internal, "dns_enabled": false, "labels": labels}
+// Podman's compatible API do. This process makes one such network at a
+// time (netMu); another process (a replica) may take the subnet in
+// between, and then the whole is tried again, with the next free one.
+func (r *Runtime) podmanCreateNetwork(ctx context.Context, name string, internal bool, extra map[string]any) error {
+	if internal {
+		r.engine.netMu.Lock()
+		defer r.engine.netMu.Unlock()
+	}
+	var err error
+	for range 5 {
+		var again bool
+		if again, err = r.podmanTryNetwork(ctx, name, internal, extra); !again {
+			return err
+		}
+	}
+	return err
+}
+
+// podmanTryNetwork is one try of podmanCreateNetwork; again reports that
+// the subnet Podman picked was taken before it could be given a gateway.
+func (r *Runtime) podmanTryNetwork(ctx context.Context, name string, internal bool, extra map[string]any) (again bool, err error) {
+	req := map[string]any{"name": name, "driver": "bridge", "internal": internal, "dns_enabled": false}
+	maps.Copy(req, extra)
 	var made podmanNetwork
 	if created, err := r.podmanNetworkCreate(ctx, req, &made); err != nil || !created || !internal {
-		return err
+		return false, err
 	}
 	if len(made.Subnets) != 1 || made.Subnets[0].Gateway != "" {
-		return nil // a gateway after all, or a layout this does not know
+		return false, nil // a gateway after all, or a layout this does not know
 	}
 	prefix, err := netip.ParsePrefix(made.Subnets[0].Subnet)
 	if err != nil {
-		return fmt.Errorf("create network %s: Podman chose subnet %q: %w", name, made.Subnets[0].Subnet, err)
+		return false, fmt.Errorf("create network %s: Podman chose subnet %q: %w", name, made.Subnets[0].Subnet, err)
 	}
 	status, msg, err := r.podmanCall(ctx, http.MethodDelete, podmanAPI+"/networks/"+url.PathEscape(made.ID), nil, nil)
 	if err != nil {
-		return mapErr(err, "remove network "+name)
+		return false, mapErr(err, "remove network "+name)
 	} else if status/100 != 2 {
-		return fmt.Errorf("remove network %s to give it a gateway: Podman answered %d: %s", name, status, msg)
+		return false, fmt.Errorf("remove network %s to give it a gateway: Podman answered %d: %s", name, status, msg)
 	}
 	req["subnets"] = []map[string]string{{"subnet": prefix.Masked().String(), "gateway": prefix.Masked().Addr().Next().String()}}
 	_, err = r.podmanNetworkCreate(ctx, req, nil)
-	return err
+	return err != nil, err
 }
 
 // podmanNetwork is the part of Podman's own network record used here.

@@ -164,30 +164,26 @@ func TestPodmanOutsideChanges(t *testing.T) {
 }
 
 // TestPodmanErrors: where Podman answers 500 for what Docker answers 404
-// or 409, the runtime still tells them apart: Setup twice, a network
-// made twice, a removed network made again at the next start, and a
-// missing network removed as success.
+// or 409, the runtime still tells them apart: Setup twice, an agent's
+// network made twice, a missing network removed as success, and a
+// leftover container replaced.
 func TestPodmanErrors(t *testing.T) {
 	r := newPodmanRuntime(t, nil)
 	ctx := context.Background()
 	must(t, r.Setup(ctx))
 	must(t, r.Setup(ctx))
-	if err := r.createNetwork(ctx, r.cfg.Network, false); err != nil {
-		t.Errorf("creating an existing network = %v, want success (a conflict)", err)
-	}
-	checkOneNetwork(t, r, r.cfg.Network)
 
 	spec := testSpec(t, r)
 	id, err := r.Create(ctx, spec)
 	must(t, err)
+	if _, err := r.ensureAgentNetwork(ctx, spec.Name, false); err != nil {
+		t.Errorf("creating an existing network = %v, want success (a conflict)", err)
+	}
+	checkNetworks(t, r, agentNetwork(r.cfg.Network, spec.Name, false), 1)
 	for _, n := range []string{r.cfg.Network, InternalNetwork(r.cfg.Network)} {
-		must(t, r.RemoveNetwork(ctx, n))
 		must(t, r.RemoveNetwork(ctx, n)) // gone is success
 	}
-	if err := r.Start(ctx, id); err != nil {
-		t.Fatalf("Start without the network: %v", err)
-	}
-	checkOneNetwork(t, r, r.cfg.Network)
+	must(t, r.Start(ctx, id))
 	waitHealthy(t, r, id)
 
 	// A create under a name a container already has (not saved as the
@@ -220,32 +216,6 @@ func TestPodmanOOM(t *testing.T) {
 		t.Errorf("after going over its memory limit: %+v, want exit code 137", st)
 	}
 	t.Logf("OOMKilled %v, oom events %d", st.OOMKilled, w.count(id, warder.EventOOMKilled))
-}
-
-// TestPodmanNetworkNoDNS: Warder's networks on Podman run no DNS server
-// (its aardvark-dns forwards internal networks' questions out), and Setup
-// makes one that does, as Podman's compatible API creates them, again.
-func TestPodmanNetworkNoDNS(t *testing.T) {
-	r := newPodmanRuntime(t, nil)
-	ctx := context.Background()
-	_, err := r.cli.NetworkCreate(ctx, r.cfg.Network, client.NetworkCreateOptions{
-		Driver: "bridge", Labels: map[string]string{warder.LabelManaged: "true"},
-	})
-	must(t, err)
-	nets, err := r.networks(ctx, r.cfg.Network)
-	must(t, err)
-	if dns, err := r.podmanNetworkDNS(ctx, nets[0].ID); err != nil || !dns {
-		t.Fatalf("a network made through the compatible API: DNS %v, %v; want on", dns, err)
-	}
-	must(t, r.Setup(ctx))
-	for _, name := range []string{r.cfg.Network, InternalNetwork(r.cfg.Network)} {
-		checkOneNetwork(t, r, name)
-		nets, err := r.networks(ctx, name)
-		must(t, err)
-		if dns, err := r.podmanNetworkDNS(ctx, nets[0].ID); err != nil || dns {
-			t.Errorf("network %s after Setup: DNS %v, %v; want off", name, dns, err)
-		}
-	}
 }
 
 // mountedWith reports whether mountinfo has a tmpfs mounted at dir whose

@@ -36,7 +36,8 @@ func (r *Runtime) Setup(ctx context.Context) error {
 	return r.ensureImage(ctx)
 }
 
-// ensureNetworks makes sure the deployment's two networks exist once.
+// ensureNetworks makes sure the deployment's two networks exist once
+// (on Docker; on Podman each agent has its own, see podmanNetworks).
 // Processes sharing the store take turns (Config.Locks): on API 1.41 two
 // that list no network at the same moment would each create one, and
 // until a later Setup removed the newer, Docker refused both names as
@@ -49,6 +50,11 @@ func (r *Runtime) ensureNetworks(ctx context.Context) error {
 			return err
 		}
 		defer unlock()
+	}
+	if podman, err := r.isPodman(ctx); err != nil {
+		return err
+	} else if podman {
+		return r.podmanNetworks(ctx) // a network per agent instead (agentnet.go)
 	}
 	if err := r.ensureNetwork(ctx, r.cfg.Network, false); err != nil {
 		return err
@@ -91,13 +97,6 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 	if err := r.dedupeNetworks(ctx, nets); err != nil {
 		return err
 	}
-	podman, err := r.isPodman(ctx)
-	if err != nil {
-		return err
-	}
-	if podman {
-		return r.ensurePodmanNetwork(ctx, nets[0], internal)
-	}
 	if !isolating(nets[0]) {
 		if err := r.isolateNetwork(ctx, nets[0], internal); err != nil {
 			return err
@@ -110,15 +109,9 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, internal bool)
 	return nil
 }
 
+// createNetwork makes one of the deployment's two networks on Docker.
 func (r *Runtime) createNetwork(ctx context.Context, name string, internal bool) error {
-	podman, err := r.isPodman(ctx)
-	if err != nil {
-		return err
-	}
-	if podman {
-		return r.podmanCreateNetwork(ctx, name, internal, map[string]string{warder.LabelManaged: "true"})
-	}
-	_, err = r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+	_, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 		Driver:   "bridge",
 		Internal: internal,
 		Options:  map[string]string{iccOption: "false"},
@@ -129,21 +122,6 @@ func (r *Runtime) createNetwork(ctx context.Context, name string, internal bool)
 		return mapErr(err, "create network "+name)
 	}
 	return nil
-}
-
-// ensurePodmanNetwork is ensureNetwork's check on Podman, whose networks
-// have no switch against traffic between their containers (docs/podman.md):
-// what Warder can insist on there is that the network runs no DNS server
-// (podmanCreateNetwork), and it makes one that does again without it.
-func (r *Runtime) ensurePodmanNetwork(ctx context.Context, n network.Summary, internal bool) error {
-	r.warnShared.Do(func() {
-		r.log.Warn("on Podman, agents on one network can reach each other; see docs/podman.md", "network", n.Name)
-	})
-	dns, err := r.podmanNetworkDNS(ctx, n.ID)
-	if err != nil || !dns {
-		return err
-	}
-	return r.isolateNetwork(ctx, n, internal)
 }
 
 // dedupeNetworks keeps the oldest of nets and removes the other ones that

@@ -16,14 +16,20 @@ import (
 // image, built FROM scratch by the test, carries a TCP probe), no agent can
 // open a connection to another agent, by container address or by name, on
 // the egress network or the internal one; not another user's, and not its
-// owner's other agents either (documented in docs/security.md). Warder
-// itself still reaches and talks to every one of them.
+// owner's other agents either, nor an agent on the other network
+// (documented in docs/security.md). Warder itself still reaches and talks
+// to every one of them.
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, nil)
+	tenantIsolation(t, newTestServer(t, nil), dockerClient(t))
+}
+
+// tenantIsolation is TestTenantIsolation on ts, whose engine cli reaches
+// (Docker, or Podman for TestPodmanTenantIsolation): the agents' own
+// containers, probed from inside.
+func tenantIsolation(t *testing.T, ts *testServer, cli *moby.Client) {
 	ts.register(t, "root") // the admin, so alice and bob are plain users
 	alice, bob := ts.register(t, "alice"), ts.register(t, "bob")
-	cli := dockerClient(t)
 
 	type agent struct {
 		apitest.Agent
@@ -36,10 +42,12 @@ func TestTenantIsolation(t *testing.T) {
 		c.MustDo("GET", "/api/agents/"+a.ID, nil, 200, &a)
 		return agent{a, containerIP(t, cli, a.ContainerID)}
 	}
+	firsts := map[string]agent{} // alice's first agent on each network
 	for _, network := range []string{warder.NetworkEgress, warder.NetworkInternal} {
 		t.Run(network, func(t *testing.T) {
 			mine, mine2 := start(t, alice, "a1-"+network, network), start(t, alice, "a2-"+network, network)
 			theirs := start(t, bob, "b1-"+network, network)
+			firsts[network] = theirs
 
 			// The probe works: each agent reaches itself.
 			if code, out := execProbe(t, cli, mine.ContainerID, "127.0.0.1:8000"); code != 0 {
@@ -82,6 +90,17 @@ func TestTenantIsolation(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Nor across the two networks: bob's agent without egress and his
+	// agent with it cannot reach each other either way.
+	open, closed := firsts[warder.NetworkEgress], firsts[warder.NetworkInternal]
+	if open.ID == "" || closed.ID == "" {
+		return // a subtest failed before starting its agents
+	}
+	for _, p := range [][2]agent{{open, closed}, {closed, open}} {
+		if code, out := execProbe(t, cli, p[0].ContainerID, net.JoinHostPort(p[1].ip, "8000")); code == 0 {
+			t.Errorf("%s reached %s across networks: %s", p[0].Name, p[1].Name, out)
+		}
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 
 // podmanHostState is what a rootful Podman leaves on the host beyond its
 // own directories: netavark's iptables chains (they outlive the networks
-// that needed them) and the cgroups of the cgroupfs manager. Everything
+// that needed them), Warder's isolation chain beside them, and the
+// cgroups of the cgroupfs manager. Everything
 // else it touches (network namespaces, runc state) is in the service's
 // private /run, and its bridges and veths go with its containers.
 type podmanHostState struct {
@@ -22,6 +23,10 @@ type podmanHostState struct {
 
 // netavarkPrefix starts the name of every chain netavark makes.
 const netavarkPrefix = "NETAVARK"
+
+// warderChain is the chain the Warder under test adds on Podman (the
+// docker package's isolationChain), removed as netavark's are.
+const warderChain = "WARDER-ISOLATION"
 
 // podmanCgroups are where the cgroupfs manager puts containers and conmon.
 const podmanCgroups = "/sys/fs/cgroup/*/libpod_parent"
@@ -98,7 +103,7 @@ func iptablesRules(cmd, table string) ([]string, error) {
 func netavarkChains(rules []string) []string {
 	var out []string
 	for _, r := range rules {
-		if name, ok := strings.CutPrefix(r, "-N "); ok && strings.HasPrefix(name, netavarkPrefix) {
+		if name, ok := strings.CutPrefix(r, "-N "); ok && (strings.HasPrefix(name, netavarkPrefix) || name == warderChain) {
 			out = append(out, name)
 		}
 	}
