@@ -17,7 +17,7 @@ const LabelPool = "warder.pool"
 
 // WarmPool is the optional part of a runtime that keeps workloads of the
 // default agent image started ahead of need, so an agent's start is a
-// hand-over instead of a create and a start (Info().WarmPool).
+// hand-over instead of a create and a start (Parts().WarmPool).
 //
 // Claim hands one to spec's agent: the agent's environment (secrets
 // included) is given to the running process over a channel only Warder
@@ -34,6 +34,10 @@ const LabelPool = "warder.pool"
 // never adopted by name, only by the id the store holds.
 type WarmPool interface {
 	Claim(ctx context.Context, spec ContainerSpec) (id string, err error)
+	// KeepPool keeps the pool at its size until ctx ends, replacing
+	// claimed and broken workloads; one process of a deployment runs it
+	// (the leader).
+	KeepPool(ctx context.Context)
 }
 
 // LabelPoolShape, on a warm pool's container, is its limits as

@@ -2,6 +2,7 @@ package warder
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -49,7 +50,7 @@ type ContainerSpec struct {
 	AllowRoot bool
 	// Workspace is the agent's persistent storage, mounted writable at
 	// its MountPath and kept when the workload is removed; nil for none.
-	// Only on a runtime with Info().Workspaces.
+	// Only on a runtime with Parts().Workspaces.
 	Workspace *WorkspaceSpec
 }
 
@@ -149,31 +150,39 @@ type ContainerEvent struct {
 	Time        time.Time
 }
 
-// RuntimeInfo names a runtime and says which of the optional parts of the
-// contract it has; Warder adapts to what is missing rather than guessing
-// from nil values or errors.
+// RuntimeInfo names a runtime and says how it behaves where runtimes
+// differ. What it can do beyond the contract (its optional parts) is
+// Parts, not flags here.
 type RuntimeInfo struct {
 	Name string // "docker"
 	// HostPorts: Publish gives agents a port on the host, from
 	// HostPortRange ("9000-9500").
 	HostPorts     bool
 	HostPortRange string
-	// StatsStream: StatsStream pushes samples; without it Warder polls
-	// Stats.
-	StatsStream bool
 	// RestartPolicies: the runtime restarts agents by ContainerSpec.Restart.
 	RestartPolicies bool
 	// BoundedRestarts: on-failure:N restarts at most N times and then
 	// leaves the workload exited (Docker, Podman; Kubernetes has no bound).
 	BoundedRestarts bool
-	// Workspaces: the runtime mounts ContainerSpec.Workspace and
-	// implements WorkspaceRuntime and FileRuntime.
-	Workspaces bool
-	// Exec: the runtime implements ExecRuntime.
-	Exec bool
-	// WarmPool: the runtime keeps started workloads to hand to agents
-	// and implements WarmPool.
-	WarmPool bool
+}
+
+// RuntimeParts are a runtime's optional parts, each nil when the runtime
+// lacks it: Warder asks for a part and finds it or nil, never a part
+// that is there but refuses. Wrappers (the metrics one) wrap only the
+// parts that exist.
+type RuntimeParts struct {
+	// Workspaces lists, measures and removes workspaces, and Files reads
+	// and writes their files; a runtime has both or neither, and mounts
+	// ContainerSpec.Workspace when it has them.
+	Workspaces WorkspaceRuntime
+	Files      FileRuntime
+	// Exec runs commands in running workloads.
+	Exec ExecRuntime
+	// Stats pushes resource samples; without it Warder polls
+	// Observer.Stats.
+	Stats StatsStreamer
+	// WarmPool keeps started workloads to hand to agents.
+	WarmPool WarmPool
 }
 
 // PortStore keeps host-port claims, so processes sharing a database never
@@ -198,7 +207,7 @@ type LogOptions struct {
 	// Since keeps only lines written at or after it; zero keeps all.
 	Since time.Time
 	// Follow keeps StreamLogs going with new lines as they are written,
-	// until the container stops. Logs ignores it.
+	// until the container stops. CollectLogs ignores it.
 	Follow bool
 }
 
@@ -241,38 +250,54 @@ type Stats struct {
 //     create was interrupted before its id was saved.
 //   - Inspect reports Endpoint while the workload runs.
 type Runtime interface {
-	// Info names the runtime and its optional capabilities; it never
-	// contacts the backend.
+	// Info names the runtime and how it behaves; it never contacts the
+	// backend.
 	Info() RuntimeInfo
+	// Parts are the optional parts the runtime has now; it never contacts
+	// the backend, but what it says may change once the backend is known
+	// (Podman has no warm pool).
+	Parts() RuntimeParts
 	Ping(ctx context.Context) error
 	Setup(ctx context.Context) error
+	Lifecycle
+	Observer
+	Inventory
+}
+
+// Lifecycle makes, runs, stops and removes workloads (see Runtime for
+// the contract of each call).
+type Lifecycle interface {
 	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
 	Start(ctx context.Context, id string) error
 	Stop(ctx context.Context, id string, timeout time.Duration) error
 	Remove(ctx context.Context, id string) error
 	Inspect(ctx context.Context, id string) (ContainerState, error)
-	// Logs returns the output opts selects, one line per line, each cut
-	// at MaxLogLineBytes; output over MaxLogsBytes is ErrTooLarge, and
-	// no more of it is read.
-	Logs(ctx context.Context, id string, opts LogOptions) (string, error)
-	Stats(ctx context.Context, id string) (Stats, error)
+}
 
+// Observer reads what workloads do: their output, resource use and
+// changes. CollectLogs builds a whole answer on StreamLogs.
+type Observer interface {
 	// StreamLogs calls fn for each line of the container's output that
 	// opts selects, stdout and stderr told apart, in the order written,
-	// each cut at MaxLogLineBytes.
+	// each cut at MaxLogLineBytes, with its Time when opts asks for
+	// Timestamps.
 	// It returns nil once the output ends (without Follow: every selected
 	// line was sent; with Follow: the container stopped), ctx.Err() when
 	// ctx ends, or fn's error when fn fails. Whatever ends it, the
 	// engine's stream is released before it returns. fn runs on the
 	// calling goroutine; while it blocks, the engine holds the output.
 	StreamLogs(ctx context.Context, id string, opts LogOptions, fn func(LogLine) error) error
-	// StatsStream (with Info().StatsStream) follows the resource use, calling fn with a
-	// sample about once a second (the engine's pace; the first comes once
-	// a CPU figure can be computed, 1 to 2 s in) until ctx ends
-	// (returning ctx.Err()) or the container stops (ErrConflict). It
-	// releases the engine's stream before it returns. fn must be quick.
-	StatsStream(ctx context.Context, id string, fn func(Stats)) error
+	Stats(ctx context.Context, id string) (Stats, error)
+	// Events calls fn for every event of this deployment's containers, in
+	// order, from now until ctx ends (returning ctx.Err()) or the stream
+	// breaks (returning an error wrapping ErrUnavailable when the engine
+	// went away). ready is called once the stream is open, so a caller can
+	// resync knowing no later change will be missed. fn must not block long.
+	Events(ctx context.Context, ready func(), fn func(ContainerEvent)) error
+}
 
+// Inventory says which workloads of this deployment exist.
+type Inventory interface {
 	// List reports every workload of this deployment, running or not
 	// (on Docker: labelled LabelManaged=<AGENT_NETWORK>).
 	List(ctx context.Context) ([]ContainerState, error)
@@ -281,10 +306,45 @@ type Runtime interface {
 	// so it costs one call however many there are (List inspects each
 	// container on Docker).
 	Running(ctx context.Context) ([]string, error)
-	// Events calls fn for every event of this deployment's containers, in
-	// order, from now until ctx ends (returning ctx.Err()) or the stream
-	// breaks (returning an error wrapping ErrUnavailable when the engine
-	// went away). ready is called once the stream is open, so a caller can
-	// resync knowing no later change will be missed. fn must not block long.
-	Events(ctx context.Context, ready func(), fn func(ContainerEvent)) error
 }
+
+// StatsStreamer is the optional part that pushes resource samples.
+type StatsStreamer interface {
+	// StatsStream follows the resource use, calling fn with a sample
+	// about once a second (the engine's pace; the first comes once a CPU
+	// figure can be computed, 1 to 2 s in) until ctx ends (returning
+	// ctx.Err()) or the container stops (ErrConflict). It releases the
+	// engine's stream before it returns. fn must be quick.
+	StatsStream(ctx context.Context, id string, fn func(Stats)) error
+}
+
+// CollectLogs returns the output opts selects as text, one line per line
+// (with Timestamps, each line starts with its time as Docker writes it:
+// RFC 3339 with nine fractional digits, then a space), built on
+// StreamLogs for every runtime. Output over MaxLogsBytes is ErrTooLarge,
+// and no more of it is read: the lines asked for are the newest, and the
+// oldest come first, so a cut answer would be the wrong part.
+func CollectLogs(ctx context.Context, o Observer, id string, opts LogOptions) (string, error) {
+	opts.Follow = false
+	var out strings.Builder
+	err := o.StreamLogs(ctx, id, opts, func(l LogLine) error {
+		text := l.Text
+		if opts.Timestamps {
+			text = l.Time.UTC().Format(LogTimeFormat) + " " + text
+		}
+		if out.Len()+len(text)+1 > MaxLogsBytes {
+			return Errorf(ErrTooLarge, "the logs asked for are over %d MiB, the most answered at once", MaxLogsBytes>>20)
+		}
+		out.WriteString(text)
+		out.WriteByte('\n')
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}
+
+// LogTimeFormat is how a log line's time is written in text: Docker's
+// own form, RFC 3339 with nine fractional digits.
+const LogTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"

@@ -181,7 +181,7 @@ type SpecSettings struct {
 	// (WARDER_ALLOW_ROOT_AGENTS); see ContainerSpec.AllowRoot.
 	AllowRoot bool
 	// Workspaces gives every agent a workspace (the runtime has
-	// Info().Workspaces) of at most WorkspaceBytes (0: no bound).
+	// Parts().Workspaces) of at most WorkspaceBytes (0: no bound).
 	Workspaces     bool
 	WorkspaceBytes int64
 }

@@ -26,7 +26,7 @@ func WorkspaceName(agentID string) string { return "warder-ws-" + agentID }
 
 // WorkspaceSpec is the persistent storage a runtime mounts into an
 // agent's workload (ContainerSpec.Workspace), on a runtime with
-// Info().Workspaces.
+// Parts().Workspaces.
 type WorkspaceSpec struct {
 	// Name is the volume's name (WorkspaceName); the same name is the same
 	// storage across the workload's re-creations.
@@ -232,7 +232,7 @@ type ExecSpec struct {
 	Stdin io.Reader // nil: none
 }
 
-// WorkspaceRuntime is what a runtime with Info().Workspaces does with
+// WorkspaceRuntime is what a runtime with Parts().Workspaces does with
 // workspaces beyond mounting them (ContainerSpec.Workspace). Every
 // method is safe for concurrent use; workspaces are named by
 // WorkspaceName.
@@ -249,7 +249,7 @@ type WorkspaceRuntime interface {
 }
 
 // FileRuntime reads and writes the files of a workload's workspace
-// (Info().Workspaces). It works whether the workload runs or not.
+// (Parts().Workspaces). It works whether the workload runs or not.
 // Paths are relative to the workspace root and already cleaned by
 // CleanPath; a runtime refuses (ErrInvalid) a path any element of which
 // is a symlink, at any depth, including one the workload makes while the
@@ -275,7 +275,7 @@ type FileRuntime interface {
 	RemoveFile(ctx context.Context, id, path string) error
 }
 
-// ExecRuntime runs commands in running workloads (Info().Exec).
+// ExecRuntime runs commands in running workloads (Parts().Exec).
 type ExecRuntime interface {
 	// Exec runs spec in workload id as its own user, with no privilege
 	// beyond the workload's, calling out with each piece of output as

@@ -236,7 +236,7 @@ func (w *warderProcess) newFloor(b *testing.B, n, workers int) *floorRun {
 		b.Fatal(err)
 	}
 	f := &floorRun{rt: rt, image: w.image, workers: workers, pid: w.cmd.Process.Pid, created: make([]floorMade, n),
-		settings: warder.SpecSettings{Network: w.network, Workspaces: rt.Info().Workspaces, WorkspaceBytes: 1 << 30}}
+		settings: warder.SpecSettings{Network: w.network, Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: 1 << 30}}
 	b.Cleanup(func() {
 		f.remove(b, 0, n)
 		rt.Close()

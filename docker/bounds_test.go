@@ -2,7 +2,6 @@ package docker
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -96,37 +95,6 @@ func (c *counting) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.read += n
 	return n, err
-}
-
-// TestCollectLogsBound: logs over MaxLogsBytes are ErrTooLarge, found
-// without reading the rest; logs within it come whole, a line per line.
-func TestCollectLogsBound(t *testing.T) {
-	var src bytes.Buffer
-	line := strings.Repeat("L", 1<<20) + "\n" // cut to 64 KiB each
-	for range 200 {
-		src.Write(framed(1, line))
-	}
-	total := src.Len()
-	c := &counting{r: &src}
-	logs, err := collectLogs(c)
-	var fe fnError
-	if !errors.As(err, &fe) || !errors.Is(fe.err, warder.ErrTooLarge) || !strings.Contains(warder.ErrorMessage(fe.err), "over 4 MiB") || logs != "" {
-		t.Fatalf("collectLogs = %d bytes, %v; want ErrTooLarge naming 4 MiB", len(logs), err)
-	}
-	// 4 MiB of cut lines is 64 lines: about 64 MiB read of 200.
-	if c.read > total/2 {
-		t.Fatalf("read %d of %d bytes before giving up", c.read, total)
-	}
-
-	src.Reset()
-	src.Write(framed(1, "one\n"))
-	src.Write(framed(2, "two\n"))
-	src.Write(framed(1, strings.Repeat("x", 100<<10)+"\nlast"))
-	logs, err = collectLogs(&src)
-	want := "one\ntwo\n" + strings.Repeat("x", warder.MaxLogLineBytes) + warder.LogLineCut + "\nlast\n"
-	if err != nil || logs != want {
-		t.Fatalf("collectLogs = %d bytes %q..., %v", len(logs), logs[:min(len(logs), 20)], err)
-	}
 }
 
 // TestProgressBounds: a progress message without end is an error that

@@ -29,7 +29,7 @@ func TestDockerUnreachable(t *testing.T) {
 		"Stop":    func() error { return r.Stop(ctx, "x", time.Second) },
 		"Remove":  func() error { return r.Remove(ctx, "x") },
 		"Inspect": func() error { _, err := r.Inspect(ctx, "x"); return err },
-		"Logs":    func() error { _, err := r.Logs(ctx, "x", warder.LogOptions{}); return err },
+		"Logs":    func() error { _, err := warder.CollectLogs(ctx, r, "x", warder.LogOptions{}); return err },
 		"Stats":   func() error { _, err := r.Stats(ctx, "x"); return err },
 		"List":    func() error { _, err := r.List(ctx); return err },
 		"Events": func() error {
@@ -56,7 +56,7 @@ func TestMissingContainer(t *testing.T) {
 		"Start":   func() error { return r.Start(ctx, id) },
 		"Stop":    func() error { return r.Stop(ctx, id, time.Second) },
 		"Inspect": func() error { _, err := r.Inspect(ctx, id); return err },
-		"Logs":    func() error { _, err := r.Logs(ctx, id, warder.LogOptions{}); return err },
+		"Logs":    func() error { _, err := warder.CollectLogs(ctx, r, id, warder.LogOptions{}); return err },
 		"Stats":   func() error { _, err := r.Stats(ctx, id); return err },
 	}
 	for name, call := range calls {

@@ -90,7 +90,7 @@ func runLifecycle(ctx context.Context, t *testing.T, r *Runtime, spec warder.Con
 		t.Fatalf("Inspect after Remove = %v, want ErrNotFound", err)
 	}
 	if full {
-		if _, err := r.Logs(ctx, id, warder.LogOptions{}); !errors.Is(err, warder.ErrNotFound) {
+		if _, err := warder.CollectLogs(ctx, r, id, warder.LogOptions{}); !errors.Is(err, warder.ErrNotFound) {
 			t.Errorf("Logs after Remove = %v, want ErrNotFound", err)
 		}
 	}
@@ -109,7 +109,7 @@ func checkLogs(ctx context.Context, t *testing.T, r *Runtime, id string) {
 	var logs string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var err error
-		if logs, err = r.Logs(ctx, id, warder.LogOptions{}); err != nil {
+		if logs, err = warder.CollectLogs(ctx, r, id, warder.LogOptions{}); err != nil {
 			t.Fatalf("Logs: %v", err)
 		}
 		if strings.Contains(logs, "GET /nothing-here 404") || time.Now().After(deadline) {
@@ -125,7 +125,7 @@ func checkLogs(ctx context.Context, t *testing.T, r *Runtime, id string) {
 	if !strings.Contains(logs, "GET /nothing-here 404") {
 		t.Errorf("logs lack the request line:\n%s", logs)
 	}
-	last, err := r.Logs(ctx, id, warder.LogOptions{Lines: 1, Timestamps: true})
+	last, err := warder.CollectLogs(ctx, r, id, warder.LogOptions{Lines: 1, Timestamps: true})
 	if err != nil {
 		t.Fatalf("Logs(Lines: 1): %v", err)
 	}

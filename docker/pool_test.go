@@ -130,7 +130,7 @@ func TestWarmPoolClaim(t *testing.T) {
 	if strings.Contains(strings.Join(raw.Container.Config.Env, " "), "tenant-secret") {
 		t.Fatalf("the secret shows in docker inspect: %v", raw.Container.Config.Env)
 	}
-	logs, err := r.Logs(ctx, idA, warder.LogOptions{})
+	logs, err := warder.CollectLogs(ctx, r, idA, warder.LogOptions{})
 	must(t, err)
 	if !strings.Contains(strings.SplitN(logs, "\n", 2)[0], "warder-agent starting agent_id="+a.AgentID) ||
 		strings.Contains(logs, "tenant-secret") {

@@ -131,22 +131,27 @@ func New(cfg Config) (*Runtime, error) {
 	return r, nil
 }
 
-// Info names the runtime and what it can do: host ports when it has a
-// port range and a store for the claims, a pushed stats stream,
-// Docker's restart policies, workspaces (named volumes, their files
-// through the archive API) and exec.
+// Info names the runtime and how it behaves: host ports when it has a
+// port range and a store for the claims, and Docker's restart policies.
 func (r *Runtime) Info() warder.RuntimeInfo {
-	info := warder.RuntimeInfo{Name: "docker", StatsStream: true, RestartPolicies: true, BoundedRestarts: true, Workspaces: true, Exec: true}
-	if !r.engine.seen.Load() {
-		// No warm pool on Podman: a pool container is configured through
-		// an attach; see docs/podman.md.
-		info.WarmPool = r.pool != nil
-	}
+	info := warder.RuntimeInfo{Name: "docker", RestartPolicies: true, BoundedRestarts: true}
 	if r.ports != nil {
 		info.HostPorts = true
 		info.HostPortRange = r.ports.Range()
 	}
 	return info
+}
+
+// Parts: workspaces (named volumes, their files through the files
+// helpers), exec and a pushed stats stream always; the warm pool when
+// configured and the engine is Docker (on Podman a pool container could
+// not be configured through an attach; see docs/podman.md).
+func (r *Runtime) Parts() warder.RuntimeParts {
+	p := warder.RuntimeParts{Workspaces: r, Files: r, Exec: r, Stats: r}
+	if r.pool != nil && !r.engine.seen.Load() {
+		p.WarmPool = r
+	}
+	return p
 }
 
 // Close releases the client's idle connections.

@@ -14,33 +14,6 @@ import (
 	"github.com/warder/warder"
 )
 
-// Logs returns the agent's output from the pod log API, one line per
-// line, each cut at warder.MaxLogLineBytes; over warder.MaxLogsBytes is
-// ErrTooLarge. Kubernetes keeps a Pod's output with the Pod: a workload
-// that is stopped (its Pod deleted) or never started has none.
-func (r *Runtime) Logs(ctx context.Context, id string, opts warder.LogOptions) (string, error) {
-	opts.Follow = false
-	var out strings.Builder
-	err := r.StreamLogs(ctx, id, opts, func(l warder.LogLine) error {
-		text := l.Text
-		if opts.Timestamps {
-			text = l.Time.UTC().Format(time.RFC3339Nano) + " " + text
-		}
-		if out.Len()+len(text)+1 > warder.MaxLogsBytes {
-			return errTooMuchLog
-		}
-		out.WriteString(text)
-		out.WriteByte('\n')
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	return out.String(), nil
-}
-
-var errTooMuchLog = warder.Errorf(warder.ErrTooLarge, "the logs asked for are over %d MiB, the most answered at once", warder.MaxLogsBytes>>20)
-
 // StreamLogs calls fn for each line opts selects. The pod log API merges
 // stdout and stderr, so every line is StreamStdout. With Follow it ends
 // when the agent's container ends.

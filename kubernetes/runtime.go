@@ -111,13 +111,21 @@ func (r *Runtime) Close() error {
 	return nil
 }
 
-// Info: no host ports (agents are reached at their pod IP), no stats
-// stream (the kubelet's summary is polled), restart policies as the Pod's
-// restartPolicy, exec through the API server, and workspaces as claims
-// when the helpers' image is known.
+// Info: no host ports (agents are reached at their pod IP) and restart
+// policies as the Pod's restartPolicy.
 func (r *Runtime) Info() warder.RuntimeInfo {
-	ws := r.cfg.HelperImage != ""
-	return warder.RuntimeInfo{Name: "kubernetes", RestartPolicies: true, Workspaces: ws, Exec: true}
+	return warder.RuntimeInfo{Name: "kubernetes", RestartPolicies: true}
+}
+
+// Parts: exec through the API server, and workspaces as claims when the
+// helpers' image is known; no stats stream (the kubelet's summary is
+// polled) and no warm pool.
+func (r *Runtime) Parts() warder.RuntimeParts {
+	p := warder.RuntimeParts{Exec: r}
+	if r.cfg.HelperImage != "" {
+		p.Workspaces, p.Files = r, r
+	}
+	return p
 }
 
 // Ping asks the API server for its version, which any credential may.

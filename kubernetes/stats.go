@@ -95,12 +95,6 @@ func (r *Runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 	return out, nil
 }
 
-// StatsStream is not offered (Info().StatsStream is false): Warder polls
-// Stats.
-func (r *Runtime) StatsStream(context.Context, string, func(warder.Stats)) error {
-	return warder.Errorf(warder.ErrInvalid, "the kubernetes runtime has no stats stream; poll Stats")
-}
-
 // summaryTTL is how long a node's summary serves every agent on it. The
 // kubelet refreshes its figures about every 10 s, while Warder's collector
 // asks for each running agent every second: without the cache, N agents

@@ -25,6 +25,9 @@ func (stubRuntime) Inspect(context.Context, string) (warder.ContainerState, erro
 	return warder.ContainerState{}, nil
 }
 
+// Parts: a stats stream only.
+func (s stubRuntime) Parts() warder.RuntimeParts { return warder.RuntimeParts{Stats: s} }
+
 func (s stubRuntime) StatsStream(ctx context.Context, _ string, _ func(warder.Stats)) error {
 	close(s.streaming)
 	<-ctx.Done()
@@ -55,7 +58,10 @@ func TestMetrics(t *testing.T) {
 	rt.Ping(ctx)
 	rt.Inspect(ctx, "x")
 	done := make(chan struct{})
-	go func() { rt.StatsStream(ctx, "x", nil); close(done) }()
+	if p := rt.Parts(); p.Files != nil || p.Exec != nil || p.WarmPool != nil || p.Stats == nil {
+		t.Fatalf("the wrapper's parts are not the runtime's: %+v", p)
+	}
+	go func() { rt.Parts().Stats.StatsStream(ctx, "x", nil); close(done) }()
 	<-rt.(*runtime).Runtime.(stubRuntime).streaming
 	m.Request("GET /api/agents/{id}/stats", "GET", 200, 3*time.Millisecond, false)
 	m.Request("GET /api/agents/{id}/logs", "GET", 200, time.Minute, true)

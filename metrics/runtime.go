@@ -102,13 +102,6 @@ func (r *runtime) Inspect(ctx context.Context, id string) (warder.ContainerState
 	return st, err
 }
 
-func (r *runtime) Logs(ctx context.Context, id string, opts warder.LogOptions) (string, error) {
-	start := time.Now()
-	logs, err := r.Runtime.Logs(ctx, id, opts)
-	r.call("logs", start, err)
-	return logs, err
-}
-
 func (r *runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 	start := time.Now()
 	st, err := r.Runtime.Stats(ctx, id)
@@ -140,13 +133,6 @@ func (r *runtime) Events(ctx context.Context, ready func(), fn func(warder.Conta
 func (r *runtime) StreamLogs(ctx context.Context, id string, opts warder.LogOptions, fn func(warder.LogLine) error) error {
 	done := r.stream("logs_stream")
 	err := r.Runtime.StreamLogs(ctx, id, opts, fn)
-	done(err)
-	return err
-}
-
-func (r *runtime) StatsStream(ctx context.Context, id string, fn func(warder.Stats)) error {
-	done := r.stream("stats_stream")
-	err := r.Runtime.StatsStream(ctx, id, fn)
 	done(err)
 	return err
 }

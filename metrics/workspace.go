@@ -8,101 +8,27 @@ import (
 	"github.com/warder/warder"
 )
 
-// The optional parts of the contract pass through, counted as the rest.
-// The wrapper has every method whatever the runtime under it has, so
-// Info alone says what is there; a call the runtime lacks is
-// ErrNotSupported.
-var (
-	_ warder.WorkspaceRuntime = (*runtime)(nil)
-	_ warder.FileRuntime      = (*runtime)(nil)
-	_ warder.ExecRuntime      = (*runtime)(nil)
-)
-
-func unsupported() error {
-	return warder.Errorf(warder.ErrNotSupported, "the runtime has no workspaces, files or exec")
-}
-
-func (r *runtime) Workspaces(ctx context.Context) (list []*warder.Workspace, err error) {
-	wr, ok := r.Runtime.(warder.WorkspaceRuntime)
-	if !ok {
-		return nil, unsupported()
+// Parts wraps the optional parts the runtime has, and only those: a part
+// the runtime lacks stays nil, so the wrapper never claims what is not
+// there. Each call is counted as the rest.
+func (r *runtime) Parts() warder.RuntimeParts {
+	p := r.Runtime.Parts()
+	if p.Workspaces != nil {
+		p.Workspaces = workspaces{p.Workspaces, r}
 	}
-	defer r.timed("workspaces", &err)()
-	return wr.Workspaces(ctx)
-}
-
-func (r *runtime) WorkspaceUsage(ctx context.Context, name string) (n int64, err error) {
-	wr, ok := r.Runtime.(warder.WorkspaceRuntime)
-	if !ok {
-		return 0, unsupported()
+	if p.Files != nil {
+		p.Files = files{p.Files, r}
 	}
-	defer r.timed("workspace_usage", &err)()
-	return wr.WorkspaceUsage(ctx, name)
-}
-
-func (r *runtime) RemoveWorkspace(ctx context.Context, name string) (err error) {
-	wr, ok := r.Runtime.(warder.WorkspaceRuntime)
-	if !ok {
-		return unsupported()
+	if p.Exec != nil {
+		p.Exec = execs{p.Exec, r}
 	}
-	defer r.timed("remove_workspace", &err)()
-	return wr.RemoveWorkspace(ctx, name)
-}
-
-func (r *runtime) StatFile(ctx context.Context, id, p string) (fi warder.FileInfo, err error) {
-	fr, ok := r.Runtime.(warder.FileRuntime)
-	if !ok {
-		return fi, unsupported()
+	if p.Stats != nil {
+		p.Stats = statsStreams{p.Stats, r}
 	}
-	defer r.timed("stat_file", &err)()
-	return fr.StatFile(ctx, id, p)
-}
-
-func (r *runtime) ListDir(ctx context.Context, id, p string, limit int) (list []*warder.FileInfo, err error) {
-	fr, ok := r.Runtime.(warder.FileRuntime)
-	if !ok {
-		return nil, unsupported()
+	if p.WarmPool != nil {
+		p.WarmPool = warmPool{p.WarmPool, r}
 	}
-	defer r.timed("list_dir", &err)()
-	return fr.ListDir(ctx, id, p, limit)
-}
-
-func (r *runtime) ReadTar(ctx context.Context, id, p string) (rc io.ReadCloser, err error) {
-	fr, ok := r.Runtime.(warder.FileRuntime)
-	if !ok {
-		return nil, unsupported()
-	}
-	defer r.timed("read_tar", &err)()
-	return fr.ReadTar(ctx, id, p)
-}
-
-func (r *runtime) WriteTar(ctx context.Context, id, dir string, tr io.Reader) (err error) {
-	fr, ok := r.Runtime.(warder.FileRuntime)
-	if !ok {
-		return unsupported()
-	}
-	defer r.timed("write_tar", &err)()
-	return fr.WriteTar(ctx, id, dir, tr)
-}
-
-func (r *runtime) RemoveFile(ctx context.Context, id, p string) (err error) {
-	fr, ok := r.Runtime.(warder.FileRuntime)
-	if !ok {
-		return unsupported()
-	}
-	defer r.timed("remove_file", &err)()
-	return fr.RemoveFile(ctx, id, p)
-}
-
-func (r *runtime) Exec(ctx context.Context, id string, spec warder.ExecSpec, out func(string, []byte) error) (int, error) {
-	er, ok := r.Runtime.(warder.ExecRuntime)
-	if !ok {
-		return 0, unsupported()
-	}
-	done := r.stream("exec")
-	code, err := er.Exec(ctx, id, spec, out)
-	done(err)
-	return code, err
+	return p
 }
 
 // timed records a call named op when the returned function runs, with
@@ -112,15 +38,88 @@ func (r *runtime) timed(op string, err *error) func() {
 	return func() { r.call(op, start, *err) }
 }
 
-var _ warder.WarmPool = (*runtime)(nil)
-
-// Claim passes a warm pool's claim through; a runtime without a pool has
-// nothing to hand over (ErrNotFound: the caller creates as usual).
-func (r *runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (id string, err error) {
-	wp, ok := r.Runtime.(warder.WarmPool)
-	if !ok {
-		return "", warder.Errorf(warder.ErrNotFound, "the runtime has no warm pool")
-	}
-	defer r.timed("claim", &err)()
-	return wp.Claim(ctx, spec)
+type workspaces struct {
+	w warder.WorkspaceRuntime
+	r *runtime
 }
+
+func (c workspaces) Workspaces(ctx context.Context) (list []*warder.Workspace, err error) {
+	defer c.r.timed("workspaces", &err)()
+	return c.w.Workspaces(ctx)
+}
+
+func (c workspaces) WorkspaceUsage(ctx context.Context, name string) (n int64, err error) {
+	defer c.r.timed("workspace_usage", &err)()
+	return c.w.WorkspaceUsage(ctx, name)
+}
+
+func (c workspaces) RemoveWorkspace(ctx context.Context, name string) (err error) {
+	defer c.r.timed("remove_workspace", &err)()
+	return c.w.RemoveWorkspace(ctx, name)
+}
+
+type files struct {
+	f warder.FileRuntime
+	r *runtime
+}
+
+func (c files) StatFile(ctx context.Context, id, p string) (fi warder.FileInfo, err error) {
+	defer c.r.timed("stat_file", &err)()
+	return c.f.StatFile(ctx, id, p)
+}
+
+func (c files) ListDir(ctx context.Context, id, p string, limit int) (list []*warder.FileInfo, err error) {
+	defer c.r.timed("list_dir", &err)()
+	return c.f.ListDir(ctx, id, p, limit)
+}
+
+func (c files) ReadTar(ctx context.Context, id, p string) (rc io.ReadCloser, err error) {
+	defer c.r.timed("read_tar", &err)()
+	return c.f.ReadTar(ctx, id, p)
+}
+
+func (c files) WriteTar(ctx context.Context, id, dir string, tr io.Reader) (err error) {
+	defer c.r.timed("write_tar", &err)()
+	return c.f.WriteTar(ctx, id, dir, tr)
+}
+
+func (c files) RemoveFile(ctx context.Context, id, p string) (err error) {
+	defer c.r.timed("remove_file", &err)()
+	return c.f.RemoveFile(ctx, id, p)
+}
+
+type execs struct {
+	e warder.ExecRuntime
+	r *runtime
+}
+
+func (c execs) Exec(ctx context.Context, id string, spec warder.ExecSpec, out func(string, []byte) error) (int, error) {
+	done := c.r.stream("exec")
+	code, err := c.e.Exec(ctx, id, spec, out)
+	done(err)
+	return code, err
+}
+
+type statsStreams struct {
+	s warder.StatsStreamer
+	r *runtime
+}
+
+func (c statsStreams) StatsStream(ctx context.Context, id string, fn func(warder.Stats)) error {
+	done := c.r.stream("stats_stream")
+	err := c.s.StatsStream(ctx, id, fn)
+	done(err)
+	return err
+}
+
+type warmPool struct {
+	p warder.WarmPool
+	r *runtime
+}
+
+func (c warmPool) Claim(ctx context.Context, spec warder.ContainerSpec) (id string, err error) {
+	defer c.r.timed("claim", &err)()
+	return c.p.Claim(ctx, spec)
+}
+
+func (c warmPool) KeepPool(ctx context.Context) { c.p.KeepPool(ctx) }

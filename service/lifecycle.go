@@ -268,6 +268,6 @@ func (s *Service) RestartAgent(ctx context.Context, caller *warder.User, id stri
 // once it answers (Podman has none; docs/podman.md).
 func (s *Service) specSettings() warder.SpecSettings {
 	settings := s.cfg.Spec
-	settings.Workspaces = settings.Workspaces && s.rt.Info().Workspaces
+	settings.Workspaces = settings.Workspaces && s.rt.Parts().Workspaces != nil
 	return settings
 }

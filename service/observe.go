@@ -25,7 +25,7 @@ func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string,
 	if a.ContainerID == "" {
 		return "", warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
 	}
-	logs, err := s.rt.Logs(ctx, a.ContainerID, opts)
+	logs, err := warder.CollectLogs(ctx, s.rt, a.ContainerID, opts)
 	if errors.Is(err, warder.ErrTooLarge) {
 		return "", warder.Errorf(warder.ErrTooLarge, "%s: ask for fewer lines, or stream them (follow=true, or Accept: text/event-stream)", warder.ErrorMessage(err))
 	}

@@ -13,11 +13,8 @@ import (
 // empty pool, or a hand-over that failed (the runtime removed what it
 // had claimed).
 func (s *Service) claimWarm(ctx context.Context, spec warder.ContainerSpec) string {
-	if !s.rt.Info().WarmPool {
-		return ""
-	}
-	wp, ok := s.rt.(warder.WarmPool)
-	if !ok {
+	wp := s.rt.Parts().WarmPool
+	if wp == nil {
 		return ""
 	}
 	id, err := wp.Claim(ctx, spec)

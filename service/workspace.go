@@ -73,19 +73,18 @@ func (c *WorkspaceConfig) defaults() {
 var _ warder.WorkspaceService = (*Service)(nil)
 
 // The runtime's optional parts, or ErrNotSupported saying which is
-// missing: Warder checks Info, never a failed type assertion alone.
+// missing.
 func (s *Service) workspaces() (warder.WorkspaceRuntime, warder.FileRuntime, error) {
-	wr, ok1 := s.rt.(warder.WorkspaceRuntime)
-	fr, ok2 := s.rt.(warder.FileRuntime)
-	if !s.rt.Info().Workspaces || !ok1 || !ok2 {
+	p := s.rt.Parts()
+	if p.Workspaces == nil || p.Files == nil {
 		return nil, nil, warder.Errorf(warder.ErrNotSupported, "the %s runtime has no workspaces", s.rt.Info().Name)
 	}
-	return wr, fr, nil
+	return p.Workspaces, p.Files, nil
 }
 
 func (s *Service) execs() (warder.ExecRuntime, error) {
-	er, ok := s.rt.(warder.ExecRuntime)
-	if !s.rt.Info().Exec || !ok {
+	er := s.rt.Parts().Exec
+	if er == nil {
 		return nil, warder.Errorf(warder.ErrNotSupported, "the %s runtime cannot run commands in agents", s.rt.Info().Name)
 	}
 	return er, nil

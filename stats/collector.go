@@ -27,8 +27,7 @@ var _ warder.StatsReader = (*Collector)(nil)
 
 // Streamer is what the collector needs of the runtime.
 type Streamer interface {
-	Info() warder.RuntimeInfo
-	StatsStream(ctx context.Context, id string, fn func(warder.Stats)) error
+	Parts() warder.RuntimeParts
 	Stats(ctx context.Context, id string) (warder.Stats, error)
 	Running(ctx context.Context) ([]string, error)
 }
@@ -285,8 +284,8 @@ func (c *Collector) Stop(id string) {
 func (c *Collector) follow(run, ctx context.Context, f *feed) {
 	defer c.wg.Done()
 	var err error
-	if c.rt.Info().StatsStream {
-		err = c.rt.StatsStream(ctx, f.id, func(s warder.Stats) { c.record(f, s) })
+	if ss := c.rt.Parts().Stats; ss != nil {
+		err = ss.StatsStream(ctx, f.id, func(s warder.Stats) { c.record(f, s) })
 	} else {
 		err = c.poll(ctx, f)
 	}

@@ -33,9 +33,7 @@ func (f *fakeStreamer) container(id string) chan warder.Stats {
 	return ch
 }
 
-func (f *fakeStreamer) Info() warder.RuntimeInfo {
-	return warder.RuntimeInfo{Name: "fake", StatsStream: true}
-}
+func (f *fakeStreamer) Parts() warder.RuntimeParts { return warder.RuntimeParts{Stats: f} }
 
 func (f *fakeStreamer) Stats(context.Context, string) (warder.Stats, error) {
 	return warder.Stats{}, warder.Errorf(warder.ErrConflict, "the collector streams")

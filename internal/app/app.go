@@ -220,7 +220,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 	svc := service.New(store, irt, service.Config{
 		DefaultImage: cfg.Image,
 		Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
-			Workspaces: rt.Info().Workspaces, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
+			Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
 		TokenTTL:    cfg.TokenTTL,
 		StopTimeout: cfg.StopTimeout,
 		Logger:      log,
@@ -285,17 +285,14 @@ func (a *App) Run(ctx context.Context) {
 			var lead sync.WaitGroup
 			lead.Go(func() { a.service.Watch(ctx) })
 			lead.Go(func() { a.service.RunMaintenance(ctx) })
-			if k, ok := a.runtime.(poolKeeper); ok {
-				lead.Go(func() { k.KeepPool(ctx) })
+			if wp := a.runtime.Parts().WarmPool; wp != nil {
+				lead.Go(func() { wp.KeepPool(ctx) })
 			}
 			lead.Wait()
 		})
 	})
 	a.background.Go(func() { a.collector.Run(ctx) })
 }
-
-// poolKeeper is a runtime with a warm pool to keep filled (docker).
-type poolKeeper interface{ KeepPool(ctx context.Context) }
 
 // Wait returns when the background work, whose context the caller has
 // ended, has finished (each piece waits for what it started).

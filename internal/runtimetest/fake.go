@@ -155,11 +155,10 @@ func (f *Fake) setEndpoint(w *fakeWorkload) {
 // and exec (Info says so), as a backend that has not got them yet.
 func (f *Fake) WithoutWorkspaces() *Fake { f.noWork = true; return f }
 
-// Info says the fake publishes host ports when it has a PortStore, has
-// workspaces and exec (in memory; unless WithoutWorkspaces), and has
-// neither a stats stream nor restart policies.
+// Info says the fake publishes host ports when it has a PortStore, and
+// has no restart policies.
 func (f *Fake) Info() warder.RuntimeInfo {
-	info := warder.RuntimeInfo{Name: "fake", Workspaces: !f.noWork, Exec: !f.noWork}
+	info := warder.RuntimeInfo{Name: "fake"}
 	if f.ports != nil {
 		info.HostPorts, info.HostPortRange = true, f.ports.Range()
 	}
@@ -377,8 +376,17 @@ func (f *Fake) Events(ctx context.Context, ready func(), fn func(warder.Containe
 	}
 }
 
-// Logs returns the workload's output so far, within the contract's bounds.
-func (f *Fake) Logs(_ context.Context, id string, opts warder.LogOptions) (string, error) {
+// Parts: workspaces, files and exec (in memory; unless
+// WithoutWorkspaces); no stats stream, no warm pool.
+func (f *Fake) Parts() warder.RuntimeParts {
+	if f.noWork {
+		return warder.RuntimeParts{}
+	}
+	return warder.RuntimeParts{Workspaces: f, Files: f, Exec: f}
+}
+
+// output returns the workload's output so far.
+func (f *Fake) output(id string, opts warder.LogOptions) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w, err := f.get(id)
@@ -398,7 +406,7 @@ func (f *Fake) Logs(_ context.Context, id string, opts warder.LogOptions) (strin
 // StreamLogs sends the output so far; with Follow it then waits until the
 // workload stops.
 func (f *Fake) StreamLogs(ctx context.Context, id string, opts warder.LogOptions, fn func(warder.LogLine) error) error {
-	out, err := f.Logs(ctx, id, opts)
+	out, err := f.output(id, opts)
 	if err != nil {
 		return err
 	}
@@ -437,9 +445,4 @@ func (f *Fake) Stats(_ context.Context, id string) (warder.Stats, error) {
 		return warder.Stats{}, warder.Errorf(warder.ErrConflict, "agent is not running")
 	}
 	return warder.Stats{MemoryLimitBytes: uint64(w.spec.MemoryBytes), ReadAt: time.Now()}, nil
-}
-
-// StatsStream is not offered (Info().StatsStream is false).
-func (f *Fake) StatsStream(context.Context, string, func(warder.Stats)) error {
-	return warder.Errorf(warder.ErrConflict, "the fake runtime has no stats stream")
 }

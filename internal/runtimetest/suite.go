@@ -48,11 +48,26 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ExitAndLogs", func(t *testing.T) { testExitAndLogs(t, h) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, h) })
 	t.Run("Publish", func(t *testing.T) { testPublish(t, h) })
-	if h.Runtime.Info().Workspaces {
+	t.Run("Parts", func(t *testing.T) { testParts(t, h) })
+	if p := h.Runtime.Parts(); p.Workspaces != nil && p.Files != nil {
 		t.Run("Workspace", func(t *testing.T) { testWorkspace(t, h) })
 	}
-	if h.Runtime.Info().Exec {
+	if h.Runtime.Parts().Exec != nil {
 		t.Run("Exec", func(t *testing.T) { testExec(t, h) })
+	}
+}
+
+// testParts: the optional parts come as the contract says: workspaces
+// and files together or neither, and asking twice gives the same answer
+// (Parts never contacts the backend).
+func testParts(t *testing.T, h Harness) {
+	p, again := h.Runtime.Parts(), h.Runtime.Parts()
+	if (p.Workspaces == nil) != (p.Files == nil) {
+		t.Fatalf("workspaces without files, or the reverse: %+v", p)
+	}
+	if (p.Workspaces == nil) != (again.Workspaces == nil) || (p.Exec == nil) != (again.Exec == nil) ||
+		(p.Stats == nil) != (again.Stats == nil) || (p.WarmPool == nil) != (again.WarmPool == nil) {
+		t.Fatalf("Parts changed between two calls: %+v then %+v", p, again)
 	}
 }
 
@@ -123,7 +138,7 @@ func testNotFound(t *testing.T, h Harness) {
 		"Start":   rt.Start(ctx, id),
 		"Stop":    rt.Stop(ctx, id, time.Second),
 		"Inspect": func() error { _, err := rt.Inspect(ctx, id); return err }(),
-		"Logs":    func() error { _, err := rt.Logs(ctx, id, warder.LogOptions{}); return err }(),
+		"Logs":    func() error { _, err := warder.CollectLogs(ctx, rt, id, warder.LogOptions{}); return err }(),
 	} {
 		if !errors.Is(err, warder.ErrNotFound) {
 			t.Errorf("%s of a missing workload = %v, want ErrNotFound", name, err)
@@ -290,7 +305,7 @@ func testExitAndLogs(t *testing.T, h Harness) {
 	if st.ExitCode != 3 || st.OOMKilled || st.Endpoint != "" {
 		t.Fatalf("after exiting with code 3: %+v", st)
 	}
-	logs, err := rt.Logs(ctx, id, warder.LogOptions{})
+	logs, err := warder.CollectLogs(ctx, rt, id, warder.LogOptions{})
 	must(t, err)
 	for _, want := range []string{"warder-agent starting", "warder-agent exiting with code 3"} {
 		if !strings.Contains(logs, want) {
@@ -323,13 +338,14 @@ func testStats(t *testing.T, h Harness) {
 	if spec.MemoryBytes != 0 && s.MemoryLimitBytes != uint64(spec.MemoryBytes) {
 		t.Errorf("memory limit %d, want %d", s.MemoryLimitBytes, spec.MemoryBytes)
 	}
-	if !rt.Info().StatsStream {
+	ss := rt.Parts().Stats
+	if ss == nil {
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, h.Within)
 	defer cancel()
 	var once sync.Once
-	err = rt.StatsStream(sctx, id, func(warder.Stats) { once.Do(cancel) })
+	err = ss.StatsStream(sctx, id, func(warder.Stats) { once.Do(cancel) })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("StatsStream = %v, want a sample, then context.Canceled", err)
 	}

@@ -28,7 +28,7 @@ func withWorkspace(t *testing.T, h Harness, spec *warder.ContainerSpec, ids *[]s
 				t.Errorf("cleanup: remove %s: %v", id, err)
 			}
 		}
-		if err := h.Runtime.(warder.WorkspaceRuntime).RemoveWorkspace(ctx, name); err != nil {
+		if err := h.Runtime.Parts().Workspaces.RemoveWorkspace(ctx, name); err != nil {
 			t.Errorf("cleanup: remove workspace %s: %v", name, err)
 		}
 	})
@@ -50,7 +50,7 @@ func tarOf(files map[string]string) io.Reader {
 // the contract says; a workspace in use is not removed.
 func testWorkspace(t *testing.T, h Harness) {
 	ctx := context.Background()
-	wr, fr := h.Runtime.(warder.WorkspaceRuntime), h.Runtime.(warder.FileRuntime)
+	wr, fr := h.Runtime.Parts().Workspaces, h.Runtime.Parts().Files
 	var ids []string
 	spec := h.Spec(t)
 	withWorkspace(t, h, &spec, &ids)
@@ -117,7 +117,7 @@ func testWorkspace(t *testing.T, h Harness) {
 // code, stdin, a context that ends, and a workload that does not run.
 func testExec(t *testing.T, h Harness) {
 	ctx := context.Background()
-	er := h.Runtime.(warder.ExecRuntime)
+	er := h.Runtime.Parts().Exec
 	spec := h.Spec(t)
 	id, err := h.Runtime.Create(ctx, spec)
 	must(t, err)
