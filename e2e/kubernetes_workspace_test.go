@@ -1,12 +1,18 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/app"
 	"github.com/warder/warder/internal/e2etest"
 )
 
@@ -98,5 +104,93 @@ func TestKubernetesWorkspace(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("claims left after the deletes: %s %v", got, err)
 		}
+	}
+}
+
+// TestKubernetesWorkspaceBounded is issue 26's item 10 on Kubernetes: the
+// workspace bound (WARDER_MAX_WORKSPACE_BYTES) is the claim's request,
+// and the volume enforces it, so an agent writing past it from inside
+// gets ENOSPC: what it wrote stays within the bound, and so does what
+// its volume takes of the host's disk.
+func TestKubernetesWorkspaceBounded(t *testing.T) {
+	t.Parallel()
+	const bound = 4 << 20
+	ts, cluster := e2etest.NewKubernetesServer(t, func(c *app.Config) { c.WorkspaceBytes = bound })
+	ns := ts.Config.K8sNamespace
+	c := apitest.Register(t, ts.URL, "alice")
+	a := c.CreateAgent("filler")
+	c.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	claim := warder.WorkspaceName(a.ID)
+	if got := cluster.Kubectl(t, "get", "pvc", "-n", ns, claim, "-o", "jsonpath={.spec.resources.requests.storage}"); got != "4Mi" {
+		t.Fatalf("the claim requests %q, want 4Mi (the bound)", got)
+	}
+
+	// The exec API takes at most 1 MiB a request: the agent writes three
+	// files of 900 kB, then files of 60 kB until the volume is full
+	// (8.5 MB in all at most). The last write exits with what it could
+	// not write still in its pipe: 60 kB, which the pipe holds, so its
+	// exec ends with its exit code. (An exec whose command leaves more
+	// of its stdin unread than the pipes between hold ends only at its
+	// timeout on Kubernetes.)
+	full := ""
+	for i := 1; i <= 100 && full == ""; i++ {
+		n := 60_000
+		if i <= 3 {
+			n = 900_000
+		}
+		body, _ := json.Marshal(map[string]any{"cmd": []string{"/warder-agent", "write", fmt.Sprintf("/data/f%d", i)}, "stdin": strings.Repeat("x", n)})
+		ch, _ := execEvents(t, c, a.ID, string(body))
+		var stderr, exit string
+		for ev := range ch {
+			if v, ok := strings.CutPrefix(ev, "stderr "); ok {
+				stderr += v
+			}
+			if v, ok := strings.CutPrefix(ev, "exit "); ok {
+				exit = v
+			}
+			if strings.HasPrefix(ev, "error ") {
+				t.Fatalf("exec write f%d: %s", i, ev)
+			}
+		}
+		switch {
+		case strings.Contains(exit, `"exit_code":0`):
+		case strings.Contains(stderr, "no space left on device") && strings.Contains(exit, `"exit_code":1,"timed_out":false`):
+			full = stderr
+		default:
+			t.Fatalf("write f%d: exit %s, stderr %q", i, exit, stderr)
+		}
+	}
+	if full == "" {
+		t.Fatalf("the agent wrote 8.5 MB into a workspace bounded at %d bytes", bound)
+	}
+	t.Logf("past the bound: %s", strings.TrimSpace(full))
+
+	out, exit := runAll(t, c, a.ID, "/warder-agent", "ls", "/data")
+	if !strings.Contains(exit, `"exit_code":0`) {
+		t.Fatalf("ls /data: %s", exit)
+	}
+	var total int64
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(l); len(f) == 5 {
+			n, err := strconv.ParseInt(f[2], 10, 64)
+			if err != nil {
+				t.Fatalf("ls line %q", l)
+			}
+			total += n
+		}
+	}
+	if total > bound || total < 3*900_000 {
+		t.Fatalf("the agent's files hold %d bytes; the bound is %d\n%s", total, bound, out)
+	}
+
+	// On the host, the volume is an image file of the bound's size, and
+	// takes no more of the disk than that.
+	pv := cluster.Kubectl(t, "get", "pvc", "-n", ns, claim, "-o", "jsonpath={.spec.volumeName}")
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(cluster.Dir, "volumes", pv+".img"), &st); err != nil {
+		t.Fatalf("the volume's image: %v", err)
+	}
+	if st.Size != bound || st.Blocks*512 > bound {
+		t.Fatalf("the volume's image is %d bytes, %d on disk; the bound is %d", st.Size, st.Blocks*512, bound)
 	}
 }

@@ -2,7 +2,8 @@
 # down.sh WORK undoes up.sh WORK: pods deleted through the kubelet (so CNI
 # releases their addresses), every process up.sh started stopped by its
 # recorded pid, leftover shims of this cluster's containerd killed (never
-# Docker's), mounts under WORK unmounted, the bridge, the chains, netpol's
+# Docker's), mounts under WORK unmounted (the provisioner's volumes
+# included) and the volumes' loop devices detached, the bridge, the chains, netpol's
 # nftables table and the kubelet's cgroups removed, the sysctls the kubelet
 # rewrote restored, and WORK deleted. Safe to run twice and after a failed
 # up.sh.
@@ -58,6 +59,16 @@ for _ in 1 2 3; do
   awk -v w="$WORK/" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
   done
+done
+# The provisioner's volumes: loop devices backed by images under WORK
+# (their file systems are unmounted above). A device still busy is
+# detached by the kernel as soon as it is not (autoclear).
+for _ in 1 2 3; do
+  losetup -n -l -O NAME,BACK-FILE 2>/dev/null | awk -v w="$WORK/" 'index($2, w) == 1 {print $1}' | while read -r dev; do
+    losetup -d "$dev" 2>/dev/null
+  done
+  losetup -n -l -O BACK-FILE 2>/dev/null | grep -qF "$WORK/" || break
+  sleep 1
 done
 
 ip link del "$BRIDGE" 2>/dev/null

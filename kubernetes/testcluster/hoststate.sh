@@ -3,8 +3,10 @@
 # form two runs can be diffed by: its iptables chains and rules (KUBE-*,
 # CNI-*, WARDER-K8S-*, in both iptables backends, and IPv6), its nftables
 # tables (warder-k8s-*), its bridge and network namespaces, the sysctls the
-# kubelet rewrites, the kubelet's cgroups and host paths, and mounts of
-# Kubernetes' kinds. .ci/run diffs it before
+# kubelet rewrites, the kubelet's cgroups and host paths, mounts of
+# Kubernetes' kinds and every mount under a cluster's directory
+# (/tmp/warder-k8s.*: the provisioner's volumes too), and the loop devices
+# whose image is in one (the volumes'). .ci/run diffs it before
 # up.sh and after down.sh: tear-down must leave the host as it found it.
 # (Docker's and Podman's own objects are the tests' to clean, by name.)
 set -uo pipefail
@@ -25,4 +27,5 @@ for d in /var/lib/kubelet /var/lib/cni /var/log/containers /var/log/pods; do
 done
 ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null | sed 's/^/cgroup /'
 awk '$5 ~ /kubelet|kubernetes|warder-k8s|pod-logs/ {print "mount " $5}' /proc/self/mountinfo | sort
+losetup -n -l -O NAME,BACK-FILE 2>/dev/null | awk '$2 ~ /warder-k8s/ {print "loop " $1 " " $2}' | sort
 true

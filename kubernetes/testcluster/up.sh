@@ -28,10 +28,11 @@ for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube
   [[ -x $BIN/$b ]] || die "$BIN/$b is missing: run build.sh"
 done
 missing=()
-for c in containerd ctr runc iptables nft openssl curl; do command -v $c >/dev/null || missing+=("$c"); done
+# mkfs.ext4, losetup, mountpoint: provisioner.sh's volumes.
+for c in containerd ctr runc iptables nft openssl curl mkfs.ext4 losetup mountpoint; do command -v $c >/dev/null || missing+=("$c"); done
 [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
 if ((${#missing[@]})); then
-  apt-get install -y -qq containerd runc containernetworking-plugins iptables nftables openssl curl >/dev/null
+  apt-get install -y -qq containerd runc containernetworking-plugins iptables nftables openssl curl e2fsprogs mount util-linux >/dev/null
 fi
 [[ -e $RUN/kubelet.pid ]] && die "$WORK is in use: run down.sh $WORK first"
 mkdir -p "$PKI" "$LOGS" "$RUN" "$WORK"/{containerd,cni/net.d,cni/ipam,etcd,kubelet,pod-logs}
@@ -264,7 +265,8 @@ iptables -t mangle -I INPUT 1 -s "$POD_CIDR" -j WARDER-K8S-NETPOL
 echo "$NODE_IP" > "$RUN/node-ip"
 echo "$NODE_NAME" > "$RUN/node-name"
 
-# --- storage: a default StorageClass and provisioner.sh, which makes a local volume per claim ----
+# --- storage: a default StorageClass and provisioner.sh, which makes a local volume per claim,
+# a loop-mounted file system of the claim's size -------------------------------------------------
 "${KUBECTL[@]}" apply -f - > /dev/null <<YAML
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
