@@ -103,14 +103,15 @@ func TestWorkspaceHelpersAndExec(t *testing.T) {
 		t.Fatalf("a timed-out exec: %v", err)
 	}
 	// The sleep is gone: the container's processes are the agent (1)
-	// and this ls.
+	// and this ls under its with-env (a subreaper, parent of what the
+	// command starts).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		out, _, err = execOut(ctx, r, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "ls", "/proc"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pids := countPids(out); pids == 2 {
+		if pids := countPids(out); pids == 3 {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("after the timeout the container has %d processes:\n%s", pids, out)
