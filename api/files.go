@@ -88,7 +88,9 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, caller *warder.
 		h.Set("Content-Type", "application/x-tar")
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".tar"}))
 		w.WriteHeader(http.StatusOK)
-		io.Copy(w, rc) // a failure midway: the client sees a short tar
+		if _, err := io.Copy(w, rc); err != nil {
+			abortBody(r, err)
+		}
 		return nil
 	}
 	tr := tar.NewReader(rc)
@@ -100,8 +102,21 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, caller *warder.
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(hdr.Name)}))
 	h.Set("Content-Length", strconv.FormatInt(hdr.Size, 10))
 	w.WriteHeader(http.StatusOK)
-	io.Copy(w, tr)
+	if n, err := io.Copy(w, tr); err != nil || n != hdr.Size {
+		abortBody(r, err)
+	}
 	return nil
+}
+
+// abortBody ends an answer whose body failed midway so that the client
+// sees a broken transfer (the connection closed before the body's end),
+// never a short body that looks whole. The client's own leaving is not
+// worth the abort.
+func abortBody(r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return
+	}
+	panic(http.ErrAbortHandler)
 }
 
 func (s *Server) putFile(w http.ResponseWriter, r *http.Request, caller *warder.User) error {

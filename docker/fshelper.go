@@ -32,17 +32,18 @@ import (
 // O_NOFOLLOW from the workspace root's descriptor, and even a link it
 // did not see could lead only into the helper's own read-only root.
 //
-// One helper per workspace and user serves every call for a few minutes
-// (it runs `sleep`, then ends and removes itself), so browsing files
-// costs an exec (tens of milliseconds), not a container start. It holds
-// no port and needs no container of the agent's: the files of an agent
-// that was never started are reached the same way.
+// A helper per workspace and user serves every call of this process:
+// its first process, `warder-agent linger`, keeps it up while any call
+// runs in it and ends it once none has run for fsHelperIdle, so it never
+// ends under a call, browsing files costs an exec (tens of milliseconds)
+// rather than a container start, and a Warder that stops leaves nothing
+// running for long. A helper idle for half that long is not given a new
+// call (it may be about to end): a new one is started, under a new name,
+// and the old one ends by itself. A helper holds no port and needs no
+// container of the agent's: the files of an agent that was never started
+// are reached the same way. Only the workspace's removal removes helpers
+// that may be busy (their calls then fail as for a deleted agent).
 const (
-	// fsHelperLife is how long a files helper runs; one older than
-	// fsHelperReuse is replaced rather than given a call that might
-	// outlast it.
-	fsHelperLife  = 5 * time.Minute
-	fsHelperReuse = 4 * time.Minute
 	// labelHelperVolume names the volume a files helper mounts, so the
 	// workspace's removal finds it.
 	labelHelperVolume = "warder.helper.volume"
@@ -50,40 +51,49 @@ const (
 	listBytes = 8 << 20
 	statBytes = 64 << 10
 	agentPath = "/warder-agent"
+	// fsHelperPids bounds a files helper's processes and threads: each
+	// fsop is a Go program of a few threads, and a helper serves every
+	// call of its workspace's user on this process.
+	fsHelperPids = 256
 )
 
-// fsHelpers remembers the running files helpers of this process, so a
-// call finds its helper without asking the engine.
+// DefaultFilesHelperIdle is how long a files helper stays up with no call.
+const DefaultFilesHelperIdle = 2 * time.Minute
+
+// fsHelpers remembers the files helpers of this process, so a call finds
+// its helper without asking the engine.
 type fsHelpers struct {
 	mu     sync.Mutex
-	byName map[string]*fsHelper
+	byName map[string]*fsHelper // by fsHelperKey
 }
 
-// fsHelper is one files helper: its turn-taking lock (one create at a
-// time), its id and when it started.
+// fsHelper is one workspace's current helper: its turn-taking lock (one
+// start at a time), its id, the calls running in it and when the last
+// one began or ended.
 type fsHelper struct {
-	mu      sync.Mutex
-	id      string
-	started time.Time
+	mu       sync.Mutex
+	id       string
+	inFlight int
+	lastUsed time.Time
 }
 
-func (h *fsHelpers) get(name string) *fsHelper {
+func (h *fsHelpers) get(key string) *fsHelper {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.byName == nil {
 		h.byName = map[string]*fsHelper{}
 	}
-	e := h.byName[name]
+	e := h.byName[key]
 	if e == nil {
 		e = &fsHelper{}
-		h.byName[name] = e
+		h.byName[key] = e
 	}
 	return e
 }
 
-func (h *fsHelpers) forget(name string) {
+func (h *fsHelpers) forget(key string) {
 	h.mu.Lock()
-	delete(h.byName, name)
+	delete(h.byName, key)
 	h.mu.Unlock()
 }
 
@@ -101,50 +111,57 @@ func (r *Runtime) fsTarget(ctx context.Context, id string) (volume, user string,
 	return volume, user, nil
 }
 
-// fsHelperName is the helper's container name for volume and user.
-func fsHelperName(volume, user string) string {
+// fsHelperKey names the helpers of volume and user (a prefix of their
+// container names; each helper adds a random part).
+func fsHelperKey(volume, user string) string {
 	sum := sha256.Sum256([]byte(volume + "\x00" + user))
-	return HelperPrefix + "fs-" + hex.EncodeToString(sum[:10])
+	return HelperPrefix + "fs-" + hex.EncodeToString(sum[:8])
 }
 
 // filesHelper returns the id of a running files helper for volume and
-// user, starting one if there is none young enough.
-func (r *Runtime) filesHelper(ctx context.Context, volume, user string) (string, error) {
-	name := fsHelperName(volume, user)
-	e := r.fsHelpers.get(name)
+// user, starting one unless the current one is busy or was used recently
+// enough that it cannot be ending; done ends the call's hold on it.
+func (r *Runtime) filesHelper(ctx context.Context, volume, user string) (id string, done func(), err error) {
+	key := fsHelperKey(volume, user)
+	e := r.fsHelpers.get(key)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.id != "" && time.Since(e.started) < fsHelperReuse {
-		return e.id, nil
-	}
-	e.id = ""
-	// Another process's, or one this process lost track of.
-	if res, err := r.cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); err == nil {
-		c := res.Container
-		started, _ := time.Parse(time.RFC3339Nano, c.State.StartedAt)
-		if c.State.Running && time.Since(started) < fsHelperReuse {
-			e.id, e.started = c.ID, started
-			return e.id, nil
+	if e.id == "" || (e.inFlight == 0 && time.Since(e.lastUsed) >= r.filesHelperIdle()/2) {
+		id, err := r.startFilesHelper(ctx, key+"-"+randomHex(4), volume, user)
+		if err != nil {
+			return "", nil, err
 		}
-		if err := r.removeContainer(ctx, c.ID); err != nil {
-			return "", err
+		e.id, e.inFlight = id, 0
+	}
+	e.inFlight++
+	e.lastUsed = time.Now()
+	id = e.id
+	return id, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.id == id {
+			e.inFlight--
+			e.lastUsed = time.Now()
 		}
-	} else if !isNotFound(err) {
-		return "", mapErr(err, "inspect files helper")
+	}, nil
+}
+
+// helperGone drops the helper id from the cache, so the next call starts
+// another.
+func (r *Runtime) helperGone(volume, user, id string) {
+	e := r.fsHelpers.get(fsHelperKey(volume, user))
+	e.mu.Lock()
+	if e.id == id {
+		e.id, e.inFlight = "", 0
 	}
-	id, err := r.startFilesHelper(ctx, name, volume, user)
-	if isConflict(err) {
-		// Made meanwhile by another process: take it.
-		res, ierr := r.cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
-		if ierr == nil && res.Container.State.Running {
-			id, err = res.Container.ID, nil
-		}
+	e.mu.Unlock()
+}
+
+func (r *Runtime) filesHelperIdle() time.Duration {
+	if r.cfg.FilesHelperIdle > 0 {
+		return r.cfg.FilesHelperIdle
 	}
-	if err != nil {
-		return "", err
-	}
-	e.id, e.started = id, time.Now()
-	return id, nil
+	return DefaultFilesHelperIdle
 }
 
 // startFilesHelper makes and starts the helper; one that was made but
@@ -154,7 +171,7 @@ func (r *Runtime) startFilesHelper(ctx context.Context, name, volume, user strin
 	if err != nil {
 		return "", err
 	}
-	pids := int64(32)
+	pids := int64(fsHelperPids)
 	host := &container.HostConfig{
 		AutoRemove:     true,
 		NetworkMode:    "none",
@@ -172,10 +189,10 @@ func (r *Runtime) startFilesHelper(ctx context.Context, name, volume, user strin
 	if podman {
 		host.Ulimits = podmanUlimits()
 	}
-	secs := fmt.Sprint(int(fsHelperLife / time.Second))
+	secs := fmt.Sprint(r.filesHelperIdle().Seconds())
 	res, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
-		Config: &container.Config{Image: r.cfg.DefaultImage, Cmd: []string{"sleep", secs}, User: runAs,
+		Config: &container.Config{Image: r.cfg.DefaultImage, Cmd: []string{"linger", secs}, User: runAs,
 			Labels: map[string]string{LabelHelper: r.cfg.Network, labelHelperVolume: volume}},
 		HostConfig: host,
 	})
@@ -185,7 +202,7 @@ func (r *Runtime) startFilesHelper(ctx context.Context, name, volume, user strin
 			return "", serr
 		}
 		res, err = r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name,
-			Config: &container.Config{Image: r.cfg.DefaultImage, Cmd: []string{"sleep", secs}, User: runAs,
+			Config: &container.Config{Image: r.cfg.DefaultImage, Cmd: []string{"linger", secs}, User: runAs,
 				Labels: map[string]string{LabelHelper: r.cfg.Network, labelHelperVolume: volume}},
 			HostConfig: host})
 	}
@@ -217,7 +234,10 @@ func (r *Runtime) removeFilesHelpers(ctx context.Context, volume string) error {
 			return err
 		}
 		for _, n := range c.Names {
-			r.fsHelpers.forget(strings.TrimPrefix(n, "/"))
+			n = strings.TrimPrefix(n, "/")
+			if i := strings.LastIndexByte(n, '-'); i > 0 {
+				r.fsHelpers.forget(n[:i])
+			}
 		}
 	}
 	return nil
@@ -231,33 +251,51 @@ type fsopCall struct {
 	notDir error     // the kind a "not a directory" is for this call
 }
 
-// fsop runs c to its end. A helper that ended meanwhile (its life is
-// over, or it was removed) is replaced and the call made once more,
-// unless the call had input that may have been read already.
+// fsop runs c to its end. A helper found gone before the call began
+// (ended, or removed) is replaced and the call made once more; one that
+// stops during a call (only the workspace's removal stops a busy helper)
+// fails the call, as for a deleted agent.
 func (r *Runtime) fsop(ctx context.Context, id string, c fsopCall) error {
 	volume, user, err := r.fsTarget(ctx, id)
 	if err != nil {
 		return err
 	}
 	for try := 0; ; try++ {
-		hid, err := r.filesHelper(ctx, volume, user)
+		hid, done, err := r.filesHelper(ctx, volume, user)
 		if err != nil {
 			return err
 		}
 		err = r.fsopIn(ctx, hid, user, c)
-		if errors.Is(err, errHelperGone) {
-			r.fsHelpers.forget(fsHelperName(volume, user))
-			if try == 0 && c.stdin == nil {
+		done()
+		switch {
+		case errors.Is(err, errHelperGone):
+			r.helperGone(volume, user, hid)
+			if try == 0 {
 				continue
 			}
-			return warder.Errorf(warder.ErrUnavailable, "the files helper ended during the call: try again")
+			return warder.Errorf(warder.ErrUnavailable, "the files helper could not be reached: try again")
+		case errors.Is(err, errHelperStopped):
+			r.helperGone(volume, user, hid)
+			// Only a workspace's removal stops a busy helper, after the
+			// agent's container is gone: the agent is being deleted.
+			_, cerr := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+			_, verr := r.cli.VolumeInspect(ctx, volume, client.VolumeInspectOptions{})
+			if isNotFound(cerr) || isNotFound(verr) {
+				return warder.Errorf(warder.ErrNotFound, "the agent was deleted during the call")
+			}
+			return warder.Errorf(warder.ErrUnavailable, "the files helper stopped during the call: try again")
 		}
 		return err
 	}
 }
 
-// errHelperGone: the helper was not running when the exec was made.
-var errHelperGone = errors.New("files helper gone")
+// errHelperGone: the helper could not take the call (it was not running
+// when the exec was made); nothing of the call was done or read.
+// errHelperStopped: it stopped while the call ran.
+var (
+	errHelperGone    = errors.New("files helper gone")
+	errHelperStopped = errors.New("files helper stopped")
+)
 
 // fsopIn execs fsop in helper hid and maps its exit code. When ctx ends
 // first the exec's connection is closed: fsop then meets the end of its
@@ -268,7 +306,10 @@ func (r *Runtime) fsopIn(ctx context.Context, hid, user string, c fsopCall) erro
 		cmd = append(cmd, "-as-owner")
 	}
 	cmd = append(cmd, c.args...)
-	created, err := r.cli.ExecCreate(ctx, hid, client.ExecCreateOptions{Cmd: cmd, AttachStdin: c.stdin != nil, AttachStdout: true, AttachStderr: true})
+	// One processor is enough for fsop: fewer threads, fewer of the
+	// helper's pids.
+	created, err := r.cli.ExecCreate(ctx, hid, client.ExecCreateOptions{Cmd: cmd, Env: []string{"GOMAXPROCS=1"},
+		AttachStdin: c.stdin != nil, AttachStdout: true, AttachStderr: true})
 	if isNotFound(err) || isConflict(err) {
 		return errHelperGone
 	}
@@ -276,11 +317,13 @@ func (r *Runtime) fsopIn(ctx context.Context, hid, user string, c fsopCall) erro
 		return mapErr(err, "exec in files helper")
 	}
 	att, err := r.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
-	if isNotFound(err) || isConflict(err) {
-		return errHelperGone
-	}
 	if err != nil {
-		return mapErr(err, "attach to files helper")
+		if isUnavailable(err) || ctx.Err() != nil {
+			return mapErr(err, "attach to files helper")
+		}
+		// The engine refuses to start an exec in a container that is no
+		// longer running (some versions with a 500 on the upgrade).
+		return errHelperGone
 	}
 	defer att.Close()
 	stop := context.AfterFunc(ctx, func() { att.Close() })
@@ -313,8 +356,12 @@ func (r *Runtime) fsopIn(ctx context.Context, hid, user string, c fsopCall) erro
 	if err := fsop.Err(code, msg, c.notDir); err != nil || code == fsop.OK {
 		return err
 	}
-	if code == 137 || code == 143 {
-		return errHelperGone // killed with its container
+	switch code {
+	case 126, 127:
+		// The runtime could not start fsop: the helper was stopping.
+		return errHelperStopped
+	case 137, 143:
+		return errHelperStopped // killed with its container
 	}
 	return fmt.Errorf("files helper: exit %d: %s", code, msg)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -69,6 +70,9 @@ type Config struct {
 	// WorkspaceBytes sizes a workspace whose spec names no size (the
 	// warm pool's); 0: such a workspace is a plain volume.
 	WorkspaceBytes int64
+	// FilesHelperIdle is how long a workspace's files helper stays up
+	// with no call (fshelper.go); 0 means DefaultFilesHelperIdle.
+	FilesHelperIdle time.Duration
 }
 
 // Runtime runs agent containers on one Docker engine. It is safe for

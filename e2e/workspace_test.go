@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -274,9 +275,17 @@ func TestExecStreams(t *testing.T) {
 	if pids != 2 {
 		t.Fatalf("after the timeout the container runs %d processes:\n%s", pids, out)
 	}
-	// Exec runs as the agent's user: /proc/self is the command's own.
-	if out, _ := runAll(t, c, a.ID, "/warder-agent", "ls", "/proc/self/status"); !strings.Contains(out, " 65534:65534 ") {
-		t.Fatalf("exec does not run as 65534: %q", out)
+	// Exec runs as the agent's user (/proc/self is the command's own),
+	// in a primary group of its own from the exec range (docker.ExecGIDBase
+	// and up), which none of its processes can leave.
+	out, _ = runAll(t, c, a.ID, "/warder-agent", "ls", "/proc/self/status")
+	f := strings.Fields(out)
+	if len(f) < 2 {
+		t.Fatalf("ls of /proc/self/status: %q", out)
+	}
+	uid, gid, _ := strings.Cut(f[1], ":")
+	if g, err := strconv.ParseInt(gid, 10, 64); uid != "65534" || err != nil || g < docker.ExecGIDBase {
+		t.Fatalf("exec does not run as 65534 in an exec group: %q", out)
 	}
 }
 

@@ -212,7 +212,8 @@ func (s *Service) StopAgent(ctx context.Context, caller *warder.User, id string)
 
 // stop runs under the agent's lock.
 func (s *Service) stop(ctx context.Context, a *warder.Agent, who, reason string) error {
-	if a.ContainerID == "" {
+	if a.ContainerID == "" || a.Status == warder.StatusCreated {
+		// (A container made for the files calls alone is never started.)
 		return warder.Errorf(warder.ErrConflict, "agent has no container: it has never been started")
 	}
 	prev, prevReason := a.Status, a.StatusReason

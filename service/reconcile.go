@@ -183,6 +183,15 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 			return err
 		}
 	}
+	if a.HostPort != 0 && st != nil && !st.Running() && !st.Restarting() && st.Phase != warder.PhaseCreated && !inFlight(to) {
+		// An agent whose process ended holds no host port, as a stopped
+		// one does not: a stop of the ended container gives it up, and
+		// the next start claims it again or makes a new container.
+		if err := s.rt.Stop(ctx, a.ContainerID, 0); err != nil && !errors.Is(err, warder.ErrNotFound) {
+			return err
+		}
+		a.HostPort = 0
+	}
 	observe(a, st)
 	s.observeHealth(a, st)
 	if to != before.Status || reason != before.StatusReason || !sameObserved(&before, a) {

@@ -14,8 +14,12 @@ import (
 	"github.com/warder/warder"
 )
 
-// maxUploadEntries bounds the entries of one uploaded tar.
-const maxUploadEntries = 100_000
+// maxUploadEntries bounds the entries of one uploaded tar, and
+// maxUploadDepth how deep one may be nested (as warder-agent's fsop).
+const (
+	maxUploadEntries = 100_000
+	maxUploadDepth   = 256
+)
 
 // An upload is checked whole before any of it reaches the workspace: it
 // is spooled to a temporary file (never held in memory), its size and
@@ -166,6 +170,9 @@ func (s *Service) spoolTar(r io.Reader) (_ *os.File, files int, n int64, err err
 		name, err := warder.CleanPath(strings.TrimPrefix(h.Name, "./"))
 		if err != nil {
 			return nil, 0, 0, warder.Errorf(warder.ErrInvalid, "tar entry %q: %s", clipName(h.Name), warder.ErrorMessage(err))
+		}
+		if strings.Count(name, "/") >= maxUploadDepth {
+			return nil, 0, 0, warder.Errorf(warder.ErrInvalid, "tar entry %q is nested deeper than %d directories", clipName(h.Name), maxUploadDepth)
 		}
 		out := &tar.Header{Name: name, Mode: h.Mode & 0o777, ModTime: h.ModTime}
 		switch h.Typeflag {

@@ -128,12 +128,7 @@ func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p str
 		return nil, err
 	}
 	s.touch(ctx, a)
-	if a.ContainerID == "" && caller.ReadOnly {
-		done()
-		// Making the container is a change a read-only key may not make.
-		return nil, warder.Errorf(warder.ErrConflict, "the agent has no container yet, so its workspace cannot be read with a read-only key: start it once, or use a key that may write")
-	}
-	if err := s.filesContainer(ctx, a); err != nil {
+	if err := s.filesContainer(ctx, a, caller.ReadOnly); err != nil {
 		done()
 		return nil, err
 	}
@@ -143,15 +138,19 @@ func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p str
 // filesContainer makes sure the agent has a container whose workspace
 // the files calls reach. One made for that alone publishes no port, so
 // an agent that never runs holds none; a start replaces it with one that
-// does (see ensureContainer). Runs under the agent's lock.
-func (s *Service) filesContainer(ctx context.Context, a *warder.Agent) error {
+// does (see ensureContainer). Making one is a change a read-only key
+// may not make. Runs under the agent's lock.
+func (s *Service) filesContainer(ctx context.Context, a *warder.Agent, readOnly bool) error {
 	if a.ContainerID != "" {
 		_, err := s.rt.Inspect(ctx, a.ContainerID)
 		if err == nil || !errors.Is(err, warder.ErrNotFound) {
 			return err
 		}
-		a.ContainerID, a.ContainerName = "", ""
 	}
+	if readOnly {
+		return warder.Errorf(warder.ErrConflict, "the agent has no container now, so its workspace cannot be read with a read-only key: start it, or use a key that may write")
+	}
+	a.ContainerID, a.ContainerName = "", ""
 	spec, err := warder.SpecFor(a, s.specSettings())
 	if err != nil {
 		return err

@@ -33,6 +33,7 @@ var builtins = map[string]func(args []string, in io.Reader, out, errw io.Writer)
 	"own":       builtinOwn,
 	"tick":      builtinTick,
 	"fsop":      builtinFsop,
+	"linger":    builtinLinger,
 	"ln":        builtinLn,
 	"with-env":  builtinWithEnv,
 }

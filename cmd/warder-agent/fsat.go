@@ -2,6 +2,8 @@ package main
 
 import (
 	"archive/tar"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -22,9 +24,11 @@ import (
 // and a directory swapped for a link after it was checked cannot
 // redirect anything (there is no check-then-use gap).
 
-// maxDepth bounds the nesting a tar or a removal walks (each level holds
-// a descriptor while it is walked).
-const maxDepth = 256
+// maxDepth bounds the nesting a download or a removal walks (each level
+// holds a descriptor while it is walked): deeper than any path the
+// kernel resolves (PATH_MAX is 4096 bytes), so whatever an agent or an
+// upload (maxUploadDepth) made can be deleted.
+const maxDepth = 2048
 
 const (
 	dirFlags  = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -393,43 +397,44 @@ func removeEntry(dir *os.File, name, rel string, depth int) error {
 	return nil
 }
 
+// maxUploadDepth bounds the directories an upload's entry may be nested
+// in: what the API makes, it can list, download and delete.
+const maxUploadDepth = 256
+
 // untarAt extracts the tar in into directory rel, made if missing.
 // Regular files and directories only: Warder has checked the tar
-// already, and this refuses again what it must never do. If it fails,
-// what it made at the top (rel's first missing directory, else the
-// top-level names that were not there before) is removed before it
-// returns, so a failed upload leaves nothing new behind at bounded cost.
+// already, and this refuses again what it must never do.
+//
+// It is all or nothing, as far as a filesystem allows: each file is
+// written to a new hidden name beside its place, and only once the whole
+// tar is in are they renamed over what was there; if anything fails (a
+// link met, the disk full, the input cut), the new files and the
+// directories it made are removed and what was there before is as it
+// was, at a cost that does not grow with anything but the upload.
 func untarAt(root *os.File, rel string, in io.Reader) (err error) {
 	els, err := elements(rel)
 	if err != nil {
 		return err
 	}
+	u := &upload{root: root, base: els}
+	defer func() {
+		if err != nil {
+			u.undo()
+		}
+	}()
 	target, madeDir, err := openDirAt(root, els, true)
 	if madeDir != "" {
-		defer func() {
-			if err != nil {
-				removeAt(root, madeDir)
-			}
-		}()
+		u.madeTarget = madeDir
 	}
 	if err != nil {
 		return err
 	}
-	defer target.Close()
-	var fresh []string
-	seen := map[string]bool{}
-	defer func() {
-		if err != nil && madeDir == "" {
-			for _, top := range fresh {
-				removeEntry(target, top, path.Join(rel, top), 0)
-			}
-		}
-	}()
+	target.Close()
 	tr := tar.NewReader(in)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return nil
+			return u.commit()
 		}
 		if err != nil {
 			return err
@@ -445,77 +450,149 @@ func untarAt(root *os.File, rel string, in io.Reader) (err error) {
 		if err != nil {
 			return err
 		}
-		if top := parts[0]; !seen[top] {
-			seen[top] = true
-			if _, err := lstatAt(target, top); errors.Is(err, unix.ENOENT) {
-				fresh = append(fresh, top)
-			}
+		if len(parts) > maxUploadDepth {
+			return &fsError{fsInvalid, h.Name + ": nested deeper than " + itoa(maxUploadDepth) + " directories"}
 		}
-		if err := extractEntry(target, parts, h, tr, path.Join(rel, name)); err != nil {
+		if err := u.entry(parts, h, tr, path.Join(rel, name)); err != nil {
 			return err
 		}
 	}
 }
 
-// extractEntry makes one entry below target: its missing parents as
-// directories, then the directory or the file itself, never through a
-// link.
-func extractEntry(target *os.File, parts []string, h *tar.Header, r io.Reader, rel string) error {
-	dir, _, err := openDirAt(target, parts[:len(parts)-1], true)
+// upload is an extraction under way: what it made, to undo or commit.
+type upload struct {
+	root       *os.File
+	base       []string // the target directory's elements
+	madeTarget string   // the target's first directory this upload made
+	madeDirs   [][]string
+	staged     []staged
+}
+
+// staged is a file written under a hidden name, to be renamed to its own.
+type staged struct {
+	dir       []string // its directory's elements, from the root
+	tmp, name string
+	rel       string
+}
+
+// openDir opens (making what is missing, and noting what it made) the
+// directory parts below the target.
+func (u *upload) openDir(parts []string) (*os.File, error) {
+	dir, _, err := openDirAt(u.root, u.base, false)
+	if err != nil {
+		return nil, err
+	}
+	for i, el := range parts {
+		nfd, err := unix.Openat(int(dir.Fd()), el, dirFlags, 0)
+		if errors.Is(err, unix.ENOENT) {
+			if merr := unix.Mkdirat(int(dir.Fd()), el, 0o755); merr == nil {
+				u.madeDirs = append(u.madeDirs, slices.Concat(u.base, parts[:i+1]))
+			} else if !errors.Is(merr, unix.EEXIST) {
+				dir.Close()
+				return nil, errnoError(path.Join(parts[:i+1]...), merr)
+			}
+			nfd, err = unix.Openat(int(dir.Fd()), el, dirFlags, 0)
+		}
+		if err != nil {
+			err = classify(int(dir.Fd()), el, err)
+			dir.Close()
+			return nil, errnoError(path.Join(parts[:i+1]...), err)
+		}
+		dir.Close()
+		dir = os.NewFile(uintptr(nfd), el)
+	}
+	return dir, nil
+}
+
+// entry makes one entry: a directory at once, a file staged.
+func (u *upload) entry(parts []string, h *tar.Header, r io.Reader, rel string) error {
+	switch h.Typeflag {
+	case tar.TypeDir:
+		d, err := u.openDir(parts)
+		if err != nil {
+			return err
+		}
+		return d.Close()
+	case tar.TypeReg, tar.TypeRegA:
+	default:
+		return &fsError{fsInvalid, h.Name + ": only files and directories can be uploaded"}
+	}
+	dir, err := u.openDir(parts[:len(parts)-1])
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
 	base := parts[len(parts)-1]
-	switch h.Typeflag {
-	case tar.TypeDir:
-		if err := unix.Mkdirat(int(dir.Fd()), base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-			return errnoError(rel, err)
-		}
-		sub, _, err := openDirAt(dir, []string{base}, false)
-		if err != nil {
-			return err
-		}
-		return sub.Close()
-	case tar.TypeReg, tar.TypeRegA:
-		perm := uint32(h.Mode&0o777) | 0o600
-		fd, err := unix.Openat(int(dir.Fd()), base, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
-		if err != nil {
-			return errnoError(rel, classifyFile(dir, base, err))
-		}
-		f := os.NewFile(uintptr(fd), rel)
-		defer f.Close()
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			return err
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFREG {
-			return &fsError{fsConflict, rel + " exists and is not a regular file"}
-		}
-		if err := f.Truncate(0); err != nil {
-			return errnoError(rel, err)
-		}
-		if _, err := io.CopyN(f, r, h.Size); err != nil {
-			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
-				return errnoError(rel, err)
-			}
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return errnoError(rel, err)
-		}
-		return nil
+	if st, err := lstatAt(dir, base); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return &fsError{fsNotDir, rel + " is a directory"}
 	}
-	return &fsError{fsInvalid, h.Name + ": only files and directories can be uploaded"}
+	tmp := ".warder-upload-" + randomName()
+	perm := uint32(h.Mode&0o777) | 0o600
+	fd, err := unix.Openat(int(dir.Fd()), tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	if err != nil {
+		return errnoError(rel, err)
+	}
+	u.staged = append(u.staged, staged{dir: slices.Concat(u.base, parts[:len(parts)-1]), tmp: tmp, name: base, rel: rel})
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	if _, err := io.CopyN(f, r, h.Size); err != nil {
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			return errnoError(rel, err)
+		}
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return errnoError(rel, err)
+	}
+	return nil
 }
 
-// classifyFile names the refusal of opening base as a file: a link
-// (ELOOP) or a directory (EISDIR) where the upload has a file.
-func classifyFile(dir *os.File, base string, err error) error {
-	if errors.Is(err, unix.EISDIR) {
-		return &fsError{fsNotDir, base + " is a directory"}
+// commit renames every staged file to its own name, replacing what is
+// there (a link there is replaced, never followed).
+func (u *upload) commit() error {
+	for i, st := range u.staged {
+		dir, _, err := openDirAt(u.root, st.dir, false)
+		if err != nil {
+			u.staged = u.staged[i:]
+			return err
+		}
+		err = unix.Renameat(int(dir.Fd()), st.tmp, int(dir.Fd()), st.name)
+		dir.Close()
+		if err != nil {
+			u.staged = u.staged[i:]
+			return errnoError(st.rel, err)
+		}
 	}
-	return err
+	u.staged = nil
+	return nil
+}
+
+// undo removes the staged files and the directories the upload made
+// (those still empty: what the agent put in one meanwhile stays).
+func (u *upload) undo() {
+	for _, st := range u.staged {
+		if dir, _, err := openDirAt(u.root, st.dir, false); err == nil {
+			unix.Unlinkat(int(dir.Fd()), st.tmp, 0)
+			dir.Close()
+		}
+	}
+	for i := len(u.madeDirs) - 1; i >= 0; i-- {
+		d := u.madeDirs[i]
+		if parent, _, err := openDirAt(u.root, d[:len(d)-1], false); err == nil {
+			unix.Unlinkat(int(parent.Fd()), d[len(d)-1], unix.AT_REMOVEDIR)
+			parent.Close()
+		}
+	}
+	if u.madeTarget != "" {
+		removeAt(u.root, u.madeTarget)
+	}
+}
+
+// randomName is 16 random hex digits.
+func randomName() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

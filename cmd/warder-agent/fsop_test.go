@@ -221,3 +221,71 @@ func TestFsopUntarRollsBack(t *testing.T) {
 		t.Fatal("the new target directory was left")
 	}
 }
+
+// TestFsopFailedOverwriteKeepsOldFiles: an upload that fails leaves the
+// files it would have replaced as they were, in existing directories
+// too, and no staged file behind.
+func TestFsopFailedOverwriteKeepsOldFiles(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "old"), 0o755)
+	os.WriteFile(filepath.Join(root, "doc"), []byte("old doc"), 0o644)
+	os.WriteFile(filepath.Join(root, "old", "f"), []byte("old f"), 0o644)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, n := range []string{"doc", "old/f", "old/new/g"} {
+		tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, Size: 3})
+		tw.Write([]byte("new"))
+	}
+	tw.Flush()
+	b.WriteString("this is no tar header")
+	if _, _, code := runFsop(t, bytes.NewReader(b.Bytes()), "untar", root, ""); code == 0 {
+		t.Fatal("a broken tar was extracted")
+	}
+	for p, want := range map[string]string{"doc": "old doc", "old/f": "old f"} {
+		if got, _ := os.ReadFile(filepath.Join(root, p)); string(got) != want {
+			t.Errorf("%s holds %q after the failed upload", p, got)
+		}
+	}
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && (strings.HasPrefix(fi.Name(), ".warder-upload-") || fi.Name() == "new") {
+			t.Errorf("left behind: %s", p)
+		}
+		return nil
+	})
+	// The same upload whole replaces them.
+	var ok bytes.Buffer
+	tw = tar.NewWriter(&ok)
+	tw.WriteHeader(&tar.Header{Name: "doc", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3})
+	tw.Write([]byte("new"))
+	tw.Close()
+	if _, e, code := runFsop(t, &ok, "untar", root, ""); code != 0 {
+		t.Fatalf("untar: %d %s", code, e)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "doc")); string(got) != "new" {
+		t.Fatalf("doc holds %q", got)
+	}
+}
+
+// TestFsopDepth: an upload nested deeper than maxUploadDepth is refused,
+// and a tree deeper than that (made by the agent) can still be deleted.
+func TestFsopDepth(t *testing.T) {
+	root := t.TempDir()
+	deep := strings.Repeat("d/", maxUploadDepth) + "f"
+	in := tarFiles(t, tar.Header{Name: deep, Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "x"})
+	if _, _, code := runFsop(t, in, "untar", root, ""); code != fsInvalid {
+		t.Fatalf("untar of %d levels: exit %d", maxUploadDepth+1, code)
+	}
+	p := filepath.Join(root, "tree")
+	for range 300 {
+		p = filepath.Join(p, "d")
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, e, code := runFsop(t, nil, "rm", root, "tree"); code != 0 {
+		t.Fatalf("rm of a 300-level tree: %d %s", code, e)
+	}
+	if _, err := os.Stat(filepath.Join(root, "tree")); err == nil {
+		t.Fatal("the tree is still there")
+	}
+}

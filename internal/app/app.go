@@ -103,8 +103,9 @@ func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, 
 		WarmPool:     cfg.WarmPool,
 		Locks:        locks,
 		// Sizes the warm pool's workspaces; an agent's names its own.
-		WorkspaceDir:   cfg.WorkspaceDir,
-		WorkspaceBytes: max(cfg.WorkspaceBytes, 0),
+		WorkspaceDir:    cfg.WorkspaceDir,
+		FilesHelperIdle: cfg.FilesHelperIdle,
+		WorkspaceBytes:  max(cfg.WorkspaceBytes, 0),
 	})
 }
 

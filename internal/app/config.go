@@ -12,6 +12,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/api"
+	"github.com/warder/warder/docker"
 	"github.com/warder/warder/kubernetes"
 	"github.com/warder/warder/sqlstore"
 )
@@ -105,6 +106,9 @@ type Config struct {
 	// volumes). It takes effect where Warder runs as root beside a local
 	// Docker or Podman engine; see docker/boundedws.go.
 	WorkspaceDir string
+	// FilesHelperIdle is how long a workspace's files helper stays up
+	// with no call (WARDER_FILES_HELPER_IDLE; 0: docker's default).
+	FilesHelperIdle time.Duration
 	// MaxExecsPerAgent and MaxExecsPerUser bound the commands running at
 	// once (WARDER_MAX_EXECS_PER_AGENT, WARDER_MAX_EXECS_PER_USER).
 	MaxExecsPerAgent int
@@ -196,6 +200,12 @@ func LoadConfig(args []string) (Config, error) {
 		return c, err
 	}
 	c.WorkspaceDir = env("WARDER_WORKSPACE_DIR", "")
+	if c.FilesHelperIdle, err = envDuration("WARDER_FILES_HELPER_IDLE", docker.DefaultFilesHelperIdle); err != nil {
+		return c, err
+	}
+	if c.FilesHelperIdle < time.Second {
+		return c, fmt.Errorf("WARDER_FILES_HELPER_IDLE must be at least 1s")
+	}
 	if c.MaxUploadBytes, err = envBytes("WARDER_MAX_UPLOAD_BYTES", 256<<20); err != nil {
 		return c, err
 	}
