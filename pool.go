@@ -33,7 +33,7 @@ const LabelPool = "warder.pool"
 // reported by List and Inspect with Pooled set, and is then a stray:
 // never adopted by name, only by the id the store holds.
 type WarmPool interface {
-	Claim(ctx context.Context, spec ContainerSpec) (id string, err error)
+	Claim(ctx context.Context, spec WorkloadSpec) (id string, err error)
 	// KeepPool keeps the pool at its size until ctx ends, replacing
 	// claimed and broken workloads; one process of a deployment runs it
 	// (the leader).

@@ -14,12 +14,12 @@ const (
 	LabelManaged   = "warder.managed"
 )
 
-// ContainerSpec is everything a runtime needs to create an agent's
+// WorkloadSpec is everything a runtime needs to create an agent's
 // workload (a container on Docker). It is derived purely from an Agent and
 // the operator's settings (see SpecFor), so it can be table-tested without
 // a runtime. Everything in it is in Warder's terms; each runtime turns it
 // into its own.
-type ContainerSpec struct {
+type WorkloadSpec struct {
 	// Name is the workload's name, derived from AgentID (ContainerName).
 	Name    string
 	AgentID string
@@ -37,7 +37,7 @@ type ContainerSpec struct {
 	// Publish asks for Port to be reachable where Warder's users can
 	// reach it: a port on the host, on a runtime with Info().HostPorts;
 	// a runtime without ignores it. Warder itself always reaches a
-	// running agent at ContainerState.Endpoint.
+	// running agent at WorkloadState.Endpoint.
 	Publish bool
 	// Internal keeps the agent from reaching anything beyond the runtime's
 	// own network: no egress.
@@ -86,8 +86,8 @@ const (
 	PhaseExited     Phase = "exited"     // it stopped or ended; see ExitCode, OOMKilled
 )
 
-// ContainerState is what the runtime reports about one workload.
-type ContainerState struct {
+// WorkloadState is what the runtime reports about one workload.
+type WorkloadState struct {
 	ID      string
 	Name    string
 	AgentID string // the LabelAgentID label
@@ -113,7 +113,7 @@ type ContainerState struct {
 	// container once this one stops, while a host port stays the agent's.
 	ProbeEndpoint string
 	// HostPort is the port published for the agent on the host, 0 for
-	// none (see ContainerSpec.Publish).
+	// none (see WorkloadSpec.Publish).
 	HostPort int
 	// Pooled says a warm pool made the workload and a claim handed it to
 	// AgentID (WarmPool): it is that agent's only if the store records
@@ -122,10 +122,10 @@ type ContainerState struct {
 }
 
 // Running reports whether the workload's process runs.
-func (s ContainerState) Running() bool { return s.Phase == PhaseRunning }
+func (s WorkloadState) Running() bool { return s.Phase == PhaseRunning }
 
 // Restarting reports whether the runtime is about to start it again.
-func (s ContainerState) Restarting() bool { return s.Phase == PhaseRestarting }
+func (s WorkloadState) Restarting() bool { return s.Phase == PhaseRestarting }
 
 // EventKind is what happened to a workload.
 type EventKind string
@@ -141,9 +141,9 @@ const (
 	EventChanged   EventKind = "changed" // anything else that may change its state
 )
 
-// ContainerEvent is one change the runtime reports about one of this
+// WorkloadEvent is one change the runtime reports about one of this
 // deployment's workloads.
-type ContainerEvent struct {
+type WorkloadEvent struct {
 	ContainerID string
 	AgentID     string
 	Kind        EventKind
@@ -159,7 +159,7 @@ type RuntimeInfo struct {
 	// HostPortRange ("9000-9500").
 	HostPorts     bool
 	HostPortRange string
-	// RestartPolicies: the runtime restarts agents by ContainerSpec.Restart.
+	// RestartPolicies: the runtime restarts agents by WorkloadSpec.Restart.
 	RestartPolicies bool
 	// BoundedRestarts: on-failure:N restarts at most N times and then
 	// leaves the workload exited (Docker, Podman; Kubernetes has no bound).
@@ -173,7 +173,7 @@ type RuntimeInfo struct {
 type RuntimeParts struct {
 	// Workspaces lists, measures and removes workspaces, and Files reads
 	// and writes their files; a runtime has both or neither, and mounts
-	// ContainerSpec.Workspace when it has them.
+	// WorkloadSpec.Workspace when it has them.
 	Workspaces WorkspaceRuntime
 	Files      FileRuntime
 	// Exec runs commands in running workloads.
@@ -267,11 +267,11 @@ type Runtime interface {
 // Lifecycle makes, runs, stops and removes workloads (see Runtime for
 // the contract of each call).
 type Lifecycle interface {
-	Create(ctx context.Context, spec ContainerSpec) (id string, err error)
+	Create(ctx context.Context, spec WorkloadSpec) (id string, err error)
 	Start(ctx context.Context, id string) error
 	Stop(ctx context.Context, id string, timeout time.Duration) error
 	Remove(ctx context.Context, id string) error
-	Inspect(ctx context.Context, id string) (ContainerState, error)
+	Inspect(ctx context.Context, id string) (WorkloadState, error)
 }
 
 // Observer reads what workloads do: their output, resource use and
@@ -293,14 +293,14 @@ type Observer interface {
 	// breaks (returning an error wrapping ErrUnavailable when the engine
 	// went away). ready is called once the stream is open, so a caller can
 	// resync knowing no later change will be missed. fn must not block long.
-	Events(ctx context.Context, ready func(), fn func(ContainerEvent)) error
+	Events(ctx context.Context, ready func(), fn func(WorkloadEvent)) error
 }
 
 // Inventory says which workloads of this deployment exist.
 type Inventory interface {
 	// List reports every workload of this deployment, running or not
 	// (on Docker: labelled LabelManaged=<AGENT_NETWORK>).
-	List(ctx context.Context) ([]ContainerState, error)
+	List(ctx context.Context) ([]WorkloadState, error)
 	// Running names the workloads of this deployment whose process runs
 	// now, by id: what List says, without the rest of each one's state,
 	// so it costs one call however many there are (List inspects each

@@ -178,7 +178,7 @@ type SpecSettings struct {
 	// each other's containers.
 	Network string
 	// AllowRoot lets images without a non-root USER run as root
-	// (WARDER_ALLOW_ROOT_AGENTS); see ContainerSpec.AllowRoot.
+	// (WARDER_ALLOW_ROOT_AGENTS); see WorkloadSpec.AllowRoot.
 	AllowRoot bool
 	// Workspaces gives every agent a workspace (the runtime has
 	// Parts().Workspaces) of at most WorkspaceBytes (0: no bound).
@@ -192,11 +192,11 @@ func ContainerName(agentID string) string { return "warder-agent-" + agentID }
 
 // SpecFor derives the container spec of agent a, which must hold a
 // normalized ContainerConfig.
-func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
+func SpecFor(a *Agent, s SpecSettings) (WorkloadSpec, error) {
 	cc := a.ContainerConfig
 	mem, err := ParseMemory(cc.MemoryLimit)
 	if err != nil {
-		return ContainerSpec{}, err
+		return WorkloadSpec{}, err
 	}
 	port := cc.Port
 	if port == 0 {
@@ -211,11 +211,11 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 	env["AGENT_TYPE"] = a.Type
 	env["PORT"] = strconv.Itoa(port)
 	if env[EnvAgentConfig], err = configEnv(a.Config); err != nil {
-		return ContainerSpec{}, err
+		return WorkloadSpec{}, err
 	}
 	policy, retries, err := ParseRestartPolicy(cc.RestartPolicy)
 	if err != nil {
-		return ContainerSpec{}, err
+		return WorkloadSpec{}, err
 	}
 	internal := cc.Network == NetworkInternal
 	var ws *WorkspaceSpec
@@ -223,7 +223,7 @@ func SpecFor(a *Agent, s SpecSettings) (ContainerSpec, error) {
 		ws = &WorkspaceSpec{Name: WorkspaceName(a.ID), MountPath: WorkspaceMountPath, SizeBytes: s.WorkspaceBytes,
 			Labels: map[string]string{LabelWorkspace: s.Network, LabelAgentID: a.ID, LabelUserID: a.UserID}}
 	}
-	return ContainerSpec{
+	return WorkloadSpec{
 		Name:    ContainerName(a.ID),
 		AgentID: a.ID,
 		Image:   cc.Image,

@@ -103,7 +103,7 @@ func TestSpecFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := warder.ContainerSpec{
+	want := warder.WorkloadSpec{
 		Name:    "warder-agent-0b6f0a3e-8c55-4a53-9b1b-6f7f5f2a1c11",
 		AgentID: a.ID,
 		Image:   "warder/agent:latest",

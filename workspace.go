@@ -25,7 +25,7 @@ const LabelWorkspace = "warder.workspace"
 func WorkspaceName(agentID string) string { return "warder-ws-" + agentID }
 
 // WorkspaceSpec is the persistent storage a runtime mounts into an
-// agent's workload (ContainerSpec.Workspace), on a runtime with
+// agent's workload (WorkloadSpec.Workspace), on a runtime with
 // Parts().Workspaces.
 type WorkspaceSpec struct {
 	// Name is the volume's name (WorkspaceName); the same name is the same
@@ -233,7 +233,7 @@ type ExecSpec struct {
 }
 
 // WorkspaceRuntime is what a runtime with Parts().Workspaces does with
-// workspaces beyond mounting them (ContainerSpec.Workspace). Every
+// workspaces beyond mounting them (WorkloadSpec.Workspace). Every
 // method is safe for concurrent use; workspaces are named by
 // WorkspaceName.
 type WorkspaceRuntime interface {

@@ -16,7 +16,7 @@ import (
 // pair by pair on the same engine (30 pairs, or WARDER_BENCH_STARTS):
 //
 //   - start: POST /api/agents/{id}/start until it answers (the container
-//     then runs), against the same ContainerSpec created and started
+//     then runs), against the same WorkloadSpec created and started
 //     directly through the Engine API (docker.Runtime's Create and Start:
 //     one ContainerCreate and one ContainerStart) under another name and
 //     port: the floor. It reports p50 and p95 of the per-pair ratio.

@@ -125,12 +125,12 @@ func benchStarts(def int) int {
 }
 
 // floorOf is a runtime straight on the Engine API (uninstrumented, no
-// Warder logic) and the ContainerSpec Warder would use for agent id,
+// Warder logic) and the WorkloadSpec Warder would use for agent id,
 // renamed (prefix) and published on port of its own the way Warder's
 // runtime publishes an agent's, under a scope label Warder does not
 // follow, so the container is invisible to it (same number of labels).
 // The runtime is closed at the end of the benchmark.
-func floorOf(b *testing.B, ts *apitest.Server, id string, port int, prefix string) (*docker.Runtime, warder.ContainerSpec) {
+func floorOf(b *testing.B, ts *apitest.Server, id string, port int, prefix string) (*docker.Runtime, warder.WorkloadSpec) {
 	ctx := context.Background()
 	ag, err := ts.App.Store().Agent(ctx, id)
 	if err != nil {

@@ -34,7 +34,7 @@ import (
 //   - warm-other: as warm, for an agent of 64m and 0.5 CPU: it takes a
 //     pool container of the other shape and has its limits updated live;
 //   - cold: the same as warm on a second Warder without a pool;
-//   - engine: the ContainerSpec Warder would use, created and started
+//   - engine: the WorkloadSpec Warder would use, created and started
 //     straight through the Engine API (docker.Runtime's Create and Start)
 //     under another name and port, then its /health polled the same way.
 //

@@ -60,7 +60,7 @@ func TestPodmanAgentNetworks(t *testing.T) {
 
 	egress, internal := testSpec(t, r), testSpec(t, r)
 	internal.Internal, internal.Publish = true, false
-	for _, spec := range []warder.ContainerSpec{egress, internal} {
+	for _, spec := range []warder.WorkloadSpec{egress, internal} {
 		id, err := r.Create(ctx, spec)
 		must(t, err)
 		name, n := podmanNetworkOf(t, r, id)

@@ -44,7 +44,7 @@ func boundRuntime(t *testing.T, podman bool) *Runtime {
 // container goes, then the workspace, and then the test checks, by the
 // workspace's exact name, that no image, mount or loop device is left
 // (and removes any).
-func boundSpec(t *testing.T, r *Runtime, bound int64) warder.ContainerSpec {
+func boundSpec(t *testing.T, r *Runtime, bound int64) warder.WorkloadSpec {
 	t.Helper()
 	spec := testSpec(t, r)
 	name := testenv.UniqueName("wbd-ws-")

@@ -10,7 +10,7 @@ import (
 
 // onHost reports whether Setup found network's bridge among this host's
 // interfaces, so that Warder reaches its containers at their own
-// addresses (ContainerState.ProbeEndpoint).
+// addresses (WorkloadState.ProbeEndpoint).
 func (r *Runtime) onHost(network string) bool {
 	_, ok := r.bridges.Load(network)
 	return ok

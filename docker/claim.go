@@ -22,7 +22,7 @@ var _ warder.WarmPool = (*Runtime)(nil)
 // port the agent's, its limits and restart policy the agent's (a live
 // update), and the agent's environment written to its stdin. A spec the
 // pool cannot serve, or an empty pool, is ErrNotFound.
-func (r *Runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (string, error) {
+func (r *Runtime) Claim(ctx context.Context, spec warder.WorkloadSpec) (string, error) {
 	if reason := r.unfit(ctx, spec); reason != "" {
 		return "", warder.Errorf(warder.ErrNotFound, "no warm container: %s", reason)
 	}
@@ -56,7 +56,7 @@ func (r *Runtime) Claim(ctx context.Context, spec warder.ContainerSpec) (string,
 // expected it to have. So picking and renaming take turns, in this
 // process (a mutex) and among processes sharing the store (its lock).
 // None to take is ErrNotFound.
-func (r *Runtime) takeOne(ctx context.Context, spec warder.ContainerSpec) (container.Summary, error) {
+func (r *Runtime) takeOne(ctx context.Context, spec warder.WorkloadSpec) (container.Summary, error) {
 	unlock, err := r.lockPool(ctx)
 	if err != nil {
 		return container.Summary{}, err
@@ -116,7 +116,7 @@ func (r *Runtime) lockPool(ctx context.Context) (func(), error) {
 // unfit says why spec cannot have a pool container, "" when it can: the
 // pool runs the default image on its default port, published on the
 // egress network, as the image's own user.
-func (r *Runtime) unfit(ctx context.Context, spec warder.ContainerSpec) string {
+func (r *Runtime) unfit(ctx context.Context, spec warder.WorkloadSpec) string {
 	switch {
 	case r.pool == nil:
 		return "no warm pool"
@@ -162,7 +162,7 @@ func (r *Runtime) take(ctx context.Context, from, to string) (bool, error) {
 // slow writes of the engine's, and the workspace is the agent's alone
 // (it did not exist, and the agent's lock is held). A lost race undoes
 // the pointer; an error after a won race is the caller's to clean up.
-func (r *Runtime) takeWithWorkspace(ctx context.Context, c container.Summary, spec warder.ContainerSpec) (bool, error) {
+func (r *Runtime) takeWithWorkspace(ctx context.Context, c container.Summary, spec warder.WorkloadSpec) (bool, error) {
 	if spec.Workspace == nil {
 		return r.take(ctx, strings.TrimPrefix(c.Names[0], "/"), spec.Name)
 	}
@@ -189,7 +189,7 @@ func (r *Runtime) takeWithWorkspace(ctx context.Context, c container.Summary, sp
 // independent of one another and run at once; it returns when all are
 // done, so the claim's caller sees the agent with its limits, port and
 // workspace.
-func (r *Runtime) handOver(ctx context.Context, c container.Summary, spec warder.ContainerSpec) error {
+func (r *Runtime) handOver(ctx context.Context, c container.Summary, spec warder.WorkloadSpec) error {
 	port := hostPortOf(c)
 	if port == 0 {
 		return fmt.Errorf("pool container %s publishes no port", c.ID)
@@ -231,6 +231,6 @@ func boolInt(b bool) int {
 
 // containerResources are spec's limits as a live update sets them, the
 // same as a create does (convert.go).
-func containerResources(spec warder.ContainerSpec, pids *int64) container.Resources {
+func containerResources(spec warder.WorkloadSpec, pids *int64) container.Resources {
 	return container.Resources{Memory: spec.MemoryBytes, MemorySwap: spec.MemoryBytes, NanoCPUs: spec.MilliCPUs * 1_000_000, PidsLimit: pids}
 }

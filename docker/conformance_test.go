@@ -33,7 +33,7 @@ func conformance(t *testing.T, newRT func(mod func(*Config)) *Runtime) {
 	must(t, r.Setup(context.Background()))
 	runtimetest.Run(t, runtimetest.Harness{
 		Runtime: r,
-		Spec: func(t *testing.T) warder.ContainerSpec {
+		Spec: func(t *testing.T) warder.WorkloadSpec {
 			spec := runtimetest.AgentSpec(t, db, u.ID, r.cfg.DefaultImage, warder.SpecSettings{Network: r.cfg.Network})
 			t.Cleanup(func() {
 				ctx, cancel := cleanupCtx()

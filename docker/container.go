@@ -144,10 +144,10 @@ func (r *Runtime) removeContainer(ctx context.Context, idOrName string) error {
 
 // Inspect reports the container's state; a missing container is
 // ErrNotFound.
-func (r *Runtime) Inspect(ctx context.Context, id string) (warder.ContainerState, error) {
+func (r *Runtime) Inspect(ctx context.Context, id string) (warder.WorkloadState, error) {
 	res, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return warder.ContainerState{}, mapErr(err, "inspect container "+id)
+		return warder.WorkloadState{}, mapErr(err, "inspect container "+id)
 	}
 	return r.stateFrom(res.Container), nil
 }

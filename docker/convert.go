@@ -60,7 +60,7 @@ type placement struct {
 // that is not an IP.
 //
 // A HostIP of "" publishes on all interfaces.
-func containerConfig(spec warder.ContainerSpec, p placement) (createRequest, error) {
+func containerConfig(spec warder.WorkloadSpec, p placement) (createRequest, error) {
 	if spec.Port < 1 || spec.Port > 65535 {
 		return createRequest{}, warder.Errorf(warder.ErrInvalid, "container port %d must be between 1 and 65535", spec.Port)
 	}

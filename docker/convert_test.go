@@ -11,8 +11,8 @@ import (
 	"github.com/warder/warder"
 )
 
-func baseSpec() warder.ContainerSpec {
-	return warder.ContainerSpec{
+func baseSpec() warder.WorkloadSpec {
+	return warder.WorkloadSpec{
 		Name:        "warder-agent-a1",
 		AgentID:     "a1",
 		Image:       "warder/agent:latest",
@@ -70,7 +70,7 @@ func TestContainerConfig(t *testing.T) {
 func TestContainerConfigJSON(t *testing.T) {
 	tests := []struct {
 		name    string
-		mod     func(*warder.ContainerSpec, *placement)
+		mod     func(*warder.WorkloadSpec, *placement)
 		want    []string
 		notWant []string
 	}{
@@ -83,13 +83,13 @@ func TestContainerConfigJSON(t *testing.T) {
 			`"Memory":536870912`, `"NanoCpus":500000000`,
 			`"LogConfig":{"Type":"json-file","Config":{"max-file":"3","max-size":"10m"}}`,
 		}, nil},
-		{"all interfaces", func(s *warder.ContainerSpec, p *placement) { p.HostIP = "" },
+		{"all interfaces", func(s *warder.WorkloadSpec, p *placement) { p.HostIP = "" },
 			[]string{`"PortBindings":{"8000/tcp":[{"HostIp":"","HostPort":"18000"}]}`}, nil},
-		{"IPv6", func(s *warder.ContainerSpec, p *placement) { p.HostIP = "::1"; s.Port = 9000 },
+		{"IPv6", func(s *warder.WorkloadSpec, p *placement) { p.HostIP = "::1"; s.Port = 9000 },
 			[]string{`"ExposedPorts":{"9000/tcp":{}}`, `"PortBindings":{"9000/tcp":[{"HostIp":"::1","HostPort":"18000"}]}`}, nil},
-		{"no host port", func(s *warder.ContainerSpec, p *placement) { p.HostPort = 0 },
+		{"no host port", func(s *warder.WorkloadSpec, p *placement) { p.HostPort = 0 },
 			[]string{`"ExposedPorts":{"8000/tcp":{}}`}, []string{`"PortBindings":{"`}},
-		{"default network", func(s *warder.ContainerSpec, p *placement) { p.Network = "" },
+		{"default network", func(s *warder.WorkloadSpec, p *placement) { p.Network = "" },
 			[]string{`"NetworkMode":""`}, []string{`"NetworkingConfig"`}},
 	}
 	for _, tt := range tests {
@@ -123,12 +123,12 @@ func TestContainerConfigJSON(t *testing.T) {
 func TestContainerConfigInvalid(t *testing.T) {
 	tests := []struct {
 		name string
-		mod  func(*warder.ContainerSpec, *placement)
+		mod  func(*warder.WorkloadSpec, *placement)
 	}{
-		{"host name as bind address", func(s *warder.ContainerSpec, p *placement) { p.HostIP = "localhost" }},
-		{"container port 0", func(s *warder.ContainerSpec, p *placement) { s.Port = 0 }},
-		{"container port too large", func(s *warder.ContainerSpec, p *placement) { s.Port = 70000 }},
-		{"host port too large", func(s *warder.ContainerSpec, p *placement) { p.HostPort = 70000 }},
+		{"host name as bind address", func(s *warder.WorkloadSpec, p *placement) { p.HostIP = "localhost" }},
+		{"container port 0", func(s *warder.WorkloadSpec, p *placement) { s.Port = 0 }},
+		{"container port too large", func(s *warder.WorkloadSpec, p *placement) { s.Port = 70000 }},
+		{"host port too large", func(s *warder.WorkloadSpec, p *placement) { p.HostPort = 70000 }},
 	}
 	for _, tt := range tests {
 		spec, p := baseSpec(), basePlacement()

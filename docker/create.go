@@ -22,7 +22,7 @@ import (
 // given explicit open-files and process limits (podmanUlimits), the
 // tmpfs Podman adds on /run and /var/tmp gets /tmp's options, and the
 // container joins an isolated network of its own (ensureAgentNetwork).
-func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
+func (r *Runtime) Create(ctx context.Context, spec warder.WorkloadSpec) (string, error) {
 	p := placement{Network: r.cfg.Network, HostIP: r.cfg.BindAddress}
 	podman, err := r.isPodman(ctx)
 	if err != nil {
@@ -86,7 +86,7 @@ func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string
 // createPlaced creates the container; ready reports that its fresh
 // workspace already belongs to its user (readyWorkspace), so the caller
 // skips ownWorkspace.
-func (r *Runtime) createPlaced(ctx context.Context, spec warder.ContainerSpec, p placement) (id string, ready bool, err error) {
+func (r *Runtime) createPlaced(ctx context.Context, spec warder.WorkloadSpec, p placement) (id string, ready bool, err error) {
 	req, err := containerConfig(spec, p)
 	if err != nil {
 		return "", false, err
@@ -122,7 +122,7 @@ func (r *Runtime) createPlaced(ctx context.Context, spec warder.ContainerSpec, p
 
 // create makes the container of req. req is a copy, so what one try
 // changes in it (the user, the workspace mount) does not carry over.
-func (r *Runtime) create(ctx context.Context, spec warder.ContainerSpec, p placement, req createRequest) (string, bool, error) {
+func (r *Runtime) create(ctx context.Context, spec warder.WorkloadSpec, p placement, req createRequest) (string, bool, error) {
 	ready := false
 	if !spec.AllowRoot {
 		img, err := r.cli.ImageInspect(ctx, spec.Image)
@@ -163,7 +163,7 @@ func cloneMounts(ms []mount.Mount) []mount.Mount {
 
 // provide makes what a failed create found missing: the image (built or
 // pulled) or, if the image is there, the network Setup owns.
-func (r *Runtime) provide(ctx context.Context, spec warder.ContainerSpec) error {
+func (r *Runtime) provide(ctx context.Context, spec warder.WorkloadSpec) error {
 	_, err := r.cli.ImageInspect(ctx, spec.Image)
 	switch {
 	case err == nil && r.cfg.Network != "":

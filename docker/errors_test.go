@@ -33,7 +33,7 @@ func TestDockerUnreachable(t *testing.T) {
 		"Stats":   func() error { _, err := r.Stats(ctx, "x"); return err },
 		"List":    func() error { _, err := r.List(ctx); return err },
 		"Events": func() error {
-			return r.Events(ctx, func() { t.Error("Events called ready") }, func(warder.ContainerEvent) {})
+			return r.Events(ctx, func() { t.Error("Events called ready") }, func(warder.WorkloadEvent) {})
 		},
 	}
 	for name, call := range calls {

@@ -60,7 +60,7 @@ var podmanEventActions = []events.Action{
 // guarantee holds as far as the two clocks agree. Should the subscription
 // fail right after a successful ping, Events may call ready and then
 // return an ErrUnavailable error at once, as for any broken stream.
-func (r *Runtime) Events(ctx context.Context, ready func(), fn func(warder.ContainerEvent)) error {
+func (r *Runtime) Events(ctx context.Context, ready func(), fn func(warder.WorkloadEvent)) error {
 	since := time.Now()
 	if err := r.Ping(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -130,8 +130,8 @@ func streamErr(ctx context.Context, err error) error {
 }
 
 // eventFrom is Warder's view of one engine event.
-func eventFrom(m events.Message) warder.ContainerEvent {
-	ev := warder.ContainerEvent{
+func eventFrom(m events.Message) warder.WorkloadEvent {
+	ev := warder.WorkloadEvent{
 		ContainerID: m.Actor.ID,
 		Kind:        eventKind(m.Action),
 	}

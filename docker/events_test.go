@@ -119,7 +119,7 @@ func TestEventsProxyCut(t *testing.T) {
 	}
 
 	start := time.Now()
-	err = r.Events(ctx, func() { t.Error("ready called while the engine is unreachable") }, func(warder.ContainerEvent) {})
+	err = r.Events(ctx, func() { t.Error("ready called while the engine is unreachable") }, func(warder.WorkloadEvent) {})
 	if !errors.Is(err, warder.ErrUnavailable) || time.Since(start) > time.Second {
 		t.Errorf("Events while cut = %v after %v, want ErrUnavailable at once", err, time.Since(start))
 	}

@@ -43,7 +43,7 @@ func TestOOMKilled(t *testing.T) {
 	oom := w.waitFor(t, id, warder.EventOOMKilled, 30*time.Second)
 	seen := time.Since(start)
 	w.waitFor(t, id, warder.EventExited, 30*time.Second)
-	st := waitState(t, r, id, 30*time.Second, func(st warder.ContainerState) bool { return !st.Running() })
+	st := waitState(t, r, id, 30*time.Second, func(st warder.WorkloadState) bool { return !st.Running() })
 	t.Logf("oom event received %v after the Start call; the process ran %v, the event is stamped %v after it ended",
 		seen, st.FinishedAt.Sub(st.StartedAt), oom.Time.Sub(st.FinishedAt))
 	// The engine sets OOMKilled from the same "oom" signal, but on a loaded
@@ -84,7 +84,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	// The engine restarts after 100 ms, then 200 ms, then gives up.
-	st := waitState(t, r, id, 30*time.Second, func(st warder.ContainerState) bool {
+	st := waitState(t, r, id, 30*time.Second, func(st warder.WorkloadState) bool {
 		return !st.Running() && !st.Restarting() && st.RestartCount == 2
 	})
 	t.Logf("gave up %v after the Start call", time.Since(start))

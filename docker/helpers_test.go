@@ -152,7 +152,7 @@ func newRuntimeOn(t testing.TB, host, binary, image string, mod func(*Config)) *
 
 // startTestContainer runs Setup, then creates and starts a container of
 // testSpec (removed at cleanup, as testSpec's are).
-func startTestContainer(t *testing.T, r *Runtime) (warder.ContainerSpec, string) {
+func startTestContainer(t *testing.T, r *Runtime) (warder.WorkloadSpec, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -172,7 +172,7 @@ func cleanupCtx() (context.Context, context.CancelFunc) {
 // testSpec is an agent spec on r's network and image, published on a free
 // loopback port. Its container is removed by name at cleanup, even if the
 // test never created it.
-func testSpec(t testing.TB, r *Runtime) warder.ContainerSpec {
+func testSpec(t testing.TB, r *Runtime) warder.WorkloadSpec {
 	t.Helper()
 	name := testenv.UniqueName("warder-test-")
 	t.Cleanup(func() {
@@ -182,7 +182,7 @@ func testSpec(t testing.TB, r *Runtime) warder.ContainerSpec {
 			t.Errorf("cleanup: remove container %s: %v", name, err)
 		}
 	})
-	return warder.ContainerSpec{
+	return warder.WorkloadSpec{
 		Name:  name,
 		Image: r.cfg.DefaultImage,
 		Env: map[string]string{

@@ -29,7 +29,7 @@ func TestLifecycle(t *testing.T) {
 
 // runLifecycle creates, starts, checks, stops and removes spec's container.
 // full adds the slower checks (logs and stats).
-func runLifecycle(ctx context.Context, t *testing.T, r *Runtime, spec warder.ContainerSpec, full bool) {
+func runLifecycle(ctx context.Context, t *testing.T, r *Runtime, spec warder.WorkloadSpec, full bool) {
 	start := time.Now()
 	id, err := r.Create(ctx, spec)
 	if err != nil {
@@ -134,7 +134,7 @@ func checkLogs(ctx context.Context, t *testing.T, r *Runtime, id string) {
 	}
 }
 
-func checkStats(ctx context.Context, t *testing.T, r *Runtime, id string, spec warder.ContainerSpec) {
+func checkStats(ctx context.Context, t *testing.T, r *Runtime, id string, spec warder.WorkloadSpec) {
 	t.Helper()
 	// Keep the agent busy while the engine samples, so CPU use is above 0.
 	busy, stop := context.WithCancel(ctx)

@@ -18,7 +18,7 @@ const inspectConcurrency = 8
 // but a warm pool's unclaimed ones, in the engine's order (newest first). The list endpoint lacks the exit
 // code, OOM flag and restart count, so each container is inspected too; a
 // container removed between the two calls is left out.
-func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
+func (r *Runtime) List(ctx context.Context) ([]warder.WorkloadState, error) {
 	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
 		Filters: client.Filters{}.Add("label", r.scopeLabel()),
@@ -28,7 +28,7 @@ func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	states := make([]warder.ContainerState, len(res.Items))
+	states := make([]warder.WorkloadState, len(res.Items))
 	found := make([]bool, len(res.Items))
 	var (
 		wg       sync.WaitGroup

@@ -22,7 +22,7 @@ func TestList(t *testing.T) {
 	running, created, foreign := testSpec(t, r), testSpec(t, r), testSpec(t, r)
 	foreign.Labels, foreign.AgentID, foreign.Publish = nil, "", false
 	ids := map[string]string{} // name -> id
-	for _, spec := range []warder.ContainerSpec{running, created, foreign} {
+	for _, spec := range []warder.WorkloadSpec{running, created, foreign} {
 		id, err := r.Create(ctx, spec)
 		if err != nil {
 			t.Fatalf("Create: %v", err)
@@ -39,7 +39,7 @@ func TestList(t *testing.T) {
 		t.Fatalf("List: %v", err)
 	}
 	t.Logf("List of %d containers took %v", len(states), time.Since(start))
-	got := map[string]warder.ContainerState{}
+	got := map[string]warder.WorkloadState{}
 	for _, st := range states {
 		got[st.ID] = st
 	}
@@ -90,7 +90,7 @@ func TestHealth(t *testing.T) {
 	if st, err := r.Inspect(ctx, id); err != nil || st.Health != "starting" {
 		t.Errorf("Inspect right after Start = %+v, %v; want Health starting", st, err)
 	}
-	st := waitState(t, r, id, 60*time.Second, func(st warder.ContainerState) bool { return st.Health == "healthy" })
+	st := waitState(t, r, id, 60*time.Second, func(st warder.WorkloadState) bool { return st.Health == "healthy" })
 	t.Logf("healthy %v after Start", time.Since(start))
 	if !st.Running() {
 		t.Errorf("Inspect = %+v, want running", st)

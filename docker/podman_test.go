@@ -137,7 +137,7 @@ func TestPodmanOutsideChanges(t *testing.T) {
 	must(t, err)
 	must(t, r.Start(ctx, cid))
 	w.waitFor(t, cid, warder.EventExited, 10*time.Second)
-	if st := waitState(t, r, cid, 10*time.Second, func(st warder.ContainerState) bool { return st.Phase == warder.PhaseExited }); st.ExitCode != 3 {
+	if st := waitState(t, r, cid, 10*time.Second, func(st warder.WorkloadState) bool { return st.Phase == warder.PhaseExited }); st.ExitCode != 3 {
 		t.Errorf("after a crash with code 3: %+v", st)
 	}
 
@@ -148,7 +148,7 @@ func TestPodmanOutsideChanges(t *testing.T) {
 	w.waitFor(t, id, warder.EventStarted, 10*time.Second)
 	testenv.PodmanCLI(t, "kill", id)
 	w.waitFor(t, id, warder.EventExited, 10*time.Second)
-	if st := waitState(t, r, id, 10*time.Second, func(st warder.ContainerState) bool { return st.Phase == warder.PhaseExited }); st.ExitCode != 137 {
+	if st := waitState(t, r, id, 10*time.Second, func(st warder.WorkloadState) bool { return st.Phase == warder.PhaseExited }); st.ExitCode != 137 {
 		t.Errorf("after podman kill: %+v", st)
 	}
 	testenv.PodmanCLI(t, "rm", "-f", id)
@@ -211,7 +211,7 @@ func TestPodmanOOM(t *testing.T) {
 	must(t, err)
 	must(t, r.Start(ctx, id))
 	w.waitFor(t, id, warder.EventExited, 30*time.Second)
-	st := waitState(t, r, id, 30*time.Second, func(st warder.ContainerState) bool { return st.Phase == warder.PhaseExited })
+	st := waitState(t, r, id, 30*time.Second, func(st warder.WorkloadState) bool { return st.Phase == warder.PhaseExited })
 	if st.ExitCode != 137 {
 		t.Errorf("after going over its memory limit: %+v, want exit code 137", st)
 	}

@@ -173,8 +173,8 @@ func hostPortOf(c container.Summary) int {
 // poolSpec is what a pool container is made from: the default image in
 // its pooled mode, the shape's limits, published on the egress network,
 // with a fresh volume of its own at the workspace's path.
-func (r *Runtime) poolSpec(suffix string, shape warder.PoolShape) warder.ContainerSpec {
-	return warder.ContainerSpec{
+func (r *Runtime) poolSpec(suffix string, shape warder.PoolShape) warder.WorkloadSpec {
+	return warder.WorkloadSpec{
 		Name:  PoolPrefix + suffix,
 		Image: r.cfg.DefaultImage,
 		Env:   map[string]string{"PORT": "8000", poolModeEnv: "1"},

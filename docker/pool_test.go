@@ -41,7 +41,7 @@ func poolRuntime(t *testing.T, shapes ...warder.PoolShape) *Runtime {
 // poolAgentSpec is the spec SpecFor would give a new agent of the default
 // image, with a secret and a workspace; its container is removed at
 // cleanup.
-func poolAgentSpec(t *testing.T, r *Runtime) warder.ContainerSpec {
+func poolAgentSpec(t *testing.T, r *Runtime) warder.WorkloadSpec {
 	t.Helper()
 	id := testenv.UniqueName("wpool-agent-")
 	name := warder.ContainerName(id)
@@ -52,7 +52,7 @@ func poolAgentSpec(t *testing.T, r *Runtime) warder.ContainerSpec {
 			t.Errorf("cleanup: remove container %s: %v", name, err)
 		}
 	})
-	return warder.ContainerSpec{
+	return warder.WorkloadSpec{
 		Name: name, AgentID: id, Image: r.cfg.DefaultImage,
 		Env: map[string]string{"AGENT_ID": id, "AGENT_NAME": "pooled " + id, "AGENT_TYPE": "t", "PORT": "8000",
 			"API_TOKEN": "tenant-secret-" + id},

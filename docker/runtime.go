@@ -3,7 +3,7 @@
 // It speaks to the engine only through github.com/moby/moby/client (never
 // the docker CLI), negotiates the API version on first use and works with
 // engines down to API 1.41 (Docker 20.10). The conversion of a
-// warder.ContainerSpec into Docker's create request is pure and lives in
+// warder.WorkloadSpec into Docker's create request is pure and lives in
 // convert.go; everything else is thin calls plus error mapping (errors.go).
 package docker
 

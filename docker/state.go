@@ -12,7 +12,7 @@ import (
 
 // stateFrom is Warder's view of an inspect response, the one conversion
 // Inspect and List share.
-func (r *Runtime) stateFrom(c container.InspectResponse) warder.ContainerState {
+func (r *Runtime) stateFrom(c container.InspectResponse) warder.WorkloadState {
 	return stateOf(c, r.dialHost(), r.onHost)
 }
 
@@ -29,8 +29,8 @@ func (r *Runtime) dialHost() string {
 // stateOf is stateFrom with the dial host given, and onHost reporting
 // whether a network's bridge is one of this host's interfaces (nil: none
 // is). It is pure so it can be tested on recorded responses.
-func stateOf(c container.InspectResponse, dialHost string, onHost func(network string) bool) warder.ContainerState {
-	st := warder.ContainerState{
+func stateOf(c container.InspectResponse, dialHost string, onHost func(network string) bool) warder.WorkloadState {
+	st := warder.WorkloadState{
 		ID:           c.ID,
 		Name:         strings.TrimPrefix(c.Name, "/"),
 		RestartCount: c.RestartCount,

@@ -13,7 +13,7 @@ import (
 // eventWatch records what one Events call delivers.
 type eventWatch struct {
 	mu     sync.Mutex
-	events []warder.ContainerEvent
+	events []warder.WorkloadEvent
 	done   chan error // Events' result
 }
 
@@ -55,17 +55,17 @@ func startWatch(ctx context.Context, r *Runtime) (w *eventWatch, ready chan stru
 	return w, ready
 }
 
-func (w *eventWatch) add(ev warder.ContainerEvent) {
+func (w *eventWatch) add(ev warder.WorkloadEvent) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.events = append(w.events, ev)
 }
 
 // of returns the events delivered so far for container id.
-func (w *eventWatch) of(id string) []warder.ContainerEvent {
+func (w *eventWatch) of(id string) []warder.WorkloadEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []warder.ContainerEvent
+	var out []warder.WorkloadEvent
 	for _, ev := range w.events {
 		if ev.ContainerID == id {
 			out = append(out, ev)
@@ -76,7 +76,7 @@ func (w *eventWatch) of(id string) []warder.ContainerEvent {
 
 // waitFor waits up to timeout for an event action of container id and
 // returns the first such.
-func (w *eventWatch) waitFor(t *testing.T, id string, action warder.EventKind, timeout time.Duration) warder.ContainerEvent {
+func (w *eventWatch) waitFor(t *testing.T, id string, action warder.EventKind, timeout time.Duration) warder.WorkloadEvent {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -104,7 +104,7 @@ func (w *eventWatch) count(id string, action warder.EventKind) int {
 }
 
 // waitState polls Inspect until ok accepts the state, for up to timeout.
-func waitState(t *testing.T, r *Runtime, id string, timeout time.Duration, ok func(warder.ContainerState) bool) warder.ContainerState {
+func waitState(t *testing.T, r *Runtime, id string, timeout time.Duration, ok func(warder.WorkloadState) bool) warder.WorkloadState {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -18,7 +18,7 @@ import (
 
 // wsRuntime is a runtime on a network of its own named for this work
 // (wws-), and a spec with a workspace volume whose removal is registered.
-func wsRuntime(t testing.TB) (*Runtime, warder.ContainerSpec) {
+func wsRuntime(t testing.TB) (*Runtime, warder.WorkloadSpec) {
 	t.Helper()
 	r := newRuntime(t, func(c *Config) { c.Network = testenv.UniqueName("wws-net-") })
 	if err := r.Setup(context.Background()); err != nil {

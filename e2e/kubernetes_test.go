@@ -204,7 +204,7 @@ func TestKubernetesStatusTruth(t *testing.T) {
 	cluster.Kubectl(t, "delete", "pod", "-n", ns, warder.ContainerName(missed.ID), "--grace-period=0", "--force")
 	// And a workload of an agent that does not exist: an orphan.
 	const ghost = "00000000-0000-0000-0000-00000000a6e7"
-	orphan, err := ts.App.Runtime().Create(context.Background(), warder.ContainerSpec{Name: warder.ContainerName(ghost), AgentID: ghost,
+	orphan, err := ts.App.Runtime().Create(context.Background(), warder.WorkloadSpec{Name: warder.ContainerName(ghost), AgentID: ghost,
 		Image: ts.Config.Image, Port: 8000, Labels: map[string]string{warder.LabelManaged: ts.Config.Network, warder.LabelAgentID: ghost}})
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ func TestConformance(t *testing.T) {
 	}
 	runtimetest.Run(t, runtimetest.Harness{
 		Runtime: r,
-		Spec: func(t *testing.T) warder.ContainerSpec {
+		Spec: func(t *testing.T) warder.WorkloadSpec {
 			spec := runtimetest.AgentSpec(t, db, u.ID, image, warder.SpecSettings{Network: "warder_test"})
 			t.Cleanup(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -56,7 +56,7 @@ var labelValueRe = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])
 // Kubernetes accepts as label values (ids and the deployment's name; an
 // agent's name may hold spaces, so it is an annotation only), and the
 // network the NetworkPolicies select on.
-func objectLabels(spec warder.ContainerSpec) map[string]string {
+func objectLabels(spec warder.WorkloadSpec) map[string]string {
 	l := map[string]string{"app.kubernetes.io/managed-by": "warder"}
 	for _, k := range []string{warder.LabelManaged, warder.LabelAgentID, warder.LabelUserID} {
 		if v := spec.Labels[k]; len(v) <= 63 && labelValueRe.MatchString(v) {
@@ -71,7 +71,7 @@ func objectLabels(spec warder.ContainerSpec) map[string]string {
 }
 
 // recordOf is the Secret that records spec.
-func recordOf(namespace string, spec warder.ContainerSpec) (secret, error) {
+func recordOf(namespace string, spec warder.WorkloadSpec) (secret, error) {
 	bare := spec
 	bare.Env = nil
 	raw, err := json.Marshal(bare)
@@ -91,8 +91,8 @@ func recordOf(namespace string, spec warder.ContainerSpec) (secret, error) {
 
 // specOf reads the spec back from its record (without its env, which the
 // Pod reads from the Secret itself).
-func specOf(s secret) (warder.ContainerSpec, error) {
-	var spec warder.ContainerSpec
+func specOf(s secret) (warder.WorkloadSpec, error) {
+	var spec warder.WorkloadSpec
 	if err := json.Unmarshal([]byte(s.Metadata.Annotations[annotSpec]), &spec); err != nil {
 		return spec, fmt.Errorf("workload %s: its record holds no spec: %v", s.Metadata.Name, err)
 	}
@@ -110,7 +110,7 @@ const (
 
 // podOf is the Pod that runs spec: the hardening of the Docker runtime in
 // Kubernetes' words.
-func podOf(namespace string, spec warder.ContainerSpec, workload string) pod {
+func podOf(namespace string, spec warder.WorkloadSpec, workload string) pod {
 	no, yes := false, true
 	grace := int64(10)
 	c := container{
@@ -229,8 +229,8 @@ var startFailures = map[string]bool{
 // it has none). A record that wants its workload running with no Pod
 // means the Pod was deleted behind Warder's back: the workload is gone,
 // as a container removed outside Warder is.
-func stateOf(rec secret, p *pod) (warder.ContainerState, error) {
-	st := warder.ContainerState{ID: workloadID(rec), Name: rec.Metadata.Name, AgentID: rec.Metadata.Annotations[warder.LabelAgentID]}
+func stateOf(rec secret, p *pod) (warder.WorkloadState, error) {
+	st := warder.WorkloadState{ID: workloadID(rec), Name: rec.Metadata.Name, AgentID: rec.Metadata.Annotations[warder.LabelAgentID]}
 	desired := rec.Metadata.Annotations[annotDesired]
 	if p == nil || (p.Metadata.DeletionTimestamp != nil && desired == desiredStopped) {
 		switch desired {
@@ -253,7 +253,7 @@ func stateOf(rec secret, p *pod) (warder.ContainerState, error) {
 }
 
 // podState fills st from a Pod's status.
-func podState(st *warder.ContainerState, p *pod) {
+func podState(st *warder.WorkloadState, p *pod) {
 	st.Phase = warder.PhaseCreated
 	if p.Status.Phase == "Unknown" || p.Status.Reason == "NodeLost" {
 		st.Phase, st.Error = warder.PhaseExited, "the node running the agent was lost"
@@ -310,7 +310,7 @@ func restarts(policy string, code int) bool {
 	return policy == "Always" || (policy == "OnFailure" && code != 0)
 }
 
-func setExit(st *warder.ContainerState, t *terminated) {
+func setExit(st *warder.WorkloadState, t *terminated) {
 	st.ExitCode, st.StartedAt, st.FinishedAt = t.ExitCode, t.StartedAt, t.FinishedAt
 	st.OOMKilled = t.Reason == "OOMKilled"
 }

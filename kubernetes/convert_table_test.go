@@ -71,7 +71,7 @@ func TestPodOfTable(t *testing.T) {
 	uid, gid := int64(65534), int64(65534)
 	tests := []struct {
 		name          string
-		mod           func(*warder.ContainerSpec)
+		mod           func(*warder.WorkloadSpec)
 		limits, reqs  map[string]string
 		restart       string
 		network       string
@@ -83,26 +83,26 @@ func TestPodOfTable(t *testing.T) {
 		{"default agent", nil,
 			map[string]string{"memory": "512Mi", "cpu": "500m"}, map[string]string{"memory": "128Mi", "cpu": "50m"},
 			"OnFailure", "internal", true, "", "", false},
-		{"egress, unless-stopped, 1 GiB, 2 CPUs", func(s *warder.ContainerSpec) {
+		{"egress, unless-stopped, 1 GiB, 2 CPUs", func(s *warder.WorkloadSpec) {
 			s.Internal, s.Restart, s.MemoryBytes, s.MilliCPUs = false, warder.RestartPolicy{Mode: warder.RestartUnlessStopped}, 1<<30, 2000
 		}, map[string]string{"memory": "1Gi", "cpu": "2000m"}, map[string]string{"memory": "256Mi", "cpu": "200m"},
 			"Always", "egress", true, "", "", false},
-		{"unlimited", func(s *warder.ContainerSpec) { s.MemoryBytes, s.MilliCPUs, s.Restart = 0, 0, warder.RestartPolicy{} },
+		{"unlimited", func(s *warder.WorkloadSpec) { s.MemoryBytes, s.MilliCPUs, s.Restart = 0, 0, warder.RestartPolicy{} },
 			map[string]string{}, map[string]string{}, "Never", "internal", true, "", "", false},
-		{"odd sizes: bytes, and a CPU request never 0", func(s *warder.ContainerSpec) { s.MemoryBytes, s.MilliCPUs = 100_000_001, 5 },
+		{"odd sizes: bytes, and a CPU request never 0", func(s *warder.WorkloadSpec) { s.MemoryBytes, s.MilliCPUs = 100_000_001, 5 },
 			map[string]string{"memory": "100000001", "cpu": "5m"}, map[string]string{"memory": "25000000", "cpu": "1m"},
 			"OnFailure", "internal", true, "", "", false},
-		{"3.5 GiB, 1 TiB steps", func(s *warder.ContainerSpec) { s.MemoryBytes, s.MilliCPUs = 3584<<20, 250 },
+		{"3.5 GiB, 1 TiB steps", func(s *warder.WorkloadSpec) { s.MemoryBytes, s.MilliCPUs = 3584<<20, 250 },
 			map[string]string{"memory": "3584Mi", "cpu": "250m"}, map[string]string{"memory": "896Mi", "cpu": "25m"},
 			"OnFailure", "internal", true, "", "", false},
-		{"root allowed", func(s *warder.ContainerSpec) { s.AllowRoot, s.Restart.Mode = true, warder.RestartNever },
+		{"root allowed", func(s *warder.WorkloadSpec) { s.AllowRoot, s.Restart.Mode = true, warder.RestartNever },
 			map[string]string{"memory": "512Mi", "cpu": "500m"}, map[string]string{"memory": "128Mi", "cpu": "50m"},
 			"Never", "internal", false, "", "", false},
-		{"workspace", func(s *warder.ContainerSpec) {
+		{"workspace", func(s *warder.WorkloadSpec) {
 			s.Workspace = &warder.WorkspaceSpec{Name: "warder-ws-a1", MountPath: warder.WorkspaceMountPath}
 		}, map[string]string{"memory": "512Mi", "cpu": "500m"}, map[string]string{"memory": "128Mi", "cpu": "50m"},
 			"OnFailure", "internal", true, "warder-ws-a1", warder.WorkspaceMountPath, true},
-		{"workspace, root allowed: no fsGroup", func(s *warder.ContainerSpec) {
+		{"workspace, root allowed: no fsGroup", func(s *warder.WorkloadSpec) {
 			s.AllowRoot = true
 			s.Workspace = &warder.WorkspaceSpec{Name: "warder-ws-a1", MountPath: "/work"}
 		}, map[string]string{"memory": "512Mi", "cpu": "500m"}, map[string]string{"memory": "128Mi", "cpu": "50m"},
@@ -264,12 +264,12 @@ func TestObjectLabels(t *testing.T) {
 func TestRecordOfTable(t *testing.T) {
 	tests := []struct {
 		name string
-		mod  func(*warder.ContainerSpec)
+		mod  func(*warder.WorkloadSpec)
 	}{
 		{"default", nil},
-		{"no env", func(s *warder.ContainerSpec) { s.Env = nil }},
-		{"env that looks like JSON", func(s *warder.ContainerSpec) { s.Env = map[string]string{"TOKEN": `{"a":"b"}`, "EMPTY": ""} }},
-		{"workspace, root, egress", func(s *warder.ContainerSpec) {
+		{"no env", func(s *warder.WorkloadSpec) { s.Env = nil }},
+		{"env that looks like JSON", func(s *warder.WorkloadSpec) { s.Env = map[string]string{"TOKEN": `{"a":"b"}`, "EMPTY": ""} }},
+		{"workspace, root, egress", func(s *warder.WorkloadSpec) {
 			s.AllowRoot, s.Internal = true, false
 			s.Workspace = &warder.WorkspaceSpec{Name: "warder-ws-a1", MountPath: "/data", SizeBytes: 1 << 30}
 		}},
@@ -368,58 +368,58 @@ func TestPodStateTable(t *testing.T) {
 		policy   string
 		deleting bool
 		status   string
-		want     warder.ContainerState
+		want     warder.WorkloadState
 	}{
-		{"pending, not scheduled", "Always", false, `{"phase":"Pending"}`, warder.ContainerState{Phase: warder.PhaseCreated}},
-		{"no status at all", "Never", false, `{}`, warder.ContainerState{Phase: warder.PhaseCreated}},
-		{"pulling the image", "Always", false, status("Pending", "", 0, waiting("ContainerCreating", ""), ""), warder.ContainerState{Phase: warder.PhaseCreated}},
+		{"pending, not scheduled", "Always", false, `{"phase":"Pending"}`, warder.WorkloadState{Phase: warder.PhaseCreated}},
+		{"no status at all", "Never", false, `{}`, warder.WorkloadState{Phase: warder.PhaseCreated}},
+		{"pulling the image", "Always", false, status("Pending", "", 0, waiting("ContainerCreating", ""), ""), warder.WorkloadState{Phase: warder.PhaseCreated}},
 		{"another container's status only", "Always", false,
 			`{"phase":"Pending","containerStatuses":[{"name":"sidecar","state":{"running":{"startedAt":"2026-12-01T09:00:00Z"}}}]}`,
-			warder.ContainerState{Phase: warder.PhaseCreated}},
+			warder.WorkloadState{Phase: warder.PhaseCreated}},
 		{"running", "Always", false, status("Running", "10.244.1.9", 0, running, ""),
-			warder.ContainerState{Phase: warder.PhaseRunning, StartedAt: t0, Endpoint: "10.244.1.9:8000"}},
+			warder.WorkloadState{Phase: warder.PhaseRunning, StartedAt: t0, Endpoint: "10.244.1.9:8000"}},
 		{"running on IPv6", "Never", false, status("Running", "fd00:10:244::9", 0, running, ""),
-			warder.ContainerState{Phase: warder.PhaseRunning, StartedAt: t0, Endpoint: "[fd00:10:244::9]:8000"}},
+			warder.WorkloadState{Phase: warder.PhaseRunning, StartedAt: t0, Endpoint: "[fd00:10:244::9]:8000"}},
 		{"running, no IP yet", "Never", false, status("Running", "", 0, running, ""),
-			warder.ContainerState{Phase: warder.PhaseRunning, StartedAt: t0}},
+			warder.WorkloadState{Phase: warder.PhaseRunning, StartedAt: t0}},
 		{"running after restarts", "Always", false, status("Running", "10.0.0.1", 3, running, exit(1, "Error")),
-			warder.ContainerState{Phase: warder.PhaseRunning, StartedAt: t0, RestartCount: 3, Endpoint: "10.0.0.1:8000"}},
+			warder.WorkloadState{Phase: warder.PhaseRunning, StartedAt: t0, RestartCount: 3, Endpoint: "10.0.0.1:8000"}},
 		{"running, being deleted: told to end, no endpoint", "Always", true, status("Running", "10.0.0.1", 0, running, ""),
-			warder.ContainerState{Phase: warder.PhaseExited, StartedAt: t0}},
+			warder.WorkloadState{Phase: warder.PhaseExited, StartedAt: t0}},
 		{"exited 0 under Never", "Never", false, status("Succeeded", "10.0.0.1", 0, exit(0, "Completed"), ""),
-			warder.ContainerState{Phase: warder.PhaseExited, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseExited, StartedAt: t0, FinishedAt: t1}},
 		{"exited 2 under Never", "Never", false, status("Failed", "10.0.0.1", 0, exit(2, "Error"), ""),
-			warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 2, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 2, StartedAt: t0, FinishedAt: t1}},
 		{"OOM-killed under Never", "Never", false, status("Failed", "10.0.0.1", 0, exit(137, "OOMKilled"), ""),
-			warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true, StartedAt: t0, FinishedAt: t1}},
 		{"exited 0 under OnFailure", "OnFailure", false, status("Succeeded", "10.0.0.1", 0, exit(0, "Completed"), ""),
-			warder.ContainerState{Phase: warder.PhaseExited, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseExited, StartedAt: t0, FinishedAt: t1}},
 		{"exited 1 under OnFailure, not yet waiting", "OnFailure", false, status("Running", "10.0.0.1", 0, exit(1, "Error"), ""),
-			warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 1, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseRestarting, ExitCode: 1, StartedAt: t0, FinishedAt: t1}},
 		{"exited 0 under Always", "Always", false, status("Running", "10.0.0.1", 1, exit(0, "Completed"), ""),
-			warder.ContainerState{Phase: warder.PhaseRestarting, RestartCount: 1, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseRestarting, RestartCount: 1, StartedAt: t0, FinishedAt: t1}},
 		{"exited under Always, being deleted", "Always", true, status("Running", "10.0.0.1", 0, exit(143, "Error"), ""),
-			warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 143, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 143, StartedAt: t0, FinishedAt: t1}},
 		{"crash loop", "Always", false, status("Running", "10.0.0.1", 5, waiting("CrashLoopBackOff", "back-off 40s"), exit(3, "Error")),
-			warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 5, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 5, StartedAt: t0, FinishedAt: t1}},
 		{"crash loop of OOM kills", "OnFailure", false, status("Running", "10.0.0.1", 2, waiting("CrashLoopBackOff", ""), exit(137, "OOMKilled")),
-			warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 137, OOMKilled: true, RestartCount: 2, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseRestarting, ExitCode: 137, OOMKilled: true, RestartCount: 2, StartedAt: t0, FinishedAt: t1}},
 		// A Failed or Succeeded Pod is over: the kubelet starts none of
 		// its containers again, whatever its restart policy says.
 		{"evicted under Always", "Always", false,
 			`{"phase":"Failed","reason":"Evicted","message":"The node was low on resource: memory.","containerStatuses":[{"name":"agent",
 				"state":{"terminated":{"exitCode":137,"reason":"ContainerStatusUnknown","startedAt":"2026-12-01T09:00:00Z","finishedAt":"2026-12-01T09:05:00Z"}}}]}`,
-			warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137, StartedAt: t0, FinishedAt: t1}},
 		{"deadline exceeded under OnFailure", "OnFailure", false, status("Failed", "10.0.0.1", 0, exit(1, "Error"), ""),
-			warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 1, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 1, StartedAt: t0, FinishedAt: t1}},
 		{"failed, waiting with a last exit", "Always", false, status("Failed", "", 4, waiting("CrashLoopBackOff", ""), exit(3, "Error")),
-			warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3, RestartCount: 4, StartedAt: t0, FinishedAt: t1}},
+			warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3, RestartCount: 4, StartedAt: t0, FinishedAt: t1}},
 		{"rejected before any container", "Always", false, `{"phase":"Failed","reason":"OutOfmemory","message":"Pod Node didn't have enough resource"}`,
-			warder.ContainerState{Phase: warder.PhaseExited, Error: "OutOfmemory: Pod Node didn't have enough resource"}},
+			warder.WorkloadState{Phase: warder.PhaseExited, Error: "OutOfmemory: Pod Node didn't have enough resource"}},
 		{"node lost (phase Unknown)", "Always", false, `{"phase":"Unknown"}`,
-			warder.ContainerState{Phase: warder.PhaseExited, Error: "the node running the agent was lost"}},
+			warder.WorkloadState{Phase: warder.PhaseExited, Error: "the node running the agent was lost"}},
 		{"node lost (reason)", "Always", false, `{"phase":"Running","reason":"NodeLost","containerStatuses":[{"name":"agent","state":` + running + `}]}`,
-			warder.ContainerState{Phase: warder.PhaseExited, Error: "the node running the agent was lost"}},
+			warder.WorkloadState{Phase: warder.PhaseExited, Error: "the node running the agent was lost"}},
 	}
 	for _, reason := range []string{"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
 		"CreateContainerConfigError", "CreateContainerError", "RunContainerError"} {
@@ -428,14 +428,14 @@ func TestPodStateTable(t *testing.T) {
 			policy   string
 			deleting bool
 			status   string
-			want     warder.ContainerState
+			want     warder.WorkloadState
 		}{"cannot start: " + reason, "Always", false, status("Pending", "", 0, waiting(reason, "why"), ""),
-			warder.ContainerState{Phase: warder.PhaseExited, Error: reason + ": why"}})
+			warder.WorkloadState{Phase: warder.PhaseExited, Error: reason + ": why"}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := agentPod(t, tt.policy, tt.deleting, tt.status)
-			var got warder.ContainerState
+			var got warder.WorkloadState
 			podState(&got, p)
 			if !got.StartedAt.Equal(tt.want.StartedAt) || !got.FinishedAt.Equal(tt.want.FinishedAt) {
 				t.Errorf("times = %v, %v; want %v, %v", got.StartedAt, got.FinishedAt, tt.want.StartedAt, tt.want.FinishedAt)
@@ -466,24 +466,24 @@ func TestStateOfRecordTable(t *testing.T) {
 		name    string
 		rec     secret
 		pod     *pod
-		want    warder.ContainerState
+		want    warder.WorkloadState
 		wantErr error
 	}{
-		{"created, no pod", rec(desiredCreated, nil), nil, warder.ContainerState{Phase: warder.PhaseCreated}, nil},
+		{"created, no pod", rec(desiredCreated, nil), nil, warder.WorkloadState{Phase: warder.PhaseCreated}, nil},
 		{"stopped, no pod", rec(desiredStopped, map[string]string{annotStopped: stoppedAt.Format(time.RFC3339Nano)}), nil,
-			warder.ContainerState{Phase: warder.PhaseExited, FinishedAt: stoppedAt}, nil},
+			warder.WorkloadState{Phase: warder.PhaseExited, FinishedAt: stoppedAt}, nil},
 		{"stopped, its last exit kept", rec(desiredStopped, map[string]string{annotExitCode: "137", annotRestarts: "6", annotOOMKilled: "true"}), nil,
-			warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137, RestartCount: 6, OOMKilled: true}, nil},
+			warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137, RestartCount: 6, OOMKilled: true}, nil},
 		{"stopped, unreadable annotations are zero", rec(desiredStopped, map[string]string{annotStopped: "yesterday", annotExitCode: "x", annotOOMKilled: "yes"}), nil,
-			warder.ContainerState{Phase: warder.PhaseExited}, nil},
+			warder.WorkloadState{Phase: warder.PhaseExited}, nil},
 		{"stopped, its pod still going", rec(desiredStopped, map[string]string{annotExitCode: "143"}), runningPod(true),
-			warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 143}, nil},
+			warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 143}, nil},
 		{"running, its pod being deleted by someone else", rec(desiredRunning, nil), runningPod(true),
-			warder.ContainerState{Phase: warder.PhaseExited, StartedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}, nil},
+			warder.WorkloadState{Phase: warder.PhaseExited, StartedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}, nil},
 		{"running", rec(desiredRunning, nil), runningPod(false),
-			warder.ContainerState{Phase: warder.PhaseRunning, Endpoint: "10.0.0.1:8000", StartedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}, nil},
-		{"running, its pod deleted outside Warder", rec(desiredRunning, nil), nil, warder.ContainerState{}, warder.ErrNotFound},
-		{"no desired state, no pod", rec("", nil), nil, warder.ContainerState{}, warder.ErrNotFound},
+			warder.WorkloadState{Phase: warder.PhaseRunning, Endpoint: "10.0.0.1:8000", StartedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}, nil},
+		{"running, its pod deleted outside Warder", rec(desiredRunning, nil), nil, warder.WorkloadState{}, warder.ErrNotFound},
+		{"no desired state, no pod", rec("", nil), nil, warder.WorkloadState{}, warder.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 	"github.com/warder/warder"
 )
 
-func testSpec() warder.ContainerSpec {
-	return warder.ContainerSpec{
+func testSpec() warder.WorkloadSpec {
+	return warder.WorkloadSpec{
 		Name: "warder-agent-a1", AgentID: "a1", Image: "warder/agent:latest",
 		Env:         map[string]string{"AGENT_ID": "a1", "API_KEY": "s3cret"},
 		Labels:      map[string]string{warder.LabelManaged: "warder_network", warder.LabelAgentID: "a1", warder.LabelAgentName: "My Agent", warder.LabelUserID: "u1"},
@@ -166,21 +166,21 @@ func TestStateOf(t *testing.T) {
 		rec   secret
 		pod   *pod
 		phase warder.Phase
-		check func(warder.ContainerState) bool
+		check func(warder.WorkloadState) bool
 	}{
 		{"created", rec(desiredCreated), nil, warder.PhaseCreated, nil},
-		{"stopped", rec(desiredStopped), nil, warder.PhaseExited, func(s warder.ContainerState) bool { return s.FinishedAt.Equal(now) }},
-		{"given up", withExit(rec(desiredStopped)), nil, warder.PhaseExited, func(s warder.ContainerState) bool {
+		{"stopped", rec(desiredStopped), nil, warder.PhaseExited, func(s warder.WorkloadState) bool { return s.FinishedAt.Equal(now) }},
+		{"given up", withExit(rec(desiredStopped)), nil, warder.PhaseExited, func(s warder.WorkloadState) bool {
 			return s.ExitCode == 4 && s.RestartCount == 3 && !s.OOMKilled
 		}},
-		{"running", rec(desiredRunning), running(), warder.PhaseRunning, func(s warder.ContainerState) bool { return s.Endpoint == "10.244.0.7:8000" }},
-		{"exited 3", rec(desiredRunning), never(exited(3, "Error", false)), warder.PhaseExited, func(s warder.ContainerState) bool { return s.ExitCode == 3 && !s.OOMKilled && s.Endpoint == "" }},
-		{"oom", rec(desiredRunning), never(exited(137, "OOMKilled", false)), warder.PhaseExited, func(s warder.ContainerState) bool { return s.OOMKilled }},
-		{"crash loop", rec(desiredRunning), exited(1, "Error", true), warder.PhaseRestarting, func(s warder.ContainerState) bool { return s.RestartCount == 4 && s.ExitCode == 1 }},
+		{"running", rec(desiredRunning), running(), warder.PhaseRunning, func(s warder.WorkloadState) bool { return s.Endpoint == "10.244.0.7:8000" }},
+		{"exited 3", rec(desiredRunning), never(exited(3, "Error", false)), warder.PhaseExited, func(s warder.WorkloadState) bool { return s.ExitCode == 3 && !s.OOMKilled && s.Endpoint == "" }},
+		{"oom", rec(desiredRunning), never(exited(137, "OOMKilled", false)), warder.PhaseExited, func(s warder.WorkloadState) bool { return s.OOMKilled }},
+		{"crash loop", rec(desiredRunning), exited(1, "Error", true), warder.PhaseRestarting, func(s warder.WorkloadState) bool { return s.RestartCount == 4 && s.ExitCode == 1 }},
 		{"exited, to be restarted", rec(desiredRunning), exited(3, "Error", false), warder.PhaseRestarting, nil},
 		{"exited 0 under on-failure", rec(desiredRunning), exited(0, "Completed", false), warder.PhaseExited, nil},
-		{"bad image", rec(desiredRunning), pulling, warder.PhaseExited, func(s warder.ContainerState) bool { return strings.HasPrefix(s.Error, "ErrImagePull") }},
-		{"node lost", rec(desiredRunning), lost, warder.PhaseExited, func(s warder.ContainerState) bool { return s.Error != "" }},
+		{"bad image", rec(desiredRunning), pulling, warder.PhaseExited, func(s warder.WorkloadState) bool { return strings.HasPrefix(s.Error, "ErrImagePull") }},
+		{"node lost", rec(desiredRunning), lost, warder.PhaseExited, func(s warder.WorkloadState) bool { return s.Error != "" }},
 	} {
 		st, err := stateOf(tc.rec, tc.pod)
 		if err != nil || st.Phase != tc.phase || (tc.check != nil && !tc.check(st)) {
@@ -233,7 +233,7 @@ func TestContainerStatusJSON(t *testing.T) {
 	p := podOf("ns", testSpec(), "u")
 	p.Spec.RestartPolicy = "Always"
 	p.Status.ContainerStatuses = []containerStatus{cs}
-	var st warder.ContainerState
+	var st warder.WorkloadState
 	podState(&st, &p)
 	if st.Phase != warder.PhaseRestarting || st.ExitCode != 4 || st.RestartCount != 2 {
 		t.Errorf("state = %+v", st)

@@ -22,7 +22,7 @@ const maxWatchEventBytes = 1 << 20
 // ends a watch (they time out) it is opened again from the last version
 // seen; when that version is too old to resume from (410 Gone) Events
 // returns an ErrUnavailable error, and the caller's resync covers the gap.
-func (r *Runtime) Events(ctx context.Context, ready func(), fn func(warder.ContainerEvent)) error {
+func (r *Runtime) Events(ctx context.Context, ready func(), fn func(warder.WorkloadEvent)) error {
 	sel := r.selector()
 	var pods podList
 	if err := r.api.do(ctx, http.MethodGet, r.ns()+"/pods"+query("labelSelector", sel), nil, &pods); err != nil {
@@ -64,14 +64,14 @@ type podSeen struct {
 }
 
 func seenOf(p *pod) podSeen {
-	var st warder.ContainerState
+	var st warder.WorkloadState
 	podState(&st, p)
 	return podSeen{running: st.Running(), restarts: st.RestartCount, exited: st.Phase == warder.PhaseExited || st.Restarting(), oom: st.OOMKilled}
 }
 
 // follow reads one watch until it ends, calling fn for each change, and
 // returns the last resource version seen.
-func (r *Runtime) follow(body io.Reader, version string, seen map[string]podSeen, fn func(warder.ContainerEvent)) (string, error) {
+func (r *Runtime) follow(body io.Reader, version string, seen map[string]podSeen, fn func(warder.WorkloadEvent)) (string, error) {
 	lr := &io.LimitedReader{R: body, N: maxWatchEventBytes}
 	dec := json.NewDecoder(lr)
 	for {
@@ -93,7 +93,7 @@ func (r *Runtime) follow(body io.Reader, version string, seen map[string]podSeen
 		p := &ev.Object
 		version = p.Metadata.ResourceVersion
 		name := p.Metadata.Name
-		e := warder.ContainerEvent{ContainerID: name + "/" + p.Metadata.Annotations[annotWorkload], AgentID: p.Metadata.Labels[warder.LabelAgentID], Time: time.Now()}
+		e := warder.WorkloadEvent{ContainerID: name + "/" + p.Metadata.Annotations[annotWorkload], AgentID: p.Metadata.Labels[warder.LabelAgentID], Time: time.Now()}
 		was, now := seen[name], seenOf(p)
 		switch {
 		case ev.Type == "DELETED":

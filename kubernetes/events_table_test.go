@@ -89,7 +89,7 @@ func TestFollowEventWords(t *testing.T) {
 				seen = map[string]podSeen{}
 			}
 			var got []warder.EventKind
-			version, err := (&Runtime{}).follow(strings.NewReader(strings.Join(tt.lines, "\n")), "0", seen, func(e warder.ContainerEvent) {
+			version, err := (&Runtime{}).follow(strings.NewReader(strings.Join(tt.lines, "\n")), "0", seen, func(e warder.WorkloadEvent) {
 				if e.ContainerID != "w/uid-1" || e.AgentID != "a1" || e.Time.IsZero() {
 					t.Errorf("event %+v: want id w/uid-1, agent a1, a time", e)
 				}
@@ -113,7 +113,7 @@ func TestFollowEventWords(t *testing.T) {
 		"not JSON":                watchLine("ADDED", "1", "Pending", "", 0) + "\n<html>",
 		"an event past the bound": `{"type":"ADDED","object":{"metadata":{"name":"` + strings.Repeat("x", maxWatchEventBytes) + `"}}}`,
 	} {
-		version, err := (&Runtime{}).follow(strings.NewReader(body), "0", map[string]podSeen{}, func(warder.ContainerEvent) {})
+		version, err := (&Runtime{}).follow(strings.NewReader(body), "0", map[string]podSeen{}, func(warder.WorkloadEvent) {})
 		if !errors.Is(err, warder.ErrUnavailable) {
 			t.Errorf("%s: %v, want ErrUnavailable (resync)", name, err)
 		}

@@ -217,7 +217,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec warder.ExecSpec, out
 	if err != nil {
 		return 0, err
 	}
-	var st warder.ContainerState
+	var st warder.WorkloadState
 	if p != nil {
 		podState(&st, p)
 	}

@@ -246,7 +246,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Create records spec in a new Secret, replacing any workload of its
 // name, and returns its id.
-func (r *Runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
+func (r *Runtime) Create(ctx context.Context, spec warder.WorkloadSpec) (string, error) {
 	rec, err := recordOf(r.cfg.Namespace, spec)
 	if err != nil {
 		return "", err
@@ -322,7 +322,7 @@ func (r *Runtime) waitStarted(ctx context.Context, rec secret) error {
 		if p == nil {
 			return warder.Errorf(warder.ErrNotFound, "the pod of workload %s was deleted while it started", id)
 		}
-		var st warder.ContainerState
+		var st warder.WorkloadState
 		podState(&st, p)
 		switch {
 		case st.Error != "":
@@ -353,7 +353,7 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 	if rec.Metadata.Annotations[annotDesired] != desiredStopped || p != nil {
 		// The Pod's last exit outlives it in the record, as a stopped
 		// container keeps its exit code and restart count on Docker.
-		var last warder.ContainerState
+		var last warder.WorkloadState
 		if p != nil {
 			podState(&last, p)
 		}
@@ -393,14 +393,14 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 }
 
 // Inspect reports the workload's state from its record and its Pod.
-func (r *Runtime) Inspect(ctx context.Context, id string) (warder.ContainerState, error) {
+func (r *Runtime) Inspect(ctx context.Context, id string) (warder.WorkloadState, error) {
 	rec, err := r.record(ctx, id)
 	if err != nil {
-		return warder.ContainerState{}, err
+		return warder.WorkloadState{}, err
 	}
 	p, err := r.getPod(ctx, rec)
 	if err != nil {
-		return warder.ContainerState{}, err
+		return warder.WorkloadState{}, err
 	}
 	return stateOf(rec, p)
 }
@@ -422,7 +422,7 @@ func (r *Runtime) Running(ctx context.Context) ([]string, error) {
 
 // List reports every workload of this deployment: one list of records and
 // one of Pods.
-func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
+func (r *Runtime) List(ctx context.Context) ([]warder.WorkloadState, error) {
 	sel := query("labelSelector", r.selector())
 	var recs secretList
 	if err := r.api.do(ctx, http.MethodGet, r.ns()+"/secrets"+sel, nil, &recs); err != nil {
@@ -436,7 +436,7 @@ func (r *Runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
 	for i := range pods.Items {
 		byName[pods.Items[i].Metadata.Name] = &pods.Items[i]
 	}
-	out := make([]warder.ContainerState, 0, len(recs.Items))
+	out := make([]warder.WorkloadState, 0, len(recs.Items))
 	for _, rec := range recs.Items {
 		if rec.Metadata.Annotations[annotSpec] == "" {
 			continue

@@ -16,10 +16,10 @@ import (
 
 // wsSpec is a spec of the test image with a workspace claim of its own;
 // the workload and then the claim are removed when the test ends.
-func wsSpec(t *testing.T, r *kubernetes.Runtime, image string) warder.ContainerSpec {
+func wsSpec(t *testing.T, r *kubernetes.Runtime, image string) warder.WorkloadSpec {
 	t.Helper()
 	id := uuid.NewString()
-	spec := warder.ContainerSpec{Name: warder.ContainerName(id), AgentID: id, Image: image, Port: 8000,
+	spec := warder.WorkloadSpec{Name: warder.ContainerName(id), AgentID: id, Image: image, Port: 8000,
 		Env:         map[string]string{"PORT": "8000"},
 		Labels:      map[string]string{warder.LabelManaged: "warder_test", warder.LabelAgentID: id},
 		MemoryBytes: 64 << 20, MilliCPUs: 250, Internal: true,

@@ -21,8 +21,8 @@ func (stubRuntime) Ping(context.Context) error {
 	return warder.Errorf(warder.ErrUnavailable, "Docker is unavailable: stub")
 }
 
-func (stubRuntime) Inspect(context.Context, string) (warder.ContainerState, error) {
-	return warder.ContainerState{}, nil
+func (stubRuntime) Inspect(context.Context, string) (warder.WorkloadState, error) {
+	return warder.WorkloadState{}, nil
 }
 
 // Parts: a stats stream only.

@@ -67,7 +67,7 @@ func (r *runtime) Setup(ctx context.Context) error {
 	return err
 }
 
-func (r *runtime) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
+func (r *runtime) Create(ctx context.Context, spec warder.WorkloadSpec) (string, error) {
 	start := time.Now()
 	id, err := r.Runtime.Create(ctx, spec)
 	r.call("create", start, err)
@@ -95,7 +95,7 @@ func (r *runtime) Remove(ctx context.Context, id string) error {
 	return err
 }
 
-func (r *runtime) Inspect(ctx context.Context, id string) (warder.ContainerState, error) {
+func (r *runtime) Inspect(ctx context.Context, id string) (warder.WorkloadState, error) {
 	start := time.Now()
 	st, err := r.Runtime.Inspect(ctx, id)
 	r.call("inspect", start, err)
@@ -109,7 +109,7 @@ func (r *runtime) Stats(ctx context.Context, id string) (warder.Stats, error) {
 	return st, err
 }
 
-func (r *runtime) List(ctx context.Context) ([]warder.ContainerState, error) {
+func (r *runtime) List(ctx context.Context) ([]warder.WorkloadState, error) {
 	start := time.Now()
 	list, err := r.Runtime.List(ctx)
 	r.call("list", start, err)
@@ -123,7 +123,7 @@ func (r *runtime) Running(ctx context.Context) ([]string, error) {
 	return ids, err
 }
 
-func (r *runtime) Events(ctx context.Context, ready func(), fn func(warder.ContainerEvent)) error {
+func (r *runtime) Events(ctx context.Context, ready func(), fn func(warder.WorkloadEvent)) error {
 	done := r.stream("events")
 	err := r.Runtime.Events(ctx, ready, fn)
 	done(err)

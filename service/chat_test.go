@@ -222,14 +222,14 @@ func TestAwaitReadyGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	fa.down = true
-	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3})
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3})
 	start := time.Now()
 	_, err = s.AgentEndpoint(ctx, u, a.ID)
 	if !errors.Is(err, warder.ErrBadGateway) || !strings.Contains(err.Error(), "exited with code 3") || time.Since(start) > 3*time.Second {
 		t.Fatalf("AgentEndpoint = %v after %v", err, time.Since(start))
 	}
 	s.cfg.ReadyTimeout = 300 * time.Millisecond
-	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRunning})
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRunning})
 	if _, err = s.AgentEndpoint(ctx, u, a.ID); !errors.Is(err, warder.ErrBadGateway) || !strings.Contains(err.Error(), "did not answer at") {
 		t.Fatalf("AgentEndpoint of a silent agent = %v", err)
 	}
@@ -257,7 +257,7 @@ func TestHealthObserved(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range []string{"starting", "healthy", "unhealthy"} {
-		rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRunning, Health: h})
+		rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRunning, Health: h})
 		if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker"}); err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +265,7 @@ func TestHealthObserved(t *testing.T) {
 			t.Fatalf("health = %q (%s), want %q", got.Health, got.Status, h)
 		}
 	}
-	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, Health: "unhealthy", ExitCode: 1})
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, Health: "unhealthy", ExitCode: 1})
 	if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker"}); err != nil {
 		t.Fatal(err)
 	}

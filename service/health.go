@@ -156,12 +156,12 @@ func (s *Service) probeOne(ctx context.Context, a *warder.Agent) {
 
 // reach is where a running container answers: endpoint for everything
 // but the health probes, which go to probe (the runtime's ProbeEndpoint
-// when it has one: see warder.ContainerState).
+// when it has one: see warder.WorkloadState).
 type reach struct{ endpoint, probe string }
 
 // remember keeps where a running container answers, if it says; it
 // returns what it kept.
-func (s *Service) remember(st *warder.ContainerState) reach {
+func (s *Service) remember(st *warder.WorkloadState) reach {
 	if st.Endpoint == "" {
 		return reach{}
 	}

@@ -33,7 +33,7 @@ type reconcileOpts struct {
 	actor string
 	// listed is every container carrying this agent's label, when the
 	// caller listed them (resync); nil means inspect a.ContainerID.
-	listed []warder.ContainerState
+	listed []warder.WorkloadState
 	// listedAt is when the listing began: an operation that finished
 	// after it (the agent's status changed since, or its container is not
 	// in the listing) makes the listing stale for this agent.
@@ -73,7 +73,7 @@ type recordedAs struct {
 
 // noteReceived is told of each event as it is received, in the order of
 // the runtime's stream, before it is reconciled.
-func (s *Service) noteReceived(ev warder.ContainerEvent, received time.Time) {
+func (s *Service) noteReceived(ev warder.WorkloadEvent, received time.Time) {
 	if ev.Kind != warder.EventCreated && ev.Kind != warder.EventStarted {
 		s.changed.Store(ev.ContainerID, received)
 	}
@@ -208,7 +208,7 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 // lastRestart reports whether st's restart is the last the runtime makes
 // under the agent's on-failure:N policy (n), after which it leaves the
 // container exited by itself.
-func (s *Service) lastRestart(a *warder.Agent, st *warder.ContainerState) (n int, last bool) {
+func (s *Service) lastRestart(a *warder.Agent, st *warder.WorkloadState) (n int, last bool) {
 	if !s.rt.Info().BoundedRestarts {
 		return 0, false
 	}
@@ -219,7 +219,7 @@ func (s *Service) lastRestart(a *warder.Agent, st *warder.ContainerState) (n int
 // containerOf finds the agent's container: from listed when given (adopting
 // a container known only by its name, and removing stray duplicates), else
 // by inspecting a.ContainerID. nil means there is none.
-func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []warder.ContainerState) (*warder.ContainerState, error) {
+func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []warder.WorkloadState) (*warder.WorkloadState, error) {
 	if listed == nil {
 		if a.ContainerID == "" {
 			return nil, nil
@@ -233,7 +233,7 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 		}
 		return &st, err
 	}
-	var found *warder.ContainerState
+	var found *warder.WorkloadState
 	for i := range listed {
 		c := &listed[i]
 		// A claimed pool container is the agent's only by the recorded
@@ -264,11 +264,11 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 // Trusting it would mark a just-started agent missing, or a just-stopped
 // one running. Containers known only by name stay as listed: adopting or
 // removing them is what the listing is for.
-func (s *Service) freshen(ctx context.Context, a *warder.Agent, listed []warder.ContainerState, at time.Time) ([]warder.ContainerState, error) {
+func (s *Service) freshen(ctx context.Context, a *warder.Agent, listed []warder.WorkloadState, at time.Time) ([]warder.WorkloadState, error) {
 	if a.ContainerID == "" {
 		return listed, nil
 	}
-	i := slices.IndexFunc(listed, func(c warder.ContainerState) bool { return c.ID == a.ContainerID })
+	i := slices.IndexFunc(listed, func(c warder.WorkloadState) bool { return c.ID == a.ContainerID })
 	if i >= 0 && a.StatusChangedAt.Before(at) {
 		return listed, nil
 	}
@@ -276,14 +276,14 @@ func (s *Service) freshen(ctx context.Context, a *warder.Agent, listed []warder.
 	if err != nil {
 		return nil, err
 	}
-	out := slices.DeleteFunc(slices.Clone(listed), func(c warder.ContainerState) bool { return c.ID == a.ContainerID })
+	out := slices.DeleteFunc(slices.Clone(listed), func(c warder.WorkloadState) bool { return c.ID == a.ContainerID })
 	return append(out, fresh...), nil
 }
 
 // inspectBoth lists, as a resync would, the containers ids name that
 // exist ("" names none).
-func (s *Service) inspectBoth(ctx context.Context, ids ...string) ([]warder.ContainerState, error) {
-	listed := []warder.ContainerState{}
+func (s *Service) inspectBoth(ctx context.Context, ids ...string) ([]warder.WorkloadState, error) {
+	listed := []warder.WorkloadState{}
 	for _, id := range ids {
 		if id == "" {
 			continue
@@ -300,7 +300,7 @@ func (s *Service) inspectBoth(ctx context.Context, ids ...string) ([]warder.Cont
 }
 
 // observe copies what the runtime reports into the agent's record.
-func observe(a *warder.Agent, st *warder.ContainerState) {
+func observe(a *warder.Agent, st *warder.WorkloadState) {
 	a.Health = health(st)
 	if st == nil {
 		if a.ContainerID != "" {
@@ -326,7 +326,7 @@ func sameObserved(x, y *warder.Agent) bool {
 // endpoint, for the prober and the proxy) and fills the agent's health
 // from its own probes when the runtime reports none; a container that no
 // longer runs is forgotten.
-func (s *Service) observeHealth(a *warder.Agent, st *warder.ContainerState) {
+func (s *Service) observeHealth(a *warder.Agent, st *warder.WorkloadState) {
 	switch {
 	case st == nil:
 		s.forget(a.ContainerID) // gone
@@ -343,7 +343,7 @@ func (s *Service) observeHealth(a *warder.Agent, st *warder.ContainerState) {
 
 // health is the container's health check result, which means something
 // only while it runs: a stopped container keeps its last one.
-func health(st *warder.ContainerState) string {
+func health(st *warder.WorkloadState) string {
 	if st == nil || !st.Running() || st.Restarting() {
 		return ""
 	}
@@ -374,9 +374,9 @@ func (s *Service) Resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	byAgent := make(map[string][]warder.ContainerState, len(agents))
+	byAgent := make(map[string][]warder.WorkloadState, len(agents))
 	for _, a := range agents {
-		byAgent[a.ID] = []warder.ContainerState{}
+		byAgent[a.ID] = []warder.WorkloadState{}
 	}
 	for _, c := range containers {
 		if _, ok := byAgent[c.AgentID]; !ok {
@@ -400,7 +400,7 @@ func (s *Service) Resync(ctx context.Context) error {
 // orphan removes a container whose agent no longer exists. The agent may
 // have been created a moment ago by another process sharing the store, so
 // it is looked up once more first.
-func (s *Service) orphan(ctx context.Context, c warder.ContainerState) error {
+func (s *Service) orphan(ctx context.Context, c warder.WorkloadState) error {
 	if c.AgentID != "" {
 		if _, err := s.store.Agent(ctx, c.AgentID); err == nil {
 			return nil

@@ -47,7 +47,7 @@ func names(env map[string]string) []string {
 }
 
 // withSecrets adds the agent's opened secrets to a container spec.
-func (s *Service) withSecrets(ctx context.Context, a *warder.Agent, spec *warder.ContainerSpec) error {
+func (s *Service) withSecrets(ctx context.Context, a *warder.Agent, spec *warder.WorkloadSpec) error {
 	if a.SealedSecrets == "" {
 		return nil
 	}

@@ -12,7 +12,7 @@ const crashLoopRestarts = 3
 // derive is the truth table of agent status: what the agent's status should
 // be, given what it was and the container's state (nil: no such container).
 // It is pure so every case is table-tested; reconcile applies its answer.
-func derive(a *warder.Agent, st *warder.ContainerState) (warder.Status, string) {
+func derive(a *warder.Agent, st *warder.WorkloadState) (warder.Status, string) {
 	if st == nil {
 		if a.ContainerID == "" {
 			return a.Status, a.StatusReason

@@ -20,26 +20,26 @@ func TestDerive(t *testing.T) {
 	tests := []struct {
 		name   string
 		a      *warder.Agent
-		st     *warder.ContainerState
+		st     *warder.WorkloadState
 		want   warder.Status
 		reason string
 	}{
 		{"never started", agent(warder.StatusCreated, ""), nil, warder.StatusCreated, ""},
 		{"removed behind our back", agent(warder.StatusRunning, "c1"), nil, warder.StatusMissing, "removed outside Warder"},
-		{"running", agent(warder.StatusStarting, "c1"), &warder.ContainerState{Phase: warder.PhaseRunning}, warder.StatusRunning, ""},
-		{"running while a stop is under way", agent(warder.StatusStopping, "c1"), &warder.ContainerState{Phase: warder.PhaseRunning}, warder.StatusStopping, ""},
-		{"stopped by a user", agent(warder.StatusStopping, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 0}, warder.StatusStopped, ""},
-		{"killed after a user's stop", agent(warder.StatusStopped, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137}, warder.StatusStopped, ""},
-		{"exited on its own", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 0}, warder.StatusExited, "exited with code 0"},
-		{"crashed once", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3}, warder.StatusExited, "exited with code 3"},
-		{"docker kill", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137}, warder.StatusExited, "code 137"},
-		{"OOM", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true}, warder.StatusFailed, "OOMKilled"},
-		{"crash loop ended", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3, RestartCount: 3}, warder.StatusFailed, "crash loop"},
-		{"crash loop going on", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 5}, warder.StatusFailed, "crash loop"},
-		{"restarting", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 1}, warder.StatusStarting, "restarting after exit code 3"},
-		{"start under way", agent(warder.StatusStarting, "c1"), &warder.ContainerState{Phase: warder.PhaseCreated}, warder.StatusStarting, ""},
-		{"created, never started", agent(warder.StatusFailed, "c1"), &warder.ContainerState{Phase: warder.PhaseCreated}, warder.StatusCreated, "never started"},
-		{"start error", agent(warder.StatusRunning, "c1"), &warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 128, Error: "port is already allocated"}, warder.StatusFailed, "start failed: port is already allocated"},
+		{"running", agent(warder.StatusStarting, "c1"), &warder.WorkloadState{Phase: warder.PhaseRunning}, warder.StatusRunning, ""},
+		{"running while a stop is under way", agent(warder.StatusStopping, "c1"), &warder.WorkloadState{Phase: warder.PhaseRunning}, warder.StatusStopping, ""},
+		{"stopped by a user", agent(warder.StatusStopping, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 0}, warder.StatusStopped, ""},
+		{"killed after a user's stop", agent(warder.StatusStopped, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137}, warder.StatusStopped, ""},
+		{"exited on its own", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 0}, warder.StatusExited, "exited with code 0"},
+		{"crashed once", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3}, warder.StatusExited, "exited with code 3"},
+		{"docker kill", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137}, warder.StatusExited, "code 137"},
+		{"OOM", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true}, warder.StatusFailed, "OOMKilled"},
+		{"crash loop ended", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3, RestartCount: 3}, warder.StatusFailed, "crash loop"},
+		{"crash loop going on", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 5}, warder.StatusFailed, "crash loop"},
+		{"restarting", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 1}, warder.StatusStarting, "restarting after exit code 3"},
+		{"start under way", agent(warder.StatusStarting, "c1"), &warder.WorkloadState{Phase: warder.PhaseCreated}, warder.StatusStarting, ""},
+		{"created, never started", agent(warder.StatusFailed, "c1"), &warder.WorkloadState{Phase: warder.PhaseCreated}, warder.StatusCreated, "never started"},
+		{"start error", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 128, Error: "port is already allocated"}, warder.StatusFailed, "start failed: port is already allocated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,12 +72,12 @@ func TestResync(t *testing.T) {
 	crashed, gone, stopping = load(crashed), load(gone), load(stopping)
 	// Behind Warder's back: one container is OOM-killed, one removed, an
 	// orphan appears, and a start and a stop are cut short by a kill -9.
-	rt.Set(crashed.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true, FinishedAt: time.Now()})
+	rt.Set(crashed.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true, FinishedAt: time.Now()})
 	rt.Remove(ctx, gone.ContainerID)
-	orphan, _ := rt.Create(ctx, warder.ContainerSpec{Name: "warder-agent-00000000-0000-0000-0000-000000000000", AgentID: "00000000-0000-0000-0000-000000000000", Labels: map[string]string{warder.LabelAgentID: "00000000-0000-0000-0000-000000000000"}})
+	orphan, _ := rt.Create(ctx, warder.WorkloadSpec{Name: "warder-agent-00000000-0000-0000-0000-000000000000", AgentID: "00000000-0000-0000-0000-000000000000", Labels: map[string]string{warder.LabelAgentID: "00000000-0000-0000-0000-000000000000"}})
 	stuck.Status = warder.StatusStarting
 	s.store.UpdateAgent(ctx, stuck)
-	adoptedSpec := warder.ContainerSpec{Name: warder.ContainerName(adopted.ID), AgentID: adopted.ID, Labels: map[string]string{warder.LabelAgentID: adopted.ID}}
+	adoptedSpec := warder.WorkloadSpec{Name: warder.ContainerName(adopted.ID), AgentID: adopted.ID, Labels: map[string]string{warder.LabelAgentID: adopted.ID}}
 	adoptedID, _ := rt.Create(ctx, adoptedSpec)
 	rt.Start(ctx, adoptedID)
 	adopted.Status = warder.StatusStarting
@@ -138,7 +138,7 @@ type listThen struct {
 	then func()
 }
 
-func (l *listThen) List(ctx context.Context) ([]warder.ContainerState, error) {
+func (l *listThen) List(ctx context.Context) ([]warder.WorkloadState, error) {
 	res, err := l.Fake.List(ctx)
 	if then := l.then; then != nil {
 		l.then = nil
@@ -271,7 +271,7 @@ func TestRestartingIsNoInterruptedStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ = s.store.Agent(ctx, a.ID)
-	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRestarting, ExitCode: 4, RestartCount: 1})
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRestarting, ExitCode: 4, RestartCount: 1})
 	if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestCrashLoopLastRestart(t *testing.T) {
 		if a, err = s.StartAgent(ctx, u, a.ID); err != nil {
 			t.Fatal(err)
 		}
-		rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRestarting, RestartCount: 3, ExitCode: 3, FinishedAt: time.Now()})
+		rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRestarting, RestartCount: 3, ExitCode: 3, FinishedAt: time.Now()})
 		if err := s.Resync(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +331,7 @@ func TestCrashLoopLastRestart(t *testing.T) {
 		if got.Status != warder.StatusStarting || !strings.Contains(got.StatusReason, "last of 3") || !st.Restarting() {
 			t.Fatalf("%s: %s %q, container %s; want starting, the last restart left to run", c.policy, got.Status, got.StatusReason, st.Phase)
 		}
-		rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, RestartCount: 3, ExitCode: 3, FinishedAt: time.Now()})
+		rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, RestartCount: 3, ExitCode: 3, FinishedAt: time.Now()})
 		if err := s.Resync(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -348,7 +348,7 @@ type countInspects struct {
 	n atomic.Int64
 }
 
-func (c *countInspects) Inspect(ctx context.Context, id string) (warder.ContainerState, error) {
+func (c *countInspects) Inspect(ctx context.Context, id string) (warder.WorkloadState, error) {
 	c.n.Add(1)
 	return c.Fake.Inspect(ctx, id)
 }
@@ -374,7 +374,7 @@ func TestEventsAlreadyRecorded(t *testing.T) {
 	event := func(kind warder.EventKind, received time.Time) (inspects int64, got *warder.Agent) {
 		t.Helper()
 		if !received.IsZero() {
-			s.noteReceived(warder.ContainerEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: kind}, received)
+			s.noteReceived(warder.WorkloadEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: kind}, received)
 		}
 		n := ci.n.Load()
 		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker", event: a.ContainerID, received: received, kind: kind})
@@ -403,15 +403,15 @@ func TestEventsAlreadyRecorded(t *testing.T) {
 	}
 	// A crash and a restart after it: the exit is reconciled, and so is
 	// the start that follows it, though the record showed it running.
-	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3})
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3})
 	exited := time.Now()
-	s.noteReceived(warder.ContainerEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: warder.EventExited}, exited)
-	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRunning, RestartCount: 1})
+	s.noteReceived(warder.WorkloadEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: warder.EventExited}, exited)
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRunning, RestartCount: 1})
 	if n, got := event(warder.EventStarted, time.Now()); n == 0 || got.RestartCount != 1 {
 		t.Fatalf("a start after an exit heard since the record: %d inspects, restart count %d", n, got.RestartCount)
 	}
 	// A crash after it.
-	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseExited, ExitCode: 3})
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3})
 	crashed := time.Now()
 	if n, got := event(warder.EventExited, crashed); n == 0 || got.Status != warder.StatusExited {
 		t.Fatalf("an event after the record: %d inspects, %s %q", n, got.Status, got.StatusReason)
@@ -422,7 +422,7 @@ func TestEventsAlreadyRecorded(t *testing.T) {
 		t.Fatalf("an event already reconciled: %d inspects", n)
 	}
 	// The record shows it exited: a start heard now is news.
-	rt.Set(a.ContainerID, warder.ContainerState{Phase: warder.PhaseRunning, RestartCount: 2})
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRunning, RestartCount: 2})
 	if n, got := event(warder.EventStarted, time.Now()); n == 0 || got.Status != warder.StatusRunning {
 		t.Fatalf("a start after an exit on record: %d inspects, %s", n, got.Status)
 	}

@@ -12,7 +12,7 @@ import (
 // that fits (another image, a workspace that exists already, ...), an
 // empty pool, or a hand-over that failed (the runtime removed what it
 // had claimed).
-func (s *Service) claimWarm(ctx context.Context, spec warder.ContainerSpec) string {
+func (s *Service) claimWarm(ctx context.Context, spec warder.WorkloadSpec) string {
 	wp := s.rt.Parts().WarmPool
 	if wp == nil {
 		return ""

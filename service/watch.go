@@ -30,7 +30,7 @@ func (s *Service) Watch(ctx context.Context) {
 			} else {
 				s.log.Info("resynced agents with containers")
 			}
-		}, func(ev warder.ContainerEvent) {
+		}, func(ev warder.WorkloadEvent) {
 			if ev.AgentID == "" {
 				return
 			}
@@ -73,7 +73,7 @@ func (s *Service) Watch(ctx context.Context) {
 // sharing the store starts or stops it, it waits and tries again: that
 // process records what it did, then this one what the event changed
 // since (a crash right after the start, say), if anything.
-func (s *Service) reconcileEvent(ctx context.Context, ev warder.ContainerEvent, received time.Time) {
+func (s *Service) reconcileEvent(ctx context.Context, ev warder.WorkloadEvent, received time.Time) {
 	if ev.Kind == warder.EventRemoved {
 		defer s.forget(ev.ContainerID) // whatever was cached of it
 	}

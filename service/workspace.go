@@ -170,7 +170,7 @@ func (s *Service) filesContainer(ctx context.Context, a *warder.Agent, readOnly 
 // lacksPort reports that the agent's container st was made for its
 // files alone: the runtime publishes ports and the agent's spec asks for
 // one, but the container is published on none.
-func (s *Service) lacksPort(a *warder.Agent, st warder.ContainerState) bool {
+func (s *Service) lacksPort(a *warder.Agent, st warder.WorkloadState) bool {
 	if !s.rt.Info().HostPorts || st.HostPort != 0 {
 		return false
 	}

@@ -16,7 +16,7 @@ import (
 type fakeStreamer struct {
 	mu      sync.Mutex
 	feeds   map[string]chan warder.Stats
-	running []warder.ContainerState
+	running []warder.WorkloadState
 	open    int // streams open now
 	opened  int // streams opened in all
 }
@@ -29,7 +29,7 @@ func (f *fakeStreamer) container(id string) chan warder.Stats {
 	defer f.mu.Unlock()
 	ch := make(chan warder.Stats)
 	f.feeds[id] = ch
-	f.running = append(f.running, warder.ContainerState{ID: id, Phase: warder.PhaseRunning})
+	f.running = append(f.running, warder.WorkloadState{ID: id, Phase: warder.PhaseRunning})
 	return ch
 }
 

@@ -29,14 +29,14 @@ type Fake struct {
 	failing int          // the next this many starts fail, as on a taken port
 	busyMu  sync.Mutex   // not mu: the allocator asks free while Create holds mu
 	busy    map[int]bool // ports something outside Warder holds
-	subs    map[chan warder.ContainerEvent]struct{}
+	subs    map[chan warder.WorkloadEvent]struct{}
 	volumes map[string]*fakeVolume // workspaces, by name
 	noWork  bool                   // Info says no workspaces and no exec
 }
 
 type fakeWorkload struct {
-	spec  warder.ContainerSpec
-	state warder.ContainerState
+	spec  warder.WorkloadSpec
+	state warder.WorkloadState
 	logs  []string
 	exit  *time.Timer
 }
@@ -45,7 +45,7 @@ var _ warder.Runtime = (*Fake)(nil)
 
 // NewFake returns a Fake. With ports it has host ports from start to end.
 func NewFake(ports warder.PortStore, start, end int) *Fake {
-	f := &Fake{byID: map[string]*fakeWorkload{}, busy: map[int]bool{}, subs: map[chan warder.ContainerEvent]struct{}{}}
+	f := &Fake{byID: map[string]*fakeWorkload{}, busy: map[int]bool{}, subs: map[chan warder.WorkloadEvent]struct{}{}}
 	if ports != nil {
 		f.ports = hostports.New(ports, start, end, f.free)
 	}
@@ -84,19 +84,19 @@ func (f *Fake) Setups() int { f.mu.Lock(); defer f.mu.Unlock(); return f.setups 
 func (f *Fake) Count() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.byID) }
 
 // SpecOf is the spec workload id was created from.
-func (f *Fake) SpecOf(id string) warder.ContainerSpec {
+func (f *Fake) SpecOf(id string) warder.WorkloadSpec {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if w := f.byID[id]; w != nil {
 		return w.spec
 	}
-	return warder.ContainerSpec{}
+	return warder.WorkloadSpec{}
 }
 
 // Set changes what the workload reports, as the backend would on its own
 // (a crash, an OOM kill, a health change); identity, port and endpoint
 // are kept.
-func (f *Fake) Set(id string, st warder.ContainerState) {
+func (f *Fake) Set(id string, st warder.WorkloadState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w := f.byID[id]
@@ -130,7 +130,7 @@ func (f *Fake) get(id string) (*fakeWorkload, error) {
 
 // emit runs under mu.
 func (f *Fake) emit(w *fakeWorkload, kind warder.EventKind) {
-	ev := warder.ContainerEvent{ContainerID: w.state.ID, AgentID: w.state.AgentID, Kind: kind, Time: time.Now()}
+	ev := warder.WorkloadEvent{ContainerID: w.state.ID, AgentID: w.state.AgentID, Kind: kind, Time: time.Now()}
 	for ch := range f.subs {
 		select {
 		case ch <- ev:
@@ -178,7 +178,7 @@ func (f *Fake) Setup(context.Context) error {
 
 // Create makes a workload, replacing a leftover of the same name, and
 // claims or releases the agent's host port.
-func (f *Fake) Create(ctx context.Context, spec warder.ContainerSpec) (string, error) {
+func (f *Fake) Create(ctx context.Context, spec warder.WorkloadSpec) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.check(); err != nil {
@@ -205,7 +205,7 @@ func (f *Fake) Create(ctx context.Context, spec warder.ContainerSpec) (string, e
 	}
 	f.next++
 	id := fmt.Sprintf("fake%06d", f.next)
-	w := &fakeWorkload{spec: spec, state: warder.ContainerState{
+	w := &fakeWorkload{spec: spec, state: warder.WorkloadState{
 		ID: id, Name: spec.Name, AgentID: spec.AgentID, Phase: warder.PhaseCreated, HostPort: port,
 	}}
 	f.byID[id] = w
@@ -232,7 +232,7 @@ func (f *Fake) Start(_ context.Context, id string) error {
 	if w.state.Running() {
 		return nil
 	}
-	w.state = warder.ContainerState{ID: w.state.ID, Name: w.state.Name, AgentID: w.state.AgentID,
+	w.state = warder.WorkloadState{ID: w.state.ID, Name: w.state.Name, AgentID: w.state.AgentID,
 		HostPort: w.state.HostPort, Phase: warder.PhaseRunning, StartedAt: time.Now(), RestartCount: w.state.RestartCount}
 	f.setEndpoint(w)
 	w.logs = append(w.logs, "warder-agent starting")
@@ -312,24 +312,24 @@ func (f *Fake) removeLocked(ctx context.Context, id string, w *fakeWorkload) err
 }
 
 // Inspect reports the workload's state.
-func (f *Fake) Inspect(_ context.Context, id string) (warder.ContainerState, error) {
+func (f *Fake) Inspect(_ context.Context, id string) (warder.WorkloadState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w, err := f.get(id)
 	if err != nil {
-		return warder.ContainerState{}, err
+		return warder.WorkloadState{}, err
 	}
 	return w.state, nil
 }
 
 // List reports every workload.
-func (f *Fake) List(context.Context) ([]warder.ContainerState, error) {
+func (f *Fake) List(context.Context) ([]warder.WorkloadState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.check(); err != nil {
 		return nil, err
 	}
-	out := make([]warder.ContainerState, 0, len(f.byID))
+	out := make([]warder.WorkloadState, 0, len(f.byID))
 	for _, w := range f.byID {
 		out = append(out, w.state)
 	}
@@ -353,8 +353,8 @@ func (f *Fake) Running(context.Context) ([]string, error) {
 }
 
 // Events delivers every event from now until ctx ends.
-func (f *Fake) Events(ctx context.Context, ready func(), fn func(warder.ContainerEvent)) error {
-	ch := make(chan warder.ContainerEvent, 1024)
+func (f *Fake) Events(ctx context.Context, ready func(), fn func(warder.WorkloadEvent)) error {
+	ch := make(chan warder.WorkloadEvent, 1024)
 	f.mu.Lock()
 	if err := f.check(); err != nil {
 		f.mu.Unlock()

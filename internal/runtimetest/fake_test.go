@@ -25,7 +25,7 @@ func TestFakeConforms(t *testing.T) {
 	fake := NewFake(db, 30000, 30099)
 	Run(t, Harness{
 		Runtime: fake,
-		Spec: func(t *testing.T) warder.ContainerSpec {
+		Spec: func(t *testing.T) warder.WorkloadSpec {
 			return AgentSpec(t, db, u.ID, "warder/agent:latest", warder.SpecSettings{Network: "fake"})
 		},
 	})

@@ -29,7 +29,7 @@ type Harness struct {
 	// Spec returns the spec of a new workload with a unique name and agent
 	// id, of an image that behaves as the package comment says; the
 	// harness removes it when the test ends.
-	Spec func(t *testing.T) warder.ContainerSpec
+	Spec func(t *testing.T) warder.WorkloadSpec
 	// Within is how long the backend may take to show a change (an exit,
 	// an event); 0 means 30 s.
 	Within time.Duration
@@ -78,7 +78,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func inspect(t *testing.T, h Harness, id string) warder.ContainerState {
+func inspect(t *testing.T, h Harness, id string) warder.WorkloadState {
 	t.Helper()
 	st, err := h.Runtime.Inspect(context.Background(), id)
 	must(t, err)
@@ -86,7 +86,7 @@ func inspect(t *testing.T, h Harness, id string) warder.ContainerState {
 }
 
 // waitState polls Inspect until ok holds, for up to h.Within.
-func waitState(t *testing.T, h Harness, id string, ok func(warder.ContainerState) bool) warder.ContainerState {
+func waitState(t *testing.T, h Harness, id string, ok func(warder.WorkloadState) bool) warder.WorkloadState {
 	t.Helper()
 	deadline := time.Now().Add(h.Within)
 	for {
@@ -113,7 +113,7 @@ func testLifecycle(t *testing.T, h Harness) {
 	}
 	must(t, rt.Start(ctx, id))
 	must(t, rt.Start(ctx, id))
-	st := waitState(t, h, id, warder.ContainerState.Running)
+	st := waitState(t, h, id, warder.WorkloadState.Running)
 	if st.Endpoint == "" || st.StartedAt.IsZero() {
 		t.Fatalf("running without an endpoint or start time: %+v", st)
 	}
@@ -181,10 +181,10 @@ func testList(t *testing.T, h Harness) {
 	idb, err := rt.Create(ctx, b)
 	must(t, err)
 	must(t, rt.Start(ctx, idb))
-	waitState(t, h, idb, warder.ContainerState.Running)
+	waitState(t, h, idb, warder.WorkloadState.Running)
 	all, err := rt.List(ctx)
 	must(t, err)
-	got := map[string]warder.ContainerState{}
+	got := map[string]warder.WorkloadState{}
 	for _, st := range all {
 		got[st.ID] = st
 	}
@@ -209,10 +209,10 @@ func testList(t *testing.T, h Harness) {
 // events collects what Events delivers.
 type events struct {
 	mu  sync.Mutex
-	got []warder.ContainerEvent
+	got []warder.WorkloadEvent
 }
 
-func (e *events) add(ev warder.ContainerEvent) {
+func (e *events) add(ev warder.WorkloadEvent) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.got = append(e.got, ev)
@@ -301,7 +301,7 @@ func testExitAndLogs(t *testing.T, h Harness) {
 	id, err := rt.Create(ctx, spec)
 	must(t, err)
 	must(t, rt.Start(ctx, id))
-	st := waitState(t, h, id, func(st warder.ContainerState) bool { return st.Phase == warder.PhaseExited })
+	st := waitState(t, h, id, func(st warder.WorkloadState) bool { return st.Phase == warder.PhaseExited })
 	if st.ExitCode != 3 || st.OOMKilled || st.Endpoint != "" {
 		t.Fatalf("after exiting with code 3: %+v", st)
 	}
@@ -332,7 +332,7 @@ func testStats(t *testing.T, h Harness) {
 	id, err := rt.Create(ctx, spec)
 	must(t, err)
 	must(t, rt.Start(ctx, id))
-	waitState(t, h, id, warder.ContainerState.Running)
+	waitState(t, h, id, warder.WorkloadState.Running)
 	s, err := rt.Stats(ctx, id)
 	must(t, err)
 	if spec.MemoryBytes != 0 && s.MemoryLimitBytes != uint64(spec.MemoryBytes) {
@@ -382,7 +382,7 @@ func testPublish(t *testing.T, h Harness) {
 // AgentSpec makes an agent of owner in store (host-port claims belong to
 // agents there) running image with 64 MiB and a quarter CPU, and returns
 // its spec. Removing the workload is the harness's.
-func AgentSpec(t *testing.T, store warder.AgentStore, ownerID, image string, s warder.SpecSettings) warder.ContainerSpec {
+func AgentSpec(t *testing.T, store warder.AgentStore, ownerID, image string, s warder.SpecSettings) warder.WorkloadSpec {
 	t.Helper()
 	a := &warder.Agent{UserID: ownerID, Name: "conformance-" + strconv.FormatInt(time.Now().UnixNano(), 36), Type: "test",
 		ContainerConfig: warder.ContainerConfig{Image: image, MemoryLimit: "64m", CPULimit: 0.25}}

@@ -16,7 +16,7 @@ import (
 
 // withWorkspace gives spec a workspace of its own; the test removes the
 // workload and then the workspace when it ends.
-func withWorkspace(t *testing.T, h Harness, spec *warder.ContainerSpec, ids *[]string) {
+func withWorkspace(t *testing.T, h Harness, spec *warder.WorkloadSpec, ids *[]string) {
 	t.Helper()
 	name := "wws-conformance-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	spec.Workspace = &warder.WorkspaceSpec{Name: name, MountPath: warder.WorkspaceMountPath,
@@ -133,7 +133,7 @@ func testExec(t *testing.T, h Harness) {
 		t.Fatalf("exec in a workload that never ran: %v", err)
 	}
 	must(t, h.Runtime.Start(ctx, id))
-	waitState(t, h, id, warder.ContainerState.Running)
+	waitState(t, h, id, warder.WorkloadState.Running)
 	out, code, err := run(ctx, warder.ExecSpec{Cmd: []string{"/warder-agent", "echo", "hello", "there"}})
 	if err != nil || code != 0 || out != "stdout:hello there\n" {
 		t.Fatalf("echo: %q, exit %d, %v", out, code, err)
