@@ -16,9 +16,17 @@ import (
 // given as values of their wire types, whose schemas are derived from the
 // types themselves (schema.go).
 type op struct {
+	// id is the operationId: unique, in lowerCamelCase, the name a
+	// generated client gives the call (listAgents, startAgent). A pattern
+	// without a method is one operation per method, the method appended.
+	id      string
 	summary string
-	tag     string
-	public  bool
+	// alias marks a second spelling of another route, kept for the
+	// original Warder's clients: documented, and deprecated so generated
+	// clients prefer the first.
+	alias  bool
+	tag    string
+	public bool
 	// body is the request body's type; form says it may come as an
 	// OAuth2 password form instead of JSON.
 	body any
@@ -80,74 +88,74 @@ func withEnd(events map[string]any) map[string]any {
 // ops describes every route in routeTable, by its pattern; the test
 // TestOpenAPICoversRoutes fails if one is missing or names no route.
 var ops = map[string]op{
-	"GET /healthz":          {summary: "The process is up", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}},
-	"GET /health":           {summary: "The process is up (alias of /healthz, for the original Warder's clients)", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}},
-	"GET /readyz":           {summary: "The database and the runtime answer", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}, errors: []int{503}},
-	"GET /metrics":          {summary: "Prometheus metrics", tag: "system", public: true, status: 200, text: "text/plain", errors: []int{404}},
-	"GET /api/openapi.json": {summary: "This document", tag: "system", public: true, status: 200, resp: map[string]any{}},
+	"GET /healthz":          {id: "getLiveness", summary: "The process is up", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}},
+	"GET /health":           {id: "getHealth", summary: "The process is up (alias of /healthz, for the original Warder's clients)", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}},
+	"GET /readyz":           {id: "getReadiness", summary: "The database and the runtime answer", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}, errors: []int{503}},
+	"GET /metrics":          {id: "getMetrics", summary: "Prometheus metrics", tag: "system", public: true, status: 200, text: "text/plain", errors: []int{404}},
+	"GET /api/openapi.json": {id: "getOpenAPI", summary: "This document", tag: "system", public: true, status: 200, resp: map[string]any{}},
 
-	"POST /api/auth/register":    {summary: "Create an account; the first one of an empty server is the admin", tag: "auth", public: true, body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{400, 403, 409, 413, 429, 503}},
-	"POST /api/auth/login":       {summary: "Exchange a username (or email) and password for a bearer token; JSON or an OAuth2 password form", tag: "auth", public: true, body: warder.LoginRequest{}, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 403, 413, 429, 503}},
-	"POST /api/auth/token":       {summary: "The OAuth2 password flow: a form with username, password and grant_type=password", tag: "auth", public: true, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 403, 413, 429, 503}},
-	"POST /api/auth/logout":      {summary: "Revoke the token (or API key) this request is made with", tag: "auth", status: 200, resp: warder.MessageResponse{}},
-	"GET /api/auth/me":           {summary: "Who the caller is", tag: "auth", status: 200, resp: warder.Me{}},
-	"GET /api/users/me":          {summary: "Who the caller is (alias of /api/auth/me, for the original Warder's clients)", tag: "auth", status: 200, resp: warder.Me{}},
-	"POST /api/auth/keys":        {summary: "Make an API key; its secret is shown this once", tag: "auth", body: warder.APIKeyCreate{}, status: 201, resp: warder.APIKeyCreated{}},
-	"GET /api/auth/keys":         {summary: "The caller's API keys", tag: "auth", status: 200, resp: []*warder.APIKey{}},
-	"DELETE /api/auth/keys/{id}": {summary: "Revoke an API key and the keys made with it", tag: "auth", status: 200, resp: warder.MessageResponse{}},
+	"POST /api/auth/register":    {id: "register", summary: "Create an account; the first one of an empty server is the admin", tag: "auth", public: true, body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{400, 403, 409, 413, 429, 503}},
+	"POST /api/auth/login":       {id: "login", summary: "Exchange a username (or email) and password for a bearer token; JSON or an OAuth2 password form", tag: "auth", public: true, body: warder.LoginRequest{}, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 403, 413, 429, 503}},
+	"POST /api/auth/token":       {id: "loginForm", summary: "The OAuth2 password flow: a form with username, password and grant_type=password", tag: "auth", public: true, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 403, 413, 429, 503}},
+	"POST /api/auth/logout":      {id: "logout", summary: "Revoke the token (or API key) this request is made with", tag: "auth", status: 200, resp: warder.MessageResponse{}},
+	"GET /api/auth/me":           {id: "getMe", summary: "Who the caller is", tag: "auth", status: 200, resp: warder.Me{}},
+	"GET /api/users/me":          {id: "getUsersMe", summary: "Who the caller is (alias of /api/auth/me, for the original Warder's clients)", tag: "auth", status: 200, resp: warder.Me{}},
+	"POST /api/auth/keys":        {id: "createAPIKey", summary: "Make an API key; its secret is shown this once", tag: "auth", body: warder.APIKeyCreate{}, status: 201, resp: warder.APIKeyCreated{}},
+	"GET /api/auth/keys":         {id: "listAPIKeys", summary: "The caller's API keys", tag: "auth", status: 200, resp: []*warder.APIKey{}},
+	"DELETE /api/auth/keys/{id}": {id: "deleteAPIKey", summary: "Revoke an API key and the keys made with it", tag: "auth", status: 200, resp: warder.MessageResponse{}},
 
-	"GET /api/system/limits":             {summary: "The caller's limits and use", tag: "system", status: 200, resp: warder.Usage{}},
-	"GET /api/system/status":             {summary: "Overall health and use (admins)", tag: "system", status: 200, resp: warder.SystemStatus{}},
-	"GET /api/admin/users":               {summary: "Every user (admins)", tag: "admin", status: 200, resp: []*warder.User{}},
-	"POST /api/admin/users":              {summary: "Create a plain user (admins)", tag: "admin", body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{409}},
-	"POST /api/admin/users/{id}/disable": {summary: "Disable a user: their credentials end, their agents stop (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}, errors: []int{409}},
-	"POST /api/admin/users/{id}/enable":  {summary: "Enable a user again (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}},
-	"GET /api/admin/users/{id}/limits":   {summary: "A user's limits and use (admins)", tag: "admin", status: 200, resp: warder.Usage{}},
-	"PUT /api/admin/users/{id}/limits":   {summary: "Override a user's quotas; null is the default (admins)", tag: "admin", body: warder.Limits{}, status: 200, resp: warder.Usage{}},
+	"GET /api/system/limits":             {id: "getLimits", summary: "The caller's limits and use", tag: "system", status: 200, resp: warder.Usage{}},
+	"GET /api/system/status":             {id: "getSystemStatus", summary: "Overall health and use (admins)", tag: "system", status: 200, resp: warder.SystemStatus{}},
+	"GET /api/admin/users":               {id: "listUsers", summary: "Every user (admins)", tag: "admin", status: 200, resp: []*warder.User{}},
+	"POST /api/admin/users":              {id: "createUser", summary: "Create a plain user (admins)", tag: "admin", body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{409}},
+	"POST /api/admin/users/{id}/disable": {id: "disableUser", summary: "Disable a user: their credentials end, their agents stop (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}, errors: []int{409}},
+	"POST /api/admin/users/{id}/enable":  {id: "enableUser", summary: "Enable a user again (admins)", tag: "admin", status: 200, resp: warder.MessageResponse{}},
+	"GET /api/admin/users/{id}/limits":   {id: "getUserLimits", summary: "A user's limits and use (admins)", tag: "admin", status: 200, resp: warder.Usage{}},
+	"PUT /api/admin/users/{id}/limits":   {id: "setUserLimits", summary: "Override a user's quotas; null is the default (admins)", tag: "admin", body: warder.Limits{}, status: 200, resp: warder.Usage{}},
 
-	"POST /api/agents":              {summary: "Create an agent", tag: "agents", body: warder.AgentCreate{}, status: 201, resp: warder.Agent{}, errors: []int{409, 503}},
-	"POST /api/agents/{$}":          {summary: "Create an agent (the seed's spelling, with a slash)", tag: "agents", body: warder.AgentCreate{}, status: 201, resp: warder.Agent{}, errors: []int{409, 503}},
-	"GET /api/agents":               {summary: "The caller's agents (an admin's: all), oldest first; all at once, or a page with ?limit= (the next page's cursor in X-Next-Cursor and Link)", tag: "agents", status: 200, resp: []*warder.Agent{}, query: agentListQuery, headers: agentListHeaders},
-	"GET /api/agents/{$}":           {summary: "The caller's agents (with a slash); as GET /api/agents", tag: "agents", status: 200, resp: []*warder.Agent{}, query: agentListQuery, headers: agentListHeaders},
-	"GET /api/agents/{id}":          {summary: "One agent", tag: "agents", status: 200, resp: warder.Agent{}},
-	"PUT /api/agents/{id}":          {summary: "Change the fields given, keeping those left out (as the original Warder did)", tag: "agents", body: warder.AgentReplace{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
-	"PATCH /api/agents/{id}":        {summary: "Change the fields given", tag: "agents", body: warder.AgentUpdate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
-	"DELETE /api/agents/{id}":       {summary: "Remove the container, free the port, delete the agent and its workspace (keep_workspace=true keeps it)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}, query: []param{qKeep}},
-	"POST /api/agents/{id}/start":   {summary: "Create the container if there is none, then start it", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
-	"POST /api/agents/{id}/stop":    {summary: "Stop the container (it and its port are kept)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
-	"POST /api/agents/{id}/restart": {summary: "Stop, then start", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
-	"GET /api/agents/{id}/logs": {summary: "The container's output; streamed with follow=true or Accept: text/event-stream (plain text lines when following without SSE)", tag: "agents",
+	"POST /api/agents":              {id: "createAgent", summary: "Create an agent", tag: "agents", body: warder.AgentCreate{}, status: 201, resp: warder.Agent{}, errors: []int{409, 503}},
+	"POST /api/agents/{$}":          {id: "createAgentWithSlash", alias: true, summary: "Create an agent (the seed's spelling, with a slash)", tag: "agents", body: warder.AgentCreate{}, status: 201, resp: warder.Agent{}, errors: []int{409, 503}},
+	"GET /api/agents":               {id: "listAgents", summary: "The caller's agents (an admin's: all), oldest first; all at once, or a page with ?limit= (the next page's cursor in X-Next-Cursor and Link)", tag: "agents", status: 200, resp: []*warder.Agent{}, query: agentListQuery, headers: agentListHeaders},
+	"GET /api/agents/{$}":           {id: "listAgentsWithSlash", alias: true, summary: "The caller's agents (with a slash); as GET /api/agents", tag: "agents", status: 200, resp: []*warder.Agent{}, query: agentListQuery, headers: agentListHeaders},
+	"GET /api/agents/{id}":          {id: "getAgent", summary: "One agent", tag: "agents", status: 200, resp: warder.Agent{}},
+	"PUT /api/agents/{id}":          {id: "replaceAgent", summary: "Change the fields given, keeping those left out (as the original Warder did)", tag: "agents", body: warder.AgentReplace{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
+	"PATCH /api/agents/{id}":        {id: "updateAgent", summary: "Change the fields given", tag: "agents", body: warder.AgentUpdate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
+	"DELETE /api/agents/{id}":       {id: "deleteAgent", summary: "Remove the container, free the port, delete the agent and its workspace (keep_workspace=true keeps it)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}, query: []param{qKeep}},
+	"POST /api/agents/{id}/start":   {id: "startAgent", summary: "Create the container if there is none, then start it", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
+	"POST /api/agents/{id}/stop":    {id: "stopAgent", summary: "Stop the container (it and its port are kept)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
+	"POST /api/agents/{id}/restart": {id: "restartAgent", summary: "Stop, then start", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
+	"GET /api/agents/{id}/logs": {id: "getAgentLogs", summary: "The container's output; streamed with follow=true or Accept: text/event-stream (plain text lines when following without SSE)", tag: "agents",
 		status: 200, resp: warder.LogsResponse{}, text: "text/plain",
 		events: withEnd(map[string]any{"stdout": warder.LogLine{}, "stderr": warder.LogLine{}}),
 		query:  []param{{"lines", "integer", "lines from the end (default 100)"}, {"timestamps", "boolean", "with each line's time"}, qSince, {"follow", "boolean", "keep sending new lines until the container stops"}},
 		errors: []int{409, 413, 503}},
-	"GET /api/agents/{id}/stats": {summary: "The newest resource sample; ?history= adds the samples kept, ?stream=true streams them", tag: "agents",
+	"GET /api/agents/{id}/stats": {id: "getAgentStats", summary: "The newest resource sample; ?history= adds the samples kept, ?stream=true streams them", tag: "agents",
 		status: 200, resp: warder.StatsResponse{}, events: withEnd(map[string]any{"stats": warder.StatsView{}}),
 		query:  []param{{"history", "string", "a duration such as 5m: also answer the samples of that long (as StatsHistoryResponse)"}, {"stream", "boolean", "send each sample as a stats event"}},
 		errors: []int{409, 503}},
-	"GET /api/agents/{id}/events": {summary: "The agent's status history, oldest first", tag: "agents", status: 200, resp: warder.AgentEventsResponse{}, query: []param{qLimit}},
-	"POST /api/agents/{id}/chat": {summary: "Send a message and get the agent's answer, whole or streamed as it is written; starts the agent if need be", tag: "chat",
+	"GET /api/agents/{id}/events": {id: "listAgentEvents", summary: "The agent's status history, oldest first", tag: "agents", status: 200, resp: warder.AgentEventsResponse{}, query: []param{qLimit}},
+	"POST /api/agents/{id}/chat": {id: "chatWithAgent", summary: "Send a message and get the agent's answer, whole or streamed as it is written; starts the agent if need be", tag: "chat",
 		body: warder.ChatRequest{}, status: 200, resp: warder.ChatReply{},
 		events: map[string]any{"message": warder.ChatPiece{}, "done": warder.ChatReply{}, "error": warder.ErrorResponse{}},
 		errors: []int{409, 502, 503}},
-	"GET /api/agents/{id}/conversations":       {summary: "The agent's conversations, most recently used first", tag: "chat", status: 200, resp: warder.ConversationsResponse{}, query: []param{qLimit}},
-	"GET /api/agents/{id}/conversations/{cid}": {summary: "One conversation with its latest messages, oldest first", tag: "chat", status: 200, resp: warder.ConversationDetail{}, query: []param{qLimit}},
-	"GET /api/agents/{id}/files/{path...}": {summary: "A file of the agent's workspace (/data) as its bytes, a directory as a JSON listing, or either as a tar with ?format=tar; works while the agent is stopped", tag: "files",
+	"GET /api/agents/{id}/conversations":       {id: "listConversations", summary: "The agent's conversations, most recently used first", tag: "chat", status: 200, resp: warder.ConversationsResponse{}, query: []param{qLimit}},
+	"GET /api/agents/{id}/conversations/{cid}": {id: "getConversation", summary: "One conversation with its latest messages, oldest first", tag: "chat", status: 200, resp: warder.ConversationDetail{}, query: []param{qLimit}},
+	"GET /api/agents/{id}/files/{path...}": {id: "getFile", summary: "A file of the agent's workspace (/data) as its bytes, a directory as a JSON listing, or either as a tar with ?format=tar; works while the agent is stopped", tag: "files",
 		status: 200, resp: warder.DirListing{}, text: "application/octet-stream", also: []string{"application/x-tar"},
 		query: []param{{"format", "string", "tar: the file or directory as a tar"}}, errors: []int{409, 501, 503}},
-	uploadRoute: {summary: "Write a file of the agent's workspace from the body's bytes, or extract a tar (Content-Type: application/x-tar or ?format=tar) into a directory; checked whole before anything is written", tag: "files",
+	uploadRoute: {id: "putFile", summary: "Write a file of the agent's workspace from the body's bytes, or extract a tar (Content-Type: application/x-tar or ?format=tar) into a directory; checked whole before anything is written", tag: "files",
 		raw: []string{"application/octet-stream", "application/x-tar"}, status: 200, resp: warder.FileWritten{},
 		query: []param{{"format", "string", "tar: the body is a tar to extract into the directory path"}}, errors: []int{400, 409, 413, 501, 503}},
-	"DELETE /api/agents/{id}/files/{path...}": {summary: "Delete a file or a directory and everything under it from the agent's workspace", tag: "files", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 501, 503}},
-	"POST /api/agents/{id}/exec": {summary: "Run a command in the running agent, as its own user; its output streams as stdout and stderr events, then exit", tag: "files",
+	"DELETE /api/agents/{id}/files/{path...}": {id: "deleteFile", summary: "Delete a file or a directory and everything under it from the agent's workspace", tag: "files", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 501, 503}},
+	"POST /api/agents/{id}/exec": {id: "execInAgent", summary: "Run a command in the running agent, as its own user; its output streams as stdout and stderr events, then exit", tag: "files",
 		body: warder.ExecRequest{}, status: 200, events: map[string]any{"stdout": warder.ExecOutput{}, "stderr": warder.ExecOutput{}, "exit": warder.ExecResult{}, "error": warder.ErrorResponse{}},
 		errors: []int{409, 501, 503}},
-	"GET /api/workspaces":           {summary: "The caller's workspaces (an admin's: all), those of deleted agents kept with keep_workspace among them, with their sizes", tag: "files", status: 200, resp: warder.WorkspacesResponse{}, errors: []int{501, 503}},
-	"DELETE /api/workspaces/{name}": {summary: "Delete a kept workspace (one whose agent was deleted with keep_workspace=true)", tag: "files", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 501, 503}},
-	proxyRoute:                      {summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
-	"GET /api/events": {summary: "Status changes of the caller's agents (an admin's: all) as Server-Sent Events, each with its id; a client that reconnects with Last-Event-ID first gets those it missed (kept for an hour on PostgreSQL)", tag: "agents",
+	"GET /api/workspaces":           {id: "listWorkspaces", summary: "The caller's workspaces (an admin's: all), those of deleted agents kept with keep_workspace among them, with their sizes", tag: "files", status: 200, resp: warder.WorkspacesResponse{}, errors: []int{501, 503}},
+	"DELETE /api/workspaces/{name}": {id: "deleteWorkspace", summary: "Delete a kept workspace (one whose agent was deleted with keep_workspace=true)", tag: "files", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 501, 503}},
+	proxyRoute:                      {id: "proxyToAgent", summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
+	"GET /api/events": {id: "followEvents", summary: "Status changes of the caller's agents (an admin's: all) as Server-Sent Events, each with its id; a client that reconnects with Last-Event-ID first gets those it missed (kept for an hour on PostgreSQL)", tag: "agents",
 		status: 200, events: withEnd(map[string]any{"status": warder.StatusChange{}}), errors: []int{400}},
-	"GET /api/audit": {summary: "The audit log, newest first (admins)", tag: "admin", status: 200, resp: warder.AuditResponse{},
+	"GET /api/audit": {id: "listAuditEntries", summary: "The audit log, newest first (admins)", tag: "admin", status: 200, resp: warder.AuditResponse{},
 		query: []param{{"user", "string", "a user id or username"}, {"agent", "string", "an agent id"}, qSince, {"until", "string", "as since"}, qLimit}},
 }
 
@@ -236,11 +244,14 @@ func openAPIDocument(patterns []string) map[string]any {
 		"info": map[string]any{
 			"title":       "Warder",
 			"version":     "1",
-			"description": "A control plane for AI-agent containers. Every error is {\"detail\": \"...\"}. Streams are Server-Sent Events; x-events names each event's data.",
+			"description": "A control plane for AI-agent containers. Every error is {\"detail\": \"...\"} (ErrorResponse), and each error status is a named response. Streams are Server-Sent Events; x-events names each event's data.",
 		},
-		"paths": paths,
+		// Relative: the server this document was fetched from.
+		"servers": []any{map[string]any{"url": "/", "description": "the Warder serving this document"}},
+		"paths":   paths,
 		"components": map[string]any{
-			"schemas": g.defs,
+			"schemas":   g.defs,
+			"responses": errorResponses(),
 			"securitySchemes": map[string]any{
 				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "a login token from POST /api/auth/login"},
 				"apiKey": map[string]any{"type": "apiKey", "in": "header", "name": "Authorization",
@@ -253,8 +264,14 @@ func openAPIDocument(patterns []string) map[string]any {
 }
 
 func operation(g *schemaGen, pattern, method, path string, o op) map[string]any {
-	opID := method + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_").Replace(path)
-	out := map[string]any{"summary": o.summary, "tags": []string{o.tag}, "operationId": strings.TrimRight(opID, "_")}
+	opID := o.id
+	if !strings.Contains(pattern, " ") { // every method: one operation each
+		opID += strings.ToUpper(method[:1]) + method[1:]
+	}
+	out := map[string]any{"summary": o.summary, "tags": []string{o.tag}, "operationId": opID}
+	if o.alias {
+		out["deprecated"] = true
+	}
 	if o.public {
 		out["security"] = []any{}
 	} else {
@@ -300,12 +317,45 @@ func operation(g *schemaGen, pattern, method, path string, o op) map[string]any 
 		success["headers"] = headers
 	}
 	responses := map[string]any{itoa(o.status): success}
-	errRef := map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/ErrorResponse"}}}
-	for _, s := range errorsOf(pattern, o) {
-		responses[itoa(s)] = map[string]any{"description": http.StatusText(s), "content": errRef}
+	for _, s := range append(errorsOf(pattern, o), http.StatusInternalServerError) {
+		responses[itoa(s)] = map[string]any{"$ref": "#/components/responses/" + errorNames[s]}
 	}
-	responses["500"] = map[string]any{"description": "Internal error: the detail names the request id", "content": errRef}
 	out["responses"] = responses
+	return out
+}
+
+// errorNames names each error status's response among the components:
+// every error answer is one of these, all {"detail": "..."}.
+var errorNames = map[int]string{
+	400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+	409: "Conflict", 413: "PayloadTooLarge", 429: "TooManyRequests",
+	500: "InternalError", 501: "NotImplemented", 502: "BadGateway", 503: "ServiceUnavailable",
+}
+
+// errorDocs says what each error status means here.
+var errorDocs = map[int]string{
+	400: "The request is malformed or invalid; the detail says what is wrong",
+	401: "No credential, or one that is not (or no longer) valid",
+	403: "The credential may not do this (not an admin, a read-only API key, a disabled user)",
+	404: "No such resource, or one the caller may not see",
+	409: "The resource's state forbids this now (a name taken, an agent not running)",
+	413: "The body, or what it asks for, is too large",
+	429: "Too many attempts or streams; try again later",
+	500: "Internal error: the detail names the request id",
+	501: "The runtime cannot do this",
+	502: "The agent did not answer as it should",
+	503: "The database or the runtime is unavailable",
+}
+
+// errorResponses are the named error answers.
+func errorResponses() map[string]any {
+	out := map[string]any{}
+	for s, name := range errorNames {
+		out[name] = map[string]any{
+			"description": errorDocs[s],
+			"content":     map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/ErrorResponse"}}},
+		}
+	}
 	return out
 }
 

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/warder/warder"
 )
 
 // schemaGen derives JSON Schemas (2020-12, as OpenAPI 3.1 takes them)
@@ -28,6 +30,33 @@ type modeType struct {
 
 var timeType = reflect.TypeOf(time.Time{})
 
+// enums are the string types whose values are a closed set: each is a
+// component of its own (AgentStatus, Role), so generated clients get a
+// type with constants.
+var enums = map[reflect.Type]struct {
+	name, doc string
+	values    []string
+}{
+	reflect.TypeOf(warder.Status("")): {"AgentStatus", "An agent's status; deleted is only ever the `to` of an agent's last status change", statusValues()},
+	reflect.TypeOf(warder.Role("")):   {"Role", "What a user may do beyond their own agents", []string{string(warder.RoleUser), string(warder.RoleAdmin)}},
+}
+
+func statusValues() []string {
+	var out []string
+	for _, s := range append(append([]warder.Status(nil), warder.AgentStatuses...), warder.StatusDeleted) {
+		out = append(out, string(s))
+	}
+	return out
+}
+
+// nullableLists are the lists and maps of answers that may be null: an
+// agent stored before secret_env_names existed reads back without it.
+// Every other list or map the server writes is one, never null (the
+// stores and services make them empty), so answers type them as arrays
+// and objects; request bodies may send null for any (Go decodes it as
+// absent, and Go clients send nil slices as null).
+var nullableLists = map[string]bool{"ContainerConfig.SecretEnvNames": true}
+
 func newSchemaGen(requests map[reflect.Type][]string) *schemaGen {
 	return &schemaGen{defs: map[string]any{}, names: map[modeType]string{}, requests: requests}
 }
@@ -36,6 +65,12 @@ func newSchemaGen(requests map[reflect.Type][]string) *schemaGen {
 func (g *schemaGen) of(t reflect.Type, request bool) map[string]any {
 	if t == timeType {
 		return map[string]any{"type": "string", "format": "date-time"}
+	}
+	if e, ok := enums[t]; ok {
+		if _, made := g.defs[e.name]; !made {
+			g.defs[e.name] = map[string]any{"type": "string", "enum": e.values, "description": e.doc}
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + e.name}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -49,9 +84,17 @@ func (g *schemaGen) of(t reflect.Type, request bool) map[string]any {
 		}
 		return map[string]any{"$ref": "#/components/schemas/" + g.component(t, request)}
 	case reflect.Slice, reflect.Array:
-		return map[string]any{"type": []string{"array", "null"}, "items": g.of(t.Elem(), request)}
+		s := map[string]any{"type": "array", "items": g.of(t.Elem(), request)}
+		if request {
+			return nullable(s)
+		}
+		return s
 	case reflect.Map:
-		return map[string]any{"type": []string{"object", "null"}, "additionalProperties": g.of(t.Elem(), request)}
+		s := map[string]any{"type": "object", "additionalProperties": g.of(t.Elem(), request)}
+		if request {
+			return nullable(s)
+		}
+		return s
 	case reflect.Interface:
 		return map[string]any{}
 	case reflect.String:
@@ -127,7 +170,7 @@ func (g *schemaGen) fields(t reflect.Type, request bool, props map[string]any, r
 			name = f.Name
 		}
 		s := g.of(f.Type, request)
-		if f.Tag.Get("nullable") == "true" {
+		if f.Tag.Get("nullable") == "true" || !request && nullableLists[t.Name()+"."+f.Name] {
 			s = nullable(s)
 		}
 		props[name] = s

@@ -22,9 +22,10 @@ import (
 
 // Doc is a parsed OpenAPI document.
 type Doc struct {
-	raw     map[string]any
-	schemas map[string]any
-	ops     []operation
+	raw       map[string]any
+	schemas   map[string]any
+	responses map[string]any
+	ops       []operation
 }
 
 type operation struct {
@@ -41,6 +42,7 @@ func Load(doc []byte) (*Doc, error) {
 	}
 	comps, _ := d.raw["components"].(map[string]any)
 	d.schemas, _ = comps["schemas"].(map[string]any)
+	d.responses, _ = comps["responses"].(map[string]any)
 	paths, _ := d.raw["paths"].(map[string]any)
 	for path, item := range paths {
 		expr := regexp.MustCompile(`\\\{[^/]+\\\}`).ReplaceAllStringFunc(regexp.QuoteMeta(path), func(p string) string {
@@ -90,6 +92,11 @@ func (d *Doc) response(method, path string, status int) (map[string]any, error) 
 	if !ok {
 		if r, ok = responses["default"].(map[string]any); !ok {
 			return nil, fmt.Errorf("%s %s: status %d is not one the document names", method, op.path, status)
+		}
+	}
+	if ref, ok := r["$ref"].(string); ok { // a named response
+		if r, ok = d.responses[strings.TrimPrefix(ref, "#/components/responses/")].(map[string]any); !ok {
+			return nil, fmt.Errorf("%s %s: status %d: $ref %s names no response", method, op.path, status, ref)
 		}
 	}
 	return r, nil

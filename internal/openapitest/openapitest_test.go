@@ -11,8 +11,10 @@ const doc = `{"openapi": "3.1.0", "paths": {"/things/{id}": {
  "get": {"responses": {
   "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}},
                       "text/event-stream": {"x-events": {"thing": {"$ref": "#/components/schemas/Thing"}}}}},
-  "404": {"content": {"application/json": {"schema": {"type": "object", "required": ["detail"]}}}}}}}},
- "components": {"schemas": {"Thing": {"type": "object", "required": ["id", "at"], "properties": {
+  "404": {"content": {"application/json": {"schema": {"type": "object", "required": ["detail"]}}}},
+  "409": {"$ref": "#/components/responses/Conflict"}, "410": {"$ref": "#/components/responses/Gone"}}}}},
+ "components": {"responses": {"Conflict": {"content": {"application/json": {"schema": {"type": "object", "required": ["detail"]}}}}},
+  "schemas": {"Thing": {"type": "object", "required": ["id", "at"], "properties": {
    "id": {"type": "string"}, "n": {"type": ["integer", "null"]}, "at": {"type": "string", "format": "date-time"},
    "tags": {"type": "array", "items": {"type": "string"}}}}}}}`
 
@@ -37,6 +39,9 @@ func TestCheck(t *testing.T) {
 		{200, "text/html", `<p>`, "content type"},
 		{500, "application/json", `{"detail": "x"}`, "status 500"},
 		{404, "application/json", `{"detail": "x"}`, ""},
+		{409, "application/json", `{"detail": "x"}`, ""},
+		{409, "application/json", `{"message": "x"}`, `required property "detail"`},
+		{410, "application/json", `{"detail": "x"}`, "names no response"},
 	} {
 		err := d.CheckBody("GET", "/things/1", c.status, c.ctype, []byte(c.body))
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
