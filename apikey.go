@@ -37,15 +37,6 @@ type KeyStore interface {
 	UserByAPIKey(ctx context.Context, hash string, now time.Time) (*User, *APIKey, error)
 }
 
-// KeyService manages a user's API keys.
-type KeyService interface {
-	// CreateAPIKey makes a key and returns it with its secret, which is
-	// never shown again.
-	CreateAPIKey(ctx context.Context, caller *User, req APIKeyCreate) (*APIKey, string, error)
-	APIKeys(ctx context.Context, caller *User) ([]*APIKey, error)
-	DeleteAPIKey(ctx context.Context, caller *User, id string) error
-}
-
 // APIKeyCreate is the body of POST /api/auth/keys.
 type APIKeyCreate struct {
 	Name     string `json:"name"`

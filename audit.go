@@ -50,12 +50,3 @@ type AuditQuery struct {
 	Until   time.Time
 	Limit   int
 }
-
-// AuditService records calls and lets admins read them.
-type AuditService interface {
-	// RecordAudit appends e; At is set when zero.
-	RecordAudit(ctx context.Context, e *AuditEntry) error
-	// AuditLog lists entries, newest first; callers other than admins get
-	// ErrForbidden.
-	AuditLog(ctx context.Context, caller *User, q AuditQuery) ([]*AuditEntry, error)
-}

@@ -126,26 +126,6 @@ type ChatDelta struct {
 	Content        string
 }
 
-// ChatService is talking to agents through Warder. Like AgentService, it
-// answers ErrNotFound for an agent the caller may not see. A stopped agent
-// is started on demand and waited for; either counts as use of the agent.
-type ChatService interface {
-	// Chat sends the message, with the conversation so far, to the agent and
-	// stores both once the answer is complete; a failed turn stores
-	// nothing. With onDelta set the agent is asked to stream, and onDelta
-	// gets each piece as it arrives (an error from it ends the turn).
-	// Failures of the agent or its model wrap ErrBadGateway.
-	Chat(ctx context.Context, caller *User, agentID string, req ChatRequest, onDelta func(ChatDelta) error) (*ChatReply, error)
-	// Conversations lists the agent's conversations, newest first.
-	Conversations(ctx context.Context, caller *User, agentID string, limit int) ([]*Conversation, error)
-	// Conversation returns one of the agent's conversations and its latest
-	// limit messages, oldest first.
-	Conversation(ctx context.Context, caller *User, agentID, conversationID string, limit int) (*Conversation, []*Message, error)
-	// AgentEndpoint makes the agent ready to answer (starting it if need
-	// be) and returns the base URL of its HTTP port, for proxying.
-	AgentEndpoint(ctx context.Context, caller *User, agentID string) (*url.URL, error)
-}
-
 // AgentMessage is one earlier message sent to an agent as context.
 type AgentMessage struct {
 	Role    string `json:"role"`

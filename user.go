@@ -83,25 +83,6 @@ type TokenStore interface {
 	DeleteExpiredTokens(ctx context.Context, now time.Time) error
 }
 
-// AuthService registers users and turns credentials into bearer tokens.
-type AuthService interface {
-	// Register creates a user. from is the client's address: many
-	// registrations from one address are slowed and then refused
-	// (RateLimitError); a server with registration closed refuses all but
-	// the first user (ErrForbidden).
-	Register(ctx context.Context, req RegisterRequest, from string) (*User, error)
-	// Login checks a username (or email) and password and issues a token.
-	// from is the client's address: repeated failures from one address, as
-	// for one account, are slowed and then refused (RateLimitError).
-	Login(ctx context.Context, login, password, from string) (*Session, error)
-	// Authenticate returns the user a bearer token belongs to; an unknown,
-	// revoked or expired token is ErrUnauthorized.
-	Authenticate(ctx context.Context, token string) (*User, error)
-	// Logout revokes the token at once. For an API key that is the key
-	// itself, and every key made with it.
-	Logout(ctx context.Context, token string) error
-}
-
 // Session is an issued bearer token. The token itself is only ever
 // returned here; the store keeps its hash.
 type Session struct {
@@ -150,21 +131,4 @@ func (r *RegisterRequest) Validate() error {
 		return err
 	}
 	return validLabel("last_name", r.LastName, 100)
-}
-
-// AdminService is what only admins may do.
-type AdminService interface {
-	ListUsers(ctx context.Context, caller *User) ([]*User, error)
-	// CreateUser makes a plain user, as registration would: the way in
-	// when registration is closed.
-	CreateUser(ctx context.Context, caller *User, req RegisterRequest) (*User, error)
-	// SetUserDisabled disables a user (their tokens stop working at once
-	// and their agents are stopped) or enables them again.
-	SetUserDisabled(ctx context.Context, caller *User, id string, disabled bool) error
-	SetUserLimits(ctx context.Context, caller *User, id string, l Limits) (Usage, error)
-	// SystemStatus is overall health and use.
-	SystemStatus(ctx context.Context, caller *User) (*SystemStatus, error)
-	// Usage is a user's limits and use: the caller's own, or, for an
-	// admin, anyone's.
-	Usage(ctx context.Context, caller *User, userID string) (Usage, error)
 }

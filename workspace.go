@@ -285,29 +285,3 @@ type ExecRuntime interface {
 	// returned. A workload that is not running is ErrConflict.
 	Exec(ctx context.Context, id string, spec ExecSpec, out func(stream string, p []byte) error) (exitCode int, err error)
 }
-
-// WorkspaceService is what a caller can do with workspaces, files and
-// exec. Agents the caller may not see are ErrNotFound, as elsewhere.
-type WorkspaceService interface {
-	// DeleteAgentWith deletes an agent as AgentService.DeleteAgent does,
-	// and its workspace unless opts keeps it.
-	DeleteAgentWith(ctx context.Context, caller *User, id string, opts DeleteOptions) error
-	// StatFile describes path in the agent's workspace.
-	StatFile(ctx context.Context, caller *User, id, path string) (FileInfo, error)
-	ListDir(ctx context.Context, caller *User, id, path string) (*DirListing, error)
-	// ReadTar streams path (a file or a directory) as a tar.
-	ReadTar(ctx context.Context, caller *User, id, path string) (io.ReadCloser, error)
-	// WriteFile writes size bytes of r to path; WriteTarTo extracts a tar
-	// into directory path. Both refuse, before anything is written, what
-	// breaks the path rules or would pass the size bounds.
-	WriteFile(ctx context.Context, caller *User, id, path string, r io.Reader, size int64) (*FileWritten, error)
-	WriteTarTo(ctx context.Context, caller *User, id, path string, r io.Reader) (*FileWritten, error)
-	RemoveFile(ctx context.Context, caller *User, id, path string) error
-	// Exec runs req in the agent; ready is called once it may run, then
-	// out with its output; the result ends it.
-	Exec(ctx context.Context, caller *User, id string, req ExecRequest, ready func(), out func(stream string, p []byte) error) (ExecResult, error)
-	// Workspaces lists the caller's workspaces (an admin's: all).
-	Workspaces(ctx context.Context, caller *User) ([]*Workspace, error)
-	// DeleteWorkspace deletes a kept workspace of the caller's.
-	DeleteWorkspace(ctx context.Context, caller *User, name string) error
-}

@@ -26,7 +26,7 @@ import (
 // show a slow handler is not cut by the body's deadline), logs say which
 // times they were asked for.
 type edgeAgents struct {
-	warder.AgentService
+	AgentService
 	slow time.Duration
 }
 
@@ -45,7 +45,7 @@ func (edgeAgents) AgentLogs(_ context.Context, _ *warder.User, _ string, o warde
 
 // edgeChat points the proxy at one upstream for every agent.
 type edgeChat struct {
-	warder.ChatService
+	ChatService
 	upstream *url.URL
 }
 
@@ -54,7 +54,7 @@ func (c edgeChat) AgentEndpoint(context.Context, *warder.User, string) (*url.URL
 }
 
 // edgeAudit answers the audit log with nothing.
-type edgeAudit struct{ warder.AuditService }
+type edgeAudit struct{ AuditService }
 
 func (edgeAudit) AuditLog(context.Context, *warder.User, warder.AuditQuery) ([]*warder.AuditEntry, error) {
 	return nil, nil

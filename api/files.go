@@ -25,7 +25,7 @@ const uploadRoute = "PUT /api/agents/{id}/files/{path...}"
 // DefaultUploadTimeout is how long an upload's body may take to arrive.
 const DefaultUploadTimeout = 30 * time.Minute
 
-func (s *Server) wsService() (warder.WorkspaceService, error) {
+func (s *Server) wsService() (WorkspaceService, error) {
 	if s.workspaces == nil {
 		return nil, warder.Errorf(warder.ErrNotSupported, "this server has no workspaces")
 	}

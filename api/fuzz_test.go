@@ -13,7 +13,7 @@ import (
 // fuzzAgents validates like the real service and stores nothing: the fuzz
 // target is the decoding and validation of bodies, which is the API's and
 // the root package's own code.
-type fuzzAgents struct{ warder.AgentService }
+type fuzzAgents struct{ AgentService }
 
 func (fuzzAgents) CreateAgent(_ context.Context, _ *warder.User, req warder.AgentCreate) (*warder.Agent, error) {
 	if err := req.Validate("warder/agent:latest"); err != nil {
@@ -27,7 +27,7 @@ func (fuzzAgents) UpdateAgent(_ context.Context, _ *warder.User, _ string, req w
 	return a, req.Apply(a, "warder/agent:latest")
 }
 
-type fuzzAuth struct{ warder.AuthService }
+type fuzzAuth struct{ AuthService }
 
 func (fuzzAuth) Authenticate(context.Context, string) (*warder.User, error) {
 	return &warder.User{ID: "u1", Username: "fuzz", Role: warder.RoleUser}, nil

@@ -15,10 +15,10 @@ import (
 
 // Server holds the services the handlers call.
 type Server struct {
-	auth   warder.AuthService
-	agents warder.AgentService
-	keys   warder.KeyService
-	admin  warder.AdminService
+	auth   AuthService
+	agents AgentService
+	keys   KeyService
+	admin  AdminService
 	ready  func(ctx context.Context) error
 	log    *slog.Logger
 	mux    *http.ServeMux
@@ -27,14 +27,14 @@ type Server struct {
 	// openAPI is the document describing them, made on first request.
 	openAPI openAPIJSON
 
-	audit   warder.AuditService
+	audit   AuditService
 	metrics http.Handler
 	obs     Observer
 	// closing ends every open stream when the server shuts down.
 	closing      context.Context
 	closeStreams context.CancelFunc
 
-	chat warder.ChatService
+	chat ChatService
 	// agentTransport carries proxied requests to agents.
 	agentTransport http.RoundTripper
 	// streams bounds each user's open streams.
@@ -46,7 +46,7 @@ type Server struct {
 	// ui serves the dashboard at / and /ui/; nil: those are 404s.
 	ui http.Handler
 	// workspaces: files and exec; nil answers 501 there.
-	workspaces warder.WorkspaceService
+	workspaces WorkspaceService
 	// uploadBytes caps an upload's body; uploadTimeout bounds its arrival.
 	uploadBytes   int64
 	uploadTimeout time.Duration
@@ -54,21 +54,21 @@ type Server struct {
 
 // Options wires a Server.
 type Options struct {
-	Auth   warder.AuthService
-	Agents warder.AgentService
-	Keys   warder.KeyService
-	Admin  warder.AdminService
+	Auth   AuthService
+	Agents AgentService
+	Keys   KeyService
+	Admin  AdminService
 	// Ready reports whether the store and runtime answer; nil means always.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
 	// Audit records every call that changes something; nil records none.
-	Audit warder.AuditService
+	Audit AuditService
 	// Metrics serves GET /metrics; nil answers 404 there.
 	Metrics http.Handler
 	// Observer is told of every request and stream; nil means nobody.
 	Observer Observer
 	// Chat talks to agents: chat, conversations and the proxy.
-	Chat warder.ChatService
+	Chat ChatService
 	// MaxStreamsPerUser bounds each user's open streams on this server;
 	// 0 means DefaultMaxStreamsPerUser.
 	MaxStreamsPerUser int
@@ -83,7 +83,7 @@ type Options struct {
 	// nil leaves them 404s, as for any unknown path.
 	UI http.Handler
 	// Workspaces serves agents' files and exec; nil answers 501 there.
-	Workspaces warder.WorkspaceService
+	Workspaces WorkspaceService
 	// MaxUploadBytes caps the body of a file upload (the service bounds
 	// the files in it exactly); 0 means DefaultMaxUploadBytes.
 	// UploadTimeout bounds its arrival; 0 means DefaultUploadTimeout.

@@ -10,8 +10,6 @@ import (
 	"github.com/warder/warder"
 )
 
-var _ warder.AdminService = (*Service)(nil)
-
 func requireAdmin(caller *warder.User) error {
 	if !caller.IsAdmin() {
 		return warder.Errorf(warder.ErrForbidden, "only an admin may do this")

@@ -13,8 +13,6 @@ import (
 	"github.com/warder/warder"
 )
 
-var _ warder.ChatService = (*Service)(nil)
-
 // What of a conversation an agent is sent: the latest messages, at most
 // this many and this many bytes, so a long conversation stays within what
 // the agent accepts (the default agent takes 1 MiB per request).

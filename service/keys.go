@@ -17,8 +17,6 @@ import (
 // tokens and a leaked one is recognisable.
 const keyPrefix = "wdk_"
 
-var _ warder.KeyService = (*Service)(nil)
-
 // CreateAPIKey makes a key for the caller. A read-only key cannot make a
 // key at all. A key made with a key can neither outlive nor out-rank it:
 // it records that key as its parent, expires no later, is read-only if

@@ -75,7 +75,8 @@ type Config struct {
 	CredentialTTL time.Duration
 }
 
-// Service implements warder.AuthService and warder.AgentService.
+// Service implements the services api/ consumes (api.AuthService,
+// api.AgentService, ...; internal/app checks it).
 type Service struct {
 	store warder.Store
 	rt    warder.Runtime
@@ -97,12 +98,6 @@ type Service struct {
 	fileSlots     fileSlots   // files calls running now, per user
 	creds         credentialCache
 }
-
-var (
-	_ warder.AuthService  = (*Service)(nil)
-	_ warder.AgentService = (*Service)(nil)
-	_ warder.AuditService = (*Service)(nil)
-)
 
 // New returns a Service. It does not contact the runtime.
 func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {

@@ -203,6 +203,10 @@ func (s *Service) spoolTar(r io.Reader) (_ *os.File, files int, n int64, err err
 	if err := tw.Close(); err != nil {
 		return nil, 0, 0, err
 	}
+	// Read what follows the tar's end (tar programs pad archives to a
+	// record) up to a bound, so the server reaches the body's end and
+	// notices a client that leaves while the upload is written.
+	io.Copy(io.Discard, io.LimitReader(r, 1<<20))
 	return f, files, n, nil
 }
 

@@ -70,8 +70,6 @@ func (c *WorkspaceConfig) defaults() {
 	}
 }
 
-var _ warder.WorkspaceService = (*Service)(nil)
-
 // The runtime's optional parts, or ErrNotSupported saying which is
 // missing.
 func (s *Service) workspaces() (warder.WorkspaceRuntime, warder.FileRuntime, error) {
