@@ -124,7 +124,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	s.log.Log(r.Context(), level, "request", "method", echoed(r.Method), "path", echoed(r.URL.Path), "route", route,
 		"status", status, "duration", d, "user", user)
-	if t.user != nil && changes(r.Method) {
+	// An MCP request is audited as the API calls its tools make.
+	if t.user != nil && changes(r.Method) && route != mcpRoute {
 		s.recordAudit(r, t, route, status, id)
 	}
 }

@@ -155,6 +155,8 @@ var ops = map[string]op{
 	proxyRoute:                      {id: "proxyToAgent", summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
 	"GET /api/events": {id: "followEvents", summary: "Status changes of the caller's agents (an admin's: all) as Server-Sent Events, each with its id; a client that reconnects with Last-Event-ID first gets those it missed (kept for an hour on PostgreSQL)", tag: "agents",
 		status: 200, events: withEnd(map[string]any{"status": warder.StatusChange{}}), errors: []int{400}},
+	mcpRoute: {id: "mcp", summary: "The Model Context Protocol (streamable HTTP, stateless, JSON-RPC 2.0): tools to list, inspect, create, start, stop and delete agents, exec, files, chat and logs, each calling this API with the caller's credential; a read-only key lists only the read-only tools", tag: "mcp",
+		raw: []string{"application/json"}, status: 200, text: "application/json", also: []string{"text/event-stream"}, errors: []int{400, 413}},
 	"GET /api/audit": {id: "listAuditEntries", summary: "The audit log, newest first (admins)", tag: "admin", status: 200, resp: warder.AuditResponse{},
 		query: []param{{"user", "string", "a user id or username"}, {"agent", "string", "an agent id"}, qSince, {"until", "string", "as since"}, qLimit}},
 }

@@ -68,6 +68,7 @@ func (s *Server) routeTable() []route {
 		{proxyRoute, s.authed(s.proxyAgent)},
 		{"GET /api/events", s.authed(s.events)},
 		{"GET /api/audit", s.authed(s.auditLog)},
+		{mcpRoute, s.authed(s.mcp)},
 	}
 }
 

@@ -50,6 +50,8 @@ type Server struct {
 	// uploadBytes caps an upload's body; uploadTimeout bounds its arrival.
 	uploadBytes   int64
 	uploadTimeout time.Duration
+	// mcpServer serves /api/mcp; nil answers 404 there.
+	mcpServer MCP
 }
 
 // Options wires a Server.
@@ -89,6 +91,9 @@ type Options struct {
 	// UploadTimeout bounds its arrival; 0 means DefaultUploadTimeout.
 	MaxUploadBytes int64
 	UploadTimeout  time.Duration
+	// MCP, given the server itself, returns what serves the Model Context
+	// Protocol at POST /api/mcp; nil leaves that route 404.
+	MCP func(api http.Handler) MCP
 }
 
 // DefaultMaxUploadBytes is the default upload bound (256 MiB).
@@ -127,6 +132,9 @@ func New(o Options) *Server {
 		s.uploadTimeout = DefaultUploadTimeout
 	}
 	s.closing, s.closeStreams = context.WithCancel(context.Background())
+	if o.MCP != nil {
+		s.mcpServer = o.MCP(s)
+	}
 	s.routes()
 	return s
 }
@@ -173,8 +181,9 @@ func (s *Server) authed(h authedFunc) http.Handler {
 		}
 		noteUser(w, u)
 		// A read-only key may read, and may log out: revoking itself takes
-		// nothing from anyone.
-		if u.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead && !(r.Method == http.MethodPost && r.URL.Path == "/api/auth/logout") {
+		// nothing from anyone. It may speak MCP, whose tools call this API
+		// again with the same key (see mcp).
+		if u.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead && !(r.Method == http.MethodPost && (r.URL.Path == "/api/auth/logout" || r.URL.Path == "/api/mcp")) {
 			return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot %s %s", echoed(r.Method), echoed(r.URL.Path))
 		}
 		ctx, stop := s.watchCredential(r.Context(), token, u)

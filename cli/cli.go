@@ -34,7 +34,7 @@ const (
 
 // Commands are the first words the CLI answers; main sends these here
 // and keeps the server's own (serve, setup, migrate, ...).
-var Commands = []string{"login", "logout", "whoami", "agents", "agent", "ps", "cp", "exec", "keys", "users", "status", "audit"}
+var Commands = []string{"login", "logout", "whoami", "agents", "agent", "ps", "cp", "exec", "keys", "users", "status", "audit", "mcp"}
 
 // IsCommand reports whether name is one of Commands.
 func IsCommand(name string) bool {
@@ -97,6 +97,7 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   users ls | create NAME EMAIL | disable USER | enable USER | limits USER [--agents N ...]   (admins)
   status                         the server's health and use (admins)
   audit [--user U] [--agent A] [--since T] [--limit N]   (admins)
+  mcp                            serve MCP tools (agents, exec, files, chat, logs) on stdin/stdout for an AI agent
 
 AGENT is an id, a unique id prefix, or a name. Add --json for JSON where it applies.
 What the server sends is shown with control, bidi and zero-width characters escaped (\x1b, \u202e);
@@ -189,6 +190,8 @@ func (c *CLI) dispatch(ctx context.Context, cmd string, args []string) error {
 		return c.status(ctx, args)
 	case "audit":
 		return c.audit(ctx, args)
+	case "mcp":
+		return c.mcpCmd(ctx, args)
 	}
 	return usagef("unknown command %q; see warder help", cmd)
 }

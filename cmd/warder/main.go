@@ -45,7 +45,7 @@ commands:
 
 client commands, to a server over HTTP (warder login first; warder agents help):
   login, logout, whoami, agents (ls, create, inspect, start, stop, restart, rm,
-  logs, stats, events, chat), ps, keys, users, status, audit
+  logs, stats, events, chat), ps, keys, users, status, audit, mcp (MCP on stdio)
 
 Every flag has an environment variable; see the README.`
 

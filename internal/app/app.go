@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/warder/warder/internal/agentbin"
 	"github.com/warder/warder/kubernetes"
 	"github.com/warder/warder/logctx"
+	"github.com/warder/warder/mcp"
 	"github.com/warder/warder/metrics"
 	"github.com/warder/warder/secret"
 	"github.com/warder/warder/service"
@@ -265,6 +267,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		UI:                web.New(),
 		Workspaces:        svc,
 		MaxUploadBytes:    cfg.MaxUploadBytes,
+		MCP:               func(self http.Handler) api.MCP { return mcp.NewHandler(self, log) },
 	})
 	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus}, nil
 }
