@@ -171,6 +171,12 @@ func (r *Runtime) startFilesHelper(ctx context.Context, name, volume, user strin
 	if err != nil {
 		return "", err
 	}
+	// The engine makes a volume a container names if it is missing: a
+	// helper for a workspace removed meanwhile (its agent deleted) must
+	// not bring it back empty.
+	if err := r.workspaceExists(ctx, volume); err != nil {
+		return "", err
+	}
 	pids := int64(fsHelperPids)
 	host := &container.HostConfig{
 		AutoRemove:     true,
@@ -212,6 +218,17 @@ func (r *Runtime) startFilesHelper(ctx context.Context, name, volume, user strin
 		}
 		return "", mapErr(err, "create files helper")
 	}
+	if err := r.workspaceExists(ctx, volume); err != nil {
+		// Removed between the check and the create: the engine made an
+		// empty one of that name for the helper. Both go.
+		cctx := context.WithoutCancel(ctx)
+		if rerr := r.removeContainer(cctx, res.ID); rerr != nil {
+			r.log.Error("removing a files helper of a removed workspace", "container", res.ID, "err", rerr)
+		} else if _, rerr := r.cli.VolumeRemove(cctx, volume, client.VolumeRemoveOptions{}); rerr != nil && !isNotFound(rerr) {
+			r.log.Error("removing a volume the engine made for a files helper", "volume", volume, "err", rerr)
+		}
+		return "", err
+	}
 	if _, err := r.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
 		if rerr := r.removeContainer(context.WithoutCancel(ctx), res.ID); rerr != nil {
 			r.log.Error("removing a files helper that did not start", "container", res.ID, "err", rerr)
@@ -219,6 +236,20 @@ func (r *Runtime) startFilesHelper(ctx context.Context, name, volume, user strin
 		return "", mapErr(err, "start files helper")
 	}
 	return res.ID, nil
+}
+
+// workspaceExists reports ErrNotFound unless volume is a workspace Warder
+// made: one that exists and carries labels (the engine's own, made for a
+// container naming a missing volume, carries none).
+func (r *Runtime) workspaceExists(ctx context.Context, volume string) error {
+	v, err := r.cli.VolumeInspect(ctx, volume, client.VolumeInspectOptions{})
+	switch {
+	case isNotFound(err) || err == nil && len(v.Volume.Labels) == 0:
+		return warder.Errorf(warder.ErrNotFound, "the agent's workspace no longer exists (the agent was deleted)")
+	case err != nil:
+		return mapErr(err, "inspect volume "+volume)
+	}
+	return nil
 }
 
 // removeFilesHelpers removes the files helpers mounting volume, so the

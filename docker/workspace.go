@@ -181,6 +181,14 @@ func (r *Runtime) removeVolume(ctx context.Context, name string) error {
 		return err
 	}
 	_, err = r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+	if cerrdefs.IsConflict(err) {
+		// A files call that raced this removal may have started a helper
+		// on the volume since: remove it too, once.
+		if herr := r.removeFilesHelpers(ctx, name); herr != nil {
+			return herr
+		}
+		_, err = r.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+	}
 	switch {
 	case err == nil, cerrdefs.IsNotFound(err):
 		return r.dropImage(dir, name)

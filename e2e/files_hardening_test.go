@@ -171,6 +171,7 @@ func TestFilesCallsRacingDeleteAreNot500(t *testing.T) {
 	t.Parallel()
 	ts := newWorkspaceServer(t, nil)
 	c := ts.register(t, "alice")
+	cli := dockerClient(t)
 	var bad []string
 	for round := range 4 {
 		a := c.CreateAgent(fmt.Sprint("race", round))
@@ -192,6 +193,14 @@ func TestFilesCallsRacingDeleteAreNot500(t *testing.T) {
 		time.Sleep(time.Duration(100+100*round) * time.Millisecond)
 		c.MustDo("DELETE", "/api/agents/"+a.ID, nil, 200, nil)
 		wg.Wait()
+		// No call brought the deleted workspace back (the engine makes a
+		// missing volume a container names).
+		if _, err := cli.VolumeInspect(context.Background(), warder.WorkspaceName(a.ID), moby.VolumeInspectOptions{}); err == nil {
+			t.Fatalf("round %d: the deleted agent's workspace volume exists again", round)
+		}
+		if n := countContainers(t, cli, "warder.helper.volume="+warder.WorkspaceName(a.ID)); n != 0 {
+			t.Fatalf("round %d: %d files helpers of the deleted agent are left", round, n)
+		}
 	}
 	if len(bad) > 0 {
 		t.Fatalf("files calls racing DELETE agent: %q", bad)
