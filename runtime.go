@@ -201,8 +201,13 @@ type PortStore interface {
 }
 
 // LogOptions selects container log lines.
+// AllLines is LogOptions.Lines for every line in a request to the API or
+// the service (lines=all), where 0 with Follow means only new lines; the
+// runtimes get 0.
+const AllLines = -1
+
 type LogOptions struct {
-	Lines      int // from the end; 0 means all
+	Lines      int // from the end; 0 means all (AllLines in a request)
 	Timestamps bool
 	// Since keeps only lines written at or after it; zero keeps all.
 	Since time.Time

@@ -149,10 +149,12 @@ func (s *Server) restartAgent(w http.ResponseWriter, r *http.Request, caller *wa
 func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	opts := warder.LogOptions{Lines: 100}
 	q := r.URL.Query()
-	if v := q.Get("lines"); v != "" {
+	if v := q.Get("lines"); v == "all" {
+		opts.Lines = warder.AllLines
+	} else if v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil {
-			return warder.Errorf(warder.ErrInvalid, "lines must be a whole number, not %q", v)
+		if err != nil || n < 0 {
+			return warder.Errorf(warder.ErrInvalid, "lines must be a whole number or all, not %q", v)
 		}
 		opts.Lines = n // the service checks the range
 	}

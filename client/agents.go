@@ -111,9 +111,13 @@ func (c *Client) RestartAgent(ctx context.Context, id string) (string, error) {
 }
 
 // logQuery is opts as GET /logs's query. Lines is always sent, so 0
-// (all, or with Follow only new lines) means what it says.
+// (all, or with Follow only new lines) means what it says: lines=all for
+// every line (warder.AllLines, or 0 without Follow).
 func logQuery(opts warder.LogOptions) url.Values {
 	q := url.Values{"lines": {strconv.Itoa(opts.Lines)}}
+	if opts.Lines == warder.AllLines || opts.Lines == 0 && !opts.Follow {
+		q.Set("lines", "all")
+	}
 	if opts.Timestamps {
 		q.Set("timestamps", "true")
 	}

@@ -103,7 +103,8 @@ func decodeEvent[T any](fn func(T) error) func(event) error {
 }
 
 // StreamLogs sends the agent's output to fn line by line: the last
-// opts.Lines lines (0: all; with Follow, none), then with opts.Follow each
+// opts.Lines lines (0 or warder.AllLines: all; with Follow, 0 is none and
+// AllLines all), then with opts.Follow each
 // new line as it is written, until the container stops, fn fails or ctx
 // ends. The returned reason is the server's ("the agent container
 // stopped"); a ctx that ends is its error.

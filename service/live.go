@@ -54,7 +54,8 @@ func (s *Service) WatchAgentStats(ctx context.Context, caller *warder.User, id s
 }
 
 // StreamAgentLogs sends the agent's output line by line. With Follow,
-// Lines 0 means no earlier lines, only new ones.
+// Lines 0 means no earlier lines, only new ones; warder.AllLines is every
+// line, followed or not.
 func (s *Service) StreamAgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions, ready func(), fn func(warder.LogLine) error) error {
 	a, err := s.owned(ctx, caller, id)
 	if err != nil {
@@ -65,8 +66,9 @@ func (s *Service) StreamAgentLogs(ctx context.Context, caller *warder.User, id s
 	if opts.Follow {
 		least = 0
 	}
-	if opts.Lines < least || opts.Lines > MaxLogLines {
-		return warder.Errorf(warder.ErrInvalid, "lines must be between %d and %d", least, MaxLogLines)
+	all := opts.Lines == warder.AllLines
+	if !all && (opts.Lines < least || opts.Lines > MaxLogLines) {
+		return warder.Errorf(warder.ErrInvalid, "lines must be between %d and %d, or all", least, MaxLogLines)
 	}
 	if a.ContainerID == "" {
 		return warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
@@ -75,6 +77,9 @@ func (s *Service) StreamAgentLogs(ctx context.Context, caller *warder.User, id s
 		if now := time.Now(); opts.Since.Before(now) {
 			opts.Since = now
 		}
+	}
+	if all {
+		opts.Lines = 0 // the runtimes' every line; a stream has no size bound
 	}
 	ready()
 	return gone(s.rt.StreamLogs(ctx, a.ContainerID, opts, fn))

@@ -19,8 +19,10 @@ func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string,
 		return "", err
 	}
 	s.touch(ctx, a)
-	if opts.Lines < 1 || opts.Lines > MaxLogLines {
-		return "", warder.Errorf(warder.ErrInvalid, "lines must be between 1 and %d", MaxLogLines)
+	if opts.Lines == warder.AllLines {
+		opts.Lines = 0 // every line, within MaxLogsBytes
+	} else if opts.Lines < 1 || opts.Lines > MaxLogLines {
+		return "", warder.Errorf(warder.ErrInvalid, "lines must be between 1 and %d, or all", MaxLogLines)
 	}
 	if a.ContainerID == "" {
 		return "", warder.Errorf(warder.ErrConflict, "agent has no container: start it first")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/warder/warder"
 )
@@ -88,11 +89,30 @@ func over(limit string, format string, args ...any) error {
 	return warder.Errorf(warder.ErrConflict, "quota exceeded: %s (%s)", fmt.Sprintf(format, args...), limit)
 }
 
+// memorySize is b as a memory_limit is written (4g, 512m, 1.5g), and in
+// bytes when that is not exact: "4g (4294967296 bytes)" reads as what the
+// user typed and still says the number.
+func memorySize(b int64) string {
+	units := []struct {
+		suffix string
+		size   int64
+	}{{"t", 1 << 40}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}}
+	for _, u := range units {
+		if b >= u.size {
+			if b%u.size == 0 {
+				return fmt.Sprintf("%d%s", b/u.size, u.suffix)
+			}
+			return fmt.Sprintf("%s%s (%d bytes)", strconv.FormatFloat(float64(b)/float64(u.size), 'f', 2, 64), u.suffix, b)
+		}
+	}
+	return fmt.Sprintf("%d bytes", b)
+}
+
 // checkSize refuses an agent larger than the owner's single-agent limits.
 func checkSize(l warder.Limits, cc warder.ContainerConfig) error {
 	mem, _ := warder.ParseMemory(cc.MemoryLimit)
 	if l.AgentMemoryBytes != nil && *l.AgentMemoryBytes > 0 && mem > *l.AgentMemoryBytes {
-		return over("agent_memory_bytes", "memory_limit %s is more than the %d bytes one agent may have", cc.MemoryLimit, *l.AgentMemoryBytes)
+		return over("agent_memory_bytes", "memory_limit %s is more than the %s one agent may have", cc.MemoryLimit, memorySize(*l.AgentMemoryBytes))
 	}
 	if l.AgentCPUs != nil && *l.AgentCPUs > 0 && cc.CPULimit > *l.AgentCPUs {
 		return over("agent_cpus", "cpu_limit %g is more than the %g CPUs one agent may have", cc.CPULimit, *l.AgentCPUs)
@@ -156,7 +176,8 @@ func (s *Service) checkStart(ctx context.Context, a *warder.Agent) error {
 	case runningQuota && used.RunningAgents+1 > *l.RunningAgents:
 		return over("running_agents", "%d agents running of %d allowed", used.RunningAgents, *l.RunningAgents)
 	case memoryQuota && used.MemoryBytes+mem > *l.MemoryBytes:
-		return over("memory_bytes", "running agents use %d bytes of memory, this one needs %d more, %d allowed", used.MemoryBytes, mem, *l.MemoryBytes)
+		return over("memory_bytes", "running agents use %s of memory, this one needs %s more, %s allowed",
+			memorySize(used.MemoryBytes), memorySize(mem), memorySize(*l.MemoryBytes))
 	case cpuQuota && used.CPUs+a.ContainerConfig.CPULimit > *l.CPUs+1e-9:
 		return over("cpus", "running agents use %g CPUs, this one needs %g more, %g allowed", used.CPUs, a.ContainerConfig.CPULimit, *l.CPUs)
 	}
