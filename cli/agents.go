@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
@@ -76,7 +77,7 @@ func resolveOne(ctx context.Context, cl *client.Client, ref string) (*warder.Age
 func (c *CLI) agentsList(ctx context.Context, args []string) error {
 	fs := c.flags("agents ls", agentsLsSynopsis)
 	quiet := fs.Bool("q", false, "only ids")
-	asJSON := fs.Bool("json", false, "print JSON")
+	out := outputFlags(fs, true, true)
 	watch := fs.Bool("watch", false, "print the table again at every status change")
 	var statuses multi
 	fs.Var(&statuses, "status", "only agents in this status (repeatable, or comma-separated: running,starting)")
@@ -89,6 +90,9 @@ func (c *CLI) agentsList(ctx context.Context, args []string) error {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("agents ls takes no arguments")
+	}
+	if err := out.check(true); err != nil {
+		return err
 	}
 	q := warder.AgentQuery{Name: *name, NamePrefix: *prefix, UserID: *user, Limit: *limit, Cursor: *cursor}
 	for _, list := range statuses {
@@ -113,18 +117,21 @@ func (c *CLI) agentsList(ctx context.Context, args []string) error {
 			return err
 		}
 		list := page.Agents
+		if *watch && c.Terminal() && out.mode != "json" && out.mode != "yaml" {
+			fmt.Fprint(c.Stdout, "\x1b[H\x1b[2J") // clear the screen
+		}
+		if done, err := c.structured(out, list); done {
+			return err
+		}
 		switch {
-		case *asJSON:
-			err = c.printJSON(list)
+		case out.format != "":
+			err = c.printFormat(out.format, agentItems(list))
 		case *quiet:
 			for _, a := range list {
 				fmt.Fprintln(c.Stdout, escape(a.ID))
 			}
 		default:
-			if *watch && c.Terminal() {
-				fmt.Fprint(c.Stdout, "\x1b[H\x1b[2J") // clear the screen
-			}
-			c.agentTable(list)
+			c.agentTable(list, out.mode == "wide")
 		}
 		if err == nil && page.Next != "" {
 			fmt.Fprintf(c.Stderr, "more agents: add --cursor %s\n", escape(page.Next))
@@ -139,22 +146,75 @@ func (c *CLI) agentsList(ctx context.Context, args []string) error {
 }
 
 // agentsLsSynopsis is agents ls's usage line.
-const agentsLsSynopsis = "agents ls [-q] [--json] [--watch] [--status S] [--name N] [--name-prefix P] [--user ID] [--limit N [--cursor C]]"
+const agentsLsSynopsis = "agents ls [-q] [-o json|yaml|wide] [--format TEMPLATE] [--watch] [--status S] [--name N] [--name-prefix P] [--user ID] [--limit N [--cursor C]]"
 
-func (c *CLI) agentTable(list []*warder.Agent) {
+// agentItems is list as --format's items.
+func agentItems(list []*warder.Agent) []any {
+	items := make([]any, len(list))
+	for i, a := range list {
+		items[i] = a
+	}
+	return items
+}
+
+// agentTable prints the agents as docker ps does: the status with its
+// exit code and when it changed ("exited (3) 5 seconds ago") and, last,
+// why (cut short unless wide, which adds the user, limits, network and
+// the full id).
+func (c *CLI) agentTable(list []*warder.Agent, wide bool) {
 	rows := make([][]string, 0, len(list))
 	for _, a := range list {
 		port := "-"
 		if a.HostPort != 0 {
 			port = strconv.Itoa(a.HostPort)
 		}
-		status := string(a.Status)
-		if a.Health != "" {
-			status += " (" + a.Health + ")"
+		reason := oneLine(a.StatusReason)
+		if !wide {
+			reason = cut(reason, 60)
 		}
-		rows = append(rows, []string{shortID(a.ID), a.Name, status, a.ContainerConfig.Image, port, ago(a.CreatedAt)})
+		row := []string{shortID(a.ID), a.Name, agentStatus(a), a.ContainerConfig.Image, port, ago(a.CreatedAt)}
+		if wide {
+			cc := a.ContainerConfig
+			cpus := "-"
+			if cc.CPULimit > 0 {
+				cpus = strconv.FormatFloat(cc.CPULimit, 'g', -1, 64)
+			}
+			row = append(row, orDash(cc.MemoryLimit), cpus, orDash(cc.Network), strconv.Itoa(a.RestartCount), shortID(a.UserID), a.ID)
+		}
+		rows = append(rows, append(row, orDash(reason)))
 	}
-	table(c.Stdout, []string{"AGENT ID", "NAME", "STATUS", "IMAGE", "PORT", "CREATED"}, rows)
+	header := []string{"AGENT ID", "NAME", "STATUS", "IMAGE", "PORT", "CREATED"}
+	if wide {
+		header = append(header, "MEMORY", "CPUS", "NETWORK", "RESTARTS", "USER", "FULL ID")
+	}
+	table(c.Stdout, append(header, "REASON"), rows)
+}
+
+// agentStatus is a's status as docker ps writes it: "running (healthy)",
+// "exited (3) 5 seconds ago", "failed (137) 2 minutes ago".
+func agentStatus(a *warder.Agent) string {
+	s := string(a.Status)
+	if a.Health != "" && a.Status == warder.StatusRunning {
+		s += " (" + a.Health + ")"
+	}
+	switch a.Status {
+	case warder.StatusExited, warder.StatusFailed, warder.StatusStopped, warder.StatusMissing:
+		if a.ExitCode != nil && a.Status != warder.StatusMissing {
+			s += fmt.Sprintf(" (%d)", *a.ExitCode)
+		}
+		if !a.StatusChangedAt.IsZero() {
+			s += " " + ago(a.StatusChangedAt)
+		}
+	}
+	return s
+}
+
+// cut is s with at most n characters, the last of them … when cut.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 func (c *CLI) agentsCreate(ctx context.Context, args []string) error {
@@ -301,13 +361,17 @@ func (c *CLI) readFile(name string) ([]byte, error) {
 }
 
 func (c *CLI) agentsInspect(ctx context.Context, args []string) error {
-	fs := c.flags("agents inspect", "agents inspect AGENT...")
+	fs := c.flags("agents inspect", "agents inspect [-o json|yaml] [--format TEMPLATE] AGENT...")
+	out := outputFlags(fs, false, true)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		return usagef("agents inspect needs at least one agent")
+	}
+	if err := out.check(false); err != nil {
+		return err
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -317,6 +381,12 @@ func (c *CLI) agentsInspect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if out.format != "" {
+		return c.printFormat(out.format, agentItems(list))
+	}
+	if out.mode == "yaml" {
+		return c.printYAML(list)
+	}
 	return c.printJSON(list)
 }
 
@@ -324,7 +394,16 @@ func (c *CLI) agentsInspect(ctx context.Context, args []string) error {
 // going on past failures (each is a line on stderr) and failing at the
 // end if any did, with the first failure's exit code.
 func (c *CLI) agentsLifecycle(ctx context.Context, verb string, args []string) error {
-	fs := c.flags("agents "+verb, "agents "+verb+" AGENT...")
+	synopsis := "agents " + verb + " AGENT..."
+	if verb == "rm" || verb == "delete" {
+		synopsis = "agents " + verb + " [-f] AGENT..."
+	}
+	fs := c.flags("agents "+verb, synopsis)
+	var force bool
+	if verb == "rm" || verb == "delete" {
+		fs.BoolVar(&force, "f", false, "remove a running agent too (it is stopped first), as docker rm -f")
+		fs.BoolVar(&force, "force", false, "same as -f")
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -342,7 +421,7 @@ func (c *CLI) agentsLifecycle(ctx context.Context, verb string, args []string) e
 	}
 	var first error
 	for _, ref := range pos {
-		err := c.lifecycleOne(ctx, cl, list, verb, ref)
+		err := c.lifecycleOne(ctx, cl, list, verb, ref, force)
 		if err == nil {
 			fmt.Fprintln(c.Stdout, escape(ref))
 			continue
@@ -361,10 +440,14 @@ func (c *CLI) agentsLifecycle(ctx context.Context, verb string, args []string) e
 	return first
 }
 
-func (c *CLI) lifecycleOne(ctx context.Context, cl *client.Client, list []*warder.Agent, verb, ref string) error {
+func (c *CLI) lifecycleOne(ctx context.Context, cl *client.Client, list []*warder.Agent, verb, ref string, force bool) error {
 	a, err := resolve(list, ref)
 	if err != nil {
 		return err
+	}
+	if (verb == "rm" || verb == "delete") && !force && busy(a.Status) {
+		return &conflict{fmt.Sprintf("agent %s is %s: stop it first (warder agents stop %s), or remove it anyway with warder agents rm -f %s",
+			a.Name, a.Status, a.Name, a.Name)}
 	}
 	switch verb {
 	case "start":
@@ -378,6 +461,18 @@ func (c *CLI) lifecycleOne(ctx context.Context, cl *client.Client, list []*warde
 	}
 	return err
 }
+
+// busy reports whether an agent in status s has a container at work,
+// which rm leaves alone without -f, as docker rm does.
+func busy(s warder.Status) bool {
+	return s == warder.StatusRunning || s == warder.StatusStarting || s == warder.StatusStopping
+}
+
+// conflict is a refusal by an agent's state that the CLI makes itself:
+// exit 7, as the server's 409.
+type conflict struct{ msg string }
+
+func (e *conflict) Error() string { return e.msg }
 
 // partial is a command on several agents where some failed; each was
 // reported on its own line, and the exit code is the first failure's.

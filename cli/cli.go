@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ var Commands = []string{"login", "logout", "whoami", "agents", "agent", "ps", "c
 
 // IsCommand reports whether name is one of Commands.
 func IsCommand(name string) bool {
-	for _, c := range Commands {
+	for _, c := range slices.Concat(Commands, moreCommands) {
 		if c == name {
 			return true
 		}
@@ -77,15 +78,16 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   login [URL]                    sign in; the URL and token are kept in ~/.config/warder (0600)
   logout                         revoke the token and forget it
   whoami                         who the token belongs to, and where
-  agents ls [-q] [--json] [--watch] [--status running,...] [--name N] [--name-prefix P]
-            [--user ID] [--limit N [--cursor C]]   (a page; the next --cursor goes to stderr)
+  agents ls [-q] [-o json|yaml|wide] [--format TEMPLATE] [--watch] [--status running,...] [--name N]
+            [--name-prefix P] [--user ID] [--limit N [--cursor C]]   (a page; the next --cursor goes to stderr)
   agents create [NAME] [--image I] [--memory 512m] [--cpus 0.5] [-e KEY=VAL]... [--secret KEY]...
                 [--network egress|internal] [--port N] [-f agent.json] [--start]
-  agents inspect AGENT...        the agents as JSON
-  agents start|stop|restart|rm AGENT...
-  agents logs [-f] [--tail N] [--since 10m] [-t] [--raw] AGENT
+  agents inspect [-o yaml] [--format TEMPLATE] AGENT...   the agents as JSON (or YAML, or a template each)
+  agents start|stop|restart AGENT...
+  agents rm [-f] AGENT...        -f: a running agent too
+  agents logs [-f] [--tail N|all] [--since 10m] [-t] [--raw] AGENT
   agents stats [--no-stream] [--json] [AGENT...]
-  agents events [--json]         status changes as they happen
+  agents events [--json]         status changes as they happen (--json: one object a line)
   agents chat AGENT [MESSAGE]    one message, or a conversation read from stdin
   ps                             agents ls
   cp SRC DEST                    copy files to or from an agent's workspace (/data): one side is AGENT:PATH;
@@ -96,10 +98,13 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   keys ls | create NAME [--read-only] [--expires-days N] | rm ID
   users ls | create NAME EMAIL | disable USER | enable USER | limits USER [--agents N ...]   (admins)
   status                         the server's health and use (admins)
+  version                        this client's version, and the server's address
+  completion bash|zsh|fish       a shell completion script (source <(warder completion bash))
   audit [--user U] [--agent A] [--since T] [--limit N]   (admins)
   mcp                            serve MCP tools (agents, exec, files, chat, logs) on stdin/stdout for an AI agent
 
 AGENT is an id, a unique id prefix, or a name. Add --json for JSON where it applies.
+--format runs a Go template on each item, as docker's does: '{{.Name}}\t{{.Status}}', '{{json .}}'.
 What the server sends is shown with control, bidi and zero-width characters escaped (\x1b, \u202e);
 an agent's logs and exec output too when they go to a terminal, unless --raw.
 Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable, 4 not signed in,
@@ -161,6 +166,10 @@ func (c *CLI) defaults() {
 
 func (c *CLI) dispatch(ctx context.Context, cmd string, args []string) error {
 	switch cmd {
+	case "version":
+		return c.version(ctx, args)
+	case "completion":
+		return c.completion(args)
 	case "login":
 		return c.login(ctx, args)
 	case "logout":
@@ -193,7 +202,7 @@ func (c *CLI) dispatch(ctx context.Context, cmd string, args []string) error {
 	case "mcp":
 		return c.mcpCmd(ctx, args)
 	}
-	return usagef("unknown command %q; see warder help", cmd)
+	return usagef("unknown command %q%s; see warder help", cmd, didYouMean(cmd, slices.Concat(Commands, moreCommands)))
 }
 
 func (c *CLI) agents(ctx context.Context, sub string, args []string) error {
@@ -215,7 +224,7 @@ func (c *CLI) agents(ctx context.Context, sub string, args []string) error {
 	case "chat":
 		return c.agentsChat(ctx, args)
 	}
-	return usagef("unknown agents subcommand %q: ls, create, inspect, start, stop, restart, rm, logs, stats, events or chat", sub)
+	return usagef("unknown agents subcommand %q%s: ls, create, inspect, start, stop, restart, rm, logs, stats, events or chat", sub, didYouMean(sub, agentsSubcommands))
 }
 
 // explain turns err into an exit code and one line naming what to do;
@@ -248,6 +257,10 @@ func (c *CLI) explain(err error) (int, string) {
 			}
 		}
 		return ExitFailed, detail
+	}
+	var cf *conflict
+	if errors.As(err, &cf) {
+		return ExitConflict, cf.msg
 	}
 	var ne *notSignedIn
 	if errors.As(err, &ne) {

@@ -292,11 +292,21 @@ func (c *CLI) exec(ctx context.Context, args []string) error {
 		return err
 	case res.TimedOut:
 		return &exitCode{code: 124, msg: "the command was killed at its timeout"}
+	case (res.ExitCode == 126 || res.ExitCode == 127) && req.Cmd[0] != "/warder-agent":
+		// The runtime could not run the command: not in the image, or
+		// not executable. The default image has no shell.
+		return &exitCode{code: res.ExitCode, msg: fmt.Sprintf("%s could not be run in %s (exit %d: not found in its image, or not executable). "+
+			"The default image has no shell; its built-ins run as: warder exec %s /warder-agent %s",
+			req.Cmd[0], a.Name, res.ExitCode, a.Name, builtins)}
 	case res.ExitCode != 0:
 		return &exitCode{code: res.ExitCode}
 	}
 	return nil
 }
+
+// builtins are the default image's commands for exec, as
+// warder-agent names them.
+const builtins = "ls|cat|env|echo|mkdir|rm|du|write|sleep|tick"
 
 // exitCode ends the CLI with a command's own exit code; msg, if any, is
 // said on stderr.

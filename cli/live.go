@@ -31,7 +31,9 @@ func (c *CLI) agentsLogs(ctx context.Context, args []string) error {
 		return usagef("agents logs needs one agent")
 	}
 	opts := warder.LogOptions{Follow: *follow, Timestamps: *stamps}
-	if *tail != "all" {
+	if *tail == "all" {
+		opts.Lines = warder.AllLines
+	} else {
 		if opts.Lines, err = strconv.Atoi(*tail); err != nil || opts.Lines < 0 {
 			return usagef("--tail takes a number of lines or all, not %q", *tail)
 		}
@@ -172,8 +174,9 @@ func (c *CLI) statsTable(rows []statsRow) {
 			continue
 		}
 		s := r.stats
-		out = append(out, []string{shortID(r.agent.ID), r.agent.Name, s.CPUUsage, s.MemoryUsage + " / " + s.MemoryLimit,
-			s.MemoryPercent, s.NetworkRx + " / " + s.NetworkTx, s.BlockRead + " / " + s.BlockWrite, strconv.FormatUint(s.Pids, 10)})
+		out = append(out, []string{shortID(r.agent.ID), r.agent.Name, s.CPUUsage, iec(s.MemoryBytes) + " / " + iec(s.MemoryLimitBytes),
+			s.MemoryPercent, iec(s.NetworkRxBytes) + " / " + iec(s.NetworkTxBytes), iec(s.BlockReadBytes) + " / " + iec(s.BlockWriteBytes),
+			strconv.FormatUint(s.Pids, 10)})
 	}
 	table(c.Stdout, []string{"AGENT ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"}, out)
 }
@@ -198,7 +201,7 @@ func (c *CLI) statsLive(ctx context.Context, cl *client.Client, agents []*warder
 				defer mu.Unlock()
 				rows[i].stats, rows[i].note = &v, ""
 				if asJSON {
-					return c.printJSON(statsJSON{a.ID, a.Name, &v, ""})
+					return c.printJSONLine(statsJSON{a.ID, a.Name, &v, ""})
 				}
 				return nil
 			})
@@ -239,6 +242,18 @@ func (c *CLI) statsLive(ctx context.Context, cl *client.Client, agents []*warder
 	}
 }
 
+// iec is a size as docker stats writes memory: binary units named as
+// such, at most four digits (256MiB, 1.563GiB, 0B).
+func iec(b uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	v, i := float64(b), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64) + units[i]
+}
+
 func (c *CLI) drawStats(mu *sync.Mutex, rows []statsRow) {
 	mu.Lock()
 	snapshot := append([]statsRow(nil), rows...)
@@ -255,7 +270,7 @@ func (c *CLI) drawStats(mu *sync.Mutex, rows []statsRow) {
 
 func (c *CLI) agentsEvents(ctx context.Context, args []string) error {
 	fs := c.flags("agents events", "agents events [--json]")
-	asJSON := fs.Bool("json", false, "print each change as JSON")
+	asJSON := fs.Bool("json", false, "print each change as JSON, one object a line")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -267,7 +282,7 @@ func (c *CLI) agentsEvents(ctx context.Context, args []string) error {
 	}
 	reason, err := cl.Events(ctx, func(e warder.StatusChange) error {
 		if *asJSON {
-			return c.printJSON(e)
+			return c.printJSONLine(e)
 		}
 		line := fmt.Sprintf("%s %s %s %s → %s", e.At.Local().Format("2006-01-02 15:04:05"), shortID(e.AgentID), e.AgentName, orDash(string(e.From)), e.To)
 		if e.Reason != "" {

@@ -42,15 +42,18 @@ func shortID(id string) string {
 	return id
 }
 
-// ago says how long before now t was, roughly: "3 minutes ago".
+// ago says how long before now t was, roughly: "5 seconds ago", "3
+// minutes ago".
 func ago(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
 	d := time.Since(t)
 	switch {
+	case d < 2*time.Second:
+		return "a second ago"
 	case d < time.Minute:
-		return "seconds ago"
+		return plural(int(d/time.Second), "second") + " ago"
 	case d < time.Hour:
 		return plural(int(d/time.Minute), "minute") + " ago"
 	case d < 48*time.Hour:

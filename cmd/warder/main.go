@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/warder/warder/cli"
@@ -21,6 +22,14 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if len(os.Args) > 1 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
+		fmt.Println(cli.VersionLine())
+		os.Exit(0)
+	}
+	if len(os.Args) > 1 && !known(os.Args[1]) {
+		fmt.Fprintf(os.Stderr, "warder: unknown command %q%s; see warder help\n", os.Args[1], cli.DidYouMean(os.Args[1], serverCommands...))
+		os.Exit(cli.ExitUsage)
+	}
 	if len(os.Args) > 1 && cli.IsCommand(os.Args[1]) {
 		code := (&cli.CLI{}).Run(ctx, os.Args[1:])
 		stop()
@@ -34,6 +43,15 @@ func main() {
 	}
 }
 
+// serverCommands are main's own commands (run).
+var serverCommands = []string{"serve", "setup", "migrate", "role", "rotate-secrets", "help"}
+
+// known reports whether arg may start a command line: a command, or a
+// flag (of serve, the default).
+func known(arg string) bool {
+	return arg == "" || arg[0] == '-' || cli.IsCommand(arg) || slices.Contains(serverCommands, arg)
+}
+
 const usage = `usage: warder <command> [flags]
 
 commands:
@@ -44,7 +62,8 @@ commands:
   rotate-secrets         re-seal agents' secrets with WARDER_SECRET_KEY (old key in WARDER_SECRET_KEY_PREVIOUS)
 
 client commands, to a server over HTTP (warder login first; warder agents help):
-  login, logout, whoami, agents (ls, create, inspect, start, stop, restart, rm,
+  login, logout, whoami, cp, exec, version, completion (bash, zsh, fish),
+  agents (ls, create, inspect, start, stop, restart, rm,
   logs, stats, events, chat), ps, keys, users, status, audit, mcp (MCP on stdio)
 
 Every flag has an environment variable; see the README.`
