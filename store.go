@@ -9,6 +9,7 @@ import (
 type Store interface {
 	UserStore
 	TokenStore
+	RefreshTokenStore
 	KeyStore
 	AgentStore
 	ConversationStore

@@ -28,12 +28,35 @@ type User struct {
 	Disabled     bool      `json:"disabled"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// UpdatedAt is when an admin last changed the account (its role,
+	// whether it is disabled, its limits); CreatedAt until then.
+	UpdatedAt time.Time `json:"updated_at"`
+	// Status says Disabled in the original Warder's words.
+	Status UserStatus `json:"status"`
 	// ReadOnly is set on the caller, for one request, when it signed in
 	// with a read-only API key: it may read but change nothing.
 	ReadOnly bool `json:"-"`
 	// Key is set on the caller, for one request, when it signed in with an
 	// API key (nil for a login token): a key it makes is bounded by this one.
 	Key *APIKey `json:"-"`
+}
+
+// UserStatus is whether an account may sign in, as the original Warder
+// named it.
+type UserStatus string
+
+// The statuses of an account.
+const (
+	UserActive   UserStatus = "active"
+	UserDisabled UserStatus = "disabled"
+)
+
+// StatusOf is the status of an account that is disabled or not.
+func StatusOf(disabled bool) UserStatus {
+	if disabled {
+		return UserDisabled
+	}
+	return UserActive
 }
 
 // IsAdmin reports whether u may act on every agent.
@@ -83,12 +106,49 @@ type TokenStore interface {
 	DeleteExpiredTokens(ctx context.Context, now time.Time) error
 }
 
-// Session is an issued bearer token. The token itself is only ever
-// returned here; the store keeps its hash.
+// RefreshToken is a refresh token as stored: only the SHA-256 of its
+// secret is kept. Each login starts a Family; each refresh uses its token
+// up (UsedAt) and issues the family's next one, with a new access token
+// (AccessHash), so a token is good for one refresh.
+type RefreshToken struct {
+	Hash       string
+	UserID     string
+	Family     string
+	AccessHash string
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+}
+
+// ErrRefreshReused is a refresh token shown again after it was used: it
+// has leaked, or its refresh raced another, and its family is revoked.
+var ErrRefreshReused = Errorf(ErrUnauthorized, "refresh token already used; its session is revoked, log in again")
+
+// RefreshTokenStore persists refresh tokens by hash.
+type RefreshTokenStore interface {
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// RotateRefreshToken uses up the live token with the given hash and,
+	// atomically, stores access and next (filling in their user, family
+	// and access hash) as its successors; it returns the owner. An unknown
+	// or expired token, or a disabled owner's, is ErrNotFound; a used one
+	// is ErrRefreshReused, with its owner, after its family and the access
+	// tokens issued in it are deleted.
+	RotateRefreshToken(ctx context.Context, hash string, now time.Time, next *RefreshToken, access *Token) (*User, error)
+	// RevokeSession deletes the access token with the given hash and, if
+	// it was issued with a refresh token, that token's whole family and
+	// the access tokens issued in it. One already gone is no error.
+	RevokeSession(ctx context.Context, accessHash string) error
+}
+
+// Session is an issued bearer token, and the refresh token that renews it.
+// The tokens themselves are only ever returned here; the store keeps
+// their hashes.
 type Session struct {
-	AccessToken string        `json:"access_token"`
-	TokenType   string        `json:"token_type"`
-	ExpiresIn   time.Duration `json:"-"`
+	AccessToken  string        `json:"access_token"`
+	TokenType    string        `json:"token_type"`
+	ExpiresIn    time.Duration `json:"-"`
+	RefreshToken string        `json:"refresh_token"`
+	// User is whom the tokens are for.
+	User *User `json:"-"`
 }
 
 // RegisterRequest is the body of POST /api/auth/register.
@@ -105,14 +165,18 @@ type RegisterRequest struct {
 // 5321's path limit); no username or email to log in with is longer.
 const MaxEmailBytes = 254
 
-var usernameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$`)
+// MaxUsernameBytes is the longest username: 64, for the original Warder's
+// clients register testuser-<uuid4> (45).
+const MaxUsernameBytes = 64
+
+var usernameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$`)
 
 // Validate checks the request; it also trims the username and email.
 func (r *RegisterRequest) Validate() error {
 	r.Username = strings.TrimSpace(r.Username)
 	r.Email = strings.TrimSpace(r.Email)
 	if !usernameRe.MatchString(r.Username) {
-		return Errorf(ErrInvalid, "username must be 3 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit")
+		return Errorf(ErrInvalid, "username must be 3 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > MaxEmailBytes {
 		return Errorf(ErrInvalid, "email %q is not a valid address", r.Email)

@@ -33,12 +33,24 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
-// TokenResponse is what a login answers: an OAuth2 bearer token.
+// TokenResponse is what a login (and a refresh) answers: an OAuth2 bearer
+// token, the refresh token that renews it once, and whom they are for, as
+// the original Warder's login answered.
 type TokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	// ExpiresIn is the token's lifetime in seconds.
 	ExpiresIn int `json:"expires_in"`
+	// RefreshToken is good for one POST /api/auth/refresh.
+	RefreshToken string `json:"refresh_token"`
+	UserID       string `json:"user_id"`
+	Username     string `json:"username"`
+	Role         Role   `json:"role"`
+}
+
+// RefreshRequest is the body of POST /api/auth/refresh.
+type RefreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
 }
 
 // Me is GET /api/auth/me (and /api/users/me): who the caller is.
@@ -49,6 +61,10 @@ type Me struct {
 	Role      Role   `json:"role"`
 	FirstName string `json:"first_name"`
 	LastName  string `json:"last_name"`
+	// CreatedAt, UpdatedAt and Status are the account's, as in User.
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	Status    UserStatus `json:"status"`
 }
 
 // APIKeyCreated is the one answer that shows a key's secret, Key.

@@ -93,10 +93,12 @@ var ops = map[string]op{
 	"GET /readyz":           {id: "getReadiness", summary: "The database and the runtime answer", tag: "system", public: true, status: 200, resp: warder.HealthResponse{}, errors: []int{503}},
 	"GET /metrics":          {id: "getMetrics", summary: "Prometheus metrics", tag: "system", public: true, status: 200, text: "text/plain", errors: []int{404}},
 	"GET /api/openapi.json": {id: "getOpenAPI", summary: "This document", tag: "system", public: true, status: 200, resp: map[string]any{}},
+	"GET /openapi.json":     {id: "getOpenAPIRoot", summary: "This document (alias of /api/openapi.json, where FastAPI serves it)", tag: "system", public: true, status: 200, resp: map[string]any{}},
 
 	"POST /api/auth/register":    {id: "register", summary: "Create an account; the first one of an empty server is the admin", tag: "auth", public: true, body: warder.RegisterRequest{}, status: 201, resp: warder.User{}, errors: []int{400, 403, 409, 413, 429, 503}},
 	"POST /api/auth/login":       {id: "login", summary: "Exchange a username (or email) and password for a bearer token; JSON or an OAuth2 password form", tag: "auth", public: true, body: warder.LoginRequest{}, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 403, 413, 429, 503}},
 	"POST /api/auth/token":       {id: "loginForm", summary: "The OAuth2 password flow: a form with username, password and grant_type=password", tag: "auth", public: true, form: true, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 403, 413, 429, 503}},
+	"POST /api/auth/refresh":     {id: "refreshToken", summary: "Exchange a refresh token, good once, for a new access token and refresh token; JSON or the OAuth2 refresh form (grant_type=refresh_token)", tag: "auth", public: true, body: warder.RefreshRequest{}, status: 200, resp: warder.TokenResponse{}, errors: []int{400, 401, 413, 503}},
 	"POST /api/auth/logout":      {id: "logout", summary: "Revoke the token (or API key) this request is made with", tag: "auth", status: 200, resp: warder.MessageResponse{}},
 	"GET /api/auth/me":           {id: "getMe", summary: "Who the caller is", tag: "auth", status: 200, resp: warder.Me{}},
 	"GET /api/users/me":          {id: "getUsersMe", summary: "Who the caller is (alias of /api/auth/me, for the original Warder's clients)", tag: "auth", status: 200, resp: warder.Me{}},

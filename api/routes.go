@@ -22,10 +22,12 @@ func (s *Server) routeTable() []route {
 		{"GET /readyz", s.public(s.readyz)},
 		{"GET /metrics", s.public(s.metricsPage)},
 		{"GET /api/openapi.json", s.public(s.openapi)},
+		{"GET /openapi.json", s.public(s.openapi)},
 
 		{"POST /api/auth/register", s.public(s.register)},
 		{"POST /api/auth/login", s.public(s.login)},
 		{"POST /api/auth/token", s.public(s.tokenForm)},
+		{"POST /api/auth/refresh", s.public(s.refresh)},
 		{"POST /api/auth/logout", s.authed(s.logout)},
 		{"GET /api/auth/me", s.authed(s.me)},
 		{"GET /api/users/me", s.authed(s.me)},

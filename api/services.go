@@ -49,6 +49,10 @@ type AuthService interface {
 	// Logout revokes the token at once. For an API key that is the key
 	// itself, and every key made with it.
 	Logout(ctx context.Context, token string) error
+	// Refresh exchanges a refresh token for a new access token and a new
+	// refresh token; each is good once, and a used, revoked or expired one
+	// is ErrUnauthorized.
+	Refresh(ctx context.Context, refreshToken string) (*warder.Session, error)
 }
 
 // AdminService is what only admins may do.

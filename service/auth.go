@@ -2,9 +2,7 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -64,18 +62,7 @@ func (s *Service) Login(ctx context.Context, login, password, from string) (*war
 	if u.Disabled {
 		return nil, warder.Errorf(warder.ErrForbidden, "this account is disabled")
 	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, err
-	}
-	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(secret)
-	now := time.Now().UTC()
-	if err := s.store.CreateToken(ctx, &warder.Token{
-		Hash: hashToken(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL),
-	}); err != nil {
-		return nil, err
-	}
-	return &warder.Session{AccessToken: token, TokenType: "bearer", ExpiresIn: s.cfg.TokenTTL}, nil
+	return s.startSession(ctx, u)
 }
 
 // Authenticate returns the owner of a live token.
@@ -103,7 +90,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*warder.User,
 	return u, nil
 }
 
-// Logout revokes a token; logging out with an API key revokes the key
+// Logout revokes a token, with the refresh tokens of its login and the
+// access tokens they issued; logging out with an API key revokes the key
 // (and the keys made with it), which is what a caller logging out means.
 // A token or key already gone is no error.
 func (s *Service) Logout(ctx context.Context, token string) error {
@@ -111,8 +99,14 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if !isAPIKey(token) {
 		// Forgotten after the delete: a lookup racing it that read the
 		// row before it is then not cached (see credentialCache.gen).
+		// The login's other access tokens (issued by refreshes) are
+		// forgotten with the user's.
+		u, err := s.store.UserByToken(ctx, hash, time.Now().UTC())
+		if err == nil {
+			defer s.creds.forgetUser(u.ID)
+		}
 		defer s.creds.forget(hash)
-		return s.store.DeleteToken(ctx, hash)
+		return s.store.RevokeSession(ctx, hash)
 	}
 	u, k, err := s.store.UserByAPIKey(ctx, hash, time.Now().UTC())
 	if errors.Is(err, warder.ErrNotFound) {

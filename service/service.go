@@ -17,6 +17,9 @@ type Config struct {
 	DefaultImage string
 	Spec         warder.SpecSettings
 	TokenTTL     time.Duration
+	// RefreshTTL is how long a refresh token lasts (7 days by default;
+	// never shorter than TokenTTL).
+	RefreshTTL time.Duration
 	// StopTimeout is how long a container gets to exit after SIGTERM.
 	StopTimeout time.Duration
 	Logger      *slog.Logger
@@ -116,6 +119,10 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = 24 * time.Hour
 	}
+	if cfg.RefreshTTL == 0 {
+		cfg.RefreshTTL = 7 * 24 * time.Hour
+	}
+	cfg.RefreshTTL = max(cfg.RefreshTTL, cfg.TokenTTL)
 	if cfg.CredentialTTL == 0 {
 		cfg.CredentialTTL = DefaultCredentialTTL
 	}

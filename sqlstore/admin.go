@@ -33,7 +33,7 @@ func (db *DB) ListUsers(ctx context.Context) (_ []*warder.User, err error) {
 }
 
 // SetUserDisabled sets the user's disabled flag; disabling deletes the
-// user's tokens in the same transaction, so they stop working at once.
+// user's tokens and refresh tokens in the same transaction, so they stop working at once.
 func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool) (err error) {
 	defer db.classify(&err)
 	tx, err := db.db.BeginTx(ctx, nil)
@@ -41,7 +41,7 @@ func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool) (er
 		return fmt.Errorf("sqlstore: disable user: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = $1 WHERE id = $2`, disabled, id)
+	res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = $1, updated_at = $3 WHERE id = $2`, disabled, id, now())
 	if err != nil {
 		return fmt.Errorf("sqlstore: disable user: %w", err)
 	}
@@ -52,6 +52,9 @@ func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool) (er
 	}
 	if disabled {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = $1`, id); err != nil {
+			return fmt.Errorf("sqlstore: disable user: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE user_id = $1`, id); err != nil {
 			return fmt.Errorf("sqlstore: disable user: %w", err)
 		}
 	}
@@ -85,7 +88,7 @@ func (db *DB) SetUserLimits(ctx context.Context, id string, l warder.Limits) (er
 	if err != nil {
 		return err
 	}
-	res, err := db.db.ExecContext(ctx, `UPDATE users SET limits = $1 WHERE id = $2`, string(raw), id)
+	res, err := db.db.ExecContext(ctx, `UPDATE users SET limits = $1, updated_at = $3 WHERE id = $2`, string(raw), id, now())
 	if err != nil {
 		return fmt.Errorf("sqlstore: set user limits: %w", err)
 	}

@@ -56,12 +56,15 @@ func (db *DB) DeleteToken(ctx context.Context, hash string) (err error) {
 	return nil
 }
 
-// DeleteExpiredTokens removes every token that expired at or before now,
-// which UserByToken already ignores.
+// DeleteExpiredTokens removes every token and refresh token that expired
+// at or before now, which UserByToken and RotateRefreshToken already ignore.
 func (db *DB) DeleteExpiredTokens(ctx context.Context, now time.Time) (err error) {
 	defer db.classify(&err)
 	if _, err := db.db.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at <= $1`, dbTime(now)); err != nil {
 		return fmt.Errorf("sqlstore: delete expired tokens: %w", err)
+	}
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at <= $1`, dbTime(now)); err != nil {
+		return fmt.Errorf("sqlstore: delete expired refresh tokens: %w", err)
 	}
 	return nil
 }

@@ -12,11 +12,39 @@ import (
 )
 
 // userColumns are read by scanUser, in its order.
-const userColumns = `u.id, u.username, u.email, u.role, u.password_hash, u.created_at, u.disabled, u.first_name, u.last_name`
+const userColumns = `u.id, u.username, u.email, u.role, u.password_hash, u.created_at, u.disabled, u.first_name, u.last_name, u.updated_at`
 
 // userDest are the scan destinations of userColumns in u.
 func userDest(u *warder.User) []any {
-	return []any{&u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt}, &u.Disabled, &u.FirstName, &u.LastName}
+	return []any{&u.ID, &u.Username, &u.Email, &u.Role, &u.PasswordHash, utcTime{&u.CreatedAt}, disabledFlag{u}, &u.FirstName, &u.LastName, updatedTime{u}}
+}
+
+// updatedTime scans updated_at into u.UpdatedAt; NULL, never updated, is
+// u.CreatedAt, which is scanned before it.
+type updatedTime struct{ u *warder.User }
+
+func (t updatedTime) Scan(src any) error {
+	if src == nil {
+		t.u.UpdatedAt = t.u.CreatedAt
+		return nil
+	}
+	return utcTime{&t.u.UpdatedAt}.Scan(src)
+}
+
+// disabledFlag scans the disabled column into u.Disabled and u.Status.
+type disabledFlag struct{ u *warder.User }
+
+func (f disabledFlag) Scan(src any) error {
+	switch v := src.(type) {
+	case bool:
+		f.u.Disabled = v
+	case int64:
+		f.u.Disabled = v != 0
+	default:
+		return fmt.Errorf("sqlstore: disabled is a %T, not a boolean", src)
+	}
+	f.u.Status = warder.StatusOf(f.u.Disabled)
+	return nil
 }
 
 // CreateUser inserts u, filling an empty ID with a new UUID, an empty Role
@@ -122,6 +150,7 @@ func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, u *warder.User) error 
 		u.ID = uuid.NewString()
 	}
 	u.CreatedAt = now()
+	u.UpdatedAt, u.Disabled, u.Status = u.CreatedAt, false, warder.UserActive
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO users (id, username, username_key, email, email_key, role, password_hash, created_at, first_name, last_name)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -169,7 +198,7 @@ func (db *DB) SetUserRole(ctx context.Context, username string, role warder.Role
 	if err := checkRole(role); err != nil {
 		return err
 	}
-	res, err := db.db.ExecContext(ctx, `UPDATE users SET role = $1 WHERE username_key = $2`, string(role), loginKey(username))
+	res, err := db.db.ExecContext(ctx, `UPDATE users SET role = $1, updated_at = $3 WHERE username_key = $2`, string(role), loginKey(username), now())
 	if err != nil {
 		return fmt.Errorf("sqlstore: set user role: %w", err)
 	}
