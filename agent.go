@@ -84,7 +84,7 @@ type ContainerConfig struct {
 	SecretEnvNames []string          `json:"secret_env_names"`
 	// AutoStart, at create, starts the agent right after it is made, as
 	// the original Warder's clients ask with container_config.auto_start.
-	AutoStart bool `json:"auto_start,omitempty"`
+	AutoStart bool `json:"auto_start"`
 	// Network is "egress" (outbound allowed; the agent's port is published
 	// on the host) or "internal" (nothing outside its Docker network can be
 	// reached; Warder reaches it at its container address). Empty means the

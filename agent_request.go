@@ -2,6 +2,8 @@ package warder
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,6 +23,24 @@ type AgentCreate struct {
 // DefaultAgentType is the type of an agent created without one.
 const DefaultAgentType = "chat"
 
+// AgentTypes are the types an agent may be given, the original Warder's:
+// Warder runs every type alike; the type is for the agent's image and its
+// clients to read.
+var AgentTypes = []string{"rag", "chat", "function", "custom"}
+
+// validType checks a type being given to an agent. An agent stored with
+// another type (made before types were checked) keeps it: only a new
+// value is checked, so sending an agent back as read is never refused.
+func validType(t, current string) error {
+	if t == current || slices.Contains(AgentTypes, t) {
+		return nil
+	}
+	if err := validLabel("type", t, 50); err != nil {
+		return err // says which character, or that it is too long
+	}
+	return Errorf(ErrInvalid, "type must be one of %s, not %q", strings.Join(AgentTypes, ", "), t)
+}
+
 // Validate checks the request and fills defaults; defaultImage is AGENT_IMAGE.
 func (r *AgentCreate) Validate(defaultImage string) error {
 	var err error
@@ -33,7 +53,7 @@ func (r *AgentCreate) Validate(defaultImage string) error {
 	if r.Type == "" {
 		r.Type = DefaultAgentType
 	}
-	if err := validLabel("type", r.Type, 50); err != nil {
+	if err := validType(r.Type, ""); err != nil {
 		return err
 	}
 	if r.Config == nil {
@@ -63,6 +83,23 @@ type AgentUpdate struct {
 type AgentReplace struct {
 	AgentUpdate
 	UserID *string `json:"user_id"`
+}
+
+// Apply merges r into a. Unlike PATCH, whose config replaces the whole
+// map, a PUT's config is merged key by key, as the original Warder's
+// update did (dict.update): keys it does not name are kept, and a key set
+// to null is kept as null.
+func (r *AgentReplace) Apply(a *Agent, defaultImage string) error {
+	u := r.AgentUpdate
+	if u.Config != nil && *u.Config != nil {
+		merged := maps.Clone(a.Config)
+		if merged == nil {
+			merged = map[string]any{}
+		}
+		maps.Copy(merged, *u.Config)
+		u.Config = &merged
+	}
+	return u.Apply(a, defaultImage)
 }
 
 // ContainerConfigUpdate changes only the container settings it sets.
@@ -143,7 +180,7 @@ func (u *AgentUpdate) Apply(a *Agent, defaultImage string) error {
 		if *u.Type == "" {
 			return Errorf(ErrInvalid, "type must not be empty")
 		}
-		if err := validLabel("type", *u.Type, 50); err != nil {
+		if err := validType(*u.Type, a.Type); err != nil {
 			return err
 		}
 		a.Type = *u.Type

@@ -83,10 +83,16 @@ type ChatRequest struct {
 	Stream bool `json:"stream"`
 	// ConversationID continues a conversation; "" starts a new one.
 	ConversationID string `json:"conversation_id"`
+	// Query is the original Warder's name for Content, used when Content
+	// is empty.
+	Query string `json:"query,omitempty"`
 }
 
 // Validate checks the request and fills the default role.
 func (r *ChatRequest) Validate() error {
+	if r.Content == "" {
+		r.Content = r.Query
+	}
 	if strings.TrimSpace(r.Content) == "" {
 		return Errorf(ErrInvalid, "content is required")
 	}

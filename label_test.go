@@ -47,7 +47,7 @@ func TestNamesRefuseInvisible(t *testing.T) {
 		{"a\rb", false},
 	}
 	for _, tt := range tests {
-		name, typ, email := tt.name, tt.name, "u"+tt.name+"@example.com"
+		name, email := tt.name, "u"+tt.name+"@example.com"
 		checks := map[string]func() error{
 			"agent name": func() error {
 				r := warder.AgentCreate{Name: name}
@@ -56,13 +56,8 @@ func TestNamesRefuseInvisible(t *testing.T) {
 			"agent rename": func() error {
 				return (&warder.AgentUpdate{Name: &name}).Apply(&warder.Agent{Name: "a", Type: "chat"}, "warder/agent:latest")
 			},
-			"agent type": func() error {
-				r := warder.AgentCreate{Name: "a", Type: typ}
-				return r.Validate("warder/agent:latest")
-			},
-			"agent retype": func() error {
-				return (&warder.AgentUpdate{Type: &typ}).Apply(&warder.Agent{Name: "a", Type: "chat"}, "warder/agent:latest")
-			},
+			// An agent's type is one of AgentTypes, not a label: see
+			// TestAgentTypeKept.
 			"key name": func() error {
 				r := warder.APIKeyCreate{Name: name}
 				return r.Validate()

@@ -59,6 +59,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/agents/{id}/stats", s.authed(s.agentStats)},
 		{"GET /api/agents/{id}/events", s.authed(s.agentEvents)},
 		{"POST /api/agents/{id}/chat", s.authed(s.chatAgent)},
+		{"POST /api/agents/{id}/query", s.authed(s.chatAgent)},
 		{"GET /api/agents/{id}/conversations", s.authed(s.listConversations)},
 		{"GET /api/agents/{id}/conversations/{cid}", s.authed(s.getConversation)},
 		{"GET /api/agents/{id}/files/{path...}", s.authed(s.getFile)},
