@@ -153,7 +153,7 @@ func TestCLI(t *testing.T) {
 	}
 
 	// Stats: one sample as a table and as JSON, then live for a while.
-	if out := alice.ok("agents", "stats", "--no-stream", "helper"); !strings.Contains(out, "CPU %") || !strings.Contains(out, "64.0MB") {
+	if out := alice.ok("agents", "stats", "--no-stream", "helper"); !strings.Contains(out, "CPU %") || !strings.Contains(out, "/ 64MiB") {
 		t.Fatalf("stats --no-stream:\n%s", out)
 	}
 	var sample []struct {
@@ -166,7 +166,7 @@ func TestCLI(t *testing.T) {
 	live, stopLive := context.WithTimeout(ctx, 3500*time.Millisecond)
 	code, out, errs := alice.runCtx(live, "", "agents", "stats", "helper")
 	stopLive()
-	if code != 0 || strings.Count(out, "MEM USAGE / LIMIT") < 2 || !strings.Contains(out, "/ 64.0MB") {
+	if code != 0 || strings.Count(out, "MEM USAGE / LIMIT") < 2 || !strings.Contains(out, "/ 64MiB") {
 		t.Fatalf("live stats: exit %d\n%s%s", code, out, errs)
 	}
 
@@ -259,8 +259,18 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("root's ls:\n%s", out)
 	}
 
-	// Remove, then log out.
-	alice.ok("agents", "rm", "helper")
+	// A shell the default image lacks: the command's exit code, and a
+	// line pointing to the built-ins. All lines of the logs.
+	if code, _, errs := alice.run("", "exec", "helper", "sh"); code != 126 && code != 127 || !strings.Contains(errs, "warder exec helper /warder-agent ls|cat|") {
+		t.Fatalf("exec sh: exit %d, stderr %q", code, errs)
+	}
+	if out := alice.ok("agents", "logs", "--tail", "all", "helper"); !strings.Contains(out, "warder-agent") {
+		t.Fatalf("logs --tail all: %q", out)
+	}
+
+	// Remove (a running agent only with -f), then log out.
+	alice.fails(cli.ExitConflict, "rm -f helper", "agents", "rm", "helper")
+	alice.ok("agents", "rm", "-f", "helper")
 	alice.fails(cli.ExitNotFound, `no agent "helper"`, "agents", "inspect", "helper")
 	if out := alice.ok("logout"); out != "Signed out of "+ts.URL+"\n" {
 		t.Fatalf("logout: %q", out)

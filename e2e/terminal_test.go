@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,13 @@ func (m *tmux) wait(within time.Duration, what string, ok func(string) bool) str
 }
 
 // TestTerminal runs the warder binary in a real terminal (tmux): the
-// live stats table redraws in place with fresh samples, and an
-// interactive chat prompts, streams each answer and ends on an empty line.
+// live stats table redraws in place with fresh samples (in MiB), an
+// interactive chat prompts, streams each answer and ends on an empty
+// line, and the CLI's manners show as a person sees them: a mistyped
+// command is one line with a suggestion (exit 2), exec of a shell the
+// image lacks points to the built-ins, rm refuses a running agent
+// without -f (exit 7), --version is one line, and ls shows why an
+// agent ended.
 func TestTerminal(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
@@ -93,7 +99,7 @@ func TestTerminal(t *testing.T) {
 
 	term.keys(bin+" agents stats", "Enter")
 	first := term.wait(20*time.Second, "the stats table", func(s string) bool {
-		return strings.Contains(s, "MEM USAGE / LIMIT") && strings.Contains(s, "/ 64.0MB")
+		return strings.Contains(s, "MEM USAGE / LIMIT") && strings.Contains(s, "/ 64MiB")
 	})
 	time.Sleep(2500 * time.Millisecond)
 	later := term.screen()
@@ -125,4 +131,31 @@ func TestTerminal(t *testing.T) {
 	})
 	term.keys("Enter")
 	term.wait(10*time.Second, "the chat ending on an empty line", func(s string) bool { return strings.Contains(s, "exit=0") })
+
+	// shell runs a command line on a clean screen and returns the screen
+	// once the shell has printed its exit code.
+	exited := regexp.MustCompile(`(?m)^exit=\d+`)
+	shell := func(within time.Duration, line string) string {
+		term.keys("clear", "Enter")
+		term.wait(10*time.Second, "a clean screen", func(s string) bool { return strings.TrimSpace(s) == "$" })
+		term.keys(line+"; echo exit=$?", "Enter")
+		return term.wait(within, line, exited.MatchString)
+	}
+	s := shell(10*time.Second, bin+" agnets ls")
+	if !strings.Contains(s, `unknown command "agnets" (did you mean "agents"?)`) || !strings.Contains(s, "exit=2") || strings.Contains(s, "usage:") {
+		t.Fatalf("a mistyped command:\n%s", s)
+	}
+	s = shell(20*time.Second, bin+" exec helper sh")
+	if !strings.Contains(s, "The default image has no shell; its built-ins run as: warder exec helper /warder-agent ls|cat|") ||
+		!strings.Contains(s, "exit=126") && !strings.Contains(s, "exit=127") {
+		t.Fatalf("exec sh:\n%s", s)
+	}
+	s = shell(10*time.Second, bin+" agents rm helper")
+	if !strings.Contains(s, "helper is running: stop it first") || !strings.Contains(s, "exit=7") {
+		t.Fatalf("rm of a running agent:\n%s", s)
+	}
+	s = shell(60*time.Second, bin+" --version; "+bin+" agents stop helper >/dev/null; "+bin+" agents ls")
+	if !strings.Contains(s, "warder version ") || !regexp.MustCompile(`helper +stopped( \(\d+\))? (a second|\d+ seconds) ago`).MatchString(s) || !strings.Contains(s, "REASON") {
+		t.Fatalf("--version and ls:\n%s", s)
+	}
 }
