@@ -35,6 +35,10 @@ type Agent struct {
 	Type            string          `json:"type"`
 	Config          map[string]any  `json:"config"`
 	ContainerConfig ContainerConfig `json:"container_config"`
+	// KnowledgeBase is the original Warder's knowledge_base (its
+	// directory, chunk_size, …), kept as sent and shown back: Warder does
+	// not act on it; the agent's image may read it. {} if none.
+	KnowledgeBase map[string]any `json:"knowledge_base"`
 
 	Status          Status `json:"status"`
 	ContainerID     string `json:"container_id"`

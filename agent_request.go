@@ -18,6 +18,8 @@ type AgentCreate struct {
 	UserID          string          `json:"user_id"`
 	Config          map[string]any  `json:"config"`
 	ContainerConfig ContainerConfig `json:"container_config"`
+	// KnowledgeBase is kept as sent; see Agent.KnowledgeBase.
+	KnowledgeBase map[string]any `json:"knowledge_base"`
 }
 
 // DefaultAgentType is the type of an agent created without one.
@@ -62,6 +64,9 @@ func (r *AgentCreate) Validate(defaultImage string) error {
 	if _, err := configEnv(r.Config); err != nil {
 		return err
 	}
+	if err := validKnowledgeBase(r.KnowledgeBase); err != nil {
+		return err
+	}
 	return r.ContainerConfig.Normalize(defaultImage)
 }
 
@@ -72,6 +77,8 @@ type AgentUpdate struct {
 	Type            *string                `json:"type"`
 	Config          *map[string]any        `json:"config"`
 	ContainerConfig *ContainerConfigUpdate `json:"container_config"`
+	// KnowledgeBase replaces the agent's; {} clears it (null leaves it).
+	KnowledgeBase *map[string]any `json:"knowledge_base"`
 }
 
 // AgentReplace is the body of PUT /api/agents/{id}. As in the original
@@ -194,12 +201,39 @@ func (u *AgentUpdate) Apply(a *Agent, defaultImage string) error {
 			return err
 		}
 	}
+	if u.KnowledgeBase != nil {
+		if err := validKnowledgeBase(*u.KnowledgeBase); err != nil {
+			return err
+		}
+		a.KnowledgeBase = *u.KnowledgeBase
+		if a.KnowledgeBase == nil {
+			a.KnowledgeBase = map[string]any{}
+		}
+	}
 	if u.ContainerConfig != nil {
 		cc := u.ContainerConfig.Apply(a.ContainerConfig)
 		if err := cc.Normalize(defaultImage); err != nil {
 			return err
 		}
 		a.ContainerConfig = cc
+	}
+	return nil
+}
+
+// maxKnowledgeBaseBytes bounds knowledge_base as stored JSON.
+const maxKnowledgeBaseBytes = 16 << 10
+
+// validKnowledgeBase checks that kb can be stored and is not too big.
+func validKnowledgeBase(kb map[string]any) error {
+	if kb == nil {
+		return nil
+	}
+	b, err := json.Marshal(kb)
+	if err != nil {
+		return Errorf(ErrInvalid, "knowledge_base cannot be encoded as JSON: %v", err)
+	}
+	if len(b) > maxKnowledgeBaseBytes {
+		return Errorf(ErrInvalid, "knowledge_base is %d bytes as JSON; at most %d are allowed", len(b), maxKnowledgeBaseBytes)
 	}
 	return nil
 }

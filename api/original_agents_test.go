@@ -62,3 +62,37 @@ func TestOriginalAgentShape(t *testing.T) {
 	}
 	bob.MustDo("POST", q, map[string]any{"query": "hi"}, 404, nil)
 }
+
+// TestKnowledgeBaseKept: knowledge_base is accepted at create, kept, shown
+// back, replaced by PATCH (kept by a PUT without it), cleared with {}.
+func TestKnowledgeBaseKept(t *testing.T) {
+	t.Parallel()
+	ts := newAPIServer(t)
+	alice := ts.register(t, "alice")
+	kb := map[string]any{"directory": "data/pdfs", "recreate": false, "chunk_size": float64(1000), "chunk_overlap": float64(200)}
+	var a map[string]any
+	alice.MustDo("POST", "/api/agents", map[string]any{"name": "kb", "type": "rag", "knowledge_base": kb}, 201, &a)
+	id := a["id"].(string)
+	alice.MustDo("GET", "/api/agents/"+id, nil, 200, &a)
+	if !reflect.DeepEqual(a["knowledge_base"], kb) {
+		t.Fatalf("knowledge_base = %v, want %v", a["knowledge_base"], kb)
+	}
+	alice.MustDo("PUT", "/api/agents/"+id, map[string]any{"name": "kb2"}, 200, &a)
+	if !reflect.DeepEqual(a["knowledge_base"], kb) {
+		t.Fatalf("knowledge_base after a PUT without it = %v", a["knowledge_base"])
+	}
+	alice.MustDo("PATCH", "/api/agents/"+id, map[string]any{"knowledge_base": map[string]any{"directory": "docs"}}, 200, &a)
+	if !reflect.DeepEqual(a["knowledge_base"], map[string]any{"directory": "docs"}) {
+		t.Fatalf("knowledge_base after PATCH = %v", a["knowledge_base"])
+	}
+	alice.MustDo("PATCH", "/api/agents/"+id, map[string]any{"knowledge_base": map[string]any{}}, 200, &a)
+	if !reflect.DeepEqual(a["knowledge_base"], map[string]any{}) {
+		t.Fatalf("knowledge_base after clearing = %v", a["knowledge_base"])
+	}
+	var b map[string]any
+	alice.MustDo("POST", "/api/agents", map[string]any{"name": "plain"}, 201, &b)
+	if v := b["knowledge_base"]; !reflect.DeepEqual(v, map[string]any{}) {
+		t.Fatalf("knowledge_base of an agent without one = %v, want {}", v)
+	}
+	alice.MustDo("POST", "/api/agents", map[string]any{"name": "big", "knowledge_base": map[string]any{"x": strings.Repeat("a", 20000)}}, 400, nil)
+}

@@ -73,6 +73,7 @@ func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req ward
 		Type:            req.Type,
 		Config:          req.Config,
 		ContainerConfig: req.ContainerConfig,
+		KnowledgeBase:   req.KnowledgeBase,
 		Status:          warder.StatusCreated,
 		CreatedAt:       now,
 		UpdatedAt:       now,

@@ -15,7 +15,7 @@ import (
 // agentColumns are read by scanAgents, in its order.
 const agentColumns = `id, user_id, name, description, type, config, container_config,
 	status, container_id, container_name, container_status, host_port, created_at, updated_at,
-	exit_code, restart_count, status_reason, status_changed_at, last_used_at, secret_env, health`
+	exit_code, restart_count, status_reason, status_changed_at, last_used_at, secret_env, health, knowledge_base`
 
 // CreateAgent inserts a, filling an empty ID with a new UUID, an empty
 // Status with StatusCreated, and CreatedAt and UpdatedAt with the current
@@ -51,14 +51,18 @@ func (db *DB) CreateAgent(ctx context.Context, a *warder.Agent) (err error) {
 	if err != nil {
 		return err
 	}
+	kb, err := encodeKnowledgeBase(a)
+	if err != nil {
+		return err
+	}
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO agents (id, user_id, name, description, type, config, container_config,
 			status, container_id, container_name, container_status, host_port, created_at, updated_at,
-			secret_env)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			secret_env, knowledge_base)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		a.ID, a.UserID, a.Name, a.Description, a.Type, config, containerConfig,
 		string(a.Status), a.ContainerID, a.ContainerName, a.ContainerStatus, nullPort(a.HostPort),
-		a.CreatedAt, a.UpdatedAt, a.SealedSecrets)
+		a.CreatedAt, a.UpdatedAt, a.SealedSecrets, kb)
 	// The pre-checks above see only committed rows: under PostgreSQL's READ
 	// COMMITTED a racing transaction can pass them too, and then the index
 	// says which value clashed.
@@ -261,6 +265,10 @@ func (db *DB) updateAgent(ctx context.Context, tx *sql.Tx, a *warder.Agent) erro
 	if err != nil {
 		return err
 	}
+	kb, err := encodeKnowledgeBase(a)
+	if err != nil {
+		return err
+	}
 	updatedAt := now()
 	var port sql.NullInt64
 	var createdAt time.Time
@@ -268,12 +276,13 @@ func (db *DB) updateAgent(ctx context.Context, tx *sql.Tx, a *warder.Agent) erro
 		UPDATE agents SET name = $1, description = $2, type = $3, config = $4,
 			container_config = $5, status = $6, container_id = $7, container_name = $8,
 			container_status = $9, updated_at = $10, exit_code = $11, restart_count = $12,
-			status_reason = $13, status_changed_at = $14, secret_env = $15, health = $16
+			status_reason = $13, status_changed_at = $14, secret_env = $15, health = $16,
+			knowledge_base = $18
 		WHERE id = $17
 		RETURNING user_id, host_port, created_at`,
 		a.Name, a.Description, a.Type, config, containerConfig, string(a.Status),
 		a.ContainerID, a.ContainerName, a.ContainerStatus, updatedAt,
-		a.ExitCode, a.RestartCount, a.StatusReason, nullTime(a.StatusChangedAt), a.SealedSecrets, a.Health, a.ID,
+		a.ExitCode, a.RestartCount, a.StatusReason, nullTime(a.StatusChangedAt), a.SealedSecrets, a.Health, a.ID, kb,
 	).Scan(&a.UserID, &port, utcTime{&createdAt})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -17,12 +17,13 @@ func scanAgents(rows *sql.Rows, decoded *decodedCache) ([]*warder.Agent, error) 
 		var (
 			a                       warder.Agent
 			config, containerConfig []byte
+			kb                      sql.NullString
 			port, exitCode          sql.NullInt64
 		)
 		err := rows.Scan(&a.ID, &a.UserID, &a.Name, &a.Description, &a.Type, &config, &containerConfig,
 			&a.Status, &a.ContainerID, &a.ContainerName, &a.ContainerStatus, &port,
 			utcTime{&a.CreatedAt}, utcTime{&a.UpdatedAt},
-			&exitCode, &a.RestartCount, &a.StatusReason, nullUTCTime{&a.StatusChangedAt}, nullUTCTime{&a.LastUsedAt}, &a.SealedSecrets, &a.Health)
+			&exitCode, &a.RestartCount, &a.StatusReason, nullUTCTime{&a.StatusChangedAt}, nullUTCTime{&a.LastUsedAt}, &a.SealedSecrets, &a.Health, &kb)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: read agent: %w", err)
 		}
@@ -31,6 +32,11 @@ func scanAgents(rows *sql.Rows, decoded *decodedCache) ([]*warder.Agent, error) 
 		}
 		if a.ContainerConfig, err = decoded.container(containerConfig); err != nil {
 			return nil, fmt.Errorf("sqlstore: agent %s: decode container_config: %w", a.ID, err)
+		}
+		if kb.Valid {
+			if err := json.Unmarshal([]byte(kb.String), &a.KnowledgeBase); err != nil {
+				return nil, fmt.Errorf("sqlstore: agent %s: decode knowledge_base: %w", a.ID, err)
+			}
 		}
 		a.HostPort = int(port.Int64)
 		if exitCode.Valid {
@@ -64,11 +70,27 @@ func encodeConfigs(a *warder.Agent) (config, containerConfig string, err error) 
 	return string(c), string(cc), nil
 }
 
+// encodeKnowledgeBase is a's knowledge_base as stored: JSON text, or NULL
+// for none (read back as {}).
+func encodeKnowledgeBase(a *warder.Agent) (any, error) {
+	if len(a.KnowledgeBase) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(a.KnowledgeBase)
+	if err != nil {
+		return nil, warder.Errorf(warder.ErrInvalid, "knowledge_base cannot be stored as JSON: %v", err)
+	}
+	return string(b), nil
+}
+
 // fillMaps replaces a's nil maps with empty ones, so callers can range and
 // index them, and the API shows {} rather than null.
 func fillMaps(a *warder.Agent) {
 	if a.Config == nil {
 		a.Config = map[string]any{}
+	}
+	if a.KnowledgeBase == nil {
+		a.KnowledgeBase = map[string]any{}
 	}
 	if a.ContainerConfig.EnvVars == nil {
 		a.ContainerConfig.EnvVars = map[string]string{}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -97,4 +98,27 @@ func testRefreshTokens(t *testing.T, open opener) {
 		_, err := rotate(db, "r0", "1", now)
 		wantErr(t, err, warder.ErrNotFound, "")
 	})
+}
+
+// testKnowledgeBase: an agent's knowledge_base is stored, read back, and
+// cleared to {} (stored as NULL).
+func testKnowledgeBase(t *testing.T, open opener) {
+	ctx := context.Background()
+	db := open(t)
+	alice := MustCreateUser(t, db, "alice")
+	kb := map[string]any{"directory": "data/pdfs", "chunk_size": float64(1000), "recreate": false}
+	a := &warder.Agent{UserID: alice.ID, Name: "kb", Type: "rag", KnowledgeBase: kb}
+	wantNoErr(t, db.CreateAgent(ctx, a))
+	got, err := db.Agent(ctx, a.ID)
+	wantNoErr(t, err)
+	if !reflect.DeepEqual(got.KnowledgeBase, kb) {
+		t.Fatalf("knowledge_base = %v, want %v", got.KnowledgeBase, kb)
+	}
+	got.KnowledgeBase = map[string]any{}
+	wantNoErr(t, db.UpdateAgent(ctx, got))
+	got, err = db.Agent(ctx, a.ID)
+	wantNoErr(t, err)
+	if got.KnowledgeBase == nil || len(got.KnowledgeBase) != 0 {
+		t.Fatalf("cleared knowledge_base = %#v, want {}", got.KnowledgeBase)
+	}
 }

@@ -181,6 +181,7 @@ func (c *rowCache) listening(up bool) {
 func cloneAgent(a *warder.Agent) *warder.Agent {
 	c := *a
 	c.Config = copyJSONObject(a.Config)
+	c.KnowledgeBase = copyJSONObject(a.KnowledgeBase)
 	c.ContainerConfig = a.ContainerConfig.Clone()
 	if a.ExitCode != nil {
 		code := *a.ExitCode

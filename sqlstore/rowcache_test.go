@@ -167,9 +167,10 @@ func TestCloneAgentSharesNothing(t *testing.T) {
 	code := 3
 	sample := func() *warder.Agent {
 		return &warder.Agent{
-			ID:       "a",
-			Config:   map[string]any{"nested": map[string]any{"list": []any{"x"}}},
-			ExitCode: &code,
+			ID:            "a",
+			Config:        map[string]any{"nested": map[string]any{"list": []any{"x"}}},
+			KnowledgeBase: map[string]any{"kb": map[string]any{"n": 1}},
+			ExitCode:      &code,
 			ContainerConfig: warder.ContainerConfig{
 				EnvVars: map[string]string{"K": "v"}, SecretEnv: map[string]string{"S": "s"},
 				SecretEnvNames: []string{"S"},
@@ -177,7 +178,7 @@ func TestCloneAgentSharesNothing(t *testing.T) {
 		}
 	}
 	a := sample()
-	handled := map[string]bool{"Config": true, "ExitCode": true, "ContainerConfig.EnvVars": true,
+	handled := map[string]bool{"Config": true, "KnowledgeBase": true, "ExitCode": true, "ContainerConfig.EnvVars": true,
 		"ContainerConfig.SecretEnv": true, "ContainerConfig.SecretEnvNames": true}
 	for _, f := range referenceFields(reflect.TypeFor[warder.Agent](), "") {
 		if !handled[f] {
@@ -187,6 +188,7 @@ func TestCloneAgentSharesNothing(t *testing.T) {
 	c := cloneAgent(a)
 	c.Config["nested"].(map[string]any)["list"].([]any)[0] = "changed"
 	c.Config["new"] = true
+	c.KnowledgeBase["kb"].(map[string]any)["n"] = 2
 	*c.ExitCode = 9
 	c.ContainerConfig.EnvVars["K"] = "changed"
 	c.ContainerConfig.SecretEnv["S"] = "changed"

@@ -23,6 +23,7 @@ func runStoreSuite(t *testing.T, open opener) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("RefreshTokens", func(t *testing.T) { testRefreshTokens(t, open) })
+	t.Run("KnowledgeBase", func(t *testing.T) { testKnowledgeBase(t, open) })
 	t.Run("Agents", func(t *testing.T) { testAgents(t, open) })
 	t.Run("CachedAgent", func(t *testing.T) { testCachedAgent(t, open) })
 	t.Run("Listing", func(t *testing.T) { testListing(t, open) })
