@@ -4,7 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -75,10 +78,39 @@ func (r *Runtime) buildImage(ctx context.Context, tag string, buildCtx []byte) e
 		return mapErr(err, "build image "+tag)
 	}
 	defer res.Body.Close()
-	if out, err := readProgress(res.Body); err != nil {
+	if out, err := readProgress(io.TeeReader(res.Body, &stepLog{log: r.log, image: tag})); err != nil {
 		return fmt.Errorf("build image %s: %w\n%s", tag, err, out)
 	}
 	return nil
+}
+
+// stepLog logs each step of a build ("Step 2/7 : COPY ...") at info level
+// as the engine's progress stream, one JSON message a line, reports it.
+type stepLog struct {
+	log   *slog.Logger
+	image string
+	line  []byte
+}
+
+func (s *stepLog) Write(p []byte) (int, error) {
+	s.line = append(s.line, p...)
+	for {
+		i := bytes.IndexByte(s.line, '\n')
+		if i < 0 {
+			break
+		}
+		var m struct {
+			Stream string `json:"stream"`
+		}
+		if json.Unmarshal(s.line[:i], &m) == nil && strings.HasPrefix(m.Stream, "Step ") {
+			s.log.Info("building the agent image", "image", s.image, "step", strings.TrimSpace(m.Stream))
+		}
+		s.line = s.line[i+1:]
+	}
+	if len(s.line) > maxProgressKeptBytes { // no step is this long: not a line to log
+		s.line = s.line[:0]
+	}
+	return len(p), nil
 }
 
 // agentBuildContext is the tar the build endpoint reads: the Dockerfile and

@@ -183,11 +183,21 @@ func (r *Runtime) ensureImage(ctx context.Context) error {
 	if r.cfg.AgentBinary == nil {
 		return fmt.Errorf("image %s is missing and no agent binary is configured to build it", ref)
 	}
+	// A first start spends minutes here (compiling warder-agent, then the
+	// build): said as it goes, so a fresh clone's serve is not silent.
+	start := time.Now()
+	r.log.Info("the agent image is missing: building it", "image", ref)
+	r.log.Info("getting the warder-agent binary (compiled from source when none is beside warder: a minute or more the first time)")
 	bin, err := r.cfg.AgentBinary(ctx)
 	if err != nil {
 		return fmt.Errorf("agent binary for %s: %w", ref, err)
 	}
-	return r.BuildAgentImage(ctx, ref, bin)
+	r.log.Info("building the agent image", "image", ref, "binary", bin)
+	if err := r.BuildAgentImage(ctx, ref, bin); err != nil {
+		return err
+	}
+	r.log.Info("agent image built", "image", ref, "took", time.Since(start).Round(100*time.Millisecond))
+	return nil
 }
 
 // RemoveNetwork removes every network named exactly name, for a
