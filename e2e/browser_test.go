@@ -159,10 +159,9 @@ func (b *browser) screenshot(name string) {
 			opts = append(opts, chromedp.EmulateMobile)
 		}
 		b.run("sizing for "+name, chromedp.EmulateViewport(size.w, size.h, opts...), chromedp.Sleep(300*time.Millisecond))
-		// Nothing but scrollable boxes (tables, logs) may be wider than
-		// the screen: the page itself never scrolls sideways.
-		if wide := b.evalString(`String(document.documentElement.scrollWidth > innerWidth ? document.documentElement.scrollWidth : '')`); wide != "" {
-			b.t.Errorf("%s at %s width (%d px) is %s px wide", name, size.label, size.w, wide)
+		// Nothing is wider than the screen, nor scrolls sideways in a box.
+		if wide := b.overflow(size.w); wide != "" {
+			b.t.Errorf("%s at %s width (%d px): %s", name, size.label, size.w, wide)
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -175,6 +174,30 @@ func (b *browser) screenshot(name string) {
 		}
 	}
 	b.run("back to desktop size", chromedp.EmulateViewport(1280, 900))
+}
+
+// overflowJS lists what reaches past width px, or scrolls sideways
+// inside its box (a table in a scrolling wrapper, a long command), on the
+// page as drawn: the page's own width, then each element's right edge.
+// Form fields are left out (a long value scrolls inside its field), and
+// so are the logs, which wrap. Measured against the width asked for, not
+// innerWidth, which a phone's zooming out to the content would widen.
+const overflowJS = `((W) => {
+  const out = [], name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+  if (document.documentElement.scrollWidth > W) out.push('the page is ' + document.documentElement.scrollWidth + ' px wide');
+  for (const el of document.body.querySelectorAll('*')) {
+    if (['INPUT', 'TEXTAREA', 'SELECT', 'OPTION'].includes(el.tagName) || el.closest('svg, dialog:not([open])')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > W + 0.5) out.push(name(el) + ' reaches ' + Math.round(r.right) + ' px');
+    else if (r.width > 0 && el.scrollWidth > el.clientWidth + 1 && /auto|scroll/.test(getComputedStyle(el).overflowX)) out.push(name(el) + ' scrolls sideways (' + el.scrollWidth + ' px in ' + el.clientWidth + ')');
+  }
+  return out.slice(0, 6).join('; ');
+})`
+
+// overflow is what on the page overflows width px (overflowJS), or "".
+func (b *browser) overflow(width int64) string {
+	b.t.Helper()
+	return b.evalString(overflowJS + "(" + fmt.Sprint(width) + ")")
 }
 
 // screenshotDark writes the page at desktop width in the dark colour

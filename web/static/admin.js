@@ -1,6 +1,6 @@
 // Admin pages: users (disable, enable, limits), system status, audit log.
 import { api } from './api.js';
-import { h } from './dom.js';
+import { h, when } from './dom.js';
 
 const LIMITS = [['agents', 'Agents'], ['running_agents', 'Running'], ['memory_bytes', 'Memory (bytes)'], ['cpus', 'CPUs'], ['agent_memory_bytes', 'Per-agent memory'], ['agent_cpus', 'Per-agent CPUs']];
 
@@ -72,7 +72,7 @@ export async function auditView() {
     q.set('limit', '200');
     try {
       const { entries } = await api('GET', '/api/audit?' + q);
-      tbody.replaceChildren(...entries.map(e => h('tr', {}, h('td', {}, new Date(e.at).toLocaleString()), h('td', {}, e.username), h('td', {}, e.action),
+      tbody.replaceChildren(...entries.map(e => h('tr', {}, h('td', {}, when(e.at)), h('td', {}, e.username), h('td', {}, e.action),
         h('td.hide-phone', {}, e.agent_id || ''), h('td', {}, e.status), h('td', {}, e.result))));
     } catch (x) { err.textContent = x.detail; }
   }

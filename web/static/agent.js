@@ -1,11 +1,12 @@
 // One agent: status and actions, live stats chart, live logs, status
 // history, chat, its workspace's files, and the commands that do the same from a shell.
 import { api, stream } from './api.js';
-import { h, svgEl, statusBadge, confirmDialog, bytes } from './dom.js';
+import { h, svgEl, statusBadge, confirmDialog, bytes, when } from './dom.js';
 import { filesCard } from './files.js';
-import { followEvents, agentAction } from './agents.js';
+import { followEvents, agentAction, missingAgent } from './agents.js';
+import { runtime, onRuntime, CANNOT_RUN } from './runtime.js';
 
-const HISTORY = '5m', MAX_POINTS = 300;
+const HISTORY = '5m', MAX_POINTS = 300, TAIL = 200;
 
 // chart is a line of the last MAX_POINTS values, scaled to their maximum,
 // with its label and the newest value.
@@ -29,14 +30,17 @@ function chart(id, label) {
 }
 
 export async function agentView(id, { signal }) {
-  let a = await api('GET', '/api/agents/' + id);
-  const head = h('div.toolbar');
+  let a;
+  try { a = await api('GET', '/api/agents/' + id); } catch (x) { if (x.status === 404 || x.status === 400) return missingAgent(id); throw x; }
+  const head = h('div.toolbar.agent-head');
   const err = h('p.error', { role: 'alert', id: 'agent-error' });
-  let live = null; // AbortController of the streams that need a running agent
+  let live = null; // AbortController of the logs and stats streams of the status shown
 
   const drawHead = () => {
     const running = a.status === 'running';
-    const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act(action) }, label);
+    // Start, stop and restart need the runtime; while it is down they say why.
+    const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act(action),
+      ...(action !== 'delete' && !runtime.ok ? { disabled: true, title: CANNOT_RUN, 'aria-describedby': 'banner' } : {}) }, label);
     head.replaceChildren(h('h1.flat', {}, a.name), statusBadge(a), h('span.muted', { id: 'reason' }, a.status_reason || ''),
       h('span.grow'), running ? btn('Stop', 'stop', '.secondary') : btn('Start', 'start'),
       running ? btn('Restart', 'restart', '.secondary') : '', h('a', { href: `#/agents/${id}/edit` }, 'Edit'), btn('Delete', 'delete', '.danger'));
@@ -54,8 +58,7 @@ export async function agentView(id, { signal }) {
     const was = a.status;
     a = next;
     drawHead();
-    if (a.status === 'running' && (was !== 'running' || !live)) startLive();
-    if (a.status !== 'running' && live) { live.abort(); live = null; }
+    if (a.status !== was || !live) watch();
     loadHistory();
   }
 
@@ -76,13 +79,17 @@ export async function agentView(id, { signal }) {
     if (s.cpu_usage) now.textContent = `memory limit ${s.memory_limit} · network ${s.network_rx} in, ${s.network_tx} out · pids ${s.pids ?? ''}`;
   };
 
-  // Logs: follow as SSE; pause keeps reading but stops drawing.
+  // Logs: follow as SSE while running; otherwise the last lines the
+  // container wrote (a failed agent's are what people come for). Pause
+  // keeps reading but stops drawing.
   const logs = h('pre.logs', { id: 'logs', tabindex: 0, 'aria-label': 'Logs' });
+  const logsNote = h('p.muted.flat', { id: 'logs-note' });
   const lines = [];
   let paused = false;
   const search = h('input', { type: 'search', placeholder: 'Search logs', 'aria-label': 'Search logs', id: 'log-search' });
   const drawLogs = () => {
     const q = search.value.toLowerCase();
+    if (!lines.length) { logs.replaceChildren(h('span.muted', {}, a.container_id ? 'No output.' : 'No logs: this agent has not run yet. Start it and what it writes shows here.')); return; }
     logs.replaceChildren(...lines.filter(l => !q || l.line.toLowerCase().includes(q)).map(l => h('div' + (l.stream === 'stderr' ? '.stderr' : ''), {}, l.line)));
     logs.scrollTop = logs.scrollHeight;
   };
@@ -94,15 +101,30 @@ export async function agentView(id, { signal }) {
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   } }, 'Download');
 
-  function startLive() {
+  // watch starts what the status calls for: while running, the logs and
+  // stats followed; otherwise the container's last lines, once.
+  function watch() {
     live?.abort();
     live = new AbortController();
     const sig = AbortSignal.any([signal, live.signal]);
-    lines.length = 0; last = null;
-    Object.values(charts).forEach(c => c.reset());
-    stream(`/api/agents/${id}/logs?follow=true&lines=200`, { signal: sig, onEvent: (n, d) => {
+    const running = a.status === 'running';
+    lines.length = 0;
+    logsNote.textContent = '';
+    drawLogs();
+    if (!a.container_id && !running) return;
+    const onEvent = (n, d) => {
       if (n === 'stdout' || n === 'stderr') { lines.push(d); if (lines.length > 5000) lines.shift(); if (!paused) drawLogs(); }
-    } }).catch(() => {});
+    };
+    const tail = stream(`/api/agents/${id}/logs?lines=${running ? '200&follow=true' : TAIL}`, { signal: sig, onEvent });
+    if (!running) {
+      const code = a.exit_code !== null && a.exit_code !== undefined ? `, exit code ${a.exit_code}` : '';
+      tail.then(() => { logsNote.textContent = `The last ${TAIL} lines of its container, which is not running (${a.status}${code}).`; drawLogs(); })
+        .catch(x => { if (!sig.aborted) logsNote.textContent = 'Its logs cannot be read: ' + (x.detail || x); });
+      return;
+    }
+    tail.catch(() => {});
+    last = null;
+    Object.values(charts).forEach(c => c.reset());
     (async () => {
       try { (await api('GET', `/api/agents/${id}/stats?history=${HISTORY}`)).history?.forEach(addSample); } catch {}
       if (sig.aborted) return;
@@ -115,8 +137,10 @@ export async function agentView(id, { signal }) {
   async function loadHistory() {
     try {
       const { events } = await api('GET', `/api/agents/${id}/events?limit=50`);
-      history.replaceChildren(...events.map(e => h('tr', {}, h('td', {}, new Date(e.at).toLocaleString()), h('td', {}, `${e.from} → ${e.to}`), h('td', {}, e.reason), h('td.hide-phone', {}, e.actor))));
-    } catch {}
+      history.replaceChildren(...events.map(e => h('tr', {}, h('td', {}, when(e.at)), h('td', {}, `${e.from} → ${e.to}`),
+        h('td', {}, e.reason || h('span.muted', {}, '—')), h('td.hide-phone', {}, e.actor))));
+      if (!events.length) history.replaceChildren(h('tr', {}, h('td.muted', {}, 'No changes yet.')));
+    } catch (x) { history.replaceChildren(h('tr', {}, h('td.error', {}, x.detail || String(x)))); }
   }
 
   // Chat: a conversation list and the open conversation, answers streamed.
@@ -129,7 +153,7 @@ export async function agentView(id, { signal }) {
     try {
       const { conversations } = await api('GET', `/api/agents/${id}/conversations?limit=20`);
       convList.replaceChildren(h('li', {}, h('button', { onclick: () => { conversation = null; messages.replaceChildren(); } }, '+ New conversation')),
-        ...conversations.map(c => h('li', {}, h('button', { onclick: () => openConversation(c.id) }, c.title || new Date(c.updated_at || c.created_at).toLocaleString()))));
+        ...conversations.map(c => h('li', {}, h('button', { onclick: () => openConversation(c.id) }, c.title || when(c.updated_at || c.created_at)))));
     } catch {}
   }
   async function openConversation(cid) {
@@ -151,7 +175,7 @@ export async function agentView(id, { signal }) {
       await stream(`/api/agents/${id}/chat`, { method: 'POST', signal, body: { content, stream: true, ...(conversation ? { conversation_id: conversation } : {}) }, onEvent: (n, d) => {
         if (n === 'message') answer.textContent += d.content;
         else if (n === 'done') { answer.textContent = d.content; conversation = d.conversation_id; answer.dataset.done = '1'; }
-        else if (n === 'error') chatErr.textContent = d.detail;
+        else if (n === 'error') chatErr.textContent = d.detail; // the model's or the agent's words, not the engine's
         messages.scrollTop = messages.scrollHeight;
       } });
       loadConversations();
@@ -169,7 +193,8 @@ export async function agentView(id, { signal }) {
   drawHead();
   loadHistory();
   loadConversations();
-  if (a.status === 'running') startLive();
+  watch();
+  onRuntime(() => drawHead(), signal);
   followEvents(signal, async ev => {
     if (ev.agent_id !== id) return;
     if (ev.to === 'deleted') { location.hash = '#/agents'; return; }
@@ -181,7 +206,7 @@ export async function agentView(id, { signal }) {
     h('div.cols', {},
       h('div.card', {}, h('h2', {}, 'CPU, memory and network'), h('div.charts', {}, charts.cpu.el, charts.mem.el, charts.net.el), now),
       h('div.card', {}, h('h2', {}, 'Status history'), h('div.table-wrap', {}, h('table', {}, history)))),
-    h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'Logs'), search, pause, download), logs),
+    h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'Logs'), search, pause, download), logsNote, logs),
     h('div.card', {}, h('h2', {}, 'Chat'), h('div.chat', {}, convList, h('div', {}, messages, chatErr, chatForm))),
     filesCard(id),
     h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'From a shell'), copy), cmds));

@@ -1,6 +1,7 @@
 // The agents list (live from /api/events) and the create / edit form.
 import { api, stream, APIError } from './api.js';
 import { h, statusBadge, confirmDialog, ago } from './dom.js';
+import { runtime, onRuntime, CANNOT_RUN } from './runtime.js';
 
 // follow calls onStatus(event) for every status change until signal ends,
 // reconnecting after a dropped stream.
@@ -11,6 +12,14 @@ export function followEvents(signal, onStatus) {
       if (!signal.aborted) await new Promise(r => setTimeout(r, 2000));
     }
   })();
+}
+
+// missingAgent is the page of an agent that does not exist (deleted, or
+// a mistyped link), with the way back. id is text, never markup.
+export function missingAgent(id) {
+  return h('section.card.narrow', { id: 'not-found' }, h('h1', {}, 'No such agent'),
+    h('p', {}, 'There is no agent ', h('code', {}, id), ' that you can see: it may have been deleted.'),
+    h('p', {}, h('a.button', { href: '#/agents' }, '← Back to agents')));
 }
 
 export async function agentAction(id, action) {
@@ -27,6 +36,33 @@ export async function agentsView({ signal }) {
     ['running', 'starting', 'stopping', 'stopped', 'exited', 'failed', 'missing', 'created'].map(s => h('option', { value: s }, s)));
   // Selection lives beside each row, so a redraw (a status event) keeps it.
   const selected = () => [...rows.values()].filter(r => r.selected && !r.tr.hidden);
+  // The bulk buttons work on the selection: disabled, and saying so, with
+  // nothing selected; start and stop also while the runtime is down.
+  const bulkButtons = [['start', 'Start', '.secondary'], ['stop', 'Stop', '.secondary'], ['delete', 'Delete', '.danger']].map(([action, label, cls]) =>
+    h('button' + cls, { onclick: () => act(selected().map(r => r.agent.id), action), 'data-bulk': action }, label));
+  const count = h('span.muted', { id: 'selected-count' });
+  function drawBulk() {
+    const n = selected().length;
+    count.textContent = n ? `${n} selected:` : 'Select agents to start, stop or delete several at once';
+    for (const b of bulkButtons) {
+      const down = b.dataset.bulk !== 'delete' && !runtime.ok;
+      b.disabled = !n || down;
+      b.title = down ? CANNOT_RUN : n ? '' : 'Nothing selected';
+    }
+  }
+  // The empty list says what to do, in the table's foot.
+  const empty = h('tfoot', { id: 'agents-empty', hidden: true }, h('tr', {}, h('td', { colspan: 10 },
+    h('h2', {}, 'No agents yet'),
+    h('p', {}, 'An agent is a container Warder runs for you. Create one with ', h('a', { href: '#/agents/new' }, 'New agent'),
+      ': every field has a default, and the default image needs nothing pulled. Then start it and open it for its logs, stats, chat and files.'),
+    h('p.muted', {}, 'From a shell: ', h('code', {}, 'warder agents create NAME'), ' then ', h('code', {}, 'warder agents start NAME'), '.'))));
+  const noMatch = h('p.muted', { id: 'agents-no-match', hidden: true }, 'No agent matches the filter.');
+  function drawEmpty() {
+    empty.hidden = rows.size > 0;
+    noMatch.hidden = !rows.size || [...rows.values()].some(r => !r.tr.hidden);
+    head.hidden = !rows.size;
+    drawBulk();
+  }
 
   async function act(ids, action) {
     err.textContent = '';
@@ -34,7 +70,7 @@ export async function agentsView({ signal }) {
     for (const id of ids) {
       try {
         await agentAction(id, action);
-        if (action === 'delete') { rows.get(id)?.tr.remove(); rows.delete(id); } else put(await api('GET', '/api/agents/' + id));
+        if (action === 'delete') drop(id); else put(await api('GET', '/api/agents/' + id));
       } catch (x) { err.textContent = `${rows.get(id)?.agent.name}: ${x.detail || x}`; }
     }
   }
@@ -42,17 +78,22 @@ export async function agentsView({ signal }) {
   function draw(r) {
     const a = r.agent, st = r.stats;
     const running = a.status === 'running';
-    const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act([a.id], action), 'aria-label': `${label} ${a.name}` }, label);
+    const down = !runtime.ok;
+    const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act([a.id], action), 'aria-label': `${label} ${a.name}`,
+      ...(action !== 'delete' && down ? { disabled: true, title: CANNOT_RUN, 'aria-describedby': 'banner' } : {}) }, label);
+    // On a phone the row is a card: each cell labelled (data-label), an
+    // empty one left out (null, so the cell is :empty).
+    const cell = (label, v) => h('td.detail', { 'data-label': label }, v === '' || v === undefined ? null : v);
     r.tr.replaceChildren(
-      h('td', {}, h('input', { type: 'checkbox', 'aria-label': 'Select ' + a.name, checked: r.selected, onchange: e => { r.selected = e.target.checked; } })),
-      h('td', {}, h('a', { href: '#/agents/' + a.id }, a.name)),
-      h('td', {}, statusBadge(a), a.status_reason ? h('div.muted', { class: 'muted reason' }, a.status_reason) : null),
-      h('td.hide-phone', {}, a.health || ''),
-      h('td.hide-phone', {}, a.container_config.image),
-      h('td.hide-phone', {}, a.host_port || ''),
-      h('td.hide-phone', {}, running && st ? st.cpu_usage : ''),
-      h('td.hide-phone', {}, running && st ? st.memory_usage : ''),
-      h('td.hide-phone', {}, running ? ago(a.status_changed_at) : ''),
+      h('td.select', {}, h('input', { type: 'checkbox', 'aria-label': 'Select ' + a.name, checked: r.selected, onchange: e => { r.selected = e.target.checked; drawBulk(); } })),
+      h('td.name', {}, h('a', { href: '#/agents/' + a.id }, a.name)),
+      h('td.state', {}, statusBadge(a), a.status_reason ? h('div.muted', { class: 'muted reason' }, a.status_reason) : null),
+      cell('Health', a.health || ''),
+      cell('Image', a.container_config.image),
+      cell('Port', a.host_port || ''),
+      cell('CPU', running && st ? st.cpu_usage : ''),
+      cell('Memory', running && st ? st.memory_usage : ''),
+      cell('Up', running ? ago(a.status_changed_at) : ''),
       h('td.actions', {}, running ? btn('Stop', 'stop', '.secondary') : btn('Start', 'start'), ' ',
         running ? btn('Restart', 'restart', '.secondary') : null, ' ', btn('Delete', 'delete', '.danger')));
     r.tr.dataset.status = a.status;
@@ -62,6 +103,7 @@ export async function agentsView({ signal }) {
     const q = text.value.toLowerCase(), s = status.value, a = r.agent;
     r.tr.hidden = !!(q && !(a.name.toLowerCase().includes(q) || a.container_config.image.toLowerCase().includes(q))) || !!(s && a.status !== s);
   }
+  const refilter = () => { rows.forEach(filter); drawEmpty(); };
   async function loadStats(r) {
     if (r.agent.status !== 'running') return;
     try { r.stats = (await api('GET', `/api/agents/${r.agent.id}/stats`)).stats; draw(r); } catch {}
@@ -72,28 +114,28 @@ export async function agentsView({ signal }) {
     const wasRunning = r.agent.status === 'running';
     r.agent = a;
     draw(r);
+    drawEmpty();
     if (a.status === 'running' && (!wasRunning || !r.stats)) loadStats(r);
   }
-  text.addEventListener('input', () => rows.forEach(filter));
-  status.addEventListener('change', () => rows.forEach(filter));
+  text.addEventListener('input', refilter);
+  status.addEventListener('change', refilter);
 
+  const head = h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Name'), h('th', {}, 'Status'), h('th', {}, 'Health'), h('th', {}, 'Image'),
+    h('th', {}, 'Port'), h('th', {}, 'CPU'), h('th', {}, 'Memory'), h('th', {}, 'Up'), h('th', {}, '')));
+  const table = h('table', { id: 'agents' }, head, tbody, empty);
   for (const a of await api('GET', '/api/agents')) put(a);
-  const drop = id => { rows.get(id)?.tr.remove(); rows.delete(id); };
+  drawEmpty();
+  onRuntime(() => { rows.forEach(draw); drawEmpty(); }, signal);
+  const drop = id => { rows.get(id)?.tr.remove(); rows.delete(id); drawEmpty(); };
   followEvents(signal, async ev => {
     if (ev.to === 'deleted') return drop(ev.agent_id);
     try { put(await api('GET', '/api/agents/' + ev.agent_id)); } catch (x) { if (x.status === 404) drop(ev.agent_id); }
   });
-  const bulk = action => () => act(selected().map(r => r.agent.id), action);
   return h('section', {},
     h('div.toolbar', {}, h('h1.flat.grow', {}, 'Agents'), h('a.button', { href: '#/agents/new', id: 'new-agent' }, 'New agent')),
-    h('div.toolbar', {}, text, status, h('span.muted', {}, 'Selected:'),
-      h('button.secondary', { onclick: bulk('start'), 'data-bulk': 'start' }, 'Start'), h('button.secondary', { onclick: bulk('stop'), 'data-bulk': 'stop' }, 'Stop'),
-      h('button.danger', { onclick: bulk('delete'), 'data-bulk': 'delete' }, 'Delete')),
-    err,
-    h('div.table-wrap', {}, h('table', { id: 'agents' },
-      h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Name'), h('th', {}, 'Status'), h('th.hide-phone', {}, 'Health'), h('th.hide-phone', {}, 'Image'),
-        h('th.hide-phone', {}, 'Port'), h('th.hide-phone', {}, 'CPU'), h('th.hide-phone', {}, 'Memory'), h('th.hide-phone', {}, 'Up'), h('th', {}, ''))),
-      tbody)));
+    h('div.toolbar', {}, text, status, count, ...bulkButtons),
+    err, noMatch,
+    h('div.table-wrap', {}, table));
 }
 
 // fieldFor names the form field a validation error is about, from the
@@ -134,7 +176,10 @@ function parseEnv(text) {
 }
 
 export async function agentFormView(id) {
-  const [a, usage] = await Promise.all([id ? api('GET', '/api/agents/' + id) : null, api('GET', '/api/system/limits').catch(() => null)]);
+  let a, usage;
+  try {
+    [a, usage] = await Promise.all([id ? api('GET', '/api/agents/' + id) : null, api('GET', '/api/system/limits').catch(() => null)]);
+  } catch (x) { if (x.status === 404 || x.status === 400) return missingAgent(id); throw x; }
   const images = usage?.images || { default: '', allowed: [] };
   const cc = a ? a.container_config : {};
   const errs = {};

@@ -3,6 +3,8 @@
 // and API answers; agents' answers on /api/agents/{id}/proxy/ carry
 // Content-Security-Policy: sandbox, so a page an agent serves runs in an
 // opaque origin with no scripts and cannot read this storage.
+import { checkRuntime, UNAVAILABLE } from './runtime.js';
+
 const KEY = 'warder.token';
 
 export const session = {
@@ -11,8 +13,15 @@ export const session = {
   clear() { localStorage.removeItem(KEY); },
 };
 
+// APIError is a refused answer. A 503 (the runtime unavailable) gets
+// words for people as its detail, the server's kept as serverDetail, and
+// has the banner checked.
 export class APIError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; this.detail = detail; }
+  constructor(status, detail) {
+    super(detail);
+    this.status = status; this.detail = detail; this.serverDetail = detail;
+    if (status === 503) { this.detail = UNAVAILABLE; checkRuntime(); }
+  }
 }
 
 function headers(extra) {

@@ -5,6 +5,7 @@ import { h } from './dom.js';
 import { agentsView, agentFormView } from './agents.js';
 import { agentView } from './agent.js';
 import { usersView, statusView, auditView } from './admin.js';
+import { checkRuntime } from './runtime.js';
 
 const main = document.getElementById('main');
 let me = null, current = null;
@@ -81,15 +82,18 @@ async function route() {
     main.replaceChildren(h('p.error', { id: 'forbidden' }, 'Only admins see this page.'));
     return;
   }
+  checkRuntime();
   const ctx = { signal: current.signal, me };
   for (const [re, view] of routes) {
     const m = hash.match(re);
     if (m) {
-      try { main.replaceChildren(await view(m, ctx)); } catch (x) { main.replaceChildren(h('p.error', {}, x.detail || String(x))); }
+      try { main.replaceChildren(await view(m, ctx)); } catch (x) {
+        main.replaceChildren(h('div.card', { id: 'page-error' }, h('p.error', { role: 'alert' }, x.detail || String(x)), h('p', {}, h('a', { href: '#/agents' }, '← Back to agents'))));
+      }
       return;
     }
   }
-  main.replaceChildren(h('p', {}, 'No such page. ', h('a', { href: '#/agents' }, 'Agents')));
+  main.replaceChildren(h('div.card', { id: 'no-page' }, h('p', {}, 'No such page.'), h('p', {}, h('a', { href: '#/agents' }, '← Back to agents'))));
 }
 
 addEventListener('hashchange', route);

@@ -33,17 +33,38 @@ export function confirmDialog(text, ok = 'Delete') {
   return new Promise(resolve => d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true }));
 }
 
+// statusBadge is the agent's status; an exit with code 0 is a clean end,
+// drawn quietly rather than in the colour of a failure.
 export function statusBadge(a) {
-  return h('span.status.' + a.status, { 'data-status': a.status, title: a.status_reason || '' }, a.status);
+  const clean = a.status === 'exited' && a.exit_code === 0;
+  return h('span.status.' + a.status + (clean ? '.clean' : ''), { 'data-status': a.status, title: a.status_reason || '' },
+    a.status === 'exited' && a.exit_code !== null && a.exit_code !== undefined ? `exited (${a.exit_code})` : a.status);
 }
 
+// ago is how long since t, short: 45 s, 12 min, 3 h, 2 d.
 export function ago(t) {
   if (!t) return '';
   const s = Math.max(0, (Date.now() - new Date(t)) / 1000);
-  if (s < 60) return Math.floor(s) + 's';
-  if (s < 3600) return Math.floor(s / 60) + 'm';
-  if (s < 86400) return Math.floor(s / 3600) + 'h';
-  return Math.floor(s / 86400) + 'd';
+  if (s < 60) return Math.floor(s) + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min';
+  if (s < 86400) return Math.floor(s / 3600) + ' h';
+  return Math.floor(s / 86400) + ' d';
+}
+
+// when is a moment for people: "5 minutes ago", "yesterday", in a <time>
+// whose title is the full local date and time.
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const steps = [[60, 'second'], [60, 'minute'], [24, 'hour'], [7, 'day'], [4.35, 'week'], [12, 'month'], [Infinity, 'year']];
+export function when(t) {
+  if (!t) return h('span.muted', {}, '—');
+  const d = new Date(t);
+  let v = (d - Date.now()) / 1000, text = '';
+  for (const [n, unit] of steps) {
+    if (Math.abs(v) < n) { text = relative.format(Math.round(v), unit); break; }
+    v /= n;
+  }
+  if (Math.abs((d - Date.now()) / 1000) < 10) text = 'just now';
+  return h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, text);
 }
 
 // bytes is a size for people: 1.5KB.

@@ -3,7 +3,7 @@
 // directory shown, delete. A download is fetched with the token and saved
 // from a blob, since a plain link cannot send it.
 import { api, raw } from './api.js';
-import { h, confirmDialog, bytes } from './dom.js';
+import { h, confirmDialog, bytes, when } from './dom.js';
 
 // enc is a workspace path as URL path segments.
 const enc = p => p.split('/').map(encodeURIComponent).join('/');
@@ -35,7 +35,7 @@ export function filesCard(id) {
       : e.type === 'file' ? h('button.link', { 'data-action': 'download', title: 'Download', onclick: () => download(e.path, e.name) }, e.name)
         : h('span.muted', { title: e.type }, e.name)),
     h('td.muted', {}, e.type === 'dir' ? '' : bytes(e.size)),
-    h('td.muted.hide-phone', {}, e.mod_time ? new Date(e.mod_time).toLocaleString() : ''),
+    h('td.muted.hide-phone', {}, e.mod_time ? when(e.mod_time) : null),
     h('td.actions', {}, h('button.danger', { 'data-action': 'delete', onclick: () => remove(e) }, 'Delete')));
 
   async function download(path, name, query = '') {
