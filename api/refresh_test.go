@@ -1,6 +1,10 @@
 package api_test
 
 import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -66,6 +70,25 @@ func TestRefreshTokens(t *testing.T) {
 	me(next.AccessToken, 401)
 	refresh(next.RefreshToken, 401)
 	me(root.Token, 200) // another login is not touched
+
+	// The OAuth2 refresh form works too, and refuses another grant_type.
+	var third loginAnswer
+	anon.MustDo("POST", "/api/auth/login", map[string]string{"username": "root", "password": "password-root"}, 200, &third)
+	form := func(vals url.Values) (int, []byte) {
+		resp, err := http.PostForm(ts.URL+"/api/auth/refresh", vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, raw
+	}
+	if status, raw := form(url.Values{"grant_type": {"password"}, "refresh_token": {third.RefreshToken}}); status != 400 {
+		t.Fatalf("refresh form with grant_type=password = %d %s", status, raw)
+	}
+	if status, raw := form(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {third.RefreshToken}}); status != 200 || !strings.Contains(string(raw), `"refresh_token":"wdr_rt_`) {
+		t.Fatalf("refresh form = %d %s", status, raw)
+	}
 
 	// Malformed requests.
 	anon.MustDo("POST", "/api/auth/refresh", map[string]string{}, 400, nil)
