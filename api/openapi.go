@@ -129,7 +129,7 @@ var ops = map[string]op{
 	"GET /api/agents/{id}/logs": {id: "getAgentLogs", summary: "The container's output; streamed with follow=true or Accept: text/event-stream (plain text lines when following without SSE)", tag: "agents",
 		status: 200, resp: warder.LogsResponse{}, text: "text/plain",
 		events: withEnd(map[string]any{"stdout": warder.LogLine{}, "stderr": warder.LogLine{}}),
-		query:  []param{{"lines", "integer", "lines from the end (default 100)"}, {"timestamps", "boolean", "with each line's time"}, qSince, {"follow", "boolean", "keep sending new lines until the container stops"}},
+		query:  []param{{"lines", "lines", "lines from the end (default 100), or all"}, {"timestamps", "boolean", "with each line's time"}, qSince, {"follow", "boolean", "keep sending new lines until the container stops"}},
 		errors: []int{409, 413, 503}},
 	"GET /api/agents/{id}/stats": {id: "getAgentStats", summary: "The newest resource sample; ?history= adds the samples kept, ?stream=true streams them", tag: "agents",
 		status: 200, resp: warder.StatsResponse{}, events: withEnd(map[string]any{"stats": warder.StatsView{}}),
@@ -292,7 +292,12 @@ func operation(g *schemaGen, pattern, method, path string, o op) map[string]any 
 		}
 	}
 	for _, q := range o.query {
-		params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.doc, "schema": map[string]any{"type": q.typ}})
+		schema := map[string]any{"type": q.typ}
+		if q.typ == "lines" {
+			// A count or "all": a string a count or the word matches.
+			schema = map[string]any{"type": "string", "pattern": "^([0-9]+|all)$"}
+		}
+		params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.doc, "schema": schema})
 	}
 	if params != nil {
 		out["parameters"] = params
