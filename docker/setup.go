@@ -59,7 +59,10 @@ func (r *Runtime) ensureNetworks(ctx context.Context) error {
 	if err := r.ensureNetwork(ctx, r.cfg.Network, false); err != nil {
 		return err
 	}
-	return r.ensureNetwork(ctx, InternalNetwork(r.cfg.Network), true)
+	if err := r.ensureNetwork(ctx, InternalNetwork(r.cfg.Network), true); err != nil {
+		return err
+	}
+	return r.guardInternal(ctx) // internalguard.go
 }
 
 // InternalNetwork names the network of agents without egress: an internal
@@ -212,6 +215,9 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, name string) error {
 		return err
 	}
 	for _, n := range nets {
+		if info, err := r.cli.NetworkInspect(ctx, n.ID, client.NetworkInspectOptions{}); err == nil {
+			r.unguard(ctx, info.Network)
+		}
 		if err := r.removeNetwork(ctx, n.ID, name); err != nil {
 			return err
 		}
