@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -237,6 +238,18 @@ func (r *Runtime) podmanNetworkCreate(ctx context.Context, req map[string]any, o
 		dst = out
 	}
 	status, msg, err := r.podmanCall(ctx, http.MethodPost, podmanAPI+"/networks/create", body, dst)
+	// Podman 4.3 answers 500 when a host interface it is looking at to
+	// choose a free subnet goes away meanwhile ("route ip+net: no such
+	// network interface", seen while other networks were being removed):
+	// the same request a moment later succeeds.
+	for delay := 100 * time.Millisecond; err == nil && status == http.StatusInternalServerError && delay <= 1600*time.Millisecond; delay *= 2 {
+		select {
+		case <-ctx.Done():
+			return false, mapErr(ctx.Err(), "create network "+name)
+		case <-time.After(delay):
+		}
+		status, msg, err = r.podmanCall(ctx, http.MethodPost, podmanAPI+"/networks/create", body, dst)
+	}
 	switch {
 	case err != nil:
 		return false, mapErr(err, "create network "+name)
