@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
@@ -141,6 +142,17 @@ func (r *Runtime) endExec(id string, gid int, alive bool) error {
 		}
 		kill = true
 		left, err := r.execProcesses(ctx, id, gid)
+		if err == nil && left == 0 {
+			// One listing can miss a process caught between a fork and
+			// an exec (ps skips what it cannot read then); a second, a
+			// moment later, must agree (seen: a double-forked daemon left
+			// by a command that exited was missed once in a few hundred).
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+			left, err = r.execProcesses(ctx, id, gid)
+		}
 		switch {
 		case errors.Is(err, warder.ErrNotFound) || errors.Is(err, warder.ErrConflict):
 			return nil // the container is gone or stopped, its processes with it
