@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -87,15 +88,47 @@ func (r *Runtime) guardInternal(ctx context.Context) error {
 		}
 	}
 	if mangle(ctx, "-C", "FORWARD", "-j", internalGuardChain) != nil {
-		return mangle(ctx, "-I", "FORWARD", "1", "-j", internalGuardChain)
+		if err := mangle(ctx, "-I", "FORWARD", "1", "-j", internalGuardChain); err != nil {
+			return err
+		}
 	}
+	pruneGuard(ctx)
 	return nil
+}
+
+// pruneGuard removes the rules of bridges that no longer exist: networks
+// removed by an engine client other than Warder, or by a Warder that
+// could not reach this host's firewall then.
+func pruneGuard(ctx context.Context) {
+	out, err := exec.CommandContext(ctx, "iptables", "-w", "-t", "mangle", "-S", internalGuardChain).Output()
+	if err != nil {
+		return
+	}
+	gone := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if (f[i] == "-i" || f[i] == "-o") && strings.HasPrefix(f[i+1], "br-") {
+				if _, err := net.InterfaceByName(f[i+1]); err != nil {
+					gone[f[i+1]] = true
+				}
+			}
+		}
+	}
+	for br := range gone {
+		for _, rule := range guardRules(br) {
+			for mangle(ctx, append([]string{"-D", internalGuardChain}, rule...)...) == nil {
+			}
+		}
+	}
 }
 
 // unguard removes the guard's rules for network id's bridge (the network
 // is being removed); the chain and its jump stay, empty at worst.
 func (r *Runtime) unguard(ctx context.Context, n network.Inspect) {
-	if !r.canGuard() || !n.Internal {
+	// The rules are this host's whichever engine client removes the
+	// network: no check of the engine's place here.
+	if _, err := exec.LookPath("iptables"); err != nil || os.Geteuid() != 0 || !n.Internal {
 		return
 	}
 	for _, rule := range guardRules(bridgeName(n)) {

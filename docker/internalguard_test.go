@@ -38,9 +38,21 @@ func TestInternalGuard(t *testing.T) {
 	if err := mangle(ctx, "-C", "FORWARD", "-j", internalGuardChain); err != nil {
 		t.Fatalf("FORWARD does not jump to the guard: %v", err)
 	}
-	// Setup again (a restart): no second copy.
+	// A rule left for a bridge that is gone is pruned at the next Setup,
+	// which makes no second copy of the live ones.
+	stale := "br-" + testenv.UniqueName("")[:12]
+	for _, rule := range guardRules(stale) {
+		if err := mangle(ctx, append([]string{"-A", internalGuardChain}, rule...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := r.Setup(ctx); err != nil {
 		t.Fatal(err)
+	}
+	for _, rule := range guardRules(stale) {
+		if err := mangle(ctx, append([]string{"-C", internalGuardChain}, rule...)...); err == nil {
+			t.Fatalf("a rule of a gone bridge was not pruned: %v", rule)
+		}
 	}
 	if err := r.RemoveNetwork(ctx, InternalNetwork(r.cfg.Network)); err != nil {
 		t.Fatal(err)
