@@ -57,6 +57,30 @@ func mangle(ctx context.Context, args ...string) error {
 	return nil
 }
 
+// ensureMangleChain makes chain in the mangle table with rules, and
+// FORWARD's jump to it first, adding only what is missing (after a
+// firewall reload, too): -N fails for a chain that exists, -C tells
+// whether a rule does. Podman's isolation rule and Docker's internal
+// guard both live so.
+func ensureMangleChain(ctx context.Context, chain string, rules ...[]string) error {
+	if mangle(ctx, "-n", "-L", chain) != nil {
+		if err := mangle(ctx, "-N", chain); err != nil && mangle(ctx, "-n", "-L", chain) != nil {
+			return err
+		}
+	}
+	for _, rule := range rules {
+		if mangle(ctx, append([]string{"-C", chain}, rule...)...) != nil {
+			if err := mangle(ctx, append([]string{"-A", chain}, rule...)...); err != nil {
+				return err
+			}
+		}
+	}
+	if mangle(ctx, "-C", "FORWARD", "-j", chain) != nil {
+		return mangle(ctx, "-I", "FORWARD", "1", "-j", chain)
+	}
+	return nil
+}
+
 // bridgeName is the Linux bridge of a Docker bridge network.
 func bridgeName(n network.Inspect) string {
 	if b := n.Options["com.docker.network.bridge.name"]; b != "" {
@@ -75,22 +99,8 @@ func (r *Runtime) guardInternal(ctx context.Context) error {
 	if err != nil {
 		return mapErr(err, "inspect network "+InternalNetwork(r.cfg.Network))
 	}
-	if mangle(ctx, "-n", "-L", internalGuardChain) != nil {
-		if err := mangle(ctx, "-N", internalGuardChain); err != nil && mangle(ctx, "-n", "-L", internalGuardChain) != nil {
-			return err
-		}
-	}
-	for _, rule := range guardRules(bridgeName(res.Network)) {
-		if mangle(ctx, append([]string{"-C", internalGuardChain}, rule...)...) != nil {
-			if err := mangle(ctx, append([]string{"-A", internalGuardChain}, rule...)...); err != nil {
-				return err
-			}
-		}
-	}
-	if mangle(ctx, "-C", "FORWARD", "-j", internalGuardChain) != nil {
-		if err := mangle(ctx, "-I", "FORWARD", "1", "-j", internalGuardChain); err != nil {
-			return err
-		}
+	if err := ensureMangleChain(ctx, internalGuardChain, guardRules(bridgeName(res.Network))...); err != nil {
+		return err
 	}
 	pruneGuard(ctx)
 	return nil

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
 )
 
 // Podman's own isolation between networks cannot be relied on alone:
@@ -53,28 +51,8 @@ func (r *Runtime) ensureIsolationRule(ctx context.Context) error {
 	if os.Geteuid() != 0 {
 		return podmanFilterError("Warder does not run as root")
 	}
-	ipt := func(args ...string) error {
-		out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "mangle"}, args...)...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-		}
-		return nil
-	}
-	// -N fails for a chain that exists; -C tells whether a rule does.
-	if ipt("-n", "-L", isolationChain) != nil {
-		if err := ipt("-N", isolationChain); err != nil && ipt("-n", "-L", isolationChain) != nil {
-			return podmanFilterError(err.Error())
-		}
-	}
-	if ipt(append([]string{"-C", isolationChain}, isolationRule...)...) != nil {
-		if err := ipt(append([]string{"-A", isolationChain}, isolationRule...)...); err != nil {
-			return podmanFilterError(err.Error())
-		}
-	}
-	if ipt("-C", "FORWARD", "-j", isolationChain) != nil {
-		if err := ipt("-I", "FORWARD", "1", "-j", isolationChain); err != nil {
-			return podmanFilterError(err.Error())
-		}
+	if err := ensureMangleChain(ctx, isolationChain, isolationRule); err != nil {
+		return podmanFilterError(err.Error())
 	}
 	return nil
 }

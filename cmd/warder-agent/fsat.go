@@ -306,7 +306,7 @@ func tarEntry(tw *tar.Writer, dir *os.File, name, tarName string, depth int) err
 // tarDir archives the open directory dir as tarName and what is in it.
 func tarDir(tw *tar.Writer, dir *os.File, tarName string, depth int) error {
 	if depth > maxDepth {
-		return &fsError{fsInvalid, tarName + ": nested deeper than " + itoa(maxDepth) + " directories"}
+		return &fsError{fsInvalid, tarName + ": nested deeper than " + strconv.Itoa(maxDepth) + " directories"}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
@@ -368,7 +368,7 @@ func removeEntry(dir *os.File, name, rel string, depth int) error {
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		if depth > maxDepth {
-			return &fsError{fsInvalid, rel + ": nested deeper than " + itoa(maxDepth) + " directories"}
+			return &fsError{fsInvalid, rel + ": nested deeper than " + strconv.Itoa(maxDepth) + " directories"}
 		}
 		sub, _, err := openDirAt(dir, []string{name}, false)
 		if err == nil {
@@ -451,7 +451,7 @@ func untarAt(root *os.File, rel string, in io.Reader) (err error) {
 			return err
 		}
 		if len(parts) > maxUploadDepth {
-			return &fsError{fsInvalid, h.Name + ": nested deeper than " + itoa(maxUploadDepth) + " directories"}
+			return &fsError{fsInvalid, h.Name + ": nested deeper than " + strconv.Itoa(maxUploadDepth) + " directories"}
 		}
 		if err := u.entry(parts, h, tr, path.Join(rel, name)); err != nil {
 			return err
@@ -594,5 +594,3 @@ func randomName() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
