@@ -198,9 +198,9 @@ func TestDashboardEmptyStates(t *testing.T) {
 
 	for _, page := range []string{"#/agents/no-such-agent", "#/agents/no-such-agent/edit"} {
 		b.open(page, "#not-found")
-		if got := b.text("#not-found"); !strings.Contains(got, "No such agent") || !strings.Contains(got, "no-such-agent") {
-			t.Fatalf("%s says %q", page, got)
-		}
+		// Waited for, not read once: the previous page's #not-found may
+		// be the node found, replaced a moment later.
+		b.waitJS(page+" says there is no such agent", `(n => n && n.textContent.includes('No such agent') && n.textContent.includes('no-such-agent'))(document.querySelector('#not-found'))`)
 	}
 	b.click(`#not-found a[href="#/agents"]`)
 	b.run("back on the list", chromedpWaitVisible(`tr[data-name="first"]`))
