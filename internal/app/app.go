@@ -225,6 +225,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
 			Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
 		TokenTTL:    cfg.TokenTTL,
+		RefreshTTL:  cfg.RefreshTTL,
 		StopTimeout: cfg.StopTimeout,
 		Logger:      log,
 		// The embedded SQLite file is one process's; PostgreSQL may be shared.

@@ -43,6 +43,9 @@ type Config struct {
 	// StatsHistory is how far back ?history= reaches (WARDER_STATS_HISTORY);
 	// 0 means the collector's default, 10 minutes.
 	StatsHistory time.Duration
+	// RefreshTTL is how long a refresh token lasts (WARDER_REFRESH_TTL,
+	// 7 days; never shorter than TokenTTL).
+	RefreshTTL time.Duration
 	// StatsFollowAll follows every running agent's stats from its start
 	// (WARDER_STATS_FOLLOW=all) rather than from its first read (=read,
 	// the default): see package stats.
@@ -150,6 +153,9 @@ func LoadConfig(args []string) (Config, error) {
 	if c.TokenTTL, err = envDuration("WARDER_TOKEN_TTL", 24*time.Hour); err != nil {
 		return c, err
 	}
+	if c.RefreshTTL, err = envDuration("WARDER_REFRESH_TTL", 7*24*time.Hour); err != nil {
+		return c, err
+	}
 	if c.StopTimeout, err = envDuration("WARDER_STOP_TIMEOUT", 10*time.Second); err != nil {
 		return c, err
 	}
@@ -245,6 +251,7 @@ func LoadConfig(args []string) (Config, error) {
 	fs.IntVar(&c.PortEnd, "port-end", c.PortEnd, "last host port for agents (AGENT_PORT_RANGE_END)")
 	fs.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "host address agent ports are published on (AGENT_BIND_ADDRESS)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of a login token (WARDER_TOKEN_TTL)")
+	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", c.RefreshTTL, "lifetime of a refresh token, at least the token's (WARDER_REFRESH_TTL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (WARDER_LOG_FORMAT)")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "backend agents run on: docker or kubernetes (WARDER_RUNTIME)")
 	fs.StringVar(&c.Registration, "registration", c.Registration, "open, or closed: only admins create users (WARDER_REGISTRATION)")
@@ -284,6 +291,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL < time.Minute {
 		return fmt.Errorf("WARDER_TOKEN_TTL %s is shorter than a minute", c.TokenTTL)
+	}
+	if c.RefreshTTL < c.TokenTTL {
+		return fmt.Errorf("WARDER_REFRESH_TTL %s is shorter than WARDER_TOKEN_TTL %s: a refresh token must outlive the token it renews", c.RefreshTTL, c.TokenTTL)
 	}
 	if c.IdleInterval < 100*time.Millisecond || c.StartTimeout < time.Second {
 		return fmt.Errorf("WARDER_IDLE_INTERVAL must be at least 100ms and WARDER_START_TIMEOUT at least 1s")
