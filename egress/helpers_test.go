@@ -93,6 +93,16 @@ type rig struct {
 // config before the proxy is made.
 func newRig(t *testing.T, policy Policy, tweak func(*Config)) *rig {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newRigListener(t, ln, policy, tweak)
+}
+
+// newRigListener is newRig serving on ln.
+func newRigListener(t *testing.T, ln net.Listener, policy Policy, tweak func(*Config)) *rig {
+	t.Helper()
 	rg := &rig{t: t, res: newResolver(), sums: make(chan []RefusalSummary, 16)}
 	d := &net.Dialer{}
 	cfg := Config{
@@ -116,10 +126,6 @@ func newRig(t *testing.T, policy Policy, tweak func(*Config)) *rig {
 		t.Fatal(err)
 	}
 	rg.proxy = p
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Serve(ctx, ln, time.Second) }()
