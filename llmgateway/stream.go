@@ -1,0 +1,174 @@
+package llmgateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// hopHeaders are not passed back; Content-Length is set by whoever
+// writes the body.
+var hopHeaders = map[string]bool{"Connection": true, "Keep-Alive": true, "Transfer-Encoding": true,
+	"Te": true, "Trailer": true, "Upgrade": true, "Proxy-Authenticate": true, "Content-Length": true, "Set-Cookie": true}
+
+func copyHeader(dst, src http.Header) {
+	for k, vs := range src {
+		if !hopHeaders[k] {
+			dst[k] = append([]string(nil), vs...)
+		}
+	}
+}
+
+// usageOf is the part of an answer (or a stream's chunk) that meters it.
+type usageOf struct {
+	Model   string           `json:"model"`
+	Choices *json.RawMessage `json:"choices"`
+	Usage   *struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+// passWhole reads a non-streamed answer (bounded by size and pauses),
+// meters it, takes the upstream's key out of it should the upstream have
+// echoed it, and writes it back.
+func (g *Gateway) passWhole(w http.ResponseWriter, resp *http.Response, idle *idleBody, ex *exchange) {
+	body, err := io.ReadAll(io.LimitReader(idle, g.cfg.MaxResponseBytes+1))
+	switch {
+	case err != nil:
+		g.stats.upstreamFailed.Add(1)
+		writeError(w, badGateway(g.cutReason(ex, idle, err)))
+		return
+	case int64(len(body)) > g.cfg.MaxResponseBytes:
+		g.stats.upstreamFailed.Add(1)
+		g.cfg.Log.Warn("llmgateway: answer over the bound, cut off", "upstream", ex.up.Name, "agent", ex.caller.Agent, "bound", g.cfg.MaxResponseBytes)
+		writeError(w, badGateway(fmt.Sprintf("the model provider %s's answer is over %d bytes; it was cut off", ex.up.Name, g.cfg.MaxResponseBytes)))
+		return
+	}
+	if ex.route != "models" && resp.StatusCode < 300 {
+		var u usageOf
+		_ = json.Unmarshal(body, &u)
+		g.meter(ex, u)
+	}
+	if len(ex.up.Key) >= 8 {
+		body = bytes.ReplaceAll(body, []byte(ex.up.Key), []byte("[redacted]"))
+	}
+	copyHeader(w.Header(), resp.Header)
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+}
+
+// maxLine is the longest stream line the gateway reads whole (to find
+// usage in it); a longer one is passed through in pieces, unread.
+const maxLine = 1 << 20
+
+// passStream passes an event stream through line by line, flushed
+// whenever nothing more is waiting, reading each "data:" line for usage.
+// The usage chunk the gateway asked for is kept from a caller that did
+// not ask for it (some clients read choices[0] of every chunk). Past
+// MaxStreamBytes, or a pause of IdleTimeout, the stream ends with an
+// error event.
+func (g *Gateway) passStream(w http.ResponseWriter, resp *http.Response, idle *idleBody, ex *exchange) {
+	copyHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	br := bufio.NewReaderSize(idle, 64<<10)
+	var (
+		u         usageOf
+		total     int64
+		long      bool // inside a line longer than the buffer
+		skipBlank bool // the usage chunk was dropped: drop its blank line too
+	)
+	for {
+		line, err := br.ReadSlice('\n')
+		total += int64(len(line))
+		if total > g.cfg.MaxStreamBytes {
+			g.stats.upstreamFailed.Add(1)
+			g.cfg.Log.Warn("llmgateway: stream over the bound, cut off", "upstream", ex.up.Name, "agent", ex.caller.Agent, "bound", g.cfg.MaxStreamBytes)
+			_, _ = w.Write(sseError(fmt.Sprintf("warder gateway: the model provider %s's stream is over %d bytes; it was cut off", ex.up.Name, g.cfg.MaxStreamBytes)))
+			_ = rc.Flush()
+			break
+		}
+		forward := true
+		if !long && len(line) > 0 {
+			drop := g.readStreamLine(line, ex, &u)
+			if skipBlank && isBlank(line) {
+				forward, skipBlank = false, false
+			} else if drop {
+				forward, skipBlank = false, true
+			}
+		}
+		long = errors.Is(err, bufio.ErrBufferFull)
+		if forward && len(line) > 0 {
+			if _, werr := w.Write(line); werr != nil {
+				break // the caller went away
+			}
+		}
+		if br.Buffered() == 0 || err != nil {
+			_ = rc.Flush()
+		}
+		if err != nil && !long {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) || idle.fired.Load() {
+				g.stats.upstreamFailed.Add(1)
+				_, _ = w.Write(sseError("warder gateway: " + g.cutReason(ex, idle, err)))
+				_ = rc.Flush()
+			}
+			break
+		}
+	}
+	g.meter(ex, u)
+}
+
+// readStreamLine reads usage from a "data:" line into u, and reports
+// whether the line is the usage-only chunk a caller that did not ask for
+// usage must not see.
+func (g *Gateway) readStreamLine(line []byte, ex *exchange, u *usageOf) (drop bool) {
+	data, ok := bytes.CutPrefix(line, []byte("data:"))
+	if !ok || !bytes.Contains(data, []byte(`"usage"`)) {
+		return false
+	}
+	var chunk usageOf
+	if json.Unmarshal(bytes.TrimSpace(data), &chunk) != nil {
+		return false
+	}
+	if chunk.Model != "" {
+		u.Model = chunk.Model
+	}
+	if chunk.Usage == nil {
+		return false
+	}
+	u.Usage = chunk.Usage
+	empty := chunk.Choices == nil || bytes.Equal(bytes.TrimSpace(*chunk.Choices), []byte("[]"))
+	return !ex.wantUsage && empty
+}
+
+func isBlank(line []byte) bool { return len(bytes.TrimRight(line, "\r\n")) == 0 }
+
+// meter records what the answer said it cost.
+func (g *Gateway) meter(ex *exchange, u usageOf) {
+	if u.Usage == nil {
+		g.stats.unmetered.Add(1)
+		g.cfg.Log.Warn("llmgateway: an answer without usage, not metered", "upstream", ex.up.Name, "agent", ex.caller.Agent, "route", ex.route)
+		return
+	}
+	model := u.Model
+	if model == "" {
+		model = ex.model
+	}
+	g.stats.prompt.Add(uint64(max(u.Usage.PromptTokens, 0)))
+	g.stats.completion.Add(uint64(max(u.Usage.CompletionTokens, 0)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // the request's own may be gone
+	defer cancel()
+	if err := g.cfg.Ledger.Record(ctx, Usage{Caller: ex.caller, Upstream: ex.up.Name, Route: ex.route, Model: model,
+		PromptTokens: u.Usage.PromptTokens, CompletionTokens: u.Usage.CompletionTokens, At: time.Now()}); err != nil {
+		g.cfg.Log.Error("llmgateway: recording usage", "agent", ex.caller.Agent, "err", err)
+	}
+}
