@@ -230,6 +230,7 @@ type ExecSpec struct {
 	Cmd   []string
 	Env   map[string]string
 	Stdin io.Reader // nil: none
+	TTY   *TTY      // nil: no terminal (see TTY)
 }
 
 // WorkspaceRuntime is what a runtime with Parts().Workspaces does with

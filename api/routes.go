@@ -66,6 +66,7 @@ func (s *Server) routeTable() []route {
 		{uploadRoute, s.authed(s.putFile)},
 		{"DELETE /api/agents/{id}/files/{path...}", s.authed(s.deleteFile)},
 		{"POST /api/agents/{id}/exec", s.authed(s.execAgent)},
+		{"GET /api/agents/{id}/terminal", s.terminalToken(s.authed(s.terminal))},
 		{"GET /api/workspaces", s.authed(s.listWorkspaces)},
 		{"DELETE /api/workspaces/{name}", s.authed(s.deleteWorkspace)},
 		{proxyRoute, s.authed(s.proxyAgent)},

@@ -39,6 +39,9 @@ const execGIDSpan = 1<<31 - 1 - ExecGIDBase
 // Exec returns only once none is left: the caller's bound on running
 // commands counts what is still alive.
 func (r *Runtime) Exec(ctx context.Context, id string, spec warder.ExecSpec, out func(stream string, p []byte) error) (int, error) {
+	if spec.TTY != nil {
+		return r.execTTY(ctx, id, spec, out) // exectty.go
+	}
 	ins, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return 0, mapErr(err, "inspect container "+id)

@@ -71,6 +71,7 @@ type Config struct {
 	// Workspace bounds workspaces, uploads and exec (on a runtime with
 	// them; see Spec.Workspaces).
 	Workspace WorkspaceConfig
+	Terminal  TerminalConfig // terminal sessions' bounds (terminal.go)
 	// CredentialTTL is how long a token or key that authenticated is
 	// believed without asking the store again, and so how late a
 	// revocation made by another process bites here; 0 means

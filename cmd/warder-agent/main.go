@@ -86,6 +86,8 @@ func main() {
 			os.Exit(health(os.Getenv("PORT")))
 		case "probe":
 			os.Exit(probe(os.Args[2:]))
+		case "sh":
+			os.Exit(shellMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)) // shell.go
 		default:
 			if cmd, ok := builtins[os.Args[1]]; ok {
 				os.Exit(cmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
