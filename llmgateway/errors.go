@@ -14,7 +14,7 @@ import (
 // its kind) and as OpenAI's clients read errors ({"error": {"message":
 // ...}}), in one body: the SDKs show error.message, Warder's tools detail.
 func writeError(w http.ResponseWriter, err error) {
-	status, kind := warder.HTTPStatus(err)
+	status, kind := statusOf(err)
 	msg := warder.ErrorMessage(err)
 	if msg == "" {
 		msg = "internal error"
@@ -36,6 +36,31 @@ func writeError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// statuses are the HTTP statuses of the error kinds the gateway answers
+// with, as the API answers them (the gateway is served beside the API,
+// not through its error writer: the body has OpenAI's shape as well).
+var statuses = []struct {
+	kind   error
+	status int
+}{
+	{warder.ErrInvalid, 400},
+	{warder.ErrUnauthorized, 401},
+	{warder.ErrTooLarge, 413},
+	{warder.ErrRateLimited, 429},
+	{warder.ErrBadGateway, 502},
+	{warder.ErrUnavailable, 503},
+}
+
+// statusOf is err's status and kind; 500 and nil for any other error.
+func statusOf(err error) (int, error) {
+	for _, s := range statuses {
+		if errors.Is(err, s.kind) {
+			return s.status, s.kind
+		}
+	}
+	return 500, nil
 }
 
 // sseError is the event a stream ends with when the gateway cuts it: the

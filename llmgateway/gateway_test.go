@@ -248,3 +248,17 @@ func TestGatewayRoutesByModel(t *testing.T) {
 		t.Error("a non-HTTP base URL was accepted")
 	}
 }
+
+func TestHasUsage(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"usage":null}`:                  false,
+		`{"usage": null}`:                 false,
+		`{"choices":[]}`:                  false,
+		`{"usage":{"prompt_tokens":1}}`:   true,
+		`{"usage" : {"prompt_tokens":1}}`: true,
+	} {
+		if got := hasUsage([]byte(in)); got != want {
+			t.Errorf("hasUsage(%s) = %v", in, got)
+		}
+	}
+}

@@ -132,7 +132,7 @@ func (g *Gateway) passStream(w http.ResponseWriter, resp *http.Response, idle *i
 // usage must not see.
 func (g *Gateway) readStreamLine(line []byte, ex *exchange, u *usageOf) (drop bool) {
 	data, ok := bytes.CutPrefix(line, []byte("data:"))
-	if !ok || !bytes.Contains(data, []byte(`"usage"`)) {
+	if !ok || !hasUsage(data) {
 		return false
 	}
 	var chunk usageOf
@@ -148,6 +148,19 @@ func (g *Gateway) readStreamLine(line []byte, ex *exchange, u *usageOf) (drop bo
 	u.Usage = chunk.Usage
 	empty := chunk.Choices == nil || bytes.Equal(bytes.TrimSpace(*chunk.Choices), []byte("[]"))
 	return !ex.wantUsage && empty
+}
+
+// hasUsage reports whether a chunk may carry usage: a "usage" key whose
+// value is an object. Every chunk of a stream asked for usage says
+// "usage":null until the last; this spares decoding those.
+func hasUsage(data []byte) bool {
+	i := bytes.Index(data, []byte(`"usage"`))
+	if i < 0 {
+		return false
+	}
+	rest := bytes.TrimLeft(data[i+len(`"usage"`):], " \t")
+	rest, ok := bytes.CutPrefix(rest, []byte(":"))
+	return ok && bytes.HasPrefix(bytes.TrimLeft(rest, " \t"), []byte("{"))
 }
 
 func isBlank(line []byte) bool { return len(bytes.TrimRight(line, "\r\n")) == 0 }
