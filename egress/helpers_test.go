@@ -80,7 +80,7 @@ func (r *resolver) count(host string) int {
 // rig is a proxy on loopback with one agent, "a1", whose token is
 // "secret", and what it dialed.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	proxy  *Proxy
 	url    *url.URL // the proxy, with a1's credentials
 	res    *resolver
@@ -91,7 +91,7 @@ type rig struct {
 
 // newRig starts a proxy serving policy to agent a1; tweak adjusts the
 // config before the proxy is made.
-func newRig(t *testing.T, policy Policy, tweak func(*Config)) *rig {
+func newRig(t testing.TB, policy Policy, tweak func(*Config)) *rig {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,7 +101,7 @@ func newRig(t *testing.T, policy Policy, tweak func(*Config)) *rig {
 }
 
 // newRigListener is newRig serving on ln.
-func newRigListener(t *testing.T, ln net.Listener, policy Policy, tweak func(*Config)) *rig {
+func newRigListener(t testing.TB, ln net.Listener, policy Policy, tweak func(*Config)) *rig {
 	t.Helper()
 	rg := &rig{t: t, res: newResolver(), sums: make(chan []RefusalSummary, 16)}
 	d := &net.Dialer{}
