@@ -32,6 +32,7 @@ func (g *Gateway) metered(route string) http.HandlerFunc {
 		c, err := g.caller(r)
 		if err != nil {
 			g.stats.refused.Add(1)
+			g.stats.unauthorized.Add(1)
 			writeError(w, err)
 			return
 		}
@@ -156,6 +157,7 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 	c, err := g.caller(r)
 	if err != nil {
 		g.stats.refused.Add(1)
+		g.stats.unauthorized.Add(1)
 		writeError(w, err)
 		return
 	}

@@ -204,7 +204,8 @@ func (g *Gateway) route(model string) *upstream {
 // Stats are the gateway's counts since it started, for /metrics.
 type Stats struct {
 	Requests         uint64 // forwarded upstream
-	Refused          uint64 // 401 and 429 before forwarding
+	Refused          uint64 // 401, 429 and 503 (budgets unavailable) before forwarding
+	Unauthorized     uint64 // of Refused, 401
 	OverBudget       uint64 // of Refused, 429
 	UpstreamFailed   uint64 // unreachable, errors at transport level, cut off
 	Unmetered        uint64 // answers with no usage to meter
@@ -213,12 +214,12 @@ type Stats struct {
 }
 
 type stats struct {
-	requests, refused, overBudget, upstreamFailed, unmetered, prompt, completion atomic.Uint64
+	requests, refused, unauthorized, overBudget, upstreamFailed, unmetered, prompt, completion atomic.Uint64
 }
 
 // Stats returns the gateway's counts.
 func (g *Gateway) Stats() Stats {
 	s := &g.stats
-	return Stats{s.requests.Load(), s.refused.Load(), s.overBudget.Load(), s.upstreamFailed.Load(),
+	return Stats{s.requests.Load(), s.refused.Load(), s.unauthorized.Load(), s.overBudget.Load(), s.upstreamFailed.Load(),
 		s.unmetered.Load(), s.prompt.Load(), s.completion.Load()}
 }

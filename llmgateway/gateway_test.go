@@ -83,6 +83,9 @@ func TestGatewayRefusals(t *testing.T) {
 	if n := g.up.calls.Load(); n != 0 {
 		t.Errorf("the upstream was called %d times", n)
 	}
+	if st := g.gateway.Stats(); st.Unauthorized != 2 || st.Refused != 2 {
+		t.Errorf("stats: %+v", st)
+	}
 }
 
 // readStream posts a streamed chat and returns the lines of data.
