@@ -292,7 +292,7 @@ func (c *Config) Validate() error {
 	if c.TokenTTL < time.Minute {
 		return fmt.Errorf("WARDER_TOKEN_TTL %s is shorter than a minute", c.TokenTTL)
 	}
-	if c.RefreshTTL < c.TokenTTL {
+	if c.RefreshTTL != 0 && c.RefreshTTL < c.TokenTTL { // 0: the service's default
 		return fmt.Errorf("WARDER_REFRESH_TTL %s is shorter than WARDER_TOKEN_TTL %s: a refresh token must outlive the token it renews", c.RefreshTTL, c.TokenTTL)
 	}
 	if c.IdleInterval < 100*time.Millisecond || c.StartTimeout < time.Second {
