@@ -22,7 +22,7 @@ const LabelPool = "warder.pool"
 // Claim hands one to spec's agent: the agent's environment (secrets
 // included) is given to the running process over a channel only Warder
 // can use, its limits and restart policy are applied live, and its host
-// port becomes the agent's. It returns the workload's id, which from then
+// port becomes the agent's. It returns the workload's state (its id, which from then
 // on is the agent's as if Create had made it; the caller records it. When
 // no workload fits spec (another image or port, no egress, a workspace
 // that already exists) or none is ready, it returns an error wrapping
@@ -33,7 +33,7 @@ const LabelPool = "warder.pool"
 // reported by List and Inspect with Pooled set, and is then a stray:
 // never adopted by name, only by the id the store holds.
 type WarmPool interface {
-	Claim(ctx context.Context, spec WorkloadSpec) (id string, err error)
+	Claim(ctx context.Context, spec WorkloadSpec) (WorkloadState, error)
 	// KeepPool keeps the pool at its size until ctx ends, replacing
 	// claimed and broken workloads; one process of a deployment runs it
 	// (the leader).

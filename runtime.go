@@ -247,7 +247,10 @@ type Stats struct {
 //     the agent's host port (keeping the one it holds when still free) or
 //     releases it when spec.Publish is false.
 //   - Start on a running workload and Stop on a stopped one succeed. A
-//     failed Start leaves the workload for Remove.
+//     successful Start reports the workload's state as Inspect would at
+//     that moment (running, or already ended: a process that exits at
+//     once), Endpoint included. A failed Start leaves the workload for
+//     Remove.
 //   - Remove force-removes, giving up the host port it was published on; a
 //     workload that is already gone is success, so Remove is safe to call
 //     twice and after a failed Create or Start. It is the one call that
@@ -273,7 +276,9 @@ type Runtime interface {
 // the contract of each call).
 type Lifecycle interface {
 	Create(ctx context.Context, spec WorkloadSpec) (id string, err error)
-	Start(ctx context.Context, id string) error
+	// Start runs the workload and reports the state it reached, so the
+	// caller needs no Inspect after it.
+	Start(ctx context.Context, id string) (WorkloadState, error)
 	Stop(ctx context.Context, id string, timeout time.Duration) error
 	Remove(ctx context.Context, id string) error
 	Inspect(ctx context.Context, id string) (WorkloadState, error)

@@ -113,13 +113,7 @@ func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request, caller *war
 		}
 		opts.KeepWorkspace = b
 	}
-	var err error
-	if s.workspaces != nil {
-		err = s.workspaces.DeleteAgentWith(r.Context(), caller, r.PathValue("id"), opts)
-	} else {
-		err = s.agents.DeleteAgent(r.Context(), caller, r.PathValue("id"))
-	}
-	if err != nil {
+	if err := s.agents.DeleteAgentWith(r.Context(), caller, r.PathValue("id"), opts); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Agent deleted successfully"})
@@ -171,7 +165,7 @@ func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warde
 	if opts.Follow || acceptsEventStream(r) {
 		return s.streamLogs(w, r, caller, opts)
 	}
-	logs, err := s.agents.AgentLogs(r.Context(), caller, r.PathValue("id"), opts)
+	logs, err := s.observe.AgentLogs(r.Context(), caller, r.PathValue("id"), opts)
 	if err != nil {
 		return err
 	}
@@ -182,7 +176,7 @@ func (s *Server) agentStats(w http.ResponseWriter, r *http.Request, caller *ward
 	if q := r.URL.Query(); q.Has("history") || q.Has("stream") || acceptsEventStream(r) {
 		return s.liveStats(w, r, caller)
 	}
-	st, err := s.agents.AgentStats(r.Context(), caller, r.PathValue("id"))
+	st, err := s.observe.AgentStats(r.Context(), caller, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -198,7 +192,7 @@ func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request, caller *war
 		}
 		limit = n
 	}
-	events, err := s.agents.AgentEvents(r.Context(), caller, r.PathValue("id"), limit)
+	events, err := s.observe.AgentEvents(r.Context(), caller, r.PathValue("id"), limit)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 // times they were asked for.
 type edgeAgents struct {
 	AgentService
+	ObserveService
 	slow time.Duration
 }
 
@@ -375,7 +376,7 @@ func TestProxyUntrustedAnswer(t *testing.T) {
 // written, is a 400 that says so, for logs and the audit log alike.
 func TestTimeParamsBounded(t *testing.T) {
 	t.Parallel()
-	ts, _ := newEdgeServer(t, Options{Agents: edgeAgents{}, Audit: edgeAudit{}})
+	ts, _ := newEdgeServer(t, Options{Agents: edgeAgents{}, Observe: edgeAgents{}, Audit: edgeAudit{}})
 	get := func(path string) (int, []byte) {
 		req, _ := http.NewRequest("GET", ts.URL+path, nil)
 		req.Header.Set("Authorization", "Bearer t")

@@ -161,7 +161,7 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, caller *ward
 	}
 	defer cancel()
 	l := &live{s: s, w: w, r: r, kind: "logs", sse: acceptsEventStream(r), cancel: cancel}
-	err = s.agents.StreamAgentLogs(ctx, caller, r.PathValue("id"), opts, l.open, func(line warder.LogLine) error {
+	err = s.observe.StreamAgentLogs(ctx, caller, r.PathValue("id"), opts, l.open, func(line warder.LogLine) error {
 		if l.sse {
 			return l.out.event(line.Stream, line)
 		}
@@ -206,12 +206,12 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 		}
 		defer cancel()
 		l := &live{s: s, w: w, r: r, kind: "stats", sse: true, cancel: cancel}
-		err = s.agents.WatchAgentStats(ctx, caller, id, l.open, func(st warder.Stats) error {
+		err = s.observe.WatchAgentStats(ctx, caller, id, l.open, func(st warder.Stats) error {
 			return l.out.event("stats", warder.NewStatsView(st))
 		})
 		return l.finish(err, "the agent container stopped")
 	case history == "":
-		st, err := s.agents.AgentStats(r.Context(), caller, id)
+		st, err := s.observe.AgentStats(r.Context(), caller, id)
 		if err != nil {
 			return err
 		}
@@ -221,14 +221,14 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 	if err != nil {
 		return warder.Errorf(warder.ErrInvalid, "history must be a duration such as 5m, not %q", history)
 	}
-	list, err := s.agents.AgentStatsHistory(r.Context(), caller, id, d)
+	list, err := s.observe.AgentStatsHistory(r.Context(), caller, id, d)
 	if err != nil {
 		return err
 	}
 	var newest warder.Stats
 	if len(list) > 0 {
 		newest = list[len(list)-1]
-	} else if newest, err = s.agents.AgentStats(r.Context(), caller, id); err != nil {
+	} else if newest, err = s.observe.AgentStats(r.Context(), caller, id); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, warder.StatsHistoryResponse{Stats: warder.NewStatsView(newest), History: list})
@@ -252,7 +252,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, caller *warder.U
 	}
 	defer cancel()
 	l := &live{s: s, w: w, r: r, kind: "events", sse: true, cancel: cancel}
-	err = s.agents.WatchEvents(ctx, caller, after, l.open, func(c warder.StatusChange) error {
+	err = s.observe.WatchEvents(ctx, caller, after, l.open, func(c warder.StatusChange) error {
 		return l.out.eventWithID("status", c.ID, c)
 	})
 	return l.finish(err, "")

@@ -15,13 +15,14 @@ import (
 
 // Server holds the services the handlers call.
 type Server struct {
-	auth   AuthService
-	agents AgentService
-	keys   KeyService
-	admin  AdminService
-	ready  func(ctx context.Context) error
-	log    *slog.Logger
-	mux    *http.ServeMux
+	auth    AuthService
+	agents  AgentService
+	observe ObserveService
+	keys    KeyService
+	admin   AdminService
+	ready   func(ctx context.Context) error
+	log     *slog.Logger
+	mux     *http.ServeMux
 	// patterns are the routes registered on mux, in order.
 	patterns []string
 	// openAPI is the document describing them, made on first request.
@@ -58,8 +59,10 @@ type Server struct {
 type Options struct {
 	Auth   AuthService
 	Agents AgentService
-	Keys   KeyService
-	Admin  AdminService
+	// Observe serves logs, stats and status changes.
+	Observe ObserveService
+	Keys    KeyService
+	Admin   AdminService
 	// Ready reports whether the store and runtime answer; nil means always.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -107,7 +110,7 @@ func New(o Options) *Server {
 	if o.Ready == nil {
 		o.Ready = func(context.Context) error { return nil }
 	}
-	s := &Server{auth: o.Auth, agents: o.Agents, keys: o.Keys, admin: o.Admin, ready: o.Ready, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{auth: o.Auth, agents: o.Agents, observe: o.Observe, keys: o.Keys, admin: o.Admin, ready: o.Ready, log: o.Logger, mux: http.NewServeMux()}
 	s.log = slog.New(logctx.NewHandler(o.Logger.Handler()))
 	s.audit, s.metrics, s.obs = o.Audit, o.Metrics, o.Observer
 	s.chat, s.agentTransport = o.Chat, newAgentTransport()

@@ -84,9 +84,6 @@ type KeyService interface {
 // WorkspaceService is what a caller can do with workspaces, files and
 // exec. Agents the caller may not see are ErrNotFound, as elsewhere.
 type WorkspaceService interface {
-	// DeleteAgentWith deletes an agent as AgentService.DeleteAgent does,
-	// and its workspace unless opts keeps it.
-	DeleteAgentWith(ctx context.Context, caller *warder.User, id string, opts warder.DeleteOptions) error
 	// StatFile describes path in the agent's workspace.
 	StatFile(ctx context.Context, caller *warder.User, id, path string) (warder.FileInfo, error)
 	ListDir(ctx context.Context, caller *warder.User, id, path string) (*warder.DirListing, error)
@@ -122,10 +119,19 @@ type AgentService interface {
 	// UpdateAgent is PATCH: only the fields req sets change.
 	UpdateAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentUpdate) (*warder.Agent, error)
 	DeleteAgent(ctx context.Context, caller *warder.User, id string) error
+	// DeleteAgentWith deletes an agent as DeleteAgent does, and its
+	// workspace unless opts keeps it.
+	DeleteAgentWith(ctx context.Context, caller *warder.User, id string, opts warder.DeleteOptions) error
 
 	StartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error)
 	StopAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error)
 	RestartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error)
+}
+
+// ObserveService is what a caller reads of agents as they run: logs,
+// resource use and status changes, for agents the caller may see (others
+// are ErrNotFound, as elsewhere).
+type ObserveService interface {
 	AgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions) (string, error)
 	AgentStats(ctx context.Context, caller *warder.User, id string) (warder.Stats, error)
 	// AgentStatsHistory returns the samples of the last d, oldest first.

@@ -62,7 +62,7 @@ func BenchmarkColdStart(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { rt.Remove(context.Background(), cid) })
-			if err := rt.Start(ctx, cid); err != nil {
+			if _, err := rt.Start(ctx, cid); err != nil {
 				b.Fatal(err)
 			}
 			dFloor = time.Since(t0)

@@ -271,7 +271,7 @@ func (f *floorRun) block(b *testing.B, from, to int, tally *cpuTally) time.Durat
 			return false
 		}
 		f.created[i].id = cid
-		if err := f.rt.Start(ctx, cid); err != nil {
+		if _, err := f.rt.Start(ctx, cid); err != nil {
 			b.Error(err)
 			return false
 		}

@@ -139,7 +139,7 @@ func engineToHealth(b *testing.B, ctx context.Context, ts *apitest.Server, c *be
 		b.Fatal(err)
 	}
 	defer rt.Remove(context.WithoutCancel(ctx), cid)
-	if err := rt.Start(ctx, cid); err != nil {
+	if _, err := rt.Start(ctx, cid); err != nil {
 		b.Fatal(err)
 	}
 	if err := pollHealth(c.http, port, 30*time.Second); err != nil {

@@ -65,16 +65,15 @@ func newServer(tb testing.TB, opts func(*api.Options)) *server {
 	collector := stats.New(rt, bus, stats.Config{Interval: 50 * time.Millisecond, SyncEvery: 100 * time.Millisecond})
 	log := slog.New(slog.DiscardHandler)
 	svc := service.New(db, rt, service.Config{
-		DefaultImage:   "warder/agent:latest",
-		Spec:           warder.SpecSettings{Network: "net", Workspaces: true},
 		ExclusiveStore: true,
 		Logger:         log,
 		Agents:         echoAgents{},
-		Stats:          collector,
 		Events:         bus,
-		HashWorkers:    2,
+		Auth:           service.AuthConfig{HashWorkers: 2},
+		Lifecycle:      service.AgentsConfig{DefaultImage: "warder/agent:latest", Spec: warder.SpecSettings{Network: "net", Workspaces: true}},
+		Observe:        service.ObserveConfig{Stats: collector},
 	})
-	o := api.Options{Auth: svc, Agents: svc, Keys: svc, Admin: svc, Chat: svc, Audit: svc, Logger: log, Workspaces: svc,
+	o := api.Options{Auth: svc.Auth, Agents: svc.Agents, Observe: svc.Observe, Keys: svc.Auth, Admin: svc.Admin, Chat: svc.Chat, Audit: svc.Admin, Logger: log, Workspaces: svc.Files,
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("up 1\n")) })}
 	if opts != nil {
 		opts(&o)

@@ -131,7 +131,7 @@ func TestPodmanSharedNetworkRetired(t *testing.T) {
 	must(t, err)
 	res, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: req.Config, HostConfig: req.HostConfig, NetworkingConfig: req.Networking})
 	must(t, err)
-	must(t, r.Start(ctx, res.ID))
+	must(t, started(r.Start(ctx, res.ID)))
 	waitHealthy(t, r, res.ID)
 
 	must(t, r.Setup(ctx))
@@ -156,7 +156,7 @@ func TestPodmanAgentsApart(t *testing.T) {
 		spec := testSpec(t, r)
 		id, err := r.Create(ctx, spec)
 		must(t, err)
-		must(t, r.Start(ctx, id))
+		must(t, started(r.Start(ctx, id)))
 		waitHealthy(t, r, id)
 		c, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 		must(t, err)

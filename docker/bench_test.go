@@ -42,7 +42,7 @@ func BenchmarkStatsStreamCost(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := r.Start(ctx, id); err != nil {
+		if _, err := r.Start(ctx, id); err != nil {
 			b.Fatal(err)
 		}
 		ids = append(ids, id)

@@ -140,7 +140,7 @@ func checkBounded(t *testing.T, r *Runtime) {
 	ctx := context.Background()
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 
 	if code, out := boundRun(t, r, id, strings.NewReader("mine"), "write", "/data/small"); code != 0 {
 		t.Fatalf("the agent cannot write its bounded workspace: exit %d: %s", code, out)
@@ -198,7 +198,7 @@ func TestWorkspaceRemountedAtSetup(t *testing.T) {
 	ctx := context.Background()
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	if code, out := boundRun(t, r, id, strings.NewReader("kept"), "write", "/data/f"); code != 0 {
 		t.Fatalf("write: exit %d: %s", code, out)
 	}
@@ -228,7 +228,7 @@ func TestWorkspaceRemountedAtSetup(t *testing.T) {
 	}
 	id, err = again.Create(ctx, spec)
 	must(t, err)
-	must(t, again.Start(ctx, id))
+	must(t, started(again.Start(ctx, id)))
 	if code, out := boundRun(t, again, id, nil, "cat", "/data/f"); code != 0 || out != "kept" {
 		t.Fatalf("after the restart: exit %d, %q", code, out)
 	}
@@ -254,7 +254,7 @@ func TestWorkspacePlainVolumeKept(t *testing.T) {
 	must(t, plain.Remove(ctx, id))
 	id, err = r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	if r.bound.dir.Has(spec.Workspace.Name) {
 		t.Fatal("an existing plain volume was given a filesystem")
 	}

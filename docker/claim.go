@@ -22,31 +22,31 @@ var _ warder.WarmPool = (*Runtime)(nil)
 // port the agent's, its limits and restart policy the agent's (a live
 // update), and the agent's environment written to its stdin. A spec the
 // pool cannot serve, or an empty pool, is ErrNotFound.
-func (r *Runtime) Claim(ctx context.Context, spec warder.WorkloadSpec) (string, error) {
+func (r *Runtime) Claim(ctx context.Context, spec warder.WorkloadSpec) (warder.WorkloadState, error) {
 	if reason := r.unfit(ctx, spec); reason != "" {
-		return "", warder.Errorf(warder.ErrNotFound, "no warm container: %s", reason)
+		return warder.WorkloadState{}, warder.Errorf(warder.ErrNotFound, "no warm container: %s", reason)
 	}
 	if spec.Workspace != nil {
 		// A mount cannot be added to a running container: only an agent
 		// with no workspace yet (a first start) can take the pool's.
 		_, err := r.cli.VolumeInspect(ctx, spec.Workspace.Name, client.VolumeInspectOptions{})
 		if err == nil {
-			return "", warder.Errorf(warder.ErrNotFound, "no warm container: the agent's workspace already exists")
+			return warder.WorkloadState{}, warder.Errorf(warder.ErrNotFound, "no warm container: the agent's workspace already exists")
 		} else if !isNotFound(err) {
-			return "", mapErr(err, "inspect volume "+spec.Workspace.Name)
+			return warder.WorkloadState{}, mapErr(err, "inspect volume "+spec.Workspace.Name)
 		}
 	}
 	defer r.pool.refillSoon()
 	c, err := r.takeOne(ctx, spec)
 	if err != nil {
-		return "", err
+		return warder.WorkloadState{}, err
 	}
 	if err := r.handOver(ctx, c, spec); err != nil {
 		// Nothing half-claimed stays: the caller starts the agent cold.
 		r.discardClaimed(ctx, c)
-		return "", err
+		return warder.WorkloadState{}, err
 	}
-	return c.ID, nil
+	return r.Inspect(ctx, c.ID)
 }
 
 // takeOne renames a running pool container, of spec's shape if there is

@@ -18,7 +18,17 @@ import (
 // An API 1.41 engine looks the network up only now, and answers 404 when it
 // is gone. That is not a missing container: if the network is the one
 // Setup owns, Start runs Setup and tries once more.
-func (r *Runtime) Start(ctx context.Context, id string) error {
+func (r *Runtime) Start(ctx context.Context, id string) (warder.WorkloadState, error) {
+	if err := r.start(ctx, id); err != nil {
+		return warder.WorkloadState{}, err
+	}
+	// The engine's start answers nothing; the address it gave the
+	// container on its network (the health probes') is known only now.
+	return r.Inspect(ctx, id)
+}
+
+// start is Start without the report of the state reached.
+func (r *Runtime) start(ctx context.Context, id string) error {
 	if err := r.reclaimPort(ctx, id); err != nil {
 		return err
 	}

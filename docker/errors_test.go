@@ -25,7 +25,7 @@ func TestDockerUnreachable(t *testing.T) {
 		"Ping":    func() error { return r.Ping(ctx) },
 		"Setup":   func() error { return r.Setup(ctx) },
 		"Create":  func() error { _, err := r.Create(ctx, spec); return err },
-		"Start":   func() error { return r.Start(ctx, "x") },
+		"Start":   func() error { return started(r.Start(ctx, "x")) },
 		"Stop":    func() error { return r.Stop(ctx, "x", time.Second) },
 		"Remove":  func() error { return r.Remove(ctx, "x") },
 		"Inspect": func() error { _, err := r.Inspect(ctx, "x"); return err },
@@ -53,7 +53,7 @@ func TestMissingContainer(t *testing.T) {
 	ctx := context.Background()
 	id := testenv.UniqueName("warder-test-missing-")
 	calls := map[string]func() error{
-		"Start":   func() error { return r.Start(ctx, id) },
+		"Start":   func() error { return started(r.Start(ctx, id)) },
 		"Stop":    func() error { return r.Stop(ctx, id, time.Second) },
 		"Inspect": func() error { _, err := r.Inspect(ctx, id); return err },
 		"Logs":    func() error { _, err := warder.CollectLogs(ctx, r, id, warder.LogOptions{}); return err },

@@ -31,7 +31,7 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("Create: %v", err)
 	}
 	start := time.Now()
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	ev := w.waitFor(t, id, warder.EventStarted, 10*time.Second)
@@ -52,7 +52,7 @@ func TestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create without labels: %v", err)
 	}
-	if err := r.Start(ctx, fid); err != nil {
+	if _, err := r.Start(ctx, fid); err != nil {
 		t.Fatalf("Start without labels: %v", err)
 	}
 

@@ -57,7 +57,7 @@ func escapeContainer(t *testing.T, r *Runtime) string {
 	spec.Image = tag
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	waitHealthy(t, r, id)
 	return id
 }

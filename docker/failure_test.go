@@ -37,7 +37,7 @@ func TestOOMKilled(t *testing.T) {
 		t.Errorf("engine has Memory %d, MemorySwap %d; want both 16 MiB (no swap)", h.Memory, h.MemorySwap)
 	}
 	start := time.Now()
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	oom := w.waitFor(t, id, warder.EventOOMKilled, 30*time.Second)
@@ -80,7 +80,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Fatalf("Create: %v", err)
 	}
 	start := time.Now()
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	// The engine restarts after 100 ms, then 200 ms, then gives up.

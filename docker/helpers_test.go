@@ -160,7 +160,7 @@ func startTestContainer(t *testing.T, r *Runtime) (warder.WorkloadSpec, string) 
 	spec := testSpec(t, r)
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	return spec, id
 }
 
@@ -257,3 +257,6 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// started is Runtime.Start's error, for must.
+func started(_ warder.WorkloadState, err error) error { return err }

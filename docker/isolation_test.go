@@ -47,7 +47,7 @@ func TestSetupIsolatesLegacyNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	waitHealthy(t, r, id)
@@ -80,7 +80,7 @@ func TestSetupRefusesSharedLegacyNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	err = r.Setup(ctx)

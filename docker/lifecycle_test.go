@@ -35,11 +35,11 @@ func runLifecycle(ctx context.Context, t *testing.T, r *Runtime, spec warder.Wor
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Logf("create+start took %v", time.Since(start))
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start on a running container: %v", err)
 	}
 	st, err := r.Inspect(ctx, id)

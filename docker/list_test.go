@@ -29,7 +29,7 @@ func TestList(t *testing.T) {
 		}
 		ids[spec.Name] = id
 	}
-	if err := r.Start(ctx, ids[running.Name]); err != nil {
+	if _, err := r.Start(ctx, ids[running.Name]); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 
@@ -69,7 +69,7 @@ func TestHealth(t *testing.T) {
 	plain := testSpec(t, r)
 	pid, err := r.Create(ctx, plain)
 	must(t, err)
-	must(t, r.Start(ctx, pid))
+	must(t, started(r.Start(ctx, pid)))
 	if st, err := r.Inspect(ctx, pid); err != nil || st.Health != "" {
 		t.Errorf("default image: Inspect = %+v, %v; want no health of the engine's", st, err)
 	}
@@ -84,7 +84,7 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("Create: %v", err)
 	}
 	start := time.Now()
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	if st, err := r.Inspect(ctx, id); err != nil || st.Health != "starting" {

@@ -101,7 +101,7 @@ func TestPodmanDetected(t *testing.T) {
 	if got["RLIMIT_NOFILE"] != podmanNofile && got["nofile"] != podmanNofile {
 		t.Errorf("Ulimits on Podman = %+v, want nofile %d", ins.Container.HostConfig.Ulimits, podmanNofile)
 	}
-	must(t, p.Start(ctx, id))
+	must(t, started(p.Start(ctx, id)))
 	waitHealthy(t, p, id)
 	// Podman's own tmpfs on /run and /var/tmp take /tmp's options.
 	ins, err = p.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
@@ -135,7 +135,7 @@ func TestPodmanOutsideChanges(t *testing.T) {
 	crash.Env["WARDER_AGENT_EXIT_CODE"], crash.Env["WARDER_AGENT_EXIT_AFTER"] = "3", "200ms"
 	cid, err := r.Create(ctx, crash)
 	must(t, err)
-	must(t, r.Start(ctx, cid))
+	must(t, started(r.Start(ctx, cid)))
 	w.waitFor(t, cid, warder.EventExited, 10*time.Second)
 	if st := waitState(t, r, cid, 10*time.Second, func(st warder.WorkloadState) bool { return st.Phase == warder.PhaseExited }); st.ExitCode != 3 {
 		t.Errorf("after a crash with code 3: %+v", st)
@@ -144,7 +144,7 @@ func TestPodmanOutsideChanges(t *testing.T) {
 	spec := testSpec(t, r)
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	w.waitFor(t, id, warder.EventStarted, 10*time.Second)
 	testenv.PodmanCLI(t, "kill", id)
 	w.waitFor(t, id, warder.EventExited, 10*time.Second)
@@ -183,7 +183,7 @@ func TestPodmanErrors(t *testing.T) {
 	for _, n := range []string{r.cfg.Network, InternalNetwork(r.cfg.Network)} {
 		must(t, r.RemoveNetwork(ctx, n)) // gone is success
 	}
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	waitHealthy(t, r, id)
 
 	// A create under a name a container already has (not saved as the
@@ -209,7 +209,7 @@ func TestPodmanOOM(t *testing.T) {
 	spec.Env["WARDER_AGENT_ALLOCATE_MB"] = "64"
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	w.waitFor(t, id, warder.EventExited, 30*time.Second)
 	st := waitState(t, r, id, 30*time.Second, func(st warder.WorkloadState) bool { return st.Phase == warder.PhaseExited })
 	if st.ExitCode != 137 {

@@ -105,11 +105,15 @@ func TestWarmPoolClaim(t *testing.T) {
 	a.MemoryBytes, a.MilliCPUs = 64<<20, 300
 	b.Restart = warder.RestartPolicy{}
 	start := time.Now()
-	idA, err := r.Claim(ctx, a)
+	claimed, err := r.Claim(ctx, a)
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
 	t.Logf("claim took %v", time.Since(start))
+	idA := claimed.ID
+	if !claimed.Running() || claimed.Endpoint == "" || claimed.AgentID != a.AgentID {
+		t.Fatalf("Claim reported %+v: want the agent's workload running, with its endpoint", claimed)
+	}
 	body := waitHealthy(t, r, idA)
 	if !strings.Contains(body, `"agent_id":"`+a.AgentID+`"`) {
 		t.Fatalf("/health = %s, want agent %s", body, a.AgentID)
@@ -151,10 +155,11 @@ func TestWarmPoolClaim(t *testing.T) {
 		t.Fatalf("Workspaces = %+v", ws)
 	}
 
-	idB, err := r.Claim(ctx, b)
+	claimedB, err := r.Claim(ctx, b)
 	if err != nil {
 		t.Fatalf("second Claim: %v", err)
 	}
+	idB := claimedB.ID
 	if idB == idA {
 		t.Fatal("two agents got one container")
 	}

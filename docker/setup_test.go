@@ -212,7 +212,7 @@ func TestStartRestoresNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create without the network: %v", err)
 	}
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatalf("Start without the network: %v", err)
 	}
 	checkOneNetwork(t, r, r.cfg.Network)

@@ -87,7 +87,7 @@ func TestStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	waitHealthy(t, r, id)

@@ -87,7 +87,7 @@ func TestWorkspaceFiles(t *testing.T) {
 	if len(list) != 1 || list[0].Name != "deep" || list[0].Type != warder.FileTypeDir {
 		t.Fatalf("listing: %+v", list)
 	}
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	var out strings.Builder
 	code, err := r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "cat", "/data/notes/deep/a.txt"}}, func(_ string, p []byte) error {
 		out.Write(p)
@@ -138,7 +138,7 @@ func TestWorkspaceSymlinkRefused(t *testing.T) {
 	ctx := context.Background()
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	agentDo(t, r, id, "mkdir", "/data/docs/d")
 	agentDo(t, r, id, "ln", "/", "/data/escape")
 	agentDo(t, r, id, "ln", "/etc", "/data/docs/l")
@@ -195,7 +195,7 @@ func TestUploadRefusesLinkMadeDuring(t *testing.T) {
 	ctx := context.Background()
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- r.WriteTar(ctx, id, "", pr) }()
@@ -280,7 +280,7 @@ func TestUploadImpliedDirsAreTheAgents(t *testing.T) {
 	must(t, err)
 	must(t, r.WriteTar(ctx, id, "up", oneFile("d/d/f", "x")))
 	must(t, r.WriteTar(ctx, id, "", oneFile("ü/ñ/日本/f", "x")))
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	for _, dir := range []string{"/data/up", "/data/up/d/d", "/data/ü/ñ/日本"} {
 		agentDo(t, r, id, "write", dir+"/by-agent")
 	}
@@ -326,7 +326,7 @@ func TestExecStreamsAndTimesOut(t *testing.T) {
 	ctx := context.Background()
 	id, err := r.Create(ctx, spec)
 	must(t, err)
-	must(t, r.Start(ctx, id))
+	must(t, started(r.Start(ctx, id)))
 	var got []string
 	code, err := r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "ls", "/nonexistent", "/data"}}, func(s string, p []byte) error {
 		got = append(got, s+":"+string(p))
@@ -423,7 +423,7 @@ func TestWorkspaceOwnedAtCreate(t *testing.T) {
 			if got := helpersCreated(t, r, since); got != c.helpers {
 				t.Errorf("%d helper containers for a fresh workspace, want %d", got, c.helpers)
 			}
-			must(t, r.Start(ctx, id))
+			must(t, started(r.Start(ctx, id)))
 			code, err := r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{"/warder-agent", "write", "/data/mine.txt"}, Stdin: strings.NewReader(c.name)},
 				func(string, []byte) error { return nil })
 			if err != nil || code != 0 {

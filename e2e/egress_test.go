@@ -43,7 +43,7 @@ func TestEgress(t *testing.T) {
 		t.Fatalf("the internal agent reached %s: %s", outside.Addr, out)
 	}
 	// Warder itself still reaches the internal agent, at its container address.
-	ep, err := ts.App.Service().Endpoint(context.Background(), &inside.Agent)
+	ep, err := ts.App.Service().Chat.Endpoint(context.Background(), &inside.Agent)
 	if err != nil {
 		t.Fatal(err)
 	}

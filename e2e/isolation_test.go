@@ -75,7 +75,7 @@ func tenantIsolation(t *testing.T, ts *testServer, cli *moby.Client) {
 				if x.a.HostPort != nil {
 					x.a.Agent.Agent.HostPort = *x.a.HostPort
 				}
-				ep, err := ts.App.Service().Endpoint(context.Background(), &x.a.Agent.Agent)
+				ep, err := ts.App.Service().Chat.Endpoint(context.Background(), &x.a.Agent.Agent)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -202,12 +202,13 @@ func TestWarmClaimInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := rt.Claim(ctx, spec) // and then Warder died
+	claimed, err := rt.Claim(ctx, spec) // and then Warder died
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := claimed.ID
 
-	if err := ts.App.Service().Resync(ctx); err != nil { // what a restart runs first
+	if err := ts.App.Service().Observe.Resync(ctx); err != nil { // what a restart runs first
 		t.Fatal(err)
 	}
 	got := c.WaitStatus(a.ID, statusWithin, apitest.Is(warder.StatusFailed))

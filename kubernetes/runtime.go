@@ -277,64 +277,64 @@ func (r *Runtime) Create(ctx context.Context, spec warder.WorkloadSpec) (string,
 // its agent runs (or has already ended), as a Docker start does. A Pod
 // that ended is replaced. An image that cannot be pulled, or a Pod that
 // does not run within StartTimeout, is an error.
-func (r *Runtime) Start(ctx context.Context, id string) error {
+func (r *Runtime) Start(ctx context.Context, id string) (warder.WorkloadState, error) {
 	rec, err := r.record(ctx, id)
 	if err != nil {
-		return err
+		return warder.WorkloadState{}, err
 	}
 	spec, err := specOf(rec)
 	if err != nil {
-		return err
+		return warder.WorkloadState{}, err
 	}
 	name := rec.Metadata.Name
 	p, err := r.podNamed(ctx, name)
 	if err != nil {
-		return err
+		return warder.WorkloadState{}, err
 	}
 	if p != nil && (p.Metadata.Annotations[annotWorkload] != rec.Metadata.UID || p.Metadata.DeletionTimestamp != nil ||
 		p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed") {
 		if err := r.deletePod(ctx, p, 0); err != nil {
-			return err
+			return warder.WorkloadState{}, err
 		}
 		p = nil
 	}
 	if p == nil {
 		want := podOf(r.cfg.Namespace, spec, rec.Metadata.UID)
 		if err := r.api.do(ctx, http.MethodPost, r.ns()+"/pods", want, nil); err != nil {
-			return fmt.Errorf("start workload %s: %w", id, err)
+			return warder.WorkloadState{}, fmt.Errorf("start workload %s: %w", id, err)
 		}
 	}
 	if err := r.annotate(ctx, name, map[string]any{annotDesired: desiredRunning}); err != nil {
-		return fmt.Errorf("start workload %s: %w", id, err)
+		return warder.WorkloadState{}, fmt.Errorf("start workload %s: %w", id, err)
 	}
 	return r.waitStarted(ctx, rec)
 }
 
 // waitStarted polls the Pod until its agent runs or has run.
-func (r *Runtime) waitStarted(ctx context.Context, rec secret) error {
+func (r *Runtime) waitStarted(ctx context.Context, rec secret) (warder.WorkloadState, error) {
 	id := workloadID(rec)
 	deadline := time.Now().Add(r.cfg.StartTimeout)
 	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
 		p, err := r.getPod(ctx, rec)
 		if err != nil {
-			return err
+			return warder.WorkloadState{}, err
 		}
 		if p == nil {
-			return warder.Errorf(warder.ErrNotFound, "the pod of workload %s was deleted while it started", id)
+			return warder.WorkloadState{}, warder.Errorf(warder.ErrNotFound, "the pod of workload %s was deleted while it started", id)
 		}
 		var st warder.WorkloadState
 		podState(&st, p)
 		switch {
 		case st.Error != "":
-			return warder.Errorf(warder.ErrInvalid, "workload %s did not start: %s", id, st.Error)
+			return warder.WorkloadState{}, warder.Errorf(warder.ErrInvalid, "workload %s did not start: %s", id, st.Error)
 		case st.Phase != warder.PhaseCreated:
-			return nil
+			return stateOf(rec, p)
 		case time.Now().After(deadline):
 			why := p.Status.Reason + " " + p.Status.Message
-			return warder.Errorf(warder.ErrUnavailable, "workload %s is not running after %s: pod %s %s", id, r.cfg.StartTimeout, p.Status.Phase, why)
+			return warder.WorkloadState{}, warder.Errorf(warder.ErrUnavailable, "workload %s is not running after %s: pod %s %s", id, r.cfg.StartTimeout, p.Status.Phase, why)
 		}
 		if err := sleep(ctx, delay); err != nil {
-			return err
+			return warder.WorkloadState{}, err
 		}
 	}
 }

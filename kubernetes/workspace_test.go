@@ -62,7 +62,7 @@ func TestWorkspaceHelpersAndExec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Start(ctx, id); err != nil {
+	if _, err := r.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.WriteTar(ctx, id, "in", strings.NewReader(tarOne(t, "f.txt", "from the API"))); err != nil {

@@ -74,11 +74,11 @@ func (r *runtime) Create(ctx context.Context, spec warder.WorkloadSpec) (string,
 	return id, err
 }
 
-func (r *runtime) Start(ctx context.Context, id string) error {
+func (r *runtime) Start(ctx context.Context, id string) (warder.WorkloadState, error) {
 	start := time.Now()
-	err := r.Runtime.Start(ctx, id)
+	st, err := r.Runtime.Start(ctx, id)
 	r.call("start", start, err)
-	return err
+	return st, err
 }
 
 func (r *runtime) Stop(ctx context.Context, id string, timeout time.Duration) error {

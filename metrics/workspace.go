@@ -117,7 +117,7 @@ type warmPool struct {
 	r *runtime
 }
 
-func (c warmPool) Claim(ctx context.Context, spec warder.WorkloadSpec) (id string, err error) {
+func (c warmPool) Claim(ctx context.Context, spec warder.WorkloadSpec) (st warder.WorkloadState, err error) {
 	defer c.r.timed("claim", &err)()
 	return c.p.Claim(ctx, spec)
 }

@@ -10,6 +10,13 @@ import (
 	"github.com/warder/warder"
 )
 
+// Admin is what only admins may do, and the audit log.
+type Admin struct {
+	*core
+	agents *Agents
+	auth   *Auth
+}
+
 func requireAdmin(caller *warder.User) error {
 	if !caller.IsAdmin() {
 		return warder.Errorf(warder.ErrForbidden, "only an admin may do this")
@@ -18,7 +25,7 @@ func requireAdmin(caller *warder.User) error {
 }
 
 // ListUsers lists every user, for an admin.
-func (s *Service) ListUsers(ctx context.Context, caller *warder.User) ([]*warder.User, error) {
+func (s *Admin) ListUsers(ctx context.Context, caller *warder.User) ([]*warder.User, error) {
 	if err := requireAdmin(caller); err != nil {
 		return nil, err
 	}
@@ -28,7 +35,7 @@ func (s *Service) ListUsers(ctx context.Context, caller *warder.User) ([]*warder
 // SetUserDisabled disables a user — their tokens end at once (the store
 // deletes them; API keys of a disabled user are refused) and their agents
 // are stopped — or enables them again.
-func (s *Service) SetUserDisabled(ctx context.Context, caller *warder.User, id string, disabled bool) error {
+func (s *Admin) SetUserDisabled(ctx context.Context, caller *warder.User, id string, disabled bool) error {
 	if err := requireAdmin(caller); err != nil {
 		return err
 	}
@@ -41,7 +48,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, caller *warder.User, id s
 	if err := s.store.SetUserDisabled(ctx, id, disabled); err != nil {
 		return err
 	}
-	s.creds.forgetUser(id) // their tokens are gone, their keys refused
+	s.auth.ForgetUser(id) // their tokens are gone, their keys refused
 	if !disabled {
 		return nil
 	}
@@ -61,7 +68,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, caller *warder.User, id s
 }
 
 // stopFor stops an agent under its lock, on behalf of the system or an admin.
-func (s *Service) stopFor(ctx context.Context, id, who, reason string) error {
+func (s *Admin) stopFor(ctx context.Context, id, who, reason string) error {
 	defer s.locks.Lock(id)()
 	a, err := s.store.Agent(ctx, id)
 	if err != nil {
@@ -70,11 +77,11 @@ func (s *Service) stopFor(ctx context.Context, id, who, reason string) error {
 	if a.ContainerID == "" {
 		return nil
 	}
-	return s.stop(ctx, a, who, reason)
+	return s.agents.stop(ctx, a, who, reason)
 }
 
 // SetUserLimits replaces a user's quota overrides, for an admin.
-func (s *Service) SetUserLimits(ctx context.Context, caller *warder.User, id string, l warder.Limits) (warder.Usage, error) {
+func (s *Admin) SetUserLimits(ctx context.Context, caller *warder.User, id string, l warder.Limits) (warder.Usage, error) {
 	if err := requireAdmin(caller); err != nil {
 		return warder.Usage{}, err
 	}
@@ -99,7 +106,7 @@ func validLimits(l warder.Limits) error {
 
 // Usage is a user's limits and use: the caller's own, or anyone's for an
 // admin. Another user's usage is ErrNotFound for a non-admin.
-func (s *Service) Usage(ctx context.Context, caller *warder.User, userID string) (warder.Usage, error) {
+func (s *Admin) Usage(ctx context.Context, caller *warder.User, userID string) (warder.Usage, error) {
 	if userID == "" {
 		userID = caller.ID
 	}
@@ -110,8 +117,8 @@ func (s *Service) Usage(ctx context.Context, caller *warder.User, userID string)
 }
 
 // usageOf is usage with the image policy of the user it is about.
-func (s *Service) usageOf(ctx context.Context, caller *warder.User, userID string) (warder.Usage, error) {
-	u, err := s.usage(ctx, userID)
+func (s *Admin) usageOf(ctx context.Context, caller *warder.User, userID string) (warder.Usage, error) {
+	u, err := s.agents.usage(ctx, userID)
 	if err != nil {
 		return u, err
 	}
@@ -121,12 +128,12 @@ func (s *Service) usageOf(ctx context.Context, caller *warder.User, userID strin
 			return warder.Usage{}, err
 		}
 	}
-	u.Images = s.imagesAllowed(owner)
+	u.Images = s.agents.imagesAllowed(owner)
 	return u, nil
 }
 
 // SystemStatus is overall health and use, for an admin.
-func (s *Service) SystemStatus(ctx context.Context, caller *warder.User) (*warder.SystemStatus, error) {
+func (s *Admin) SystemStatus(ctx context.Context, caller *warder.User) (*warder.SystemStatus, error) {
 	if err := requireAdmin(caller); err != nil {
 		return nil, err
 	}
@@ -153,4 +160,10 @@ func (s *Service) SystemStatus(ctx context.Context, caller *warder.User) (*warde
 		}
 	}
 	return st, nil
+}
+
+// CreateUser makes a plain user, as registration would (see
+// Auth.CreateUser): the way in when registration is closed.
+func (s *Admin) CreateUser(ctx context.Context, caller *warder.User, req warder.RegisterRequest) (*warder.User, error) {
+	return s.auth.CreateUser(ctx, caller, req)
 }

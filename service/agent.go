@@ -11,9 +11,44 @@ import (
 	"github.com/warder/warder"
 )
 
+// Agents is agents and their lifecycle: create, edit, delete, start,
+// stop, restart, with the quotas, image policy and network policy that
+// guard them.
+type Agents struct {
+	*core
+	cfg AgentsConfig
+}
+
+// AgentsConfig is what the lifecycle needs.
+type AgentsConfig struct {
+	DefaultImage string
+	Spec         warder.SpecSettings
+	// StopTimeout is how long a workload gets to exit after SIGTERM.
+	StopTimeout time.Duration
+	// Images is the image policy.
+	Images ImagePolicy
+	// Egress is the operator's network policy.
+	Egress EgressPolicy
+	// Quota is the operator's default per-user limits; an admin's
+	// per-user overrides take precedence. 0 or nil is unlimited.
+	Quota warder.Limits
+	// Locks makes one user's quota checks take turns with the changes
+	// they guard across processes; nil means this process is alone.
+	Locks warder.Locker
+	// Secrets seals secret_env; nil refuses agents with secrets.
+	Secrets Sealer
+}
+
+func newAgents(c *core, cfg AgentsConfig) *Agents {
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = 10 * time.Second
+	}
+	return &Agents{core: c, cfg: cfg}
+}
+
 // owned loads agent id if caller may see it. Another user's agent is
 // ErrNotFound, indistinguishable from one that does not exist.
-func (s *Service) owned(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+func (s *core) owned(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
 	return ownedBy(ctx, caller, id, s.store.Agent)
 }
 
@@ -21,7 +56,7 @@ func (s *Service) owned(ctx context.Context, caller *warder.User, id string) (*w
 // warder.AgentStore.CachedAgent): for an answer that shows the agent, or
 // a check that the caller may see it, never for a row to change and
 // write back.
-func (s *Service) visible(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+func (s *core) visible(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
 	return ownedBy(ctx, caller, id, s.store.CachedAgent)
 }
 
@@ -50,7 +85,7 @@ func validID(id string) error {
 
 // CreateAgent validates req and stores a new agent; no container is made
 // until the agent is first started.
-func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req warder.AgentCreate) (*warder.Agent, error) {
+func (s *Agents) CreateAgent(ctx context.Context, caller *warder.User, req warder.AgentCreate) (*warder.Agent, error) {
 	if err := req.Validate(s.cfg.DefaultImage); err != nil {
 		return nil, err
 	}
@@ -98,7 +133,7 @@ func (s *Service) CreateAgent(ctx context.Context, caller *warder.User, req ward
 
 // ownerFor decides whose agent a create makes: the caller's own, or, for
 // an admin only, the user named in the body.
-func (s *Service) ownerFor(ctx context.Context, caller *warder.User, userID string) (string, error) {
+func (s *Agents) ownerFor(ctx context.Context, caller *warder.User, userID string) (string, error) {
 	if userID == "" || userID == caller.ID {
 		return caller.ID, nil
 	}
@@ -117,14 +152,14 @@ func (s *Service) ownerFor(ctx context.Context, caller *warder.User, userID stri
 }
 
 // Agent returns one agent the caller may see.
-func (s *Service) Agent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+func (s *Agents) Agent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
 	return s.visible(ctx, caller, id)
 }
 
 // ListAgents lists the caller's agents that q selects; an admin sees
 // everyone's, or one user's with q.UserID. With q.Limit it answers a page
 // and the cursor of the next one, if any.
-func (s *Service) ListAgents(ctx context.Context, caller *warder.User, q warder.AgentQuery) (*warder.AgentPage, error) {
+func (s *Agents) ListAgents(ctx context.Context, caller *warder.User, q warder.AgentQuery) (*warder.AgentPage, error) {
 	f, err := q.Validate()
 	if err != nil {
 		return nil, err
@@ -155,7 +190,7 @@ func (s *Service) ListAgents(ctx context.Context, caller *warder.User, q warder.
 // ReplaceAgent is PUT: as PATCH, only the fields the body sets change,
 // as the original Warder did (see warder.AgentReplace); user_id, if sent,
 // must be the owner's.
-func (s *Service) ReplaceAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentReplace) (*warder.Agent, error) {
+func (s *Agents) ReplaceAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentReplace) (*warder.Agent, error) {
 	return s.edit(ctx, caller, id, func(a *warder.Agent) error {
 		if req.UserID != nil && *req.UserID != a.UserID {
 			if *req.UserID != caller.ID && !caller.IsAdmin() {
@@ -168,7 +203,7 @@ func (s *Service) ReplaceAgent(ctx context.Context, caller *warder.User, id stri
 }
 
 // UpdateAgent is PATCH: only the fields the body sets change.
-func (s *Service) UpdateAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentUpdate) (*warder.Agent, error) {
+func (s *Agents) UpdateAgent(ctx context.Context, caller *warder.User, id string, req warder.AgentUpdate) (*warder.Agent, error) {
 	return s.edit(ctx, caller, id, func(a *warder.Agent) error {
 		return req.Apply(a, s.cfg.DefaultImage)
 	})
@@ -177,7 +212,7 @@ func (s *Service) UpdateAgent(ctx context.Context, caller *warder.User, id strin
 // edit applies change to an agent under its lock. A new container_config
 // cannot reach a running container, so that is refused; a stopped agent's
 // container is removed and made again, with the new settings, on next start.
-func (s *Service) edit(ctx context.Context, caller *warder.User, id string, change func(*warder.Agent) error) (*warder.Agent, error) {
+func (s *Agents) edit(ctx context.Context, caller *warder.User, id string, change func(*warder.Agent) error) (*warder.Agent, error) {
 	if err := validID(id); err != nil {
 		return nil, err
 	}
@@ -238,7 +273,7 @@ func sameContainer(x, y *warder.Agent, settings warder.SpecSettings) bool {
 // DeleteAgentWith removes the agent's container, then its workspace
 // unless opts keeps it, then the agent, which frees its port. If the
 // runtime is down the agent stays, so nothing is lost or leaked.
-func (s *Service) DeleteAgentWith(ctx context.Context, caller *warder.User, id string, opts warder.DeleteOptions) error {
+func (s *Agents) DeleteAgentWith(ctx context.Context, caller *warder.User, id string, opts warder.DeleteOptions) error {
 	if err := validID(id); err != nil {
 		return err
 	}
@@ -251,7 +286,7 @@ func (s *Service) DeleteAgentWith(ctx context.Context, caller *warder.User, id s
 		if err := s.rt.Remove(ctx, a.ContainerID); err != nil {
 			return err
 		}
-		s.forget(a.ContainerID)
+		s.work.removed(a.ContainerID)
 	} else if err := s.rt.Remove(ctx, warder.ContainerName(a.ID)); err != nil && !errors.Is(err, warder.ErrUnavailable) {
 		// A start interrupted between create and saving the id leaves a
 		// workload known only by its name (the one call that takes one);

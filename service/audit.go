@@ -13,12 +13,12 @@ import (
 const MaxAuditEntries = 1000
 
 // RecordAudit appends e to the audit log.
-func (s *Service) RecordAudit(ctx context.Context, e *warder.AuditEntry) error {
+func (s *Admin) RecordAudit(ctx context.Context, e *warder.AuditEntry) error {
 	return s.store.RecordAudit(ctx, e)
 }
 
 // AuditLog lists audit entries, newest first; only admins may read it.
-func (s *Service) AuditLog(ctx context.Context, caller *warder.User, q warder.AuditQuery) ([]*warder.AuditEntry, error) {
+func (s *Admin) AuditLog(ctx context.Context, caller *warder.User, q warder.AuditQuery) ([]*warder.AuditEntry, error) {
 	if !caller.IsAdmin() {
 		return nil, warder.Errorf(warder.ErrForbidden, "only admins may read the audit log")
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,78 @@ import (
 
 	"github.com/warder/warder"
 )
+
+// Auth is users' credentials: registration, login, tokens, refresh
+// tokens and API keys, with the throttles that guard them.
+type Auth struct {
+	store         warder.Store
+	log           *slog.Logger
+	cfg           AuthConfig
+	logins        throttle // failed logins by account and address
+	registrations throttle // registrations by address
+	hashes        *hasher  // bounds concurrent bcrypt work
+	creds         credentialCache
+}
+
+// AuthConfig is what credentials need.
+type AuthConfig struct {
+	TokenTTL time.Duration
+	// RefreshTTL is how long a refresh token lasts (7 days by default;
+	// never shorter than TokenTTL).
+	RefreshTTL time.Duration
+	// RegistrationClosed refuses registration but for the first user of
+	// an empty database; admins create the others.
+	RegistrationClosed bool
+	// HashWorkers is how many password hashes may run at once; 0 means
+	// half the CPUs, at least one.
+	HashWorkers int
+	// Attempts keeps the login and registration throttles' counts; nil
+	// keeps them in memory, for this process alone. Replicas sharing a
+	// database share them (the store).
+	Attempts warder.AttemptStore
+	// CredentialTTL is how long a token or key that authenticated is
+	// believed without asking the store again, and so how late a
+	// revocation made by another process bites here; 0 means
+	// DefaultCredentialTTL, negative means every request asks the store.
+	CredentialTTL time.Duration
+}
+
+func newAuth(store warder.Store, log *slog.Logger, cfg AuthConfig) *Auth {
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = 24 * time.Hour
+	}
+	if cfg.RefreshTTL == 0 {
+		cfg.RefreshTTL = 7 * 24 * time.Hour
+	}
+	cfg.RefreshTTL = max(cfg.RefreshTTL, cfg.TokenTTL)
+	if cfg.CredentialTTL == 0 {
+		cfg.CredentialTTL = DefaultCredentialTTL
+	}
+	s := &Auth{store: store, log: log, cfg: cfg, hashes: newHasher(cfg.HashWorkers)}
+	s.creds.ttl = cfg.CredentialTTL
+	s.logins.what, s.registrations.what = "failed logins", "registrations from this address"
+	s.logins.kind, s.registrations.kind = "login:", "register:"
+	attempts := cfg.Attempts
+	if attempts == nil {
+		attempts = &memAttempts{}
+	}
+	s.logins.store, s.registrations.store = attempts, attempts
+	return s
+}
+
+// ForgetUser drops what is believed of a user's credentials, at once
+// (they were disabled).
+func (s *Auth) ForgetUser(id string) { s.creds.forgetUser(id) }
+
+// tidy deletes expired tokens and forgets old throttle counts.
+func (s *Auth) tidy(ctx context.Context, now time.Time) {
+	if err := s.store.DeleteExpiredTokens(ctx, now); err != nil {
+		s.log.Error("deleting expired tokens", "err", err)
+	}
+	if err := s.logins.store.ForgetAttempts(ctx, now.Add(-forgetAfter)); err != nil {
+		s.log.Error("forgetting old login and registration attempts", "err", err)
+	}
+}
 
 // tokenPrefix marks Warder tokens so they are recognisable in a leak scan.
 const tokenPrefix = "wdr_"
@@ -27,7 +100,7 @@ var dummyHash = func() string {
 var errBadLogin = warder.Errorf(warder.ErrUnauthorized, "incorrect username or password")
 
 // Login checks credentials and issues a new token.
-func (s *Service) Login(ctx context.Context, login, password, from string) (*warder.Session, error) {
+func (s *Auth) Login(ctx context.Context, login, password, from string) (*warder.Session, error) {
 	login = strings.TrimSpace(login)
 	if login == "" || password == "" {
 		return nil, warder.Errorf(warder.ErrInvalid, "username and password are required")
@@ -66,7 +139,7 @@ func (s *Service) Login(ctx context.Context, login, password, from string) (*war
 }
 
 // Authenticate returns the owner of a live token.
-func (s *Service) Authenticate(ctx context.Context, token string) (*warder.User, error) {
+func (s *Auth) Authenticate(ctx context.Context, token string) (*warder.User, error) {
 	if token == "" {
 		return nil, warder.Errorf(warder.ErrUnauthorized, "not authenticated")
 	}
@@ -94,7 +167,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*warder.User,
 // access tokens they issued; logging out with an API key revokes the key
 // (and the keys made with it), which is what a caller logging out means.
 // A token or key already gone is no error.
-func (s *Service) Logout(ctx context.Context, token string) error {
+func (s *Auth) Logout(ctx context.Context, token string) error {
 	hash := hashToken(token)
 	if !isAPIKey(token) {
 		// Forgotten after the delete: a lookup racing it that read the

@@ -13,6 +13,26 @@ import (
 	"github.com/warder/warder"
 )
 
+// Chat is talking to agents through Warder, and reaching their port
+// through its proxy; a stopped agent is started on demand.
+type Chat struct {
+	*core
+	agents *Agents
+	client warder.AgentClient // nil refuses chat and proxy
+	cfg    ChatConfig
+}
+
+// ChatConfig is what chat needs.
+type ChatConfig struct {
+	// ReadyTimeout bounds the wait for an agent to answer on its port
+	// after an on-demand start (default 30 s).
+	ReadyTimeout time.Duration
+}
+
+func newChat(c *core, agents *Agents, client warder.AgentClient, cfg ChatConfig) *Chat {
+	return &Chat{core: c, agents: agents, client: client, cfg: cfg}
+}
+
 // What of a conversation an agent is sent: the latest messages, at most
 // this many and this many bytes, so a long conversation stays within what
 // the agent accepts (the default agent takes 1 MiB per request).
@@ -27,7 +47,7 @@ const (
 
 // Chat sends one message to the agent, with the conversation so far, and
 // stores the turn once the answer is complete.
-func (s *Service) Chat(ctx context.Context, caller *warder.User, agentID string, req warder.ChatRequest, onDelta func(warder.ChatDelta) error) (*warder.ChatReply, error) {
+func (s *Chat) Chat(ctx context.Context, caller *warder.User, agentID string, req warder.ChatRequest, onDelta func(warder.ChatDelta) error) (*warder.ChatReply, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -51,7 +71,7 @@ func (s *Service) Chat(ctx context.Context, caller *warder.User, agentID string,
 	if onDelta != nil {
 		stream = func(piece string) error { return onDelta(warder.ChatDelta{ConversationID: convID, Content: piece}) }
 	}
-	ans, err := s.cfg.Agents.Chat(ctx, base, warder.AgentChat{Content: req.Content, Role: req.Role, Messages: history}, stream)
+	ans, err := s.client.Chat(ctx, base, warder.AgentChat{Content: req.Content, Role: req.Role, Messages: history}, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +99,7 @@ func (s *Service) Chat(ctx context.Context, caller *warder.User, agentID string,
 // history returns the conversation's id (a new one when id is "") and its
 // latest messages, as the agent is sent them. A conversation of another
 // agent is not found, as one that does not exist.
-func (s *Service) history(ctx context.Context, agentID, id string) (string, []warder.AgentMessage, error) {
+func (s *Chat) history(ctx context.Context, agentID, id string) (string, []warder.AgentMessage, error) {
 	if id == "" {
 		return uuid.NewString(), []warder.AgentMessage{}, nil
 	}
@@ -112,7 +132,7 @@ func title(content string) string {
 }
 
 // Conversations lists the agent's conversations, most recent first.
-func (s *Service) Conversations(ctx context.Context, caller *warder.User, agentID string, limit int) ([]*warder.Conversation, error) {
+func (s *Chat) Conversations(ctx context.Context, caller *warder.User, agentID string, limit int) ([]*warder.Conversation, error) {
 	if _, err := s.visible(ctx, caller, agentID); err != nil {
 		return nil, err
 	}
@@ -124,7 +144,7 @@ func (s *Service) Conversations(ctx context.Context, caller *warder.User, agentI
 
 // Conversation returns one of the agent's conversations with its latest
 // limit messages.
-func (s *Service) Conversation(ctx context.Context, caller *warder.User, agentID, conversationID string, limit int) (*warder.Conversation, []*warder.Message, error) {
+func (s *Chat) Conversation(ctx context.Context, caller *warder.User, agentID, conversationID string, limit int) (*warder.Conversation, []*warder.Message, error) {
 	if _, err := s.visible(ctx, caller, agentID); err != nil {
 		return nil, nil, err
 	}
@@ -149,7 +169,7 @@ func (s *Service) Conversation(ctx context.Context, caller *warder.User, agentID
 }
 
 // AgentEndpoint makes the agent ready and returns its base URL.
-func (s *Service) AgentEndpoint(ctx context.Context, caller *warder.User, agentID string) (*url.URL, error) {
+func (s *Chat) AgentEndpoint(ctx context.Context, caller *warder.User, agentID string) (*url.URL, error) {
 	if err := actsOnAgent(caller, "reach through the proxy"); err != nil {
 		return nil, err
 	}
@@ -171,8 +191,8 @@ func actsOnAgent(caller *warder.User, what string) error {
 
 // reach records use of the agent, starts it if it is not running, and
 // waits until it answers on its port; it returns the port's base URL.
-func (s *Service) reach(ctx context.Context, caller *warder.User, a *warder.Agent, cause string) (*url.URL, error) {
-	if s.cfg.Agents == nil {
+func (s *Chat) reach(ctx context.Context, caller *warder.User, a *warder.Agent, cause string) (*url.URL, error) {
+	if s.client == nil {
 		return nil, warder.Errorf(warder.ErrUnavailable, "this Warder is not set up to talk to agents")
 	}
 	s.touch(ctx, a)
@@ -181,8 +201,8 @@ func (s *Service) reach(ctx context.Context, caller *warder.User, a *warder.Agen
 			if a.Status == warder.StatusRunning && a.ContainerID != "" {
 				return nil // started by someone else meanwhile
 			}
-			err := s.start(ctx, caller, a)
-			s.auditStart(ctx, caller, a, cause, err)
+			err := s.agents.start(ctx, caller, a)
+			s.agents.auditStart(ctx, caller, a, cause, err)
 			return err
 		})
 		if err != nil {
@@ -203,7 +223,7 @@ func (s *Service) reach(ctx context.Context, caller *warder.User, a *warder.Agen
 
 // awaitReady polls the agent's /health until it answers. A container that
 // stops meanwhile ends the wait at once, rather than after the timeout.
-func (s *Service) awaitReady(ctx context.Context, a *warder.Agent, base *url.URL) error {
+func (s *Chat) awaitReady(ctx context.Context, a *warder.Agent, base *url.URL) error {
 	timeout := s.cfg.ReadyTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -211,7 +231,7 @@ func (s *Service) awaitReady(ctx context.Context, a *warder.Agent, base *url.URL
 	deadline := time.Now().Add(timeout)
 	delay, inspected := 50*time.Millisecond, time.Now()
 	for {
-		err := s.cfg.Agents.Health(ctx, base)
+		err := s.client.Health(ctx, base)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}

@@ -36,8 +36,7 @@ func newReplicas(t *testing.T, open func() (*sqlstore.DB, error)) (a, b *Service
 		}
 		t.Cleanup(func() { db.Close() })
 		ss[i] = New(db, runtimetest.NewFake(db, 20000+10*i, 20009+10*i), Config{
-			DefaultImage: "warder/agent:latest",
-			Spec:         warder.SpecSettings{Network: "net"},
+			Lifecycle: AgentsConfig{DefaultImage: "warder/agent:latest", Spec: warder.SpecSettings{Network: "net"}},
 		})
 	}
 	return ss[0], ss[1]
@@ -71,7 +70,7 @@ func TestCredentialCacheRevocation(t *testing.T) {
 			mustUser(t, a, "alice")
 			login := func() string {
 				t.Helper()
-				sess, err := a.Login(ctx, "alice", "password", "test")
+				sess, err := a.Auth.Login(ctx, "alice", "password", "test")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -80,7 +79,7 @@ func TestCredentialCacheRevocation(t *testing.T) {
 			newKey := func(token string) (*warder.APIKey, string) {
 				t.Helper()
 				u := mustAuth(t, a, token)
-				k, secret, err := a.CreateAPIKey(ctx, u, warder.APIKeyCreate{Name: "k"})
+				k, secret, err := a.Auth.CreateAPIKey(ctx, u, warder.APIKeyCreate{Name: "k"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -88,17 +87,17 @@ func TestCredentialCacheRevocation(t *testing.T) {
 			}
 
 			token := login()
-			wantRevoked(t, "logout", a, b, []string{token}, func() error { return a.Logout(ctx, token) })
+			wantRevoked(t, "logout", a, b, []string{token}, func() error { return a.Auth.Logout(ctx, token) })
 
 			token = login()
 			k, key := newKey(token)
 			_, child := newKey(key) // made with the key: revoked with it
 			alice := mustAuth(t, a, token)
-			wantRevoked(t, "deleting a key", a, b, []string{key, child}, func() error { return a.DeleteAPIKey(ctx, alice, k.ID) })
+			wantRevoked(t, "deleting a key", a, b, []string{key, child}, func() error { return a.Auth.DeleteAPIKey(ctx, alice, k.ID) })
 
 			_, key = newKey(token)
 			admin := mustAuth(t, a, mustLogin(t, a, root.Username))
-			wantRevoked(t, "disabling the user", a, b, []string{token, key}, func() error { return a.SetUserDisabled(ctx, admin, alice.ID, true) })
+			wantRevoked(t, "disabling the user", a, b, []string{token, key}, func() error { return a.Admin.SetUserDisabled(ctx, admin, alice.ID, true) })
 		})
 	}
 }
@@ -118,14 +117,14 @@ func wantRevoked(t *testing.T, what string, a, b *Service, creds []string, revok
 	at := time.Now()
 	ctx := context.Background()
 	for _, c := range creds {
-		if _, err := a.Authenticate(ctx, c); !errors.Is(err, warder.ErrUnauthorized) {
+		if _, err := a.Auth.Authenticate(ctx, c); !errors.Is(err, warder.ErrUnauthorized) {
 			t.Fatalf("after %s, the replica that made it authenticated a revoked credential: %v", what, err)
 		}
 	}
 	deadline := at.Add(DefaultCredentialTTL + revocationSlack)
 	for _, c := range creds {
 		for {
-			_, err := b.Authenticate(ctx, c)
+			_, err := b.Auth.Authenticate(ctx, c)
 			if errors.Is(err, warder.ErrUnauthorized) {
 				break
 			}
@@ -143,7 +142,7 @@ func wantRevoked(t *testing.T, what string, a, b *Service, creds []string, revok
 
 func mustAuth(t *testing.T, s *Service, token string) *warder.User {
 	t.Helper()
-	u, err := s.Authenticate(context.Background(), token)
+	u, err := s.Auth.Authenticate(context.Background(), token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +151,7 @@ func mustAuth(t *testing.T, s *Service, token string) *warder.User {
 
 func mustLogin(t *testing.T, s *Service, name string) string {
 	t.Helper()
-	sess, err := s.Login(context.Background(), name, "password", "test")
+	sess, err := s.Auth.Login(context.Background(), name, "password", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,16 +15,16 @@ func TestDeletionIsPublished(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
-	s.cfg.Events = broker.New(0)
+	s.Agents.events = broker.New(0)
 	alice := mustUser(t, s, "alice")
 	a := mustAgent(t, s, alice, "a")
 	got := make(chan warder.StatusChange, 10)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ready := make(chan struct{})
-	go s.WatchEvents(wctx, alice, 0, func() { close(ready) }, func(c warder.StatusChange) error { got <- c; return nil })
+	go s.Observe.WatchEvents(wctx, alice, 0, func() { close(ready) }, func(c warder.StatusChange) error { got <- c; return nil })
 	<-ready
-	if err := s.DeleteAgent(ctx, alice, a.ID); err != nil {
+	if err := s.Agents.DeleteAgent(ctx, alice, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	select {

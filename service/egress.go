@@ -18,7 +18,7 @@ type EgressPolicy struct {
 // applyNetwork fills the agent's network from the operator's default,
 // refuses egress when the operator forbids it, and a restart policy the
 // runtime cannot honour.
-func (s *Service) applyNetwork(cc *warder.ContainerConfig) error {
+func (s *Agents) applyNetwork(cc *warder.ContainerConfig) error {
 	if cc.Network == "" {
 		cc.Network = s.cfg.Egress.Default
 		if cc.Network == "" {
@@ -39,9 +39,9 @@ func (s *Service) applyNetwork(cc *warder.ContainerConfig) error {
 // Endpoint is the address at which Warder reaches a running agent, as
 // its runtime reported it when it last saw the container (kept until the
 // container's next change), else as it reports it now.
-func (s *Service) Endpoint(ctx context.Context, a *warder.Agent) (string, error) {
-	if r, ok := s.endpoints.Load(a.ContainerID); ok {
-		return r.(reach).endpoint, nil
+func (s *core) Endpoint(ctx context.Context, a *warder.Agent) (string, error) {
+	if r, ok := s.work.endpoint(a.ContainerID); ok {
+		return r.endpoint, nil
 	}
 	st, err := s.rt.Inspect(ctx, a.ContainerID)
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Service) Endpoint(ctx context.Context, a *warder.Agent) (string, error)
 	}
 	switch {
 	case st.Endpoint != "":
-		s.remember(&st)
+		s.work.remember(&st)
 		return st.Endpoint, nil
 	case st.Phase == warder.PhaseExited || st.Restarting():
 		// Recorded as running, but it has just ended: its exit is on its

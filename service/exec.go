@@ -59,7 +59,7 @@ func (e *execSlots) take(agentID, userID string, perAgent, perUser int) (release
 // command leaves running when it exits is killed with it. The runtime's
 // Exec returns only once none of the command's processes is left, so the
 // command's slot, held until then, counts what is still alive.
-func (s *Service) Exec(ctx context.Context, caller *warder.User, id string, req warder.ExecRequest, ready func(), out func(stream string, p []byte) error) (warder.ExecResult, error) {
+func (s *Files) Exec(ctx context.Context, caller *warder.User, id string, req warder.ExecRequest, ready func(), out func(stream string, p []byte) error) (warder.ExecResult, error) {
 	er, err := s.execs()
 	if err != nil {
 		return warder.ExecResult{}, err
@@ -87,7 +87,7 @@ func (s *Service) Exec(ctx context.Context, caller *warder.User, id string, req 
 	if a.ContainerID == "" || a.Status != warder.StatusRunning {
 		return warder.ExecResult{}, warder.Errorf(warder.ErrConflict, "the agent is %s: commands run only in a running agent; start it first", a.Status)
 	}
-	c := s.cfg.Workspace
+	c := s.cfg
 	release, err := s.execSlots.take(a.ID, a.UserID, c.ExecsPerAgent, c.ExecsPerUser)
 	if err != nil {
 		return warder.ExecResult{}, err
@@ -116,7 +116,7 @@ func (s *Service) Exec(ctx context.Context, caller *warder.User, id string, req 
 }
 
 // auditExec records one command and how it ended.
-func (s *Service) auditExec(ctx context.Context, caller *warder.User, a *warder.Agent, cmd []string, res warder.ExecResult, err error) {
+func (s *Files) auditExec(ctx context.Context, caller *warder.User, a *warder.Agent, cmd []string, res warder.ExecResult, err error) {
 	line, _ := json.Marshal(cmd)
 	action := "exec " + string(line)
 	if len(action) > 1000 {

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"net/url"
 	"sync"
@@ -38,33 +37,33 @@ type probe struct {
 	rested int // rounds skipped since the last probe
 }
 
-// due reports whether the container is probed this round, counting the
+// due reports whether the workload is probed this round, counting the
 // round as skipped when it is not.
-func (s *Service) due(containerID string) bool {
-	v, ok := s.probes.Load(containerID)
-	if !ok {
+func (w *workloads) due(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.m[id]
+	if h == nil {
 		return true
 	}
-	p := v.(probe)
-	if p.oks < steadyAfter || p.rested >= steadyEvery-1 {
+	if h.probe.oks < steadyAfter || h.probe.rested >= steadyEvery-1 {
 		return true
 	}
-	p.rested++
-	s.probes.Store(containerID, p)
+	h.probe.rested++
 	return false
 }
 
-// probedHealth is the health Warder has probed for the container, or
+// probedHealth is the health Warder has probed for the workload, or
 // "starting" before the first answer.
-func (s *Service) probedHealth(containerID string) string {
-	if p, ok := s.probes.Load(containerID); ok {
-		return p.(probe).health
+func (w *workloads) probedHealth(id string) string {
+	if h, ok := w.get(id); ok && h.probe.health != "" {
+		return h.probe.health
 	}
 	return "starting"
 }
 
 // runHealth probes every running agent each HealthEvery until ctx ends.
-func (s *Service) runHealth(ctx context.Context) {
+func (s *Observer) runHealth(ctx context.Context) {
 	every := s.cfg.HealthEvery
 	if every <= 0 {
 		every = defaultHealthEvery
@@ -86,8 +85,8 @@ func (s *Service) runHealth(ctx context.Context) {
 // ProbeHealth asks each running agent's /health once (a few at a time) and
 // records a change of its health. Agents whose runtime reports a health of
 // its own (an image with a HEALTHCHECK) keep that one.
-func (s *Service) ProbeHealth(ctx context.Context) error {
-	if s.cfg.Agents == nil {
+func (s *Observer) ProbeHealth(ctx context.Context) error {
+	if s.client == nil {
 		return nil
 	}
 	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{Statuses: []warder.Status{warder.StatusRunning}})
@@ -97,7 +96,7 @@ func (s *Service) ProbeHealth(ctx context.Context) error {
 	sem := make(chan struct{}, healthConcurrency)
 	var wg sync.WaitGroup
 	for _, a := range agents {
-		if a.Status != warder.StatusRunning || a.ContainerID == "" || !s.due(a.ContainerID) {
+		if a.Status != warder.StatusRunning || a.ContainerID == "" || !s.work.due(a.ContainerID) {
 			continue
 		}
 		sem <- struct{}{}
@@ -112,20 +111,18 @@ func (s *Service) ProbeHealth(ctx context.Context) error {
 
 // probeOne probes one agent and, when its health changed, records it under
 // the agent's lock (if it still runs the same container).
-func (s *Service) probeOne(ctx context.Context, a *warder.Agent) {
-	var r reach
-	if v, ok := s.endpoints.Load(a.ContainerID); ok {
-		r = v.(reach)
-	} else {
+func (s *Observer) probeOne(ctx context.Context, a *warder.Agent) {
+	r, ok := s.work.endpoint(a.ContainerID)
+	if !ok {
 		st, err := s.rt.Inspect(ctx, a.ContainerID)
 		if err != nil || st.Endpoint == "" || st.Health != "" {
 			return // gone, stopped, or the runtime reports health itself
 		}
-		r = s.remember(&st)
+		r = s.work.remember(&st)
 	}
-	p, _ := s.probes.Load(a.ContainerID)
-	next, _ := p.(probe)
-	err := s.cfg.Agents.Health(ctx, &url.URL{Scheme: "http", Host: r.probe})
+	h, _ := s.work.get(a.ContainerID)
+	next := h.probe
+	err := s.client.Health(ctx, &url.URL{Scheme: "http", Host: r.probe})
 	switch {
 	case err == nil:
 		next = probe{health: "healthy", oks: next.oks + 1}
@@ -139,41 +136,16 @@ func (s *Service) probeOne(ctx context.Context, a *warder.Agent) {
 			next.health = "starting"
 		}
 	}
-	s.probes.Store(a.ContainerID, next)
+	s.work.with(a.ContainerID, func(h *handle) { h.probe = next })
 	if next.health == a.Health {
 		return
 	}
 	defer s.locks.Lock(a.ID)()
 	cur, err := s.store.Agent(ctx, a.ID)
-	if err != nil || cur.ContainerID != a.ContainerID || cur.Status != warder.StatusRunning || cur.Health == next.health {
+	if err != nil || cur.ContainerID != a.ContainerID || cur.Status != warder.StatusRunning {
 		return
 	}
-	cur.Health = next.health
-	if err := s.store.UpdateAgent(ctx, cur); err != nil {
+	if err := s.probed(ctx, cur, next.health); err != nil {
 		s.log.Error("recording an agent's health", "agent", a.ID, "err", err)
 	}
-}
-
-// reach is where a running container answers: endpoint for everything
-// but the health probes, which go to probe (the runtime's ProbeEndpoint
-// when it has one: see warder.WorkloadState).
-type reach struct{ endpoint, probe string }
-
-// remember keeps where a running container answers, if it says; it
-// returns what it kept.
-func (s *Service) remember(st *warder.WorkloadState) reach {
-	if st.Endpoint == "" {
-		return reach{}
-	}
-	r := reach{endpoint: st.Endpoint, probe: cmp.Or(st.ProbeEndpoint, st.Endpoint)}
-	s.endpoints.Store(st.ID, r)
-	return r
-}
-
-// forget drops what is cached of a container: its endpoint and health.
-func (s *Service) forget(containerID string) {
-	s.endpoints.Delete(containerID)
-	s.probes.Delete(containerID)
-	s.recorded.Delete(containerID)
-	s.changed.Delete(containerID)
 }

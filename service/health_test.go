@@ -15,7 +15,7 @@ func probedAgent(t *testing.T) (*Service, *fakeAgents, *warder.User, *warder.Age
 	t.Helper()
 	s, _, fa := newChatService(t)
 	u := mustUser(t, s, "root")
-	a, err := s.StartAgent(context.Background(), u, mustAgent(t, s, u, "a").ID)
+	a, err := s.Agents.StartAgent(context.Background(), u, mustAgent(t, s, u, "a").ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestProbedHealth(t *testing.T) {
 	s, fa, u, a := probedAgent(t)
 	health := func() string {
 		t.Helper()
-		got, err := s.Agent(ctx, u, a.ID)
+		got, err := s.Agents.Agent(ctx, u, a.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestProbedHealth(t *testing.T) {
 	}
 	probe := func(want string) {
 		t.Helper()
-		if err := s.ProbeHealth(ctx); err != nil {
+		if err := s.Observe.ProbeHealth(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if h := health(); h != want {
@@ -61,14 +61,20 @@ func TestProbedHealth(t *testing.T) {
 	fa.down = false
 	fa.mu.Unlock()
 	probe("healthy")
-	if _, err := s.StopAgent(ctx, u, a.ID); err != nil {
+	if _, err := s.Agents.StopAgent(ctx, u, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	if h := health(); h != "" {
 		t.Fatalf("health of a stopped agent = %q", h)
 	}
 	var n int
-	s.endpoints.Range(func(any, any) bool { n++; return true })
+	s.Agents.work.mu.Lock()
+	for _, h := range s.Agents.work.m {
+		if h.reach.endpoint != "" {
+			n++
+		}
+	}
+	s.Agents.work.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d endpoints cached for no running container", n)
 	}
@@ -81,10 +87,10 @@ func TestProbeEndpoint(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, fa, u, a := probedAgent(t)
-	if err := s.ProbeHealth(ctx); err != nil {
+	if err := s.Observe.ProbeHealth(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Chat(ctx, u, a.ID, warder.ChatRequest{Content: "hi"}, nil); err != nil {
+	if _, err := s.Chat.Chat(ctx, u, a.ID, warder.ChatRequest{Content: "hi"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	fa.mu.Lock()
@@ -113,13 +119,13 @@ func TestSteadyHealthRests(t *testing.T) {
 		fa.mu.Lock()
 		before := fa.probed
 		fa.mu.Unlock()
-		if err := s.ProbeHealth(ctx); err != nil {
+		if err := s.Observe.ProbeHealth(ctx); err != nil {
 			t.Fatal(err)
 		}
 		fa.mu.Lock()
 		asked = fa.probed > before
 		fa.mu.Unlock()
-		got, err := s.Agent(ctx, u, a.ID)
+		got, err := s.Agents.Agent(ctx, u, a.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

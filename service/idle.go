@@ -14,7 +14,7 @@ import (
 const touchEvery = 10 * time.Second
 
 // touch records use of the agent, for idle auto-stop.
-func (s *Service) touch(ctx context.Context, a *warder.Agent) {
+func (s *core) touch(ctx context.Context, a *warder.Agent) {
 	now := time.Now().UTC()
 	if now.Sub(a.LastUsedAt) < touchEvery {
 		return
@@ -35,7 +35,7 @@ func idleSince(a *warder.Agent) time.Time {
 
 // StopIdle stops every running agent whose auto_stop_minutes have passed
 // without use; it returns how many it stopped.
-func (s *Service) StopIdle(ctx context.Context, now time.Time) (int, error) {
+func (s *Observer) StopIdle(ctx context.Context, now time.Time) (int, error) {
 	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{Statuses: []warder.Status{warder.StatusRunning}})
 	if err != nil {
 		return 0, err
@@ -57,7 +57,7 @@ func (s *Service) StopIdle(ctx context.Context, now time.Time) (int, error) {
 
 // stopIdle re-checks the agent under its lock (it may have been used or
 // stopped since it was listed) and stops it.
-func (s *Service) stopIdle(ctx context.Context, id string, now time.Time, limit time.Duration) error {
+func (s *Observer) stopIdle(ctx context.Context, id string, now time.Time, limit time.Duration) error {
 	defer s.locks.Lock(id)()
 	a, err := s.store.Agent(ctx, id)
 	if err != nil {
@@ -66,14 +66,14 @@ func (s *Service) stopIdle(ctx context.Context, id string, now time.Time, limit 
 	if a.Status != warder.StatusRunning || now.Sub(idleSince(a)) < limit {
 		return nil
 	}
-	return s.stop(ctx, a, "idle", fmt.Sprintf("auto-stopped after %s without use", limit))
+	return s.agents.stop(ctx, a, "idle", fmt.Sprintf("auto-stopped after %s without use", limit))
 }
 
 // RunMaintenance, every IdleInterval until ctx ends, stops idle agents,
 // settles operations interrupted by another Warder process's death,
 // deletes expired tokens and forgets old throttle counts; and it probes
 // running agents' health. Among replicas only the leader runs it.
-func (s *Service) RunMaintenance(ctx context.Context) {
+func (s *Observer) RunMaintenance(ctx context.Context) {
 	var health sync.WaitGroup
 	defer health.Wait()
 	health.Go(func() { s.runHealth(ctx) })
@@ -92,19 +92,14 @@ func (s *Service) RunMaintenance(ctx context.Context) {
 			if err := s.settleStale(ctx); err != nil {
 				s.log.Error("settling interrupted operations", "err", err)
 			}
-			if err := s.store.DeleteExpiredTokens(ctx, now.UTC()); err != nil {
-				s.log.Error("deleting expired tokens", "err", err)
-			}
-			if err := s.logins.store.ForgetAttempts(ctx, now.Add(-forgetAfter)); err != nil {
-				s.log.Error("forgetting old login and registration attempts", "err", err)
-			}
+			s.auth.tidy(ctx, now.UTC())
 		}
 	}
 }
 
 // settleStale reconciles agents left in flight by an operation that is no
 // longer running (see interrupted).
-func (s *Service) settleStale(ctx context.Context) error {
+func (s *Observer) settleStale(ctx context.Context) error {
 	agents, err := s.store.ListAgents(ctx, warder.AgentFilter{Statuses: []warder.Status{warder.StatusStarting, warder.StatusStopping}})
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ type ImagePolicy struct {
 
 // imagePatterns are the patterns of the images u may run, and the
 // variable that sets them.
-func (s *Service) imagePatterns(u *warder.User) ([]string, string) {
+func (s *Agents) imagePatterns(u *warder.User) ([]string, string) {
 	patterns, env := s.cfg.Images.Users, "WARDER_ALLOWED_IMAGES"
 	if u.IsAdmin() {
 		patterns, env = s.cfg.Images.Admins, "WARDER_ADMIN_ALLOWED_IMAGES"
@@ -29,13 +29,13 @@ func (s *Service) imagePatterns(u *warder.User) ([]string, string) {
 }
 
 // imagesAllowed is the image policy as u sees it (see warder.Usage).
-func (s *Service) imagesAllowed(u *warder.User) warder.ImagesAllowed {
+func (s *Agents) imagesAllowed(u *warder.User) warder.ImagesAllowed {
 	patterns, _ := s.imagePatterns(u)
 	return warder.ImagesAllowed{Default: s.cfg.DefaultImage, Allowed: append([]string(nil), patterns...)}
 }
 
 // checkImage refuses an image the caller's policy does not allow.
-func (s *Service) checkImage(caller *warder.User, image string) error {
+func (s *Agents) checkImage(caller *warder.User, image string) error {
 	patterns, env := s.imagePatterns(caller)
 	for _, p := range patterns {
 		if globMatch(p, image) {

@@ -35,21 +35,21 @@ func TestImagePolicy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
-	s.cfg.Images = ImagePolicy{Admins: []string{"warder/agent:latest", "team/*"}}
+	s.Agents.cfg.Images = ImagePolicy{Admins: []string{"warder/agent:latest", "team/*"}}
 	admin, user := mustUser(t, s, "root"), mustUser(t, s, "alice")
-	_, err := s.CreateAgent(ctx, user, warder.AgentCreate{Name: "a", ContainerConfig: warder.ContainerConfig{Image: "team/bot:1"}})
+	_, err := s.Agents.CreateAgent(ctx, user, warder.AgentCreate{Name: "a", ContainerConfig: warder.ContainerConfig{Image: "team/bot:1"}})
 	if !errors.Is(err, warder.ErrForbidden) || !strings.Contains(err.Error(), "WARDER_ALLOWED_IMAGES: warder/agent:latest") {
 		t.Fatalf("user with another image: %v", err)
 	}
-	if _, err := s.CreateAgent(ctx, user, warder.AgentCreate{Name: "b"}); err != nil {
+	if _, err := s.Agents.CreateAgent(ctx, user, warder.AgentCreate{Name: "b"}); err != nil {
 		t.Fatalf("user with the default image: %v", err)
 	}
-	a, err := s.CreateAgent(ctx, admin, warder.AgentCreate{Name: "c", ContainerConfig: warder.ContainerConfig{Image: "team/bot:1"}})
+	a, err := s.Agents.CreateAgent(ctx, admin, warder.AgentCreate{Name: "c", ContainerConfig: warder.ContainerConfig{Image: "team/bot:1"}})
 	if err != nil {
 		t.Fatalf("admin with an allowed image: %v", err)
 	}
 	img := "other/bot:1"
-	_, err = s.UpdateAgent(ctx, admin, a.ID, warder.AgentUpdate{ContainerConfig: &warder.ContainerConfigUpdate{Image: &img}})
+	_, err = s.Agents.UpdateAgent(ctx, admin, a.ID, warder.AgentUpdate{ContainerConfig: &warder.ContainerConfigUpdate{Image: &img}})
 	if !errors.Is(err, warder.ErrForbidden) || !strings.Contains(err.Error(), "WARDER_ADMIN_ALLOWED_IMAGES") {
 		t.Fatalf("admin switching to a forbidden image: %v", err)
 	}

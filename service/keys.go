@@ -22,7 +22,7 @@ const keyPrefix = "wdk_"
 // it records that key as its parent, expires no later, is read-only if
 // the parent is, and is revoked with it. A key made with a login token
 // has no parent and outlives the token: that is what an API key is for.
-func (s *Service) CreateAPIKey(ctx context.Context, caller *warder.User, req warder.APIKeyCreate) (*warder.APIKey, string, error) {
+func (s *Auth) CreateAPIKey(ctx context.Context, caller *warder.User, req warder.APIKeyCreate) (*warder.APIKey, string, error) {
 	if err := req.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -61,14 +61,14 @@ func (s *Service) CreateAPIKey(ctx context.Context, caller *warder.User, req war
 }
 
 // APIKeys lists the caller's keys (never their secrets).
-func (s *Service) APIKeys(ctx context.Context, caller *warder.User) ([]*warder.APIKey, error) {
+func (s *Auth) APIKeys(ctx context.Context, caller *warder.User) ([]*warder.APIKey, error) {
 	return s.store.APIKeys(ctx, caller.ID)
 }
 
 // DeleteAPIKey revokes one of the caller's keys, and every key made with
 // it; they stop working at once, and streams opened with them end within
 // seconds (see the API's credential re-check).
-func (s *Service) DeleteAPIKey(ctx context.Context, caller *warder.User, id string) error {
+func (s *Auth) DeleteAPIKey(ctx context.Context, caller *warder.User, id string) error {
 	if _, err := uuid.Parse(id); err != nil {
 		return warder.Errorf(warder.ErrInvalid, "key id %q is not a valid id", id)
 	}
@@ -81,7 +81,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, caller *warder.User, id stri
 
 // authenticateKey is Authenticate for an API key with the given hash.
 // gen is from s.creds.begin, taken before the lookup.
-func (s *Service) authenticateKey(ctx context.Context, gen uint64, hash string, now time.Time) (*warder.User, error) {
+func (s *Auth) authenticateKey(ctx context.Context, gen uint64, hash string, now time.Time) (*warder.User, error) {
 	u, k, err := s.store.UserByAPIKey(ctx, hash, now)
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil, warder.Errorf(warder.ErrUnauthorized, "invalid, revoked or expired API key")

@@ -9,7 +9,7 @@ import (
 
 // statsOf loads an agent whose stats the caller may read: one with a
 // running container. Any other is a conflict that says why.
-func (s *Service) statsOf(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+func (s *Observer) statsOf(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
 	a, err := s.owned(ctx, caller, id)
 	if err != nil {
 		return nil, err
@@ -25,7 +25,7 @@ func (s *Service) statsOf(ctx context.Context, caller *warder.User, id string) (
 }
 
 // AgentStatsHistory returns the collector's samples of the last d.
-func (s *Service) AgentStatsHistory(ctx context.Context, caller *warder.User, id string, d time.Duration) ([]warder.Stats, error) {
+func (s *Observer) AgentStatsHistory(ctx context.Context, caller *warder.User, id string, d time.Duration) ([]warder.Stats, error) {
 	if d <= 0 {
 		return nil, warder.Errorf(warder.ErrInvalid, "history must be a positive duration such as 5m")
 	}
@@ -41,7 +41,7 @@ func (s *Service) AgentStatsHistory(ctx context.Context, caller *warder.User, id
 }
 
 // WatchAgentStats streams the collector's samples of the agent.
-func (s *Service) WatchAgentStats(ctx context.Context, caller *warder.User, id string, ready func(), fn func(warder.Stats) error) error {
+func (s *Observer) WatchAgentStats(ctx context.Context, caller *warder.User, id string, ready func(), fn func(warder.Stats) error) error {
 	a, err := s.statsOf(ctx, caller, id)
 	if err != nil {
 		return err
@@ -56,7 +56,7 @@ func (s *Service) WatchAgentStats(ctx context.Context, caller *warder.User, id s
 // StreamAgentLogs sends the agent's output line by line. With Follow,
 // Lines 0 means no earlier lines, only new ones; warder.AllLines is every
 // line, followed or not.
-func (s *Service) StreamAgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions, ready func(), fn func(warder.LogLine) error) error {
+func (s *Observer) StreamAgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions, ready func(), fn func(warder.LogLine) error) error {
 	a, err := s.owned(ctx, caller, id)
 	if err != nil {
 		return err
@@ -85,31 +85,20 @@ func (s *Service) StreamAgentLogs(ctx context.Context, caller *warder.User, id s
 	return gone(s.rt.StreamLogs(ctx, a.ContainerID, opts, fn))
 }
 
-// publish tells followers of status changes about ev, just recorded.
-func (s *Service) publish(a *warder.Agent, ev *warder.AgentEvent) {
-	if s.cfg.Events == nil {
-		return
-	}
-	s.cfg.Events.Publish(warder.StatusChange{
-		AgentID: a.ID, AgentName: a.Name, UserID: a.UserID, ContainerID: a.ContainerID,
-		From: ev.From, To: ev.To, Reason: ev.Reason, Actor: ev.Actor, At: ev.At,
-	})
-}
-
 // WatchEvents streams the status changes of the agents the caller may
 // see; after > 0 replays the kept changes numbered after it first.
-func (s *Service) WatchEvents(ctx context.Context, caller *warder.User, after int64, ready func(), fn func(warder.StatusChange) error) error {
-	if s.cfg.Events == nil {
+func (s *Observer) WatchEvents(ctx context.Context, caller *warder.User, after int64, ready func(), fn func(warder.StatusChange) error) error {
+	if s.events == nil {
 		return warder.Errorf(warder.ErrUnavailable, "event streams are not served by this server")
 	}
 	// Subscribed before the replay is read: a change recorded meanwhile
 	// is in one or the other (or both: seen skips it the second time).
-	changes, cancel := s.cfg.Events.Subscribe()
+	changes, cancel := s.events.Subscribe()
 	defer cancel()
 	var missed []warder.StatusChange
 	if after > 0 {
 		var err error
-		if missed, err = s.cfg.Events.Since(ctx, after); err != nil {
+		if missed, err = s.events.Since(ctx, after); err != nil {
 			return err
 		}
 	}

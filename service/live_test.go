@@ -17,7 +17,7 @@ func TestStatusChangesArePublished(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
 	bus := broker.New(0)
-	s.cfg.Events = bus
+	s.Agents.events = bus
 	admin, alice, bob := mustUser(t, s, "root"), mustUser(t, s, "alice"), mustUser(t, s, "bob")
 	a := mustAgent(t, s, alice, "a")
 
@@ -30,13 +30,13 @@ func TestStatusChangesArePublished(t *testing.T) {
 	defer cancel()
 	for _, u := range []*warder.User{admin, alice, bob} {
 		ready := make(chan struct{})
-		go s.WatchEvents(wctx, u, 0, func() { close(ready) }, func(c warder.StatusChange) error {
+		go s.Observe.WatchEvents(wctx, u, 0, func() { close(ready) }, func(c warder.StatusChange) error {
 			got <- seen{u.Username, c}
 			return nil
 		})
 		<-ready
 	}
-	if _, err := s.StartAgent(ctx, alice, a.ID); err != nil {
+	if _, err := s.Agents.StartAgent(ctx, alice, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	counts := map[string]int{}
@@ -73,15 +73,15 @@ func TestAuditLogRules(t *testing.T) {
 		{UserID: alice.ID, Username: "alice", Action: "POST /api/agents", Status: 201, Result: "ok"},
 		{UserID: admin.ID, Username: "root", Action: "POST /api/agents", Status: 201, Result: "ok"},
 	} {
-		if err := s.RecordAudit(ctx, e); err != nil {
+		if err := s.Admin.RecordAudit(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.AuditLog(ctx, alice, warder.AuditQuery{}); !errors.Is(err, warder.ErrForbidden) {
+	if _, err := s.Admin.AuditLog(ctx, alice, warder.AuditQuery{}); !errors.Is(err, warder.ErrForbidden) {
 		t.Fatalf("a user reads the audit log: %v", err)
 	}
 	for _, who := range []string{"alice", alice.ID, "alice@example.com"} {
-		list, err := s.AuditLog(ctx, admin, warder.AuditQuery{User: who})
+		list, err := s.Admin.AuditLog(ctx, admin, warder.AuditQuery{User: who})
 		if err != nil || len(list) != 1 || list[0].Username != "alice" {
 			t.Fatalf("filter by %q = %v, %v", who, list, err)
 		}
@@ -92,7 +92,7 @@ func TestAuditLogRules(t *testing.T) {
 		{Since: time.Now(), Until: time.Now().Add(-time.Hour)},
 	}
 	for _, q := range bad {
-		if _, err := s.AuditLog(ctx, admin, q); !errors.Is(err, warder.ErrInvalid) {
+		if _, err := s.Admin.AuditLog(ctx, admin, q); !errors.Is(err, warder.ErrInvalid) {
 			t.Errorf("AuditLog(%+v) = %v, want ErrInvalid", q, err)
 		}
 	}
@@ -105,20 +105,20 @@ func TestStatsOfAStoppedAgent(t *testing.T) {
 	s, _ := newTestService(t, 10)
 	alice := mustUser(t, s, "alice")
 	a := mustAgent(t, s, alice, "a")
-	if _, err := s.AgentStats(ctx, alice, a.ID); !errors.Is(err, warder.ErrConflict) {
+	if _, err := s.Observe.AgentStats(ctx, alice, a.ID); !errors.Is(err, warder.ErrConflict) {
 		t.Fatalf("stats of a never-started agent = %v", err)
 	}
-	if _, err := s.StartAgent(ctx, alice, a.ID); err != nil {
+	if _, err := s.Agents.StartAgent(ctx, alice, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.StopAgent(ctx, alice, a.ID); err != nil {
+	if _, err := s.Agents.StopAgent(ctx, alice, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.AgentStats(ctx, alice, a.ID)
+	_, err := s.Observe.AgentStats(ctx, alice, a.ID)
 	if !errors.Is(err, warder.ErrConflict) || warder.ErrorMessage(err) != "agent container is not running (agent status: stopped)" {
 		t.Fatalf("stats of a stopped agent = %v", err)
 	}
-	err = s.WatchAgentStats(ctx, alice, a.ID, func() { t.Fatal("ready called for a stopped agent") }, nil)
+	err = s.Observe.WatchAgentStats(ctx, alice, a.ID, func() { t.Fatal("ready called for a stopped agent") }, nil)
 	if !errors.Is(err, warder.ErrConflict) {
 		t.Fatalf("watching a stopped agent = %v", err)
 	}

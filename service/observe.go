@@ -3,9 +3,42 @@ package service
 import (
 	"context"
 	"errors"
+	"sync/atomic"
+	"time"
 
 	"github.com/warder/warder"
 )
+
+// Observer keeps agents' records true to their workloads — the runtime's
+// events, resync, health probes — stops idle agents, and serves what
+// callers read of agents as they run: logs, stats and status changes.
+type Observer struct {
+	*core
+	agents    *Agents
+	auth      *Auth
+	client    warder.AgentClient // health probes; nil probes nothing
+	cfg       ObserveConfig
+	runtimeUp atomic.Bool // the runtime's event stream is open
+}
+
+// ObserveConfig is what observing needs.
+type ObserveConfig struct {
+	// IdleInterval is how often idle agents are looked for.
+	IdleInterval time.Duration
+	// HealthEvery is how often running agents' /health is probed
+	// (default 10 s).
+	HealthEvery time.Duration
+	// Stats answers stats reads from samples already taken; nil means
+	// asking the runtime on every read (and no history or streams).
+	Stats warder.StatsReader
+}
+
+func newObserver(c *core, agents *Agents, auth *Auth, client warder.AgentClient, cfg ObserveConfig) *Observer {
+	if cfg.IdleInterval == 0 {
+		cfg.IdleInterval = 30 * time.Second
+	}
+	return &Observer{core: c, agents: agents, auth: auth, client: client, cfg: cfg}
+}
 
 // MaxLogLines caps one logs request.
 const MaxLogLines = 10000
@@ -13,7 +46,7 @@ const MaxLogLines = 10000
 // AgentLogs returns the container's recent output, stdout and stderr, at
 // most warder.MaxLogsBytes of it; more is ErrTooLarge, which says how to
 // get it instead.
-func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions) (string, error) {
+func (s *Observer) AgentLogs(ctx context.Context, caller *warder.User, id string, opts warder.LogOptions) (string, error) {
 	a, err := s.owned(ctx, caller, id)
 	if err != nil {
 		return "", err
@@ -36,7 +69,7 @@ func (s *Service) AgentLogs(ctx context.Context, caller *warder.User, id string,
 
 // AgentStats returns the newest sample of the container's resource use:
 // the collector's, when there is one, else one taken now.
-func (s *Service) AgentStats(ctx context.Context, caller *warder.User, id string) (warder.Stats, error) {
+func (s *Observer) AgentStats(ctx context.Context, caller *warder.User, id string) (warder.Stats, error) {
 	a, err := s.statsOf(ctx, caller, id)
 	if err != nil {
 		return warder.Stats{}, err
@@ -59,7 +92,7 @@ func gone(err error) error {
 }
 
 // AgentEvents lists the agent's status history, oldest first.
-func (s *Service) AgentEvents(ctx context.Context, caller *warder.User, id string, limit int) ([]*warder.AgentEvent, error) {
+func (s *Observer) AgentEvents(ctx context.Context, caller *warder.User, id string, limit int) ([]*warder.AgentEvent, error) {
 	if _, err := s.visible(ctx, caller, id); err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // effective fills an override's unset limits from the operator's defaults.
-func (s *Service) effective(override warder.Limits) warder.Limits {
+func (s *Agents) effective(override warder.Limits) warder.Limits {
 	d := s.cfg.Quota
 	pick := func(o, def *int) *int {
 		if o != nil {
@@ -44,7 +44,7 @@ func (s *Service) effective(override warder.Limits) warder.Limits {
 // counts as running from the moment its start is recorded. It counts the
 // user's agents and reads only those holding resources, never the whole
 // list.
-func (s *Service) usage(ctx context.Context, userID string) (warder.Usage, error) {
+func (s *Agents) usage(ctx context.Context, userID string) (warder.Usage, error) {
 	override, err := s.store.UserLimits(ctx, userID)
 	if err != nil {
 		return warder.Usage{}, err
@@ -61,7 +61,7 @@ func (s *Service) usage(ctx context.Context, userID string) (warder.Usage, error
 
 // runningUse is what the user's agents that hold resources use: their
 // number, memory and CPUs (Agents is left 0).
-func (s *Service) runningUse(ctx context.Context, userID string) (warder.LimitsInUse, error) {
+func (s *Agents) runningUse(ctx context.Context, userID string) (warder.LimitsInUse, error) {
 	var used warder.LimitsInUse
 	running, err := s.store.ListAgents(ctx, warder.AgentFilter{UserID: userID, Statuses: resourceStatuses})
 	if err != nil {
@@ -122,7 +122,7 @@ func checkSize(l warder.Limits, cc warder.ContainerConfig) error {
 
 // checkCreate runs under the owner's quota lock. It needs only the
 // number of the owner's agents: one COUNT.
-func (s *Service) checkCreate(ctx context.Context, owner string, cc warder.ContainerConfig) error {
+func (s *Agents) checkCreate(ctx context.Context, owner string, cc warder.ContainerConfig) error {
 	override, err := s.store.UserLimits(ctx, owner)
 	if err != nil {
 		return err
@@ -147,7 +147,7 @@ func (s *Service) checkCreate(ctx context.Context, owner string, cc warder.Conta
 // without any of them. An owner without running quotas and with 1,000
 // agents running had all of them read on every start: a quarter of
 // Warder's CPU while it started them.
-func (s *Service) checkStart(ctx context.Context, a *warder.Agent) error {
+func (s *Agents) checkStart(ctx context.Context, a *warder.Agent) error {
 	override, err := s.store.UserLimits(ctx, a.UserID)
 	if err != nil {
 		return err
@@ -189,7 +189,7 @@ func (s *Service) checkStart(ctx context.Context, a *warder.Agent) error {
 // processes sharing the store, so N replicas cannot together admit more
 // than the quota. Taking the process's lock first keeps a burst of one
 // user's requests from holding more than one database connection here.
-func (s *Service) quotaLock(ctx context.Context, userID string) (func(), error) {
+func (s *Agents) quotaLock(ctx context.Context, userID string) (func(), error) {
 	unlock := s.locks.Lock("quota:" + userID)
 	if s.cfg.Locks == nil {
 		return unlock, nil

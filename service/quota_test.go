@@ -50,27 +50,30 @@ func TestQuotaChecksReadNoFullList(t *testing.T) {
 	rec := &listRecorder{Store: db}
 	agents, running, mem := 12, 2, int64(80<<20)
 	s := New(rec, runtimetest.NewFake(db, 20000, 20009), Config{
-		DefaultImage: "warder/agent:latest", Spec: warder.SpecSettings{Network: "net"}, ExclusiveStore: true,
-		Quota: warder.Limits{Agents: &agents, RunningAgents: &running, MemoryBytes: &mem},
+		ExclusiveStore: true,
+		Lifecycle: AgentsConfig{
+			DefaultImage: "warder/agent:latest", Spec: warder.SpecSettings{Network: "net"},
+			Quota: warder.Limits{Agents: &agents, RunningAgents: &running, MemoryBytes: &mem},
+		},
 	})
 	alice := mustUser(t, s, "alice")
 	var made []*warder.Agent
 	for i := range agents {
-		a, err := s.CreateAgent(ctx, alice, warder.AgentCreate{Name: fmt.Sprintf("a%d", i), ContainerConfig: warder.ContainerConfig{MemoryLimit: "32m"}})
+		a, err := s.Agents.CreateAgent(ctx, alice, warder.AgentCreate{Name: fmt.Sprintf("a%d", i), ContainerConfig: warder.ContainerConfig{MemoryLimit: "32m"}})
 		if err != nil {
 			t.Fatalf("create %d of %d: %v", i+1, agents, err)
 		}
 		made = append(made, a)
 	}
-	if _, err := s.CreateAgent(ctx, alice, warder.AgentCreate{Name: "one-too-many"}); !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "12 agents of 12") {
+	if _, err := s.Agents.CreateAgent(ctx, alice, warder.AgentCreate{Name: "one-too-many"}); !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "12 agents of 12") {
 		t.Fatalf("create over the agents quota: %v", err)
 	}
 	for _, a := range made[:2] {
-		if _, err := s.StartAgent(ctx, alice, a.ID); err != nil {
+		if _, err := s.Agents.StartAgent(ctx, alice, a.ID); err != nil {
 			t.Fatalf("start within quota: %v", err)
 		}
 	}
-	if _, err := s.StartAgent(ctx, alice, made[2].ID); !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "running_agents") {
+	if _, err := s.Agents.StartAgent(ctx, alice, made[2].ID); !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "running_agents") {
 		t.Fatalf("start over the running quota: %v", err)
 	}
 	for _, f := range rec.take() {
@@ -78,7 +81,7 @@ func TestQuotaChecksReadNoFullList(t *testing.T) {
 			t.Errorf("a create or start listed agents with %+v: the whole list", f)
 		}
 	}
-	u, err := s.Usage(ctx, alice, "")
+	u, err := s.Admin.Usage(ctx, alice, "")
 	if err != nil || u.Used.Agents != 12 || u.Used.RunningAgents != 2 || u.Used.MemoryBytes != 64<<20 {
 		t.Fatalf("usage = %+v, %v", u.Used, err)
 	}
@@ -110,12 +113,13 @@ func TestQuotaStartReadsWhatLimitsNeed(t *testing.T) {
 			t.Cleanup(func() { db.Close() })
 			rec := &listRecorder{Store: db}
 			s := New(rec, runtimetest.NewFake(db, 20000, 20009), Config{
-				DefaultImage: "warder/agent:latest", Spec: warder.SpecSettings{Network: "net"}, ExclusiveStore: true, Quota: c.quota,
+				ExclusiveStore: true,
+				Lifecycle:      AgentsConfig{DefaultImage: "warder/agent:latest", Spec: warder.SpecSettings{Network: "net"}, Quota: c.quota},
 			})
 			alice := mustUser(t, s, "alice")
 			var made []*warder.Agent
 			for i := range 3 {
-				a, err := s.CreateAgent(ctx, alice, warder.AgentCreate{Name: fmt.Sprintf("a%d", i), ContainerConfig: warder.ContainerConfig{MemoryLimit: "32m"}})
+				a, err := s.Agents.CreateAgent(ctx, alice, warder.AgentCreate{Name: fmt.Sprintf("a%d", i), ContainerConfig: warder.ContainerConfig{MemoryLimit: "32m"}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -123,7 +127,7 @@ func TestQuotaStartReadsWhatLimitsNeed(t *testing.T) {
 			}
 			rec.take()
 			for i, a := range made {
-				_, err := s.StartAgent(ctx, alice, a.ID)
+				_, err := s.Agents.StartAgent(ctx, alice, a.ID)
 				switch {
 				case i < 2 && err != nil:
 					t.Fatalf("start %d within quota: %v", i+1, err)

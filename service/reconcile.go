@@ -10,24 +10,6 @@ import (
 	"github.com/warder/warder"
 )
 
-// transition moves a to status with reason, recording the change in the
-// agent's history when the status differs; other fields of a are written
-// either way.
-func (s *Service) transition(ctx context.Context, a *warder.Agent, to warder.Status, reason, actor string) error {
-	from := a.Status
-	a.Status, a.StatusReason = to, reason
-	if from == to {
-		return s.store.UpdateAgent(ctx, a)
-	}
-	a.StatusChangedAt = time.Now().UTC()
-	ev := &warder.AgentEvent{AgentID: a.ID, At: a.StatusChangedAt, From: from, To: to, Reason: reason, Actor: actor}
-	if err := s.store.RecordStatus(ctx, a, ev); err != nil {
-		return err
-	}
-	s.publish(a, ev)
-	return nil
-}
-
 // reconcileOpts says what reconcile already knows.
 type reconcileOpts struct {
 	actor string
@@ -41,68 +23,13 @@ type reconcileOpts struct {
 	// interrupted means an operation recorded as in flight can no longer
 	// be running: it is settled rather than waited for.
 	interrupted bool
-	// event is the container a runtime event was about, when it is not
-	// the agent's recorded one: a create that finished after the process
-	// that asked for it died (and after the resync that followed), to be
-	// adopted or removed as a resync would.
-	event string
-	// received is when the event was received and kind what it said
-	// (with event set), to skip it when the agent's record already
-	// reflects it (recordedSince).
-	received time.Time
-	kind     warder.EventKind
-}
-
-// noteRecorded says that what an inspect of container id begun at began
-// showed (running or not) is now in the agent's record. Every event
-// received before began happened before that inspect, so its effect is in
-// the record already: reconciling it again (an inspect and a store read,
-// for the create and start events of every start Warder makes itself) is
-// skipped.
-func (s *Service) noteRecorded(id string, began time.Time, running bool) {
-	if id != "" {
-		s.recorded.Store(id, recordedAs{began: began, running: running})
-	}
-}
-
-// recordedAs is what noteRecorded knows of a container.
-type recordedAs struct {
-	began   time.Time
-	running bool
-}
-
-// noteReceived is told of each event as it is received, in the order of
-// the runtime's stream, before it is reconciled.
-func (s *Service) noteReceived(ev warder.WorkloadEvent, received time.Time) {
-	if ev.Kind != warder.EventCreated && ev.Kind != warder.EventStarted {
-		s.changed.Store(ev.ContainerID, received)
-	}
-}
-
-// recordedSince reports whether the record already shows what an event
-// of kind about container id, received at received, says: it was
-// received before an inspect that is in the record began, or it says the
-// container was created or started while the record shows it running and
-// nothing else has been received about it since that inspect began. The
-// second case is the start event of a start Warder made itself, which
-// under load reaches Warder after the start's own inspect began (three in
-// four of them, starting 1,000 agents): a later run of the container
-// would have been preceded in the stream by its exit, and that exit's
-// receipt makes this false.
-func (s *Service) recordedSince(id string, kind warder.EventKind, received time.Time) bool {
-	v, ok := s.recorded.Load(id)
-	if !ok || received.IsZero() {
-		return false
-	}
-	rec := v.(recordedAs)
-	if rec.began.After(received) {
-		return true
-	}
-	if !rec.running || (kind != warder.EventCreated && kind != warder.EventStarted) {
-		return false
-	}
-	c, ok := s.changed.Load(id)
-	return !ok || c.(time.Time).Before(rec.began)
+	// event is the runtime's event that asked for this reconcile, if one
+	// did: it is not looked into when it is no news (see news). Its
+	// container, when it is not the agent's recorded one, is a create
+	// that finished after the process that asked for it died (and after
+	// the resync that followed), to be adopted or removed as a resync
+	// would.
+	event *warder.WorkloadEvent
 }
 
 // errElsewhere is reconcile declining an agent whose start or stop
@@ -113,11 +40,8 @@ var errElsewhere = errors.New("an operation on the agent is under way in another
 // reconcile brings one agent's record in line with its container, under
 // the agent's lock. An agent that no longer exists is not an error; one
 // another process is starting or stopping is errElsewhere.
-func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) error {
+func (s *Observer) reconcile(ctx context.Context, id string, o reconcileOpts) error {
 	defer s.locks.Lock(id)()
-	if o.event != "" && s.recordedSince(o.event, o.kind, o.received) {
-		return nil
-	}
 	a, err := s.store.Agent(ctx, id)
 	if errors.Is(err, warder.ErrNotFound) {
 		return nil
@@ -126,11 +50,14 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 	}
 	// Under this process's lock an in-flight status is another
 	// process's (or left over: interrupted says when it is).
-	if !s.cfg.ExclusiveStore && inFlight(a.Status) && !o.interrupted && !s.interrupted(a) {
+	if !s.exclusive && inFlight(a.Status) && !o.interrupted && !s.interrupted(a) {
 		return errElsewhere
 	}
-	if o.listed == nil && o.event != "" && o.event != a.ContainerID {
-		if o.listed, err = s.inspectBoth(ctx, a.ContainerID, o.event); err != nil {
+	if o.event != nil && !news(a, *o.event) {
+		return nil
+	}
+	if o.listed == nil && o.event != nil && o.event.ContainerID != a.ContainerID {
+		if o.listed, err = s.inspectBoth(ctx, a.ContainerID, o.event.ContainerID); err != nil {
 			return err
 		}
 	}
@@ -139,21 +66,20 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 			return err
 		}
 	}
-	inspected, began := o.listed == nil && a.ContainerID != "", time.Now()
 	st, err := s.containerOf(ctx, a, o.listed)
 	if err != nil {
 		return err
 	}
 	if o.interrupted && a.Status == warder.StatusStopping && st != nil && st.Running() {
 		// Finish the stop the user asked for.
-		if err := s.rt.Stop(ctx, a.ContainerID, s.cfg.StopTimeout); err != nil {
+		if err := s.rt.Stop(ctx, a.ContainerID, s.agents.cfg.StopTimeout); err != nil {
 			return err
 		}
 		if st, err = s.containerOf(ctx, a, nil); err != nil {
 			return err
 		}
 	}
-	before := *a
+	s.oomFlag(st)
 	to, reason := derive(a, st)
 	// "starting" because the runtime is restarting the container (its
 	// policy, a back-off between restarts) is no operation of Warder's to
@@ -176,7 +102,7 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 		// while reported failed. Give it up: a stop ends the engine's
 		// restarts, and the container stays for its logs until the next
 		// start replaces it.
-		if err := s.rt.Stop(ctx, a.ContainerID, s.cfg.StopTimeout); err != nil && !errors.Is(err, warder.ErrNotFound) {
+		if err := s.rt.Stop(ctx, a.ContainerID, s.agents.cfg.StopTimeout); err != nil && !errors.Is(err, warder.ErrNotFound) {
 			return err
 		}
 		if st, err = s.containerOf(ctx, a, nil); err != nil {
@@ -192,23 +118,13 @@ func (s *Service) reconcile(ctx context.Context, id string, o reconcileOpts) err
 		}
 		a.HostPort = 0
 	}
-	observe(a, st)
-	s.observeHealth(a, st)
-	if to != before.Status || reason != before.StatusReason || !sameObserved(&before, a) {
-		if err := s.transition(ctx, a, to, reason, o.actor); err != nil {
-			return err
-		}
-	}
-	if inspected {
-		s.noteRecorded(a.ContainerID, began, st != nil && st.Running())
-	}
-	return nil
+	return s.record(ctx, a, st, to, reason, o.actor)
 }
 
 // lastRestart reports whether st's restart is the last the runtime makes
 // under the agent's on-failure:N policy (n), after which it leaves the
 // container exited by itself.
-func (s *Service) lastRestart(a *warder.Agent, st *warder.WorkloadState) (n int, last bool) {
+func (s *Observer) lastRestart(a *warder.Agent, st *warder.WorkloadState) (n int, last bool) {
 	if !s.rt.Info().BoundedRestarts {
 		return 0, false
 	}
@@ -219,7 +135,7 @@ func (s *Service) lastRestart(a *warder.Agent, st *warder.WorkloadState) (n int,
 // containerOf finds the agent's container: from listed when given (adopting
 // a container known only by its name, and removing stray duplicates), else
 // by inspecting a.ContainerID. nil means there is none.
-func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []warder.WorkloadState) (*warder.WorkloadState, error) {
+func (s *core) containerOf(ctx context.Context, a *warder.Agent, listed []warder.WorkloadState) (*warder.WorkloadState, error) {
 	if listed == nil {
 		if a.ContainerID == "" {
 			return nil, nil
@@ -227,9 +143,6 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 		st, err := s.rt.Inspect(ctx, a.ContainerID)
 		if errors.Is(err, warder.ErrNotFound) {
 			return nil, nil
-		}
-		if _, oom := s.oomKilled.Load(st.ID); oom && !st.Running() {
-			st.OOMKilled = true
 		}
 		return &st, err
 	}
@@ -264,7 +177,7 @@ func (s *Service) containerOf(ctx context.Context, a *warder.Agent, listed []war
 // Trusting it would mark a just-started agent missing, or a just-stopped
 // one running. Containers known only by name stay as listed: adopting or
 // removing them is what the listing is for.
-func (s *Service) freshen(ctx context.Context, a *warder.Agent, listed []warder.WorkloadState, at time.Time) ([]warder.WorkloadState, error) {
+func (s *Observer) freshen(ctx context.Context, a *warder.Agent, listed []warder.WorkloadState, at time.Time) ([]warder.WorkloadState, error) {
 	if a.ContainerID == "" {
 		return listed, nil
 	}
@@ -282,7 +195,7 @@ func (s *Service) freshen(ctx context.Context, a *warder.Agent, listed []warder.
 
 // inspectBoth lists, as a resync would, the containers ids name that
 // exist ("" names none).
-func (s *Service) inspectBoth(ctx context.Context, ids ...string) ([]warder.WorkloadState, error) {
+func (s *Observer) inspectBoth(ctx context.Context, ids ...string) ([]warder.WorkloadState, error) {
 	listed := []warder.WorkloadState{}
 	for _, id := range ids {
 		if id == "" {
@@ -299,70 +212,10 @@ func (s *Service) inspectBoth(ctx context.Context, ids ...string) ([]warder.Work
 	return listed, nil
 }
 
-// observe copies what the runtime reports into the agent's record.
-func observe(a *warder.Agent, st *warder.WorkloadState) {
-	a.Health = health(st)
-	if st == nil {
-		if a.ContainerID != "" {
-			a.ContainerStatus = "removed"
-		}
-		return
-	}
-	a.ContainerStatus = string(st.Phase)
-	a.RestartCount = st.RestartCount
-	if (!st.Running() || st.Restarting()) && !st.FinishedAt.IsZero() {
-		code := st.ExitCode
-		a.ExitCode = &code
-	}
-}
-
-func sameObserved(x, y *warder.Agent) bool {
-	sameCode := (x.ExitCode == nil) == (y.ExitCode == nil) && (x.ExitCode == nil || *x.ExitCode == *y.ExitCode)
-	return sameCode && x.ContainerStatus == y.ContainerStatus && x.RestartCount == y.RestartCount && x.ContainerID == y.ContainerID &&
-		x.Health == y.Health
-}
-
-// observeHealth keeps what Warder knows of a running container (its
-// endpoint, for the prober and the proxy) and fills the agent's health
-// from its own probes when the runtime reports none; a container that no
-// longer runs is forgotten.
-func (s *Service) observeHealth(a *warder.Agent, st *warder.WorkloadState) {
-	switch {
-	case st == nil:
-		s.forget(a.ContainerID) // gone
-		return
-	case !st.Running():
-		s.forget(st.ID)
-		return
-	}
-	s.remember(st)
-	if st.Health == "" {
-		a.Health = s.probedHealth(st.ID)
-	}
-}
-
-// health is the container's health check result, which means something
-// only while it runs: a stopped container keeps its last one.
-func health(st *warder.WorkloadState) string {
-	if st == nil || !st.Running() || st.Restarting() {
-		return ""
-	}
-	return st.Health
-}
-
-// interrupted reports whether a's in-flight status (if it has one) is
-// left over from an operation that is no longer running. Operations of
-// this process hold the agent's lock, so under the lock an in-flight
-// status on an exclusive store is always left over; on a shared store it
-// may be another process's, until it is older than any start can take.
-func (s *Service) interrupted(a *warder.Agent) bool {
-	return inFlight(a.Status) && (s.cfg.ExclusiveStore || time.Since(a.StatusChangedAt) > s.cfg.StartTimeout)
-}
-
 // Resync reconciles every agent with this deployment's containers: it
 // adopts what matches, marks what is gone, settles interrupted operations
 // and removes containers whose agent no longer exists.
-func (s *Service) Resync(ctx context.Context) error {
+func (s *Observer) Resync(ctx context.Context) error {
 	// Truncated as PostgreSQL keeps times, so a change in the same
 	// microsecond counts as after.
 	listedAt := time.Now().UTC().Truncate(time.Microsecond)
@@ -400,7 +253,7 @@ func (s *Service) Resync(ctx context.Context) error {
 // orphan removes a container whose agent no longer exists. The agent may
 // have been created a moment ago by another process sharing the store, so
 // it is looked up once more first.
-func (s *Service) orphan(ctx context.Context, c warder.WorkloadState) error {
+func (s *Observer) orphan(ctx context.Context, c warder.WorkloadState) error {
 	if c.AgentID != "" {
 		if _, err := s.store.Agent(ctx, c.AgentID); err == nil {
 			return nil

@@ -26,7 +26,7 @@ func newSecret(prefix string) (string, error) {
 
 // startSession issues u a new access token and the first refresh token
 // of a new family, which RevokeSession (logout) and reuse revoke as one.
-func (s *Service) startSession(ctx context.Context, u *warder.User) (*warder.Session, error) {
+func (s *Auth) startSession(ctx context.Context, u *warder.User) (*warder.Session, error) {
 	access, err := newSecret(tokenPrefix)
 	if err != nil {
 		return nil, err
@@ -61,7 +61,7 @@ var errBadRefresh = warder.Errorf(warder.ErrUnauthorized, "invalid or expired re
 // use, it revokes its whole family (every refresh and access token since
 // the login), for then it has leaked or two clients share it. Expired,
 // revoked (logout, a disabled user) and unknown tokens are ErrUnauthorized.
-func (s *Service) Refresh(ctx context.Context, refresh string) (*warder.Session, error) {
+func (s *Auth) Refresh(ctx context.Context, refresh string) (*warder.Session, error) {
 	refresh = strings.TrimSpace(refresh)
 	if refresh == "" {
 		return nil, warder.Errorf(warder.ErrInvalid, "refresh_token is required")

@@ -20,7 +20,7 @@ var errRegistrationClosed = warder.Errorf(warder.ErrForbidden,
 // that first user may register. from is the client's address: past
 // freeRegistrations attempts from one address, further ones are slowed
 // and then refused (RateLimitError).
-func (s *Service) Register(ctx context.Context, req warder.RegisterRequest, from string) (*warder.User, error) {
+func (s *Auth) Register(ctx context.Context, req warder.RegisterRequest, from string) (*warder.User, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (s *Service) Register(ctx context.Context, req warder.RegisterRequest, from
 
 // CreateUser makes a plain user, for an admin: how users are made when
 // registration is closed. It is not throttled: admins are trusted.
-func (s *Service) CreateUser(ctx context.Context, caller *warder.User, req warder.RegisterRequest) (*warder.User, error) {
+func (s *Auth) CreateUser(ctx context.Context, caller *warder.User, req warder.RegisterRequest) (*warder.User, error) {
 	if err := requireAdmin(caller); err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (s *Service) CreateUser(ctx context.Context, caller *warder.User, req warde
 // store's does: registration cannot hide which names exist, since a
 // caller may always try a name with a fresh email; the address throttle
 // bounds how fast anyone can probe.
-func (s *Service) newUser(ctx context.Context, req warder.RegisterRequest) (*warder.User, error) {
+func (s *Auth) newUser(ctx context.Context, req warder.RegisterRequest) (*warder.User, error) {
 	for _, taken := range []struct{ field, value string }{{"username", req.Username}, {"email", req.Email}} {
 		_, err := s.store.UserByLogin(ctx, taken.value)
 		if err == nil {

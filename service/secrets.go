@@ -15,7 +15,7 @@ type Sealer interface {
 
 // seal moves secrets given in a's container_config into a.SealedSecrets,
 // so only their names stay in the clear. A nil SecretEnv means "unchanged".
-func (s *Service) seal(a *warder.Agent) error {
+func (s *Agents) seal(a *warder.Agent) error {
 	env := a.ContainerConfig.SecretEnv
 	if env == nil {
 		return nil
@@ -47,7 +47,7 @@ func names(env map[string]string) []string {
 }
 
 // withSecrets adds the agent's opened secrets to a container spec.
-func (s *Service) withSecrets(ctx context.Context, a *warder.Agent, spec *warder.WorkloadSpec) error {
+func (s *Agents) withSecrets(ctx context.Context, a *warder.Agent, spec *warder.WorkloadSpec) error {
 	if a.SealedSecrets == "" {
 		return nil
 	}

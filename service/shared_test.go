@@ -17,34 +17,34 @@ func TestReconcileLeavesOthersOperations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
-	s.cfg.ExclusiveStore, s.cfg.StartTimeout = false, time.Minute
+	s.Agents.exclusive, s.Agents.startTimeout = false, time.Minute
 	u := mustUser(t, s, "alice")
 	a := mustAgent(t, s, u, "elsewhere")
-	if _, err := s.StartAgent(ctx, u, a.ID); err != nil {
+	if _, err := s.Agents.StartAgent(ctx, u, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	// Another process has recorded a stop it is making.
-	a, _ = s.store.Agent(ctx, a.ID)
+	a, _ = s.Agents.store.Agent(ctx, a.ID)
 	a.Status, a.StatusChangedAt = warder.StatusStopping, time.Now().UTC()
-	if err := s.store.UpdateAgent(ctx, a); err != nil {
+	if err := s.Agents.store.UpdateAgent(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker"}); !errors.Is(err, errElsewhere) {
+	if err := s.Observe.reconcile(ctx, a.ID, reconcileOpts{actor: "docker"}); !errors.Is(err, errElsewhere) {
 		t.Fatalf("reconcile of another's stop = %v", err)
 	}
-	if err := s.Resync(ctx); err != nil {
+	if err := s.Observe.Resync(ctx); err != nil {
 		t.Fatalf("a resync skips it: %v", err)
 	}
 	// Older than any stop can take: it was interrupted, and maintenance
 	// finishes it.
 	a.StatusChangedAt = time.Now().UTC().Add(-2 * time.Minute)
-	if err := s.store.UpdateAgent(ctx, a); err != nil {
+	if err := s.Agents.store.UpdateAgent(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.settleStale(ctx); err != nil {
+	if err := s.Observe.settleStale(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.store.Agent(ctx, a.ID); got.Status != warder.StatusStopped {
+	if got, _ := s.Agents.store.Agent(ctx, a.ID); got.Status != warder.StatusStopped {
 		t.Fatalf("an interrupted stop settled as %s", got.Status)
 	}
 }

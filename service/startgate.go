@@ -14,7 +14,7 @@ import (
 // under the agent's lock. It checks what may have changed since the agent
 // was made: the caller's credential, the owner's account, the image
 // policy and the egress switch.
-func (s *Service) mayStart(ctx context.Context, caller *warder.User, a *warder.Agent) error {
+func (s *Agents) mayStart(ctx context.Context, caller *warder.User, a *warder.Agent) error {
 	if caller.ReadOnly {
 		return warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot start agents")
 	}
@@ -43,7 +43,7 @@ func (s *Service) mayStart(ctx context.Context, caller *warder.User, a *warder.A
 // auditStart records a start that no API call of its own recorded: one
 // that chat or the proxy caused. POST /start and /restart are audited by
 // the API like every other change.
-func (s *Service) auditStart(ctx context.Context, caller *warder.User, a *warder.Agent, cause string, err error) {
+func (s *Agents) auditStart(ctx context.Context, caller *warder.User, a *warder.Agent, cause string, err error) {
 	e := &warder.AuditEntry{
 		At: time.Now().UTC(), UserID: caller.ID, Username: caller.Username,
 		Action: "start on demand (" + cause + ")", AgentID: a.ID,

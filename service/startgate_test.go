@@ -17,19 +17,19 @@ func TestEveryStartPathIsGated(t *testing.T) {
 	ctx := context.Background()
 	paths := map[string]func(s *Service, u *warder.User, id string) error{
 		"start": func(s *Service, u *warder.User, id string) error {
-			_, err := s.StartAgent(ctx, u, id)
+			_, err := s.Agents.StartAgent(ctx, u, id)
 			return err
 		},
 		"restart": func(s *Service, u *warder.User, id string) error {
-			_, err := s.RestartAgent(ctx, u, id)
+			_, err := s.Agents.RestartAgent(ctx, u, id)
 			return err
 		},
 		"chat": func(s *Service, u *warder.User, id string) error {
-			_, err := s.Chat(ctx, u, id, warder.ChatRequest{Content: "hi"}, nil)
+			_, err := s.Chat.Chat(ctx, u, id, warder.ChatRequest{Content: "hi"}, nil)
 			return err
 		},
 		"proxy": func(s *Service, u *warder.User, id string) error {
-			_, err := s.AgentEndpoint(ctx, u, id)
+			_, err := s.Chat.AgentEndpoint(ctx, u, id)
 			return err
 		},
 	}
@@ -38,11 +38,11 @@ func TestEveryStartPathIsGated(t *testing.T) {
 		want   string
 	}{
 		"image no longer allowed": {func(s *Service, owner *warder.User) *warder.User {
-			s.cfg.Images.Users = []string{"other/*"}
+			s.Agents.cfg.Images.Users = []string{"other/*"}
 			return owner
 		}, "image policy"},
 		"egress switched off": {func(s *Service, owner *warder.User) *warder.User {
-			s.cfg.Egress.Forbid = true
+			s.Agents.cfg.Egress.Forbid = true
 			return owner
 		}, "WARDER_ALLOW_EGRESS"},
 		"read-only key": {func(s *Service, owner *warder.User) *warder.User {
@@ -51,10 +51,10 @@ func TestEveryStartPathIsGated(t *testing.T) {
 			return &ro
 		}, "read-only"},
 		"owner disabled, admin starts": {func(s *Service, owner *warder.User) *warder.User {
-			if err := s.store.SetUserDisabled(ctx, owner.ID, true); err != nil {
+			if err := s.Agents.store.SetUserDisabled(ctx, owner.ID, true); err != nil {
 				t.Fatal(err)
 			}
-			admin, err := s.store.UserByLogin(ctx, "root")
+			admin, err := s.Agents.store.UserByLogin(ctx, "root")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,17 +90,17 @@ func TestOnDemandStartAudited(t *testing.T) {
 	root := mustUser(t, s, "root")
 	alice := mustUser(t, s, "alice")
 	a := mustAgent(t, s, alice, "a")
-	if _, err := s.Chat(ctx, alice, a.ID, warder.ChatRequest{Content: "hi"}, nil); err != nil {
+	if _, err := s.Chat.Chat(ctx, alice, a.ID, warder.ChatRequest{Content: "hi"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.StopAgent(ctx, alice, a.ID); err != nil {
+	if _, err := s.Agents.StopAgent(ctx, alice, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	s.cfg.Images.Users = []string{"other/*"}
-	if _, err := s.AgentEndpoint(ctx, alice, a.ID); !errors.Is(err, warder.ErrForbidden) {
+	s.Agents.cfg.Images.Users = []string{"other/*"}
+	if _, err := s.Chat.AgentEndpoint(ctx, alice, a.ID); !errors.Is(err, warder.ErrForbidden) {
 		t.Fatalf("proxy start with a forbidden image = %v", err)
 	}
-	entries, err := s.AuditLog(ctx, root, warder.AuditQuery{AgentID: a.ID})
+	entries, err := s.Admin.AuditLog(ctx, root, warder.AuditQuery{AgentID: a.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,13 +122,13 @@ func TestCapabilitiesRespected(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newTestService(t, 10)
 	u := mustUser(t, s, "root")
-	_, err := s.CreateAgent(ctx, u, warder.AgentCreate{Name: "a", ContainerConfig: warder.ContainerConfig{RestartPolicy: "on-failure:3"}})
+	_, err := s.Agents.CreateAgent(ctx, u, warder.AgentCreate{Name: "a", ContainerConfig: warder.ContainerConfig{RestartPolicy: "on-failure:3"}})
 	if !errors.Is(err, warder.ErrInvalid) || !strings.Contains(err.Error(), "fake runtime has no restart policies") {
 		t.Fatalf("create with a restart policy = %v", err)
 	}
 	a := mustAgent(t, s, u, "b")
 	policy := "unless-stopped"
-	_, err = s.UpdateAgent(ctx, u, a.ID, warder.AgentUpdate{ContainerConfig: &warder.ContainerConfigUpdate{RestartPolicy: &policy}})
+	_, err = s.Agents.UpdateAgent(ctx, u, a.ID, warder.AgentUpdate{ContainerConfig: &warder.ContainerConfigUpdate{RestartPolicy: &policy}})
 	if !errors.Is(err, warder.ErrInvalid) {
 		t.Fatalf("update to a restart policy = %v", err)
 	}

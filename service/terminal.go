@@ -60,7 +60,7 @@ var (
 // command exits, when ctx ends, after the idle timeout with nothing
 // typed or drawn, or at the longest session allowed; a command cut short
 // is killed (exit code 137).
-func (s *Service) Terminal(ctx context.Context, caller *warder.User, id string, req warder.TerminalRequest, t warder.TerminalIO) (warder.TerminalResult, error) {
+func (s *Files) Terminal(ctx context.Context, caller *warder.User, id string, req warder.TerminalRequest, t warder.TerminalIO) (warder.TerminalResult, error) {
 	er, err := s.execs()
 	if err != nil {
 		return warder.TerminalResult{}, err
@@ -72,7 +72,7 @@ func (s *Service) Terminal(ctx context.Context, caller *warder.User, id string, 
 	if err != nil {
 		return warder.TerminalResult{}, err
 	}
-	c := s.cfg.Workspace
+	c := s.cfg
 	release, err := s.execSlots.take(a.ID, a.UserID, c.ExecsPerAgent, c.ExecsPerUser)
 	if err != nil {
 		return warder.TerminalResult{}, err
@@ -83,7 +83,7 @@ func (s *Service) Terminal(ctx context.Context, caller *warder.User, id string, 
 	}
 	s.touch(ctx, a)
 
-	idle, max := s.cfg.Terminal.limits()
+	idle, max := s.term.limits()
 	run, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	run, stopMax := context.WithTimeoutCause(run, max, errTerminalMaxAge)
@@ -118,7 +118,7 @@ func (s *Service) Terminal(ctx context.Context, caller *warder.User, id string, 
 
 // terminalTarget is the running agent id, if caller may open a terminal
 // in it (the checks Exec makes).
-func (s *Service) terminalTarget(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
+func (s *Files) terminalTarget(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error) {
 	if caller.ReadOnly {
 		return nil, warder.Errorf(warder.ErrForbidden, "this API key is read-only: it cannot open a terminal")
 	}
@@ -144,7 +144,7 @@ func (s *Service) terminalTarget(ctx context.Context, caller *warder.User, id st
 // watchTerminal cuts the session (cancel with errTerminalIdle) once
 // nothing happened in it for idle, and meanwhile marks the agent used
 // while the session is active, so an idle stop does not take it.
-func (s *Service) watchTerminal(ctx context.Context, a *warder.Agent, idle time.Duration, active *atomic.Int64, cancel context.CancelCauseFunc) {
+func (s *Files) watchTerminal(ctx context.Context, a *warder.Agent, idle time.Duration, active *atomic.Int64, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(min(idle/4, touchEvery))
 	defer tick.Stop()
 	for {
@@ -179,7 +179,7 @@ func (a activeReader) Read(p []byte) (int, error) {
 }
 
 // auditTerminal records one terminal session and how it ended.
-func (s *Service) auditTerminal(ctx context.Context, caller *warder.User, a *warder.Agent, cmd []string, res warder.TerminalResult, err error) {
+func (s *Files) auditTerminal(ctx context.Context, caller *warder.User, a *warder.Agent, cmd []string, res warder.TerminalResult, err error) {
 	action := "terminal"
 	if len(cmd) > 0 {
 		line, _ := json.Marshal(cmd)

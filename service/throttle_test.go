@@ -72,20 +72,20 @@ func TestLoginThrottled(t *testing.T) {
 	s, _ := newTestService(t, 1)
 	mustUser(t, s, "alice")
 	frozen := time.Now() // bcrypt on a loaded machine must not outlast a lock
-	s.logins.clock = func() time.Time { return frozen }
+	s.Auth.logins.clock = func() time.Time { return frozen }
 	for i, login := range []string{"alice", "nobody"} {
 		from := fmt.Sprintf("10.1.1.%d", 10+i)
 		var last error
 		for i := 0; i < freeFailures+1; i++ {
-			_, last = s.Login(ctx, login, "wrong", from)
+			_, last = s.Auth.Login(ctx, login, "wrong", from)
 		}
-		_, err := s.Login(ctx, login, "wrong", from)
+		_, err := s.Auth.Login(ctx, login, "wrong", from)
 		if !errors.Is(err, warder.ErrRateLimited) || !errors.Is(last, warder.ErrUnauthorized) {
 			t.Fatalf("%s: last failure %v, then %v", login, last, err)
 		}
 	}
 	// Locked means locked, even with the right password.
-	if _, err := s.Login(ctx, "alice", "password", "10.1.1.2"); !errors.Is(err, warder.ErrRateLimited) {
+	if _, err := s.Auth.Login(ctx, "alice", "password", "10.1.1.2"); !errors.Is(err, warder.ErrRateLimited) {
 		t.Fatalf("right password while locked: %v", err)
 	}
 }

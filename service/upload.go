@@ -30,7 +30,7 @@ const (
 
 // WriteFile writes r (at most the upload bound) to path in the agent's
 // workspace, replacing what is there.
-func (s *Service) WriteFile(ctx context.Context, caller *warder.User, id, p string, r io.Reader, _ int64) (*warder.FileWritten, error) {
+func (s *Files) WriteFile(ctx context.Context, caller *warder.User, id, p string, r io.Reader, _ int64) (*warder.FileWritten, error) {
 	dir, base, err := cleanTarget(p)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func (s *Service) WriteFile(ctx context.Context, caller *warder.User, id, p stri
 }
 
 // WriteTarTo extracts the tar r into directory path of the workspace.
-func (s *Service) WriteTarTo(ctx context.Context, caller *warder.User, id, p string, r io.Reader) (*warder.FileWritten, error) {
+func (s *Files) WriteTarTo(ctx context.Context, caller *warder.User, id, p string, r io.Reader) (*warder.FileWritten, error) {
 	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func (s *Service) WriteTarTo(ctx context.Context, caller *warder.User, id, p str
 // the quota. A write that fails is undone by the runtime itself (what it
 // made at the top is removed, in the same helper call), so the cost of
 // a failure does not grow with the upload's names.
-func (s *Service) write(ctx context.Context, c *fileCall, dir string, n int64, tarOf func() io.Reader) error {
+func (s *Files) write(ctx context.Context, c *fileCall, dir string, n int64, tarOf func() io.Reader) error {
 	defer s.locks.Lock("workspace:" + c.a.UserID)()
 	if err := s.checkRoom(ctx, c.a, n); err != nil {
 		return err
@@ -106,13 +106,13 @@ func (s *Service) write(ctx context.Context, c *fileCall, dir string, n int64, t
 }
 
 // spoolFile is a temporary file in the spool directory.
-func (s *Service) spoolFile() (*os.File, error) {
-	if d := s.cfg.Workspace.SpoolDir; d != "" {
+func (s *Files) spoolFile() (*os.File, error) {
+	if d := s.cfg.SpoolDir; d != "" {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("spooling an upload: %w", err)
 		}
 	}
-	f, err := os.CreateTemp(s.cfg.Workspace.SpoolDir, "warder-upload-*")
+	f, err := os.CreateTemp(s.cfg.SpoolDir, "warder-upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("spooling an upload: %w", err)
 	}
@@ -120,12 +120,12 @@ func (s *Service) spoolFile() (*os.File, error) {
 }
 
 // spoolRaw copies r to a spool file, refusing more than the bound.
-func (s *Service) spoolRaw(r io.Reader) (*os.File, int64, error) {
+func (s *Files) spoolRaw(r io.Reader) (*os.File, int64, error) {
 	f, err := s.spoolFile()
 	if err != nil {
 		return nil, 0, err
 	}
-	max := s.cfg.Workspace.UploadBytes
+	max := s.cfg.UploadBytes
 	n, err := io.Copy(f, io.LimitReader(r, max+1))
 	if err == nil && n > max {
 		err = tooLarge(max)
@@ -142,7 +142,7 @@ func (s *Service) spoolRaw(r io.Reader) (*os.File, int64, error) {
 // to a spool file: files and directories only, names inside the target,
 // permissions without setuid, setgid or sticky bits, no owners (the
 // runtime sets them), at most the upload bound of file bytes.
-func (s *Service) spoolTar(r io.Reader) (_ *os.File, files int, n int64, err error) {
+func (s *Files) spoolTar(r io.Reader) (_ *os.File, files int, n int64, err error) {
 	f, err := s.spoolFile()
 	if err != nil {
 		return nil, 0, 0, err
@@ -153,7 +153,7 @@ func (s *Service) spoolTar(r io.Reader) (_ *os.File, files int, n int64, err err
 			os.Remove(f.Name())
 		}
 	}()
-	max := s.cfg.Workspace.UploadBytes
+	max := s.cfg.UploadBytes
 	tr := tar.NewReader(io.LimitReader(r, max+max/8+1<<20)) // headers and padding too
 	tw := tar.NewWriter(f)
 	for entries := 0; ; entries++ {

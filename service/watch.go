@@ -14,7 +14,7 @@ import (
 // resyncs everything, so changes made while it was down (or while Warder
 // was not running) are picked up. While the runtime is unreachable it
 // retries with backoff from 1 s to 30 s.
-func (s *Service) Watch(ctx context.Context) {
+func (s *Observer) Watch(ctx context.Context) {
 	// Every reconcile it starts has ended by the time it returns.
 	var reconciles sync.WaitGroup
 	defer reconciles.Wait()
@@ -30,27 +30,7 @@ func (s *Service) Watch(ctx context.Context) {
 			} else {
 				s.log.Info("resynced agents with containers")
 			}
-		}, func(ev warder.WorkloadEvent) {
-			if ev.AgentID == "" {
-				return
-			}
-			// The engine's own OOMKilled flag loses a race with the exit
-			// now and then; its "oom" event does not, so remember it until
-			// the container starts again.
-			switch ev.Kind {
-			case warder.EventOOMKilled:
-				s.oomKilled.Store(ev.ContainerID, true)
-			case warder.EventStarted:
-				s.oomKilled.Delete(ev.ContainerID)
-			}
-			// One goroutine per event: reconcile waits for the agent's
-			// lock, which a start in progress may hold for a second, and
-			// must not hold up other agents' events. It inspects under the
-			// lock, so the last one to run sees the latest state.
-			received := time.Now()
-			s.noteReceived(ev, received)
-			reconciles.Go(func() { s.reconcileEvent(ctx, ev, received) })
-		})
+		}, func(ev warder.WorkloadEvent) { s.onEvent(ctx, ev, &reconciles) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -69,15 +49,33 @@ func (s *Service) Watch(ctx context.Context) {
 	}
 }
 
+// onEvent takes one event of the runtime's stream, in the stream's order.
+func (s *Observer) onEvent(ctx context.Context, ev warder.WorkloadEvent, reconciles *sync.WaitGroup) {
+	if ev.AgentID == "" {
+		return
+	}
+	switch ev.Kind {
+	case warder.EventOOMKilled:
+		s.work.setOOMKilled(ev.ContainerID, true)
+	case warder.EventStarted:
+		s.work.setOOMKilled(ev.ContainerID, false)
+	}
+	// One goroutine per event: reconcile waits for the agent's lock,
+	// which a start in progress may hold for a second, and must not hold
+	// up other agents' events. It inspects under the lock, so the last
+	// one to run sees the latest state.
+	reconciles.Go(func() { s.reconcileEvent(ctx, ev) })
+}
+
 // reconcileEvent reconciles the agent of ev. While another process
 // sharing the store starts or stops it, it waits and tries again: that
 // process records what it did, then this one what the event changed
 // since (a crash right after the start, say), if anything.
-func (s *Service) reconcileEvent(ctx context.Context, ev warder.WorkloadEvent, received time.Time) {
+func (s *Observer) reconcileEvent(ctx context.Context, ev warder.WorkloadEvent) {
 	if ev.Kind == warder.EventRemoved {
-		defer s.forget(ev.ContainerID) // whatever was cached of it
+		defer s.work.removed(ev.ContainerID) // whatever was kept of it
 	}
-	if ev.Kind == warder.EventRemoved && !s.cfg.ExclusiveStore {
+	if ev.Kind == warder.EventRemoved && !s.exclusive {
 		// Another process deleting the agent removes its container
 		// first and its record a moment later; give it that moment, so
 		// the agent is not reported missing on its way out.
@@ -88,7 +86,7 @@ func (s *Service) reconcileEvent(ctx context.Context, ev warder.WorkloadEvent, r
 		}
 	}
 	for {
-		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: ev.ContainerID, received: received, kind: ev.Kind})
+		err := s.reconcile(ctx, ev.AgentID, reconcileOpts{actor: s.rt.Info().Name, event: &ev})
 		if !errors.Is(err, errElsewhere) {
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("reconciling agent after event", "agent", ev.AgentID, "event", ev.Kind, "err", err)
@@ -108,4 +106,4 @@ func (s *Service) reconcileEvent(ctx context.Context, ev warder.WorkloadEvent, r
 const removedGrace = 2 * time.Second
 
 // RuntimeUp reports whether the runtime's event stream is open.
-func (s *Service) RuntimeUp() bool { return s.runtimeUp.Load() }
+func (s *Observer) RuntimeUp() bool { return s.runtimeUp.Load() }

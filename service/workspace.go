@@ -9,6 +9,21 @@ import (
 	"github.com/warder/warder"
 )
 
+// Files is workspaces, the files in them, and commands run in agents.
+type Files struct {
+	*core
+	agents    *Agents
+	cfg       WorkspaceConfig
+	term      TerminalConfig
+	execSlots execSlots // commands running now, per agent and user
+	fileSlots fileSlots // files calls running now, per user
+}
+
+func newFiles(c *core, agents *Agents, cfg WorkspaceConfig, term TerminalConfig) *Files {
+	cfg.defaults()
+	return &Files{core: c, agents: agents, cfg: cfg, term: term}
+}
+
 // WorkspaceConfig bounds workspaces, uploads and exec. Zero values take
 // the defaults below.
 type WorkspaceConfig struct {
@@ -72,7 +87,7 @@ func (c *WorkspaceConfig) defaults() {
 
 // The runtime's optional parts, or ErrNotSupported saying which is
 // missing.
-func (s *Service) workspaces() (warder.WorkspaceRuntime, warder.FileRuntime, error) {
+func (s *Files) workspaces() (warder.WorkspaceRuntime, warder.FileRuntime, error) {
 	p := s.rt.Parts()
 	if p.Workspaces == nil || p.Files == nil {
 		return nil, nil, warder.Errorf(warder.ErrNotSupported, "the %s runtime has no workspaces", s.rt.Info().Name)
@@ -80,7 +95,7 @@ func (s *Service) workspaces() (warder.WorkspaceRuntime, warder.FileRuntime, err
 	return p.Workspaces, p.Files, nil
 }
 
-func (s *Service) execs() (warder.ExecRuntime, error) {
+func (s *Files) execs() (warder.ExecRuntime, error) {
 	er := s.rt.Parts().Exec
 	if er == nil {
 		return nil, warder.Errorf(warder.ErrNotSupported, "the %s runtime cannot run commands in agents", s.rt.Info().Name)
@@ -103,7 +118,7 @@ type fileCall struct {
 // agent id reaches, made (not started, and publishing no port) if the
 // agent has none: the runtime's file calls work on a stopped container.
 // The caller calls done when the call has ended.
-func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p string) (*fileCall, error) {
+func (s *Files) fileTarget(ctx context.Context, caller *warder.User, id, p string) (*fileCall, error) {
 	_, fr, err := s.workspaces()
 	if err != nil {
 		return nil, err
@@ -121,63 +136,20 @@ func (s *Service) fileTarget(ctx context.Context, caller *warder.User, id, p str
 	if err != nil {
 		return nil, err
 	}
-	done, err := s.fileSlots.take(a.UserID, s.cfg.Workspace.FileOpsPerUser)
+	done, err := s.fileSlots.take(a.UserID, s.cfg.FileOpsPerUser)
 	if err != nil {
 		return nil, err
 	}
 	s.touch(ctx, a)
-	if err := s.filesContainer(ctx, a, caller.ReadOnly); err != nil {
+	if err := s.agents.filesWorkload(ctx, a, caller.ReadOnly); err != nil {
 		done()
 		return nil, err
 	}
 	return &fileCall{fr: fr, a: a, cid: a.ContainerID, rel: rel, done: done}, nil
 }
 
-// filesContainer makes sure the agent has a container whose workspace
-// the files calls reach. One made for that alone publishes no port, so
-// an agent that never runs holds none; a start replaces it with one that
-// does (see ensureContainer). Making one is a change a read-only key
-// may not make. Runs under the agent's lock.
-func (s *Service) filesContainer(ctx context.Context, a *warder.Agent, readOnly bool) error {
-	if a.ContainerID != "" {
-		_, err := s.rt.Inspect(ctx, a.ContainerID)
-		if err == nil || !errors.Is(err, warder.ErrNotFound) {
-			return err
-		}
-	}
-	if readOnly {
-		return warder.Errorf(warder.ErrConflict, "the agent has no container now, so its workspace cannot be read with a read-only key: start it, or use a key that may write")
-	}
-	a.ContainerID, a.ContainerName = "", ""
-	spec, err := warder.SpecFor(a, s.specSettings())
-	if err != nil {
-		return err
-	}
-	if err := s.withSecrets(ctx, a, &spec); err != nil {
-		return err
-	}
-	spec.Publish = false
-	cid, err := s.rt.Create(ctx, spec)
-	if err != nil {
-		return err
-	}
-	a.ContainerID, a.ContainerName = cid, spec.Name
-	return s.store.UpdateAgent(ctx, a)
-}
-
-// lacksPort reports that the agent's container st was made for its
-// files alone: the runtime publishes ports and the agent's spec asks for
-// one, but the container is published on none.
-func (s *Service) lacksPort(a *warder.Agent, st warder.WorkloadState) bool {
-	if !s.rt.Info().HostPorts || st.HostPort != 0 {
-		return false
-	}
-	spec, err := warder.SpecFor(a, s.specSettings())
-	return err == nil && spec.Publish
-}
-
 // StatFile describes path in the agent's workspace.
-func (s *Service) StatFile(ctx context.Context, caller *warder.User, id, p string) (warder.FileInfo, error) {
+func (s *Files) StatFile(ctx context.Context, caller *warder.User, id, p string) (warder.FileInfo, error) {
 	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return warder.FileInfo{}, err
@@ -187,13 +159,13 @@ func (s *Service) StatFile(ctx context.Context, caller *warder.User, id, p strin
 }
 
 // ListDir lists a directory of the agent's workspace.
-func (s *Service) ListDir(ctx context.Context, caller *warder.User, id, p string) (*warder.DirListing, error) {
+func (s *Files) ListDir(ctx context.Context, caller *warder.User, id, p string) (*warder.DirListing, error) {
 	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return nil, err
 	}
 	defer c.done()
-	entries, err := c.fr.ListDir(ctx, c.cid, c.rel, s.cfg.Workspace.ListLimit)
+	entries, err := c.fr.ListDir(ctx, c.cid, c.rel, s.cfg.ListLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +173,7 @@ func (s *Service) ListDir(ctx context.Context, caller *warder.User, id, p string
 }
 
 // ReadTar streams path as a tar; the slot is held until it is closed.
-func (s *Service) ReadTar(ctx context.Context, caller *warder.User, id, p string) (io.ReadCloser, error) {
+func (s *Files) ReadTar(ctx context.Context, caller *warder.User, id, p string) (io.ReadCloser, error) {
 	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return nil, err
@@ -227,7 +199,7 @@ func (d *doneReadCloser) Close() error {
 }
 
 // RemoveFile deletes path (and what is under it) from the workspace.
-func (s *Service) RemoveFile(ctx context.Context, caller *warder.User, id, p string) error {
+func (s *Files) RemoveFile(ctx context.Context, caller *warder.User, id, p string) error {
 	c, err := s.fileTarget(ctx, caller, id, p)
 	if err != nil {
 		return err
@@ -240,13 +212,13 @@ func (s *Service) RemoveFile(ctx context.Context, caller *warder.User, id, p str
 }
 
 // DeleteAgent deletes the agent and its workspace.
-func (s *Service) DeleteAgent(ctx context.Context, caller *warder.User, id string) error {
+func (s *Agents) DeleteAgent(ctx context.Context, caller *warder.User, id string) error {
 	return s.DeleteAgentWith(ctx, caller, id, warder.DeleteOptions{})
 }
 
 // Workspaces lists the caller's workspaces (an admin's: all), each with
 // its size measured now and whether its agent still exists.
-func (s *Service) Workspaces(ctx context.Context, caller *warder.User) ([]*warder.Workspace, error) {
+func (s *Files) Workspaces(ctx context.Context, caller *warder.User) ([]*warder.Workspace, error) {
 	wr, _, err := s.workspaces()
 	if err != nil {
 		return nil, err
@@ -269,7 +241,7 @@ func (s *Service) Workspaces(ctx context.Context, caller *warder.User) ([]*warde
 }
 
 // describe fills in whether w's agent exists and its size.
-func (s *Service) describe(ctx context.Context, wr warder.WorkspaceRuntime, w *warder.Workspace) error {
+func (s *Files) describe(ctx context.Context, wr warder.WorkspaceRuntime, w *warder.Workspace) error {
 	_, err := s.store.Agent(ctx, w.AgentID)
 	switch {
 	case err == nil:
@@ -289,7 +261,7 @@ func (s *Service) describe(ctx context.Context, wr warder.WorkspaceRuntime, w *w
 
 // DeleteWorkspace deletes a workspace of the caller's that no agent
 // holds: one kept when its agent was deleted.
-func (s *Service) DeleteWorkspace(ctx context.Context, caller *warder.User, name string) error {
+func (s *Files) DeleteWorkspace(ctx context.Context, caller *warder.User, name string) error {
 	wr, _, err := s.workspaces()
 	if err != nil {
 		return err
@@ -313,9 +285,9 @@ func (s *Service) DeleteWorkspace(ctx context.Context, caller *warder.User, name
 }
 
 // removeWorkspace deletes an agent's workspace as the agent is deleted.
-func (s *Service) removeWorkspace(ctx context.Context, a *warder.Agent) error {
-	wr, _, err := s.workspaces()
-	if err != nil {
+func (s *core) removeWorkspace(ctx context.Context, a *warder.Agent) error {
+	wr := s.rt.Parts().Workspaces
+	if wr == nil {
 		return nil // no workspaces: nothing to remove
 	}
 	return wr.RemoveWorkspace(ctx, warder.WorkspaceName(a.ID))
@@ -323,7 +295,7 @@ func (s *Service) removeWorkspace(ctx context.Context, a *warder.Agent) error {
 
 // userWorkspaceBytes is what all of a user's workspaces use now, kept
 // ones included, but for skip's.
-func (s *Service) userWorkspaceBytes(ctx context.Context, wr warder.WorkspaceRuntime, userID, skip string) (int64, error) {
+func (s *Files) userWorkspaceBytes(ctx context.Context, wr warder.WorkspaceRuntime, userID, skip string) (int64, error) {
 	all, err := wr.Workspaces(ctx)
 	if err != nil {
 		return 0, err
@@ -349,12 +321,12 @@ func (s *Service) userWorkspaceBytes(ctx context.Context, wr warder.WorkspaceRun
 // workspace past its bound or the owner's workspaces past theirs.
 // Bytes an upload replaces are not subtracted: the check errs on the
 // safe side.
-func (s *Service) checkRoom(ctx context.Context, a *warder.Agent, n int64) error {
+func (s *Files) checkRoom(ctx context.Context, a *warder.Agent, n int64) error {
 	wr, _, err := s.workspaces()
 	if err != nil {
 		return err
 	}
-	c := s.cfg.Workspace
+	c := s.cfg
 	name := warder.WorkspaceName(a.ID)
 	used, err := wr.WorkspaceUsage(ctx, name)
 	if errors.Is(err, warder.ErrNotFound) {

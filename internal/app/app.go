@@ -221,52 +221,55 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 	}
 	collector := stats.New(irt, events, stats.Config{Keep: cfg.StatsHistory, FollowAll: cfg.StatsFollowAll, Logger: log})
 	svc := service.New(store, irt, service.Config{
-		DefaultImage: cfg.Image,
-		Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
-			Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
-		TokenTTL:    cfg.TokenTTL,
-		RefreshTTL:  cfg.RefreshTTL,
-		StopTimeout: cfg.StopTimeout,
-		Logger:      log,
+		Logger: log,
+		Events: events,
 		// The embedded SQLite file is one process's; PostgreSQL may be shared.
 		ExclusiveStore: cfg.DatabaseURL == "",
 		StartTimeout:   cfg.StartTimeout,
-		IdleInterval:   cfg.IdleInterval,
-		Secrets:        box,
-		Images:         service.ImagePolicy{Users: cfg.AllowedImages, Admins: cfg.AdminAllowedImages},
-		Quota:          cfg.Quota,
-		Egress:         service.EgressPolicy{Default: cfg.DefaultNetwork, Forbid: !cfg.AllowEgress},
 		Agents:         agenthttp.New(0),
-		Stats:          collector,
-		Events:         events,
-		Attempts:       attempts,
-		Locks:          locks,
-
-		// Open unless said otherwise, so the seed's walk-through works.
-		RegistrationClosed: cfg.Registration == "closed",
+		Auth: service.AuthConfig{
+			TokenTTL:   cfg.TokenTTL,
+			RefreshTTL: cfg.RefreshTTL,
+			Attempts:   attempts,
+			// Open unless said otherwise, so the seed's walk-through works.
+			RegistrationClosed: cfg.Registration == "closed",
+		},
+		Lifecycle: service.AgentsConfig{
+			DefaultImage: cfg.Image,
+			Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
+				Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
+			StopTimeout: cfg.StopTimeout,
+			Secrets:     box,
+			Images:      service.ImagePolicy{Users: cfg.AllowedImages, Admins: cfg.AdminAllowedImages},
+			Quota:       cfg.Quota,
+			Egress:      service.EgressPolicy{Default: cfg.DefaultNetwork, Forbid: !cfg.AllowEgress},
+			Locks:       locks,
+		},
+		Observe: service.ObserveConfig{IdleInterval: cfg.IdleInterval, Stats: collector},
 		Workspace: service.WorkspaceConfig{
 			AgentBytes: cfg.WorkspaceBytes, UserBytes: cfg.WorkspaceBytesPerUser, UploadBytes: cfg.MaxUploadBytes,
 			SpoolDir: filepath.Join(cfg.DataDir, "uploads"), ExecsPerAgent: cfg.MaxExecsPerAgent, ExecsPerUser: cfg.MaxExecsPerUser, FileOpsPerUser: cfg.MaxFileOpsPerUser,
 		},
 	})
 	h := api.New(api.Options{
-		Auth:   svc,
-		Agents: svc,
-		Keys:   svc,
-		Admin:  svc,
-		Chat:   svc,
-		Logger: log,
+		Auth:    svc.Auth,
+		Agents:  svc.Agents,
+		Observe: svc.Observe,
+		Keys:    svc.Auth,
+		Admin:   svc.Admin,
+		Chat:    svc.Chat,
+		Logger:  log,
 		Ready: func(ctx context.Context) error {
 			return errors.Join(store.Ping(ctx), rt.Ping(ctx))
 		},
-		Audit:    svc,
+		Audit:    svc.Admin,
 		Metrics:  m.Handler(),
 		Observer: m,
 
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
 		CORSOrigins:       cfg.CORSOrigins,
 		UI:                web.New(),
-		Workspaces:        svc,
+		Workspaces:        svc.Files,
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		MCP:               func(self http.Handler) api.MCP { return mcp.NewHandler(self, log) },
 	})

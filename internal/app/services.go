@@ -5,13 +5,16 @@ import (
 	"github.com/warder/warder/service"
 )
 
-// The service implements every service the API consumes.
+// Each feature of the service implements the services the API consumes
+// from it.
 var (
-	_ api.AuthService      = (*service.Service)(nil)
-	_ api.AgentService     = (*service.Service)(nil)
-	_ api.AuditService     = (*service.Service)(nil)
-	_ api.ChatService      = (*service.Service)(nil)
-	_ api.KeyService       = (*service.Service)(nil)
-	_ api.AdminService     = (*service.Service)(nil)
-	_ api.WorkspaceService = (*service.Service)(nil)
+	_ api.AuthService      = (*service.Auth)(nil)
+	_ api.KeyService       = (*service.Auth)(nil)
+	_ api.AgentService     = (*service.Agents)(nil)
+	_ api.ObserveService   = (*service.Observer)(nil)
+	_ api.WorkspaceService = (*service.Files)(nil)
+	_ api.TerminalService  = (*service.Files)(nil)
+	_ api.ChatService      = (*service.Chat)(nil)
+	_ api.AdminService     = (*service.Admin)(nil)
+	_ api.AuditService     = (*service.Admin)(nil)
 )

@@ -215,22 +215,22 @@ func (f *Fake) Create(ctx context.Context, spec warder.WorkloadSpec) (string, er
 
 // Start runs the workload: it logs its start and, given the exit hook,
 // exits later.
-func (f *Fake) Start(_ context.Context, id string) error {
+func (f *Fake) Start(_ context.Context, id string) (warder.WorkloadState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w, err := f.get(id)
 	if err != nil {
-		return err
+		return warder.WorkloadState{}, err
 	}
 	if f.failing > 0 {
 		f.failing--
 		if f.ports != nil && w.state.HostPort != 0 {
 			f.ports.MarkBad(w.state.HostPort)
 		}
-		return errors.New("driver failed programming external connectivity: address already in use")
+		return warder.WorkloadState{}, errors.New("driver failed programming external connectivity: address already in use")
 	}
 	if w.state.Running() {
-		return nil
+		return w.state, nil
 	}
 	w.state = warder.WorkloadState{ID: w.state.ID, Name: w.state.Name, AgentID: w.state.AgentID,
 		HostPort: w.state.HostPort, Phase: warder.PhaseRunning, StartedAt: time.Now(), RestartCount: w.state.RestartCount}
@@ -245,7 +245,7 @@ func (f *Fake) Start(_ context.Context, id string) error {
 		n, _ := strconv.Atoi(code)
 		w.exit = time.AfterFunc(after, func() { f.exited(w, n) })
 	}
-	return nil
+	return w.state, nil
 }
 
 // exited ends a running workload with code, as its process would.

@@ -111,11 +111,20 @@ func testLifecycle(t *testing.T, h Harness) {
 	if st := inspect(t, h, id); st.Phase != warder.PhaseCreated || st.Running() || st.AgentID != spec.AgentID || st.Name != spec.Name || st.Endpoint != "" {
 		t.Fatalf("after Create: %+v", st)
 	}
-	must(t, rt.Start(ctx, id))
-	must(t, rt.Start(ctx, id))
+	started, err := rt.Start(ctx, id)
+	must(t, err)
+	// What Start reports is the state reached, as Inspect tells it.
+	if !started.Running() || started.ID != id || started.Endpoint == "" || started.StartedAt.IsZero() {
+		t.Fatalf("Start reported %+v: want the workload running, with its endpoint and start time", started)
+	}
+	again, err := rt.Start(ctx, id)
+	must(t, err)
+	if !again.Running() || again.Endpoint != started.Endpoint {
+		t.Fatalf("a second Start reported %+v, after %+v", again, started)
+	}
 	st := waitState(t, h, id, warder.WorkloadState.Running)
-	if st.Endpoint == "" || st.StartedAt.IsZero() {
-		t.Fatalf("running without an endpoint or start time: %+v", st)
+	if st.Endpoint != started.Endpoint || st.HostPort != started.HostPort || !st.StartedAt.Equal(started.StartedAt) {
+		t.Fatalf("Inspect says %+v, Start said %+v", st, started)
 	}
 	must(t, rt.Stop(ctx, id, 5*time.Second))
 	must(t, rt.Stop(ctx, id, 5*time.Second))
@@ -135,7 +144,7 @@ func testNotFound(t *testing.T, h Harness) {
 	ctx, rt := context.Background(), h.Runtime
 	const id = "no-such-workload-0000"
 	for name, err := range map[string]error{
-		"Start":   rt.Start(ctx, id),
+		"Start":   func() error { _, err := rt.Start(ctx, id); return err }(),
 		"Stop":    rt.Stop(ctx, id, time.Second),
 		"Inspect": func() error { _, err := rt.Inspect(ctx, id); return err }(),
 		"Logs":    func() error { _, err := warder.CollectLogs(ctx, rt, id, warder.LogOptions{}); return err }(),
@@ -180,7 +189,8 @@ func testList(t *testing.T, h Harness) {
 	must(t, err)
 	idb, err := rt.Create(ctx, b)
 	must(t, err)
-	must(t, rt.Start(ctx, idb))
+	_, err = rt.Start(ctx, idb)
+	must(t, err)
 	waitState(t, h, idb, warder.WorkloadState.Running)
 	all, err := rt.List(ctx)
 	must(t, err)
@@ -251,7 +261,8 @@ func testEvents(t *testing.T, h Harness) {
 	spec := h.Spec(t)
 	id, err := rt.Create(context.Background(), spec)
 	must(t, err)
-	must(t, rt.Start(context.Background(), id))
+	_, err = rt.Start(context.Background(), id)
+	must(t, err)
 	must(t, rt.Stop(context.Background(), id, 5*time.Second))
 	must(t, rt.Remove(context.Background(), id))
 	want := []warder.EventKind{warder.EventStarted, warder.EventExited, warder.EventRemoved}
@@ -300,7 +311,8 @@ func testExitAndLogs(t *testing.T, h Harness) {
 	spec.Env["WARDER_AGENT_EXIT_CODE"], spec.Env["WARDER_AGENT_EXIT_AFTER"] = "3", "200ms"
 	id, err := rt.Create(ctx, spec)
 	must(t, err)
-	must(t, rt.Start(ctx, id))
+	_, err = rt.Start(ctx, id)
+	must(t, err)
 	st := waitState(t, h, id, func(st warder.WorkloadState) bool { return st.Phase == warder.PhaseExited })
 	if st.ExitCode != 3 || st.OOMKilled || st.Endpoint != "" {
 		t.Fatalf("after exiting with code 3: %+v", st)
@@ -331,7 +343,8 @@ func testStats(t *testing.T, h Harness) {
 	spec := h.Spec(t)
 	id, err := rt.Create(ctx, spec)
 	must(t, err)
-	must(t, rt.Start(ctx, id))
+	_, err = rt.Start(ctx, id)
+	must(t, err)
 	waitState(t, h, id, warder.WorkloadState.Running)
 	s, err := rt.Stats(ctx, id)
 	must(t, err)

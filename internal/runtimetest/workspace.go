@@ -132,7 +132,8 @@ func testExec(t *testing.T, h Harness) {
 	if _, _, err := run(ctx, warder.ExecSpec{Cmd: []string{"/warder-agent", "echo", "x"}}); !errors.Is(err, warder.ErrConflict) {
 		t.Fatalf("exec in a workload that never ran: %v", err)
 	}
-	must(t, h.Runtime.Start(ctx, id))
+	_, err = h.Runtime.Start(ctx, id)
+	must(t, err)
 	waitState(t, h, id, warder.WorkloadState.Running)
 	out, code, err := run(ctx, warder.ExecSpec{Cmd: []string{"/warder-agent", "echo", "hello", "there"}})
 	if err != nil || code != 0 || out != "stdout:hello there\n" {

@@ -58,12 +58,12 @@ func TestResync(t *testing.T) {
 	u := mustUser(t, s, "root")
 	crashed, gone, stuck, adopted, stopping := mustAgent(t, s, u, "crashed"), mustAgent(t, s, u, "gone"), mustAgent(t, s, u, "stuck"), mustAgent(t, s, u, "adopted"), mustAgent(t, s, u, "stopping")
 	for _, a := range []*warder.Agent{crashed, gone, stopping} {
-		if _, err := s.StartAgent(ctx, u, a.ID); err != nil {
+		if _, err := s.Agents.StartAgent(ctx, u, a.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	load := func(a *warder.Agent) *warder.Agent {
-		got, err := s.store.Agent(ctx, a.ID)
+		got, err := s.Agents.store.Agent(ctx, a.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,16 +76,16 @@ func TestResync(t *testing.T) {
 	rt.Remove(ctx, gone.ContainerID)
 	orphan, _ := rt.Create(ctx, warder.WorkloadSpec{Name: "warder-agent-00000000-0000-0000-0000-000000000000", AgentID: "00000000-0000-0000-0000-000000000000", Labels: map[string]string{warder.LabelAgentID: "00000000-0000-0000-0000-000000000000"}})
 	stuck.Status = warder.StatusStarting
-	s.store.UpdateAgent(ctx, stuck)
+	s.Agents.store.UpdateAgent(ctx, stuck)
 	adoptedSpec := warder.WorkloadSpec{Name: warder.ContainerName(adopted.ID), AgentID: adopted.ID, Labels: map[string]string{warder.LabelAgentID: adopted.ID}}
 	adoptedID, _ := rt.Create(ctx, adoptedSpec)
 	rt.Start(ctx, adoptedID)
 	adopted.Status = warder.StatusStarting
-	s.store.UpdateAgent(ctx, adopted)
+	s.Agents.store.UpdateAgent(ctx, adopted)
 	stopping.Status = warder.StatusStopping
-	s.store.UpdateAgent(ctx, stopping)
+	s.Agents.store.UpdateAgent(ctx, stopping)
 
-	if err := s.Resync(ctx); err != nil {
+	if err := s.Observe.Resync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	checks := []struct {
@@ -117,16 +117,16 @@ func TestResync(t *testing.T) {
 	if st, _ := rt.Inspect(ctx, stopping.ContainerID); st.Running() {
 		t.Error("an interrupted stop was not finished")
 	}
-	events, _ := s.store.AgentEvents(ctx, crashed.ID, 10)
+	events, _ := s.Agents.store.AgentEvents(ctx, crashed.ID, 10)
 	last := events[len(events)-1]
 	if last.From != warder.StatusRunning || last.To != warder.StatusFailed || last.Actor != "resync" {
 		t.Errorf("crashed history ends with %+v", last)
 	}
 	// A second resync finds nothing to change and records nothing.
-	if err := s.Resync(ctx); err != nil {
+	if err := s.Observe.Resync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := s.store.AgentEvents(ctx, crashed.ID, 10); len(again) != len(events) {
+	if again, _ := s.Agents.store.AgentEvents(ctx, crashed.ID, 10); len(again) != len(events) {
 		t.Errorf("an idle resync added %d events", len(again)-len(events))
 	}
 }
@@ -158,18 +158,18 @@ func TestResyncStaleListing(t *testing.T) {
 	s, rt := newTestServiceOn(t, func(f *runtimetest.Fake) warder.Runtime { lt = &listThen{Fake: f}; return lt }, 10)
 	u := mustUser(t, s, "root")
 	started, stopped := mustAgent(t, s, u, "started"), mustAgent(t, s, u, "stopped")
-	if _, err := s.StartAgent(ctx, u, stopped.ID); err != nil {
+	if _, err := s.Agents.StartAgent(ctx, u, stopped.ID); err != nil {
 		t.Fatal(err)
 	}
 	lt.then = func() {
-		if _, err := s.StartAgent(ctx, u, started.ID); err != nil {
+		if _, err := s.Agents.StartAgent(ctx, u, started.ID); err != nil {
 			t.Error(err)
 		}
-		if _, err := s.StopAgent(ctx, u, stopped.ID); err != nil {
+		if _, err := s.Agents.StopAgent(ctx, u, stopped.ID); err != nil {
 			t.Error(err)
 		}
 	}
-	if err := s.Resync(ctx); err != nil {
+	if err := s.Observe.Resync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if lt.then != nil {
@@ -179,7 +179,7 @@ func TestResyncStaleListing(t *testing.T) {
 		id   string
 		want warder.Status
 	}{{started.ID, warder.StatusRunning}, {stopped.ID, warder.StatusStopped}} {
-		a, err := s.store.Agent(ctx, c.id)
+		a, err := s.Agents.store.Agent(ctx, c.id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,17 +199,17 @@ func TestStartRetriesOnANewPort(t *testing.T) {
 	u := mustUser(t, s, "root")
 	a := mustAgent(t, s, u, "a")
 	rt.FailStarts(1)
-	got, err := s.StartAgent(ctx, u, a.ID)
+	got, err := s.Agents.StartAgent(ctx, u, a.ID)
 	if err != nil || got.Status != warder.StatusRunning || got.HostPort != 20001 || rt.Count() != 1 {
 		t.Fatalf("start after one failure: %v %+v (%d containers)", err, got, rt.Count())
 	}
 	b := mustAgent(t, s, u, "b")
 	rt.FailStarts(2)
-	_, err = s.StartAgent(ctx, u, b.ID)
+	_, err = s.Agents.StartAgent(ctx, u, b.ID)
 	if !errors.Is(err, warder.ErrConflict) || !strings.Contains(err.Error(), "could not be started") {
 		t.Fatalf("start failing twice: %v", err)
 	}
-	got, _ = s.store.Agent(ctx, b.ID)
+	got, _ = s.Agents.store.Agent(ctx, b.ID)
 	if got.Status != warder.StatusFailed || got.HostPort != 0 || got.ContainerID != "" || rt.Count() != 1 {
 		t.Fatalf("after a failed start: %+v (%d containers): the port or container leaked", got, rt.Count())
 	}
@@ -221,21 +221,21 @@ func TestStopIdle(t *testing.T) {
 	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
 	create := func(name string, minutes float64) *warder.Agent {
-		a, err := s.CreateAgent(ctx, u, warder.AgentCreate{Name: name, ContainerConfig: warder.ContainerConfig{AutoStopMinutes: minutes}})
+		a, err := s.Agents.CreateAgent(ctx, u, warder.AgentCreate{Name: name, ContainerConfig: warder.ContainerConfig{AutoStopMinutes: minutes}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a, err = s.StartAgent(ctx, u, a.ID); err != nil {
+		if a, err = s.Agents.StartAgent(ctx, u, a.ID); err != nil {
 			t.Fatal(err)
 		}
 		return a
 	}
 	idle, used, never := create("idle", 1), create("used", 1), create("never", 0)
 	later := time.Now().Add(90 * time.Second)
-	if err := s.store.TouchAgent(ctx, used.ID, later.Add(-10*time.Second)); err != nil {
+	if err := s.Agents.store.TouchAgent(ctx, used.ID, later.Add(-10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.StopIdle(ctx, later)
+	n, err := s.Observe.StopIdle(ctx, later)
 	if err != nil || n != 1 {
 		t.Fatalf("StopIdle = %d, %v; want 1", n, err)
 	}
@@ -243,12 +243,12 @@ func TestStopIdle(t *testing.T) {
 		a    *warder.Agent
 		want warder.Status
 	}{{idle, warder.StatusStopped}, {used, warder.StatusRunning}, {never, warder.StatusRunning}} {
-		got, _ := s.store.Agent(ctx, c.a.ID)
+		got, _ := s.Agents.store.Agent(ctx, c.a.ID)
 		if got.Status != c.want {
 			t.Errorf("%s: %s, want %s", got.Name, got.Status, c.want)
 		}
 	}
-	got, _ := s.store.Agent(ctx, idle.ID)
+	got, _ := s.Agents.store.Agent(ctx, idle.ID)
 	if !strings.Contains(got.StatusReason, "without use") {
 		t.Errorf("idle reason = %q", got.StatusReason)
 	}
@@ -267,18 +267,18 @@ func TestRestartingIsNoInterruptedStart(t *testing.T) {
 	s, rt := newTestService(t, 10)
 	u := mustUser(t, s, "root")
 	a := mustAgent(t, s, u, "restarting")
-	if _, err := s.StartAgent(ctx, u, a.ID); err != nil {
+	if _, err := s.Agents.StartAgent(ctx, u, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	a, _ = s.store.Agent(ctx, a.ID)
+	a, _ = s.Agents.store.Agent(ctx, a.ID)
 	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRestarting, ExitCode: 4, RestartCount: 1})
-	if err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "test"}); err != nil {
+	if err := s.Observe.reconcile(ctx, a.ID, reconcileOpts{actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.settleStale(ctx); err != nil {
+	if err := s.Observe.settleStale(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a, _ = s.store.Agent(ctx, a.ID)
+	a, _ = s.Agents.store.Agent(ctx, a.ID)
 	if a.Status != warder.StatusStarting || !strings.Contains(a.StatusReason, "restarting after exit code 4") {
 		t.Fatalf("a restarting agent after settling: %s (%s)", a.Status, a.StatusReason)
 	}
@@ -308,19 +308,19 @@ func TestCrashLoopLastRestart(t *testing.T) {
 		policy  string
 		stopped bool
 	}{{"on-failure:3", false}, {"on-failure:5", true}} {
-		a, err := s.CreateAgent(ctx, u, warder.AgentCreate{Name: "crasher-" + c.policy[len("on-failure:"):],
+		a, err := s.Agents.CreateAgent(ctx, u, warder.AgentCreate{Name: "crasher-" + c.policy[len("on-failure:"):],
 			ContainerConfig: warder.ContainerConfig{RestartPolicy: c.policy}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a, err = s.StartAgent(ctx, u, a.ID); err != nil {
+		if a, err = s.Agents.StartAgent(ctx, u, a.ID); err != nil {
 			t.Fatal(err)
 		}
 		rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRestarting, RestartCount: 3, ExitCode: 3, FinishedAt: time.Now()})
-		if err := s.Resync(ctx); err != nil {
+		if err := s.Observe.Resync(ctx); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := s.store.Agent(ctx, a.ID)
+		got, _ := s.Agents.store.Agent(ctx, a.ID)
 		st, _ := rt.Inspect(ctx, a.ContainerID)
 		if c.stopped {
 			if got.Status != warder.StatusFailed || st.Restarting() {
@@ -332,10 +332,10 @@ func TestCrashLoopLastRestart(t *testing.T) {
 			t.Fatalf("%s: %s %q, container %s; want starting, the last restart left to run", c.policy, got.Status, got.StatusReason, st.Phase)
 		}
 		rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, RestartCount: 3, ExitCode: 3, FinishedAt: time.Now()})
-		if err := s.Resync(ctx); err != nil {
+		if err := s.Observe.Resync(ctx); err != nil {
 			t.Fatal(err)
 		}
-		got, _ = s.store.Agent(ctx, a.ID)
+		got, _ = s.Agents.store.Agent(ctx, a.ID)
 		if got.Status != warder.StatusFailed || !strings.Contains(got.StatusReason, "crash loop") || got.ExitCode == nil || *got.ExitCode != 3 {
 			t.Fatalf("%s after the last exit: %s %q code %v", c.policy, got.Status, got.StatusReason, got.ExitCode)
 		}
@@ -353,82 +353,115 @@ func (c *countInspects) Inspect(ctx context.Context, id string) (warder.Workload
 	return c.Fake.Inspect(ctx, id)
 }
 
-// TestEventsAlreadyRecorded: an event received before a start's (or a
-// stop's, or a reconcile's) inspect whose outcome is recorded is not
-// reconciled again, with no inspect; one received after it is, and a
-// crash it reports is recorded.
-func TestEventsAlreadyRecorded(t *testing.T) {
+// TestEventsNoNews: an event that tells nothing the agent's record does
+// not show (the start's own created and started events, an exit already
+// recorded) is dropped without an inspect; every other one is looked
+// into, and what it reports is recorded, whatever order the events of a
+// crash and a restart are reconciled in.
+func TestEventsNoNews(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	var ci *countInspects
 	s, rt := newTestServiceOn(t, func(f *runtimetest.Fake) warder.Runtime { ci = &countInspects{Fake: f}; return ci }, 10)
 	u := mustUser(t, s, "root")
 	a := mustAgent(t, s, u, "a")
-	before := time.Now()
-	a, err := s.StartAgent(ctx, u, a.ID)
+	a, err := s.Agents.StartAgent(ctx, u, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// event is the runtime telling of a change of kind, received at
-	// received (told to the watcher first, as Watch does).
-	event := func(kind warder.EventKind, received time.Time) (inspects int64, got *warder.Agent) {
+	// event is the runtime telling of a change of kind to the agent's
+	// workload, reconciled as the watch does.
+	event := func(kind warder.EventKind) (inspects int64, got *warder.Agent) {
 		t.Helper()
-		if !received.IsZero() {
-			s.noteReceived(warder.WorkloadEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: kind}, received)
-		}
 		n := ci.n.Load()
-		err := s.reconcile(ctx, a.ID, reconcileOpts{actor: "docker", event: a.ContainerID, received: received, kind: kind})
-		if err != nil {
+		ev := warder.WorkloadEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: kind}
+		if err := s.Observe.reconcile(ctx, a.ID, reconcileOpts{actor: "docker", event: &ev}); err != nil {
 			t.Fatal(err)
 		}
-		got, err = s.store.Agent(ctx, a.ID)
+		got, err = s.Agents.store.Agent(ctx, a.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ci.n.Load() - n, got
 	}
 	// The start's own create and start events.
-	if n, got := event(warder.EventCreated, before); n != 0 || got.Status != warder.StatusRunning {
-		t.Fatalf("an event from before the start's record: %d inspects, %s", n, got.Status)
+	for _, kind := range []warder.EventKind{warder.EventCreated, warder.EventStarted} {
+		if n, got := event(kind); n != 0 || got.Status != warder.StatusRunning {
+			t.Fatalf("the start's own %s event: %d inspects, %s", kind, n, got.Status)
+		}
 	}
-	// Its start event, received after the start's inspect began (as most
-	// are under load): the record shows it running and nothing else was
-	// heard since, so it is no news.
-	if n, got := event(warder.EventStarted, time.Now()); n != 0 || got.Status != warder.StatusRunning {
-		t.Fatalf("the start's own start event, received late: %d inspects, %s", n, got.Status)
+	// Any other event is looked into.
+	for _, kind := range []warder.EventKind{warder.EventChanged, warder.EventHealth, warder.EventOOMKilled} {
+		if n, _ := event(kind); n == 0 {
+			t.Fatalf("a %s event was not looked into", kind)
+		}
 	}
-	// Any other event after the record is reconciled.
-	if n, _ := event(warder.EventChanged, time.Now()); n == 0 {
-		t.Fatal("a change after the record was skipped")
-	}
-	// A crash and a restart after it: the exit is reconciled, and so is
-	// the start that follows it, though the record showed it running.
-	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3})
-	exited := time.Now()
-	s.noteReceived(warder.WorkloadEvent{ContainerID: a.ContainerID, AgentID: a.ID, Kind: warder.EventExited}, exited)
+	// A crash, and the engine's restart after it, their events
+	// reconciled the wrong way round: the start finds the record running
+	// and is dropped; the exit is looked into and finds the restart.
 	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRunning, RestartCount: 1})
-	if n, got := event(warder.EventStarted, time.Now()); n == 0 || got.RestartCount != 1 {
-		t.Fatalf("a start after an exit heard since the record: %d inspects, restart count %d", n, got.RestartCount)
+	if n, got := event(warder.EventStarted); n != 0 || got.RestartCount != 0 {
+		t.Fatalf("a restart's start event, before its exit's: %d inspects, restart count %d", n, got.RestartCount)
 	}
-	// A crash after it.
-	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3})
-	crashed := time.Now()
-	if n, got := event(warder.EventExited, crashed); n == 0 || got.Status != warder.StatusExited {
-		t.Fatalf("an event after the record: %d inspects, %s %q", n, got.Status, got.StatusReason)
+	if n, got := event(warder.EventExited); n == 0 || got.Status != warder.StatusRunning || got.RestartCount != 1 {
+		t.Fatalf("the exit before a restart: %d inspects, %s, restart count %d", n, got.Status, got.RestartCount)
 	}
-	// That reconcile's inspect is recorded too: the same event again is
-	// not reconciled twice.
-	if n, _ := event(warder.EventExited, crashed); n != 0 {
-		t.Fatalf("an event already reconciled: %d inspects", n)
+	// A crash: the exit is looked into and recorded; the same exit again
+	// is no news.
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3, RestartCount: 1, FinishedAt: time.Now()})
+	if n, got := event(warder.EventExited); n == 0 || got.Status != warder.StatusExited {
+		t.Fatalf("a crash: %d inspects, %s %q", n, got.Status, got.StatusReason)
 	}
-	// The record shows it exited: a start heard now is news.
+	if n, _ := event(warder.EventExited); n != 0 {
+		t.Fatalf("an exit already recorded: %d inspects", n)
+	}
+	// With the record showing it exited, a start is news, and so is the
+	// exit of that run, whose exit code is then recorded.
 	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseRunning, RestartCount: 2})
-	if n, got := event(warder.EventStarted, time.Now()); n == 0 || got.Status != warder.StatusRunning {
+	if n, got := event(warder.EventStarted); n == 0 || got.Status != warder.StatusRunning {
 		t.Fatalf("a start after an exit on record: %d inspects, %s", n, got.Status)
 	}
-	// An event with no time of receipt (a caller that does not say) is
-	// always reconciled.
-	if n, _ := event(warder.EventStarted, time.Time{}); n == 0 {
-		t.Fatal("an event without a time of receipt was skipped")
+	rt.Set(a.ContainerID, warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 4, RestartCount: 2, FinishedAt: time.Now()})
+	if n, got := event(warder.EventExited); n == 0 || got.ExitCode == nil || *got.ExitCode != 4 {
+		t.Fatalf("the exit of a later run: %d inspects, exit code %v", n, got.ExitCode)
+	}
+	// An event about another workload than the recorded one is news.
+	other := warder.WorkloadEvent{ContainerID: "other", AgentID: a.ID, Kind: warder.EventStarted}
+	n := ci.n.Load()
+	if err := s.Observe.reconcile(ctx, a.ID, reconcileOpts{actor: "docker", event: &other}); err != nil {
+		t.Fatal(err)
+	}
+	if ci.n.Load() == n {
+		t.Fatal("an event about another workload was not looked into")
+	}
+}
+
+// TestNewsTable: the rule itself.
+func TestNewsTable(t *testing.T) {
+	rec := func(status warder.Status, phase warder.Phase) *warder.Agent {
+		return &warder.Agent{ContainerID: "c1", Status: status, ContainerStatus: string(phase)}
+	}
+	for _, c := range []struct {
+		a    *warder.Agent
+		kind warder.EventKind
+		want bool
+	}{
+		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventStarted, false},
+		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventCreated, false},
+		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventExited, true},
+		{rec(warder.StatusStopping, warder.PhaseRunning), warder.EventStarted, true},
+		{rec(warder.StatusStarting, warder.PhaseCreated), warder.EventStarted, true},
+		{rec(warder.StatusStopped, warder.PhaseExited), warder.EventExited, false},
+		{rec(warder.StatusExited, warder.PhaseExited), warder.EventExited, false},
+		{rec(warder.StatusFailed, warder.PhaseExited), warder.EventExited, false},
+		{rec(warder.StatusStopped, warder.PhaseExited), warder.EventStarted, true},
+		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventHealth, true},
+		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventOOMKilled, true},
+		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventRemoved, true},
+	} {
+		ev := warder.WorkloadEvent{ContainerID: "c1", Kind: c.kind}
+		if got := news(c.a, ev); got != c.want {
+			t.Errorf("news(%s/%s, %s) = %v, want %v", c.a.Status, c.a.ContainerStatus, c.kind, got, c.want)
+		}
 	}
 }
