@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,10 +25,9 @@ import (
 // subreaper, so all it started (orphans, double-forked daemons) stays
 // below it: every descendant of that process, then itself.
 //
-// A process forking while it is killed makes no child; a child made
-// before shows in the next scan. It scans until three scans in a row find
-// nothing alive and no process was made meanwhile, for a few seconds at
-// most, and fails if they never do.
+// They are stopped before they are killed, so a chain forking on and
+// exiting cannot outrun the scans (see killUntilNone); it fails if they
+// do not all end within a few seconds.
 // It prints how many processes it killed.
 func builtinKillExec(args []string, _ io.Reader, out, errw io.Writer) int {
 	if len(args) != 2 || args[1] == "" || (args[0] != "-gid" && args[0] != "-tree") {
@@ -70,21 +72,37 @@ func builtinKillExec(args []string, _ io.Reader, out, errw io.Writer) int {
 	return 0
 }
 
-// killUntilNone SIGKILLs what match picks among the live processes until
-// three scans in a row pick none while no process is made in the pid
-// namespace (its last pid unchanged): a process that forks and exits
-// between a scan's listing and its read of the process would be missed,
-// but not without a new pid. False if that never happens in time.
+// killUntilNone ends what match picks among the live processes so that
+// none of them can make a process the scans miss. A killed process
+// vanishes from /proc while a child it was forking may not show yet (its
+// pid given out, the process not listed), and a chain forking on and
+// exiting stays ahead of kills that each land on a process that already
+// forked. So each process picked is first stopped (SIGSTOP: a stopped
+// process forks no more and stays listed), and all are killed only once
+// two scans in a row pick the same processes, every thread of each held
+// (stopped, or blocked in the kernel as a vfork's parent is), with no pid
+// given out in the pid namespace since the first of them began (its last
+// pid unchanged): a fork in flight during the first scan shows its child
+// in the second. One still moving after ten stops (another process of
+// the command sent it SIGCONT) is killed right away. Then it scans until
+// three scans in a row pick none while no pid is given out; false if that
+// never happens in time.
 func killUntilNone(match func(map[int]procInfo) []int) (killed int, ok bool) {
 	deadline := time.Now().Add(5 * time.Second)
+	stops := map[int]int{} // SIGSTOPs sent, by pid
+	var held []int         // what the last scan picked, all held and quiet
+	heldSince := ""        // the last pid before that scan
 	for clean := 0; clean < 3; {
 		if time.Now().After(deadline) {
 			return killed, false
 		}
 		before := lastPid()
-		pids := match(liveProcs())
+		procs := liveProcs()
+		pids := match(procs)
+		quiet := lastPid() == before
 		if len(pids) == 0 {
-			if lastPid() == before {
+			held = nil
+			if quiet {
 				clean++
 			} else {
 				clean = 0
@@ -92,12 +110,38 @@ func killUntilNone(match func(map[int]procInfo) []int) (killed int, ok bool) {
 			continue
 		}
 		clean = 0
+		sort.Ints(pids)
+		moving := false
 		for _, pid := range pids {
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
-				killed++
+			switch {
+			case procs[pid].held:
+			case stops[pid] >= 10:
+				moving = true
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed++
+				}
+			default:
+				moving = true
+				stops[pid]++
+				syscall.Kill(pid, syscall.SIGSTOP)
 			}
 		}
-		time.Sleep(5 * time.Millisecond) // for the killed to die
+		switch {
+		case moving || !quiet:
+			held = nil
+		case !slices.Equal(held, pids):
+			held, heldSince = pids, before
+		case lastPid() != heldSince:
+			held = nil
+		default:
+			for _, pid := range pids {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed++
+				}
+			}
+			held = nil
+		}
+		time.Sleep(time.Millisecond)
 	}
 	return killed, true
 }
@@ -108,13 +152,17 @@ func lastPid() string {
 	return string(b)
 }
 
-// procInfo is what /proc/PID/status says of a process.
+// procInfo is what /proc/PID/status and its threads' stat say of a
+// process.
 type procInfo struct {
 	ppid int
 	gids [3]int // real, effective, saved
+	held bool   // every live thread stopped, or blocked in the kernel
 }
 
-// liveProcs reads every process but this one and the dead (zombies).
+// liveProcs reads every process but this one and the dead: a process is
+// dead once every thread of it is (its first thread shows as a zombie
+// while another may still run, even fork).
 func liveProcs() map[int]procInfo {
 	procs := map[int]procInfo{}
 	dirs, _ := os.ReadDir("/proc")
@@ -127,13 +175,11 @@ func liveProcs() map[int]procInfo {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		p, live := procInfo{gids: [3]int{-1, -1, -1}}, true
+		p := procInfo{gids: [3]int{-1, -1, -1}}
 		for _, line := range strings.Split(string(st), "\n") {
 			k, v, _ := strings.Cut(line, ":\t")
 			f := strings.Fields(v)
 			switch {
-			case k == "State" && len(f) > 0:
-				live = f[0] != "Z" && f[0] != "X"
 			case k == "PPid" && len(f) > 0:
 				p.ppid, _ = strconv.Atoi(f[0])
 			case k == "Gid" && len(f) >= 3:
@@ -142,11 +188,36 @@ func liveProcs() map[int]procInfo {
 				}
 			}
 		}
-		if live {
+		live, held := threadStates(d.Name())
+		if live > 0 {
+			p.held = held == live
 			procs[pid] = p
 		}
 	}
 	return procs
+}
+
+// threadStates counts the live threads of process pid and, of them, the
+// held ones: stopped (T, t), or in uninterruptible sleep (D: a vfork's
+// parent waits so until its child execs, and a stopped child never does).
+func threadStates(pid string) (live, held int) {
+	tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/" + pid + "/task/" + t.Name() + "/stat")
+		i := bytes.LastIndexByte(b, ')') // the name may hold anything
+		if err != nil || i < 0 || i+2 >= len(b) {
+			continue // gone meanwhile
+		}
+		switch b[i+2] {
+		case 'Z', 'X', 'x':
+		case 'T', 't', 'D':
+			live++
+			held++
+		default:
+			live++
+		}
+	}
+	return live, held
 }
 
 // wrapperOf is the pid of the live "with-env MARKER" process, or 0.

@@ -96,6 +96,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	reapOrphans() // reap.go
 	// PID 1 in a container gets no default SIGTERM handling from the
 	// kernel, so without this docker stop would wait for its timeout.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
