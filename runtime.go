@@ -52,6 +52,9 @@ type WorkloadSpec struct {
 	// its MountPath and kept when the workload is removed; nil for none.
 	// Only on a runtime with Parts().Workspaces.
 	Workspace *WorkspaceSpec
+	// Isolation is the agent's level (isolation.go); "" is the
+	// runtime's default, the first of Info().Isolations.
+	Isolation Isolation
 }
 
 // RestartMode is when a runtime restarts an agent that exited.
@@ -164,6 +167,10 @@ type RuntimeInfo struct {
 	// BoundedRestarts: on-failure:N restarts at most N times and then
 	// leaves the workload exited (Docker, Podman; Kubernetes has no bound).
 	BoundedRestarts bool
+	// Isolations are the levels agents may have here, the default first
+	// (the operator's policy, less what the backend cannot give); none
+	// means runc only.
+	Isolations []Isolation
 }
 
 // RuntimeParts are a runtime's optional parts, each nil when the runtime

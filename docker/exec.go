@@ -137,6 +137,9 @@ func (w streamWriter) Write(p []byte) (int, error) {
 func (r *Runtime) endExec(id string, gid int, alive bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*helperTimeout)
 	defer cancel()
+	if g, err := r.sandboxed(ctx, id); err == nil && g {
+		return r.endSandboxedExec(ctx, id, gid) // gvisor.go
+	}
 	kill := alive
 	for round := 0; round < 4 && ctx.Err() == nil; round++ {
 		var killErr error

@@ -63,9 +63,18 @@ func escapeContainer(t *testing.T, r *Runtime) string {
 }
 
 // escapees counts the container's execescape processes, as the engine's
-// top lists them; a zombie is dead.
+// top lists them (under gVisor, as execescape count sees them in the
+// sandbox); a zombie is dead.
 func escapees(t *testing.T, r *Runtime, id string) int {
 	t.Helper()
+	if g, err := r.sandboxed(context.Background(), id); err == nil && g {
+		out, code, err := r.execCollect(context.Background(), id, "", []string{"/execescape", "count"})
+		n, cerr := strconv.Atoi(strings.TrimSpace(out))
+		if err != nil || code != 0 || cerr != nil {
+			t.Fatalf("execescape count = %q, exit %d, %v", out, code, err)
+		}
+		return n
+	}
 	var args []string // Docker's default, ps -ef
 	if podman, _ := r.isPodman(context.Background()); podman {
 		args = []string{"pid,args"} // Podman's own ps
@@ -88,15 +97,18 @@ func escapees(t *testing.T, r *Runtime, id string) int {
 // caller leaves (read with the engine's top, with a deadline); and what
 // a command that exits normally leaves running is gone when Exec returns
 // (so the caller's bound on running commands counted it). On Docker and
-// on Podman.
+// on Podman, and under gVisor (gvisor.go).
 func TestExecEndsEveryProcess(t *testing.T) {
-	for _, engine := range []string{"docker", "podman"} {
+	for _, engine := range []string{"docker", "podman", "gvisor"} {
 		t.Run(engine, func(t *testing.T) {
 			var r *Runtime
-			if engine == "docker" {
+			switch engine {
+			case "docker":
 				testenv.Docker(t)
 				r = newRuntime(t, nil)
-			} else {
+			case "gvisor":
+				r = gvisorRuntime(t, nil)
+			default:
 				r = newPodmanRuntime(t, nil)
 			}
 			id := escapeContainer(t, r)

@@ -73,6 +73,14 @@ type Config struct {
 	// FilesHelperIdle is how long a workspace's files helper stays up
 	// with no call (fshelper.go); 0 means DefaultFilesHelperIdle.
 	FilesHelperIdle time.Duration
+
+	// Isolations are the levels agents may have, the default first
+	// (warder.ParseIsolationPolicy); nil is runc alone. GVisorRuntime is
+	// the engine runtime of level gvisor (WARDER_DOCKER_GVISOR_RUNTIME;
+	// "" is DefaultGVisorRuntime), offered once Setup finds the engine
+	// lists it (gvisor.go).
+	Isolations    []warder.Isolation
+	GVisorRuntime string
 }
 
 // Runtime runs agent containers on one Docker engine. It is safe for
@@ -94,9 +102,10 @@ type Runtime struct {
 
 	fsHelpers fsHelpers // the files helpers this process started (fshelper.go)
 
-	engine     engineKind // Docker or Podman, once known
-	bound      wsBound    // whether workspaces are bounded filesystems, once known
-	warnShared sync.Once  // Setup's warning that Podman cannot isolate agents
+	engine     engineKind     // Docker or Podman, once known
+	bound      wsBound        // whether workspaces are bounded filesystems, once known
+	warnShared sync.Once      // Setup's warning that Podman cannot isolate agents
+	iso        isolationState // the engine's runtimes, once known (gvisor.go)
 }
 
 // New returns a Runtime for cfg. It does not contact the engine, so Warder
@@ -143,6 +152,7 @@ func (r *Runtime) Info() warder.RuntimeInfo {
 		info.HostPorts = true
 		info.HostPortRange = r.ports.Range()
 	}
+	info.Isolations = r.isolations()
 	return info
 }
 

@@ -33,6 +33,9 @@ func (r *Runtime) Setup(ctx context.Context) error {
 	if err := r.mountWorkspaces(ctx); err != nil {
 		return err
 	}
+	if err := r.probeIsolation(ctx); err != nil {
+		return err
+	}
 	return r.ensureImage(ctx)
 }
 

@@ -13,6 +13,9 @@
 //	execescape hopper SECONDS         start a hop chain (hop 0), then sleep
 //	execescape attack                 try to change gid; print what happened,
 //	                                  exit 1 if any attempt got out
+//	execescape count                  print how many other live execescape
+//	                                  processes there are (under gVisor, where
+//	                                  the engine's top cannot tell)
 package main
 
 import (
@@ -55,6 +58,8 @@ func main() {
 		if !attack() {
 			os.Exit(1)
 		}
+	case "count":
+		fmt.Println(count())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mode", os.Args[1])
 		os.Exit(2)
@@ -174,4 +179,25 @@ func errno(_, _ uintptr, e syscall.Errno) error {
 		return e
 	}
 	return nil
+}
+
+// count is how many live processes other than this one run execescape.
+func count() int {
+	n := 0
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmd, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		st, err2 := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil || err2 != nil || !strings.Contains(string(cmd), "execescape") {
+			continue
+		}
+		if i := strings.LastIndexByte(string(st), ')'); i > 0 && i+2 < len(st) && st[i+2] != 'Z' && st[i+2] != 'X' {
+			n++
+		}
+	}
+	return n
 }

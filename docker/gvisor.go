@@ -1,0 +1,152 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+)
+
+// DefaultGVisorRuntime is the name agents of isolation gvisor are given
+// as their engine runtime when Config.GVisorRuntime is "": what gVisor's
+// documentation and .ci/gvisor.sh register runsc as in daemon.json.
+const DefaultGVisorRuntime = "runsc"
+
+// isolationState is what Setup learnt of the engine's runtimes.
+type isolationState struct {
+	gvisor atomic.Bool // the engine lists the gVisor runtime
+}
+
+// gvisorRuntime is the engine runtime that gives isolation gvisor.
+func (r *Runtime) gvisorRuntime() string {
+	if r.cfg.GVisorRuntime != "" {
+		return r.cfg.GVisorRuntime
+	}
+	return DefaultGVisorRuntime
+}
+
+// isolations are the levels agents may have: the operator's (runc
+// alone when none is set), less gvisor while the engine has not been
+// seen to list its runtime. The default stays first.
+func (r *Runtime) isolations() []warder.Isolation {
+	policy := r.cfg.Isolations
+	if len(policy) == 0 {
+		policy = []warder.Isolation{warder.IsolationRunc}
+	}
+	return slices.DeleteFunc(slices.Clone(policy), func(l warder.Isolation) bool {
+		return l == warder.IsolationGVisor && !r.iso.gvisor.Load()
+	})
+}
+
+// probeIsolation reads the engine's runtimes (Setup): whether gVisor's is
+// registered. An operator whose default level is gvisor gets an error
+// while it is not: agents would otherwise run with less than asked.
+func (r *Runtime) probeIsolation(ctx context.Context) error {
+	if !slices.Contains(r.cfg.Isolations, warder.IsolationGVisor) {
+		return nil
+	}
+	info, err := r.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return mapErr(err, "read the engine's runtimes")
+	}
+	_, ok := info.Info.Runtimes[r.gvisorRuntime()]
+	r.iso.gvisor.Store(ok)
+	if !ok {
+		if r.cfg.Isolations[0] == warder.IsolationGVisor {
+			return fmt.Errorf("WARDER_AGENT_ISOLATION is gvisor but the engine has no runtime %q (docs/security.md, gVisor)", r.gvisorRuntime())
+		}
+		r.log.Warn("agents cannot have isolation gvisor: the engine has no such runtime", "runtime", r.gvisorRuntime())
+	}
+	return nil
+}
+
+// engineRuntime is the engine runtime of an agent of level l: the
+// engine's default ("") for runc, the gVisor runtime for gvisor. "" is
+// the deployment's default level.
+func (r *Runtime) engineRuntime(l warder.Isolation) string {
+	if l == "" {
+		l = r.isolations()[0]
+	}
+	if l == warder.IsolationGVisor {
+		return r.gvisorRuntime()
+	}
+	return ""
+}
+
+// sandboxed reports whether container id runs under gVisor. There the
+// engine's top lists host processes (the runtime's pids are the
+// sandbox's own) and a container sharing the agent's process namespace
+// sees the sandbox from outside, so an exec's processes are ended from
+// inside (endSandboxedExec).
+func (r *Runtime) sandboxed(ctx context.Context, id string) (bool, error) {
+	ins, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return false, mapErr(err, "inspect container "+id)
+	}
+	hc := ins.Container.HostConfig
+	return hc != nil && hc.Runtime != "" && hc.Runtime == r.gvisorRuntime(), nil
+}
+
+// endSandboxedExec ends the exec of group gid in a gVisor container:
+// warder-agent's kill-exec, run in the sandbox through the engine as the
+// container's user (the uid of the exec's processes, so it may signal
+// them; under another gid, so it is none of them), stops and kills them
+// until its own scans find none. The image must hold /warder-agent, as
+// the default image and those built from it do.
+func (r *Runtime) endSandboxedExec(ctx context.Context, id string, gid int) error {
+	ins, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return mapErr(err, "inspect container "+id)
+	}
+	user := ""
+	if ins.Container.Config != nil {
+		user = ins.Container.Config.User
+	}
+	var last error
+	for round := 0; round < 3 && ctx.Err() == nil; round++ {
+		out, code, err := r.execCollect(ctx, id, user, []string{agentPath, "kill-exec", "-gid", strconv.Itoa(gid)})
+		switch {
+		case isNotFound(err) || isConflict(err):
+			return nil // the container is gone or stopped, its processes with it
+		case err != nil:
+			last = err
+		case code == 126 || code == 127:
+			return warder.Errorf(warder.ErrUnavailable, "the command's processes could not be ended: under gVisor the image needs %s", agentPath)
+		case code != 0:
+			last = fmt.Errorf("kill-exec exited %d: %s", code, clipOut(out))
+		default:
+			return nil
+		}
+	}
+	r.log.Error("processes of an exec outlive its kill", "container", id, "gid", gid, "err", last)
+	return warder.Errorf(warder.ErrUnavailable, "the command's processes could not all be killed")
+}
+
+// execCollect runs cmd in container id as user and returns its output
+// (at most 64 KiB) and exit code.
+func (r *Runtime) execCollect(ctx context.Context, id, user string, cmd []string) (string, int, error) {
+	created, err := r.cli.ExecCreate(ctx, id, client.ExecCreateOptions{User: user, Cmd: cmd, Env: []string{"GOMAXPROCS=1"}, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return "", 0, err
+	}
+	att, err := r.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return "", 0, err
+	}
+	defer att.Close()
+	stop := context.AfterFunc(ctx, func() { att.Close() })
+	defer stop()
+	var out bytes.Buffer
+	lim := &limitedWriter{w: &out, n: 64 << 10}
+	if _, err := stdcopy.StdCopy(lim, lim, att.Reader); err != nil {
+		return out.String(), 0, mapErr(err, "read exec output")
+	}
+	code, err := r.execExitCode(ctx, created.ID)
+	return out.String(), code, err
+}

@@ -1,0 +1,116 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/client"
+	"github.com/warder/warder"
+	"github.com/warder/warder/internal/testenv"
+)
+
+// gvisorRuntime is a runtime whose agents run under gVisor by default
+// (runc still allowed), on an engine that lists runsc (.ci/gvisor.sh
+// registers it); without, the test skips, or fails with
+// WARDER_REQUIRE_GVISOR=1 as CI sets.
+func gvisorRuntime(t *testing.T, mod func(*Config)) *Runtime {
+	t.Helper()
+	testenv.Docker(t)
+	r := newRuntime(t, func(c *Config) {
+		c.Isolations = []warder.Isolation{warder.IsolationGVisor, warder.IsolationRunc}
+		if mod != nil {
+			mod(c)
+		}
+	})
+	info, err := r.cli.Info(context.Background(), client.InfoOptions{})
+	must(t, err)
+	if _, ok := info.Info.Runtimes[DefaultGVisorRuntime]; !ok {
+		testenv.SkipOrFail(t, "WARDER_REQUIRE_GVISOR", "the engine has no runtime %q (bash .ci/gvisor.sh register)", DefaultGVisorRuntime)
+	}
+	return r
+}
+
+// TestConformanceGVisor runs the runtime conformance suite with every
+// agent under gVisor.
+func TestConformanceGVisor(t *testing.T) {
+	gvisorRuntime(t, nil) // skips without runsc
+	conformance(t, func(mod func(*Config)) *Runtime { return gvisorRuntime(t, mod) })
+}
+
+// TestIsolationLevels: Info offers gvisor once Setup saw the engine list
+// runsc, the default first; an agent's container runs with the engine
+// runtime of its level (runsc for gvisor and for the default, none of
+// its own for runc), answers its health check, and runs inside gVisor's
+// kernel (its /proc/version is gVisor's, not the host's).
+func TestIsolationLevels(t *testing.T) {
+	r := gvisorRuntime(t, nil)
+	ctx := context.Background()
+	if got := r.Info().Isolations; len(got) != 1 || got[0] != warder.IsolationGVisor {
+		// Before Setup, gvisor is not known to be there.
+		if slices.Contains(got, warder.IsolationGVisor) {
+			t.Fatalf("Info().Isolations before Setup = %v", got)
+		}
+	}
+	must(t, r.Setup(ctx))
+	if got := r.Info().Isolations; !slices.Equal(got, []warder.Isolation{warder.IsolationGVisor, warder.IsolationRunc}) {
+		t.Fatalf("Info().Isolations = %v", got)
+	}
+	for _, tc := range []struct {
+		level   warder.Isolation
+		runtime string
+	}{{"", "runsc"}, {warder.IsolationGVisor, "runsc"}, {warder.IsolationRunc, ""}} {
+		t.Run(string(tc.level)+"/"+tc.runtime, func(t *testing.T) {
+			spec := testSpec(t, r)
+			spec.Isolation = tc.level
+			id, err := r.Create(ctx, spec)
+			must(t, err)
+			_, err = r.Start(ctx, id)
+			must(t, err)
+			waitHealthy(t, r, id)
+			ins, err := r.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+			must(t, err)
+			if got := ins.Container.HostConfig.Runtime; got != tc.runtime && !(tc.runtime == "" && got == "runc") {
+				t.Fatalf("runtime = %q, want %q", got, tc.runtime)
+			}
+			var out strings.Builder
+			code, err := r.Exec(ctx, id, warder.ExecSpec{Cmd: []string{agentPath, "cat", "/proc/version"}}, func(_ string, p []byte) error { out.Write(p); return nil })
+			must(t, err)
+			if code != 0 {
+				t.Fatalf("cat /proc/version: exit %d: %s", code, out.String())
+			}
+			if sandboxed := strings.Contains(out.String(), "gVisor") || !strings.Contains(out.String(), "Linux version 6"); sandboxed != (tc.runtime == "runsc") {
+				t.Fatalf("/proc/version under %q: %s", tc.runtime, out.String())
+			}
+		})
+	}
+}
+
+// TestGVisorRequiredButMissing: a deployment whose default level is
+// gvisor on an engine that has no such runtime fails its Setup, saying
+// so, rather than running agents with less than asked; one that merely
+// allows gvisor offers runc alone.
+func TestGVisorRequiredButMissing(t *testing.T) {
+	testenv.Docker(t)
+	r := newRuntime(t, func(c *Config) {
+		c.Isolations = []warder.Isolation{warder.IsolationGVisor}
+		c.GVisorRuntime = "warder-no-such-runtime"
+	})
+	err := r.Setup(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "warder-no-such-runtime") {
+		t.Fatalf("Setup = %v", err)
+	}
+	r = newRuntime(t, func(c *Config) {
+		c.Isolations = []warder.Isolation{warder.IsolationRunc, warder.IsolationGVisor}
+		c.GVisorRuntime = "warder-no-such-runtime"
+	})
+	must(t, r.Setup(context.Background()))
+	if got := r.Info().Isolations; !slices.Equal(got, []warder.Isolation{warder.IsolationRunc}) {
+		t.Fatalf("Info().Isolations = %v", got)
+	}
+	if _, err := warder.ResolveIsolation("gvisor", r.Info().Isolations); !errors.Is(err, warder.ErrInvalid) || !strings.Contains(err.Error(), "available: runc") {
+		t.Fatalf("ResolveIsolation(gvisor) = %v", err)
+	}
+}

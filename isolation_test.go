@@ -1,0 +1,64 @@
+package warder
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseIsolationPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		def, allowed string
+		want         []Isolation
+		err          string
+	}{
+		{"", "", []Isolation{IsolationRunc, IsolationGVisor}, ""},
+		{"runc", "runc", []Isolation{IsolationRunc}, ""},
+		{"gvisor", "", []Isolation{IsolationGVisor}, ""},
+		{"gvisor", "runc, gvisor", []Isolation{IsolationGVisor, IsolationRunc}, ""},
+		{"", "gvisor", nil, "leaves out the default level runc"},
+		{"kata", "", nil, "WARDER_AGENT_ISOLATION"},
+		{"", "runc,vm", nil, "WARDER_AGENT_ISOLATION_ALLOWED"},
+	} {
+		got, err := ParseIsolationPolicy(tc.def, tc.allowed)
+		if tc.err != "" {
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseIsolationPolicy(%q, %q) = %v, %v; want an error with %q", tc.def, tc.allowed, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseIsolationPolicy(%q, %q) = %v, %v; want %v", tc.def, tc.allowed, got, err, tc.want)
+		}
+	}
+}
+
+func TestResolveIsolation(t *testing.T) {
+	both := []Isolation{IsolationRunc, IsolationGVisor}
+	for _, tc := range []struct {
+		want    string
+		offered []Isolation
+		got     Isolation
+		err     string
+	}{
+		{"", nil, IsolationRunc, ""},
+		{"", []Isolation{IsolationGVisor}, IsolationGVisor, ""},
+		{"gvisor", both, IsolationGVisor, ""},
+		{"runc", both, IsolationRunc, ""},
+		{"gvisor", nil, "", `"gvisor" is not available here; available: runc`},
+		{"runc", []Isolation{IsolationGVisor}, "", "available: gvisor"},
+		{"firecracker", both, "", "available here: runc, gvisor"},
+	} {
+		got, err := ResolveIsolation(tc.want, tc.offered)
+		if tc.err != "" {
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ResolveIsolation(%q, %v) = %v, %v; want an error with %q", tc.want, tc.offered, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.got {
+			t.Errorf("ResolveIsolation(%q, %v) = %v, %v; want %v", tc.want, tc.offered, got, err, tc.got)
+		}
+	}
+}
