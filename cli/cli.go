@@ -95,6 +95,8 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   exec [-i] [-e K=V]... [--timeout 30s] [--raw] AGENT [--] CMD [ARG...]
                                  run a command in a running agent; its exit code is ours (124: timed out).
                                  The default image has built-ins: /warder-agent ls|cat|env|echo|mkdir|rm|du|write|sleep|tick
+  exec -it AGENT [CMD [ARG...]]  an interactive terminal: CMD, else the image's /bin/sh (the default image: warder-agent sh);
+                                 Ctrl-C and Ctrl-D go to the command, resizes follow; -t alone: no input
   keys ls | create NAME [--read-only] [--expires-days N] | rm ID
   users ls | create NAME EMAIL | disable USER | enable USER | limits USER [--agents N ...]   (admins)
   status                         the server's health and use (admins)

@@ -230,6 +230,9 @@ func untar(r io.Reader, dst string) error {
 //
 //	warder exec [-i] [-e KEY=VAL]... [--timeout 30s] AGENT [--] CMD [ARG...]
 func (c *CLI) exec(ctx context.Context, args []string) error {
+	if wantsTTY(args) {
+		return c.execTTY(ctx, args) // exectty.go
+	}
 	fs := c.flags("exec", "exec [-i] [-e KEY=VAL]... [--timeout 30s] [--raw] AGENT [--] CMD [ARG...]")
 	stdin := fs.Bool("i", false, "send standard input to the command (at most 512 KiB)")
 	raw := fs.Bool("raw", false, "write the command's output as it is, escape sequences and all, even to a terminal")

@@ -49,6 +49,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec warder.ExecSpec, out
 	if !r.stateFrom(ins.Container).Running() {
 		return 0, warder.Errorf(warder.ErrConflict, "the agent is not running: start it first")
 	}
+	spec.Cmd = r.builtinShell(ctx, id, spec.Cmd) // exectty.go
 	user := ""
 	if ins.Container.Config != nil {
 		user = ins.Container.Config.User

@@ -29,7 +29,7 @@ func (r *Runtime) execTTY(ctx context.Context, id string, spec warder.ExecSpec, 
 	if ins.Container.Config != nil {
 		user = ins.Container.Config.User
 	}
-	cmd := spec.Cmd
+	cmd := r.builtinShell(ctx, id, spec.Cmd)
 	if len(cmd) == 0 {
 		if cmd, err = r.shellOf(ctx, id); err != nil {
 			return 0, err
@@ -131,4 +131,18 @@ func (r *Runtime) shellOf(ctx context.Context, id string) ([]string, error) {
 		}
 	}
 	return nil, warder.Errorf(warder.ErrInvalid, "the agent's image has no /bin/sh and no %s: name the command to run", agentPath)
+}
+
+// builtinShell takes a command run as sh or /bin/sh to the default
+// image's own shell when the image has no /bin/sh: `warder exec helper
+// sh -c "echo hi"` works on the default image as on any other.
+func (r *Runtime) builtinShell(ctx context.Context, id string, cmd []string) []string {
+	if len(cmd) == 0 || cmd[0] != "sh" && cmd[0] != "/bin/sh" {
+		return cmd
+	}
+	sh, err := r.shellOf(ctx, id)
+	if err != nil || sh[0] == "/bin/sh" {
+		return cmd // the runtime's own error says what is missing
+	}
+	return append(sh, cmd[1:]...)
 }
