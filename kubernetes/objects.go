@@ -65,6 +65,8 @@ type podSpec struct {
 	NodeName                      string              `json:"nodeName,omitempty"`
 	HostUsers                     *bool               `json:"hostUsers,omitempty"`
 	ActiveDeadlineSeconds         *int64              `json:"activeDeadlineSeconds,omitempty"`
+	// RuntimeClassName picks the node's runtime handler (gvisor.go).
+	RuntimeClassName string `json:"runtimeClassName,omitempty"`
 }
 
 type podSecurityContext struct {

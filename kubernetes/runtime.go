@@ -51,6 +51,12 @@ type Config struct {
 	ControlNamespace string
 	// Logger is told of what Setup makes; nil means slog.Default().
 	Logger *slog.Logger
+	// Isolations are the levels agents may have, the default first
+	// (warder.ParseIsolationPolicy); nil is runc alone. GVisorRuntimeClass
+	// is the RuntimeClass of level gvisor (WARDER_K8S_GVISOR_RUNTIME_CLASS;
+	// "" is DefaultGVisorRuntimeClass), offered once Setup finds it.
+	Isolations         []warder.Isolation
+	GVisorRuntimeClass string
 }
 
 // Runtime runs agents as Pods. It is safe for concurrent use; create it
@@ -60,7 +66,8 @@ type Runtime struct {
 	api *apiClient
 	log *slog.Logger
 
-	summaries summaryCache // the kubelets' resource summaries, per node
+	summaries summaryCache   // the kubelets' resource summaries, per node
+	iso       isolationState // the cluster's RuntimeClasses, once known (gvisor.go)
 }
 
 // New returns a runtime for the cluster cfg names, without contacting it.
@@ -114,7 +121,7 @@ func (r *Runtime) Close() error {
 // Info: no host ports (agents are reached at their pod IP) and restart
 // policies as the Pod's restartPolicy.
 func (r *Runtime) Info() warder.RuntimeInfo {
-	return warder.RuntimeInfo{Name: "kubernetes", RestartPolicies: true}
+	return warder.RuntimeInfo{Name: "kubernetes", RestartPolicies: true, Isolations: r.isolations()}
 }
 
 // Parts: exec through the API server, and workspaces as claims when the
@@ -300,6 +307,7 @@ func (r *Runtime) Start(ctx context.Context, id string) (warder.WorkloadState, e
 	}
 	if p == nil {
 		want := podOf(r.cfg.Namespace, spec, rec.Metadata.UID)
+		want.Spec.RuntimeClassName = r.runtimeClassOf(spec.Isolation) // gvisor.go
 		if err := r.api.do(ctx, http.MethodPost, r.ns()+"/pods", want, nil); err != nil {
 			return warder.WorkloadState{}, fmt.Errorf("start workload %s: %w", id, err)
 		}

@@ -34,7 +34,7 @@ func (r *Runtime) Setup(ctx context.Context) error {
 			return fmt.Errorf("network policy %s: %w", np.Metadata.Name, err)
 		}
 	}
-	return nil
+	return r.probeIsolation(ctx) // gvisor.go
 }
 
 // apply creates obj at collection, or replaces the one of its name.

@@ -130,6 +130,21 @@ iptables -N CNI-ADMIN 2>/dev/null || true
 iptables -I CNI-ADMIN 1 -j WARDER-K8S-GUARD
 
 # --- containerd of its own, and the sandbox image ------------------------------------------
+# gVisor (issue 32): Debian's runsc has no containerd shim of its own
+# (containerd-shim-runsc-v1), so the handler "runsc" is runc's shim
+# running runsc as its OCI runtime, as Docker does, through a wrapper that
+# adds --network=host (gVisor then uses the pod's network namespace as it
+# is: docs/security.md). The RuntimeClass "gvisor" below names it.
+RUNSC_TOML=
+if command -v runsc >/dev/null; then
+  printf '#!/bin/sh\nexec %s --network=host "$@"\n' "$(command -v runsc)" > "$WORK/containerd/runsc-host"
+  chmod 755 "$WORK/containerd/runsc-host"
+  RUNSC_TOML="    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runsc]
+      runtime_type = \"io.containerd.runc.v2\"
+      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runsc.options]
+        BinaryName = \"$WORK/containerd/runsc-host\"
+        SystemdCgroup = false"
+fi
 cat > "$WORK/containerd/config.toml" <<TOML
 version = 2
 root = "$WORK/containerd/root"
@@ -159,6 +174,7 @@ state = "$WORK/containerd/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "$(command -v runc)"
         SystemdCgroup = false
+$RUNSC_TOML
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$WORK/cni/net.d"
@@ -278,5 +294,14 @@ reclaimPolicy: Retain
 volumeBindingMode: Immediate
 YAML
 spawn provisioner bash "$here/provisioner.sh" "$WORK"
+if [[ -n $RUNSC_TOML ]]; then
+  "${KUBECTL[@]}" apply -f - > /dev/null <<YAML
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: gvisor}
+handler: runsc
+YAML
+  say "RuntimeClass gvisor (handler runsc: runc's shim running runsc --network=host)"
+fi
 say "storage provisioner started (volumes in $WORK/volumes)"
 say "cluster up: KUBECONFIG=$WORK/kubeconfig"
