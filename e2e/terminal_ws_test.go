@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/app"
 )
 
 // termConn is the test's side of a terminal WebSocket: what is drawn is
@@ -190,4 +191,42 @@ func TestTerminalWebSocket(t *testing.T) {
 	if len(sessions) != 1 || !strings.HasPrefix(sessions[0], "terminal => exit code 7") {
 		t.Fatalf("the audit's terminal sessions: %q", sessions)
 	}
+}
+
+// TestTerminalBounds: a terminal holds one of its agent's exec slots
+// while it lasts (an exec beyond WARDER_MAX_EXECS_PER_AGENT is a 429),
+// and a session with nothing typed or drawn for
+// WARDER_TERMINAL_IDLE_TIMEOUT is ended, its command killed (137,
+// reason idle), and audited so.
+func TestTerminalBounds(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(c *app.Config) { c.MaxExecsPerAgent, c.TerminalIdle = 1, 2*time.Second })
+	root := ts.register(t, "root")
+	alice := ts.register(t, "alice")
+	a := alice.CreateAgent("idle")
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	tc, _ := dialTerminal(t, ts.URL, "/api/agents/"+a.ID+"/terminal", alice.Token, false)
+	tc.waitFor("$ ", 20*time.Second)
+	if code, raw := alice.Do("POST", "/api/agents/"+a.ID+"/exec", map[string]any{"cmd": []string{"/warder-agent", "echo", "x"}}); code != 429 {
+		t.Fatalf("an exec beside an open terminal, with one slot = %d %s", code, raw)
+	}
+	if _, code := dialTerminal(t, ts.URL, "/api/agents/"+a.ID+"/terminal", alice.Token, false); code != 429 {
+		t.Fatalf("a second terminal, with one slot = %d", code)
+	}
+	start := time.Now()
+	m := tc.end(20 * time.Second)
+	if m.Type != "exit" || m.ExitCode == nil || *m.ExitCode != 137 || m.Reason != warder.TerminalIdle || time.Since(start) < time.Second {
+		t.Fatalf("the idle session ended with %+v after %s", m, time.Since(start))
+	}
+	var audit warder.AuditResponse
+	root.MustDo("GET", "/api/audit?agent="+a.ID, nil, 200, &audit)
+	found := false
+	for _, e := range audit.Entries {
+		found = found || e.Action == "terminal" && e.Result == "killed after the idle timeout"
+	}
+	if !found {
+		t.Fatalf("no audit entry of the idle session: %+v", audit.Entries)
+	}
+	// The slot is free again.
+	alice.MustDo("POST", "/api/agents/"+a.ID+"/exec", map[string]any{"cmd": []string{"/warder-agent", "echo", "x"}}, 200, nil)
 }

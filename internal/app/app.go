@@ -250,6 +250,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 			AgentBytes: cfg.WorkspaceBytes, UserBytes: cfg.WorkspaceBytesPerUser, UploadBytes: cfg.MaxUploadBytes,
 			SpoolDir: filepath.Join(cfg.DataDir, "uploads"), ExecsPerAgent: cfg.MaxExecsPerAgent, ExecsPerUser: cfg.MaxExecsPerUser, FileOpsPerUser: cfg.MaxFileOpsPerUser,
 		},
+		Terminal: service.TerminalConfig{Idle: cfg.TerminalIdle, MaxSession: cfg.TerminalMaxSession},
 	})
 	h := api.New(api.Options{
 		Auth:    svc.Auth,

@@ -116,6 +116,12 @@ type Config struct {
 	// once (WARDER_MAX_EXECS_PER_AGENT, WARDER_MAX_EXECS_PER_USER).
 	MaxExecsPerAgent int
 	MaxExecsPerUser  int
+	// TerminalIdle and TerminalMaxSession bound terminal sessions: one
+	// with nothing typed or drawn for TerminalIdle ends, and any ends
+	// after TerminalMaxSession (WARDER_TERMINAL_IDLE_TIMEOUT, default
+	// 15m; WARDER_TERMINAL_MAX_SESSION, default 4h).
+	TerminalIdle       time.Duration
+	TerminalMaxSession time.Duration
 	// MaxFileOpsPerUser bounds one user's files calls running at once
 	// (WARDER_MAX_FILE_OPS_PER_USER).
 	MaxFileOpsPerUser int
@@ -224,6 +230,12 @@ func LoadConfig(args []string) (Config, error) {
 	if c.MaxExecsPerUser, err = envInt("WARDER_MAX_EXECS_PER_USER", 8); err != nil {
 		return c, err
 	}
+	if c.TerminalIdle, err = envDuration("WARDER_TERMINAL_IDLE_TIMEOUT", 15*time.Minute); err != nil {
+		return c, err
+	}
+	if c.TerminalMaxSession, err = envDuration("WARDER_TERMINAL_MAX_SESSION", 4*time.Hour); err != nil {
+		return c, err
+	}
 	if c.MaxFileOpsPerUser, err = envInt("WARDER_MAX_FILE_OPS_PER_USER", 4); err != nil {
 		return c, err
 	}
@@ -312,6 +324,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFileOpsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_FILE_OPS_PER_USER must not be negative (0 means the default)")
+	}
+	if c.TerminalIdle < 0 || c.TerminalMaxSession < 0 {
+		return fmt.Errorf("WARDER_TERMINAL_IDLE_TIMEOUT and WARDER_TERMINAL_MAX_SESSION must not be negative (0 means the default)")
 	}
 	if c.MaxExecsPerAgent < 0 || c.MaxExecsPerUser < 0 {
 		return fmt.Errorf("WARDER_MAX_EXECS_PER_AGENT and WARDER_MAX_EXECS_PER_USER must not be negative (0 means the default)")
