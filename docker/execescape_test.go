@@ -173,9 +173,23 @@ func TestExecEndsEveryProcess(t *testing.T) {
 // setgid, setresgid, setgroups, setfsgid, a new user namespace, ptrace
 // or /proc/PID/mem of a process outside the exec, a file given to
 // another group, all refused; the gid is in Warder's range.
+// Under gVisor too, whose kernel makes the same checks.
 func TestExecCannotLeaveItsGroup(t *testing.T) {
-	testenv.Docker(t)
-	r := newRuntime(t, nil)
+	for _, engine := range []string{"docker", "gvisor"} {
+		t.Run(engine, func(t *testing.T) {
+			var r *Runtime
+			if engine == "gvisor" {
+				r = gvisorRuntime(t, nil)
+			} else {
+				testenv.Docker(t)
+				r = newRuntime(t, nil)
+			}
+			execCannotLeaveItsGroup(t, r)
+		})
+	}
+}
+
+func execCannotLeaveItsGroup(t *testing.T, r *Runtime) {
 	id := escapeContainer(t, r)
 	var out strings.Builder
 	code, err := r.Exec(context.Background(), id, warder.ExecSpec{Cmd: []string{"/execescape", "attack"}},
