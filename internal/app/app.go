@@ -108,6 +108,9 @@ func openDocker(cfg Config, ports warder.PortStore, log *slog.Logger) (Backend, 
 		WorkspaceDir:    cfg.WorkspaceDir,
 		FilesHelperIdle: cfg.FilesHelperIdle,
 		WorkspaceBytes:  max(cfg.WorkspaceBytes, 0),
+		// Isolation levels (docker/gvisor.go).
+		Isolations:    cfg.Isolations,
+		GVisorRuntime: cfg.GVisorRuntime,
 	})
 }
 
@@ -123,6 +126,9 @@ func openKubernetes(cfg Config, _ warder.PortStore, log *slog.Logger) (Backend, 
 		Network:          cfg.Network,
 		StartTimeout:     cfg.StartTimeout,
 		Logger:           log,
+		// Isolation levels (kubernetes/gvisor.go).
+		Isolations:         cfg.Isolations,
+		GVisorRuntimeClass: cfg.GVisorRuntimeClass,
 	})
 }
 

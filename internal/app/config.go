@@ -129,6 +129,15 @@ type Config struct {
 	// Docker runtime keeps for agents' starts, of which limits
 	// (WARDER_WARM_POOL; none by default; see docs/operations.md).
 	WarmPool []warder.PoolShape
+	// Isolations are the isolation levels agents may have, the default
+	// first (WARDER_AGENT_ISOLATION, WARDER_AGENT_ISOLATION_ALLOWED:
+	// warder.ParseIsolationPolicy). GVisorRuntime is the Docker engine's
+	// runtime for gvisor (WARDER_DOCKER_GVISOR_RUNTIME, default runsc),
+	// GVisorRuntimeClass Kubernetes' (WARDER_K8S_GVISOR_RUNTIME_CLASS,
+	// default gvisor). See docs/security.md, "Isolation levels".
+	Isolations         []warder.Isolation
+	GVisorRuntime      string
+	GVisorRuntimeClass string
 }
 
 // LoadConfig reads the environment, then flags; args excludes the
@@ -245,6 +254,10 @@ func LoadConfig(args []string) (Config, error) {
 	if c.WarmPool, err = warder.ParsePoolShapes(env("WARDER_WARM_POOL", ""), maxWarmPool); err != nil {
 		return c, err
 	}
+	if c.Isolations, err = warder.ParseIsolationPolicy(env("WARDER_AGENT_ISOLATION", ""), env("WARDER_AGENT_ISOLATION_ALLOWED", "")); err != nil {
+		return c, err
+	}
+	c.GVisorRuntime, c.GVisorRuntimeClass = env("WARDER_DOCKER_GVISOR_RUNTIME", ""), env("WARDER_K8S_GVISOR_RUNTIME_CLASS", "")
 	if c.CORSOrigins, err = api.ParseCORSOrigins(env("WARDER_CORS_ORIGINS", "")); err != nil {
 		return c, fmt.Errorf("WARDER_CORS_ORIGINS: %w", err)
 	}
