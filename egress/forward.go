@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -61,7 +62,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, g Grant) {
 		return
 	}
 	defer resp.Body.Close()
-	hr.left = -1 // headers read; the body is bounded by time, not size
+	// ReadResponse deletes a Connection header that says "close", and
+	// with it the names of the other hop-by-hop headers it lists: they
+	// are read from the raw header instead.
+	if conn := rawConnection(hr.rec); len(conn) > 0 {
+		resp.Header["Connection"] = conn
+	}
+	hr.left, hr.rec = -1, nil // headers read; the body is bounded by time, not size
 	copyHeader(w.Header(), resp.Header)
 	if resp.ContentLength >= 0 && resp.Header.Get("Content-Length") != "" {
 		w.Header().Set("Content-Length", resp.Header.Get("Content-Length"))
@@ -137,10 +144,12 @@ func (p *Proxy) upstreamFailed(w http.ResponseWriter, g Grant, dest string, err 
 
 var errHeaderTooLarge = errors.New("response header too large")
 
-// headerLimit fails a read past left bytes (no limit once left < 0).
+// headerLimit fails a read past left bytes (no limit once left < 0),
+// and keeps what it read until then.
 type headerLimit struct {
 	r    io.Reader
 	left int
+	rec  []byte
 }
 
 func (h *headerLimit) Read(b []byte) (int, error) {
@@ -155,7 +164,20 @@ func (h *headerLimit) Read(b []byte) (int, error) {
 	}
 	n, err := h.r.Read(b)
 	h.left -= n
+	h.rec = append(h.rec, b[:n]...)
 	return n, err
+}
+
+// rawConnection returns the Connection header values of a raw response
+// head (the status line, the header, and perhaps body bytes after it).
+func rawConnection(raw []byte) []string {
+	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(head, "\r\n\r\n"...))))
+	if _, err := tp.ReadLine(); err != nil {
+		return nil
+	}
+	h, _ := tp.ReadMIMEHeader()
+	return h.Values("Connection")
 }
 
 // idleConn sets a deadline of idle before every read and write.

@@ -319,3 +319,80 @@ func TestProxyUpstreamBounds(t *testing.T) {
 		t.Errorf("upstream failures: %d, want 3", n)
 	}
 }
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		def  uint16
+		want string // "" for a refusal
+	}{
+		{"api.openai.com:443", 0, "api.openai.com:443"},
+		{"API.OpenAI.com.:443", 0, "api.openai.com:443"},
+		{"api.openai.com", 0, ""},
+		{"api.openai.com", 80, "api.openai.com:80"},
+		{"[2001:db8::1]:443", 0, "[2001:db8::1]:443"},
+		{"[2001:db8::1]", 80, "[2001:db8::1]:80"},
+		{"[::ffff:127.0.0.1]:80", 0, "127.0.0.1:80"},
+		{"[fe80::1%25eth0]:80", 0, ""},
+		{"host:0", 0, ""},
+		{"host:99999", 0, ""},
+		{"*.github.com:443", 0, ""},
+		{"bad host:443", 0, ""},
+		{"10.1:443", 0, ""},
+	} {
+		got, r := parseTarget(tc.in, tc.def)
+		if (r == nil) != (tc.want != "") || r == nil && got.String() != tc.want {
+			t.Errorf("parseTarget(%q) = %v, %v; want %q", tc.in, got, r, tc.want)
+		}
+	}
+}
+
+// TestProxyForwardsCleanly: what reaches the destination carries no
+// proxy credentials and no hop-by-hop headers, and names the host of the
+// URL (not a Host header of the client's).
+func TestProxyForwardsCleanly(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	hosts := make(chan string, 1)
+	up := newUpstream(t, "127.0.0.2", 0, false, func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		hosts <- r.Host
+		// By hand: Go's server would put its own Connection header.
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 200 OK\r\nConnection: X-Secret-Hop, close\r\nX-Secret-Hop: 1\r\nX-Kept: 1\r\nContent-Length: 2\r\n\r\nok")
+		brw.Flush()
+	})
+	rg := newRig(t, MustParse("allowed.test", "127.0.0.2"), nil)
+	rg.res.set("allowed.test", "127.0.0.2")
+	// By hand: Go's client would put its Host into the request line.
+	c, err := net.Dial("tcp", rg.url.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST http://allowed.test:%d/p HTTP/1.1\r\nHost: evil.test\r\nProxy-Authorization: Basic YTE6c2VjcmV0\r\n"+
+		"Connection: X-Drop-Me\r\nX-Drop-Me: 1\r\nX-Keep: 1\r\nContent-Length: 4\r\n\r\nbody", up.port)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	h := <-seen
+	if h.Get("Proxy-Authorization") != "" || h.Get("X-Drop-Me") != "" || h.Get("X-Keep") != "1" {
+		t.Errorf("headers upstream: %v", h)
+	}
+	if host := <-hosts; host != fmt.Sprintf("allowed.test:%d", up.port) {
+		t.Errorf("Host upstream: %q", host)
+	}
+	if resp.Header.Get("X-Secret-Hop") != "" || resp.Header.Get("X-Kept") != "1" {
+		t.Errorf("a hop-by-hop header of the response came back: %v", resp.Header)
+	}
+}
