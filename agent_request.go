@@ -7,20 +7,24 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/warder/warder/wire"
 )
 
-// AgentCreate is the body of POST /api/agents and PUT /api/agents/{id}, as
-// the seed document writes it.
-type AgentCreate struct {
-	Name            string          `json:"name"`
-	Description     string          `json:"description"`
-	Type            string          `json:"type"`
-	UserID          string          `json:"user_id"`
-	Config          map[string]any  `json:"config"`
-	ContainerConfig ContainerConfig `json:"container_config"`
-	// KnowledgeBase is kept as sent; see Agent.KnowledgeBase.
-	KnowledgeBase map[string]any `json:"knowledge_base"`
-}
+// The bodies that create and change an agent are the API's shapes,
+// defined in package wire (docs/architecture.md, "Wire types"); here
+// they are types of their own, of the same fields and so the same JSON,
+// that carry the server's checks: Validate and Apply.
+type (
+	// AgentCreate is the body of POST /api/agents.
+	AgentCreate wire.AgentCreate
+	// AgentUpdate is the body of PATCH /api/agents/{id}.
+	AgentUpdate wire.AgentUpdate
+	// AgentReplace is the body of PUT /api/agents/{id}.
+	AgentReplace wire.AgentReplace
+	// ContainerConfigUpdate is checked by AgentUpdate.Apply.
+	ContainerConfigUpdate = wire.ContainerConfigUpdate
+)
 
 // DefaultAgentType is the type of an agent created without one.
 const DefaultAgentType = "chat"
@@ -67,29 +71,7 @@ func (r *AgentCreate) Validate(defaultImage string) error {
 	if err := validKnowledgeBase(r.KnowledgeBase); err != nil {
 		return err
 	}
-	return r.ContainerConfig.Normalize(defaultImage)
-}
-
-// AgentUpdate is the body of PATCH /api/agents/{id}: nil fields stay as they are.
-type AgentUpdate struct {
-	Name            *string                `json:"name"`
-	Description     *string                `json:"description"`
-	Type            *string                `json:"type"`
-	Config          *map[string]any        `json:"config"`
-	ContainerConfig *ContainerConfigUpdate `json:"container_config"`
-	// KnowledgeBase replaces the agent's; {} clears it (null leaves it).
-	KnowledgeBase *map[string]any `json:"knowledge_base"`
-}
-
-// AgentReplace is the body of PUT /api/agents/{id}. As in the original
-// Warder, whose clients send only what they change, a field left out is
-// kept: a PUT never wipes what its caller did not send. In
-// container_config each field is kept or replaced on its own, and
-// secret_env, when given, replaces all the secrets. UserID may be sent
-// (a GET response carries it) but an agent keeps its owner.
-type AgentReplace struct {
-	AgentUpdate
-	UserID *string `json:"user_id"`
+	return NormalizeConfig(&r.ContainerConfig, defaultImage)
 }
 
 // Apply merges r into a. Unlike PATCH, whose config replaces the whole
@@ -97,7 +79,7 @@ type AgentReplace struct {
 // update did (dict.update): keys it does not name are kept, and a key set
 // to null is kept as null.
 func (r *AgentReplace) Apply(a *Agent, defaultImage string) error {
-	u := r.AgentUpdate
+	u := AgentUpdate(r.AgentUpdate)
 	if u.Config != nil && *u.Config != nil {
 		merged := maps.Clone(a.Config)
 		if merged == nil {
@@ -107,65 +89,6 @@ func (r *AgentReplace) Apply(a *Agent, defaultImage string) error {
 		u.Config = &merged
 	}
 	return u.Apply(a, defaultImage)
-}
-
-// ContainerConfigUpdate changes only the container settings it sets.
-type ContainerConfigUpdate struct {
-	Image       *string            `json:"image"`
-	MemoryLimit *string            `json:"memory_limit"`
-	CPULimit    *float64           `json:"cpu_limit"`
-	EnvVars     *map[string]string `json:"env_vars"`
-	Port        *int               `json:"port"`
-	// RestartPolicy and AutoStopMinutes: see ContainerConfig.
-	RestartPolicy   *string  `json:"restart_policy"`
-	AutoStopMinutes *float64 `json:"auto_stop_minutes"`
-	// Network switches between "egress" and "internal".
-	Network *string `json:"network"`
-	// AutoStart is kept with the agent; it acts only at create.
-	AutoStart *bool `json:"auto_start"`
-	// SecretEnv, when given, replaces all of the agent's secrets.
-	SecretEnv *map[string]string `json:"secret_env"`
-	// SecretEnvNames is accepted so a GET response can be sent back; it is
-	// derived from the secrets and ignored here.
-	SecretEnvNames []string `json:"secret_env_names"`
-}
-
-// Apply merges u into a copy of c.
-func (u *ContainerConfigUpdate) Apply(c ContainerConfig) ContainerConfig {
-	if u.Image != nil {
-		c.Image = *u.Image
-	}
-	if u.MemoryLimit != nil {
-		c.MemoryLimit = *u.MemoryLimit
-	}
-	if u.CPULimit != nil {
-		c.CPULimit = *u.CPULimit
-	}
-	if u.EnvVars != nil {
-		c.EnvVars = *u.EnvVars
-	}
-	if u.Port != nil {
-		c.Port = *u.Port
-	}
-	if u.RestartPolicy != nil {
-		c.RestartPolicy = *u.RestartPolicy
-	}
-	if u.AutoStopMinutes != nil {
-		c.AutoStopMinutes = *u.AutoStopMinutes
-	}
-	if u.Network != nil {
-		c.Network = *u.Network
-	}
-	if u.AutoStart != nil {
-		c.AutoStart = *u.AutoStart
-	}
-	if u.SecretEnv != nil {
-		c.SecretEnv = *u.SecretEnv
-		if c.SecretEnv == nil {
-			c.SecretEnv = map[string]string{} // null clears them, as {} does
-		}
-	}
-	return c
 }
 
 // Apply merges u into a, validating every field it sets.
@@ -212,7 +135,7 @@ func (u *AgentUpdate) Apply(a *Agent, defaultImage string) error {
 	}
 	if u.ContainerConfig != nil {
 		cc := u.ContainerConfig.Apply(a.ContainerConfig)
-		if err := cc.Normalize(defaultImage); err != nil {
+		if err := NormalizeConfig(&cc, defaultImage); err != nil {
 			return err
 		}
 		a.ContainerConfig = cc

@@ -44,7 +44,7 @@ func TestAgentConfigEnv(t *testing.T) {
 		t.Fatalf("AGENT_CONFIG = %q, %v", spec.Env["AGENT_CONFIG"], err)
 	}
 	cc := warder.ContainerConfig{EnvVars: map[string]string{"AGENT_CONFIG": "{}"}}
-	if err := cc.Normalize("img"); !errors.Is(err, warder.ErrInvalid) {
+	if err := warder.NormalizeConfig(&cc, "img"); !errors.Is(err, warder.ErrInvalid) {
 		t.Fatalf("env_vars AGENT_CONFIG = %v, want invalid", err)
 	}
 	req := warder.AgentCreate{Name: "x", Config: map[string]any{"system_prompt": strings.Repeat("x", 70<<10)}}

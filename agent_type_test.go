@@ -3,6 +3,8 @@ package warder
 import (
 	"errors"
 	"testing"
+
+	"github.com/warder/warder/wire"
 )
 
 // TestAgentTypeKept: a new type must be one of the original Warder's, but
@@ -17,7 +19,7 @@ func TestAgentTypeKept(t *testing.T) {
 	if err := (&AgentUpdate{Type: &other}).Apply(old, "img"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a new unknown type = %v, want ErrInvalid", err)
 	}
-	if err := (&AgentReplace{AgentUpdate: AgentUpdate{Type: &chat}}).Apply(old, "img"); err != nil || old.Type != "chat" {
+	if err := (&AgentReplace{AgentUpdate: wire.AgentUpdate{Type: &chat}}).Apply(old, "img"); err != nil || old.Type != "chat" {
 		t.Fatalf("to chat = %v, type %q", err, old.Type)
 	}
 	req := AgentCreate{Name: "a", Type: "assistant"}

@@ -4,25 +4,17 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/warder/warder/wire"
 )
 
-// APIKey is a long-lived bearer credential for automation. Only the hash
-// of its secret is stored; the secret is shown once, at creation.
-type APIKey struct {
-	ID     string `json:"id"`
-	UserID string `json:"user_id"`
-	// ParentID is the key this one was made with, if it was made with a
-	// key rather than a login token. It expires no later than its parent,
-	// is read-only if its parent is, and is revoked with it.
-	ParentID   string     `json:"parent_id,omitempty"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
-	ReadOnly   bool       `json:"read_only"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	Hash       string     `json:"-"`
-}
+// APIKey is an API key as the API shows it, defined in package wire
+// (docs/architecture.md, "Wire types").
+type APIKey = wire.APIKey
+
+// APIKeyCreate is the body of POST /api/auth/keys (wire.APIKeyCreate),
+// with the server's checks.
+type APIKeyCreate wire.APIKeyCreate
 
 // KeyStore persists API keys.
 type KeyStore interface {
@@ -35,16 +27,6 @@ type KeyStore interface {
 	// UserByAPIKey returns an enabled user's unexpired key and the user,
 	// recording its use; else ErrNotFound.
 	UserByAPIKey(ctx context.Context, hash string, now time.Time) (*User, *APIKey, error)
-}
-
-// APIKeyCreate is the body of POST /api/auth/keys.
-type APIKeyCreate struct {
-	Name     string `json:"name"`
-	ReadOnly bool   `json:"read_only"`
-	// ExpiresInDays is the key's lifetime; 0 means it never expires. A
-	// key made with a key expires no later than that key, whatever this
-	// asks.
-	ExpiresInDays int `json:"expires_in_days"`
 }
 
 // Validate checks the request.

@@ -3,25 +3,13 @@ package warder
 import (
 	"context"
 	"time"
+
+	"github.com/warder/warder/wire"
 )
 
-// AuditEntry is one API call by a signed-in user that changed something,
-// or tried to: who, what, which agent, the result and when.
-type AuditEntry struct {
-	ID       int64     `json:"id"`
-	At       time.Time `json:"at"`
-	UserID   string    `json:"user_id"`
-	Username string    `json:"username"`
-	// Action is the call as the API routes it: "POST /api/agents/{id}/start".
-	Action string `json:"action"`
-	// AgentID is the agent the call named or created; "" for none.
-	AgentID string `json:"agent_id"`
-	// Status is the HTTP status of the answer; Result is "ok" for a
-	// success, else the error as the caller was told it.
-	Status    int    `json:"status"`
-	Result    string `json:"result"`
-	RequestID string `json:"request_id"`
-}
+// AuditEntry is one entry of the audit log as the API shows it, defined
+// in package wire (docs/architecture.md, "Wire types").
+type AuditEntry = wire.AuditEntry
 
 // AuditFilter selects audit entries. Empty fields select everything;
 // Since is inclusive, Until exclusive.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/warder/warder/wire"
 )
 
 // Message roles. The system prompt is the agent's own (config.system_prompt)
@@ -28,29 +28,17 @@ const MaxChatContentBytes = 128 << 10
 // Warder hold to a few MiB.
 const MaxAnswerBytes = 4 << 20
 
-// Conversation is a thread of messages between users and one agent.
-type Conversation struct {
-	ID      string `json:"id"`
-	AgentID string `json:"agent_id"`
-	// UserID is who started it: the agent's owner, or an admin.
-	UserID string `json:"user_id"`
-	// Title is the start of the first message, for lists.
-	Title        string    `json:"title"`
-	MessageCount int       `json:"message_count"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
-}
+// Conversations, their messages and an agent's answer are the API's
+// shapes, defined in package wire (docs/architecture.md, "Wire types").
+type (
+	Conversation = wire.Conversation
+	Message      = wire.Message
+	ChatReply    = wire.ChatReply
+)
 
-// Message is one stored message of a conversation.
-type Message struct {
-	ID             int64  `json:"id"`
-	ConversationID string `json:"conversation_id"`
-	Role           string `json:"role"`
-	Content        string `json:"content"`
-	// Model is the model that wrote an assistant message, as the agent said.
-	Model     string    `json:"model,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-}
+// ChatRequest is the body of POST /api/agents/{id}/chat
+// (wire.ChatRequest), with the server's checks.
+type ChatRequest wire.ChatRequest
 
 // ConversationStore persists conversations. A conversation belongs to an
 // agent: deleting the agent deletes its conversations and their messages.
@@ -72,20 +60,6 @@ type ConversationStore interface {
 	// most limit, and, when maxBytes > 0, only the newest that fit whole in
 	// maxBytes of content.
 	Messages(ctx context.Context, conversationID string, limit, maxBytes int) ([]*Message, error)
-}
-
-// ChatRequest is the body of POST /api/agents/{id}/chat.
-type ChatRequest struct {
-	Content string `json:"content"`
-	// Role is "user", the only role a caller speaks in; "" means "user".
-	Role string `json:"role"`
-	// Stream asks for the answer as Server-Sent Events, piece by piece.
-	Stream bool `json:"stream"`
-	// ConversationID continues a conversation; "" starts a new one.
-	ConversationID string `json:"conversation_id"`
-	// Query is the original Warder's name for Content, used when Content
-	// is empty.
-	Query string `json:"query,omitempty"`
 }
 
 // Validate checks the request and fills the default role.
@@ -116,14 +90,6 @@ func (r *ChatRequest) Validate() error {
 		}
 	}
 	return nil
-}
-
-// ChatReply is the agent's answer to one message, once it is complete.
-type ChatReply struct {
-	ConversationID string `json:"conversation_id"`
-	Role           string `json:"role"`
-	Content        string `json:"content"`
-	Model          string `json:"model,omitempty"`
 }
 
 // ChatDelta is one piece of a streamed answer.

@@ -8,18 +8,19 @@ import (
 
 // Sentinel error kinds. Every error that should reach an API caller as
 // something other than "internal error" wraps exactly one of these, so the
-// HTTP layer can pick a status with errors.Is and never has to read text.
+// HTTP layer (package api, which alone knows statuses) can pick a status
+// with errors.Is and never has to read text.
 var (
-	ErrInvalid      = errors.New("invalid input")     // 400/422: the request itself is wrong
-	ErrUnauthorized = errors.New("unauthorized")      // 401: no or bad credentials
-	ErrForbidden    = errors.New("forbidden")         // 403: authenticated but not allowed
-	ErrNotFound     = errors.New("not found")         // 404: absent, or not the caller's
-	ErrConflict     = errors.New("conflict")          // 409: clashes with existing state
-	ErrTooLarge     = errors.New("request too large") // 413: body over the cap
-	ErrUnavailable  = errors.New("unavailable")       // 503: Docker or the database is down
-	ErrBadGateway   = errors.New("bad gateway")       // 502: an agent, or the model behind it, failed
-	ErrRateLimited  = errors.New("too many requests") // 429: slow down; see RateLimitError
-	ErrNotSupported = errors.New("not supported")     // 501: the runtime lacks an optional capability
+	ErrInvalid      = errors.New("invalid input")     // the request itself is wrong
+	ErrUnauthorized = errors.New("unauthorized")      // no or bad credentials
+	ErrForbidden    = errors.New("forbidden")         // authenticated but not allowed
+	ErrNotFound     = errors.New("not found")         // absent, or not the caller's
+	ErrConflict     = errors.New("conflict")          // clashes with existing state
+	ErrTooLarge     = errors.New("request too large") // body over the cap
+	ErrUnavailable  = errors.New("unavailable")       // the runtime or the database is down
+	ErrBadGateway   = errors.New("bad gateway")       // an agent, or the model behind it, failed
+	ErrRateLimited  = errors.New("too many requests") // slow down; see RateLimitError
+	ErrNotSupported = errors.New("not supported")     // the runtime lacks an optional capability
 )
 
 // RateLimitError is ErrRateLimited with when to try again.
@@ -64,33 +65,4 @@ func ErrorMessage(err error) string {
 		return rl.Msg
 	}
 	return ""
-}
-
-// kindStatuses maps error kinds to the HTTP statuses the API answers them
-// with, in the order they are tried.
-var kindStatuses = []struct {
-	kind   error
-	status int
-}{
-	{ErrInvalid, 400},
-	{ErrUnauthorized, 401},
-	{ErrForbidden, 403},
-	{ErrNotFound, 404},
-	{ErrConflict, 409},
-	{ErrTooLarge, 413},
-	{ErrUnavailable, 503},
-	{ErrBadGateway, 502},
-	{ErrRateLimited, 429},
-	{ErrNotSupported, 501},
-}
-
-// HTTPStatus is the HTTP status the API answers err with and the kind
-// that decides it; an error of no kind is 500 with a nil kind.
-func HTTPStatus(err error) (status int, kind error) {
-	for _, ks := range kindStatuses {
-		if errors.Is(err, ks.kind) {
-			return ks.status, ks.kind
-		}
-	}
-	return 500, nil
 }

@@ -3,38 +3,23 @@ package warder
 import (
 	"context"
 	"time"
+
+	"github.com/warder/warder/wire"
 )
 
-// AgentEvent is one recorded status change of an agent.
-type AgentEvent struct {
-	ID      int64     `json:"id"`
-	AgentID string    `json:"agent_id"`
-	At      time.Time `json:"at"`
-	From    Status    `json:"from"`
-	To      Status    `json:"to"`
-	Reason  string    `json:"reason"`
-	// Actor is who or what caused it: "user:<id>", "docker", "resync", "idle".
-	Actor string `json:"actor"`
-}
+// An agent's status changes and its output's lines are the API's shapes,
+// defined in package wire (docs/architecture.md, "Wire types").
+type (
+	AgentEvent   = wire.AgentEvent
+	StatusChange = wire.StatusChange
+	LogLine      = wire.LogLine
+)
 
-// StatusChange is one agent status change as a Warder process recorded it,
-// for whoever follows changes as they happen.
-type StatusChange struct {
-	// ID numbers the change: ids grow in the order changes are recorded,
-	// so a follower that reconnects asks for those after the last it saw
-	// (EventBus.Since; SSE's Last-Event-ID). On PostgreSQL it is the
-	// change's place in the feed every replica shares.
-	ID          int64     `json:"id,omitempty"`
-	AgentID     string    `json:"agent_id"`
-	AgentName   string    `json:"agent_name"`
-	UserID      string    `json:"user_id"`
-	ContainerID string    `json:"container_id"`
-	From        Status    `json:"from"`
-	To          Status    `json:"to"`
-	Reason      string    `json:"reason"`
-	Actor       string    `json:"actor"`
-	At          time.Time `json:"at"`
-}
+// The streams of a workload's output: see wire.LogLine.
+const (
+	StreamStdout = wire.StreamStdout
+	StreamStderr = wire.StreamStderr
+)
 
 // EventBus carries status changes from the service that records them to
 // whoever follows them. In memory (one process, SQLite) the changes are
@@ -56,12 +41,6 @@ type EventBus interface {
 	Subscribe() (changes <-chan StatusChange, cancel func())
 }
 
-// The streams of a container's output.
-const (
-	StreamStdout = "stdout"
-	StreamStderr = "stderr"
-)
-
 // Bounds on the output of a container that Warder reads for a caller, so
 // an agent that writes huge lines cannot make Warder hold them.
 const (
@@ -77,17 +56,6 @@ const (
 
 // LogLineCut ends a line that was cut at MaxLogLineBytes.
 const LogLineCut = " …[line cut at 64 KiB]"
-
-// LogLine is one line of a container's output.
-type LogLine struct {
-	// Stream is StreamStdout or StreamStderr.
-	Stream string `json:"stream"`
-	// Time is when the container wrote the line; set only when the
-	// LogOptions asked for Timestamps.
-	Time time.Time `json:"time,omitzero"`
-	// Text is the line without its line ending, cut at MaxLogLineBytes.
-	Text string `json:"line"`
-}
 
 // StatsReader answers stats reads from samples already taken, so a read
 // needs no call to the engine. Container ids are the runtime's. Every

@@ -90,7 +90,7 @@ func ParsePoolShapes(s string, max int) ([]PoolShape, error) {
 		if cc.CPULimit, err = strconv.ParseFloat(cpus, 64); err != nil {
 			return nil, Errorf(ErrInvalid, "WARDER_WARM_POOL: %q: %q is not a number of CPUs", part, cpus)
 		}
-		if err := cc.Normalize("x"); err != nil {
+		if err := NormalizeConfig(&cc, "x"); err != nil {
 			return nil, Errorf(ErrInvalid, "WARDER_WARM_POOL: %q: %s", part, ErrorMessage(err))
 		}
 		bytes, _ := ParseMemory(cc.MemoryLimit)

@@ -90,9 +90,10 @@ var reservedEnv = map[string]bool{"AGENT_ID": true, "AGENT_NAME": true, "AGENT_T
 // empty strings and uppercase repositories, and leaves the rest to Docker.
 var imageRe = regexp.MustCompile(`^[a-z0-9]+(?:[._\-/:@][a-zA-Z0-9]+)*(?:[._\-][a-zA-Z0-9]+)*$`)
 
-// Normalize fills defaults in c and validates it. defaultImage is the
-// operator's AGENT_IMAGE.
-func (c *ContainerConfig) Normalize(defaultImage string) error {
+// NormalizeConfig fills defaults in c and validates it. defaultImage is
+// the operator's AGENT_IMAGE. (A function, not a method: ContainerConfig
+// is wire.ContainerConfig, whose methods are package wire's.)
+func NormalizeConfig(c *ContainerConfig, defaultImage string) error {
 	if c.Image == "" {
 		c.Image = defaultImage
 	}

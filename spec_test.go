@@ -74,7 +74,7 @@ func TestContainerConfigNormalize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := ok()
 			tt.change(&c)
-			err := c.Normalize("warder/agent:latest")
+			err := warder.NormalizeConfig(&c, "warder/agent:latest")
 			if tt.ok != (err == nil) {
 				t.Fatalf("Normalize = %v, want ok=%v", err, tt.ok)
 			}
@@ -84,7 +84,7 @@ func TestContainerConfigNormalize(t *testing.T) {
 		})
 	}
 	c := ok()
-	if err := c.Normalize("warder/agent:latest"); err != nil {
+	if err := warder.NormalizeConfig(&c, "warder/agent:latest"); err != nil {
 		t.Fatal(err)
 	}
 	want := warder.ContainerConfig{Image: "warder/agent:latest", MemoryLimit: "512m", CPULimit: 0.5, EnvVars: map[string]string{}, Port: 8000, RestartPolicy: "no"}

@@ -4,26 +4,34 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/warder/warder/wire"
 )
 
 // A terminal is an interactive command with a pseudo-terminal: what is
 // typed goes to it, what it draws comes back, and it can be resized. It
 // is GET /api/agents/{id}/terminal, a WebSocket (docs/terminal.md).
 
-// TermSize is a terminal's size in character cells.
-type TermSize struct {
-	Cols uint16 `json:"cols"`
-	Rows uint16 `json:"rows"`
-}
-
-// Valid says the size is one a terminal can have: 1 to MaxTermCells
-// cells each way.
-func (s TermSize) Valid() bool {
-	return s.Cols >= 1 && s.Rows >= 1 && s.Cols <= MaxTermCells && s.Rows <= MaxTermCells
-}
+// A terminal's size, its control messages and the words of its protocol
+// are the API's, defined in package wire (docs/architecture.md, "Wire
+// types").
+type (
+	TermSize        = wire.TermSize
+	TerminalMessage = wire.TerminalMessage
+)
 
 // MaxTermCells bounds a terminal's columns and rows.
-const MaxTermCells = 1000
+const MaxTermCells = wire.MaxTermCells
+
+// Why a terminal session ended, and the WebSocket subprotocols: see
+// package wire.
+const (
+	TerminalExited      = wire.TerminalExited
+	TerminalIdle        = wire.TerminalIdle
+	TerminalMaxAge      = wire.TerminalMaxAge
+	TerminalSubprotocol = wire.TerminalSubprotocol
+	TerminalTokenPrefix = wire.TerminalTokenPrefix
+)
 
 // DefaultTermSize is a terminal's size until the client says otherwise.
 var DefaultTermSize = TermSize{Cols: 80, Rows: 24}
@@ -73,26 +81,6 @@ func (r *TerminalRequest) Validate() error {
 	return nil
 }
 
-// TerminalMessage is a terminal session's control message, a WebSocket
-// text message of JSON (the keys typed and the output drawn are binary
-// messages). The client sends "resize" with Cols and Rows; the server
-// ends the session with "exit" (ExitCode, Reason) or "error" (Detail).
-type TerminalMessage struct {
-	Type     string `json:"type"`
-	Cols     uint16 `json:"cols,omitempty"`
-	Rows     uint16 `json:"rows,omitempty"`
-	ExitCode *int   `json:"exit_code,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-	Detail   string `json:"detail,omitempty"`
-}
-
-// Why a terminal session ended (TerminalResult.Reason).
-const (
-	TerminalExited = "exited" // the command ended
-	TerminalIdle   = "idle"   // nothing typed or drawn for the idle timeout
-	TerminalMaxAge = "max_session"
-)
-
 // TerminalResult is how a terminal session ended. A session cut at a
 // bound has its command killed: ExitCode 137.
 type TerminalResult struct {
@@ -100,15 +88,6 @@ type TerminalResult struct {
 	Reason   string
 	Duration time.Duration
 }
-
-// TerminalSubprotocol is the WebSocket subprotocol of a terminal. A
-// browser, which cannot set Authorization on a WebSocket, offers its
-// token as a second subprotocol, TerminalTokenPrefix followed by the
-// token; the server answers with TerminalSubprotocol alone.
-const (
-	TerminalSubprotocol = "warder.terminal.v1"
-	TerminalTokenPrefix = "warder.token."
-)
 
 // TerminalIO is the client's end of a terminal session: Ready is called
 // once the session may start (an upgrade, say; its error ends the

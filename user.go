@@ -6,50 +6,29 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/warder/warder/wire"
 )
 
-// Role is what a user may do beyond their own agents.
-type Role string
+// Users, their roles and statuses are the API's shapes, defined in
+// package wire (docs/architecture.md, "Wire types").
+type (
+	Role       = wire.Role
+	User       = wire.User
+	UserStatus = wire.UserStatus
+)
 
-// The two roles. An admin sees and acts on every user's agents.
+// Roles and account statuses: see wire.Role and wire.UserStatus.
 const (
-	RoleUser  Role = "user"
-	RoleAdmin Role = "admin"
+	RoleUser     = wire.RoleUser
+	RoleAdmin    = wire.RoleAdmin
+	UserActive   = wire.UserActive
+	UserDisabled = wire.UserDisabled
 )
 
-// User is an account. PasswordHash never leaves the server: it has no JSON name.
-type User struct {
-	ID           string    `json:"id"`
-	Username     string    `json:"username"`
-	Email        string    `json:"email"`
-	Role         Role      `json:"role"`
-	FirstName    string    `json:"first_name"`
-	LastName     string    `json:"last_name"`
-	Disabled     bool      `json:"disabled"`
-	PasswordHash string    `json:"-"`
-	CreatedAt    time.Time `json:"created_at"`
-	// UpdatedAt is when an admin last changed the account (its role,
-	// whether it is disabled, its limits); CreatedAt until then.
-	UpdatedAt time.Time `json:"updated_at"`
-	// Status says Disabled in the original Warder's words.
-	Status UserStatus `json:"status"`
-	// ReadOnly is set on the caller, for one request, when it signed in
-	// with a read-only API key: it may read but change nothing.
-	ReadOnly bool `json:"-"`
-	// Key is set on the caller, for one request, when it signed in with an
-	// API key (nil for a login token): a key it makes is bounded by this one.
-	Key *APIKey `json:"-"`
-}
-
-// UserStatus is whether an account may sign in, as the original Warder
-// named it.
-type UserStatus string
-
-// The statuses of an account.
-const (
-	UserActive   UserStatus = "active"
-	UserDisabled UserStatus = "disabled"
-)
+// RegisterRequest is the body of POST /api/auth/register
+// (wire.RegisterRequest), with the server's checks.
+type RegisterRequest wire.RegisterRequest
 
 // StatusOf is the status of an account that is disabled or not.
 func StatusOf(disabled bool) UserStatus {
@@ -58,9 +37,6 @@ func StatusOf(disabled bool) UserStatus {
 	}
 	return UserActive
 }
-
-// IsAdmin reports whether u may act on every agent.
-func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
 
 // Token is a bearer token as stored: only the SHA-256 of its secret is kept.
 type Token struct {
@@ -149,16 +125,6 @@ type Session struct {
 	RefreshToken string        `json:"refresh_token"`
 	// User is whom the tokens are for.
 	User *User `json:"-"`
-}
-
-// RegisterRequest is the body of POST /api/auth/register.
-type RegisterRequest struct {
-	Username string `json:"username"`
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	// FirstName and LastName are optional, as in the original Warder.
-	FirstName string `json:"first_name"`
-	LastName  string `json:"last_name"`
 }
 
 // MaxEmailBytes is the longest email address an account may have (RFC

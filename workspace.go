@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/warder/warder/wire"
 )
 
 // WorkspaceMountPath is where an agent's workspace is mounted in its
@@ -40,39 +42,29 @@ type WorkspaceSpec struct {
 	Labels map[string]string
 }
 
-// Workspace is one workspace as the runtime reports it.
-type Workspace struct {
-	Name string `json:"name"`
-	// AgentID and UserID are the labels it was made with.
-	AgentID   string    `json:"agent_id"`
-	UserID    string    `json:"user_id"`
-	CreatedAt time.Time `json:"created_at"`
-	// Attached says its agent still exists; a workspace kept after its
-	// agent was deleted is not.
-	Attached bool `json:"attached"`
-	// SizeBytes is what its files use, measured when listed; -1 when it
-	// could not be measured.
-	SizeBytes int64 `json:"size_bytes"`
-}
-
-// FileInfo is one entry of a workspace directory.
-type FileInfo struct {
-	// Name is the entry's name; Path its path below the workspace root.
-	Name    string    `json:"name"`
-	Path    string    `json:"path"`
-	Type    string    `json:"type"` // "file", "dir", "symlink" or "other"
-	Size    int64     `json:"size"`
-	Mode    string    `json:"mode"` // as ls shows it, e.g. "-rw-r--r--"
-	ModTime time.Time `json:"mod_time"`
-}
+// Workspaces, their files and an exec's output are the API's shapes,
+// defined in package wire (docs/architecture.md, "Wire types").
+type (
+	Workspace          = wire.Workspace
+	FileInfo           = wire.FileInfo
+	DirListing         = wire.DirListing
+	FileWritten        = wire.FileWritten
+	WorkspacesResponse = wire.WorkspacesResponse
+	ExecOutput         = wire.ExecOutput
+	ExecResult         = wire.ExecResult
+)
 
 // File types a FileInfo names.
 const (
-	FileTypeFile    = "file"
-	FileTypeDir     = "dir"
-	FileTypeSymlink = "symlink"
-	FileTypeOther   = "other"
+	FileTypeFile    = wire.FileTypeFile
+	FileTypeDir     = wire.FileTypeDir
+	FileTypeSymlink = wire.FileTypeSymlink
+	FileTypeOther   = wire.FileTypeOther
 )
+
+// ExecRequest is the body of POST /api/agents/{id}/exec
+// (wire.ExecRequest), with the server's checks.
+type ExecRequest wire.ExecRequest
 
 // NewFileInfo describes the entry rel (named name) of a workspace; the
 // root itself ("") has no name.
@@ -90,24 +82,6 @@ func NewFileInfo(rel, name string, mode fs.FileMode, size int64, mtime time.Time
 		name = ""
 	}
 	return FileInfo{Name: name, Path: rel, Type: typ, Size: size, Mode: mode.String(), ModTime: mtime.UTC()}
-}
-
-// DirListing is GET /api/agents/{id}/files/{path} of a directory.
-type DirListing struct {
-	Path    string      `json:"path"`
-	Entries []*FileInfo `json:"entries"`
-}
-
-// FileWritten answers a PUT of a file or a tar.
-type FileWritten struct {
-	Path  string `json:"path"`
-	Files int    `json:"files"`
-	Bytes int64  `json:"bytes"`
-}
-
-// WorkspacesResponse is GET /api/workspaces.
-type WorkspacesResponse struct {
-	Workspaces []*Workspace `json:"workspaces"`
 }
 
 // DeleteOptions are the choices of DELETE /api/agents/{id}.
@@ -156,20 +130,6 @@ func clipPath(p string) string {
 	return p
 }
 
-// ExecRequest is the body of POST /api/agents/{id}/exec.
-type ExecRequest struct {
-	// Cmd is the program and its arguments, run without a shell.
-	Cmd []string `json:"cmd"`
-	// Env adds variables to the agent's own.
-	Env map[string]string `json:"env,omitempty"`
-	// Timeout is a duration ("30s"); the process is killed after it.
-	// Default DefaultExecTimeout, at most MaxExecTimeout.
-	Timeout string `json:"timeout,omitempty"`
-	// Stdin is written to the process's standard input, which is then
-	// closed.
-	Stdin string `json:"stdin,omitempty"`
-}
-
 // Exec bounds.
 const (
 	DefaultExecTimeout = time.Minute
@@ -209,20 +169,6 @@ func (r *ExecRequest) Validate() (time.Duration, error) {
 		timeout = d
 	}
 	return timeout, nil
-}
-
-// ExecOutput is one piece of a command's output, an "stdout" or "stderr"
-// event of the exec stream.
-type ExecOutput struct {
-	Data string `json:"data"`
-}
-
-// ExecResult ends an exec stream (event "exit").
-type ExecResult struct {
-	ExitCode int  `json:"exit_code"`
-	TimedOut bool `json:"timed_out"`
-	// DurationMS is how long the command ran, in milliseconds.
-	DurationMS int64 `json:"duration_ms"`
 }
 
 // ExecSpec is what a runtime runs for ExecRuntime.Exec.

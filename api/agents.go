@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -47,7 +48,7 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, caller *ward
 		w.Header().Set("X-Next-Cursor", page.Next)
 		w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
 	}
-	return writeJSON(w, http.StatusOK, warder.AgentsWire(page.Agents))
+	return writeJSON(w, http.StatusOK, wire.AgentsWire(page.Agents))
 }
 
 // agentQuery reads GET /api/agents's query: limit, cursor, status (a
@@ -180,7 +181,7 @@ func (s *Server) agentStats(w http.ResponseWriter, r *http.Request, caller *ward
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, warder.StatsResponse{Stats: warder.NewStatsView(st)})
+	return writeJSON(w, http.StatusOK, warder.StatsResponse{Stats: statsView(st)})
 }
 
 func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
@@ -206,7 +207,7 @@ func (s *Server) agentEvents(w http.ResponseWriter, r *http.Request, caller *war
 // create it twice.
 func (s *Server) autoStart(r *http.Request, caller *warder.User, a *warder.Agent) (*warder.Agent, error) {
 	if _, err := s.agents.StartAgent(r.Context(), caller, a.ID); err != nil {
-		if _, kind := warder.HTTPStatus(err); kind != nil && warder.ErrorMessage(err) != "" {
+		if _, kind := statusOf(err); kind != nil && warder.ErrorMessage(err) != "" {
 			return nil, warder.Errorf(kind, "agent %q was created (id %s) but did not start: %s", a.Name, a.ID, warder.ErrorMessage(err))
 		}
 		return nil, fmt.Errorf("agent %s was created but did not start: %w", a.ID, err)

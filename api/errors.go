@@ -21,12 +21,49 @@ import (
 // client left before the answer (nginx's 499; no client sees it).
 const statusClientGone = 499
 
+// kindStatuses maps error kinds to the HTTP statuses the API answers them
+// with, in the order they are tried.
+var kindStatuses = []struct {
+	kind   error
+	status int
+}{
+	{warder.ErrInvalid, http.StatusBadRequest},
+	{warder.ErrUnauthorized, http.StatusUnauthorized},
+	{warder.ErrForbidden, http.StatusForbidden},
+	{warder.ErrNotFound, http.StatusNotFound},
+	{warder.ErrConflict, http.StatusConflict},
+	{warder.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{warder.ErrUnavailable, http.StatusServiceUnavailable},
+	{warder.ErrBadGateway, http.StatusBadGateway},
+	{warder.ErrRateLimited, http.StatusTooManyRequests},
+	{warder.ErrNotSupported, http.StatusNotImplemented},
+}
+
+// statusOf is the HTTP status the API answers err with and the kind that
+// decides it; an error of no kind is 500 with a nil kind.
+func statusOf(err error) (status int, kind error) {
+	for _, ks := range kindStatuses {
+		if errors.Is(err, ks.kind) {
+			return ks.status, ks.kind
+		}
+	}
+	return http.StatusInternalServerError, nil
+}
+
+// StatusOf is the HTTP status the API answers err with: 500 for an error
+// of no kind. The audit log records it for what the service does outside
+// an answer of its own (see AuditStatuses).
+func StatusOf(err error) int {
+	status, _ := statusOf(err)
+	return status
+}
+
 // writeError is the one place an error becomes a response. An error with
 // no kind is internal: it is logged with the request id, and the caller
 // sees only that id.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	reqID := r.Header.Get("X-Request-ID")
-	if status, kind := warder.HTTPStatus(err); kind != nil {
+	if status, kind := statusOf(err); kind != nil {
 		msg := clip(warder.ErrorMessage(err), maxDetail)
 		if msg == "" {
 			msg = kind.Error()

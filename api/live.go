@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 // parseLogQuery reads the logs parameters other than lines and
@@ -207,7 +208,7 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 		defer cancel()
 		l := &live{s: s, w: w, r: r, kind: "stats", sse: true, cancel: cancel}
 		err = s.observe.WatchAgentStats(ctx, caller, id, l.open, func(st warder.Stats) error {
-			return l.out.event("stats", warder.NewStatsView(st))
+			return l.out.event("stats", statsView(st))
 		})
 		return l.finish(err, "the agent container stopped")
 	case history == "":
@@ -215,7 +216,7 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, warder.StatsResponse{Stats: warder.NewStatsView(st)})
+		return writeJSON(w, http.StatusOK, warder.StatsResponse{Stats: statsView(st)})
 	}
 	d, err := time.ParseDuration(history)
 	if err != nil {
@@ -231,7 +232,11 @@ func (s *Server) liveStats(w http.ResponseWriter, r *http.Request, caller *warde
 	} else if newest, err = s.observe.AgentStats(r.Context(), caller, id); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, warder.StatsHistoryResponse{Stats: warder.NewStatsView(newest), History: list})
+	samples := make([]wire.Stats, len(list))
+	for i, st := range list {
+		samples[i] = wire.Stats(st)
+	}
+	return writeJSON(w, http.StatusOK, warder.StatsHistoryResponse{Stats: statsView(newest), History: samples})
 }
 
 // events streams the status changes of the caller's agents (an admin's:
@@ -257,3 +262,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, caller *warder.U
 	})
 	return l.finish(err, "")
 }
+
+// statsView is a runtime's sample as the API shows it. The conversion
+// to wire.Stats is Go's: the two types have the same fields, or this
+// does not build.
+func statsView(st warder.Stats) wire.StatsView { return wire.NewStatsView(wire.Stats(st)) }

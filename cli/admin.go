@@ -10,6 +10,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 func (c *CLI) keys(ctx context.Context, args []string) error {
@@ -60,7 +61,7 @@ func (c *CLI) keys(ctx context.Context, args []string) error {
 		if len(pos) != 1 {
 			return usagef("keys create needs one name")
 		}
-		k, err := cl.CreateKey(ctx, warder.APIKeyCreate{Name: pos[0], ReadOnly: *ro, ExpiresInDays: *days})
+		k, err := cl.CreateKey(ctx, wire.APIKeyCreate{Name: pos[0], ReadOnly: *ro, ExpiresInDays: *days})
 		if err != nil {
 			return err
 		}
@@ -150,7 +151,7 @@ func (c *CLI) users(ctx context.Context, args []string) error {
 		if err != nil || pw == "" {
 			return usagef("users create reads the new user's password from stdin")
 		}
-		u, err := cl.CreateUser(ctx, warder.RegisterRequest{Username: pos[0], Email: pos[1], Password: pw})
+		u, err := cl.CreateUser(ctx, wire.RegisterRequest{Username: pos[0], Email: pos[1], Password: pw})
 		if err != nil {
 			return err
 		}
@@ -266,7 +267,7 @@ func (c *CLI) userLimits(ctx context.Context, cl *client.Client, args []string) 
 			}
 		case *int64:
 			if v != nil {
-				return warder.HumanBytes(uint64(*v))
+				return wire.HumanBytes(uint64(*v))
 			}
 		case *float64:
 			if v != nil {
@@ -279,7 +280,7 @@ func (c *CLI) userLimits(ctx context.Context, cl *client.Client, args []string) 
 	table(c.Stdout, []string{"LIMIT", "VALUE", "IN USE"}, [][]string{
 		{"agents", num(x.Agents), strconv.Itoa(usage.Used.Agents)},
 		{"running agents", num(x.RunningAgents), strconv.Itoa(usage.Used.RunningAgents)},
-		{"memory", num(x.MemoryBytes), warder.HumanBytes(uint64(usage.Used.MemoryBytes))},
+		{"memory", num(x.MemoryBytes), wire.HumanBytes(uint64(usage.Used.MemoryBytes))},
 		{"cpus", num(x.CPUs), strconv.FormatFloat(usage.Used.CPUs, 'f', -1, 64)},
 		{"memory per agent", num(x.AgentMemoryBytes), ""},
 		{"cpus per agent", num(x.AgentCPUs), ""},
@@ -330,7 +331,7 @@ func (c *CLI) audit(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	q := warder.AuditQuery{User: *user, AgentID: *agent, Limit: *limit}
+	q := client.AuditQuery{User: *user, AgentID: *agent, Limit: *limit}
 	if *since != "" {
 		t, err := parseSince(*since)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 // notFound is an agent the command line names that matches none.
@@ -94,7 +95,7 @@ func (c *CLI) agentsList(ctx context.Context, args []string) error {
 	if err := out.check(true); err != nil {
 		return err
 	}
-	q := warder.AgentQuery{Name: *name, NamePrefix: *prefix, UserID: *user, Limit: *limit, Cursor: *cursor}
+	q := client.AgentQuery{Name: *name, NamePrefix: *prefix, UserID: *user, Limit: *limit, Cursor: *cursor}
 	for _, list := range statuses {
 		for st := range strings.SplitSeq(list, ",") {
 			if st = strings.TrimSpace(st); st != "" {
@@ -239,7 +240,7 @@ func (c *CLI) agentsCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var req warder.AgentCreate
+	var req wire.AgentCreate
 	if *file != "" {
 		b, err := c.readFile(*file)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 // agentsChat sends one message (the arguments after the agent), or, with
@@ -66,7 +67,7 @@ func (c *CLI) agentsChat(ctx context.Context, args []string) error {
 // say sends one message and prints the answer; it returns the
 // conversation's id.
 func (c *CLI) say(ctx context.Context, cl *client.Client, a *warder.Agent, msg, conv string, asJSON bool) (string, error) {
-	req := warder.ChatRequest{Content: msg, ConversationID: conv}
+	req := wire.ChatRequest{Content: msg, ConversationID: conv}
 	if asJSON {
 		r, err := cl.Chat(ctx, a.ID, req)
 		if err != nil {

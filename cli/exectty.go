@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/client"
 	"golang.org/x/term"
 )
 
@@ -96,7 +97,7 @@ func (c *CLI) execTTY(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	t, err := cl.Terminal(ctx, a.ID, warder.TerminalRequest{Cmd: rest[1:], Size: size()})
+	t, err := cl.Terminal(ctx, a.ID, client.TerminalRequest{Cmd: rest[1:], Size: size()})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 // maxExecStdin bounds what exec -i reads: the request carries it in its
@@ -253,7 +254,7 @@ func (c *CLI) exec(ctx context.Context, args []string) error {
 	if len(rest) < 2 {
 		return usagef("exec needs an agent and a command: warder exec AGENT /warder-agent ls /data")
 	}
-	req := warder.ExecRequest{Cmd: rest[1:], Timeout: *timeout}
+	req := wire.ExecRequest{Cmd: rest[1:], Timeout: *timeout}
 	for _, kv := range envs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {

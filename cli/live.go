@@ -30,9 +30,9 @@ func (c *CLI) agentsLogs(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usagef("agents logs needs one agent")
 	}
-	opts := warder.LogOptions{Follow: *follow, Timestamps: *stamps}
+	opts := client.LogOptions{Follow: *follow, Timestamps: *stamps}
 	if *tail == "all" {
-		opts.Lines = warder.AllLines
+		opts.Lines = client.AllLines
 	} else {
 		if opts.Lines, err = strconv.Atoi(*tail); err != nil || opts.Lines < 0 {
 			return usagef("--tail takes a number of lines or all, not %q", *tail)

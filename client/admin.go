@@ -9,20 +9,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 // Users lists every user (admins only).
-func (c *Client) Users(ctx context.Context) ([]*warder.User, error) {
-	var users []*warder.User
+func (c *Client) Users(ctx context.Context) ([]*wire.User, error) {
+	var users []*wire.User
 	err := c.get(ctx, "/api/admin/users", nil, &users)
 	return users, err
 }
 
 // CreateUser makes a plain user (admins only): the way in when
 // registration is closed.
-func (c *Client) CreateUser(ctx context.Context, req warder.RegisterRequest) (*warder.User, error) {
-	var u warder.User
+func (c *Client) CreateUser(ctx context.Context, req wire.RegisterRequest) (*wire.User, error) {
+	var u wire.User
 	err := c.call(ctx, request{method: http.MethodPost, path: "/api/admin/users", body: req}, &u)
 	return &u, err
 }
@@ -40,36 +40,36 @@ func (c *Client) EnableUser(ctx context.Context, id string) error {
 }
 
 // UserLimits is a user's effective limits and use (admins only).
-func (c *Client) UserLimits(ctx context.Context, id string) (*warder.Usage, error) {
-	var u warder.Usage
+func (c *Client) UserLimits(ctx context.Context, id string) (*wire.Usage, error) {
+	var u wire.Usage
 	err := c.get(ctx, "/api/admin/users/"+seg(id)+"/limits", nil, &u)
 	return &u, err
 }
 
 // SetUserLimits overrides a user's quotas; a nil field is the default.
-func (c *Client) SetUserLimits(ctx context.Context, id string, l warder.Limits) (*warder.Usage, error) {
-	var u warder.Usage
+func (c *Client) SetUserLimits(ctx context.Context, id string, l wire.Limits) (*wire.Usage, error) {
+	var u wire.Usage
 	err := c.call(ctx, request{method: http.MethodPut, path: "/api/admin/users/" + seg(id) + "/limits", body: l}, &u)
 	return &u, err
 }
 
 // Limits is the caller's own limits and use (GET /api/system/limits).
-func (c *Client) Limits(ctx context.Context) (*warder.Usage, error) {
-	var u warder.Usage
+func (c *Client) Limits(ctx context.Context) (*wire.Usage, error) {
+	var u wire.Usage
 	err := c.get(ctx, "/api/system/limits", nil, &u)
 	return &u, err
 }
 
 // SystemStatus is the installation's health and use (admins only).
-func (c *Client) SystemStatus(ctx context.Context) (*warder.SystemStatus, error) {
-	var s warder.SystemStatus
+func (c *Client) SystemStatus(ctx context.Context) (*wire.SystemStatus, error) {
+	var s wire.SystemStatus
 	err := c.get(ctx, "/api/system/status", nil, &s)
 	return &s, err
 }
 
 // Audit lists audit entries, newest first (admins only). q.User is a user
 // id or username; a zero field selects everything; Limit 0 is 100.
-func (c *Client) Audit(ctx context.Context, q warder.AuditQuery) ([]*warder.AuditEntry, error) {
+func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]*wire.AuditEntry, error) {
 	v := url.Values{}
 	if q.User != "" {
 		v.Set("user", q.User)
@@ -86,7 +86,7 @@ func (c *Client) Audit(ctx context.Context, q warder.AuditQuery) ([]*warder.Audi
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	var r warder.AuditResponse
+	var r wire.AuditResponse
 	err := c.get(ctx, "/api/audit", v, &r)
 	return r.Entries, err
 }

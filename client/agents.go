@@ -8,20 +8,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 // CreateAgent creates an agent (POST /api/agents). With
 // ContainerConfig.AutoStart it is started at once.
-func (c *Client) CreateAgent(ctx context.Context, req warder.AgentCreate) (*warder.Agent, error) {
-	var a warder.Agent
+func (c *Client) CreateAgent(ctx context.Context, req wire.AgentCreate) (*wire.Agent, error) {
+	var a wire.Agent
 	err := c.call(ctx, request{method: http.MethodPost, path: "/api/agents", body: req}, &a)
 	return &a, err
 }
 
 // Agents lists the caller's agents (an admin's: everyone's).
-func (c *Client) Agents(ctx context.Context) ([]*warder.Agent, error) {
-	var list []*warder.Agent
+func (c *Client) Agents(ctx context.Context) ([]*wire.Agent, error) {
+	var list []*wire.Agent
 	err := c.get(ctx, "/api/agents", nil, &list)
 	return list, err
 }
@@ -30,13 +30,13 @@ func (c *Client) Agents(ctx context.Context) ([]*warder.Agent, error) {
 // of at most that many: page.Next is the cursor to pass as q.Cursor for
 // the next page ("" after the last). Without a limit every agent comes
 // at once, as with Agents.
-func (c *Client) ListAgents(ctx context.Context, q warder.AgentQuery) (*warder.AgentPage, error) {
+func (c *Client) ListAgents(ctx context.Context, q AgentQuery) (*AgentPage, error) {
 	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/api/agents", query: agentQuery(q)})
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	page := &warder.AgentPage{Next: resp.Header.Get("X-Next-Cursor")}
+	page := &AgentPage{Next: resp.Header.Get("X-Next-Cursor")}
 	if err := decode(resp, http.MethodGet, "/api/agents", &page.Agents); err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (c *Client) ListAgents(ctx context.Context, q warder.AgentQuery) (*warder.A
 }
 
 // agentQuery is q as GET /api/agents's query; zero fields are left out.
-func agentQuery(q warder.AgentQuery) url.Values {
+func agentQuery(q AgentQuery) url.Values {
 	v := url.Values{}
 	set := func(k, s string) {
 		if s != "" {
@@ -67,23 +67,23 @@ func agentQuery(q warder.AgentQuery) url.Values {
 }
 
 // Agent returns one agent; another user's is a 404, as a missing one.
-func (c *Client) Agent(ctx context.Context, id string) (*warder.Agent, error) {
-	var a warder.Agent
+func (c *Client) Agent(ctx context.Context, id string) (*wire.Agent, error) {
+	var a wire.Agent
 	err := c.get(ctx, "/api/agents/"+seg(id), nil, &a)
 	return &a, err
 }
 
 // ReplaceAgent is PUT /api/agents/{id}: the fields req sets replace the
 // agent's, and those it leaves out are kept.
-func (c *Client) ReplaceAgent(ctx context.Context, id string, req warder.AgentReplace) (*warder.Agent, error) {
-	var a warder.Agent
+func (c *Client) ReplaceAgent(ctx context.Context, id string, req wire.AgentReplace) (*wire.Agent, error) {
+	var a wire.Agent
 	err := c.call(ctx, request{method: http.MethodPut, path: "/api/agents/" + seg(id), body: req}, &a)
 	return &a, err
 }
 
 // UpdateAgent is PATCH /api/agents/{id}: only the fields req sets change.
-func (c *Client) UpdateAgent(ctx context.Context, id string, req warder.AgentUpdate) (*warder.Agent, error) {
-	var a warder.Agent
+func (c *Client) UpdateAgent(ctx context.Context, id string, req wire.AgentUpdate) (*wire.Agent, error) {
+	var a wire.Agent
 	err := c.call(ctx, request{method: http.MethodPatch, path: "/api/agents/" + seg(id), body: req}, &a)
 	return &a, err
 }
@@ -112,10 +112,10 @@ func (c *Client) RestartAgent(ctx context.Context, id string) (string, error) {
 
 // logQuery is opts as GET /logs's query. Lines is always sent, so 0
 // (all, or with Follow only new lines) means what it says: lines=all for
-// every line (warder.AllLines, or 0 without Follow).
-func logQuery(opts warder.LogOptions) url.Values {
+// every line (AllLines, or 0 without Follow).
+func logQuery(opts LogOptions) url.Values {
 	q := url.Values{"lines": {strconv.Itoa(opts.Lines)}}
-	if opts.Lines == warder.AllLines || opts.Lines == 0 && !opts.Follow {
+	if opts.Lines == AllLines || opts.Lines == 0 && !opts.Follow {
 		q.Set("lines", "all")
 	}
 	if opts.Timestamps {
@@ -133,35 +133,35 @@ func logQuery(opts warder.LogOptions) url.Values {
 // Logs returns the agent's latest opts.Lines lines of output (the server
 // takes 100 when asked for none), stdout and stderr together. Follow is
 // ignored: StreamLogs follows.
-func (c *Client) Logs(ctx context.Context, id string, opts warder.LogOptions) (string, error) {
+func (c *Client) Logs(ctx context.Context, id string, opts LogOptions) (string, error) {
 	opts.Follow = false
 	if opts.Lines == 0 {
 		opts.Lines = 100
 	}
-	var l warder.LogsResponse
+	var l wire.LogsResponse
 	err := c.get(ctx, "/api/agents/"+seg(id)+"/logs", logQuery(opts), &l)
 	return l.Logs, err
 }
 
 // AgentEvents lists the agent's latest status changes, oldest first;
 // limit 0 is the server's default (100).
-func (c *Client) AgentEvents(ctx context.Context, id string, limit int) ([]*warder.AgentEvent, error) {
-	var r warder.AgentEventsResponse
+func (c *Client) AgentEvents(ctx context.Context, id string, limit int) ([]*wire.AgentEvent, error) {
+	var r wire.AgentEventsResponse
 	err := c.get(ctx, "/api/agents/"+seg(id)+"/events", limitQuery(limit), &r)
 	return r.Events, err
 }
 
 // Stats returns the agent's newest resource sample; a stopped agent is a 409.
-func (c *Client) Stats(ctx context.Context, id string) (*warder.StatsView, error) {
-	var r warder.StatsResponse
+func (c *Client) Stats(ctx context.Context, id string) (*wire.StatsView, error) {
+	var r wire.StatsResponse
 	err := c.get(ctx, "/api/agents/"+seg(id)+"/stats", nil, &r)
 	return &r.Stats, err
 }
 
 // StatsHistory returns the newest sample and the samples of the last d,
 // oldest first.
-func (c *Client) StatsHistory(ctx context.Context, id string, d time.Duration) (*warder.StatsHistoryResponse, error) {
-	var r warder.StatsHistoryResponse
+func (c *Client) StatsHistory(ctx context.Context, id string, d time.Duration) (*wire.StatsHistoryResponse, error) {
+	var r wire.StatsHistoryResponse
 	err := c.get(ctx, "/api/agents/"+seg(id)+"/stats", url.Values{"history": {d.String()}}, &r)
 	return &r, err
 }

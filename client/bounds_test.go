@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 // hugeBody is how much a huge answer would be: four times what the
@@ -58,7 +58,7 @@ func TestHugeAnswerBounded(t *testing.T) {
 		call func(*client.Client) error
 	}{
 		{"Agents", func(cl *client.Client) error { _, err := cl.Agents(ctx); return err }},
-		{"ListAgents", func(cl *client.Client) error { _, err := cl.ListAgents(ctx, warder.AgentQuery{}); return err }},
+		{"ListAgents", func(cl *client.Client) error { _, err := cl.ListAgents(ctx, client.AgentQuery{}); return err }},
 		{"Health", func(cl *client.Client) error { return cl.Health(ctx) }},
 		{"Metrics", func(cl *client.Client) error { _, err := cl.Metrics(ctx); return err }},
 	} {
@@ -130,7 +130,7 @@ func TestHugeStreamEventBounded(t *testing.T) {
 	}))
 	defer ts.Close()
 	got := 0
-	_, err := client.New(ts.URL, "tok").Events(context.Background(), func(warder.StatusChange) error { got++; return nil })
+	_, err := client.New(ts.URL, "tok").Events(context.Background(), func(wire.StatusChange) error { got++; return nil })
 	if !errors.Is(err, client.ErrAnswerTooLarge) || got != 0 {
 		t.Fatalf("a 16 MiB event: %v, %d handed on; want ErrAnswerTooLarge", err, got)
 	}

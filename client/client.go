@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 // Client calls one Warder server with one credential. It is safe for
@@ -212,7 +212,7 @@ func errorOf(resp *http.Response) *Error {
 		e.RetryAfter = time.Duration(s) * time.Second
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	var body warder.ErrorResponse
+	var body wire.ErrorResponse
 	if json.Unmarshal(raw, &body) == nil && body.Detail != "" {
 		e.Detail = body.Detail
 	} else if text := strings.TrimSpace(string(raw)); text != "" {
@@ -271,7 +271,7 @@ func (c *Client) get(ctx context.Context, path string, query url.Values, out any
 
 // message makes a call answered with {"message"} and returns the message.
 func (c *Client) message(ctx context.Context, method, path string, body any) (string, error) {
-	var m warder.MessageResponse
+	var m wire.MessageResponse
 	err := c.call(ctx, request{method: method, path: path, body: body}, &m)
 	return m.Message, err
 }

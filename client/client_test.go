@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 // TestClientFlow drives every route of the API through the client, as
@@ -27,7 +27,7 @@ func TestClientFlow(t *testing.T) {
 		t.Fatalf("ready: %v", err)
 	}
 	me := try(alice.Me(ctx)).must(t)
-	if me.Username != "alice" || me.ID != aliceUser.ID || me.Role != warder.RoleUser {
+	if me.Username != "alice" || me.ID != aliceUser.ID || me.Role != wire.RoleUser {
 		t.Fatalf("me: %+v", me)
 	}
 	form := try(s.New("").LoginForm(ctx, "alice@example.com", "correct horse")).must(t)
@@ -36,7 +36,7 @@ func TestClientFlow(t *testing.T) {
 	}
 
 	// Keys: made, listed, used, revoked.
-	key := try(alice.CreateKey(ctx, warder.APIKeyCreate{Name: "ci", ReadOnly: true})).must(t)
+	key := try(alice.CreateKey(ctx, wire.APIKeyCreate{Name: "ci", ReadOnly: true})).must(t)
 	if !strings.HasPrefix(key.Key, "wdk_") || key.APIKey == nil || key.Name != "ci" {
 		t.Fatalf("key: %+v", key)
 	}
@@ -44,45 +44,45 @@ func TestClientFlow(t *testing.T) {
 		t.Fatalf("keys: %+v", keys)
 	}
 	ro := s.New(key.Key)
-	if _, err := ro.CreateAgent(ctx, warder.AgentCreate{Name: "nope"}); client.StatusOf(err) != http.StatusForbidden {
+	if _, err := ro.CreateAgent(ctx, wire.AgentCreate{Name: "nope"}); client.StatusOf(err) != http.StatusForbidden {
 		t.Fatalf("read-only key creates an agent: %v", err)
 	}
 
 	// Agents: create, list, get, PUT keeps what it is not sent, PATCH.
-	a := try(alice.CreateAgent(ctx, warder.AgentCreate{Name: "helper", Config: map[string]any{"model": "m"},
-		ContainerConfig: warder.ContainerConfig{MemoryLimit: "64m", EnvVars: map[string]string{"A": "1"}}})).must(t)
-	if a.ID == "" || a.Status != warder.StatusCreated || a.HostPort != 0 {
+	a := try(alice.CreateAgent(ctx, wire.AgentCreate{Name: "helper", Config: map[string]any{"model": "m"},
+		ContainerConfig: wire.ContainerConfig{MemoryLimit: "64m", EnvVars: map[string]string{"A": "1"}}})).must(t)
+	if a.ID == "" || a.Status != wire.StatusCreated || a.HostPort != 0 {
 		t.Fatalf("created: %+v", a)
 	}
 	if list := try(alice.Agents(ctx)).must(t); len(list) != 1 || list[0].ID != a.ID {
 		t.Fatalf("agents: %+v", list)
 	}
 	desc, mem := "edited", "128m"
-	put := try(alice.ReplaceAgent(ctx, a.ID, warder.AgentReplace{AgentUpdate: warder.AgentUpdate{Description: &desc,
-		ContainerConfig: &warder.ContainerConfigUpdate{MemoryLimit: &mem}}})).must(t)
+	put := try(alice.ReplaceAgent(ctx, a.ID, wire.AgentReplace{AgentUpdate: wire.AgentUpdate{Description: &desc,
+		ContainerConfig: &wire.ContainerConfigUpdate{MemoryLimit: &mem}}})).must(t)
 	if put.Description != "edited" || put.Name != "helper" || put.Config["model"] != "m" ||
 		put.ContainerConfig.MemoryLimit != "128m" || put.ContainerConfig.EnvVars["A"] != "1" {
 		t.Fatalf("PUT wiped what it was not sent: %+v", put)
 	}
 	name := "helper2"
-	a = try(alice.UpdateAgent(ctx, a.ID, warder.AgentUpdate{Name: &name})).must(t)
+	a = try(alice.UpdateAgent(ctx, a.ID, wire.AgentUpdate{Name: &name})).must(t)
 	if a.Name != "helper2" || a.Description != "edited" {
 		t.Fatalf("PATCH: %+v", a)
 	}
 
 	// Lifecycle, with the events stream watching.
-	changes := make(chan warder.StatusChange, 16)
+	changes := make(chan wire.StatusChange, 16)
 	evctx, stopEvents := context.WithCancel(ctx)
 	eventsDone := make(chan error, 1)
 	go func() {
-		_, err := alice.Events(evctx, func(c warder.StatusChange) error { changes <- c; return nil })
+		_, err := alice.Events(evctx, func(c wire.StatusChange) error { changes <- c; return nil })
 		eventsDone <- err
 	}()
 	s.waitSubscribed(t, 1)
 	if msg := try(alice.StartAgent(ctx, a.ID)).must(t); msg != "Agent container started successfully" {
 		t.Fatalf("start: %q", msg)
 	}
-	var first warder.StatusChange
+	var first wire.StatusChange
 	select {
 	case first = <-changes:
 		if first.AgentID != a.ID || first.ID == 0 {
@@ -97,20 +97,20 @@ func TestClientFlow(t *testing.T) {
 	}
 	// Reconnecting after the first change gets the next one first.
 	errEnough := errors.New("enough")
-	var next warder.StatusChange
-	if _, err := alice.EventsAfter(ctx, first.ID, func(c warder.StatusChange) error { next = c; return errEnough }); !errors.Is(err, errEnough) ||
-		next.ID <= first.ID || next.To != warder.StatusRunning {
+	var next wire.StatusChange
+	if _, err := alice.EventsAfter(ctx, first.ID, func(c wire.StatusChange) error { next = c; return errEnough }); !errors.Is(err, errEnough) ||
+		next.ID <= first.ID || next.To != wire.StatusRunning {
 		t.Fatalf("resumed after %d: %+v, %v", first.ID, next, err)
 	}
 	a = try(alice.Agent(ctx, a.ID)).must(t)
-	if a.Status != warder.StatusRunning || a.HostPort == 0 || a.StatusChangedAt.IsZero() {
+	if a.Status != wire.StatusRunning || a.HostPort == 0 || a.StatusChangedAt.IsZero() {
 		t.Fatalf("after start: %+v", a)
 	}
-	if logs := try(alice.Logs(ctx, a.ID, warder.LogOptions{Lines: 10})).must(t); !strings.Contains(logs, "warder-agent starting") {
+	if logs := try(alice.Logs(ctx, a.ID, client.LogOptions{Lines: 10})).must(t); !strings.Contains(logs, "warder-agent starting") {
 		t.Fatalf("logs: %q", logs)
 	}
-	var lines []warder.LogLine
-	reason := try(alice.StreamLogs(ctx, a.ID, warder.LogOptions{Lines: 10}, func(l warder.LogLine) error {
+	var lines []wire.LogLine
+	reason := try(alice.StreamLogs(ctx, a.ID, client.LogOptions{Lines: 10}, func(l wire.LogLine) error {
 		lines = append(lines, l)
 		return nil
 	})).must(t)
@@ -127,7 +127,7 @@ func TestClientFlow(t *testing.T) {
 	}
 	var samples int
 	wctx, stopWatch := context.WithTimeout(ctx, 5*time.Second)
-	_, err := alice.WatchStats(wctx, a.ID, func(v warder.StatsView) error {
+	_, err := alice.WatchStats(wctx, a.ID, func(v wire.StatsView) error {
 		if samples++; samples == 2 {
 			stopWatch()
 		}
@@ -143,12 +143,12 @@ func TestClientFlow(t *testing.T) {
 	}
 
 	// Chat, whole and streamed, and the conversation it leaves.
-	reply := try(alice.Chat(ctx, a.ID, warder.ChatRequest{Content: "hello there"})).must(t)
+	reply := try(alice.Chat(ctx, a.ID, wire.ChatRequest{Content: "hello there"})).must(t)
 	if reply.Content != "echo: hello there" || reply.ConversationID == "" || reply.Model != "echo-1" {
 		t.Fatalf("chat: %+v", reply)
 	}
 	var pieces []string
-	streamed := try(alice.ChatStream(ctx, a.ID, warder.ChatRequest{Content: "and again", ConversationID: reply.ConversationID},
+	streamed := try(alice.ChatStream(ctx, a.ID, wire.ChatRequest{Content: "and again", ConversationID: reply.ConversationID},
 		func(p string) error { pieces = append(pieces, p); return nil })).must(t)
 	if strings.Join(pieces, "") != "echo: and again" || len(pieces) != 3 || streamed.Content != "echo: and again" {
 		t.Fatalf("streamed chat: %q %+v", pieces, streamed)
@@ -172,9 +172,9 @@ func TestClientFlow(t *testing.T) {
 	if len(users) != 2 {
 		t.Fatalf("users: %+v", users)
 	}
-	bob := try(admin.CreateUser(ctx, warder.RegisterRequest{Username: "bob", Email: "bob@example.com", Password: "password1"})).must(t)
+	bob := try(admin.CreateUser(ctx, wire.RegisterRequest{Username: "bob", Email: "bob@example.com", Password: "password1"})).must(t)
 	two := 2
-	usage := try(admin.SetUserLimits(ctx, bob.ID, warder.Limits{RunningAgents: &two})).must(t)
+	usage := try(admin.SetUserLimits(ctx, bob.ID, wire.Limits{RunningAgents: &two})).must(t)
 	if usage.Limits.RunningAgents == nil || *usage.Limits.RunningAgents != 2 {
 		t.Fatalf("set limits: %+v", usage)
 	}
@@ -184,7 +184,7 @@ func TestClientFlow(t *testing.T) {
 	if u := try(alice.Limits(ctx)).must(t); u.Used.Agents != 1 || u.Used.RunningAgents != 1 {
 		t.Fatalf("own limits: %+v", u)
 	}
-	if st := try(admin.SystemStatus(ctx)).must(t); st.Users != 3 || st.AgentsByStatus[warder.StatusRunning] != 1 {
+	if st := try(admin.SystemStatus(ctx)).must(t); st.Users != 3 || st.AgentsByStatus[wire.StatusRunning] != 1 {
 		t.Fatalf("system status: %+v", st)
 	}
 	if err := admin.DisableUser(ctx, bob.ID); err != nil {
@@ -193,11 +193,11 @@ func TestClientFlow(t *testing.T) {
 	if err := admin.EnableUser(ctx, bob.ID); err != nil {
 		t.Fatal(err)
 	}
-	entries := try(admin.Audit(ctx, warder.AuditQuery{User: "alice", AgentID: a.ID, Limit: 50})).must(t)
+	entries := try(admin.Audit(ctx, client.AuditQuery{User: "alice", AgentID: a.ID, Limit: 50})).must(t)
 	if len(entries) == 0 || entries[0].AgentID != a.ID {
 		t.Fatalf("audit: %+v", entries)
 	}
-	if _, err := alice.Audit(ctx, warder.AuditQuery{}); client.StatusOf(err) != http.StatusForbidden {
+	if _, err := alice.Audit(ctx, client.AuditQuery{}); client.StatusOf(err) != http.StatusForbidden {
 		t.Fatalf("audit as a user: %v", err)
 	}
 	if doc := try(admin.OpenAPI(ctx)).must(t); !strings.Contains(string(doc), `"openapi":"3.1.0"`) {
@@ -255,7 +255,7 @@ func TestClientErrors(t *testing.T) {
 	mustSignIn(t, s, "root")
 	alice, _ := mustSignIn(t, s, "alice")
 	bob, _ := mustSignIn(t, s, "bob")
-	a := try(alice.CreateAgent(ctx, warder.AgentCreate{Name: "mine"})).must(t)
+	a := try(alice.CreateAgent(ctx, wire.AgentCreate{Name: "mine"})).must(t)
 
 	_, err := bob.Agent(ctx, a.ID)
 	var e *client.Error
@@ -265,7 +265,7 @@ func TestClientErrors(t *testing.T) {
 	if err.Error() != "404 Not Found: "+e.Detail {
 		t.Fatalf("Error(): %q", err.Error())
 	}
-	if _, err := alice.CreateAgent(ctx, warder.AgentCreate{Name: "mine"}); client.StatusOf(err) != http.StatusConflict {
+	if _, err := alice.CreateAgent(ctx, wire.AgentCreate{Name: "mine"}); client.StatusOf(err) != http.StatusConflict {
 		t.Fatalf("a taken name: %v", err)
 	}
 	if _, err := s.New("nonsense").Me(ctx); client.StatusOf(err) != http.StatusUnauthorized {
@@ -274,7 +274,7 @@ func TestClientErrors(t *testing.T) {
 	if _, err := alice.Stats(ctx, a.ID); client.StatusOf(err) != http.StatusConflict {
 		t.Fatalf("stats of a stopped agent: %v", err)
 	}
-	if _, err := alice.StreamLogs(ctx, "00000000-0000-4000-8000-000000000000", warder.LogOptions{}, func(warder.LogLine) error { return nil }); client.StatusOf(err) != http.StatusNotFound {
+	if _, err := alice.StreamLogs(ctx, "00000000-0000-4000-8000-000000000000", client.LogOptions{}, func(wire.LogLine) error { return nil }); client.StatusOf(err) != http.StatusNotFound {
 		t.Fatalf("logs of no agent: %v", err)
 	}
 	// A dead server is a transport error, not an *Error.
@@ -290,7 +290,7 @@ func TestClientStreamsEnd(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t, nil)
 	alice, _ := mustSignIn(t, s, "alice")
-	a := try(alice.CreateAgent(ctx, warder.AgentCreate{Name: "a"})).must(t)
+	a := try(alice.CreateAgent(ctx, wire.AgentCreate{Name: "a"})).must(t)
 	try(alice.StartAgent(ctx, a.ID)).must(t)
 
 	type result struct {
@@ -299,11 +299,11 @@ func TestClientStreamsEnd(t *testing.T) {
 	}
 	logsDone, statsDone := make(chan result, 1), make(chan result, 1)
 	go func() {
-		r, err := alice.StreamLogs(ctx, a.ID, warder.LogOptions{Follow: true}, func(warder.LogLine) error { return nil })
+		r, err := alice.StreamLogs(ctx, a.ID, client.LogOptions{Follow: true}, func(wire.LogLine) error { return nil })
 		logsDone <- result{r, err}
 	}()
 	go func() {
-		r, err := alice.WatchStats(ctx, a.ID, func(warder.StatsView) error { return nil })
+		r, err := alice.WatchStats(ctx, a.ID, func(wire.StatsView) error { return nil })
 		statsDone <- result{r, err}
 	}()
 	time.Sleep(300 * time.Millisecond)
@@ -322,13 +322,13 @@ func TestClientStreamsEnd(t *testing.T) {
 	// A callback's error ends the stream and comes back as it is.
 	try(alice.StartAgent(ctx, a.ID)).must(t)
 	stop := errors.New("enough")
-	if _, err := alice.WatchStats(ctx, a.ID, func(warder.StatsView) error { return stop }); !errors.Is(err, stop) {
+	if _, err := alice.WatchStats(ctx, a.ID, func(wire.StatsView) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("callback error: %v", err)
 	}
 	// Logging out ends an open stream with the server's reason.
 	done := make(chan result, 1)
 	go func() {
-		r, err := alice.Events(ctx, func(warder.StatusChange) error { return nil })
+		r, err := alice.Events(ctx, func(wire.StatusChange) error { return nil })
 		done <- result{r, err}
 	}()
 	s.waitSubscribed(t, 1)

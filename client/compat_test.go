@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 // TestOriginalClientsNoDocker: what the original Warder's (FastAPI)
@@ -25,20 +25,20 @@ func TestOriginalClientsNoDocker(t *testing.T) {
 	s := newServer(t, nil)
 	root, _ := mustSignIn(t, s, "root")
 	anon := s.New("")
-	u := try(anon.Register(ctx, warder.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse",
+	u := try(anon.Register(ctx, wire.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse",
 		FirstName: " Alice ", LastName: "Liddell"})).must(t)
 	if u.FirstName != "Alice" || u.LastName != "Liddell" {
 		t.Fatalf("registered: %+v", u)
 	}
 
 	// The form, as OAuth2PasswordRequestForm clients send it.
-	post := func(ctype string, body *bytes.Buffer) (int, warder.TokenResponse) {
+	post := func(ctype string, body *bytes.Buffer) (int, wire.TokenResponse) {
 		resp, err := http.Post(s.URL+"/api/auth/login", ctype, body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var tok warder.TokenResponse
+		var tok wire.TokenResponse
 		json.NewDecoder(resp.Body).Decode(&tok)
 		return resp.StatusCode, tok
 	}
@@ -72,29 +72,29 @@ func TestOriginalClientsNoDocker(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(v)
 		return resp.StatusCode
 	}
-	var me warder.Me
+	var me wire.Me
 	if status := get("/api/users/me", tok.AccessToken, &me); status != 200 || me.Username != "alice" || me.FirstName != "Alice" || me.LastName != "Liddell" {
 		t.Fatalf("/api/users/me: %d %+v", status, me)
 	}
-	var health warder.HealthResponse
+	var health wire.HealthResponse
 	if status := get("/health", "", &health); status != 200 || health.Status != "ok" {
 		t.Fatalf("/health: %d %+v", status, health)
 	}
 
 	// auto_start: the agent is running when create answers.
 	alice := s.New(tok.AccessToken)
-	a := try(alice.CreateAgent(ctx, warder.AgentCreate{Name: "auto", ContainerConfig: warder.ContainerConfig{AutoStart: true}})).must(t)
-	if a.Status != warder.StatusRunning || a.HostPort == 0 || !a.ContainerConfig.AutoStart {
+	a := try(alice.CreateAgent(ctx, wire.AgentCreate{Name: "auto", ContainerConfig: wire.ContainerConfig{AutoStart: true}})).must(t)
+	if a.Status != wire.StatusRunning || a.HostPort == 0 || !a.ContainerConfig.AutoStart {
 		t.Fatalf("created with auto_start: %+v", a)
 	}
-	if b := try(alice.CreateAgent(ctx, warder.AgentCreate{Name: "manual"})).must(t); b.Status != warder.StatusCreated {
+	if b := try(alice.CreateAgent(ctx, wire.AgentCreate{Name: "manual"})).must(t); b.Status != wire.StatusCreated {
 		t.Fatalf("created without auto_start: %+v", b)
 	}
 	// A start that is refused says the agent was made, with the start's
 	// status: here a quota of one running agent.
 	one := 1
-	try(root.SetUserLimits(ctx, u.ID, warder.Limits{RunningAgents: &one})).must(t)
-	_, err := alice.CreateAgent(ctx, warder.AgentCreate{Name: "unlucky", ContainerConfig: warder.ContainerConfig{AutoStart: true}})
+	try(root.SetUserLimits(ctx, u.ID, wire.Limits{RunningAgents: &one})).must(t)
+	_, err := alice.CreateAgent(ctx, wire.AgentCreate{Name: "unlucky", ContainerConfig: wire.ContainerConfig{AutoStart: true}})
 	var e *client.Error
 	if !errors.As(err, &e) || e.Status != http.StatusConflict || !strings.Contains(e.Detail, `agent "unlucky" was created`) {
 		t.Fatalf("auto_start that is refused: %v", err)

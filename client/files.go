@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 // filesPath is the files route of path in agent id's workspace, each
@@ -21,8 +21,8 @@ func filesPath(id, p string) string {
 }
 
 // ListDir lists a directory of the agent's workspace ("" is its root).
-func (c *Client) ListDir(ctx context.Context, id, dir string) (*warder.DirListing, error) {
-	var l warder.DirListing
+func (c *Client) ListDir(ctx context.Context, id, dir string) (*wire.DirListing, error) {
+	var l wire.DirListing
 	err := c.get(ctx, filesPath(id, dir), nil, &l)
 	return &l, err
 }
@@ -47,16 +47,16 @@ func (c *Client) ReadTar(ctx context.Context, id, p string) (io.ReadCloser, erro
 }
 
 // WriteFile writes r to a file of the agent's workspace, replacing it.
-func (c *Client) WriteFile(ctx context.Context, id, p string, r io.Reader) (*warder.FileWritten, error) {
-	var w warder.FileWritten
+func (c *Client) WriteFile(ctx context.Context, id, p string, r io.Reader) (*wire.FileWritten, error) {
+	var w wire.FileWritten
 	err := c.call(ctx, request{method: http.MethodPut, path: filesPath(id, p), raw: r, rawType: "application/octet-stream"}, &w)
 	return &w, err
 }
 
 // WriteTar extracts the tar r into directory dir of the agent's
 // workspace ("" is its root).
-func (c *Client) WriteTar(ctx context.Context, id, dir string, r io.Reader) (*warder.FileWritten, error) {
-	var w warder.FileWritten
+func (c *Client) WriteTar(ctx context.Context, id, dir string, r io.Reader) (*wire.FileWritten, error) {
+	var w wire.FileWritten
 	err := c.call(ctx, request{method: http.MethodPut, path: filesPath(id, dir), raw: r, rawType: "application/x-tar"}, &w)
 	return &w, err
 }
@@ -71,20 +71,20 @@ func (c *Client) RemoveFile(ctx context.Context, id, p string) error {
 // output ("stdout" or "stderr", and the text) as it is written; it
 // returns how the command ended. An "error" event is an *Error with
 // Status 0.
-func (c *Client) Exec(ctx context.Context, id string, req warder.ExecRequest, fn func(stream, data string) error) (warder.ExecResult, error) {
-	var res warder.ExecResult
+func (c *Client) Exec(ctx context.Context, id string, req wire.ExecRequest, fn func(stream, data string) error) (wire.ExecResult, error) {
+	var res wire.ExecResult
 	_, err := c.stream(ctx, request{method: http.MethodPost, path: "/api/agents/" + seg(id) + "/exec", body: req}, func(ev event) error {
 		if ev.name == "exit" {
-			return decodeEvent(func(r warder.ExecResult) error { res = r; return nil })(ev)
+			return decodeEvent(func(r wire.ExecResult) error { res = r; return nil })(ev)
 		}
-		return decodeEvent(func(o warder.ExecOutput) error { return fn(ev.name, o.Data) })(ev)
+		return decodeEvent(func(o wire.ExecOutput) error { return fn(ev.name, o.Data) })(ev)
 	})
 	return res, err
 }
 
 // DeleteAgentWith deletes the agent as DeleteAgent does; opts can keep
 // its workspace.
-func (c *Client) DeleteAgentWith(ctx context.Context, id string, opts warder.DeleteOptions) error {
+func (c *Client) DeleteAgentWith(ctx context.Context, id string, opts DeleteOptions) error {
 	var q url.Values
 	if opts.KeepWorkspace {
 		q = url.Values{"keep_workspace": {"true"}}
@@ -94,8 +94,8 @@ func (c *Client) DeleteAgentWith(ctx context.Context, id string, opts warder.Del
 
 // Workspaces lists the caller's workspaces (an admin's: all), kept ones
 // of deleted agents among them.
-func (c *Client) Workspaces(ctx context.Context) ([]*warder.Workspace, error) {
-	var r warder.WorkspacesResponse
+func (c *Client) Workspaces(ctx context.Context) ([]*wire.Workspace, error) {
+	var r wire.WorkspacesResponse
 	err := c.get(ctx, "/api/workspaces", nil, &r)
 	return r.Workspaces, err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 // TestClientFiles: the workspace's files, exec and kept workspaces
@@ -19,7 +20,7 @@ func TestClientFiles(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t, nil)
 	alice, _ := mustSignIn(t, s, "alice")
-	a := try(alice.CreateAgent(ctx, warder.AgentCreate{Name: "files"})).must(t)
+	a := try(alice.CreateAgent(ctx, wire.AgentCreate{Name: "files"})).must(t)
 
 	w := try(alice.WriteFile(ctx, a.ID, "dir/a b.txt", strings.NewReader("spaced"))).must(t)
 	if w.Path != "dir/a b.txt" || w.Bytes != 6 {
@@ -58,24 +59,24 @@ func TestClientFiles(t *testing.T) {
 		t.Fatalf("a removed file: %v", err)
 	}
 
-	if _, err := alice.Exec(ctx, a.ID, warder.ExecRequest{Cmd: []string{"echo"}}, nil); client.StatusOf(err) != http.StatusConflict {
+	if _, err := alice.Exec(ctx, a.ID, wire.ExecRequest{Cmd: []string{"echo"}}, nil); client.StatusOf(err) != http.StatusConflict {
 		t.Fatalf("exec in a stopped agent: %v", err)
 	}
 	try(alice.StartAgent(ctx, a.ID)).must(t)
 	var out []string
-	res := try(alice.Exec(ctx, a.ID, warder.ExecRequest{Cmd: []string{"/warder-agent", "echo", "hi"}}, func(stream, data string) error {
+	res := try(alice.Exec(ctx, a.ID, wire.ExecRequest{Cmd: []string{"/warder-agent", "echo", "hi"}}, func(stream, data string) error {
 		out = append(out, stream+":"+data)
 		return nil
 	})).must(t)
 	if res.ExitCode != 0 || strings.Join(out, "") != "stdout:hi\n" {
 		t.Fatalf("exec: %+v %q", res, out)
 	}
-	res = try(alice.Exec(ctx, a.ID, warder.ExecRequest{Cmd: []string{"sleep", "30"}, Timeout: "100ms"}, func(string, string) error { return nil })).must(t)
+	res = try(alice.Exec(ctx, a.ID, wire.ExecRequest{Cmd: []string{"sleep", "30"}, Timeout: "100ms"}, func(string, string) error { return nil })).must(t)
 	if !res.TimedOut {
 		t.Fatalf("a timed-out exec: %+v", res)
 	}
 
-	if err := alice.DeleteAgentWith(ctx, a.ID, warder.DeleteOptions{KeepWorkspace: true}); err != nil {
+	if err := alice.DeleteAgentWith(ctx, a.ID, client.DeleteOptions{KeepWorkspace: true}); err != nil {
 		t.Fatal(err)
 	}
 	ws := try(alice.Workspaces(ctx)).must(t)

@@ -20,6 +20,7 @@ import (
 	"github.com/warder/warder/service"
 	"github.com/warder/warder/sqlstore"
 	"github.com/warder/warder/stats"
+	"github.com/warder/warder/wire"
 )
 
 // server is the real API and service on SQLite and the
@@ -64,7 +65,7 @@ func newServer(tb testing.TB, opts func(*api.Options)) *server {
 	bus := broker.New(0)
 	collector := stats.New(rt, bus, stats.Config{Interval: 50 * time.Millisecond, SyncEvery: 100 * time.Millisecond})
 	log := slog.New(slog.DiscardHandler)
-	svc := service.New(db, rt, service.Config{
+	svc := service.New(api.AuditStatuses(db), rt, service.Config{
 		ExclusiveStore: true,
 		Logger:         log,
 		Agents:         echoAgents{},
@@ -130,11 +131,11 @@ func (echoAgents) Chat(_ context.Context, _ *url.URL, msg warder.AgentChat, onDe
 
 // mustSignIn registers name (the first user is the admin) and returns a
 // client signed in as them.
-func mustSignIn(tb testing.TB, s *server, name string) (*client.Client, *warder.User) {
+func mustSignIn(tb testing.TB, s *server, name string) (*client.Client, *wire.User) {
 	tb.Helper()
 	ctx := context.Background()
 	anon := s.New("")
-	u, err := anon.Register(ctx, warder.RegisterRequest{Username: name, Email: name + "@example.com", Password: "correct horse"})
+	u, err := anon.Register(ctx, wire.RegisterRequest{Username: name, Email: name + "@example.com", Password: "correct horse"})
 	if err != nil {
 		tb.Fatalf("register %s: %v", name, err)
 	}

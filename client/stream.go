@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 // maxEventBytes bounds one event, all its data lines together: the
@@ -54,11 +54,11 @@ func (c *Client) stream(ctx context.Context, r request, fn func(event) error) (s
 			}
 			switch ev.name {
 			case "end":
-				var end warder.StreamEnd
+				var end wire.StreamEnd
 				json.Unmarshal(ev.data, &end)
 				return end.Reason, nil
 			case "error":
-				var e warder.ErrorResponse
+				var e wire.ErrorResponse
 				json.Unmarshal(ev.data, &e)
 				return "", &Error{Detail: e.Detail, RequestID: resp.Header.Get("X-Request-ID")}
 			}
@@ -103,12 +103,12 @@ func decodeEvent[T any](fn func(T) error) func(event) error {
 }
 
 // StreamLogs sends the agent's output to fn line by line: the last
-// opts.Lines lines (0 or warder.AllLines: all; with Follow, 0 is none and
+// opts.Lines lines (0 or AllLines: all; with Follow, 0 is none and
 // AllLines all), then with opts.Follow each
 // new line as it is written, until the container stops, fn fails or ctx
 // ends. The returned reason is the server's ("the agent container
 // stopped"); a ctx that ends is its error.
-func (c *Client) StreamLogs(ctx context.Context, id string, opts warder.LogOptions, fn func(warder.LogLine) error) (reason string, err error) {
+func (c *Client) StreamLogs(ctx context.Context, id string, opts LogOptions, fn func(wire.LogLine) error) (reason string, err error) {
 	return c.stream(ctx, request{method: http.MethodGet, path: "/api/agents/" + seg(id) + "/logs", query: logQuery(opts)},
 		decodeEvent(fn))
 }
@@ -116,7 +116,7 @@ func (c *Client) StreamLogs(ctx context.Context, id string, opts warder.LogOptio
 // WatchStats sends fn each resource sample of the running agent as it is
 // taken (about one a second) until the container stops (reason "the
 // agent container stopped"), fn fails or ctx ends.
-func (c *Client) WatchStats(ctx context.Context, id string, fn func(warder.StatsView) error) (reason string, err error) {
+func (c *Client) WatchStats(ctx context.Context, id string, fn func(wire.StatsView) error) (reason string, err error) {
 	return c.stream(ctx, request{method: http.MethodGet, path: "/api/agents/" + seg(id) + "/stats",
 		query: url.Values{"stream": {"true"}}}, decodeEvent(fn))
 }
@@ -124,7 +124,7 @@ func (c *Client) WatchStats(ctx context.Context, id string, fn func(warder.Stats
 // Events sends fn every status change of the caller's agents (an
 // admin's: everyone's) from now on, until fn fails, ctx ends or the
 // server ends the stream (shutting down, the credential revoked).
-func (c *Client) Events(ctx context.Context, fn func(warder.StatusChange) error) (reason string, err error) {
+func (c *Client) Events(ctx context.Context, fn func(wire.StatusChange) error) (reason string, err error) {
 	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events"}, decodeEvent(fn))
 }
 
@@ -133,7 +133,7 @@ func (c *Client) Events(ctx context.Context, fn func(warder.StatusChange) error)
 // since come first (those the server still keeps), each once. A client
 // following events across a server's restart, or across replicas, calls
 // it again with the last ID when a stream ends.
-func (c *Client) EventsAfter(ctx context.Context, after int64, fn func(warder.StatusChange) error) (reason string, err error) {
+func (c *Client) EventsAfter(ctx context.Context, after int64, fn func(wire.StatusChange) error) (reason string, err error) {
 	h := http.Header{}
 	h.Set("Last-Event-ID", strconv.FormatInt(after, 10))
 	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events", header: h}, decodeEvent(fn))

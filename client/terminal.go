@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
-	"github.com/warder/warder"
+	"github.com/warder/warder/wire"
 )
 
 // Terminal is an open terminal session in an agent (Client.Terminal):
@@ -25,7 +25,7 @@ type Terminal struct {
 }
 
 // TerminalEnd is how a terminal session ended: the command's exit code
-// and why (warder.TerminalExited, TerminalIdle, TerminalMaxAge).
+// and why (wire.TerminalExited, TerminalIdle, TerminalMaxAge).
 type TerminalEnd struct {
 	ExitCode int
 	Reason   string
@@ -40,9 +40,9 @@ const terminalOutputBytes = 1 << 20
 // an *Error as for any call (404, 403 for a read-only key, 409 for an
 // agent that does not run, 429 when its commands are at their bound).
 // The session lasts until the command ends, ctx ends or Close.
-func (c *Client) Terminal(ctx context.Context, id string, req warder.TerminalRequest) (*Terminal, error) {
+func (c *Client) Terminal(ctx context.Context, id string, req TerminalRequest) (*Terminal, error) {
 	q := url.Values{"cmd": req.Cmd}
-	if req.Size != (warder.TermSize{}) {
+	if req.Size != (wire.TermSize{}) {
 		q.Set("cols", strconv.Itoa(int(req.Size.Cols)))
 		q.Set("rows", strconv.Itoa(int(req.Size.Rows)))
 	}
@@ -52,7 +52,7 @@ func (c *Client) Terminal(ctx context.Context, id string, req warder.TerminalReq
 		h.Set("Authorization", "Bearer "+c.token)
 	}
 	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
-		HTTPClient: c.http, HTTPHeader: h, Subprotocols: []string{warder.TerminalSubprotocol},
+		HTTPClient: c.http, HTTPHeader: h, Subprotocols: []string{wire.TerminalSubprotocol},
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -76,8 +76,8 @@ func (t *Terminal) Write(p []byte) (int, error) {
 }
 
 // Resize tells the command the terminal's new size.
-func (t *Terminal) Resize(size warder.TermSize) error {
-	b, _ := json.Marshal(warder.TerminalMessage{Type: "resize", Cols: size.Cols, Rows: size.Rows})
+func (t *Terminal) Resize(size wire.TermSize) error {
+	b, _ := json.Marshal(wire.TerminalMessage{Type: "resize", Cols: size.Cols, Rows: size.Rows})
 	return t.conn.Write(t.ctx, websocket.MessageText, b)
 }
 
@@ -100,7 +100,7 @@ func (t *Terminal) Run(out io.Writer) (TerminalEnd, error) {
 			}
 			continue
 		}
-		var m warder.TerminalMessage
+		var m wire.TerminalMessage
 		if err := json.Unmarshal(p, &m); err != nil {
 			return TerminalEnd{}, fmt.Errorf("warder client: terminal: unreadable message: %w", err)
 		}

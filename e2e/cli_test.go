@@ -15,6 +15,7 @@ import (
 	"github.com/warder/warder/cli"
 	"github.com/warder/warder/client"
 	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/wire"
 )
 
 // syncBuffer is a buffer a command and the test may use at once.
@@ -87,7 +88,7 @@ func TestCLI(t *testing.T) {
 	ctx := context.Background()
 	anon := client.New(ts.URL, "")
 	for _, name := range []string{"root", "alice"} {
-		if _, err := anon.Register(ctx, warder.RegisterRequest{Username: name, Email: name + "@example.com", Password: "correct horse"}); err != nil {
+		if _, err := anon.Register(ctx, wire.RegisterRequest{Username: name, Email: name + "@example.com", Password: "correct horse"}); err != nil {
 			t.Fatal(err)
 		}
 	}

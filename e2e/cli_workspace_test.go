@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 // TestCLICopyAndExec: warder cp both ways (a file, a directory, a tar on
@@ -17,7 +17,7 @@ import (
 func TestCLICopyAndExec(t *testing.T) {
 	t.Parallel()
 	ts := newWorkspaceServer(t, nil)
-	if _, err := client.New(ts.URL, "").Register(context.Background(), warder.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse"}); err != nil {
+	if _, err := client.New(ts.URL, "").Register(context.Background(), wire.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
 	u := newCLIUser(t)

@@ -11,6 +11,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
 	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/wire"
 )
 
 // TestGoClientOnDocker drives a real agent through the Go client: logs
@@ -29,7 +30,7 @@ func TestGoClientOnDocker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := anon.Register(ctx, warder.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse"})
+	_, err := anon.Register(ctx, wire.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse"})
 	try(err)
 	tok, err := anon.Login(ctx, "alice", "correct horse")
 	try(err)
@@ -43,7 +44,7 @@ func TestGoClientOnDocker(t *testing.T) {
 	// would be missed.
 	apitest.WaitMetric(t, ts.URL, `warder_http_streams_open{kind="events"}`, 1, 10*time.Second)
 
-	a, err := c.CreateAgent(ctx, warder.AgentCreate{Name: "helper", ContainerConfig: warder.ContainerConfig{
+	a, err := c.CreateAgent(ctx, wire.AgentCreate{Name: "helper", ContainerConfig: warder.ContainerConfig{
 		MemoryLimit: "64m", CPULimit: 0.5, AutoStart: true}})
 	try(err)
 	if a.Status != warder.StatusRunning {
@@ -77,7 +78,7 @@ func TestGoClientOnDocker(t *testing.T) {
 
 	// A chat with the default agent's offline model, streamed.
 	var pieces []string
-	reply, err := c.ChatStream(ctx, a.ID, warder.ChatRequest{Content: "hello"}, func(p string) error {
+	reply, err := c.ChatStream(ctx, a.ID, wire.ChatRequest{Content: "hello"}, func(p string) error {
 		pieces = append(pieces, p)
 		return nil
 	})
@@ -95,7 +96,7 @@ func TestGoClientOnDocker(t *testing.T) {
 	done := make(chan end, 1)
 	go func() {
 		lines := 0
-		r, err := c.StreamLogs(ctx, a.ID, warder.LogOptions{Lines: 10, Follow: true}, func(warder.LogLine) error { lines++; return nil })
+		r, err := c.StreamLogs(ctx, a.ID, client.LogOptions{Lines: 10, Follow: true}, func(warder.LogLine) error { lines++; return nil })
 		done <- end{r, err, lines}
 	}()
 	apitest.WaitMetric(t, ts.URL, `warder_http_streams_open{kind="logs"}`, 1, 10*time.Second)

@@ -13,6 +13,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
 	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/wire"
 )
 
 // tmux is a terminal the test types into and reads, as a person would.
@@ -84,7 +85,7 @@ func TestTerminal(t *testing.T) {
 		t.Fatalf("go build: %v %s", err, out)
 	}
 	anon := client.New(ts.URL, "")
-	if _, err := anon.Register(ctx, warder.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse"}); err != nil {
+	if _, err := anon.Register(ctx, wire.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := anon.Login(ctx, "alice", "correct horse")
@@ -92,7 +93,7 @@ func TestTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := anon.WithToken(tok.AccessToken)
-	if _, err := c.CreateAgent(ctx, warder.AgentCreate{Name: "helper", ContainerConfig: warder.ContainerConfig{MemoryLimit: "64m", AutoStart: true}}); err != nil {
+	if _, err := c.CreateAgent(ctx, wire.AgentCreate{Name: "helper", ContainerConfig: warder.ContainerConfig{MemoryLimit: "64m", AutoStart: true}}); err != nil {
 		t.Fatal(err)
 	}
 	term := newTmux(t, []string{"WARDER_URL=" + ts.URL, "WARDER_TOKEN=" + tok.AccessToken, "XDG_CONFIG_HOME=" + t.TempDir()})

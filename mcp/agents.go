@@ -9,6 +9,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 // agentRef names one agent in a tool's input.
@@ -89,7 +90,7 @@ func (t *tools) resolve(ctx context.Context, ref string) (*warder.Agent, error) 
 	if st := client.StatusOf(err); st != 404 && st != 400 { // 400: not an id's shape
 		return a, err
 	}
-	page, lerr := t.c.ListAgents(ctx, warder.AgentQuery{Name: ref, Limit: 2})
+	page, lerr := t.c.ListAgents(ctx, client.AgentQuery{Name: ref, Limit: 2})
 	switch {
 	case lerr != nil:
 		return nil, lerr
@@ -102,7 +103,7 @@ func (t *tools) resolve(ctx context.Context, ref string) (*warder.Agent, error) 
 }
 
 func (t *tools) listAgents(ctx context.Context, in listAgentsIn) (*sdk.CallToolResult, any, error) {
-	q := warder.AgentQuery{NamePrefix: in.NamePrefix, Limit: in.Limit}
+	q := client.AgentQuery{NamePrefix: in.NamePrefix, Limit: in.Limit}
 	if q.Limit == 0 {
 		q.Limit = 100
 	}
@@ -127,7 +128,7 @@ func (t *tools) getAgent(ctx context.Context, in agentRef) (*sdk.CallToolResult,
 }
 
 func (t *tools) createAgent(ctx context.Context, in createAgentIn) (*sdk.CallToolResult, any, error) {
-	a, err := t.c.CreateAgent(ctx, warder.AgentCreate{Name: in.Name, Description: in.Description, Type: in.Type,
+	a, err := t.c.CreateAgent(ctx, wire.AgentCreate{Name: in.Name, Description: in.Description, Type: in.Type,
 		ContainerConfig: warder.ContainerConfig{Image: in.Image, MemoryLimit: in.MemoryLimit, CPULimit: in.CPULimit,
 			EnvVars: in.Env, Network: in.Network, AutoStart: in.Start}})
 	if err != nil {
@@ -164,7 +165,7 @@ func (t *tools) deleteAgent(ctx context.Context, in deleteAgentIn) (*sdk.CallToo
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := t.c.DeleteAgentWith(ctx, a.ID, warder.DeleteOptions{KeepWorkspace: in.KeepWorkspace}); err != nil {
+	if err := t.c.DeleteAgentWith(ctx, a.ID, client.DeleteOptions{KeepWorkspace: in.KeepWorkspace}); err != nil {
 		return nil, nil, err
 	}
 	return text(fmt.Sprintf("agent %s (%s) deleted", a.Name, a.ID)), nil, nil
@@ -187,7 +188,7 @@ func (t *tools) chat(ctx context.Context, in chatIn) (*sdk.CallToolResult, any, 
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := t.c.Chat(ctx, a.ID, warder.ChatRequest{Content: in.Message, ConversationID: in.ConversationID})
+	r, err := t.c.Chat(ctx, a.ID, wire.ChatRequest{Content: in.Message, ConversationID: in.ConversationID})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/warder/warder"
+	"github.com/warder/warder/client"
+	"github.com/warder/warder/wire"
 )
 
 type execIn struct {
@@ -37,7 +37,7 @@ func (t *tools) exec(ctx context.Context, in execIn) (*sdk.CallToolResult, any, 
 		return nil, nil, err
 	}
 	out := keeper{max: MaxOutputBytes}
-	res, err := t.c.Exec(ctx, a.ID, warder.ExecRequest{Cmd: in.Cmd, Env: in.Env, Timeout: in.Timeout, Stdin: in.Stdin},
+	res, err := t.c.Exec(ctx, a.ID, wire.ExecRequest{Cmd: in.Cmd, Env: in.Env, Timeout: in.Timeout, Stdin: in.Stdin},
 		func(_, data string) error { out.add(data); return nil })
 	if err != nil {
 		return nil, nil, err
@@ -163,7 +163,7 @@ func (t *tools) recentLogs(ctx context.Context, id string, lines int, since stri
 	if lines == 0 {
 		lines = 100
 	}
-	opts := warder.LogOptions{Lines: lines}
+	opts := client.LogOptions{Lines: lines}
 	if since != "" {
 		s, err := parseSince(since)
 		if err != nil {

@@ -129,7 +129,7 @@ func (s *Files) auditExec(ctx context.Context, caller *warder.User, a *warder.Ag
 	}
 	switch {
 	case err != nil:
-		e.Status, _ = warder.HTTPStatus(err)
+		e.Err = err // the store sets Status from it (api.AuditStatuses)
 		e.Result = errText(err)
 	case res.TimedOut:
 		e.Result = "killed at its timeout"

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
+	"github.com/warder/warder/api"
 	"github.com/warder/warder/internal/runtimetest"
 	"github.com/warder/warder/sqlstore"
 )
@@ -31,7 +32,7 @@ func newTestServiceOn(t *testing.T, wrap func(*runtimetest.Fake) warder.Runtime,
 	t.Cleanup(func() { db.Close() })
 	rt := runtimetest.NewFake(db, 20000, 20000+ports-1)
 	rt.Busy(busy...)
-	return New(db, wrap(rt), Config{
+	return New(api.AuditStatuses(db), wrap(rt), Config{ // as internal/app does
 		Lifecycle: AgentsConfig{DefaultImage: "warder/agent:latest", Spec: warder.SpecSettings{Network: "net"}},
 		// SQLite is one process's, as in production.
 		ExclusiveStore: true,

@@ -50,7 +50,7 @@ func (s *Agents) auditStart(ctx context.Context, caller *warder.User, a *warder.
 		Status: 200, Result: "ok", RequestID: logctx.RequestID(ctx),
 	}
 	if err != nil {
-		e.Status, _ = warder.HTTPStatus(err)
+		e.Err = err // the store sets Status from it (api.AuditStatuses)
 		e.Result = errText(err)
 	}
 	if aerr := s.store.RecordAudit(context.WithoutCancel(ctx), e); aerr != nil {

@@ -197,7 +197,7 @@ func (s *Files) auditTerminal(ctx context.Context, caller *warder.User, a *warde
 	case err != nil && ctx.Err() != nil:
 		e.Result = "the client left; the command was killed"
 	case err != nil:
-		e.Status, _ = warder.HTTPStatus(err)
+		e.Err = err // the store sets Status from it (api.AuditStatuses)
 		e.Result = errText(err)
 	case res.Reason == warder.TerminalIdle:
 		e.Result = "killed after the idle timeout"

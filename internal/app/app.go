@@ -226,7 +226,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		events, attempts, locks = sharedBus{Broker: bus, feed: feed}, store, store
 	}
 	collector := stats.New(irt, events, stats.Config{Keep: cfg.StatsHistory, FollowAll: cfg.StatsFollowAll, Logger: log})
-	svc := service.New(store, irt, service.Config{
+	svc := service.New(api.AuditStatuses(store), irt, service.Config{
 		Logger: log,
 		Events: events,
 		// The embedded SQLite file is one process's; PostgreSQL may be shared.

@@ -399,7 +399,7 @@ func AgentSpec(t *testing.T, store warder.AgentStore, ownerID, image string, s w
 	t.Helper()
 	a := &warder.Agent{UserID: ownerID, Name: "conformance-" + strconv.FormatInt(time.Now().UnixNano(), 36), Type: "test",
 		ContainerConfig: warder.ContainerConfig{Image: image, MemoryLimit: "64m", CPULimit: 0.25}}
-	must(t, a.ContainerConfig.Normalize(image))
+	must(t, warder.NormalizeConfig(&a.ContainerConfig, image))
 	must(t, store.CreateAgent(context.Background(), a))
 	spec, err := warder.SpecFor(a, s)
 	must(t, err)

@@ -1,4 +1,4 @@
-package warder
+package wire
 
 import (
 	"encoding/json"
