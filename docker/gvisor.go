@@ -33,14 +33,15 @@ func (r *Runtime) gvisorRuntime() string {
 
 // isolations are the levels agents may have: the operator's (runc
 // alone when none is set), less gvisor while the engine has not been
-// seen to list its runtime. The default stays first.
+// seen to list its runtime. The default stays, first, whatever is known:
+// Setup fails while the backend cannot give it.
 func (r *Runtime) isolations() []warder.Isolation {
 	policy := r.cfg.Isolations
 	if len(policy) == 0 {
 		policy = []warder.Isolation{warder.IsolationRunc}
 	}
 	return slices.DeleteFunc(slices.Clone(policy), func(l warder.Isolation) bool {
-		return l == warder.IsolationGVisor && !r.iso.gvisor.Load()
+		return l == warder.IsolationGVisor && l != policy[0] && !r.iso.gvisor.Load()
 	})
 }
 

@@ -32,14 +32,15 @@ func (r *Runtime) gvisorClass() string {
 
 // isolations are the levels agents may have: the operator's (runc
 // alone when none is set), less gvisor while Setup has not found its
-// RuntimeClass. The default stays first.
+// RuntimeClass. The default stays, first, whatever is known: Setup fails
+// while the cluster cannot give it.
 func (r *Runtime) isolations() []warder.Isolation {
 	policy := r.cfg.Isolations
 	if len(policy) == 0 {
 		policy = []warder.Isolation{warder.IsolationRunc}
 	}
 	return slices.DeleteFunc(slices.Clone(policy), func(l warder.Isolation) bool {
-		return l == warder.IsolationGVisor && !r.iso.gvisor.Load()
+		return l == warder.IsolationGVisor && l != policy[0] && !r.iso.gvisor.Load()
 	})
 }
 
