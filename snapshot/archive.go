@@ -39,7 +39,9 @@ type Config struct {
 
 // Archive keeps agents' snapshots in a Store: per snapshot, a data object
 // (the workspace's tar, zstd-compressed) and a JSON manifest written
-// after it. Safe for concurrent use.
+// after it. The store (its directory, or its bucket's prefix) is the
+// archive's alone: Cleanup removes any data object without a manifest.
+// Safe for concurrent use.
 type Archive struct {
 	st  Store
 	cfg Config
