@@ -62,3 +62,28 @@ func TestResolveIsolation(t *testing.T) {
 		}
 	}
 }
+
+// TestIsolationInConfig: container_config.isolation is checked for being
+// a level at all (what the runtime offers is the service's check) and
+// reaches the WorkloadSpec; empty stays empty, the deployment's default.
+func TestIsolationInConfig(t *testing.T) {
+	for _, tc := range []struct {
+		in  string
+		err bool
+	}{{"", false}, {"runc", false}, {"gvisor", false}, {"kata", true}, {"GVISOR", true}} {
+		c := ContainerConfig{Isolation: tc.in}
+		err := NormalizeConfig(&c, "warder/agent:latest")
+		if tc.err != (err != nil) || (err != nil && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "container_config.isolation"))) {
+			t.Errorf("NormalizeConfig(isolation %q) = %v", tc.in, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		a := &Agent{ID: "a1", UserID: "u1", Name: "n", ContainerConfig: c}
+		spec, err := SpecFor(a, SpecSettings{Network: "net"})
+		if err != nil || spec.Isolation != Isolation(tc.in) {
+			t.Errorf("SpecFor(isolation %q) = %q, %v", tc.in, spec.Isolation, err)
+		}
+	}
+}

@@ -127,6 +127,11 @@ func NormalizeConfig(c *ContainerConfig, defaultImage string) error {
 	if c.Network != "" && c.Network != NetworkEgress && c.Network != NetworkInternal {
 		return Errorf(ErrInvalid, "container_config.network %q must be %q or %q", c.Network, NetworkEgress, NetworkInternal)
 	}
+	if c.Isolation != "" {
+		if _, err := ParseIsolation(c.Isolation); err != nil {
+			return Errorf(ErrInvalid, "container_config.%v", err) // which are available here: service/isolation.go
+		}
+	}
 	if c.AutoStopMinutes < 0 || c.AutoStopMinutes > 60*24*365 || math.IsNaN(c.AutoStopMinutes) {
 		return Errorf(ErrInvalid, "container_config.auto_stop_minutes %v must be between 0 (never) and 525600", c.AutoStopMinutes)
 	}
@@ -244,5 +249,6 @@ func SpecFor(a *Agent, s SpecSettings) (WorkloadSpec, error) {
 		Restart:     RestartPolicy{Mode: RestartMode(policy), MaxRetries: retries},
 		AllowRoot:   s.AllowRoot,
 		Workspace:   ws,
+		Isolation:   Isolation(cc.Isolation),
 	}, nil
 }

@@ -130,7 +130,7 @@ func (r *Runtime) unfit(ctx context.Context, spec warder.WorkloadSpec) string {
 		return "agents allowed to run as root are not pooled"
 	case spec.Workspace != nil && spec.Workspace.MountPath != warder.WorkspaceMountPath:
 		return "the workspace is mounted elsewhere"
-	case r.engineRuntime(spec.Isolation) != r.engineRuntime(""):
+	case spec.Isolation != "" && spec.Isolation != r.isolations()[0]:
 		return "only agents of the default isolation level are pooled"
 	}
 	if podman, err := r.isPodman(ctx); err != nil || podman {

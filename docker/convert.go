@@ -48,9 +48,6 @@ type placement struct {
 	// Stdin keeps the container's stdin open for one attach: how a warm
 	// pool's container is told its agent (claim.go).
 	Stdin bool
-	// Runtime is the engine runtime to run it with ("" the engine's
-	// default): the one of its isolation level (gvisor.go).
-	Runtime string
 	// FreshWorkspace says the workspace volume was made for this create:
 	// an image that declares its /data its user's (LabelWorkspaceOwner) then
 	// gives the volume its owner at create, with no helper.
@@ -109,7 +106,6 @@ func containerConfig(spec warder.WorkloadSpec, p placement) (createRequest, erro
 			Config: map[string]string{"max-size": logMaxSize, "max-file": logMaxFiles},
 		},
 		RestartPolicy: restart,
-		Runtime:       p.Runtime,
 		Resources: container.Resources{
 			Memory: spec.MemoryBytes,
 			// Memory plus swap equal to memory: no swap at all, so an agent

@@ -87,8 +87,10 @@ func (r *Runtime) Create(ctx context.Context, spec warder.WorkloadSpec) (string,
 // workspace already belongs to its user (readyWorkspace), so the caller
 // skips ownWorkspace.
 func (r *Runtime) createPlaced(ctx context.Context, spec warder.WorkloadSpec, p placement) (id string, ready bool, err error) {
-	p.Runtime = r.engineRuntime(spec.Isolation) // gvisor.go
 	req, err := containerConfig(spec, p)
+	if err == nil {
+		req.HostConfig.Runtime, err = r.engineRuntime(spec.Isolation) // gvisor.go
+	}
 	if err != nil {
 		return "", false, err
 	}

@@ -69,15 +69,17 @@ func (r *Runtime) probeIsolation(ctx context.Context) error {
 
 // engineRuntime is the engine runtime of an agent of level l: the
 // engine's default ("") for runc, the gVisor runtime for gvisor. "" is
-// the deployment's default level.
-func (r *Runtime) engineRuntime(l warder.Isolation) string {
-	if l == "" {
-		l = r.isolations()[0]
+// the deployment's default level. A level no longer offered (the
+// operator's policy changed since the agent chose it) is ErrInvalid.
+func (r *Runtime) engineRuntime(l warder.Isolation) (string, error) {
+	l, err := warder.ResolveIsolation(string(l), r.isolations())
+	if err != nil {
+		return "", err
 	}
 	if l == warder.IsolationGVisor {
-		return r.gvisorRuntime()
+		return r.gvisorRuntime(), nil
 	}
-	return ""
+	return "", nil
 }
 
 // sandboxed reports whether container id runs under gVisor. There the

@@ -70,13 +70,16 @@ func (r *Runtime) probeIsolation(ctx context.Context) error {
 }
 
 // runtimeClassOf is the RuntimeClass of an agent of level l ("" is the
-// deployment's default): none (the node's default handler) for runc.
-func (r *Runtime) runtimeClassOf(l warder.Isolation) string {
-	if l == "" {
-		l = r.isolations()[0]
+// deployment's default): none (the node's default handler) for runc. A
+// level no longer offered (the operator's policy changed since the agent
+// chose it) is ErrInvalid.
+func (r *Runtime) runtimeClassOf(l warder.Isolation) (string, error) {
+	l, err := warder.ResolveIsolation(string(l), r.isolations())
+	if err != nil {
+		return "", err
 	}
 	if l == warder.IsolationGVisor {
-		return r.gvisorClass()
+		return r.gvisorClass(), nil
 	}
-	return ""
+	return "", nil
 }

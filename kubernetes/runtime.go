@@ -307,7 +307,9 @@ func (r *Runtime) Start(ctx context.Context, id string) (warder.WorkloadState, e
 	}
 	if p == nil {
 		want := podOf(r.cfg.Namespace, spec, rec.Metadata.UID)
-		want.Spec.RuntimeClassName = r.runtimeClassOf(spec.Isolation) // gvisor.go
+		if want.Spec.RuntimeClassName, err = r.runtimeClassOf(spec.Isolation); err != nil { // gvisor.go
+			return warder.WorkloadState{}, err
+		}
 		if err := r.api.do(ctx, http.MethodPost, r.ns()+"/pods", want, nil); err != nil {
 			return warder.WorkloadState{}, fmt.Errorf("start workload %s: %w", id, err)
 		}

@@ -33,7 +33,7 @@ func (s *Agents) applyNetwork(cc *warder.ContainerConfig) error {
 	if info := s.rt.Info(); !info.RestartPolicies && cc.RestartPolicy != "" && cc.RestartPolicy != string(warder.RestartNever) {
 		return warder.Errorf(warder.ErrInvalid, "container_config.restart_policy %q: the %s runtime has no restart policies; use \"no\"", cc.RestartPolicy, info.Name)
 	}
-	return nil
+	return s.checkIsolation(cc) // isolation.go
 }
 
 // Endpoint is the address at which Warder reaches a running agent, as

@@ -93,6 +93,10 @@ type ContainerConfig struct {
 	// reached; Warder reaches it at its container address). Empty means the
 	// operator's default.
 	Network string `json:"network"`
+	// Isolation is "runc" or "gvisor" (gVisor's sandbox), within what the
+	// operator allows; empty means the operator's default level, taken at
+	// each create of the container (docs/security.md, "Isolation levels").
+	Isolation string `json:"isolation"`
 }
 
 // Clone returns c with maps and slices of its own.
@@ -156,6 +160,8 @@ type ContainerConfigUpdate struct {
 	AutoStopMinutes *float64 `json:"auto_stop_minutes"`
 	// Network switches between "egress" and "internal".
 	Network *string `json:"network"`
+	// Isolation sets the isolation level; "" returns to the default.
+	Isolation *string `json:"isolation"`
 	// AutoStart is kept with the agent; it acts only at create.
 	AutoStart *bool `json:"auto_start"`
 	// SecretEnv, when given, replaces all of the agent's secrets.
@@ -190,6 +196,9 @@ func (u *ContainerConfigUpdate) Apply(c ContainerConfig) ContainerConfig {
 	}
 	if u.Network != nil {
 		c.Network = *u.Network
+	}
+	if u.Isolation != nil {
+		c.Isolation = *u.Isolation
 	}
 	if u.AutoStart != nil {
 		c.AutoStart = *u.AutoStart
