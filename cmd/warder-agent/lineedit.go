@@ -21,10 +21,13 @@ const maxLine = 64 << 10
 type lineEditor struct {
 	in  io.Reader
 	out io.Writer
+	// afterCR: the last line ended with CR, so an LF right after it (a
+	// CRLF) is that line's end too, not an empty line.
+	afterCR bool
 }
 
 // readLine shows prompt and returns the line typed, without its newline.
-func (e lineEditor) readLine(prompt string) (string, error) {
+func (e *lineEditor) readLine(prompt string) (string, error) {
 	io.WriteString(e.out, prompt)
 	var line []byte
 	b := make([]byte, 1)
@@ -35,7 +38,13 @@ func (e lineEditor) readLine(prompt string) (string, error) {
 			}
 			return "", err
 		}
-		switch c := b[0]; c {
+		c := b[0]
+		if c == '\n' && e.afterCR {
+			e.afterCR = false
+			continue
+		}
+		e.afterCR = c == '\r'
+		switch c {
 		case '\r', '\n':
 			io.WriteString(e.out, "\r\n")
 			return string(line), nil
@@ -72,7 +81,7 @@ func (e lineEditor) readLine(prompt string) (string, error) {
 }
 
 // skipEscape reads the rest of an escape sequence after ESC.
-func (e lineEditor) skipEscape() {
+func (e *lineEditor) skipEscape() {
 	b := make([]byte, 1)
 	if _, err := io.ReadFull(e.in, b); err != nil {
 		return

@@ -139,7 +139,7 @@ func (sh *shell) interactive() int {
 	signal.Notify(ints, syscall.SIGINT, syscall.SIGQUIT)
 	defer signal.Stop(ints)
 	fmt.Fprintf(sh.out, "warder-agent sh: a small shell (no pipes or redirections); type help for its commands, exit or Ctrl-D to leave\n")
-	ed := lineEditor{in: sh.in, out: sh.out}
+	ed := &lineEditor{in: sh.in, out: sh.out}
 	for sh.exit == nil {
 		old, err := term.MakeRaw(fd)
 		if err != nil {

@@ -177,7 +177,7 @@ func TestShellRuns(t *testing.T) {
 func TestLineEditor(t *testing.T) {
 	in := strings.NewReader("ab\x7fc\x1b[Dd\rrest")
 	var out bytes.Buffer
-	ed := lineEditor{in: in, out: &out}
+	ed := &lineEditor{in: in, out: &out}
 	line, err := ed.readLine("$ ")
 	if err != nil || line != "acd" {
 		t.Fatalf("line %q %v", line, err)
@@ -188,6 +188,14 @@ func TestLineEditor(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "$ ab\b \bc") {
 		t.Fatalf("echo %q", out.String())
 	}
+	// A CRLF ends one line, not two.
+	ed = &lineEditor{in: strings.NewReader("one\r\ntwo\r"), out: io.Discard}
+	if l1, _ := ed.readLine(""); l1 != "one" {
+		t.Fatalf("first line %q", l1)
+	}
+	if l2, _ := ed.readLine(""); l2 != "two" {
+		t.Fatalf("the line after a CRLF: %q", l2)
+	}
 	for _, tc := range []struct {
 		in   string
 		line string
@@ -197,8 +205,10 @@ func TestLineEditor(t *testing.T) {
 		{"abc\x03", "", errInterrupted},
 		{"\x04", "", io.EOF},
 		{"a\x04b\r", "ab", nil},
+		{"\r\nx\n", "", nil},
 	} {
-		line, err := lineEditor{in: strings.NewReader(tc.in), out: io.Discard}.readLine("")
+		ed := &lineEditor{in: strings.NewReader(tc.in), out: io.Discard}
+		line, err := ed.readLine("")
 		if line != tc.line || !reflect.DeepEqual(err, tc.err) {
 			t.Errorf("%q: %q %v, want %q %v", tc.in, line, err, tc.line, tc.err)
 		}

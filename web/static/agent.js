@@ -1,8 +1,9 @@
 // One agent: status and actions, live stats chart, live logs, status
-// history, chat, its workspace's files, and the commands that do the same from a shell.
+// history, a terminal, chat, its workspace's files, and the commands that do the same from a shell.
 import { api, stream } from './api.js';
 import { h, svgEl, statusBadge, confirmDialog, bytes, when } from './dom.js';
 import { filesCard } from './files.js';
+import { terminalCard } from './terminal.js';
 import { followEvents, agentAction, missingAgent } from './agents.js';
 import { runtime, onRuntime, CANNOT_RUN } from './runtime.js';
 
@@ -59,6 +60,7 @@ export async function agentView(id, { signal }) {
     const was = a.status;
     a = next;
     drawHead();
+    terminal.update(a);
     if (a.status !== was || !live) watch();
     loadHistory();
   }
@@ -188,10 +190,12 @@ export async function agentView(id, { signal }) {
   const cmds = h('pre.cmd', { id: 'commands' },
     `curl -H "Authorization: Bearer $WARDER_TOKEN" ${origin}/api/agents/${id}\n` +
     `curl -N -H "Authorization: Bearer $WARDER_TOKEN" -H "Accept: text/event-stream" "${origin}/api/agents/${id}/logs?follow=true"\n` +
-    `warder login ${origin}\nwarder agents inspect ${id}\nwarder agents logs -f ${id}\nwarder agents stats ${id}\nwarder agents chat ${id}\nwarder cp ./notes.md ${id}:/data/`);
+    `warder login ${origin}\nwarder agents inspect ${id}\nwarder agents logs -f ${id}\nwarder agents stats ${id}\nwarder agents chat ${id}\nwarder exec -it ${id}\nwarder cp ./notes.md ${id}:/data/`);
   const copy = h('button.secondary', { onclick: () => navigator.clipboard?.writeText(cmds.textContent) }, 'Copy');
 
+  const terminal = terminalCard(id);
   drawHead();
+  terminal.update(a);
   loadHistory();
   loadConversations();
   watch();
@@ -201,13 +205,14 @@ export async function agentView(id, { signal }) {
     if (ev.to === 'deleted') { location.hash = '#/agents'; return; }
     try { update(await api('GET', '/api/agents/' + id)); } catch {}
   });
-  signal.addEventListener('abort', () => live?.abort());
+  signal.addEventListener('abort', () => { live?.abort(); terminal.close(); });
 
   return h('section', { id: 'agent-page', 'data-agent': id }, head, err,
     h('div.cols', {},
       h('div.card', {}, h('h2', {}, 'CPU, memory and network'), h('div.charts', {}, charts.cpu.el, charts.mem.el, charts.net.el), now),
       h('div.card', {}, h('h2', {}, 'Status history'), h('div.table-wrap', {}, h('table', {}, history)))),
     h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'Logs'), search, pause, download), logsNote, logs),
+    terminal.el,
     h('div.card', {}, h('h2', {}, 'Chat'), h('div.chat', {}, convList, h('div', {}, messages, chatErr, chatForm))),
     filesCard(id),
     h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'From a shell'), copy), cmds));
