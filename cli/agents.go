@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -160,8 +161,8 @@ func agentItems(list []*warder.Agent) []any {
 
 // agentTable prints the agents as docker ps does: the status with its
 // exit code and when it changed ("exited (3) 5 seconds ago") and, last,
-// why (cut short unless wide, which adds the user, limits, network and
-// the full id).
+// why (cut short unless wide, which adds the user, limits, network,
+// isolation level and the full id).
 func (c *CLI) agentTable(list []*warder.Agent, wide bool) {
 	rows := make([][]string, 0, len(list))
 	for _, a := range list {
@@ -180,13 +181,13 @@ func (c *CLI) agentTable(list []*warder.Agent, wide bool) {
 			if cc.CPULimit > 0 {
 				cpus = strconv.FormatFloat(cc.CPULimit, 'g', -1, 64)
 			}
-			row = append(row, orDash(cc.MemoryLimit), cpus, orDash(cc.Network), strconv.Itoa(a.RestartCount), shortID(a.UserID), a.ID)
+			row = append(row, orDash(cc.MemoryLimit), cpus, orDash(cc.Network), cmp.Or(cc.Isolation, "default"), strconv.Itoa(a.RestartCount), shortID(a.UserID), a.ID)
 		}
 		rows = append(rows, append(row, orDash(reason)))
 	}
 	header := []string{"AGENT ID", "NAME", "STATUS", "IMAGE", "PORT", "CREATED"}
 	if wide {
-		header = append(header, "MEMORY", "CPUS", "NETWORK", "RESTARTS", "USER", "FULL ID")
+		header = append(header, "MEMORY", "CPUS", "NETWORK", "ISOLATION", "RESTARTS", "USER", "FULL ID")
 	}
 	table(c.Stdout, append(header, "REASON"), rows)
 }

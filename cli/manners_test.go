@@ -89,7 +89,7 @@ sys.exit(0 if norm(a) == b else 1)`, f)
 
 	code, out, _ = runOn(true, base, tok, "agents", "ls", "-o", "wide")
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	for _, col := range []string{"AGENT ID", "STATUS", "MEMORY", "CPUS", "NETWORK", "RESTARTS", "USER", "FULL ID", "REASON"} {
+	for _, col := range []string{"AGENT ID", "STATUS", "MEMORY", "CPUS", "NETWORK", "ISOLATION", "RESTARTS", "USER", "FULL ID", "REASON"} {
 		if code != 0 || !strings.Contains(lines[0], col) {
 			t.Fatalf("ls -o wide has no %s column: exit %d\n%s", col, code, out)
 		}
