@@ -209,6 +209,12 @@ func (c *collect) out(stream string, p []byte) error {
 // and Exec returns only once it has. In other images spec.Env is refused
 // and a timeout ends the stream but not the process (docs/kubernetes.md).
 func (r *Runtime) Exec(ctx context.Context, id string, spec warder.ExecSpec, out func(stream string, p []byte) error) (int, error) {
+	if spec.TTY != nil {
+		// The channel protocol has a terminal (tty=true, resize on channel
+		// 4), but with-env, which bounds an exec here, is not one's session
+		// leader yet: refused (501) rather than run without a terminal.
+		return 0, warder.Errorf(warder.ErrNotSupported, "terminals are not on the Kubernetes runtime yet: use exec (docs/terminal.md)")
+	}
 	rec, err := r.record(ctx, id)
 	if err != nil {
 		return 0, err
