@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
+	"github.com/warder/warder/internal/loopfs"
 	"github.com/warder/warder/internal/testenv"
 )
 
@@ -110,4 +111,20 @@ func TestGVisorRequiredButMissing(t *testing.T) {
 	if _, err := warder.ResolveIsolation("gvisor", r.Info().Isolations); !errors.Is(err, warder.ErrInvalid) || !strings.Contains(err.Error(), "available: runc") {
 		t.Fatalf("ResolveIsolation(gvisor) = %v", err)
 	}
+}
+
+// TestWorkspaceBoundedUnderGVisor is TestWorkspaceBoundedByFilesystem
+// with the agent in gVisor's sandbox: the bounded ext4 workspace, served
+// to the sandbox through its Gofer, still ends a write at its size.
+func TestWorkspaceBoundedUnderGVisor(t *testing.T) {
+	if err := loopfs.Available(); err != nil {
+		testenv.SkipOrFail(t, "WARDER_REQUIRE_DOCKER", "bounded workspaces cannot be made here: %v", err)
+	}
+	dir := t.TempDir()
+	r := gvisorRuntime(t, func(c *Config) { c.Network = testenv.UniqueName("wbd-net-"); c.WorkspaceDir = dir })
+	must(t, r.Setup(context.Background()))
+	if ok, why := r.WorkspaceBound(); !ok {
+		t.Fatalf("workspaces are not bounded by the filesystem here: %s", why)
+	}
+	checkBounded(t, r)
 }
