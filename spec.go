@@ -1,6 +1,7 @@
 package warder
 
 import (
+	"maps"
 	"math"
 	"regexp"
 	"strconv"
@@ -190,6 +191,12 @@ type SpecSettings struct {
 	// Parts().Workspaces) of at most WorkspaceBytes (0: no bound).
 	Workspaces     bool
 	WorkspaceBytes int64
+	// EgressProxy, if set, returns the env vars that send an agent whose
+	// container_config.egress is a list through the egress proxy
+	// (HTTP_PROXY and the like, with the agent's own credentials), or an
+	// error while the proxy cannot be reached. Unset, such an agent gets
+	// none and reaches nothing outside.
+	EgressProxy func(agentID string) (map[string]string, error)
 }
 
 // ContainerName is the Docker name of an agent's container, derived from
@@ -222,6 +229,13 @@ func SpecFor(a *Agent, s SpecSettings) (WorkloadSpec, error) {
 	policy, retries, err := ParseRestartPolicy(cc.RestartPolicy)
 	if err != nil {
 		return WorkloadSpec{}, err
+	}
+	if cc.Egress.Listed() && s.EgressProxy != nil {
+		proxyEnv, err := s.EgressProxy(a.ID)
+		if err != nil {
+			return WorkloadSpec{}, err
+		}
+		maps.Copy(env, proxyEnv)
 	}
 	internal := cc.Network == NetworkInternal
 	var ws *WorkspaceSpec

@@ -135,6 +135,7 @@ var ops = map[string]op{
 		status: 200, resp: warder.StatsResponse{}, events: withEnd(map[string]any{"stats": warder.StatsView{}}),
 		query:  []param{{"history", "string", "a duration such as 5m: also answer the samples of that long (as StatsHistoryResponse)"}, {"stream", "boolean", "send each sample as a stats event"}},
 		errors: []int{409, 503}},
+	"GET /api/agents/{id}/egress": {id: "getAgentEgress", summary: "The agent's egress policy in force (container_config.egress within the operator's ceiling) and the egress proxy's refusals of the last day, by destination and reason (docs/egress.md)", tag: "agents", status: 200, resp: warder.AgentEgress{}, errors: []int{501}},
 	"GET /api/agents/{id}/events": {id: "listAgentEvents", summary: "The agent's status history, oldest first", tag: "agents", status: 200, resp: warder.AgentEventsResponse{}, query: []param{qLimit}},
 	"POST /api/agents/{id}/chat": {id: "chatWithAgent", summary: "Send a message and get the agent's answer, whole or streamed as it is written; starts the agent if need be", tag: "chat",
 		body: warder.ChatRequest{}, status: 200, resp: warder.ChatReply{},

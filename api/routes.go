@@ -58,6 +58,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/agents/{id}/logs", s.authed(s.agentLogs)},
 		{"GET /api/agents/{id}/stats", s.authed(s.agentStats)},
 		{"GET /api/agents/{id}/events", s.authed(s.agentEvents)},
+		{"GET /api/agents/{id}/egress", s.authed(s.agentEgress)},
 		{"POST /api/agents/{id}/chat", s.authed(s.chatAgent)},
 		{"POST /api/agents/{id}/query", s.authed(s.chatAgent)},
 		{"GET /api/agents/{id}/conversations", s.authed(s.listConversations)},

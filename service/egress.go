@@ -13,12 +13,18 @@ type EgressPolicy struct {
 	Default string
 	// Forbid refuses "egress" to everyone (WARDER_ALLOW_EGRESS=false).
 	Forbid bool
+	// Lists is the operator's say over container_config.egress; nil
+	// accepts only "none" and "all" (egresslist.go).
+	Lists EgressLists
 }
 
 // applyNetwork fills the agent's network from the operator's default,
 // refuses egress when the operator forbids it, and a restart policy the
 // runtime cannot honour.
 func (s *Agents) applyNetwork(cc *warder.ContainerConfig) error {
+	if err := s.applyEgress(cc); err != nil { // egresslist.go
+		return err
+	}
 	if cc.Network == "" {
 		cc.Network = s.cfg.Egress.Default
 		if cc.Network == "" {

@@ -37,7 +37,7 @@ func (s *Agents) mayStart(ctx context.Context, caller *warder.User, a *warder.Ag
 	if a.ContainerConfig.Network == warder.NetworkEgress && s.cfg.Egress.Forbid {
 		return warder.Errorf(warder.ErrForbidden, `the agent is on the "egress" network, which the operator has disabled (WARDER_ALLOW_EGRESS=false); change its container_config.network to "internal" first`)
 	}
-	return nil
+	return s.egressMayStart(a) // egresslist.go
 }
 
 // auditStart records a start that no API call of its own recorded: one

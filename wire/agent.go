@@ -97,10 +97,14 @@ type ContainerConfig struct {
 	// operator allows; empty means the operator's default level, taken at
 	// each create of the container (docs/security.md, "Isolation levels").
 	Isolation string `json:"isolation"`
+	// Egress is where the agent may connect: "none", "all", or a list of
+	// destinations (docs/egress.md); left out, Network decides.
+	Egress Egress `json:"egress,omitempty"`
 }
 
 // Clone returns c with maps and slices of its own.
 func (c ContainerConfig) Clone() ContainerConfig {
+	c.Egress = slices.Clone(c.Egress)
 	c.EnvVars = maps.Clone(c.EnvVars)
 	c.SecretEnv = maps.Clone(c.SecretEnv)
 	c.SecretEnvNames = slices.Clone(c.SecretEnvNames)
@@ -162,6 +166,10 @@ type ContainerConfigUpdate struct {
 	Network *string `json:"network"`
 	// Isolation sets the isolation level; "" returns to the default.
 	Isolation *string `json:"isolation"`
+	// Egress replaces the agent's egress policy; the network follows it
+	// unless Network is given too. Network given alone drops the policy,
+	// back to the network's meaning.
+	Egress *Egress `json:"egress"`
 	// AutoStart is kept with the agent; it acts only at create.
 	AutoStart *bool `json:"auto_start"`
 	// SecretEnv, when given, replaces all of the agent's secrets.
@@ -199,6 +207,15 @@ func (u *ContainerConfigUpdate) Apply(c ContainerConfig) ContainerConfig {
 	}
 	if u.Isolation != nil {
 		c.Isolation = *u.Isolation
+	}
+	switch {
+	case u.Egress != nil:
+		c.Egress = *u.Egress
+		if u.Network == nil {
+			c.Network = "" // derived from the policy
+		}
+	case u.Network != nil:
+		c.Egress = nil
 	}
 	if u.AutoStart != nil {
 		c.AutoStart = *u.AutoStart

@@ -76,7 +76,7 @@ func TestAgentsWire(t *testing.T) {
 // TestContainerConfigCloneOwnsEverything: Clone shares no map or slice
 // with its original, for every such field, including any added later.
 func TestContainerConfigCloneOwnsEverything(t *testing.T) {
-	c := ContainerConfig{EnvVars: map[string]string{"A": "1"}, SecretEnv: map[string]string{"S": "x"}, SecretEnvNames: []string{"S"}}
+	c := ContainerConfig{EnvVars: map[string]string{"A": "1"}, SecretEnv: map[string]string{"S": "x"}, SecretEnvNames: []string{"S"}, Egress: Egress{"a.example"}}
 	d := c.Clone()
 	cv, dv := reflect.ValueOf(c), reflect.ValueOf(d)
 	for i := range cv.NumField() {

@@ -46,6 +46,8 @@ type App struct {
 	feed *sqlstore.Feed
 	bus  *broker.Broker
 	log  *slog.Logger
+	// egress is the egress proxy, served by Run (egress.go).
+	egress *egressHub
 	// background tracks what Run started, so Close can wait for it.
 	background sync.WaitGroup
 }
@@ -225,6 +227,12 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		// throttle counts and the quota lock through it.
 		events, attempts, locks = sharedBus{Broker: bus, feed: feed}, store, store
 	}
+	eg, err := newEgress(cfg, store, m, log) // egress.go
+	if err != nil {
+		rt.Close()
+		store.Close()
+		return nil, err
+	}
 	collector := stats.New(irt, events, stats.Config{Keep: cfg.StatsHistory, FollowAll: cfg.StatsFollowAll, Logger: log})
 	svc := service.New(api.AuditStatuses(store), irt, service.Config{
 		Logger: log,
@@ -243,12 +251,12 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Lifecycle: service.AgentsConfig{
 			DefaultImage: cfg.Image,
 			Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
-				Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: max(cfg.WorkspaceBytes, 0)},
+				Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: max(cfg.WorkspaceBytes, 0), EgressProxy: eg.env},
 			StopTimeout: cfg.StopTimeout,
 			Secrets:     box,
 			Images:      service.ImagePolicy{Users: cfg.AllowedImages, Admins: cfg.AdminAllowedImages},
 			Quota:       cfg.Quota,
-			Egress:      service.EgressPolicy{Default: cfg.DefaultNetwork, Forbid: !cfg.AllowEgress},
+			Egress:      service.EgressPolicy{Default: cfg.DefaultNetwork, Forbid: !cfg.AllowEgress, Lists: eg},
 			Locks:       locks,
 		},
 		Observe: service.ObserveConfig{IdleInterval: cfg.IdleInterval, Stats: collector},
@@ -280,7 +288,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		MCP:               func(self http.Handler) api.MCP { return mcp.NewHandler(self, log) },
 	})
-	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus}, nil
+	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus, egress: eg}, nil
 }
 
 // Run starts the background work: preparing the runtime, the stats
@@ -292,6 +300,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 // once; the work ends with ctx, and Wait and Close wait for it.
 func (a *App) Run(ctx context.Context) {
 	a.background.Go(func() { a.setupUntilDone(ctx) })
+	a.background.Go(func() { a.egress.run(ctx, a.runtime) })
 	if a.feed != nil {
 		a.background.Go(func() { a.feed.Run(ctx, a.bus.Publish) })
 	}

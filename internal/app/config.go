@@ -13,6 +13,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/api"
 	"github.com/warder/warder/docker"
+	"github.com/warder/warder/egress"
 	"github.com/warder/warder/kubernetes"
 	"github.com/warder/warder/sqlstore"
 )
@@ -138,6 +139,20 @@ type Config struct {
 	Isolations         []warder.Isolation
 	GVisorRuntime      string
 	GVisorRuntimeClass string
+	// EgressDefault and EgressCeiling are the operator's default and
+	// ceiling of agents' container_config.egress ("none", "all" or
+	// destinations; WARDER_EGRESS_DEFAULT, unset: the default network
+	// decides; WARDER_EGRESS_CEILING, unset: all, or none when
+	// WARDER_ALLOW_EGRESS=false). EgressProxy is where the egress proxy
+	// listens (WARDER_EGRESS_PROXY: auto, the internal network's gateway
+	// on Docker; off; or IP:PORT). See egress.go and docs/egress.md.
+	EgressDefault, EgressCeiling []string
+	EgressProxy                  string
+	// EgressResolver resolves the proxy's names (nil: the system's) and
+	// EgressSummaryEvery is how often its refusals are audited (0: a
+	// minute): tests' hooks, with no variable of their own.
+	EgressResolver     egress.Resolver
+	EgressSummaryEvery time.Duration
 }
 
 // LoadConfig reads the environment, then flags; args excludes the
@@ -258,6 +273,7 @@ func LoadConfig(args []string) (Config, error) {
 		return c, err
 	}
 	c.GVisorRuntime, c.GVisorRuntimeClass = env("WARDER_DOCKER_GVISOR_RUNTIME", ""), env("WARDER_K8S_GVISOR_RUNTIME_CLASS", "")
+	c.loadEgress() // egress.go
 	if c.CORSOrigins, err = api.ParseCORSOrigins(env("WARDER_CORS_ORIGINS", "")); err != nil {
 		return c, fmt.Errorf("WARDER_CORS_ORIGINS: %w", err)
 	}
@@ -328,6 +344,9 @@ func (c *Config) Validate() error {
 	}
 	if !c.AllowEgress && c.DefaultNetwork == warder.NetworkEgress {
 		return fmt.Errorf("WARDER_ALLOW_EGRESS=false needs WARDER_DEFAULT_NETWORK=internal")
+	}
+	if err := c.validateEgress(); err != nil { // egress.go
+		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("WARDER_LOG_FORMAT must be text or json, not %q", c.LogFormat)
