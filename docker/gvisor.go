@@ -62,7 +62,7 @@ func (r *Runtime) probeIsolation(ctx context.Context) error {
 		if r.cfg.Isolations[0] == warder.IsolationGVisor {
 			return fmt.Errorf("WARDER_AGENT_ISOLATION is gvisor but the engine has no runtime %q (docs/security.md, gVisor)", r.gvisorRuntime())
 		}
-		r.log.Warn("agents cannot have isolation gvisor: the engine has no such runtime", "runtime", r.gvisorRuntime())
+		r.log.Info("agents cannot have isolation gvisor: the engine has no such runtime", "runtime", r.gvisorRuntime())
 	}
 	return nil
 }

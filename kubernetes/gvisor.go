@@ -54,18 +54,18 @@ func (r *Runtime) probeIsolation(ctx context.Context) error {
 		return nil
 	}
 	err := r.api.do(ctx, http.MethodGet, "/apis/node.k8s.io/v1/runtimeclasses/"+url.PathEscape(r.gvisorClass()), nil, nil)
+	r.iso.gvisor.Store(err == nil)
 	switch {
 	case err == nil:
-		r.iso.gvisor.Store(true)
 		return nil
-	case !errors.Is(err, warder.ErrNotFound):
+	case r.cfg.Isolations[0] == warder.IsolationGVisor && errors.Is(err, warder.ErrNotFound):
+		return fmt.Errorf("WARDER_AGENT_ISOLATION is gvisor but the cluster has no RuntimeClass %q (docs/security.md, Isolation levels)", r.gvisorClass())
+	case r.cfg.Isolations[0] == warder.IsolationGVisor:
 		return fmt.Errorf("runtime class %s: %w", r.gvisorClass(), err)
 	}
-	r.iso.gvisor.Store(false)
-	if r.cfg.Isolations[0] == warder.IsolationGVisor {
-		return fmt.Errorf("WARDER_AGENT_ISOLATION is gvisor but the cluster has no RuntimeClass %q (docs/kubernetes.md)", r.gvisorClass())
-	}
-	r.log.Warn("agents cannot have isolation gvisor: the cluster has no such RuntimeClass", "runtime_class", r.gvisorClass())
+	// Merely allowed (the default policy allows it): a cluster without
+	// the class, or a role that may not read RuntimeClasses, offers runc.
+	r.log.Info("agents cannot have isolation gvisor: no RuntimeClass found", "runtime_class", r.gvisorClass(), "err", err)
 	return nil
 }
 
