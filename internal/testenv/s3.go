@@ -31,6 +31,9 @@ type S3Server struct {
 	dir       string
 	cmd       *exec.Cmd
 	exited    chan struct{}
+	// sockets are the gRPC sockets weed makes in /tmp whatever it is
+	// told (/tmp/seaweedfs-<service>-grpc-<port>.sock), removed by name.
+	sockets []string
 }
 
 // s3StartTimeout bounds how long the server may take to be ready.
@@ -130,7 +133,7 @@ func (s *S3Server) args() ([]string, map[string]int, error) {
 	}
 	args := []string{"server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir=" + data, "-filer", "-s3",
 		"-s3.config=" + confPath, "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false",
-		"-s3.localSocket=" + filepath.Join(s.dir, "s3.sock"),
+		"-s3.localSocket=" + filepath.Join(s.dir, "s3.sock"), "-filer.localSocket=" + filepath.Join(s.dir, "filer.sock"),
 		"-master.telemetry=false", "-master.telemetry.url=http://127.0.0.1:1/",
 		"-master.volumeSizeLimitMB=256", "-volume.max=0", "-volume.preStopSeconds=0", "-metricsPort=0"}
 	ports := map[string]int{}
@@ -141,6 +144,9 @@ func (s *S3Server) args() ([]string, map[string]int, error) {
 		}
 		ports[name] = p
 		args = append(args, "-"+name+"="+strconv.Itoa(p))
+		if svc, ok := strings.CutSuffix(name, ".port.grpc"); ok {
+			s.sockets = append(s.sockets, fmt.Sprintf("/tmp/seaweedfs-%s-grpc-%d.sock", svc, p))
+		}
 	}
 	return args, ports, nil
 }
@@ -226,8 +232,9 @@ func masterHasRoom(ctx context.Context, master string) error {
 // weed, which may end first).
 func (s *S3Server) watchdog() error {
 	const script = `while [ -d "/proc/$1" ] && [ -d "$2" ]; do sleep 1; done
-[ -d "$2" ] && kill -9 "$3" 2>/dev/null; rm -rf "$2"`
-	cmd := exec.Command("/bin/sh", "-c", script, "watchdog", strconv.Itoa(os.Getpid()), s.dir, strconv.Itoa(s.cmd.Process.Pid))
+[ -d "$2" ] && kill -9 "$3" 2>/dev/null; rm -rf "$2"; shift 3; rm -f "$@"`
+	args := append([]string{"-c", script, "watchdog", strconv.Itoa(os.Getpid()), s.dir, strconv.Itoa(s.cmd.Process.Pid)}, s.sockets...)
+	cmd := exec.Command("/bin/sh", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start watchdog: %w", err)
@@ -236,17 +243,16 @@ func (s *S3Server) watchdog() error {
 	return nil
 }
 
-// stop ends weed (SIGTERM, then SIGKILL after 10 s) and removes its
-// directory.
+// stop kills weed and removes its directory and sockets. Its data is
+// thrown away, so there is nothing to shut down gracefully (and SIGTERM
+// takes weed over 10 s).
 func (s *S3Server) stop() error {
 	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	for _, p := range s.sockets {
+		_ = os.Remove(p)
 	}
 	return os.RemoveAll(s.dir)
 }
