@@ -31,11 +31,18 @@ func (c *CLI) agentsLogs(ctx context.Context, args []string) error {
 		return usagef("agents logs needs one agent")
 	}
 	opts := client.LogOptions{Follow: *follow, Timestamps: *stamps}
-	if *tail == "all" {
-		opts.Lines = client.AllLines
-	} else {
-		if opts.Lines, err = strconv.Atoi(*tail); err != nil || opts.Lines < 0 {
+	if *tail != "all" {
+		n, err := strconv.Atoi(*tail)
+		if err != nil || n < 0 {
 			return usagef("--tail takes a number of lines or all, not %q", *tail)
+		}
+		switch {
+		case n > 0:
+			opts.Tail = n
+		case *follow:
+			opts.OnlyNew = true
+		default:
+			return nil // no lines asked for, and none to wait for
 		}
 	}
 	if *since != "" {

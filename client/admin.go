@@ -24,7 +24,7 @@ func (c *Client) Users(ctx context.Context) ([]*wire.User, error) {
 func (c *Client) CreateUser(ctx context.Context, req wire.RegisterRequest) (*wire.User, error) {
 	var u wire.User
 	err := c.call(ctx, request{method: http.MethodPost, path: "/api/admin/users", body: req}, &u)
-	return &u, err
+	return orNil(&u, err)
 }
 
 // DisableUser ends the user's tokens and keys at once and stops their agents.
@@ -43,28 +43,28 @@ func (c *Client) EnableUser(ctx context.Context, id string) error {
 func (c *Client) UserLimits(ctx context.Context, id string) (*wire.Usage, error) {
 	var u wire.Usage
 	err := c.get(ctx, "/api/admin/users/"+seg(id)+"/limits", nil, &u)
-	return &u, err
+	return orNil(&u, err)
 }
 
 // SetUserLimits overrides a user's quotas; a nil field is the default.
 func (c *Client) SetUserLimits(ctx context.Context, id string, l wire.Limits) (*wire.Usage, error) {
 	var u wire.Usage
 	err := c.call(ctx, request{method: http.MethodPut, path: "/api/admin/users/" + seg(id) + "/limits", body: l}, &u)
-	return &u, err
+	return orNil(&u, err)
 }
 
 // Limits is the caller's own limits and use (GET /api/system/limits).
 func (c *Client) Limits(ctx context.Context) (*wire.Usage, error) {
 	var u wire.Usage
 	err := c.get(ctx, "/api/system/limits", nil, &u)
-	return &u, err
+	return orNil(&u, err)
 }
 
 // SystemStatus is the installation's health and use (admins only).
 func (c *Client) SystemStatus(ctx context.Context) (*wire.SystemStatus, error) {
 	var s wire.SystemStatus
 	err := c.get(ctx, "/api/system/status", nil, &s)
-	return &s, err
+	return orNil(&s, err)
 }
 
 // Audit lists audit entries, newest first (admins only). q.User is a user
@@ -133,8 +133,8 @@ func (c *Client) Proxy(ctx context.Context, agentID, method, path string, body i
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token := c.Token(); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,8 +16,10 @@ import (
 // ContainerConfig.AutoStart it is started at once.
 func (c *Client) CreateAgent(ctx context.Context, req wire.AgentCreate) (*wire.Agent, error) {
 	var a wire.Agent
-	err := c.call(ctx, request{method: http.MethodPost, path: "/api/agents", body: req}, &a)
-	return &a, err
+	if err := c.call(ctx, request{method: http.MethodPost, path: "/api/agents", body: req}, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
 }
 
 // Agents lists the caller's agents (an admin's: everyone's).
@@ -70,7 +73,7 @@ func agentQuery(q AgentQuery) url.Values {
 func (c *Client) Agent(ctx context.Context, id string) (*wire.Agent, error) {
 	var a wire.Agent
 	err := c.get(ctx, "/api/agents/"+seg(id), nil, &a)
-	return &a, err
+	return orNil(&a, err)
 }
 
 // ReplaceAgent is PUT /api/agents/{id}: the fields req sets replace the
@@ -78,14 +81,14 @@ func (c *Client) Agent(ctx context.Context, id string) (*wire.Agent, error) {
 func (c *Client) ReplaceAgent(ctx context.Context, id string, req wire.AgentReplace) (*wire.Agent, error) {
 	var a wire.Agent
 	err := c.call(ctx, request{method: http.MethodPut, path: "/api/agents/" + seg(id), body: req}, &a)
-	return &a, err
+	return orNil(&a, err)
 }
 
 // UpdateAgent is PATCH /api/agents/{id}: only the fields req sets change.
 func (c *Client) UpdateAgent(ctx context.Context, id string, req wire.AgentUpdate) (*wire.Agent, error) {
 	var a wire.Agent
 	err := c.call(ctx, request{method: http.MethodPatch, path: "/api/agents/" + seg(id), body: req}, &a)
-	return &a, err
+	return orNil(&a, err)
 }
 
 // DeleteAgent removes the agent's container, frees its port and deletes it.
@@ -94,29 +97,70 @@ func (c *Client) DeleteAgent(ctx context.Context, id string) error {
 	return err
 }
 
-// StartAgent creates the agent's container if need be and starts it; it
-// returns the server's message.
-func (c *Client) StartAgent(ctx context.Context, id string) (string, error) {
-	return c.message(ctx, http.MethodPost, "/api/agents/"+seg(id)+"/start", nil)
+// StartAgent creates the agent's workload if need be, starts it, and
+// returns the agent as it is then (running, or failed with its reason).
+// The API answers a start with a message, as the seed's clients expect;
+// the agent is read after it.
+func (c *Client) StartAgent(ctx context.Context, id string) (*wire.Agent, error) {
+	return c.lifecycle(ctx, id, "start")
 }
 
-// StopAgent stops the agent's container, keeping it and its port.
-func (c *Client) StopAgent(ctx context.Context, id string) (string, error) {
-	return c.message(ctx, http.MethodPost, "/api/agents/"+seg(id)+"/stop", nil)
+// StopAgent stops the agent's workload, keeping it and its port, and
+// returns the agent as it is then.
+func (c *Client) StopAgent(ctx context.Context, id string) (*wire.Agent, error) {
+	return c.lifecycle(ctx, id, "stop")
 }
 
-// RestartAgent stops the agent's container, then starts it.
-func (c *Client) RestartAgent(ctx context.Context, id string) (string, error) {
-	return c.message(ctx, http.MethodPost, "/api/agents/"+seg(id)+"/restart", nil)
+// RestartAgent stops the agent's workload, then starts it, and returns
+// the agent as it is then.
+func (c *Client) RestartAgent(ctx context.Context, id string) (*wire.Agent, error) {
+	return c.lifecycle(ctx, id, "restart")
 }
 
-// logQuery is opts as GET /logs's query. Lines is always sent, so 0
-// (all, or with Follow only new lines) means what it says: lines=all for
-// every line (AllLines, or 0 without Follow).
+// lifecycle is POST /api/agents/{id}/{action}, then the agent.
+func (c *Client) lifecycle(ctx context.Context, id, action string) (*wire.Agent, error) {
+	if _, err := c.message(ctx, http.MethodPost, "/api/agents/"+seg(id)+"/"+action, nil); err != nil {
+		return nil, err
+	}
+	return c.Agent(ctx, id)
+}
+
+// AgentByName returns the caller's agent of that name (names are unique
+// per user). An admin, whose listing holds everyone's agents, gets their
+// own of that name if they have one; else the one agent of that name,
+// or an error naming how many users have one. None is a 404 *Error.
+func (c *Client) AgentByName(ctx context.Context, name string) (*wire.Agent, error) {
+	page, err := c.ListAgents(ctx, AgentQuery{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	switch len(page.Agents) {
+	case 0:
+		return nil, &Error{Status: http.StatusNotFound, Detail: fmt.Sprintf("no agent is named %q", name)}
+	case 1:
+		return page.Agents[0], nil
+	}
+	me, err := c.Me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range page.Agents {
+		if a.UserID == me.ID {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("warder client: %d agents of different users are named %q: use an id", len(page.Agents), name)
+}
+
+// logQuery is opts as GET /logs's query: lines is always sent, a
+// number or all, so the server's default (100) never applies.
 func logQuery(opts LogOptions) url.Values {
-	q := url.Values{"lines": {strconv.Itoa(opts.Lines)}}
-	if opts.Lines == AllLines || opts.Lines == 0 && !opts.Follow {
-		q.Set("lines", "all")
+	q := url.Values{"lines": {"all"}}
+	switch {
+	case opts.Follow && opts.OnlyNew:
+		q.Set("lines", "0")
+	case opts.Tail > 0:
+		q.Set("lines", strconv.Itoa(opts.Tail))
 	}
 	if opts.Timestamps {
 		q.Set("timestamps", "true")
@@ -130,14 +174,12 @@ func logQuery(opts LogOptions) url.Values {
 	return q
 }
 
-// Logs returns the agent's latest opts.Lines lines of output (the server
-// takes 100 when asked for none), stdout and stderr together. Follow is
-// ignored: StreamLogs follows.
+// Logs returns the agent's output, stdout and stderr together, as one
+// text of lines: the latest opts.Tail lines, or every line (at most 4
+// MiB: past that the server answers 413; StreamLogs has no such bound).
+// Follow and OnlyNew are ignored: StreamLogs follows.
 func (c *Client) Logs(ctx context.Context, id string, opts LogOptions) (string, error) {
-	opts.Follow = false
-	if opts.Lines == 0 {
-		opts.Lines = 100
-	}
+	opts.Follow, opts.OnlyNew = false, false
 	var l wire.LogsResponse
 	err := c.get(ctx, "/api/agents/"+seg(id)+"/logs", logQuery(opts), &l)
 	return l.Logs, err
@@ -155,7 +197,7 @@ func (c *Client) AgentEvents(ctx context.Context, id string, limit int) ([]*wire
 func (c *Client) Stats(ctx context.Context, id string) (*wire.StatsView, error) {
 	var r wire.StatsResponse
 	err := c.get(ctx, "/api/agents/"+seg(id)+"/stats", nil, &r)
-	return &r.Stats, err
+	return orNil(&r.Stats, err)
 }
 
 // StatsHistory returns the newest sample and the samples of the last d,
@@ -163,7 +205,7 @@ func (c *Client) Stats(ctx context.Context, id string) (*wire.StatsView, error) 
 func (c *Client) StatsHistory(ctx context.Context, id string, d time.Duration) (*wire.StatsHistoryResponse, error) {
 	var r wire.StatsHistoryResponse
 	err := c.get(ctx, "/api/agents/"+seg(id)+"/stats", url.Values{"history": {d.String()}}, &r)
-	return &r, err
+	return orNil(&r, err)
 }
 
 func limitQuery(limit int) url.Values {

@@ -16,7 +16,7 @@ func (c *Client) Chat(ctx context.Context, id string, req wire.ChatRequest) (*wi
 	req.Stream = false
 	var r wire.ChatReply
 	err := c.call(ctx, request{method: http.MethodPost, path: "/api/agents/" + seg(id) + "/chat", body: req}, &r)
-	return &r, err
+	return orNil(&r, err)
 }
 
 // ChatStream sends one message and hands each piece of the answer to
@@ -67,5 +67,5 @@ func (c *Client) Conversations(ctx context.Context, agentID string, limit int) (
 func (c *Client) Conversation(ctx context.Context, agentID, conversationID string, limit int) (*wire.ConversationDetail, error) {
 	var r wire.ConversationDetail
 	err := c.get(ctx, "/api/agents/"+seg(agentID)+"/conversations/"+seg(conversationID), limitQuery(limit), &r)
-	return &r, err
+	return orNil(&r, err)
 }

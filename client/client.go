@@ -1,10 +1,16 @@
 // Package client is Warder's Go client: one method per route of the API,
-// the same wire types the server writes (the root package's Agent,
-// StatsView, TokenResponse, ...), and streams (logs, stats, status
-// events, chat) read as Server-Sent Events into callbacks.
+// returning the resources as the server writes them (package wire's
+// Agent, User, StatsView, ...), and streams (logs, stats, status events,
+// chat) read as Server-Sent Events into callbacks. It imports package
+// wire and the standard library, nothing else of Warder's.
 //
-//	c := client.New("http://localhost:8000", token)
-//	agents, err := c.Agents(ctx)
+//	c, err := client.Login(ctx, "http://localhost:8000", "alice", password)
+//	a, err := c.CreateAgent(ctx, wire.AgentCreate{Name: "helper"})
+//	a, err = c.StartAgent(ctx, a.ID)
+//
+// or, with an API key or a token saved earlier,
+//
+//	c := client.New("http://localhost:8000", key)
 //
 // Every error the server answers is a *Error with its status and detail.
 // An answer is read up to MaxAnswerBytes (a stream's event up to 8 MiB):
@@ -22,17 +28,32 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/warder/warder/wire"
 )
 
 // Client calls one Warder server with one credential. It is safe for
-// concurrent use.
+// concurrent use, Refresh included.
 type Client struct {
-	base  string
-	token string
-	http  *http.Client
+	base string
+	http *http.Client
+	cred *credential
+}
+
+// credential is what a Client signs in with: a token or an API key, and
+// the refresh token that renews a login's token (Refresh).
+type credential struct {
+	mu      sync.Mutex
+	token   string
+	refresh string
+}
+
+// WithRefreshToken keeps rt, the refresh token of the login whose token
+// New was given (a program that saved both), for Refresh.
+func WithRefreshToken(rt string) Option {
+	return func(c *Client) { c.cred.refresh = rt }
 }
 
 // Option changes a Client.
@@ -47,18 +68,33 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = 
 // http://localhost:8000) that signs in with token: a login token or an
 // API key; "" for the calls that need none (register, login, health).
 func New(baseURL, token string, opts ...Option) *Client {
-	c := &Client{base: strings.TrimRight(baseURL, "/"), token: token, http: http.DefaultClient}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), http: http.DefaultClient, cred: &credential{token: token}}
 	for _, o := range opts {
 		o(c)
 	}
 	return c
 }
 
-// WithToken returns a copy of c that signs in with token.
+// WithToken returns a copy of c that signs in with token (and has no
+// refresh token).
 func (c *Client) WithToken(token string) *Client {
-	cc := *c
-	cc.token = token
-	return &cc
+	return &Client{base: c.base, http: c.http, cred: &credential{token: token}}
+}
+
+// Token is the token or API key the client signs in with now: after
+// Refresh, the new one.
+func (c *Client) Token() string {
+	c.cred.mu.Lock()
+	defer c.cred.mu.Unlock()
+	return c.cred.token
+}
+
+// RefreshToken is the refresh token Refresh will use; "" if the client
+// has none (an API key, or a token given without WithRefreshToken).
+func (c *Client) RefreshToken() string {
+	c.cred.mu.Lock()
+	defer c.cred.mu.Unlock()
+	return c.cred.refresh
 }
 
 // BaseURL is the server's address, as given to New.
@@ -153,6 +189,10 @@ type request struct {
 	// raw, when set, is sent as it is, as rawType (an upload).
 	raw     io.Reader
 	rawType string
+	// watch marks a stream that lasts until someone ends it (logs
+	// followed, stats, status changes): once it has begun, the caller's
+	// context ending it is its end, not an error.
+	watch bool
 }
 
 // send makes the call and returns the response of a success; any other
@@ -191,8 +231,8 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/json")
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token := c.Token(); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -278,3 +318,11 @@ func (c *Client) message(ctx context.Context, method, path string, body any) (st
 
 // seg escapes one path segment: ids and names come from callers.
 func seg(s string) string { return url.PathEscape(s) }
+
+// orNil is v, or nil with err: a call that failed returns no resource.
+func orNil[T any](v *T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -24,7 +24,7 @@ func filesPath(id, p string) string {
 func (c *Client) ListDir(ctx context.Context, id, dir string) (*wire.DirListing, error) {
 	var l wire.DirListing
 	err := c.get(ctx, filesPath(id, dir), nil, &l)
-	return &l, err
+	return orNil(&l, err)
 }
 
 // ReadFile opens a file of the agent's workspace; the caller closes it.
@@ -50,7 +50,7 @@ func (c *Client) ReadTar(ctx context.Context, id, p string) (io.ReadCloser, erro
 func (c *Client) WriteFile(ctx context.Context, id, p string, r io.Reader) (*wire.FileWritten, error) {
 	var w wire.FileWritten
 	err := c.call(ctx, request{method: http.MethodPut, path: filesPath(id, p), raw: r, rawType: "application/octet-stream"}, &w)
-	return &w, err
+	return orNil(&w, err)
 }
 
 // WriteTar extracts the tar r into directory dir of the agent's
@@ -58,7 +58,7 @@ func (c *Client) WriteFile(ctx context.Context, id, p string, r io.Reader) (*wir
 func (c *Client) WriteTar(ctx context.Context, id, dir string, r io.Reader) (*wire.FileWritten, error) {
 	var w wire.FileWritten
 	err := c.call(ctx, request{method: http.MethodPut, path: filesPath(id, dir), raw: r, rawType: "application/x-tar"}, &w)
-	return &w, err
+	return orNil(&w, err)
 }
 
 // RemoveFile deletes a file or a directory tree of the agent's workspace.
@@ -85,9 +85,12 @@ func (c *Client) Exec(ctx context.Context, id string, req wire.ExecRequest, fn f
 // DeleteAgentWith deletes the agent as DeleteAgent does; opts can keep
 // its workspace.
 func (c *Client) DeleteAgentWith(ctx context.Context, id string, opts DeleteOptions) error {
-	var q url.Values
+	q := url.Values{}
 	if opts.KeepWorkspace {
-		q = url.Values{"keep_workspace": {"true"}}
+		q.Set("keep_workspace", "true")
+	}
+	if opts.KeepSnapshots {
+		q.Set("keep_snapshots", "true")
 	}
 	return c.call(ctx, request{method: http.MethodDelete, path: "/api/agents/" + seg(id), query: q}, nil)
 }

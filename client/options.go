@@ -50,20 +50,27 @@ type DeleteOptions struct {
 	// its owner lists it with Workspaces and deletes it with
 	// DeleteWorkspace.
 	KeepWorkspace bool
+	// KeepSnapshots keeps the agent's snapshots (AllSnapshots lists
+	// them); by default they are deleted with it.
+	KeepSnapshots bool
 }
 
-// AllLines is LogOptions.Lines for every line.
-const AllLines = -1
-
-// LogOptions selects an agent's log lines.
+// LogOptions selects an agent's log lines. Each field means one thing,
+// in Logs and StreamLogs alike; the zero value is the whole log.
 type LogOptions struct {
-	Lines      int // from the end; AllLines for every line
-	Timestamps bool
+	// Tail, when above 0, keeps only the latest Tail lines (at most
+	// 10,000); 0 keeps every line.
+	Tail int
 	// Since keeps only lines written at or after it; zero keeps all.
 	Since time.Time
+	// Timestamps gives each line the time it was written (LogLine.Time).
+	Timestamps bool
 	// Follow keeps StreamLogs going with new lines as they are written,
-	// until the agent stops.
+	// until the agent stops or the caller's context ends. Logs ignores it.
 	Follow bool
+	// OnlyNew, with Follow, sends no earlier line: only those written
+	// from now on (Tail is then ignored). Logs ignores it.
+	OnlyNew bool
 }
 
 // TerminalRequest is what Terminal opens: the command, and the

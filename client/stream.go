@@ -27,8 +27,8 @@ type event struct {
 // stream makes a call answered with Server-Sent Events and hands each
 // event to fn, until the server sends "end" (its reason is returned),
 // "error" (an *Error with Status 0), or closes; until fn fails (its
-// error); or until ctx ends (ctx's error). The response is closed in
-// every case.
+// error); or until ctx ends (ctx's error, or for a watch that had begun,
+// no error and no reason). The response is closed in every case.
 func (c *Client) stream(ctx context.Context, r request, fn func(event) error) (string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -81,6 +81,9 @@ func (c *Client) stream(ctx context.Context, r request, fn func(event) error) (s
 		}
 	}
 	if err := ctx.Err(); err != nil {
+		if r.watch {
+			return "", nil // the caller ended it
+		}
 		return "", err
 	}
 	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
@@ -102,30 +105,30 @@ func decodeEvent[T any](fn func(T) error) func(event) error {
 	}
 }
 
-// StreamLogs sends the agent's output to fn line by line: the last
-// opts.Lines lines (0 or AllLines: all; with Follow, 0 is none and
-// AllLines all), then with opts.Follow each
-// new line as it is written, until the container stops, fn fails or ctx
-// ends. The returned reason is the server's ("the agent container
-// stopped"); a ctx that ends is its error.
+// StreamLogs sends the agent's output to fn line by line: the lines
+// opts selects (every line, the latest opts.Tail, or with opts.OnlyNew
+// none), then with opts.Follow each new line as it is written, until
+// the agent stops, fn fails or ctx ends. The returned reason is the
+// server's ("the agent container stopped"); a follow that ctx ends
+// returns no error (and no reason).
 func (c *Client) StreamLogs(ctx context.Context, id string, opts LogOptions, fn func(wire.LogLine) error) (reason string, err error) {
-	return c.stream(ctx, request{method: http.MethodGet, path: "/api/agents/" + seg(id) + "/logs", query: logQuery(opts)},
+	return c.stream(ctx, request{method: http.MethodGet, path: "/api/agents/" + seg(id) + "/logs", query: logQuery(opts), watch: opts.Follow},
 		decodeEvent(fn))
 }
 
 // WatchStats sends fn each resource sample of the running agent as it is
 // taken (about one a second) until the container stops (reason "the
-// agent container stopped"), fn fails or ctx ends.
+// agent container stopped"), fn fails or ctx ends (no error).
 func (c *Client) WatchStats(ctx context.Context, id string, fn func(wire.StatsView) error) (reason string, err error) {
 	return c.stream(ctx, request{method: http.MethodGet, path: "/api/agents/" + seg(id) + "/stats",
-		query: url.Values{"stream": {"true"}}}, decodeEvent(fn))
+		query: url.Values{"stream": {"true"}}, watch: true}, decodeEvent(fn))
 }
 
 // Events sends fn every status change of the caller's agents (an
-// admin's: everyone's) from now on, until fn fails, ctx ends or the
-// server ends the stream (shutting down, the credential revoked).
+// admin's: everyone's) from now on, until fn fails, ctx ends (no error)
+// or the server ends the stream (shutting down, the credential revoked).
 func (c *Client) Events(ctx context.Context, fn func(wire.StatusChange) error) (reason string, err error) {
-	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events"}, decodeEvent(fn))
+	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events", watch: true}, decodeEvent(fn))
 }
 
 // EventsAfter is Events for a client reconnecting: it sends after (the
@@ -136,7 +139,7 @@ func (c *Client) Events(ctx context.Context, fn func(wire.StatusChange) error) (
 func (c *Client) EventsAfter(ctx context.Context, after int64, fn func(wire.StatusChange) error) (reason string, err error) {
 	h := http.Header{}
 	h.Set("Last-Event-ID", strconv.FormatInt(after, 10))
-	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events", header: h}, decodeEvent(fn))
+	return c.stream(ctx, request{method: http.MethodGet, path: "/api/events", header: h, watch: true}, decodeEvent(fn))
 }
 
 // errDone stops a stream once "done" has come.

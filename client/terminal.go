@@ -48,8 +48,8 @@ func (c *Client) Terminal(ctx context.Context, id string, req TerminalRequest) (
 	}
 	u := c.base + "/api/agents/" + seg(id) + "/terminal?" + q.Encode()
 	h := http.Header{}
-	if c.token != "" {
-		h.Set("Authorization", "Bearer "+c.token)
+	if token := c.Token(); token != "" {
+		h.Set("Authorization", "Bearer "+token)
 	}
 	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		HTTPClient: c.http, HTTPHeader: h, Subprotocols: []string{wire.TerminalSubprotocol},

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,9 +31,8 @@ func TestGoClientOnDocker(t *testing.T) {
 	}
 	_, err := anon.Register(ctx, wire.RegisterRequest{Username: "alice", Email: "alice@example.com", Password: "correct horse"})
 	try(err)
-	tok, err := anon.Login(ctx, "alice", "correct horse")
+	c, err := client.Login(ctx, ts.URL, "alice", "correct horse", client.WithHTTPClient(hc))
 	try(err)
-	c := anon.WithToken(tok.AccessToken)
 
 	changes := make(chan warder.StatusChange, 32)
 	evctx, stopEvents := context.WithCancel(ctx)
@@ -72,8 +70,8 @@ func TestGoClientOnDocker(t *testing.T) {
 		return nil
 	})
 	stopWatch()
-	if n < 2 || !errors.Is(err, context.Canceled) {
-		t.Fatalf("stats stream: %d samples, %v", n, err)
+	if n < 2 || err != nil {
+		t.Fatalf("stats stream ended by its caller: %d samples, %v", n, err)
 	}
 
 	// A chat with the default agent's offline model, streamed.
@@ -96,12 +94,15 @@ func TestGoClientOnDocker(t *testing.T) {
 	done := make(chan end, 1)
 	go func() {
 		lines := 0
-		r, err := c.StreamLogs(ctx, a.ID, client.LogOptions{Lines: 10, Follow: true}, func(warder.LogLine) error { lines++; return nil })
+		r, err := c.StreamLogs(ctx, a.ID, client.LogOptions{Tail: 10, Follow: true}, func(warder.LogLine) error { lines++; return nil })
 		done <- end{r, err, lines}
 	}()
 	apitest.WaitMetric(t, ts.URL, `warder_http_streams_open{kind="logs"}`, 1, 10*time.Second)
-	_, err = c.StopAgent(ctx, a.ID)
+	stopped, err := c.StopAgent(ctx, a.ID)
 	try(err)
+	if stopped.ID != a.ID || stopped.Status != warder.StatusStopped {
+		t.Fatalf("stop returned %+v, want the stopped agent", stopped)
+	}
 	select {
 	case e := <-done:
 		if e.err != nil || e.reason != "the agent container stopped" || e.lines == 0 {

@@ -163,7 +163,7 @@ func (t *tools) recentLogs(ctx context.Context, id string, lines int, since stri
 	if lines == 0 {
 		lines = 100
 	}
-	opts := client.LogOptions{Lines: lines}
+	opts := client.LogOptions{Tail: lines}
 	if since != "" {
 		s, err := parseSince(since)
 		if err != nil {
