@@ -136,14 +136,10 @@ func compareSnapshot(b *testing.B, tree string, size int64, st snapshot.Store, p
 				plainSave = append(plainSave, timed(b, func() error { return plainSnapshot(ctx, tree, plain, name) }))
 			},
 			func() {
-				save = append(save, timed(b, func() error {
-					m, err := archiveSnapshot(ctx, a, tree)
-					if err == nil {
-						stored = m.StoredBytes
-						restore = append(restore, timed(b, func() error { return archiveRestore(ctx, b, a, m) }))
-					}
-					return err
-				}))
+				var m *snapshot.Manifest
+				save = append(save, timed(b, func() (err error) { m, err = archiveSnapshot(ctx, a, tree); return err }))
+				stored = m.StoredBytes
+				restore = append(restore, timed(b, func() error { return archiveRestore(ctx, b, a, m) }))
 			},
 		}
 		if round%2 == 1 {
