@@ -25,6 +25,7 @@ const (
 	StatusExited   = wire.StatusExited
 	StatusFailed   = wire.StatusFailed
 	StatusMissing  = wire.StatusMissing
+	StatusPaused   = wire.StatusPaused
 	StatusDeleted  = wire.StatusDeleted
 )
 

@@ -19,7 +19,7 @@ const MaxAgentPage = 1000
 // GET /api/agents?status= takes.
 var AgentStatuses = []Status{
 	StatusCreated, StatusStarting, StatusRunning, StatusStopping,
-	StatusStopped, StatusExited, StatusFailed, StatusMissing,
+	StatusStopped, StatusExited, StatusFailed, StatusMissing, StatusPaused,
 }
 
 // AgentKey is an agent's place in the listing order: created_at, then id.

@@ -87,6 +87,7 @@ const (
 	PhaseRunning    Phase = "running"    // its process runs
 	PhaseRestarting Phase = "restarting" // it exited; the restart policy starts it again
 	PhaseExited     Phase = "exited"     // it stopped or ended; see ExitCode, OOMKilled
+	PhasePaused     Phase = "paused"     // frozen with its memory: see Pauser
 )
 
 // WorkloadState is what the runtime reports about one workload.
@@ -140,6 +141,8 @@ const (
 	EventExited    EventKind = "exited"  // its process ended, whatever the cause
 	EventOOMKilled EventKind = "oom_killed"
 	EventRemoved   EventKind = "removed"
+	EventPaused    EventKind = "paused"
+	EventResumed   EventKind = "resumed"
 	EventHealth    EventKind = "health"  // its health changed; inspect for it
 	EventChanged   EventKind = "changed" // anything else that may change its state
 )
@@ -190,6 +193,21 @@ type RuntimeParts struct {
 	Stats StatsStreamer
 	// WarmPool keeps started workloads to hand to agents.
 	WarmPool WarmPool
+	// Pause freezes running workloads and thaws them.
+	Pause Pauser
+}
+
+// Pauser is the optional part that freezes a running workload's
+// processes, keeping their memory, its endpoint and its host port, and
+// thaws them again. A paused workload uses no CPU; Inspect reports it
+// PhasePaused, with its Endpoint. Pause of a paused workload and Resume
+// of a running one succeed; Pause or Resume of one that does not run is
+// ErrConflict, of one that does not exist ErrNotFound. Neither inspects:
+// resuming is on the path of a request to a paused agent, and what it
+// reaches is known (running, where it ran).
+type Pauser interface {
+	Pause(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
 }
 
 // PortStore keeps host-port claims, so processes sharing a database never

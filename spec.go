@@ -136,6 +136,9 @@ func NormalizeConfig(c *ContainerConfig, defaultImage string) error {
 	if c.AutoStopMinutes < 0 || c.AutoStopMinutes > 60*24*365 || math.IsNaN(c.AutoStopMinutes) {
 		return Errorf(ErrInvalid, "container_config.auto_stop_minutes %v must be between 0 (never) and 525600", c.AutoStopMinutes)
 	}
+	if (c.AutoPauseMinutes < 0 && c.AutoPauseMinutes != -1) || c.AutoPauseMinutes > 60*24*365 || math.IsNaN(c.AutoPauseMinutes) {
+		return Errorf(ErrInvalid, "container_config.auto_pause_minutes %v must be between 0 (the operator's default) and 525600, or -1 (never)", c.AutoPauseMinutes)
+	}
 	if err := validEnv("env_vars", c.EnvVars); err != nil {
 		return err
 	}

@@ -141,6 +141,24 @@ func (s *Server) restartAgent(w http.ResponseWriter, r *http.Request, caller *wa
 	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Agent container restarted successfully"})
 }
 
+// pauseAgent freezes the agent; the answer is the agent, now paused.
+func (s *Server) pauseAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	a, err := s.agents.PauseAgent(r.Context(), caller, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a)
+}
+
+// resumeAgent thaws the agent; the answer is the agent, running again.
+func (s *Server) resumeAgent(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
+	a, err := s.agents.ResumeAgent(r.Context(), caller, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a)
+}
+
 func (s *Server) agentLogs(w http.ResponseWriter, r *http.Request, caller *warder.User) error {
 	opts := warder.LogOptions{Lines: 100}
 	q := r.URL.Query()

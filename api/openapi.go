@@ -126,6 +126,8 @@ var ops = map[string]op{
 	"POST /api/agents/{id}/start":   {id: "startAgent", summary: "Create the container if there is none, then start it", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
 	"POST /api/agents/{id}/stop":    {id: "stopAgent", summary: "Stop the container (it and its port are kept)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
 	"POST /api/agents/{id}/restart": {id: "restartAgent", summary: "Stop, then start", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
+	"POST /api/agents/{id}/pause":   {id: "pauseAgent", summary: "Freeze a running agent, keeping its memory and port (the next request resumes it)", tag: "agents", status: 200, resp: warder.Agent{}, errors: []int{403, 409, 501, 503}},
+	"POST /api/agents/{id}/resume":  {id: "resumeAgent", summary: "Resume a paused agent", tag: "agents", status: 200, resp: warder.Agent{}, errors: []int{403, 409, 501, 503}},
 	"GET /api/agents/{id}/logs": {id: "getAgentLogs", summary: "The container's output; streamed with follow=true or Accept: text/event-stream (plain text lines when following without SSE)", tag: "agents",
 		status: 200, resp: warder.LogsResponse{}, text: "text/plain",
 		events: withEnd(map[string]any{"stdout": warder.LogLine{}, "stderr": warder.LogLine{}}),

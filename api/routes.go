@@ -55,6 +55,8 @@ func (s *Server) routeTable() []route {
 		{"POST /api/agents/{id}/start", s.authed(s.startAgent)},
 		{"POST /api/agents/{id}/stop", s.authed(s.stopAgent)},
 		{"POST /api/agents/{id}/restart", s.authed(s.restartAgent)},
+		{"POST /api/agents/{id}/pause", s.authed(s.pauseAgent)},
+		{"POST /api/agents/{id}/resume", s.authed(s.resumeAgent)},
 		{"GET /api/agents/{id}/logs", s.authed(s.agentLogs)},
 		{"GET /api/agents/{id}/stats", s.authed(s.agentStats)},
 		{"GET /api/agents/{id}/events", s.authed(s.agentEvents)},

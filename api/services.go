@@ -126,6 +126,12 @@ type AgentService interface {
 	StartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error)
 	StopAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error)
 	RestartAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error)
+	// PauseAgent freezes a running agent (its memory, port and workspace
+	// kept; no CPU used); ResumeAgent thaws it. Any request that needs a
+	// paused agent resumes it first. A runtime without pause answers
+	// ErrNotSupported.
+	PauseAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error)
+	ResumeAgent(ctx context.Context, caller *warder.User, id string) (*warder.Agent, error)
 }
 
 // ObserveService is what a caller reads of agents as they run: logs,

@@ -163,6 +163,10 @@ func eventKind(a events.Action) warder.EventKind {
 		return warder.EventOOMKilled
 	case events.ActionDestroy, podmanActionRemove:
 		return warder.EventRemoved
+	case events.ActionPause:
+		return warder.EventPaused
+	case events.ActionUnPause:
+		return warder.EventResumed
 	case events.ActionHealthStatus:
 		return warder.EventHealth
 	}

@@ -161,7 +161,7 @@ func (r *Runtime) Info() warder.RuntimeInfo {
 // configured and the engine is Docker (on Podman a pool container could
 // not be configured through an attach; see docs/podman.md).
 func (r *Runtime) Parts() warder.RuntimeParts {
-	p := warder.RuntimeParts{Workspaces: r, Files: r, Exec: r, Stats: r}
+	p := warder.RuntimeParts{Workspaces: r, Files: r, Exec: r, Stats: r, Pause: r}
 	if r.pool != nil && !r.engine.seen.Load() {
 		p.WarmPool = r
 	}

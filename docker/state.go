@@ -74,8 +74,8 @@ func stateOf(c container.InspectResponse, dialHost string, onHost func(network s
 	// Warder reaches a running agent at its published port or, when it
 	// publishes none (internal), at its container address: the Docker
 	// host reaches both. Its probes go to the container address whenever
-	// this host is on the agent's bridge.
-	if st.Running() {
+	// this host is on the agent's bridge. A paused one keeps both.
+	if st.Running() || st.Phase == warder.PhasePaused {
 		direct := ""
 		if ip != "" && agentPort != "" {
 			direct = net.JoinHostPort(ip, agentPort)
@@ -94,13 +94,15 @@ func stateOf(c container.InspectResponse, dialHost string, onHost func(network s
 }
 
 // phaseOf maps the engine's state to Warder's phases. A paused container
-// still holds its process and memory: running, for Warder's purposes (the
-// engine's own Running flag says so too). "removing" and "dead" are on
+// still holds its process and memory, but runs nothing: paused (the
+// engine's own Running flag stays set). "removing" and "dead" are on
 // their way out: exited.
 func phaseOf(s *container.State) warder.Phase {
 	switch {
 	case s.Restarting:
 		return warder.PhaseRestarting
+	case s.Paused:
+		return warder.PhasePaused
 	case s.Running:
 		return warder.PhaseRunning
 	case s.Status == container.StateCreated:

@@ -28,6 +28,9 @@ func (r *runtime) Parts() warder.RuntimeParts {
 	if p.WarmPool != nil {
 		p.WarmPool = warmPool{p.WarmPool, r}
 	}
+	if p.Pause != nil {
+		p.Pause = pauser{p.Pause, r}
+	}
 	return p
 }
 
@@ -123,3 +126,18 @@ func (c warmPool) Claim(ctx context.Context, spec warder.WorkloadSpec) (st warde
 }
 
 func (c warmPool) KeepPool(ctx context.Context) { c.p.KeepPool(ctx) }
+
+type pauser struct {
+	p warder.Pauser
+	r *runtime
+}
+
+func (c pauser) Pause(ctx context.Context, id string) (err error) {
+	defer c.r.timed("pause", &err)()
+	return c.p.Pause(ctx, id)
+}
+
+func (c pauser) Resume(ctx context.Context, id string) (err error) {
+	defer c.r.timed("resume", &err)()
+	return c.p.Resume(ctx, id)
+}

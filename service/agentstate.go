@@ -49,6 +49,14 @@ func derive(a *warder.Agent, st *warder.WorkloadState) (warder.Status, string) {
 			return a.Status, a.StatusReason // a stop is under way
 		}
 		return warder.StatusRunning, ""
+	case st.Phase == warder.PhasePaused:
+		switch a.Status {
+		case warder.StatusStopping:
+			return a.Status, a.StatusReason // a stop is under way
+		case warder.StatusPaused:
+			return a.Status, a.StatusReason
+		}
+		return warder.StatusPaused, "paused outside Warder"
 	case a.Status == warder.StatusStopping, a.Status == warder.StatusStopped:
 		return warder.StatusStopped, a.StatusReason
 	case st.OOMKilled:
@@ -131,11 +139,11 @@ func (s *core) observe(a *warder.Agent, st *warder.WorkloadState) {
 	}
 	a.ContainerStatus = string(st.Phase)
 	a.RestartCount = st.RestartCount
-	if (!st.Running() || st.Restarting()) && !st.FinishedAt.IsZero() {
+	if ((!st.Running() && st.Phase != warder.PhasePaused) || st.Restarting()) && !st.FinishedAt.IsZero() {
 		code := st.ExitCode
 		a.ExitCode = &code
 	}
-	if !st.Running() {
+	if !st.Running() && st.Phase != warder.PhasePaused {
 		s.work.stopped(st.ID)
 		return
 	}
@@ -143,6 +151,18 @@ func (s *core) observe(a *warder.Agent, st *warder.WorkloadState) {
 	if st.Health == "" {
 		a.Health = s.work.probedHealth(st.ID)
 	}
+}
+
+// frozen records a pause (paused true) or a resume of a's workload: the
+// runtime's Pauser reports no state, and what the workload reached is
+// known (where it was, frozen or running again).
+func (s *core) frozen(ctx context.Context, a *warder.Agent, paused bool, reason, actor string) error {
+	to, phase := warder.StatusRunning, warder.PhaseRunning
+	if paused {
+		to, phase = warder.StatusPaused, warder.PhasePaused
+	}
+	a.ContainerStatus = string(phase)
+	return s.set(ctx, a, to, reason, actor)
 }
 
 // probed records the health Warder's own probes found for a's running
@@ -187,6 +207,10 @@ func news(a *warder.Agent, ev warder.WorkloadEvent) bool {
 		return a.ContainerStatus != string(warder.PhaseRunning) || a.Status != warder.StatusRunning
 	case warder.EventExited:
 		return a.ContainerStatus != string(warder.PhaseExited) || a.Status == warder.StatusRunning
+	case warder.EventPaused:
+		return a.ContainerStatus != string(warder.PhasePaused) || a.Status != warder.StatusPaused
+	case warder.EventResumed:
+		return a.ContainerStatus != string(warder.PhaseRunning) || a.Status != warder.StatusRunning
 	}
 	return true
 }

@@ -33,6 +33,9 @@ func TestDerive(t *testing.T) {
 		{"exited on its own", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 0}, warder.StatusExited, "exited with code 0"},
 		{"crashed once", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3}, warder.StatusExited, "exited with code 3"},
 		{"docker kill", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137}, warder.StatusExited, "code 137"},
+		{"paused by a user", agent(warder.StatusPaused, "c1"), &warder.WorkloadState{Phase: warder.PhasePaused}, warder.StatusPaused, ""},
+		{"paused outside", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhasePaused}, warder.StatusPaused, "paused outside Warder"},
+		{"paused while stopping", agent(warder.StatusStopping, "c1"), &warder.WorkloadState{Phase: warder.PhasePaused}, warder.StatusStopping, ""},
 		{"OOM", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 137, OOMKilled: true}, warder.StatusFailed, "OOMKilled"},
 		{"crash loop ended", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseExited, ExitCode: 3, RestartCount: 3}, warder.StatusFailed, "crash loop"},
 		{"crash loop going on", agent(warder.StatusRunning, "c1"), &warder.WorkloadState{Phase: warder.PhaseRestarting, ExitCode: 3, RestartCount: 5}, warder.StatusFailed, "crash loop"},
@@ -458,6 +461,10 @@ func TestNewsTable(t *testing.T) {
 		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventHealth, true},
 		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventOOMKilled, true},
 		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventRemoved, true},
+		{rec(warder.StatusPaused, warder.PhasePaused), warder.EventPaused, false},
+		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventPaused, true},
+		{rec(warder.StatusRunning, warder.PhaseRunning), warder.EventResumed, false},
+		{rec(warder.StatusPaused, warder.PhasePaused), warder.EventResumed, true},
 	} {
 		ev := warder.WorkloadEvent{ContainerID: "c1", Kind: c.kind}
 		if got := news(c.a, ev); got != c.want {

@@ -196,6 +196,10 @@ func (s *Chat) reach(ctx context.Context, caller *warder.User, a *warder.Agent, 
 		return nil, warder.Errorf(warder.ErrUnavailable, "this Warder is not set up to talk to agents")
 	}
 	s.touch(ctx, a)
+	a, err := s.agents.wake(ctx, caller, a, cause)
+	if err != nil {
+		return nil, err
+	}
 	if a.Status != warder.StatusRunning || a.ContainerID == "" {
 		started, err := s.locked(ctx, caller, a.ID, func(a *warder.Agent) error {
 			if a.Status == warder.StatusRunning && a.ContainerID != "" {
@@ -218,6 +222,12 @@ func (s *Chat) reach(ctx context.Context, caller *warder.User, a *warder.Agent, 
 		return nil, err
 	}
 	base := &url.URL{Scheme: "http", Host: ep}
+	if a.Health == "healthy" {
+		// It has answered its health probes (a paused agent, resumed,
+		// answers at once too): no wait, and no probe on this request's
+		// path.
+		return base, nil
+	}
 	return base, s.awaitReady(ctx, a, base)
 }
 

@@ -84,6 +84,9 @@ func (s *Files) Exec(ctx context.Context, caller *warder.User, id string, req wa
 			return warder.ExecResult{}, warder.Errorf(warder.ErrForbidden, "the agent's owner %s is disabled", owner.Username)
 		}
 	}
+	if a, err = s.agents.wake(ctx, caller, a, "exec"); err != nil {
+		return warder.ExecResult{}, err
+	}
 	if a.ContainerID == "" || a.Status != warder.StatusRunning {
 		return warder.ExecResult{}, warder.Errorf(warder.ErrConflict, "the agent is %s: commands run only in a running agent; start it first", a.Status)
 	}

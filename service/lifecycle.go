@@ -44,6 +44,9 @@ func (s *Agents) start(ctx context.Context, caller *warder.User, a *warder.Agent
 		return err
 	}
 	who := actor(caller)
+	if a.Status == warder.StatusPaused {
+		return s.resume(ctx, a, who) // a start of a paused agent resumes it
+	}
 	var known *warder.WorkloadState
 	if a.ContainerID != "" {
 		st, err := s.rt.Inspect(ctx, a.ContainerID)

@@ -15,6 +15,9 @@ func (s *Observer) statsOf(ctx context.Context, caller *warder.User, id string) 
 		return nil, err
 	}
 	s.touch(ctx, a)
+	if a, err = s.agents.wake(ctx, caller, a, "stats"); err != nil {
+		return nil, err
+	}
 	if a.ContainerID == "" {
 		return nil, warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
 	}
@@ -72,6 +75,11 @@ func (s *Observer) StreamAgentLogs(ctx context.Context, caller *warder.User, id 
 	}
 	if a.ContainerID == "" {
 		return warder.Errorf(warder.ErrConflict, "agent has no container: start it first")
+	}
+	if opts.Follow {
+		if a, err = s.agents.wake(ctx, caller, a, "logs"); err != nil {
+			return err
+		}
 	}
 	if opts.Follow && opts.Lines == 0 {
 		if now := time.Now(); opts.Since.Before(now) {

@@ -28,6 +28,10 @@ type ObserveConfig struct {
 	// HealthEvery is how often running agents' /health is probed
 	// (default 10 s).
 	HealthEvery time.Duration
+	// AutoPauseMinutes pauses running agents unused that long, unless
+	// their own auto_pause_minutes says otherwise; 0 never
+	// (WARDER_AUTO_PAUSE_MINUTES).
+	AutoPauseMinutes float64
 	// Stats answers stats reads from samples already taken; nil means
 	// asking the runtime on every read (and no history or streams).
 	Stats warder.StatsReader

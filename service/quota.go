@@ -78,7 +78,7 @@ func (s *Agents) runningUse(ctx context.Context, userID string) (warder.LimitsIn
 
 // resourceStatuses are the statuses in which an agent counts against the
 // running quotas.
-var resourceStatuses = []warder.Status{warder.StatusRunning, warder.StatusStarting, warder.StatusStopping}
+var resourceStatuses = []warder.Status{warder.StatusRunning, warder.StatusStarting, warder.StatusStopping, warder.StatusPaused}
 
 // holdsResources reports whether an agent in this status counts against
 // the running quotas.

@@ -70,7 +70,7 @@ func (s *Observer) reconcile(ctx context.Context, id string, o reconcileOpts) er
 	if err != nil {
 		return err
 	}
-	if o.interrupted && a.Status == warder.StatusStopping && st != nil && st.Running() {
+	if o.interrupted && a.Status == warder.StatusStopping && st != nil && (st.Running() || st.Phase == warder.PhasePaused) {
 		// Finish the stop the user asked for.
 		if err := s.rt.Stop(ctx, a.ContainerID, s.agents.cfg.StopTimeout); err != nil {
 			return err
@@ -109,7 +109,7 @@ func (s *Observer) reconcile(ctx context.Context, id string, o reconcileOpts) er
 			return err
 		}
 	}
-	if a.HostPort != 0 && st != nil && !st.Running() && !st.Restarting() && st.Phase != warder.PhaseCreated && !inFlight(to) {
+	if a.HostPort != 0 && st != nil && !st.Running() && !st.Restarting() && st.Phase != warder.PhaseCreated && st.Phase != warder.PhasePaused && !inFlight(to) {
 		// An agent whose process ended holds no host port, as a stopped
 		// one does not: a stop of the ended container gives it up, and
 		// the next start claims it again or makes a new container.

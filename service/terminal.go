@@ -135,6 +135,9 @@ func (s *Files) terminalTarget(ctx context.Context, caller *warder.User, id stri
 			return nil, warder.Errorf(warder.ErrForbidden, "the agent's owner %s is disabled", owner.Username)
 		}
 	}
+	if a, err = s.agents.wake(ctx, caller, a, "terminal"); err != nil {
+		return nil, err
+	}
 	if a.ContainerID == "" || a.Status != warder.StatusRunning {
 		return nil, warder.Errorf(warder.ErrConflict, "the agent is %s: a terminal opens only in a running agent; start it first", a.Status)
 	}

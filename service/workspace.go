@@ -141,6 +141,10 @@ func (s *Files) fileTarget(ctx context.Context, caller *warder.User, id, p strin
 		return nil, err
 	}
 	s.touch(ctx, a)
+	if err := s.agents.wakeLocked(ctx, caller, a, "files"); err != nil {
+		done()
+		return nil, err
+	}
 	if err := s.agents.filesWorkload(ctx, a, caller.ReadOnly); err != nil {
 		done()
 		return nil, err

@@ -19,6 +19,7 @@ const (
 	StatusExited   Status = "exited"   // the agent's process ended on its own; see ExitCode
 	StatusFailed   Status = "failed"   // OOMKilled, a crash loop, or a start that failed; see StatusReason
 	StatusMissing  Status = "missing"  // the container was removed outside Warder
+	StatusPaused   Status = "paused"   // frozen with its memory; resumed by the next request to it
 	// StatusDeleted is never an agent's status: it is the "to" of the
 	// last StatusChange of an agent, sent when it is deleted, so a
 	// follower of /api/events learns of deletions too.
@@ -80,6 +81,10 @@ type ContainerConfig struct {
 	RestartPolicy string `json:"restart_policy"`
 	// AutoStopMinutes stops the agent after that long without use; 0 never.
 	AutoStopMinutes float64 `json:"auto_stop_minutes"`
+	// AutoPauseMinutes pauses the running agent after that long without
+	// use (the next request resumes it); 0 takes the operator's default
+	// (WARDER_AUTO_PAUSE_MINUTES, off unless set), -1 never.
+	AutoPauseMinutes float64 `json:"auto_pause_minutes"`
 	// SecretEnv is write-only: env vars whose values are sealed at once
 	// (Agent.SealedSecrets) and never shown again; SecretEnvNames lists
 	// their names.
@@ -160,8 +165,9 @@ type ContainerConfigUpdate struct {
 	EnvVars     *map[string]string `json:"env_vars"`
 	Port        *int               `json:"port"`
 	// RestartPolicy and AutoStopMinutes: see ContainerConfig.
-	RestartPolicy   *string  `json:"restart_policy"`
-	AutoStopMinutes *float64 `json:"auto_stop_minutes"`
+	RestartPolicy    *string  `json:"restart_policy"`
+	AutoStopMinutes  *float64 `json:"auto_stop_minutes"`
+	AutoPauseMinutes *float64 `json:"auto_pause_minutes"`
 	// Network switches between "egress" and "internal".
 	Network *string `json:"network"`
 	// Isolation sets the isolation level; "" returns to the default.
@@ -201,6 +207,9 @@ func (u *ContainerConfigUpdate) Apply(c ContainerConfig) ContainerConfig {
 	}
 	if u.AutoStopMinutes != nil {
 		c.AutoStopMinutes = *u.AutoStopMinutes
+	}
+	if u.AutoPauseMinutes != nil {
+		c.AutoPauseMinutes = *u.AutoPauseMinutes
 	}
 	if u.Network != nil {
 		c.Network = *u.Network

@@ -32,6 +32,7 @@ type Fake struct {
 	subs    map[chan warder.WorkloadEvent]struct{}
 	volumes map[string]*fakeVolume // workspaces, by name
 	noWork  bool                   // Info says no workspaces and no exec
+	noPause bool                   // Parts has no Pause (as on Kubernetes)
 }
 
 type fakeWorkload struct {
@@ -142,7 +143,7 @@ func (f *Fake) emit(w *fakeWorkload, kind warder.EventKind) {
 // setEndpoint runs under mu.
 func (f *Fake) setEndpoint(w *fakeWorkload) {
 	w.state.Endpoint, w.state.ProbeEndpoint = "", ""
-	if w.state.Running() {
+	if w.state.Running() || w.state.Phase == warder.PhasePaused {
 		w.state.Endpoint = "fake-" + w.state.ID + ":" + strconv.Itoa(w.spec.Port)
 		if w.state.HostPort != 0 {
 			// Published: probed at its own address, as on Docker's host.
@@ -154,6 +155,9 @@ func (f *Fake) setEndpoint(w *fakeWorkload) {
 // WithoutWorkspaces makes the fake a runtime without workspaces, files
 // and exec (Info says so), as a backend that has not got them yet.
 func (f *Fake) WithoutWorkspaces() *Fake { f.noWork = true; return f }
+
+// WithoutPause makes the fake a runtime that cannot pause (Kubernetes).
+func (f *Fake) WithoutPause() *Fake { f.noPause = true; return f }
 
 // Info says the fake publishes host ports when it has a PortStore, and
 // has no restart policies.
@@ -261,6 +265,36 @@ func (f *Fake) exited(w *fakeWorkload, code int) {
 	f.emit(w, warder.EventExited)
 }
 
+// Pause freezes a running workload (as the engine's pause does).
+func (f *Fake) Pause(_ context.Context, id string) error {
+	return f.freeze(id, warder.PhaseRunning, warder.PhasePaused, warder.EventPaused)
+}
+
+// Resume thaws a paused workload.
+func (f *Fake) Resume(_ context.Context, id string) error {
+	return f.freeze(id, warder.PhasePaused, warder.PhaseRunning, warder.EventResumed)
+}
+
+// freeze moves a workload from one phase to another: to it already is
+// success, from any third is ErrConflict.
+func (f *Fake) freeze(id string, from, to warder.Phase, ev warder.EventKind) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w, err := f.get(id)
+	if err != nil {
+		return err
+	}
+	switch w.state.Phase {
+	case to:
+		return nil
+	case from:
+		w.state.Phase = to
+		f.emit(w, ev)
+		return nil
+	}
+	return warder.Errorf(warder.ErrConflict, "workload %s is %s", id, w.state.Phase)
+}
+
 // Stop ends the workload; stopping a stopped one succeeds.
 func (f *Fake) Stop(_ context.Context, id string, _ time.Duration) error {
 	f.mu.Lock()
@@ -272,7 +306,7 @@ func (f *Fake) Stop(_ context.Context, id string, _ time.Duration) error {
 	if w.exit != nil {
 		w.exit.Stop()
 	}
-	if w.state.Running() || w.state.Restarting() {
+	if w.state.Running() || w.state.Restarting() || w.state.Phase == warder.PhasePaused {
 		w.state.Phase, w.state.ExitCode, w.state.FinishedAt = warder.PhaseExited, 0, time.Now()
 		f.setEndpoint(w)
 		f.emit(w, warder.EventExited)
@@ -382,7 +416,11 @@ func (f *Fake) Parts() warder.RuntimeParts {
 	if f.noWork {
 		return warder.RuntimeParts{}
 	}
-	return warder.RuntimeParts{Workspaces: f, Files: f, Exec: f}
+	p := warder.RuntimeParts{Workspaces: f, Files: f, Exec: f, Pause: f}
+	if f.noPause {
+		p.Pause = nil
+	}
+	return p
 }
 
 // output returns the workload's output so far.

@@ -55,6 +55,48 @@ func Run(t *testing.T, h Harness) {
 	if h.Runtime.Parts().Exec != nil {
 		t.Run("Exec", func(t *testing.T) { testExec(t, h) })
 	}
+	if h.Runtime.Parts().Pause != nil {
+		t.Run("Pause", func(t *testing.T) { testPause(t, h) })
+	}
+}
+
+// testPause: a paused workload is PhasePaused with the endpoint and host
+// port it had (twice is fine); resumed, it runs there again (twice is
+// fine); a workload that is not running cannot be paused or resumed; a
+// paused one can be stopped.
+func testPause(t *testing.T, h Harness) {
+	ctx, rt, pr := context.Background(), h.Runtime, h.Runtime.Parts().Pause
+	id, err := rt.Create(ctx, h.Spec(t))
+	must(t, err)
+	if err := pr.Pause(ctx, id); !errors.Is(err, warder.ErrConflict) {
+		t.Fatalf("Pause of a workload never started = %v, want ErrConflict", err)
+	}
+	started, err := rt.Start(ctx, id)
+	must(t, err)
+	must(t, pr.Pause(ctx, id))
+	must(t, pr.Pause(ctx, id))
+	st := inspect(t, h, id)
+	if st.Phase != warder.PhasePaused || st.Running() || st.Endpoint != started.Endpoint || st.HostPort != started.HostPort {
+		t.Fatalf("after Pause: %+v; started as %+v", st, started)
+	}
+	must(t, pr.Resume(ctx, id))
+	must(t, pr.Resume(ctx, id))
+	st = inspect(t, h, id)
+	if !st.Running() || st.Endpoint != started.Endpoint || st.HostPort != started.HostPort || st.RestartCount != started.RestartCount {
+		t.Fatalf("after Resume: %+v; started as %+v", st, started)
+	}
+	must(t, pr.Pause(ctx, id))
+	must(t, rt.Stop(ctx, id, time.Second))
+	if st := waitState(t, h, id, func(s warder.WorkloadState) bool { return s.Phase == warder.PhaseExited }); st.Endpoint != "" {
+		t.Fatalf("a paused workload stopped: %+v", st)
+	}
+	if err := pr.Resume(ctx, id); !errors.Is(err, warder.ErrConflict) {
+		t.Fatalf("Resume of a stopped workload = %v, want ErrConflict", err)
+	}
+	must(t, rt.Remove(ctx, id))
+	if err := pr.Pause(ctx, id); !errors.Is(err, warder.ErrNotFound) {
+		t.Fatalf("Pause of a removed workload = %v, want ErrNotFound", err)
+	}
 }
 
 // testParts: the optional parts come as the contract says: workspaces
@@ -66,7 +108,7 @@ func testParts(t *testing.T, h Harness) {
 		t.Fatalf("workspaces without files, or the reverse: %+v", p)
 	}
 	if (p.Workspaces == nil) != (again.Workspaces == nil) || (p.Exec == nil) != (again.Exec == nil) ||
-		(p.Stats == nil) != (again.Stats == nil) || (p.WarmPool == nil) != (again.WarmPool == nil) {
+		(p.Stats == nil) != (again.Stats == nil) || (p.WarmPool == nil) != (again.WarmPool == nil) || (p.Pause == nil) != (again.Pause == nil) {
 		t.Fatalf("Parts changed between two calls: %+v then %+v", p, again)
 	}
 }
