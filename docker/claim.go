@@ -132,6 +132,8 @@ func (r *Runtime) unfit(ctx context.Context, spec warder.WorkloadSpec) string {
 		return "the workspace is mounted elsewhere"
 	case spec.Isolation != "" && spec.Isolation != r.isolations()[0]:
 		return "only agents of the default isolation level are pooled"
+	case r.sandboxedPoolUnfit(spec) != "": // gvisor.go
+		return r.sandboxedPoolUnfit(spec)
 	}
 	if podman, err := r.isPodman(ctx); err != nil || podman {
 		return "no warm pool on this engine"

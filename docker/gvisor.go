@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
 )
@@ -152,4 +153,25 @@ func (r *Runtime) execCollect(ctx context.Context, id, user string, cmd []string
 	}
 	code, err := r.execExitCode(ctx, created.ID)
 	return out.String(), code, err
+}
+
+// sandboxedPoolUnfit says why a gVisor warm pool cannot serve spec, or
+// "". runsc has no live update (the engine's update of a running
+// container fails whatever it changes), so only an agent of one of the
+// pool's shapes, with no restart policy and the default pids limit, can
+// take a pool container as it is; any other starts cold.
+func (r *Runtime) sandboxedPoolUnfit(spec warder.WorkloadSpec) string {
+	if r.isolations()[0] != warder.IsolationGVisor {
+		return ""
+	}
+	rp, err := restartPolicy(spec.Restart)
+	if err != nil || rp.Name != container.RestartPolicyDisabled || spec.PidsLimit != warder.PidsLimit {
+		return "a gVisor pool container cannot take a restart policy or pids limit live"
+	}
+	for _, s := range r.cfg.WarmPool {
+		if s.Key() == warder.ShapeKey(spec.MemoryBytes, spec.MilliCPUs) {
+			return ""
+		}
+	}
+	return "a gVisor pool container cannot change its limits live, and no pool is of the agent's"
 }

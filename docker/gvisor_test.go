@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
@@ -127,4 +128,65 @@ func TestWorkspaceBoundedUnderGVisor(t *testing.T) {
 		t.Fatalf("workspaces are not bounded by the filesystem here: %s", why)
 	}
 	checkBounded(t, r)
+}
+
+// TestWarmPoolGVisor: with gvisor the default level the warm pool's
+// containers run under runsc; an agent of the default level and the
+// pool's shape is handed one (healthy, as itself); one asking for runc,
+// or needing a live update (another shape, a restart policy: runsc has
+// none) is not (ErrNotFound: it starts cold).
+func TestWarmPoolGVisor(t *testing.T) {
+	r := gvisorRuntime(t, func(c *Config) {
+		c.Network = testenv.UniqueName("wpool-net-")
+		c.WarmPool = []warder.PoolShape{{MemoryBytes: 48 << 20, MilliCPUs: 250, Size: 2}}
+		c.PortStart, c.PortEnd = 23400, 23699
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	must(t, r.Setup(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := cleanupCtx()
+		defer cancel()
+		if err := r.RemovePool(ctx); err != nil {
+			t.Errorf("cleanup: remove pool: %v", err)
+		}
+		if err := r.RemoveWorkspaces(ctx); err != nil {
+			t.Errorf("cleanup: remove workspaces: %v", err)
+		}
+	})
+	must(t, r.refill(ctx))
+	must(t, r.refill(ctx))
+	if n := unclaimedCount(t, r); n != 2 {
+		t.Fatalf("pool holds %d containers, want 2", n)
+	}
+	runc := poolAgentSpec(t, r)
+	runc.Isolation = warder.IsolationRunc
+	if _, err := r.Claim(ctx, runc); !errors.Is(err, warder.ErrNotFound) || !strings.Contains(err.Error(), "isolation") {
+		t.Fatalf("Claim of a runc agent from a gVisor pool = %v", err)
+	}
+	// No live update under runsc: another shape, or a restart policy,
+	// starts cold.
+	other, restarting := poolAgentSpec(t, r), poolAgentSpec(t, r)
+	other.MemoryBytes, other.MilliCPUs, other.Restart = 64<<20, 300, warder.RestartPolicy{}
+	for _, spec := range []warder.WorkloadSpec{other, restarting} {
+		if _, err := r.Claim(ctx, spec); !errors.Is(err, warder.ErrNotFound) || !strings.Contains(err.Error(), "gVisor") {
+			t.Fatalf("Claim of an agent needing a live update from a gVisor pool = %v", err)
+		}
+	}
+	a, b := poolAgentSpec(t, r), poolAgentSpec(t, r)
+	a.Restart, b.Restart = warder.RestartPolicy{}, warder.RestartPolicy{}
+	for _, spec := range []warder.WorkloadSpec{a, b} {
+		claimed, err := r.Claim(ctx, spec)
+		if err != nil {
+			t.Fatalf("Claim (%d bytes): %v", spec.MemoryBytes, err)
+		}
+		if body := waitHealthy(t, r, claimed.ID); !strings.Contains(body, `"agent_id":"`+spec.AgentID+`"`) {
+			t.Fatalf("/health = %s, want agent %s", body, spec.AgentID)
+		}
+		ins, err := r.cli.ContainerInspect(ctx, claimed.ID, client.ContainerInspectOptions{})
+		must(t, err)
+		if hc := ins.Container.HostConfig; hc.Runtime != DefaultGVisorRuntime || hc.Memory != spec.MemoryBytes {
+			t.Fatalf("claimed container: runtime %q, memory %d; want runsc, %d", hc.Runtime, hc.Memory, spec.MemoryBytes)
+		}
+	}
 }
