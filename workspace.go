@@ -89,6 +89,10 @@ type DeleteOptions struct {
 	// KeepWorkspace keeps the agent's workspace after the agent is gone:
 	// its owner lists it with GET /api/workspaces and deletes it there.
 	KeepWorkspace bool
+	// KeepSnapshots keeps the agent's snapshots after the agent is gone:
+	// its owner lists them with GET /api/snapshots, forks from them and
+	// deletes them (docs/snapshots.md).
+	KeepSnapshots bool
 }
 
 // MaxNameBytes is the longest name of one file or directory in a

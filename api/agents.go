@@ -114,7 +114,18 @@ func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request, caller *war
 		}
 		opts.KeepWorkspace = b
 	}
-	if err := s.agents.DeleteAgentWith(r.Context(), caller, r.PathValue("id"), opts); err != nil {
+	if v := r.URL.Query().Get("keep_snapshots"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return warder.Errorf(warder.ErrInvalid, "keep_snapshots must be true or false, not %q", echoed(v))
+		}
+		opts.KeepSnapshots = b
+	}
+	del := s.agents.DeleteAgentWith
+	if s.snapshots != nil {
+		del = s.snapshots.DeleteAgent // and the agent's snapshots, unless kept
+	}
+	if err := del(r.Context(), caller, r.PathValue("id"), opts); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, warder.MessageResponse{Message: "Agent deleted successfully"})

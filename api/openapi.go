@@ -62,6 +62,7 @@ var (
 	qLimit   = param{"limit", "integer", "at most this many"}
 	qSince   = param{"since", "string", "RFC 3339 time, Unix seconds, or a duration before now such as 10m"}
 	qKeep    = param{"keep_workspace", "boolean", "keep the agent's workspace (GET /api/workspaces lists it)"}
+	qKeepSn  = param{"keep_snapshots", "boolean", "keep the agent's snapshots (GET /api/snapshots lists them); by default they are deleted with it"}
 	endEvent = map[string]any{"end": warder.StreamEnd{}, "error": warder.ErrorResponse{}}
 
 	agentListQuery = []param{
@@ -122,7 +123,7 @@ var ops = map[string]op{
 	"GET /api/agents/{id}":          {id: "getAgent", summary: "One agent", tag: "agents", status: 200, resp: warder.Agent{}},
 	"PUT /api/agents/{id}":          {id: "replaceAgent", summary: "Change the fields given, keeping those left out (as the original Warder did)", tag: "agents", body: warder.AgentReplace{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
 	"PATCH /api/agents/{id}":        {id: "updateAgent", summary: "Change the fields given", tag: "agents", body: warder.AgentUpdate{}, status: 200, resp: warder.Agent{}, errors: []int{409}},
-	"DELETE /api/agents/{id}":       {id: "deleteAgent", summary: "Remove the container, free the port, delete the agent and its workspace (keep_workspace=true keeps it)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}, query: []param{qKeep}},
+	"DELETE /api/agents/{id}":       {id: "deleteAgent", summary: "Remove the container, free the port, delete the agent and its workspace (keep_workspace=true keeps it)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}, query: []param{qKeep, qKeepSn}},
 	"POST /api/agents/{id}/start":   {id: "startAgent", summary: "Create the container if there is none, then start it", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
 	"POST /api/agents/{id}/stop":    {id: "stopAgent", summary: "Stop the container (it and its port are kept)", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
 	"POST /api/agents/{id}/restart": {id: "restartAgent", summary: "Stop, then start", tag: "agents", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 503}},
@@ -162,6 +163,16 @@ var ops = map[string]op{
 	"GET /api/agents/{id}/terminal": {id: "openTerminal", summary: "An interactive terminal in the running agent, as a WebSocket (subprotocol warder.terminal.v1; a browser offers its token as the subprotocol warder.token.TOKEN): binary messages carry what is typed and drawn, JSON text messages resize ({type: resize, cols, rows}) and end it ({type: exit, exit_code, reason} or {type: error, detail}); see docs/terminal.md", tag: "files",
 		status: 101, query: []param{{"cmd", "string", "the command, one element per repeat; none is the agent's shell"}, {"cols", "integer", "columns (default 80)"}, {"rows", "integer", "rows (default 24)"}},
 		errors: []int{400, 403, 409, 429, 501, 503}},
+	"POST /api/agents/{id}/snapshots": {id: "takeSnapshot", summary: "Save the agent's workspace and settings (secrets stay sealed) as a snapshot; the owner's bounds are checked first", tag: "snapshots",
+		body: warder.SnapshotRequest{}, status: 201, resp: warder.Snapshot{}, errors: []int{409, 413, 501, 503}},
+	"GET /api/agents/{id}/snapshots": {id: "listSnapshots", summary: "The agent's snapshots, oldest first, with their sizes (also a deleted agent's, kept with keep_snapshots=true)", tag: "snapshots",
+		status: 200, resp: warder.SnapshotsResponse{}, errors: []int{501, 503}},
+	"DELETE /api/agents/{id}/snapshots/{sid}": {id: "deleteSnapshot", summary: "Delete one of the agent's snapshots", tag: "snapshots", status: 200, resp: warder.MessageResponse{}, errors: []int{501, 503}},
+	"POST /api/agents/{id}/snapshots/{sid}/restore": {id: "restoreSnapshot", summary: "Put the agent's workspace back to the snapshot (verified whole first; a running agent is stopped, restored and started again)", tag: "snapshots",
+		status: 200, resp: warder.Agent{}, errors: []int{409, 501, 503}},
+	"POST /api/agents/{id}/fork": {id: "forkAgent", summary: "A new agent of the caller's with the agent's settings and a copy of its workspace, now or as a snapshot holds it; started if asked", tag: "snapshots",
+		body: warder.ForkRequest{}, status: 201, resp: warder.Agent{}, errors: []int{409, 413, 501, 503}},
+	"GET /api/snapshots":            {id: "listAllSnapshots", summary: "The caller's snapshots (an admin's: all), those of deleted agents among them", tag: "snapshots", status: 200, resp: warder.SnapshotsResponse{}, errors: []int{501, 503}},
 	"GET /api/workspaces":           {id: "listWorkspaces", summary: "The caller's workspaces (an admin's: all), those of deleted agents kept with keep_workspace among them, with their sizes", tag: "files", status: 200, resp: warder.WorkspacesResponse{}, errors: []int{501, 503}},
 	"DELETE /api/workspaces/{name}": {id: "deleteWorkspace", summary: "Delete a kept workspace (one whose agent was deleted with keep_workspace=true)", tag: "files", status: 200, resp: warder.MessageResponse{}, errors: []int{409, 501, 503}},
 	proxyRoute:                      {id: "proxyToAgent", summary: "Forward any request to the agent's own port as /{path}; the agent's answer comes back as it is", tag: "chat", status: 200, text: "*/*", errors: []int{502, 503}},
@@ -181,6 +192,8 @@ var requestRequired = map[reflect.Type][]string{
 	reflect.TypeOf(warder.AgentCreate{}):     {"name"},
 	reflect.TypeOf(warder.ChatRequest{}):     {"content"},
 	reflect.TypeOf(warder.ExecRequest{}):     {"cmd"},
+	reflect.TypeOf(warder.SnapshotRequest{}): {"name"},
+	reflect.TypeOf(warder.ForkRequest{}):     {"name"},
 }
 
 // openAPIPath turns a ServeMux pattern into an OpenAPI method and path:

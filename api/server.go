@@ -53,6 +53,8 @@ type Server struct {
 	uploadTimeout time.Duration
 	// mcpServer serves /api/mcp; nil answers 404 there.
 	mcpServer MCP
+	// snapshots: snapshots, restore and fork; nil answers 501 there.
+	snapshots SnapshotService
 }
 
 // Options wires a Server.
@@ -97,6 +99,9 @@ type Options struct {
 	// MCP, given the server itself, returns what serves the Model Context
 	// Protocol at POST /api/mcp; nil leaves that route 404.
 	MCP func(api http.Handler) MCP
+	// Snapshots serves snapshots, restore and fork (and deletes an
+	// agent's snapshots with it); nil answers 501 there.
+	Snapshots SnapshotService
 }
 
 // DefaultMaxUploadBytes is the default upload bound (256 MiB).
@@ -127,6 +132,7 @@ func New(o Options) *Server {
 	}
 	s.cors = newCORS(o.CORSOrigins)
 	s.ui = o.UI
+	s.snapshots = o.Snapshots
 	s.workspaces, s.uploadBytes, s.uploadTimeout = o.Workspaces, o.MaxUploadBytes, o.UploadTimeout
 	if s.uploadBytes <= 0 {
 		s.uploadBytes = DefaultMaxUploadBytes

@@ -45,6 +45,7 @@ type Config struct {
 	Chat      ChatConfig
 	Workspace WorkspaceConfig
 	Terminal  TerminalConfig // terminal sessions' bounds (terminal.go)
+	Snapshots SnapshotConfig // where snapshots live, and their bounds (snapshots.go)
 }
 
 // Service is every feature, wired to one core; internal/app hands each
@@ -57,6 +58,8 @@ type Service struct {
 	Files   *Files
 	Chat    *Chat
 	Admin   *Admin
+	// Snapshots: take, list, restore, fork (snapshots.go).
+	Snapshots *Snapshots
 }
 
 // New returns the features on store and rt. It does not contact the
@@ -71,13 +74,15 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 	c := &core{store: store, rt: rt, log: cfg.Logger, events: cfg.Events, exclusive: cfg.ExclusiveStore, startTimeout: cfg.StartTimeout}
 	auth := newAuth(store, cfg.Logger, cfg.Auth)
 	agents := newAgents(c, cfg.Lifecycle)
+	files := newFiles(c, agents, cfg.Workspace, cfg.Terminal)
 	return &Service{
-		Auth:    auth,
-		Agents:  agents,
-		Observe: newObserver(c, agents, auth, cfg.Agents, cfg.Observe),
-		Files:   newFiles(c, agents, cfg.Workspace, cfg.Terminal),
-		Chat:    newChat(c, agents, cfg.Agents, cfg.Chat),
-		Admin:   &Admin{core: c, agents: agents, auth: auth},
+		Auth:      auth,
+		Agents:    agents,
+		Observe:   newObserver(c, agents, auth, cfg.Agents, cfg.Observe),
+		Files:     files,
+		Chat:      newChat(c, agents, cfg.Agents, cfg.Chat),
+		Admin:     &Admin{core: c, agents: agents, auth: auth},
+		Snapshots: newSnapshots(c, agents, files, cfg.Snapshots),
 	}
 }
 

@@ -233,6 +233,12 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		store.Close()
 		return nil, err
 	}
+	snaps, err := openSnapshotStore(cfg) // snapshots.go
+	if err != nil {
+		rt.Close()
+		store.Close()
+		return nil, err
+	}
 	collector := stats.New(irt, events, stats.Config{Keep: cfg.StatsHistory, FollowAll: cfg.StatsFollowAll, Logger: log})
 	svc := service.New(api.AuditStatuses(store), irt, service.Config{
 		Logger: log,
@@ -264,7 +270,8 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 			AgentBytes: cfg.WorkspaceBytes, UserBytes: cfg.WorkspaceBytesPerUser, UploadBytes: cfg.MaxUploadBytes,
 			SpoolDir: filepath.Join(cfg.DataDir, "uploads"), ExecsPerAgent: cfg.MaxExecsPerAgent, ExecsPerUser: cfg.MaxExecsPerUser, FileOpsPerUser: cfg.MaxFileOpsPerUser,
 		},
-		Terminal: service.TerminalConfig{Idle: cfg.TerminalIdle, MaxSession: cfg.TerminalMaxSession},
+		Terminal:  service.TerminalConfig{Idle: cfg.TerminalIdle, MaxSession: cfg.TerminalMaxSession},
+		Snapshots: service.SnapshotConfig{Store: snaps, PerAgent: cfg.Snapshots.PerAgent, UserBytes: cfg.Snapshots.UserBytes},
 	})
 	h := api.New(api.Options{
 		Auth:    svc.Auth,
@@ -287,6 +294,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Workspaces:        svc.Files,
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		MCP:               func(self http.Handler) api.MCP { return mcp.NewHandler(self, log) },
+		Snapshots:         svc.Snapshots,
 	})
 	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus, egress: eg}, nil
 }
@@ -300,6 +308,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 // once; the work ends with ctx, and Wait and Close wait for it.
 func (a *App) Run(ctx context.Context) {
 	a.background.Go(func() { a.setupUntilDone(ctx) })
+	a.background.Go(func() { a.service.Snapshots.RunCleanup(ctx) })
 	a.background.Go(func() { a.egress.run(ctx, a.runtime) })
 	if a.feed != nil {
 		a.background.Go(func() { a.feed.Run(ctx, a.bus.Publish) })

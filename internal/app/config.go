@@ -126,6 +126,9 @@ type Config struct {
 	// MaxFileOpsPerUser bounds one user's files calls running at once
 	// (WARDER_MAX_FILE_OPS_PER_USER).
 	MaxFileOpsPerUser int
+	// Snapshots: where agents' snapshots live and their bounds
+	// (snapshots.go; docs/snapshots.md).
+	Snapshots SnapshotSettings
 	// WarmPool is how many started containers of the default image the
 	// Docker runtime keeps for agents' starts, of which limits
 	// (WARDER_WARM_POOL; none by default; see docs/operations.md).
@@ -258,6 +261,9 @@ func LoadConfig(args []string) (Config, error) {
 		return c, err
 	}
 	if c.TerminalMaxSession, err = envDuration("WARDER_TERMINAL_MAX_SESSION", 4*time.Hour); err != nil {
+		return c, err
+	}
+	if c.Snapshots, err = loadSnapshotSettings(); err != nil {
 		return c, err
 	}
 	if c.MaxFileOpsPerUser, err = envInt("WARDER_MAX_FILE_OPS_PER_USER", 4); err != nil {

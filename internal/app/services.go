@@ -17,4 +17,5 @@ var (
 	_ api.ChatService      = (*service.Chat)(nil)
 	_ api.AdminService     = (*service.Admin)(nil)
 	_ api.AuditService     = (*service.Admin)(nil)
+	_ api.SnapshotService  = (*service.Snapshots)(nil)
 )
