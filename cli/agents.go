@@ -458,6 +458,10 @@ func (c *CLI) lifecycleOne(ctx context.Context, cl *client.Client, list []*warde
 		_, err = cl.StopAgent(ctx, a.ID)
 	case "restart":
 		_, err = cl.RestartAgent(ctx, a.ID)
+	case "pause":
+		_, err = cl.PauseAgent(ctx, a.ID)
+	case "resume":
+		_, err = cl.ResumeAgent(ctx, a.ID)
 	default:
 		err = cl.DeleteAgent(ctx, a.ID)
 	}

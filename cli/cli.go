@@ -83,7 +83,7 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   agents create [NAME] [--image I] [--memory 512m] [--cpus 0.5] [-e KEY=VAL]... [--secret KEY]...
                 [--network egress|internal] [--port N] [-f agent.json] [--start]
   agents inspect [-o yaml] [--format TEMPLATE] AGENT...   the agents as JSON (or YAML, or a template each)
-  agents start|stop|restart AGENT...
+  agents start|stop|restart|pause|resume AGENT...
   agents rm [-f] AGENT...        -f: a running agent too
   agents logs [-f] [--tail N|all] [--since 10m] [-t] [--raw] AGENT
   agents stats [--no-stream] [--json] [AGENT...]
@@ -186,7 +186,7 @@ func (c *CLI) dispatch(ctx context.Context, cmd string, args []string) error {
 			return nil
 		}
 		if len(args) == 0 {
-			return usagef("agents needs a subcommand: ls, create, inspect, start, stop, restart, rm, logs, stats, events or chat")
+			return usagef("agents needs a subcommand: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events or chat")
 		}
 		return c.agents(ctx, args[0], args[1:])
 	case "cp":
@@ -215,7 +215,7 @@ func (c *CLI) agents(ctx context.Context, sub string, args []string) error {
 		return c.agentsCreate(ctx, args)
 	case "inspect":
 		return c.agentsInspect(ctx, args)
-	case "start", "stop", "restart", "rm", "delete":
+	case "start", "stop", "restart", "pause", "resume", "rm", "delete":
 		return c.agentsLifecycle(ctx, sub, args)
 	case "logs":
 		return c.agentsLogs(ctx, args)
@@ -226,7 +226,7 @@ func (c *CLI) agents(ctx context.Context, sub string, args []string) error {
 	case "chat":
 		return c.agentsChat(ctx, args)
 	}
-	return usagef("unknown agents subcommand %q%s: ls, create, inspect, start, stop, restart, rm, logs, stats, events or chat", sub, didYouMean(sub, agentsSubcommands))
+	return usagef("unknown agents subcommand %q%s: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events or chat", sub, didYouMean(sub, agentsSubcommands))
 }
 
 // explain turns err into an exit code and one line naming what to do;

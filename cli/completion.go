@@ -21,7 +21,7 @@ var completionTree = map[string][]string{
 
 // agentArgs are the commands whose arguments are agents: completed with
 // the names warder agents ls finds.
-var agentArgs = []string{"agents inspect", "agents start", "agents stop", "agents restart", "agents rm", "agents logs",
+var agentArgs = []string{"agents inspect", "agents start", "agents stop", "agents restart", "agents pause", "agents resume", "agents rm", "agents logs",
 	"agents stats", "agents chat", "exec"}
 
 // completionFlags are each command's flags, read from its own -h so

@@ -185,6 +185,19 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("conversations after the chats: %+v", convs)
 	}
 
+	// pause and resume, as docker's: the name back, the status in inspect,
+	// and a chat to the paused agent resumes it.
+	if out := alice.ok("agents", "pause", "helper"); strings.TrimSpace(out) != "helper" {
+		t.Fatalf("agents pause: %q", out)
+	}
+	if out := alice.ok("agents", "inspect", "--format", "{{.Status}}", "helper"); strings.TrimSpace(out) != "paused" {
+		t.Fatalf("inspect of a paused agent: %q", out)
+	}
+	alice.ok("agents", "resume", "helper")
+	if out := alice.ok("agents", "inspect", "--format", "{{.Status}}", "helper"); strings.TrimSpace(out) != "running" {
+		t.Fatalf("inspect of a resumed agent: %q", out)
+	}
+
 	// logs -f ends when the agent stops.
 	followed := make(chan [3]string, 1)
 	go func() {
