@@ -36,6 +36,9 @@ var builtins = map[string]func(args []string, in io.Reader, out, errw io.Writer)
 	"linger":    builtinLinger,
 	"ln":        builtinLn,
 	"with-env":  builtinWithEnv,
+	"fetch":     builtinFetch,   // netcheck.go
+	"dns":       builtinDNS,     // netcheck.go
+	"udp-echo":  builtinUDPEcho, // netcheck.go
 }
 
 // tick N SECONDS: write "tick 1" ... "tick N" on stdout, one every
