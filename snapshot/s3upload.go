@@ -26,17 +26,16 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader) (int64, erro
 		return 0, err
 	}
 	k := aws.String(s.prefix + key)
-	first := make([]byte, s.partSize)
-	n, err := io.ReadFull(ctxReader{ctx, r}, first)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		_, err := s.cli.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: k, Body: bytes.NewReader(first[:n]), ContentLength: aws.Int64(int64(n))})
+	first, eof, err := readPart(ctxReader{ctx, r}, s.partSize)
+	if err != nil {
+		return 0, err
+	}
+	if eof {
+		_, err := s.cli.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: k, Body: bytes.NewReader(first), ContentLength: aws.Int64(int64(len(first)))})
 		if err != nil {
 			return 0, s.err(key, err)
 		}
-		return int64(n), nil
-	}
-	if err != nil {
-		return 0, err
+		return int64(len(first)), nil
 	}
 	up, err := s.cli.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: k})
 	if err != nil {
@@ -50,6 +49,29 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader) (int64, erro
 		return 0, err
 	}
 	return total, nil
+}
+
+// readPart reads up to max bytes of r, in a buffer that grows as they
+// come (a manifest of a few hundred bytes takes no 8 MiB part), and says
+// whether r ended first.
+func readPart(r io.Reader, max int64) (buf []byte, eof bool, err error) {
+	buf = make([]byte, 0, min(max, 64<<10))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) == max {
+				return buf, false, nil
+			}
+			buf = append(make([]byte, 0, min(max, 4*int64(cap(buf)))), buf...)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
 }
 
 // part is one part read from the stream, for the sender.
