@@ -2,6 +2,8 @@ package kubernetes_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,8 +20,10 @@ import (
 // when runsc is installed: kubernetes/testcluster/up.sh); an agent of
 // level gvisor gets a Pod whose runtimeClassName is it, runs, answers an
 // exec from inside gVisor's kernel, and ends its exec's processes; a runc
-// agent's Pod names no class. A deployment whose default is gvisor on a
-// cluster without the class fails its Setup.
+// agent's Pod names no class. A class whose handler the node lacks (as
+// a node without gVisor's shim) leaves the Pod unstarted and Start
+// failing (the node's events are logged). A deployment whose default is
+// gvisor on a cluster without the class fails its Setup.
 func TestGVisorRuntimeClass(t *testing.T) {
 	c := testenv.Kubernetes(t)
 	if out, err := c.Try("get", "runtimeclass", kubernetes.DefaultGVisorRuntimeClass, "-o", "name"); err != nil {
@@ -88,6 +92,42 @@ func TestGVisorRuntimeClass(t *testing.T) {
 				t.Fatalf("/proc/version of a %s agent: %s", tc.level, out.String())
 			}
 		})
+	}
+
+	// A node without the class's handler: the Pod's sandbox is never
+	// made, and Start says the agent did not start.
+	missing := testenv.UniqueName("warder-test-nohandler-")
+	rc := filepath.Join(t.TempDir(), "runtimeclass.yaml")
+	if err := os.WriteFile(rc, []byte("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: "+missing+"}\nhandler: warder-no-such-handler\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.Kubectl(t, "apply", "-f", rc)
+	t.Cleanup(func() { c.Kubectl(t, "delete", "runtimeclass", missing, "--wait=false") })
+	r3, err := kubernetes.New(kubernetes.Config{Kubeconfig: c.Kubeconfig, Namespace: ns, Network: "warder_test", StartTimeout: 20 * time.Second,
+		HelperImage: image, Isolations: []warder.Isolation{warder.IsolationRunc, warder.IsolationGVisor}, GVisorRuntimeClass: missing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r3.Close()
+	if err := r3.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spec := warder.WorkloadSpec{
+		Name: testenv.UniqueName("warder-gv-"), AgentID: testenv.UniqueName("a-"), Image: image,
+		Env: map[string]string{"PORT": "8000"}, Labels: map[string]string{warder.LabelManaged: "warder_test"},
+		MemoryBytes: 128 << 20, MilliCPUs: 500, PidsLimit: warder.PidsLimit, Port: 8000,
+		Restart: warder.RestartPolicy{Mode: warder.RestartNever}, Isolation: warder.IsolationGVisor,
+	}
+	id, err := r3.Create(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r3.Remove(context.WithoutCancel(ctx), spec.Name)
+	if st, err := r3.Start(ctx, id); err == nil {
+		t.Fatalf("an agent whose RuntimeClass has no handler on the node started: %+v", st)
+	} else {
+		events := c.Kubectl(t, "-n", ns, "get", "events", "--field-selector", "involvedObject.name="+spec.Name, "-o", "jsonpath={.items[*].message}")
+		t.Logf("Start without the handler: %v; the node's events: %s", err, events)
 	}
 
 	// A default of gvisor needs the class.
