@@ -265,7 +265,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 			Egress:      service.EgressPolicy{Default: cfg.DefaultNetwork, Forbid: !cfg.AllowEgress, Lists: eg},
 			Locks:       locks,
 		},
-		Observe: service.ObserveConfig{IdleInterval: cfg.IdleInterval, Stats: collector},
+		Observe: service.ObserveConfig{IdleInterval: cfg.IdleInterval, AutoPauseMinutes: cfg.AutoPauseMinutes, Stats: collector},
 		Workspace: service.WorkspaceConfig{
 			AgentBytes: cfg.WorkspaceBytes, UserBytes: cfg.WorkspaceBytesPerUser, UploadBytes: cfg.MaxUploadBytes,
 			SpoolDir: filepath.Join(cfg.DataDir, "uploads"), ExecsPerAgent: cfg.MaxExecsPerAgent, ExecsPerUser: cfg.MaxExecsPerUser, FileOpsPerUser: cfg.MaxFileOpsPerUser,

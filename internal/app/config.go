@@ -41,6 +41,10 @@ type Config struct {
 	SetupTimeout time.Duration
 	StartTimeout time.Duration
 	IdleInterval time.Duration
+	// AutoPauseMinutes pauses running agents unused that long unless their
+	// own container_config.auto_pause_minutes says otherwise
+	// (WARDER_AUTO_PAUSE_MINUTES); 0 never.
+	AutoPauseMinutes float64
 	// StatsHistory is how far back ?history= reaches (WARDER_STATS_HISTORY);
 	// 0 means the collector's default, 10 minutes.
 	StatsHistory time.Duration
@@ -194,6 +198,12 @@ func LoadConfig(args []string) (Config, error) {
 	}
 	if c.StartTimeout, err = envDuration("WARDER_START_TIMEOUT", 2*time.Minute); err != nil {
 		return c, err
+	}
+	if c.AutoPauseMinutes, err = envFloat("WARDER_AUTO_PAUSE_MINUTES", 0); err != nil {
+		return c, err
+	}
+	if c.AutoPauseMinutes < 0 || c.AutoPauseMinutes > 60*24*365 {
+		return c, fmt.Errorf("WARDER_AUTO_PAUSE_MINUTES must be between 0 (never) and 525600")
 	}
 	if c.IdleInterval, err = envDuration("WARDER_IDLE_INTERVAL", 30*time.Second); err != nil {
 		return c, err
