@@ -13,21 +13,34 @@ import (
 
 // hold keeps the agent's workspace still while a snapshot or a fork
 // reads it, and returns what puts the agent back as it was. It runs
-// under the agent's lock.
+// under the agent's lock, as who.
 //
-// Today it holds nothing: a running agent's files are read while it runs
-// (each file whole and in one pass, but files it changes meanwhile may be
-// caught at different moments, as a tar of a live directory is); a
-// stopped agent's are exact. Once the runtime's Pause part is merged
-// (issue 28, pause and resume) this pauses a running agent through
-// Agents.pause and resumes it in release, where the runtime has the part.
-func (s *Snapshots) hold(ctx context.Context, a *warder.Agent) (release func(), err error) {
-	return func() {}, nil
+// A running agent is paused, where the runtime has the Pause part
+// (Docker): its processes keep their memory and write nothing while its
+// files are read, and it is resumed once they are; a paused or stopped
+// agent is read as it is. So the snapshot is what the workspace held at
+// one moment. Where the runtime cannot pause (Kubernetes) a running
+// agent's files are read while it runs: each file whole and in one
+// pass, but files it changes meanwhile may be caught at different
+// moments, as a tar of a live directory is; stop the agent first for an
+// exact copy (docs/snapshots.md).
+func (s *Snapshots) hold(ctx context.Context, a *warder.Agent, who string) (release func(), err error) {
+	if a.Status != warder.StatusRunning || s.rt.Parts().Pause == nil {
+		return func() {}, nil
+	}
+	if err := s.agents.pause(ctx, a, who, "paused while its workspace is copied"); err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := s.agents.resume(context.WithoutCancel(ctx), a, who); err != nil {
+			s.log.ErrorContext(ctx, "resuming an agent paused for a snapshot", "agent", a.ID, "err", err)
+		}
+	}, nil
 }
 
 // RestoreSnapshot puts the agent's workspace back to snapshot sid: a
-// running agent is stopped, its workspace emptied and filled from the
-// snapshot, and started again. The whole snapshot is read and its
+// running (or paused) agent is stopped, its workspace emptied and filled
+// from the snapshot, and started again. The whole snapshot is read and its
 // checksum verified before the workspace is touched, and once more as
 // it is written (what is written is committed only at the verified end),
 // so a damaged snapshot leaves the workspace as it was.
@@ -53,6 +66,13 @@ func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id
 			return err
 		}
 		who := actor(caller)
+		if a.Status == warder.StatusPaused {
+			// Put back running: a paused agent's memory goes with the
+			// restart anyway.
+			if err := s.agents.resume(ctx, a, who); err != nil {
+				return err
+			}
+		}
 		running := a.Status == warder.StatusRunning
 		if running {
 			if err := s.agents.stop(ctx, a, who, "stopped by "+caller.Username+" to restore snapshot "+m.Name); err != nil {
@@ -134,7 +154,7 @@ func (s *Snapshots) ForkAgent(ctx context.Context, caller *warder.User, id strin
 		return nil, err
 	}
 	return s.fork(ctx, caller, req, settingsOf(src), size, func(b *warder.Agent) error {
-		release, err := s.hold(ctx, src)
+		release, err := s.hold(ctx, src, actor(caller))
 		if err != nil {
 			return err
 		}

@@ -153,7 +153,7 @@ func (s *Snapshots) TakeSnapshot(ctx context.Context, caller *warder.User, id st
 		return nil, err
 	}
 	s.touch(ctx, a)
-	release, err := s.hold(ctx, a)
+	release, err := s.hold(ctx, a, actor(caller))
 	if err != nil {
 		return nil, err
 	}
