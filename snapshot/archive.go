@@ -85,7 +85,7 @@ func (a *Archive) Save(ctx context.Context, meta Meta, tr io.Reader) (*Manifest,
 	if _, err := m.encode(); err != nil { // settings too large: fail before any work
 		return nil, err
 	}
-	if err := a.saveData(ctx, m, tr); err != nil {
+	if err := a.saveData(ctx, m, meta, tr); err != nil {
 		return nil, err
 	}
 	b, err := m.encode()
@@ -102,10 +102,13 @@ func (a *Archive) Save(ctx context.Context, meta Meta, tr io.Reader) (*Manifest,
 // saveData compresses tr into the data object, filling m's sizes and
 // checksum. The compressor runs in its own goroutine, writing into a pipe
 // the store reads from.
-func (a *Archive) saveData(ctx context.Context, m *Manifest, tr io.Reader) error {
+func (a *Archive) saveData(ctx context.Context, m *Manifest, meta Meta, tr io.Reader) error {
 	pr, pw := io.Pipe()
 	sum := sha256.New()
 	out := &countWriter{w: pw, h: sum, max: a.cfg.MaxBytes, what: "stored"}
+	if max := meta.MaxBytes; max > 0 && (out.max == 0 || max < out.max) {
+		out.max = max
+	}
 	in := &countReader{r: tr, max: a.cfg.MaxTarBytes}
 	done := make(chan error, 1)
 	go func() {

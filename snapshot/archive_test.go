@@ -227,15 +227,19 @@ func rewrite(t *testing.T, st Store, key string, damage func([]byte) []byte) {
 // streams, and leaves nothing behind.
 func testMaxSize(t *testing.T, st Store) {
 	ctx := context.Background()
-	for name, cfg := range map[string]Config{"stored": {MaxBytes: 12 << 20}, "tar": {MaxTarBytes: 12 << 20}} {
+	for name, cfg := range map[string]Config{"stored": {MaxBytes: 12 << 20}, "tar": {MaxTarBytes: 12 << 20}, "per-save": {MaxBytes: 100 << 20}} {
 		a := mustArchive(t, st, cfg)
+		m := meta("agent-1", name)
+		if name == "per-save" {
+			m.MaxBytes = 12 << 20 // tighter than the archive's
+		}
 		read := int64(0)
 		r := readerFunc(func(p []byte) (int, error) { // endless, and counted
 			n, _ := randomReader(uint64(read), int64(len(p))).Read(p)
 			read += int64(n)
 			return n, nil
 		})
-		_, err := a.Save(ctx, meta("agent-1", name), r)
+		_, err := a.Save(ctx, m, r)
 		if !errors.Is(err, warder.ErrTooLarge) {
 			t.Fatalf("%s: Save of an endless stream: %v", name, err)
 		}
@@ -249,11 +253,11 @@ func testMaxSize(t *testing.T, st Store) {
 	}
 	a := mustArchive(t, st, Config{})
 	list, err := a.List(ctx, "agent-1")
-	if err != nil || len(list) != 2 {
-		t.Fatalf("List: %d snapshots (%v), want the 2 under the bound", len(list), err)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("List: %d snapshots (%v), want the 3 under the bound", len(list), err)
 	}
-	if got := keys(t, st, ""); len(got) != 4 {
-		t.Fatalf("objects: %v, want the 2 snapshots' 4", got)
+	if got := keys(t, st, ""); len(got) != 6 {
+		t.Fatalf("objects: %v, want the 3 snapshots' 6", got)
 	}
 	if n, err := st.RemoveIncomplete(ctx, time.Now().Add(time.Hour)); err != nil || n != 0 {
 		t.Fatalf("failed saves left %d unfinished writes (%v)", n, err)

@@ -26,6 +26,10 @@ type Meta struct {
 	// Settings is the agent's settings as the caller stores them (JSON;
 	// env and secrets still sealed), for restore and fork to put back.
 	Settings json.RawMessage
+	// MaxBytes bounds this snapshot's stored bytes more tightly than
+	// Config.MaxBytes (what is left of the owner's quota, say); 0 for
+	// Config's bound alone.
+	MaxBytes int64
 }
 
 // Manifest describes one complete snapshot: it is written after the data
