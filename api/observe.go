@@ -124,11 +124,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	s.log.Log(r.Context(), level, "request", "method", echoed(r.Method), "path", echoed(r.URL.Path), "route", route,
 		"status", status, "duration", d, "user", user)
-	// An MCP request is audited as the API calls its tools make.
-	if t.user != nil && changes(r.Method) && route != mcpRoute {
+	// An MCP request is audited as the API calls its tools make. An exec
+	// that ran is audited once, by the service, with its command line and
+	// how it ended; one refused before it ran is audited here.
+	if t.user != nil && changes(r.Method) && route != mcpRoute && !(route == execRoute && status == http.StatusOK) {
 		s.recordAudit(r, t, route, status, id)
 	}
 }
+
+// execRoute is exec's route: the service audits the commands it runs.
+const execRoute = "POST /api/agents/{id}/exec"
 
 // changes reports whether a call with method may change something.
 func changes(method string) bool {

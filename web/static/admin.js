@@ -71,9 +71,13 @@ export async function auditView() {
     const q = new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
     q.set('limit', '200');
     try {
-      const { entries } = await api('GET', '/api/audit?' + q);
+      const [{ entries }, agents] = await Promise.all([api('GET', '/api/audit?' + q), api('GET', '/api/agents').catch(() => [])]);
+      // An agent that still exists is named and linked; a deleted one
+      // keeps its id.
+      const names = new Map(agents.map(a => [a.id, a.name]));
+      const agent = id => !id ? '' : names.has(id) ? h('a', { href: `#/agents/${id}`, 'data-agent': id }, names.get(id)) : h('span.muted', { title: 'deleted' }, id);
       tbody.replaceChildren(...entries.map(e => h('tr', {}, h('td', {}, when(e.at)), h('td', {}, e.username), h('td', {}, e.action),
-        h('td.hide-phone', {}, e.agent_id || ''), h('td', {}, e.status), h('td', {}, e.result))));
+        h('td.hide-phone', {}, agent(e.agent_id)), h('td', {}, e.status), h('td', {}, e.result))));
     } catch (x) { err.textContent = x.detail; }
   }
   form.addEventListener('submit', e => { e.preventDefault(); load(); });

@@ -11,22 +11,28 @@ const HISTORY = '5m', MAX_POINTS = 300, TAIL = 200;
 
 // chart is a line of the last MAX_POINTS values, scaled to their maximum,
 // with its label and the newest value.
-function chart(id, label) {
-  const values = [];
+function chart(id, label, fmt) {
+  const values = [], times = [];
   const line = svgEl('polyline', { class: id, id: id + '-line' });
   const svg = svgEl('svg', { class: 'chart', viewBox: '0 0 300 100', preserveAspectRatio: 'none', role: 'img', 'aria-label': label + ' over time' });
   svg.append(line);
   const caption = h('span.muted', {}, '');
-  const el = h('figure.chart', {}, h('figcaption', {}, h('strong', {}, label), ' ', caption), svg);
+  // The axes: the scale's top (the highest value shown) and the time the
+  // line spans, oldest at the left.
+  const top = h('span.axis-top', { id: id + '-axis-max' }), span = h('span', { id: id + '-axis-span' });
+  const el = h('figure.chart', {}, h('figcaption', {}, h('strong', {}, label), ' ', caption),
+    h('div.plot', {}, top, svg), h('div.axis-x.muted', {}, span, h('span', {}, 'now')));
   const draw = () => {
     const n = values.length, max = Math.max(...values, id === 'cpu' ? 1 : 1e-9);
+    top.textContent = n ? fmt(max) : '';
+    span.textContent = n > 1 ? `${Math.max(1, Math.round((times[n - 1] - times[0]) / 60))} min ago` : '';
     line.setAttribute('points', values.map((v, i) => `${n < 2 ? 0 : (i * 300 / (n - 1)).toFixed(1)},${(98 - v * 94 / max).toFixed(1)}`).join(' '));
     svg.dataset.points = n;
   };
   return {
     el,
-    push(v, text) { values.push(v); if (values.length > MAX_POINTS) values.shift(); caption.textContent = text; draw(); },
-    reset() { values.length = 0; caption.textContent = ''; draw(); },
+    push(v, text, at) { values.push(v); times.push(at); if (values.length > MAX_POINTS) { values.shift(); times.shift(); } caption.textContent = text; draw(); },
+    reset() { values.length = 0; times.length = 0; caption.textContent = ''; draw(); },
   };
 }
 
@@ -38,13 +44,14 @@ export async function agentView(id, { signal }) {
   let live = null; // AbortController of the logs and stats streams of the status shown
 
   const drawHead = () => {
-    const running = a.status === 'running';
+    const running = a.status === 'running', paused = a.status === 'paused';
     // Start, stop and restart need the runtime; while it is down they say why.
     const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act(action),
       ...(action !== 'delete' && !runtime.ok ? { disabled: true, title: CANNOT_RUN, 'aria-describedby': 'banner' } : {}) }, label);
     head.replaceChildren(h('h1.flat', {}, a.name), statusBadge(a), h('span.muted', { id: 'reason' }, a.status_reason || ''),
       h('span.muted', { id: 'isolation', title: 'isolation level: runc (a container) or gvisor (gVisor\'s sandbox); default: the deployment\'s' }, 'isolation ' + (a.container_config?.isolation || 'default')),
-      h('span.grow'), running ? btn('Stop', 'stop', '.secondary') : btn('Start', 'start'),
+      h('span.grow'), running || paused ? btn('Stop', 'stop', '.secondary') : btn('Start', 'start'),
+      running ? btn('Pause', 'pause', '.secondary') : paused ? btn('Resume', 'resume') : '',
       running ? btn('Restart', 'restart', '.secondary') : '', h('a', { href: `#/agents/${id}/edit` }, 'Edit'), btn('Delete', 'delete', '.danger'));
   };
   async function act(action) {
@@ -56,10 +63,27 @@ export async function agentView(id, { signal }) {
       update(await api('GET', '/api/agents/' + id));
     } catch (x) { err.textContent = x.detail || String(x); }
   }
+  // What the agent is: image, port, limits, environment names (never
+  // values), network, egress and isolation.
+  const details = h('dl.kv', { id: 'agent-details' });
+  const drawDetails = () => {
+    const c = a.container_config || {};
+    const names = [...Object.keys(c.env_vars || {}).sort(), ...(c.secret_env_names || []).map(n => n + ' (secret)')];
+    const row = (k, v, key) => [h('dt', {}, k), h('dd', { 'data-detail': key }, v)];
+    details.replaceChildren(
+      ...row('Image', h('code', {}, c.image || ''), 'image'),
+      ...row('Port', (c.port || 8000) + (a.host_port ? ` (host port ${a.host_port})` : ''), 'port'),
+      ...row('Limits', `memory ${c.memory_limit || 'default'}, CPUs ${c.cpu_limit || 'default'}`, 'limits'),
+      ...row('Environment', names.length ? names.join(', ') : h('span.muted', {}, 'none'), 'env'),
+      ...row('Network', c.network || 'egress', 'network'),
+      ...row('Egress', (c.egress || []).length ? c.egress.join(', ') : h('span.muted', {}, "the deployment's default"), 'egress'),
+      ...row('Isolation', c.isolation || "default (the deployment's)", 'isolation'));
+  };
   function update(next) {
     const was = a.status;
     a = next;
     drawHead();
+    drawDetails();
     terminal.update(a);
     if (a.status !== was || !live) watch();
     loadHistory();
@@ -67,7 +91,7 @@ export async function agentView(id, { signal }) {
 
   // Stats: backfill from ?history=, then one event per sample; a chart
   // each for CPU, memory and network (bytes a second, in and out).
-  const charts = { cpu: chart('cpu', 'CPU'), mem: chart('mem', 'Memory'), net: chart('net', 'Network') };
+  const charts = { cpu: chart('cpu', 'CPU', v => v.toFixed(1) + '%'), mem: chart('mem', 'Memory', v => bytes(v)), net: chart('net', 'Network', v => bytes(v) + '/s') };
   const now = h('p.muted', { id: 'stats-now' }, 'Not running');
   let last = null;
   const addSample = s => {
@@ -76,9 +100,9 @@ export async function agentView(id, { signal }) {
     let rate = 0;
     if (last && at > last.at && rx >= last.rx && tx >= last.tx) rate = (rx - last.rx + tx - last.tx) / (at - last.at);
     last = { at, rx, tx };
-    charts.cpu.push(s.cpu_percent || 0, (s.cpu_percent || 0).toFixed(2) + '%');
-    charts.mem.push(s.memory_bytes || 0, s.memory_usage || bytes(s.memory_bytes));
-    charts.net.push(rate, bytes(rate) + '/s');
+    charts.cpu.push(s.cpu_percent || 0, (s.cpu_percent || 0).toFixed(2) + '%', at);
+    charts.mem.push(s.memory_bytes || 0, s.memory_usage || bytes(s.memory_bytes), at);
+    charts.net.push(rate, bytes(rate) + '/s', at);
     if (s.cpu_usage) now.textContent = `memory limit ${s.memory_limit} · network ${s.network_rx} in, ${s.network_tx} out · pids ${s.pids ?? ''}`;
   };
 
@@ -195,6 +219,7 @@ export async function agentView(id, { signal }) {
 
   const terminal = terminalCard(id);
   drawHead();
+  drawDetails();
   terminal.update(a);
   loadHistory();
   loadConversations();
@@ -208,6 +233,7 @@ export async function agentView(id, { signal }) {
   signal.addEventListener('abort', () => { live?.abort(); terminal.close(); });
 
   return h('section', { id: 'agent-page', 'data-agent': id }, head, err,
+    h('div.card', {}, h('h2', {}, 'Details'), details),
     h('div.cols', {},
       h('div.card', {}, h('h2', {}, 'CPU, memory and network'), h('div.charts', {}, charts.cpu.el, charts.mem.el, charts.net.el), now),
       h('div.card', {}, h('h2', {}, 'Status history'), h('div.table-wrap', {}, h('table', {}, history)))),
