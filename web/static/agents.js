@@ -33,7 +33,7 @@ export async function agentsView({ signal }) {
   const err = h('p.error', { role: 'alert', id: 'list-error' });
   const text = h('input', { type: 'search', placeholder: 'Filter by name or image', 'aria-label': 'Filter by name or image', id: 'filter' });
   const status = h('select', { 'aria-label': 'Status', id: 'status-filter' }, h('option', { value: '' }, 'Any status'),
-    ['running', 'starting', 'stopping', 'stopped', 'exited', 'failed', 'missing', 'created'].map(s => h('option', { value: s }, s)));
+    ['running', 'paused', 'starting', 'stopping', 'stopped', 'exited', 'failed', 'missing', 'created'].map(s => h('option', { value: s }, s)));
   // Selection lives beside each row, so a redraw (a status event) keeps it.
   const selected = () => [...rows.values()].filter(r => r.selected && !r.tr.hidden);
   // The bulk buttons work on the selection: disabled, and saying so, with
