@@ -89,6 +89,10 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   agents stats [--no-stream] [--json] [AGENT...]
   agents events [--json]         status changes as they happen (--json: one object a line)
   agents chat AGENT [MESSAGE]    one message, or a conversation read from stdin
+  agents snapshot AGENT NAME     save the workspace and settings; -d AGENT SNAPSHOT deletes one
+  agents snapshots AGENT [--json]   the agent's snapshots, oldest first, with their sizes
+  agents restore AGENT SNAPSHOT  put the workspace back to a snapshot (a running agent is restarted)
+  agents fork AGENT NAME [--snapshot S] [--start]   a new agent with the settings and a copy of the workspace
   ps                             agents ls
   cp SRC DEST                    copy files to or from an agent's workspace (/data): one side is AGENT:PATH;
                                  a directory goes by its name, - is a tar on stdin or stdout
@@ -186,7 +190,7 @@ func (c *CLI) dispatch(ctx context.Context, cmd string, args []string) error {
 			return nil
 		}
 		if len(args) == 0 {
-			return usagef("agents needs a subcommand: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events or chat")
+			return usagef("agents needs a subcommand: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events, chat, snapshot, snapshots, restore or fork")
 		}
 		return c.agents(ctx, args[0], args[1:])
 	case "cp":
@@ -226,7 +230,10 @@ func (c *CLI) agents(ctx context.Context, sub string, args []string) error {
 	case "chat":
 		return c.agentsChat(ctx, args)
 	}
-	return usagef("unknown agents subcommand %q%s: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events or chat", sub, didYouMean(sub, agentsSubcommands))
+	if ok, err := c.agentsSnapshots(ctx, sub, args); ok { // snapshots.go
+		return err
+	}
+	return usagef("unknown agents subcommand %q%s: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events, chat, snapshot, snapshots, restore or fork", sub, didYouMean(sub, agentsSubcommands))
 }
 
 // explain turns err into an exit code and one line naming what to do;

@@ -22,7 +22,7 @@ var completionTree = map[string][]string{
 // agentArgs are the commands whose arguments are agents: completed with
 // the names warder agents ls finds.
 var agentArgs = []string{"agents inspect", "agents start", "agents stop", "agents restart", "agents pause", "agents resume", "agents rm", "agents logs",
-	"agents stats", "agents chat", "exec"}
+	"agents stats", "agents chat", "exec", "agents snapshot", "agents snapshots", "agents restore", "agents fork"}
 
 // completionFlags are each command's flags, read from its own -h so
 // they are always the ones it takes.
