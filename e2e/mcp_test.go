@@ -153,6 +153,12 @@ func mcpFlow(t *testing.T, ts *testServer, s *sdk.ClientSession, alice *apitest.
 		t.Fatalf("a second agent of the same name: %q", txt)
 	}
 
+	if _, st := call(t, s, "pause_agent", map[string]any{"agent": id}, false); st["status"] != "paused" {
+		t.Fatalf("pause_agent: %v", st)
+	}
+	if _, st := call(t, s, "resume_agent", map[string]any{"agent": id}, false); st["status"] != "running" {
+		t.Fatalf("resume_agent: %v", st)
+	}
 	if _, st := call(t, s, "stop_agent", map[string]any{"agent": id}, false); st["status"] != "stopped" {
 		t.Fatalf("stop_agent: %v", st)
 	}
@@ -169,7 +175,7 @@ func mustJSON(v any) string {
 // tools, and a write tool is refused.
 func readOnlyRefused(t *testing.T, s *sdk.ClientSession) {
 	names := toolNames(t, s)
-	for _, w := range []string{"create_agent", "start_agent", "stop_agent", "delete_agent", "exec", "write_file", "chat"} {
+	for _, w := range []string{"create_agent", "start_agent", "stop_agent", "pause_agent", "resume_agent", "delete_agent", "exec", "write_file", "chat"} {
 		if slices.Contains(names, w) {
 			t.Fatalf("a read-only key sees %s: %v", w, names)
 		}

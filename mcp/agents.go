@@ -67,6 +67,10 @@ func (t *tools) addWriteTools(s *sdk.Server) {
 		Annotations: writeTool("Start an agent", false, true)}, handler(t, t.startAgent))
 	sdk.AddTool(s, &sdk.Tool{Name: "stop_agent", Description: "Stop the agent; its container, workspace and configuration are kept.",
 		Annotations: writeTool("Stop an agent", false, true)}, handler(t, t.stopAgent))
+	sdk.AddTool(s, &sdk.Tool{Name: "pause_agent", Description: "Pause the running agent: its processes keep their memory and its port, it uses no CPU; the next request to it (chat, exec, files...) resumes it.",
+		Annotations: writeTool("Pause an agent", false, true)}, handler(t, t.pauseAgent))
+	sdk.AddTool(s, &sdk.Tool{Name: "resume_agent", Description: "Resume a paused agent (a running one: nothing to do) and answer it as it is then.",
+		Annotations: writeTool("Resume an agent", false, true)}, handler(t, t.resumeAgent))
 	sdk.AddTool(s, &sdk.Tool{Name: "delete_agent", Description: "Delete the agent, its container and (unless keep_workspace) its workspace.",
 		Annotations: writeTool("Delete an agent", true, true)}, handler(t, t.deleteAgent))
 	sdk.AddTool(s, &sdk.Tool{Name: "exec", Description: fmt.Sprintf("Run a command (no shell) in the running agent and answer its output, stdout and stderr together, "+
@@ -143,6 +147,14 @@ func (t *tools) startAgent(ctx context.Context, in agentRef) (*sdk.CallToolResul
 
 func (t *tools) stopAgent(ctx context.Context, in agentRef) (*sdk.CallToolResult, any, error) {
 	return t.act(ctx, in.Agent, func(id string) error { _, err := t.c.StopAgent(ctx, id); return err })
+}
+
+func (t *tools) pauseAgent(ctx context.Context, in agentRef) (*sdk.CallToolResult, any, error) {
+	return t.act(ctx, in.Agent, func(id string) error { _, err := t.c.PauseAgent(ctx, id); return err })
+}
+
+func (t *tools) resumeAgent(ctx context.Context, in agentRef) (*sdk.CallToolResult, any, error) {
+	return t.act(ctx, in.Agent, func(id string) error { _, err := t.c.ResumeAgent(ctx, id); return err })
 }
 
 // act does f to the agent ref names and answers the agent as it is then.
