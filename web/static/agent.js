@@ -49,7 +49,6 @@ export async function agentView(id, { signal }) {
     const btn = (label, action, cls) => h('button' + (cls || ''), { 'data-action': action, onclick: () => act(action),
       ...(action !== 'delete' && !runtime.ok ? { disabled: true, title: CANNOT_RUN, 'aria-describedby': 'banner' } : {}) }, label);
     head.replaceChildren(h('h1.flat', {}, a.name), statusBadge(a), h('span.muted', { id: 'reason' }, a.status_reason || ''),
-      h('span.muted', { id: 'isolation', title: 'isolation level: runc (a container) or gvisor (gVisor\'s sandbox); default: the deployment\'s' }, 'isolation ' + (a.container_config?.isolation || 'default')),
       h('span.grow'), running || paused ? btn('Stop', 'stop', '.secondary') : btn('Start', 'start'),
       running ? btn('Pause', 'pause', '.secondary') : paused ? btn('Resume', 'resume') : '',
       running ? btn('Restart', 'restart', '.secondary') : '', h('a', { href: `#/agents/${id}/edit` }, 'Edit'), btn('Delete', 'delete', '.danger'));
