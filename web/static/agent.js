@@ -3,6 +3,7 @@
 import { api, stream } from './api.js';
 import { h, svgEl, statusBadge, confirmDialog, bytes, when } from './dom.js';
 import { filesCard } from './files.js';
+import { egressCard, egressText } from './egress.js';
 import { terminalCard } from './terminal.js';
 import { followEvents, agentAction, missingAgent } from './agents.js';
 import { runtime, onRuntime, CANNOT_RUN } from './runtime.js';
@@ -75,7 +76,7 @@ export async function agentView(id, { signal }) {
       ...row('Limits', `memory ${c.memory_limit || 'default'}, CPUs ${c.cpu_limit || 'default'}`, 'limits'),
       ...row('Environment', names.length ? names.join(', ') : h('span.muted', {}, 'none'), 'env'),
       ...row('Network', c.network || 'egress', 'network'),
-      ...row('Egress', (c.egress || []).length ? c.egress.join(', ') : h('span.muted', {}, "the deployment's default"), 'egress'),
+      ...row('Egress', egressText(c), 'egress'),
       ...row('Isolation', c.isolation || "default (the deployment's)", 'isolation'));
   };
   function update(next) {
@@ -240,5 +241,6 @@ export async function agentView(id, { signal }) {
     terminal.el,
     h('div.card', {}, h('h2', {}, 'Chat'), h('div.chat', {}, convList, h('div', {}, messages, chatErr, chatForm))),
     filesCard(id),
+    egressCard(id),
     h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'From a shell'), copy), cmds));
 }
