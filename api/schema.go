@@ -30,6 +30,9 @@ type modeType struct {
 
 var timeType = reflect.TypeOf(time.Time{})
 
+// egressType is written as a string or a list (wire.Egress.MarshalJSON).
+var egressType = reflect.TypeOf(warder.Egress(nil))
+
 // enums are the string types whose values are a closed set: each is a
 // component of its own (AgentStatus, Role), so generated clients get a
 // type with constants.
@@ -65,6 +68,13 @@ func newSchemaGen(requests map[reflect.Type][]string) *schemaGen {
 func (g *schemaGen) of(t reflect.Type, request bool) map[string]any {
 	if t == timeType {
 		return map[string]any{"type": "string", "format": "date-time"}
+	}
+	if t == egressType { // a word or a list: see wire.Egress
+		if _, made := g.defs["Egress"]; !made {
+			g.defs["Egress"] = map[string]any{"description": `Where the agent may connect: "none", "all", or a list of destinations (docs/egress.md)`,
+				"oneOf": []any{map[string]any{"type": "string", "enum": []string{warder.EgressNone, warder.EgressAll}}, map[string]any{"type": "array", "items": map[string]any{"type": "string"}}}}
+		}
+		return map[string]any{"$ref": "#/components/schemas/Egress"}
 	}
 	if e, ok := enums[t]; ok {
 		if _, made := g.defs[e.name]; !made {
