@@ -1,10 +1,15 @@
 package app
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/warder/warder"
 	"github.com/warder/warder/egress"
 )
 
@@ -87,5 +92,61 @@ func TestEgressTokensAndLists(t *testing.T) {
 	}
 	if got, err := h.Check([]string{"API.Example.com:443"}); err != nil || !slices.Equal(got, []string{"api.example.com:443"}) {
 		t.Errorf("Check = %v %v", got, err)
+	}
+}
+
+// TestEgressGrantFromStore: the proxy's lookup, on a real store: an
+// agent with a list is granted its list under its own token's hash; one
+// without a list, one whose owner is disabled and one deleted are not.
+func TestEgressGrantFromStore(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{DataDir: t.TempDir()}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h := &egressHub{op: egress.Operator{Ceiling: egress.All}, store: store}
+	if h.key, err = egressKey(cfg); err != nil {
+		t.Fatal(err)
+	}
+	u := &warder.User{ID: uuid.NewString(), Username: "alice", Email: "alice@example.com", PasswordHash: "x", CreatedAt: time.Now()}
+	if err := store.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(egr warder.Egress) *warder.Agent {
+		a := &warder.Agent{ID: uuid.NewString(), UserID: u.ID, Name: "a" + uuid.NewString()[:8], Type: "chat", Config: map[string]any{},
+			ContainerConfig: warder.ContainerConfig{Image: "i", Network: warder.NetworkInternal, Egress: egr, EnvVars: map[string]string{}},
+			Status: warder.StatusCreated, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if err := store.CreateAgent(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	listed, plain := mk(warder.Egress{"api.example.com:443"}), mk(nil)
+	g, err := h.EgressGrant(ctx, listed.ID)
+	if err != nil || g.Agent != listed.ID || g.TokenHash != egress.HashToken(h.token(listed.ID)) || g.Policy.String() != "api.example.com:443" {
+		t.Fatalf("grant = %+v, %v", g, err)
+	}
+	if _, err := h.EgressGrant(ctx, plain.ID); err == nil {
+		t.Error("an agent without a list was granted")
+	}
+	if _, err := h.EgressGrant(ctx, "no-such-agent"); err == nil {
+		t.Error("an unknown agent was granted")
+	}
+	if err := store.SetUserDisabled(ctx, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.EgressGrant(ctx, listed.ID); err == nil {
+		t.Error("a disabled owner's agent was granted")
+	}
+	if err := store.SetUserDisabled(ctx, u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DeleteAgent(ctx, listed.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.EgressGrant(ctx, listed.ID); err == nil {
+		t.Error("a deleted agent was granted")
 	}
 }
