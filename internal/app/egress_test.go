@@ -117,7 +117,7 @@ func TestEgressGrantFromStore(t *testing.T) {
 	mk := func(egr warder.Egress) *warder.Agent {
 		a := &warder.Agent{ID: uuid.NewString(), UserID: u.ID, Name: "a" + uuid.NewString()[:8], Type: "chat", Config: map[string]any{},
 			ContainerConfig: warder.ContainerConfig{Image: "i", Network: warder.NetworkInternal, Egress: egr, EnvVars: map[string]string{}},
-			Status: warder.StatusCreated, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			Status:          warder.StatusCreated, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 		if err := store.CreateAgent(ctx, a); err != nil {
 			t.Fatal(err)
 		}
