@@ -227,7 +227,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		// throttle counts and the quota lock through it.
 		events, attempts, locks = sharedBus{Broker: bus, feed: feed}, store, store
 	}
-	eg, err := newEgress(cfg, store, m, log) // egress.go
+	eg, err := newEgress(cfg, rt, store, m, log) // egress.go
 	if err != nil {
 		rt.Close()
 		store.Close()

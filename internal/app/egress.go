@@ -130,14 +130,14 @@ type egressHub struct {
 }
 
 // newEgress wires the proxy; it listens only once run finds its address.
-func newEgress(cfg Config, store warder.Store, m *metrics.Metrics, log *slog.Logger) (*egressHub, error) {
+func newEgress(cfg Config, rt Backend, store warder.Store, m *metrics.Metrics, log *slog.Logger) (*egressHub, error) {
 	op, hasDefault, err := cfg.egressOperator()
 	if err != nil {
 		return nil, err
 	}
 	mode := cmpOr(cfg.EgressProxy, "auto")
-	if cfg.Runtime != "docker" && mode == "auto" {
-		mode = "off" // Kubernetes: see docs/kubernetes.md, "Egress lists"
+	if _, ok := rt.(gatewayer); mode == "auto" && !ok {
+		mode = "off" // Kubernetes (docs/kubernetes.md, "Egress lists"), or a test's fake
 	}
 	h := &egressHub{op: op, hasDefault: hasDefault, mode: mode, store: store, log: log}
 	if mode == "off" {
@@ -347,7 +347,7 @@ func (h *egressHub) run(ctx context.Context, rt Backend) {
 		if ctx.Err() != nil {
 			return
 		}
-		h.log.Warn("egress proxy not serving; retrying", "err", err, "in", delay)
+		h.log.Warn("egress proxy not serving; retrying (WARDER_EGRESS_PROXY=off turns it off, IP:PORT names its address)", "err", err, "in", delay)
 		select {
 		case <-ctx.Done():
 			return
@@ -360,11 +360,7 @@ func (h *egressHub) run(ctx context.Context, rt Backend) {
 func (h *egressHub) serveOnce(ctx context.Context, rt Backend) error {
 	addr := h.mode
 	if addr == "auto" {
-		g, ok := rt.(gatewayer)
-		if !ok {
-			return fmt.Errorf("the %s runtime has no internal network gateway", rt.Info().Name)
-		}
-		ip, err := g.InternalGateway(ctx)
+		ip, err := rt.(gatewayer).InternalGateway(ctx)
 		if err != nil {
 			return err
 		}
