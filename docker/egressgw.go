@@ -12,12 +12,12 @@ import (
 // internal network: the one address agents without a route out can
 // reach, where Warder's egress proxy listens when Warder runs on the
 // Docker host (docs/egress.md). On Podman every agent has a network of
-// its own, so there is no one such address: ErrUnavailable.
+// its own, so there is no one such address: ErrNotSupported.
 func (r *Runtime) InternalGateway(ctx context.Context) (netip.Addr, error) {
 	if podman, err := r.isPodman(ctx); err != nil {
 		return netip.Addr{}, err
 	} else if podman {
-		return netip.Addr{}, warder.Errorf(warder.ErrUnavailable, "the egress proxy is not available on Podman, where each agent has a network of its own")
+		return netip.Addr{}, warder.Errorf(warder.ErrNotSupported, "the egress proxy is not available on Podman, where each agent has a network of its own")
 	}
 	name := InternalNetwork(r.cfg.Network)
 	nets, err := r.networks(ctx, name)

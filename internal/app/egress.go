@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -127,6 +128,9 @@ type egressHub struct {
 	log        *slog.Logger
 	proxy      *egress.Proxy
 	addr       atomic.Pointer[string] // host:port agents are given, once known
+	// unsupported is set once the runtime says it can give no address
+	// (Podman): starts of agents with a list then fail saying so.
+	unsupported atomic.Bool
 }
 
 // newEgress wires the proxy; it listens only once run finds its address.
@@ -245,6 +249,9 @@ func (h *egressHub) Proxied() bool { return h.proxy != nil }
 // credentials, for every client's spelling of the variables.
 func (h *egressHub) env(agentID string) (map[string]string, error) {
 	addr := h.addr.Load()
+	if h.unsupported.Load() {
+		return nil, warder.Errorf(warder.ErrNotSupported, "this deployment's runtime has no egress proxy (docs/egress.md): give the agent \"none\" or \"all\"")
+	}
 	if h.proxy == nil || addr == nil {
 		return nil, warder.Errorf(warder.ErrUnavailable, "the egress proxy is not running yet (it starts once the runtime's internal network is ready); try again shortly")
 	}
@@ -345,6 +352,11 @@ func (h *egressHub) run(ctx context.Context, rt Backend) {
 	for ctx.Err() == nil {
 		err := h.serveOnce(ctx, rt)
 		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, warder.ErrNotSupported) {
+			h.log.Warn("no egress proxy: agents with an egress list cannot start", "err", err)
+			h.unsupported.Store(true)
 			return
 		}
 		h.log.Warn("egress proxy not serving; retrying (WARDER_EGRESS_PROXY=off turns it off, IP:PORT names its address)", "err", err, "in", delay)
