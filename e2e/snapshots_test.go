@@ -348,17 +348,28 @@ func snapshotRestoreFork(t *testing.T, alice, bob *client.Client, stored func(ag
 	wantStatus(t, err, 404)
 }
 
-// TestSnapshotBounds: the per-agent count and the per-user bytes are
-// refused before any work, and a snapshot that would pass the bytes left
-// stops as it streams and leaves nothing listed.
+// TestSnapshotBounds: a fork past the owner's workspace bound and a
+// snapshot past the per-agent count are refused before any work; a
+// snapshot that would pass the snapshot bytes left stops as it streams
+// and leaves nothing listed.
 func TestSnapshotBounds(t *testing.T) {
-	_, alice, _ := snapshotUsers(t, func(c *app.Config) { c.Snapshots.PerAgent = 2 })
+	_, alice, _ := snapshotUsers(t, func(c *app.Config) { c.Snapshots.PerAgent, c.WorkspaceBytesPerUser = 2, 3<<20 })
 	ctx := context.Background()
 	a := mustOK[*wire.Agent](t)(alice.CreateAgent(ctx, wire.AgentCreate{Name: "b", ContainerConfig: warder.ContainerConfig{MemoryLimit: "64m"}}))
-	mustOK[*wire.FileWritten](t)(alice.WriteFile(ctx, a.ID, "r.bin", bytes.NewReader(seededBytes(2, 1<<20))))
+	mustOK[*wire.FileWritten](t)(alice.WriteFile(ctx, a.ID, "r.bin", bytes.NewReader(seededBytes(2, 2<<20))))
+	// A fork would take the owner's workspaces past their bound: refused
+	// before any agent is made.
+	_, err := alice.ForkAgent(ctx, a.ID, wire.ForkRequest{Name: "too-much"})
+	wantStatus(t, err, 409)
+	if !strings.Contains(err.Error(), "WARDER_MAX_WORKSPACE_BYTES_PER_USER") {
+		t.Fatal(err)
+	}
+	if list := mustOK[[]*wire.Agent](t)(alice.Agents(ctx)); len(list) != 1 {
+		t.Fatalf("a refused fork left agents: %d", len(list))
+	}
 	mustOK[*wire.Snapshot](t)(alice.TakeSnapshot(ctx, a.ID, "one"))
 	mustOK[*wire.Snapshot](t)(alice.TakeSnapshot(ctx, a.ID, "two"))
-	_, err := alice.TakeSnapshot(ctx, a.ID, "three")
+	_, err = alice.TakeSnapshot(ctx, a.ID, "three")
 	wantStatus(t, err, 409)
 	if !strings.Contains(err.Error(), "WARDER_MAX_SNAPSHOTS_PER_AGENT") {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/snapshot"
@@ -146,14 +147,7 @@ func (s *Snapshots) ForkAgent(ctx context.Context, caller *warder.User, id strin
 	if err := s.agents.filesWorkload(ctx, src, caller.ReadOnly); err != nil {
 		return nil, err
 	}
-	wr := s.rt.Parts().Workspaces
-	size, err := wr.WorkspaceUsage(ctx, warder.WorkspaceName(src.ID))
-	if errors.Is(err, warder.ErrNotFound) {
-		size = 0
-	} else if err != nil {
-		return nil, err
-	}
-	return s.fork(ctx, caller, req, settingsOf(src), size, func(b *warder.Agent) error {
+	return s.fork(ctx, caller, req, settingsOf(src), warder.WorkspaceName(src.ID), -1, func(b *warder.Agent) error {
 		release, err := s.hold(ctx, src, actor(caller))
 		if err != nil {
 			return err
@@ -187,7 +181,7 @@ func (s *Snapshots) forkSnapshot(ctx context.Context, caller *warder.User, fr wa
 	if err != nil {
 		return nil, err
 	}
-	return s.fork(ctx, caller, req, set, m.TarBytes, func(b *warder.Agent) error {
+	return s.fork(ctx, caller, req, set, "", m.TarBytes, func(b *warder.Agent) error {
 		_, err := arch.Restore(ctx, m.AgentID, m.ID, func(tr io.Reader) error {
 			_, err := writeTree(ctx, fr, b.ContainerID, tr)
 			return err
@@ -197,10 +191,19 @@ func (s *Snapshots) forkSnapshot(ctx context.Context, caller *warder.User, fr wa
 }
 
 // fork makes the new agent from set (through CreateAgent: the caller's
-// image policy and quotas apply), gives it set's sealed secrets, checks
-// the owner's workspace bounds for size bytes, fills its workspace with
-// fill, and starts it if asked. On any failure the new agent is deleted.
-func (s *Snapshots) fork(ctx context.Context, caller *warder.User, req warder.ForkRequest, set savedSettings, size int64, fill func(b *warder.Agent) error) (*warder.Agent, error) {
+// image policy and quotas apply), gives it set's sealed secrets, fills
+// its workspace with fill and starts it if asked. The caller's
+// workspace bounds are checked first for a workspace of size bytes (or,
+// with size -1, of workspace src's size). On any failure after the
+// create, the new agent is deleted.
+func (s *Snapshots) fork(ctx context.Context, caller *warder.User, req warder.ForkRequest, set savedSettings, src string, size int64, fill func(b *warder.Agent) error) (*warder.Agent, error) {
+	// As an upload: the owner's workspaces take turns with this check
+	// until the new one is filled.
+	unlock := s.locks.Lock("workspace:" + caller.ID)
+	defer func() { unlock() }()
+	if err := s.forkRoom(ctx, caller.ID, src, size); err != nil {
+		return nil, err
+	}
 	cc := set.ContainerConfig.Clone()
 	cc.SecretEnv, cc.AutoStart = nil, false
 	b, err := s.agents.CreateAgent(ctx, caller, warder.AgentCreate{Name: req.Name, Description: set.Description,
@@ -208,7 +211,9 @@ func (s *Snapshots) fork(ctx context.Context, caller *warder.User, req warder.Fo
 	if err != nil {
 		return nil, err
 	}
-	err = s.fill(ctx, caller, b.ID, set, size, fill)
+	err = s.fill(ctx, caller, b.ID, set, req.Start, fill)
+	unlock()
+	unlock = func() {}
 	if err == nil && req.Start {
 		_, err = s.agents.StartAgent(ctx, caller, b.ID)
 	}
@@ -221,9 +226,11 @@ func (s *Snapshots) fork(ctx context.Context, caller *warder.User, req warder.Fo
 	return s.store.Agent(ctx, b.ID)
 }
 
-// fill gives the new agent id its secrets and its workspace, under its
-// lock.
-func (s *Snapshots) fill(ctx context.Context, caller *warder.User, id string, set savedSettings, size int64, fill func(b *warder.Agent) error) error {
+// fill gives the new agent id its secrets, a workload and its
+// workspace, under its lock. An agent about to start gets the workload
+// it starts with (publishing its port), so the start finds it made; one
+// that is not gets one for its files alone, holding no port.
+func (s *Snapshots) fill(ctx context.Context, caller *warder.User, id string, set savedSettings, start bool, fill func(b *warder.Agent) error) error {
 	defer s.locks.Lock(id)()
 	b, err := s.store.Agent(ctx, id)
 	if err != nil {
@@ -236,13 +243,74 @@ func (s *Snapshots) fill(ctx context.Context, caller *warder.User, id string, se
 			return err
 		}
 	}
-	if err := s.agents.filesWorkload(ctx, b, caller.ReadOnly); err != nil {
-		return err
-	}
-	// As an upload: the owner's workspaces take turns with this check.
-	defer s.locks.Lock("workspace:" + b.UserID)()
-	if err := s.files.checkRoom(ctx, b, size); err != nil {
+	if start {
+		if _, _, err := s.agents.ensureWorkload(ctx, b, nil, false); err != nil {
+			return err
+		}
+		if err := s.store.UpdateAgent(ctx, b); err != nil {
+			return err
+		}
+	} else if err := s.agents.filesWorkload(ctx, b, caller.ReadOnly); err != nil {
 		return err
 	}
 	return fill(b)
+}
+
+// forkRoom refuses a new workspace of size bytes (-1: as large as
+// workspace src is now) that would take the owner's workspaces past
+// WARDER_MAX_WORKSPACE_BYTES_PER_USER, or be over
+// WARDER_MAX_WORKSPACE_BYTES itself. The owner's workspaces are
+// measured once, a few at a time.
+func (s *Snapshots) forkRoom(ctx context.Context, owner, src string, size int64) error {
+	c := s.files.cfg
+	wr := s.rt.Parts().Workspaces
+	if wr == nil || (c.UserBytes <= 0 && (size < 0 || c.AgentBytes <= 0)) {
+		return nil // nothing to check: a live workspace is within the agent bound already
+	}
+	all, err := wr.Workspaces(ctx)
+	if err != nil {
+		return err
+	}
+	var names []string
+	owned := map[string]bool{}
+	for _, w := range all {
+		if w.UserID == owner || (w.Name == src && size < 0) {
+			names = append(names, w.Name)
+			owned[w.Name] = w.UserID == owner
+		}
+	}
+	use := make([]int64, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, 4)
+	for i, name := range names {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			use[i], errs[i] = wr.WorkspaceUsage(ctx, name)
+			if errors.Is(errs[i], warder.ErrNotFound) {
+				use[i], errs[i] = 0, nil
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var total int64
+	for i, name := range names {
+		if name == src && size < 0 {
+			size = use[i]
+		}
+		if owned[name] {
+			total += use[i]
+		}
+	}
+	if c.AgentBytes > 0 && size > c.AgentBytes {
+		return over("workspace_bytes", "the copy takes %d bytes, %d allowed per agent (WARDER_MAX_WORKSPACE_BYTES)", size, c.AgentBytes)
+	}
+	if c.UserBytes > 0 && total+size > c.UserBytes {
+		return over("workspace_bytes_per_user", "your workspaces use %d bytes, the copy adds %d, %d allowed per user (WARDER_MAX_WORKSPACE_BYTES_PER_USER)", total, size, c.UserBytes)
+	}
+	return nil
 }
