@@ -229,6 +229,7 @@ func (c *CLI) agentsCreate(ctx context.Context, args []string) error {
 	memory := fs.String("memory", "", "memory limit, such as 512m")
 	cpus := fs.Float64("cpus", 0, "CPU limit, such as 0.5")
 	network := fs.String("network", "", "egress or internal (default: the server's)")
+	egress := fs.String("egress", "", "where the agent may connect: none, all, or destinations, comma-separated (api.openai.com:443,*.github.com)")
 	port := fs.Int("port", 0, "the port the agent listens on in its container")
 	model := fs.String("model", "", "config.model, the model the default agent asks")
 	start := fs.Bool("start", false, "start the agent once it is made (container_config.auto_start)")
@@ -277,6 +278,9 @@ func (c *CLI) agentsCreate(ctx context.Context, args []string) error {
 	set(&cc.Image, *image)
 	set(&cc.MemoryLimit, *memory)
 	set(&cc.Network, *network)
+	if *egress != "" {
+		cc.Egress = strings.Split(*egress, ",")
+	}
 	if *cpus != 0 {
 		cc.CPULimit = *cpus
 	}

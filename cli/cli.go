@@ -81,7 +81,7 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   agents ls [-q] [-o json|yaml|wide] [--format TEMPLATE] [--watch] [--status running,...] [--name N]
             [--name-prefix P] [--user ID] [--limit N [--cursor C]]   (a page; the next --cursor goes to stderr)
   agents create [NAME] [--image I] [--memory 512m] [--cpus 0.5] [-e KEY=VAL]... [--secret KEY]...
-                [--network egress|internal] [--port N] [-f agent.json] [--start]
+                [--network egress|internal] [--egress none|all|DEST,...] [--port N] [-f agent.json] [--start]
   agents inspect [-o yaml] [--format TEMPLATE] AGENT...   the agents as JSON (or YAML, or a template each)
   agents start|stop|restart|pause|resume AGENT...
   agents rm [-f] AGENT...        -f: a running agent too

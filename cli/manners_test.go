@@ -314,6 +314,16 @@ func TestCLIMannersCommands(t *testing.T) {
 	if code != cli.ExitConflict || !strings.Contains(errs, "memory_limit 8g is more than the 4g one agent may have") {
 		t.Fatalf("quota: exit %d %q", code, errs)
 	}
+
+	// --egress: a word, or a list (which this server, with no egress
+	// proxy, refuses saying so).
+	code, out, errs = run(base, tok, "agents", "create", "shut", "--egress", "none", "--json")
+	if code != 0 || !strings.Contains(out, `"egress": "none"`) && !strings.Contains(out, `"egress":"none"`) || !strings.Contains(out, `"internal"`) {
+		t.Fatalf("--egress none: exit %d %q %q", code, out, errs)
+	}
+	if code, _, errs := run(base, tok, "agents", "create", "listed", "--egress", "api.example.com:443,*.github.com"); code == 0 || !strings.Contains(errs, "no egress proxy") {
+		t.Fatalf("--egress with a list and no proxy: exit %d %q", code, errs)
+	}
 }
 
 // syncBuffer is a buffer one goroutine writes while another reads.
