@@ -118,6 +118,14 @@ func containerConfig(spec warder.WorkloadSpec, p placement) (createRequest, erro
 			Ulimits:    p.Ulimits,
 		},
 	}
+	if spec.Internal {
+		// Docker's embedded resolver (127.0.0.11) answers the network's
+		// own names and forwards the rest to these servers; a loopback
+		// address the engine was given is dialed inside the container,
+		// where nothing answers, so an internal agent's questions for
+		// outside names go nowhere rather than through the engine.
+		host.DNS = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	}
 	if spec.Workspace != nil {
 		// A named volume: the one writable place that outlives the
 		// container. Still no host path is ever mounted.

@@ -85,6 +85,7 @@ func TestEgressPolicy(t *testing.T) {
 		t.Fatalf("an agent with a list: network %q, egress %v", a.ContainerConfig.Network, a.ContainerConfig.Egress)
 	}
 	alice.MustDo("POST", "/api/agents/"+a.ID+"/start", nil, 200, nil)
+	alice.MustDo("GET", "/api/agents/"+a.ID, nil, 200, &a)
 	fetch := func(c *apitest.Client, id, rawURL string, proxy ...string) string {
 		t.Helper()
 		cmd := append(append([]string{"/warder-agent", "fetch"}, proxy...), rawURL)
@@ -117,6 +118,21 @@ func TestEgressPolicy(t *testing.T) {
 	dnsAddr := net.JoinHostPort(dnsPub.String(), "53")
 	if out, exit := runAll(t, alice, a.ID, "/warder-agent", "dns", dnsAddr, "allowed.example"); !strings.Contains(exit, `"exit_code":1`) {
 		t.Errorf("the agent's raw DNS reached %s: %s %s", dnsAddr, out, exit)
+	}
+	// Docker's own resolver in the agent's container answers no outside
+	// name: it forwards to a loopback address inside the container
+	// (docker/convert.go), so the question cannot leave the machine even
+	// through the engine; and nothing listens on the host's port 53
+	// either way.
+	if out, _ := runAll(t, alice, a.ID, "/warder-agent", "dns", "127.0.0.11:53", "allowed.example"); strings.Contains(out, "answered") && !strings.Contains(out, " 0 answers") {
+		t.Errorf("the embedded resolver answered an outside name: %s", out)
+	} else {
+		t.Logf("the embedded resolver, asked for an outside name: %s", strings.TrimSpace(out))
+	}
+	if res, err := cli.ContainerInspect(ctx, a.ContainerID, moby.ContainerInspectOptions{}); err != nil {
+		t.Fatal(err)
+	} else if dns := res.Container.HostConfig.DNS; len(dns) != 1 || dns[0].String() != "127.0.0.1" {
+		t.Errorf("the agent's container has DNS servers %v, want 127.0.0.1 (inside it: nowhere)", dns)
 	}
 	// The same probes from the stand-ins' own network get through: the
 	// failures above are the agent's network's doing.

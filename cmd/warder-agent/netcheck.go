@@ -45,8 +45,8 @@ func builtinFetch(args []string, _ io.Reader, out, errw io.Writer) int {
 
 // dns SERVER:PORT NAME: send one DNS question for NAME's A record over
 // UDP straight to SERVER, bypassing every resolver, and say whether any
-// answer came back within 3 s (exit 0) or not (1). It checks that an
-// agent's raw DNS goes nowhere.
+// reply came back within 3 s (exit 0: its rcode and how many answers) or
+// not (1). It checks that an agent's raw DNS goes nowhere.
 func builtinDNS(args []string, _ io.Reader, out, errw io.Writer) int {
 	if len(args) != 2 {
 		fmt.Fprintln(errw, "usage: dns SERVER:PORT NAME")
@@ -75,8 +75,10 @@ func builtinDNS(args []string, _ io.Reader, out, errw io.Writer) int {
 			fmt.Fprintln(out, "no answer:", err)
 			return 1
 		}
-		if n >= 2 && binary.BigEndian.Uint16(buf) == id {
-			fmt.Fprintf(out, "answered: %d bytes from %s\n", n, args[0])
+		if n >= 12 && binary.BigEndian.Uint16(buf) == id {
+			// The header's rcode and answer count say whether a name came
+			// back, or only a refusal (an echo of the question has none).
+			fmt.Fprintf(out, "answered: %d bytes from %s, rcode %d, %d answers\n", n, args[0], buf[3]&0x0f, binary.BigEndian.Uint16(buf[6:]))
 			return 0
 		}
 	}
