@@ -346,6 +346,25 @@ func snapshotRestoreFork(t *testing.T, alice, bob *client.Client, stored func(ag
 	}
 	_, err = alice.Snapshots(ctx, a.ID)
 	wantStatus(t, err, 404)
+
+	// Audited like every call that changes something (alice, the first
+	// user, is the admin who reads the log): bob's refusals too.
+	seen := map[string]bool{}
+	for _, e := range mustOK[[]*wire.AuditEntry](t)(alice.Audit(ctx, client.AuditQuery{AgentID: a.ID, Limit: 500})) {
+		seen[fmt.Sprint(e.Username, " ", e.Action, " ", e.Status)] = true
+	}
+	for _, want := range []string{
+		"alice POST /api/agents/{id}/snapshots 201",
+		"alice POST /api/agents/{id}/snapshots/{sid}/restore 200",
+		"alice POST /api/agents/{id}/fork 201",
+		"alice DELETE /api/agents/{id}/snapshots/{sid} 200",
+		"bob POST /api/agents/{id}/snapshots 404",
+		"bob POST /api/agents/{id}/fork 404",
+	} {
+		if !seen[want] {
+			t.Errorf("not audited: %s (have %v)", want, seen)
+		}
+	}
 }
 
 // TestSnapshotBounds: a fork past the owner's workspace bound and a
