@@ -292,6 +292,10 @@ func makeEgressNet(t *testing.T, ctx context.Context, cli *moby.Client, prefix s
 			if publicBlocks.used == nil {
 				publicBlocks.used = map[int]bool{}
 			}
+			if len(publicBlocks.used) == 16 {
+				publicBlocks.mu.Unlock()
+				break // err says why the last one failed
+			}
 			i := rand.IntN(16)
 			for publicBlocks.used[i] {
 				i = (i + 1) % 16
