@@ -402,13 +402,15 @@ func (c *CLI) agentsInspect(ctx context.Context, args []string) error {
 func (c *CLI) agentsLifecycle(ctx context.Context, verb string, args []string) error {
 	synopsis := "agents " + verb + " AGENT..."
 	if verb == "rm" || verb == "delete" {
-		synopsis = "agents " + verb + " [-f] AGENT..."
+		synopsis = "agents " + verb + " [-f] [--keep-snapshots] AGENT..."
 	}
 	fs := c.flags("agents "+verb, synopsis)
 	var force bool
+	var del client.DeleteOptions
 	if verb == "rm" || verb == "delete" {
 		fs.BoolVar(&force, "f", false, "remove a running agent too (it is stopped first), as docker rm -f")
 		fs.BoolVar(&force, "force", false, "same as -f")
+		fs.BoolVar(&del.KeepSnapshots, "keep-snapshots", false, "keep the agent's snapshots (its id still lists them: warder agents snapshots ID)")
 	}
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -427,7 +429,7 @@ func (c *CLI) agentsLifecycle(ctx context.Context, verb string, args []string) e
 	}
 	var first error
 	for _, ref := range pos {
-		err := c.lifecycleOne(ctx, cl, list, verb, ref, force)
+		err := c.lifecycleOne(ctx, cl, list, verb, ref, force, del)
 		if err == nil {
 			fmt.Fprintln(c.Stdout, escape(ref))
 			continue
@@ -446,7 +448,7 @@ func (c *CLI) agentsLifecycle(ctx context.Context, verb string, args []string) e
 	return first
 }
 
-func (c *CLI) lifecycleOne(ctx context.Context, cl *client.Client, list []*warder.Agent, verb, ref string, force bool) error {
+func (c *CLI) lifecycleOne(ctx context.Context, cl *client.Client, list []*warder.Agent, verb, ref string, force bool, del client.DeleteOptions) error {
 	a, err := resolve(list, ref)
 	if err != nil {
 		return err
@@ -467,7 +469,7 @@ func (c *CLI) lifecycleOne(ctx context.Context, cl *client.Client, list []*warde
 	case "resume":
 		_, err = cl.ResumeAgent(ctx, a.ID)
 	default:
-		err = cl.DeleteAgent(ctx, a.ID)
+		err = cl.DeleteAgentWith(ctx, a.ID, del)
 	}
 	return err
 }

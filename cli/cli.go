@@ -84,7 +84,7 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
                 [--network egress|internal] [--egress none|all|DEST,...] [--port N] [-f agent.json] [--start]
   agents inspect [-o yaml] [--format TEMPLATE] AGENT...   the agents as JSON (or YAML, or a template each)
   agents start|stop|restart|pause|resume AGENT...
-  agents rm [-f] AGENT...        -f: a running agent too
+  agents rm [-f] [--keep-snapshots] AGENT...   -f: a running agent too
   agents logs [-f] [--tail N|all] [--since 10m] [-t] [--raw] AGENT
   agents stats [--no-stream] [--json] [AGENT...]
   agents events [--json]         status changes as they happen (--json: one object a line)

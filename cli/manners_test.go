@@ -229,7 +229,7 @@ func TestCLIMannersCommands(t *testing.T) {
 		{[]string{"warder", "ex"}, "exec"},
 		{[]string{"warder", "agents", "l"}, "ls logs"},
 		{[]string{"warder", "agents", "ls", "--for"}, "--format"},
-		{[]string{"warder", "agents", "rm", "-"}, "--force -f"},
+		{[]string{"warder", "agents", "rm", "-"}, "--force --keep-snapshots -f"},
 		{[]string{"warder", "agents", "logs", "--t"}, "--tail --timestamps"},
 		{[]string{"warder", "completion", "f"}, "fish"},
 	} {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -42,19 +43,23 @@ func (c *CLI) snapshotTake(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := resolveOne(ctx, cl, pos[0])
-	if err != nil {
-		return err
-	}
 	if *del {
-		s, err := resolveSnapshot(ctx, cl, a.ID, pos[1])
+		id, err := snapshotAgent(ctx, cl, pos[0])
 		if err != nil {
 			return err
 		}
-		if err := cl.DeleteSnapshot(ctx, a.ID, s.ID); err != nil {
+		s, err := resolveSnapshot(ctx, cl, id, pos[1])
+		if err != nil {
+			return err
+		}
+		if err := cl.DeleteSnapshot(ctx, id, s.ID); err != nil {
 			return err
 		}
 		_, err = fmt.Fprintln(c.Stdout, s.ID)
+		return err
+	}
+	a, err := resolveOne(ctx, cl, pos[0])
+	if err != nil {
 		return err
 	}
 	s, err := cl.TakeSnapshot(ctx, a.ID, pos[1])
@@ -83,11 +88,11 @@ func (c *CLI) snapshotList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := resolveOne(ctx, cl, pos[0])
+	id, err := snapshotAgent(ctx, cl, pos[0])
 	if err != nil {
 		return err
 	}
-	list, err := cl.Snapshots(ctx, a.ID)
+	list, err := cl.Snapshots(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -148,24 +153,40 @@ func (c *CLI) snapshotFork(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := resolveOne(ctx, cl, pos[0])
+	id, err := snapshotAgent(ctx, cl, pos[0])
 	if err != nil {
 		return err
 	}
 	req := wire.ForkRequest{Name: pos[1], Start: *start}
 	if *from != "" {
-		s, err := resolveSnapshot(ctx, cl, a.ID, *from)
+		s, err := resolveSnapshot(ctx, cl, id, *from)
 		if err != nil {
 			return err
 		}
 		req.Snapshot = s.ID
 	}
-	f, err := cl.ForkAgent(ctx, a.ID, req)
+	f, err := cl.ForkAgent(ctx, id, req)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(c.Stdout, f.ID)
 	return err
+}
+
+// snapshotAgent is the id of the agent ref names, or ref itself when it
+// is a whole id that names no agent of the caller's: a deleted agent
+// whose snapshots were kept (the server says whether the caller may see
+// them).
+func snapshotAgent(ctx context.Context, cl *client.Client, ref string) (string, error) {
+	a, err := resolveOne(ctx, cl, ref)
+	var nf *notFound
+	if errors.As(err, &nf) && len(ref) == 36 && strings.Count(ref, "-") == 4 {
+		return ref, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return a.ID, nil
 }
 
 // resolveSnapshot finds the agent's snapshot ref names: its id, a unique

@@ -54,4 +54,16 @@ func TestCLISnapshots(t *testing.T) {
 	if out := u.ok("agents", "snapshots", "box", "--json"); !strings.Contains(out, `"snapshots": []`) {
 		t.Fatalf("after delete: %s", out)
 	}
+
+	// Kept past the agent's deletion, reached by the agent's id.
+	boxID := strings.TrimSpace(u.ok("agents", "inspect", "box", "--format", "{{.ID}}"))
+	u.ok("agents", "snapshot", "box", "kept")
+	u.ok("agents", "rm", "-f", "--keep-snapshots", "box")
+	if out := u.ok("agents", "snapshots", boxID); !strings.Contains(out, "kept") {
+		t.Fatalf("kept snapshots:\n%s", out)
+	}
+	u.ok("agents", "fork", boxID, "revived", "--snapshot", "kept", "--start")
+	if out := u.ok("exec", "revived", "/warder-agent", "cat", "/data/note.txt"); out != "version one" {
+		t.Fatalf("revived: %q", out)
+	}
 }
