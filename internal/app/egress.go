@@ -348,7 +348,7 @@ func (h *egressHub) run(ctx context.Context, rt Backend) {
 	if h.proxy == nil {
 		return
 	}
-	delay := time.Second
+	delay, said := time.Second, ""
 	for ctx.Err() == nil {
 		err := h.serveOnce(ctx, rt)
 		if ctx.Err() != nil {
@@ -359,7 +359,14 @@ func (h *egressHub) run(ctx context.Context, rt Backend) {
 			h.unsupported.Store(true)
 			return
 		}
-		h.log.Warn("egress proxy not serving; retrying (WARDER_EGRESS_PROXY=off turns it off, IP:PORT names its address)", "err", err, "in", delay)
+		level := slog.LevelWarn
+		if err != nil && err.Error() == said {
+			level = slog.LevelDebug // said already: not every 30 s
+		}
+		if err != nil {
+			said = err.Error()
+		}
+		h.log.Log(ctx, level, "egress proxy not serving; retrying (WARDER_EGRESS_PROXY=off turns it off, IP:PORT names its address)", "err", err, "in", delay)
 		select {
 		case <-ctx.Done():
 			return
