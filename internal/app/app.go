@@ -233,7 +233,7 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		store.Close()
 		return nil, err
 	}
-	snaps, err := openSnapshotStore(cfg) // snapshots.go
+	snaps, err := openSnapshotStore(cfg, log) // snapshots.go
 	if err != nil {
 		rt.Close()
 		store.Close()

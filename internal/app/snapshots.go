@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -62,8 +63,9 @@ func loadSnapshotSettings() (SnapshotSettings, error) {
 }
 
 // openSnapshotStore opens the store the settings name: the S3 bucket if
-// one is named, else the directory (made 0700 if missing).
-func openSnapshotStore(cfg Config) (snapshot.Store, error) {
+// one is named, else the directory (made 0700 if missing), with a
+// warning on a shared database: each replica would see its own.
+func openSnapshotStore(cfg Config, log *slog.Logger) (snapshot.Store, error) {
 	s := cfg.Snapshots
 	if s.S3.Bucket != "" {
 		st, err := snapshot.NewS3Store(s.S3)
@@ -71,6 +73,9 @@ func openSnapshotStore(cfg Config) (snapshot.Store, error) {
 			return nil, fmt.Errorf("snapshot store (WARDER_SNAPSHOT_S3_*): %w", err)
 		}
 		return st, nil
+	}
+	if cfg.DatabaseURL != "" {
+		log.Warn("snapshots are kept in a local directory: replicas sharing the database each see only their own; set WARDER_SNAPSHOT_S3_BUCKET for one store they share")
 	}
 	dir := s.Dir
 	if dir == "" {

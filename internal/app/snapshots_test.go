@@ -1,6 +1,7 @@
 package app
 
 import (
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func TestSnapshotSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := openSnapshotStore(cfg)
+	st, err := openSnapshotStore(cfg, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestSnapshotSettings(t *testing.T) {
 	if cfg.Snapshots.PerAgent != -1 || cfg.Snapshots.UserBytes != -1 || cfg.Snapshots.S3.Bucket != "snaps" || !cfg.Snapshots.S3.PathStyle {
 		t.Fatalf("set: %+v", cfg.Snapshots)
 	}
-	if st, err = openSnapshotStore(cfg); err != nil {
+	if st, err = openSnapshotStore(cfg, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := st.(*snapshot.S3Store); !ok {
