@@ -2,6 +2,8 @@ package docker
 
 import (
 	"context"
+	"strings"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -14,11 +16,26 @@ import (
 // does not run is ErrConflict.
 func (r *Runtime) Pause(ctx context.Context, id string) error {
 	_, err := r.cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
+	for try := 1; err != nil && strings.Contains(err.Error(), "unable to freeze") && try < freezeTries; try++ {
+		// The freezer gives up on a process it cannot stop at once (one
+		// in the kernel, waiting on I/O: fuse-overlayfs under load does
+		// that) and thaws the rest; a moment later it goes through.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+		}
+		_, err = r.cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
+	}
 	if err == nil || isUnavailable(err) || isNotFound(err) {
 		return mapErr(err, "pause container "+id)
 	}
 	return r.settled(ctx, id, warder.PhasePaused, "pause", err)
 }
+
+// freezeTries is how many times a pause the freezer refused is asked
+// for (about 2 s in all).
+const freezeTries = 8
 
 // Resume thaws a paused container. Resuming a running one succeeds; one
 // that does not run is ErrConflict.
