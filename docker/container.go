@@ -91,6 +91,15 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 		opts.Timeout = &secs
 	}
 	_, err := r.cli.ContainerStop(ctx, id, opts)
+	if err != nil && !isUnavailable(err) && !isNotFound(err) {
+		// Podman refuses to stop a paused container ("container state
+		// improper"; Docker stops it): thaw it, then stop it.
+		if st, ierr := r.Inspect(ctx, id); ierr == nil && st.Phase == warder.PhasePaused {
+			if _, uerr := r.cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{}); uerr == nil {
+				_, err = r.cli.ContainerStop(ctx, id, opts)
+			}
+		}
+	}
 	if err != nil {
 		return mapErr(err, "stop container "+id)
 	}

@@ -97,6 +97,17 @@ func testPause(t *testing.T, h Harness) {
 	if err := pr.Pause(ctx, id); !errors.Is(err, warder.ErrNotFound) {
 		t.Fatalf("Pause of a removed workload = %v, want ErrNotFound", err)
 	}
+	// A paused workload can be removed as it is (an agent deleted while
+	// paused).
+	id, err = rt.Create(ctx, h.Spec(t))
+	must(t, err)
+	_, err = rt.Start(ctx, id)
+	must(t, err)
+	must(t, pr.Pause(ctx, id))
+	must(t, rt.Remove(ctx, id))
+	if _, err := rt.Inspect(ctx, id); !errors.Is(err, warder.ErrNotFound) {
+		t.Fatalf("Inspect of a paused workload removed = %v, want ErrNotFound", err)
+	}
 }
 
 // testParts: the optional parts come as the contract says: workspaces
