@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"sync"
 
@@ -41,10 +42,9 @@ func (s *Snapshots) hold(ctx context.Context, a *warder.Agent, who string) (rele
 
 // RestoreSnapshot puts the agent's workspace back to snapshot sid: a
 // running (or paused) agent is stopped, its workspace emptied and filled
-// from the snapshot, and started again. The whole snapshot is read and its
-// checksum verified before the workspace is touched, and once more as
-// it is written (what is written is committed only at the verified end),
-// so a damaged snapshot leaves the workspace as it was.
+// from the snapshot, and started again. The whole snapshot is read (into
+// a spool file) and its checksum verified before the workspace is
+// touched, so a damaged snapshot leaves the workspace as it was.
 func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id, sid string) (*warder.Agent, error) {
 	fr, err := s.fileRuntime()
 	if err != nil {
@@ -63,9 +63,11 @@ func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id
 		if err != nil {
 			return err
 		}
-		if err := verify(ctx, arch, m); err != nil {
+		tar, err := s.spooled(ctx, arch, m)
+		if err != nil {
 			return err
 		}
+		defer tar.Close()
 		who := actor(caller)
 		if a.Status == warder.StatusPaused {
 			// Put back running: a paused agent's memory goes with the
@@ -87,11 +89,8 @@ func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id
 		if err := clearWorkspace(ctx, fr, a.ContainerID); err != nil {
 			return err
 		}
-		if _, err := arch.Restore(ctx, a.ID, m.ID, func(tr io.Reader) error {
-			_, err := writeTree(ctx, fr, a.ContainerID, tr)
+		if _, err := writeTree(ctx, fr, a.ContainerID, io.NewSectionReader(tar, 0, m.TarBytes)); err != nil {
 			return err
-		}); err != nil {
-			return damaged(m, err)
 		}
 		if running {
 			return s.agents.start(context.WithoutCancel(ctx), caller, a)
@@ -100,14 +99,35 @@ func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id
 	})
 }
 
-// verify reads the whole snapshot and checks it against its manifest.
-func verify(ctx context.Context, arch *snapshot.Archive, m *snapshot.Manifest) error {
-	r, err := arch.Open(ctx, m.AgentID, m.ID)
+// spooled reads the whole snapshot into a temporary file of the spool
+// directory (the uploads' one), checking it against its manifest as it
+// goes, and returns the file, removed when closed. So the workspace is
+// touched only once the snapshot is known whole, and filled from a local
+// file: the store is read once, and cannot fail half-way through.
+func (s *Snapshots) spooled(ctx context.Context, arch *snapshot.Archive, m *snapshot.Manifest) (*spoolFile, error) {
+	f, err := s.files.spoolFile()
 	if err != nil {
-		return damaged(m, err)
+		return nil, err
 	}
-	defer r.Close()
-	return damaged(m, r.Verify())
+	sf := &spoolFile{f}
+	_, err = arch.Restore(ctx, m.AgentID, m.ID, func(tr io.Reader) error {
+		_, err := io.Copy(f, tr)
+		return err
+	})
+	if err != nil {
+		sf.Close()
+		return nil, damaged(m, err)
+	}
+	return sf, nil
+}
+
+// spoolFile is a temporary file removed when closed.
+type spoolFile struct{ *os.File }
+
+func (f *spoolFile) Close() error {
+	err := f.File.Close()
+	os.Remove(f.Name())
+	return err
 }
 
 // damaged says a snapshot failed its check in the API's words.

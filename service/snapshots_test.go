@@ -238,9 +238,15 @@ func TestSnapshotsOnFake(t *testing.T) {
 	}
 	for _, err := range []error{
 		func() error { _, err := s.Snapshots.ListSnapshots(ctx, bob, a.ID); return err }(),
-		func() error { _, err := s.Snapshots.TakeSnapshot(ctx, bob, a.ID, warder.SnapshotRequest{Name: "x"}); return err }(),
+		func() error {
+			_, err := s.Snapshots.TakeSnapshot(ctx, bob, a.ID, warder.SnapshotRequest{Name: "x"})
+			return err
+		}(),
 		func() error { _, err := s.Snapshots.RestoreSnapshot(ctx, bob, a.ID, snap.ID); return err }(),
-		func() error { _, err := s.Snapshots.ForkAgent(ctx, bob, a.ID, warder.ForkRequest{Name: "x"}); return err }(),
+		func() error {
+			_, err := s.Snapshots.ForkAgent(ctx, bob, a.ID, warder.ForkRequest{Name: "x"})
+			return err
+		}(),
 		s.Snapshots.DeleteSnapshot(ctx, bob, a.ID, snap.ID),
 	} {
 		if !errors.Is(err, warder.ErrNotFound) {
