@@ -50,7 +50,7 @@ func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id
 	if err != nil {
 		return nil, err
 	}
-	arch, err := s.archive(0)
+	arch, err := s.archive()
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (s *Snapshots) forkSnapshot(ctx context.Context, caller *warder.User, fr wa
 	if err := json.Unmarshal(m.Settings, &set); err != nil {
 		return nil, warder.Errorf(warder.ErrConflict, "snapshot %s holds no settings a fork can use: %v", m.ID, err)
 	}
-	arch, err := s.archive(0)
+	arch, err := s.archive()
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,8 @@ type SnapshotConfig struct {
 	// Store keeps the snapshots; nil answers 501 on every snapshot call.
 	Store snapshot.Store
 	// Archive is the format's settings (zstd level, concurrency, a bound
-	// on one snapshot); MaxBytes is lowered, per snapshot, to what is
-	// left of its owner's bound.
+	// on one snapshot); each snapshot is bounded, besides, to what is
+	// left of its owner's bound (snapshot.Meta.MaxBytes).
 	Archive snapshot.Config
 	// PerAgent bounds one agent's snapshots (WARDER_MAX_SNAPSHOTS_PER_AGENT)
 	// and UserBytes the bytes all of one user's take in the store
@@ -64,17 +64,12 @@ func newSnapshots(c *core, agents *Agents, files *Files, cfg SnapshotConfig) *Sn
 	return &Snapshots{core: c, agents: agents, files: files, snaps: cfg.Store, cfg: cfg}
 }
 
-// archive is the snapshot format over the store, each snapshot bounded
-// to maxBytes stored bytes (0: the configured bound only).
-func (s *Snapshots) archive(maxBytes int64) (*snapshot.Archive, error) {
+// archive is the snapshot format over the store.
+func (s *Snapshots) archive() (*snapshot.Archive, error) {
 	if s.snaps == nil {
 		return nil, warder.Errorf(warder.ErrNotSupported, "snapshots are not configured on this server")
 	}
-	cfg := s.cfg.Archive
-	if maxBytes > 0 && (cfg.MaxBytes == 0 || maxBytes < cfg.MaxBytes) {
-		cfg.MaxBytes = maxBytes
-	}
-	return snapshot.NewArchive(s.snaps, cfg)
+	return snapshot.NewArchive(s.snaps, s.cfg.Archive)
 }
 
 // fileRuntime is the runtime's Files part, or ErrNotSupported.
@@ -141,7 +136,7 @@ func (s *Snapshots) TakeSnapshot(ctx context.Context, caller *warder.User, id st
 	if err != nil {
 		return nil, err
 	}
-	arch, err := s.archive(room)
+	arch, err := s.archive()
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +158,7 @@ func (s *Snapshots) TakeSnapshot(ctx context.Context, caller *warder.User, id st
 		return nil, err
 	}
 	defer rc.Close()
-	m, err := arch.Save(ctx, snapshot.Meta{AgentID: a.ID, Owner: a.UserID, Name: req.Name, Settings: settings}, rc)
+	m, err := arch.Save(ctx, snapshot.Meta{AgentID: a.ID, Owner: a.UserID, Name: req.Name, Settings: settings, MaxBytes: room}, rc)
 	if errors.Is(err, warder.ErrTooLarge) && room > 0 && (s.cfg.Archive.MaxBytes == 0 || room < s.cfg.Archive.MaxBytes) {
 		return nil, over("snapshot_bytes_per_user", "the snapshot would take more than the %d bytes left of your snapshot bound of %d (WARDER_MAX_SNAPSHOT_BYTES_PER_USER)", room, s.cfg.UserBytes)
 	}
@@ -177,7 +172,7 @@ func (s *Snapshots) TakeSnapshot(ctx context.Context, caller *warder.User, id st
 // agent's count, and the bytes the owner's snapshots take. It returns
 // the bytes the new snapshot may take (0: no bound).
 func (s *Snapshots) room(ctx context.Context, a *warder.Agent) (int64, error) {
-	arch, err := s.archive(0)
+	arch, err := s.archive()
 	if err != nil {
 		return 0, err
 	}
@@ -223,7 +218,7 @@ func (s *Snapshots) used(ctx context.Context, arch *snapshot.Archive, owner stri
 // those it owns (an admin: any). The agent is nil when deleted. Anything
 // else is ErrNotFound, as for an agent that does not exist.
 func (s *Snapshots) scope(ctx context.Context, caller *warder.User, id string) (*warder.Agent, []*snapshot.Manifest, error) {
-	arch, err := s.archive(0)
+	arch, err := s.archive()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,7 +254,7 @@ func (s *Snapshots) response(ctx context.Context, list []*snapshot.Manifest, own
 		out.Snapshots = append(out.Snapshots, toWire(m))
 	}
 	if owner != "" {
-		arch, err := s.archive(0)
+		arch, err := s.archive()
 		if err != nil {
 			return nil, err
 		}
@@ -293,7 +288,7 @@ func (s *Snapshots) ListSnapshots(ctx context.Context, caller *warder.User, id s
 // AllSnapshots lists the caller's snapshots (an admin's: everyone's),
 // those of deleted agents among them, oldest first.
 func (s *Snapshots) AllSnapshots(ctx context.Context, caller *warder.User) (*warder.SnapshotsResponse, error) {
-	arch, err := s.archive(0)
+	arch, err := s.archive()
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +328,7 @@ func (s *Snapshots) DeleteSnapshot(ctx context.Context, caller *warder.User, id,
 	if _, err := snapshotIn(list, sid); err != nil {
 		return err
 	}
-	arch, err := s.archive(0)
+	arch, err := s.archive()
 	if err != nil {
 		return err
 	}
@@ -351,7 +346,7 @@ func (s *Snapshots) DeleteAgent(ctx context.Context, caller *warder.User, id str
 	if opts.KeepSnapshots || s.snaps == nil {
 		return nil
 	}
-	arch, err := s.archive(0)
+	arch, err := s.archive()
 	if err != nil {
 		return err
 	}
@@ -375,7 +370,7 @@ func (s *Snapshots) RunCleanup(ctx context.Context) {
 	if s.snaps == nil {
 		return
 	}
-	arch, err := s.archive(0)
+	arch, err := s.archive()
 	if err != nil {
 		s.log.ErrorContext(ctx, "snapshot cleanup", "err", err)
 		return
