@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # seaweedfs.sh [CACHE] builds SeaweedFS's `weed` (the real S3 server the
-# snapshot store's tests run against: internal/testenv/s3.go) from the Go
+# snapshot store's tests run against: internal/testkit/testenv/s3.go) from the Go
 # module proxy and prints the binary's path. `go install pkg@version` is
 # refused (the module has replace directives), so the module is downloaded
 # and built in its own directory. A stamp names the version: a second run

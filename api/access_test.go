@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // agentEndpoints is every endpoint that acts on one agent.

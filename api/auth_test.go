@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestAuthRules: duplicate accounts, wrong passwords and the first admin.

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestExecAPI: output streams as stdout and stderr events, then the exit

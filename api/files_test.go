@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
 	"github.com/warder/warder/internal/runtimetest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // tarBytes is a tar of the given entries: "name" → body for files,

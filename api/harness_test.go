@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
 	"github.com/warder/warder/internal/runtimetest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // apiServer is a real Warder in-process (apitest.Server: wired as

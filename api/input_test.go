@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestBadInput: every malformed request is a 4xx with a detail saying what

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestAPIKeys: a key is shown once, works as a bearer token, can be

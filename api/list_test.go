@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // unlimited lifts the agent-count quota, so a test can make many agents.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestNamesRefuseInvisibleCharacters: a name others see (an agent's, an

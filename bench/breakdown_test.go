@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // histograms is the sum and count of every series of one histogram family

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 // BenchmarkColdStart compares Warder's cold start with the engine's floor,

@@ -19,8 +19,8 @@ import (
 	moby "github.com/moby/moby/client"
 
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/e2etest"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/e2etest"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // BenchmarkIdleEngineCPU measures what idle agents cost the engine: N

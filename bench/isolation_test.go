@@ -18,8 +18,8 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/e2etest"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/e2etest"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // BenchmarkIsolation measures the cost of gVisor (issue 32), side by side

@@ -7,7 +7,7 @@ package bench
 import (
 	"testing"
 
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 func TestMain(m *testing.M) { e2etest.Main(m) }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 // BenchmarkPausedIdleCPU compares what idle agents cost running and

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 // BenchmarkResumeOnRequest measures a chat sent to a paused agent, which

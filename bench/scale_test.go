@@ -20,10 +20,10 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/apitest"
-	"github.com/warder/warder/internal/e2etest"
 	"github.com/warder/warder/internal/hostports"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/e2etest"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // BenchmarkScale runs Warder as a subprocess (built with go build, so its

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 	"github.com/warder/warder/snapshot"
 )
 

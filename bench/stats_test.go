@@ -14,7 +14,7 @@ import (
 
 	moby "github.com/moby/moby/client"
 
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 // BenchmarkStatsRead measures stats reads with many running agents (50,

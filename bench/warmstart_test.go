@@ -13,10 +13,10 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/e2etest"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/e2etest"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // BenchmarkWarmStart measures, round by round in one run (30 rounds, or

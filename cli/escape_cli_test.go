@@ -13,9 +13,9 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/cli"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
 	"github.com/warder/warder/internal/runtimetest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // evil is an agent name stored before names were checked: it sets the

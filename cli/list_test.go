@@ -11,9 +11,9 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/cli"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
 	"github.com/warder/warder/internal/runtimetest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // fakeBackend is the fake runtime as app holds one.

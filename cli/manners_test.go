@@ -17,9 +17,9 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/cli"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
 	"github.com/warder/warder/internal/runtimetest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // mannersServer is a real server on the fake runtime, with root (the

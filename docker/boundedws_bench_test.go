@@ -7,7 +7,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/loopfs"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // BenchmarkWorkspaceUsage60 measures what one upload's room check costs

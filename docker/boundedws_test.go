@@ -13,7 +13,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/loopfs"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // boundRuntime is a runtime (newRuntime's, or on Podman when podman)

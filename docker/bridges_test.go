@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestProbeEndpoint: on the Docker host, a running agent's probes go to

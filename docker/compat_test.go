@@ -7,7 +7,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/versions"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestAPI141 runs a minimal lifecycle with the API pinned to 1.41 (Docker

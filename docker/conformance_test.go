@@ -8,7 +8,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/runtimetest"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 	"github.com/warder/warder/sqlstore"
 )
 

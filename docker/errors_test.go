@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestDockerUnreachable needs no engine: every call on a dead socket must

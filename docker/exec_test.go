@@ -11,7 +11,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestExecPastItsContextIsKilled: a command whose context ends is not

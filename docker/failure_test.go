@@ -7,7 +7,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestOOMKilled: an agent that outgrows its memory limit is killed by the

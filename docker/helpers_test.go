@@ -15,7 +15,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/internal/agentbin"
 	"github.com/warder/warder/internal/hostports"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // The agent binary and a test-only tag of its image are built once per

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/moby/moby/client"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestInternalGuard: Setup puts Warder's own guard on the internal

@@ -12,7 +12,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // The test agent image in the private Podman service (testenv.Podman),

@@ -9,7 +9,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // poolRuntime is a runtime with a warm pool of shapes on a network of

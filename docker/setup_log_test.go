@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // lockedBuffer is a log sink safe for the handler's concurrent writes.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // checkOneNetwork asserts that exactly one network is named name, and that

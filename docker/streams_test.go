@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // frame is one frame of the engine's multiplexed stream: 1 stdout, 2 stderr,

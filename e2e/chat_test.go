@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 const testLLMKey = "sk-warder-test-4f9c1e27"

@@ -14,7 +14,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/cli"
 	"github.com/warder/warder/client"
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 	"github.com/warder/warder/wire"
 )
 

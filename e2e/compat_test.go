@@ -15,7 +15,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
-	"github.com/warder/warder/internal/openapitest"
+	"github.com/warder/warder/internal/testkit/openapitest"
 )
 
 // checked returns an HTTP client whose every answer from ts is checked

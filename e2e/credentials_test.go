@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // revokedWithin is how soon after its credential dies a stream must end:

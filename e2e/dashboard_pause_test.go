@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestDashboardPause: on an agent's page, Pause freezes the running agent

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestAgentAnswersUntrusted: through the proxy to a real agent, the

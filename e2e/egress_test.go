@@ -10,8 +10,8 @@ import (
 	moby "github.com/moby/moby/client"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestEgress: an agent on the internal network cannot open a connection

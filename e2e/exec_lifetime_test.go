@@ -16,7 +16,7 @@ import (
 
 	"github.com/moby/moby/api/types/build"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestExecBoundCountsWhatIsAlive: through the real server and Docker,

@@ -16,8 +16,8 @@ import (
 
 	moby "github.com/moby/moby/client"
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // These tests come from an attack review of the files path (files

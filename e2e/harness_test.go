@@ -3,9 +3,9 @@ package e2e
 import (
 	"testing"
 
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 // testServer is a real Warder on Docker (e2etest.NewServer) that the

@@ -9,7 +9,7 @@ import (
 	moby "github.com/moby/moby/client"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestTenantIsolation: from inside a real agent container (the agent

@@ -12,8 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // startAgent creates and starts an agent of c's and waits until it answers.

@@ -12,7 +12,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 func TestMain(m *testing.M) { e2etest.Main(m) }

@@ -15,7 +15,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 	"github.com/warder/warder/mcp"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // outsideHost is a host beyond the Docker host: a network namespace joined

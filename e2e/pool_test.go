@@ -11,9 +11,9 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 // newPoolServer is a Warder with a warm pool of size on a network named

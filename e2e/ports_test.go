@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestPortExhaustionAndReuse: a port something else listens on is skipped,

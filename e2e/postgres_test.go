@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/testenv"
 	"github.com/warder/warder/service"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warder/warder/internal/apitest"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestReplicasAgentReads: GET /api/agents/{id} is answered from each

@@ -15,10 +15,10 @@ import (
 	moby "github.com/moby/moby/client"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/e2etest"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/e2etest"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // replicaWithin is how soon a change made on one replica reaches the

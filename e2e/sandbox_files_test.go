@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestFilesOfUnstartedAgentsHoldNoPort: the files calls of agents that

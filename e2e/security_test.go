@@ -12,8 +12,8 @@ import (
 	moby "github.com/moby/moby/client"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // TestHardenedContainer: a started agent's container carries every

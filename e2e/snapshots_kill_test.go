@@ -19,8 +19,8 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/apitest"
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 	"github.com/warder/warder/snapshot"
 	"github.com/warder/warder/wire"
 )

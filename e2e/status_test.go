@@ -10,8 +10,8 @@ import (
 	moby "github.com/moby/moby/client"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // statusWithin is how soon a change made behind Warder's back must show.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 	"github.com/warder/warder/wire"
 )
 

@@ -15,9 +15,9 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/e2etest"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 // newWorkspaceServer is a test server on a network named for this

@@ -21,7 +21,7 @@ import (
 	moby "github.com/moby/moby/client"
 
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestWarderImage builds Warder's image from image/Dockerfile as

@@ -10,9 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/e2etest"
 	"github.com/warder/warder/internal/runtimetest"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/e2etest"
+	"github.com/warder/warder/internal/testkit/testenv"
 	"github.com/warder/warder/kubernetes"
 	"github.com/warder/warder/sqlstore"
 )

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/e2etest"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/e2etest"
+	"github.com/warder/warder/internal/testkit/testenv"
 	"github.com/warder/warder/kubernetes"
 )
 

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // suite is every test that runs on both stores, each on a store of its

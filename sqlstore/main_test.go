@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // TestMain stops the PostgreSQL cluster testenv.Postgres may have started.

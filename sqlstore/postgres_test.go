@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // MustOpenPostgres opens the store on a fresh PostgreSQL database, closed

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // testDir is a Dir in a temporary directory; every image made in it is

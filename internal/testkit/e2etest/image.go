@@ -20,7 +20,7 @@ import (
 
 	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/agentbin"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // shared is the agent binary and image every test of one test binary

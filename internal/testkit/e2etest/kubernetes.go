@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // NewKubernetesServer starts Warder with WARDER_RUNTIME=kubernetes on the

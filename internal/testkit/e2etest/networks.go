@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // networks is every Docker network name this test binary handed out

@@ -18,7 +18,7 @@ import (
 	"testing"
 
 	"github.com/warder/warder"
-	"github.com/warder/warder/internal/openapitest"
+	"github.com/warder/warder/internal/testkit/openapitest"
 )
 
 // Client is one user talking to a Warder at Base. A zero Token sends no

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
-	"github.com/warder/warder/internal/testenv"
+	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/testenv"
 )
 
 // podmanShared is the test agent image in the private Podman service

@@ -9,8 +9,8 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/docker"
-	"github.com/warder/warder/internal/apitest"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/testkit/apitest"
 )
 
 // portBlocks hands out host port ranges: each server gets 500 ports of
