@@ -142,6 +142,14 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	} else if err != nil {
 		return err
 	}
+	if st.Phase == warder.PhasePaused {
+		// A frozen process cannot take the kill of a forced remove under
+		// gVisor ("PID … is zombie and can not be killed"), nor a stop
+		// under Podman: thaw it first.
+		if _, err := r.cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{}); err != nil && !isNotFound(err) && !isConflict(err) {
+			r.log.WarnContext(ctx, "thawing a paused container before removing it", "container", id, "err", err)
+		}
+	}
 	if err := r.removeContainer(ctx, id); err != nil {
 		return err
 	}
