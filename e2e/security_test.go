@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,15 +159,23 @@ func TestSecretEnv(t *testing.T) {
 	if strings.Contains(ts.Logs.String(), value) {
 		t.Fatal("Warder's log contains the secret")
 	}
-	files, _ := filepath.Glob(filepath.Join(ts.Config.DataDir, "*"))
-	for _, f := range files {
+	// Every file Warder keeps, at any depth (the database, its log, the
+	// snapshot store's directory, uploads waiting).
+	err := filepath.WalkDir(ts.Config.DataDir, func(f string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
 		data, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if bytes.Contains(data, []byte(value)) {
-			t.Fatalf("%s holds the secret in clear text", f)
+			t.Errorf("%s holds the secret in clear text", f)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if info, err := os.Stat(filepath.Join(ts.Config.DataDir, "secret.key")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("secret.key: %v %v", info, err)

@@ -173,13 +173,13 @@ func TestCloneAgentSharesNothing(t *testing.T) {
 			ExitCode:      &code,
 			ContainerConfig: warder.ContainerConfig{
 				EnvVars: map[string]string{"K": "v"}, SecretEnv: map[string]string{"S": "s"},
-				SecretEnvNames: []string{"S"},
+				SecretEnvNames: []string{"S"}, Egress: warder.Egress{"example.com"},
 			},
 		}
 	}
 	a := sample()
 	handled := map[string]bool{"Config": true, "KnowledgeBase": true, "ExitCode": true, "ContainerConfig.EnvVars": true,
-		"ContainerConfig.SecretEnv": true, "ContainerConfig.SecretEnvNames": true}
+		"ContainerConfig.SecretEnv": true, "ContainerConfig.SecretEnvNames": true, "ContainerConfig.Egress": true}
 	for _, f := range referenceFields(reflect.TypeFor[warder.Agent](), "") {
 		if !handled[f] {
 			t.Errorf("Agent.%s shares memory between copies: copy it in cloneAgent and change it here", f)
@@ -193,6 +193,7 @@ func TestCloneAgentSharesNothing(t *testing.T) {
 	c.ContainerConfig.EnvVars["K"] = "changed"
 	c.ContainerConfig.SecretEnv["S"] = "changed"
 	c.ContainerConfig.SecretEnvNames[0] = "changed"
+	c.ContainerConfig.Egress[0] = "changed"
 	if code != 3 || !reflect.DeepEqual(a, sample()) {
 		t.Fatalf("changing the copy changed the original: %+v", a)
 	}
