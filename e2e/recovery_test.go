@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,7 +109,7 @@ func kill9DuringStarts(t *testing.T, extraEnv []string, pool int, killAfter time
 	for i := range agents {
 		agents[i] = c.CreateAgent(fmt.Sprintf("agent-%02d", i))
 	}
-	t.Cleanup(func() { cleanupByName(t, agents, network) })
+	t.Cleanup(func() { cleanupByName(t, agents, network, dataDir) })
 	if pool > 0 {
 		waitPoolSize(t, network, pool)
 	}
@@ -198,7 +199,7 @@ func compareWithDocker(t *testing.T, cli *moby.Client, agents []apitest.Agent, n
 
 // cleanupByName removes the agents' containers, the warm pool, the
 // workspaces and the network by name.
-func cleanupByName(t *testing.T, agents []apitest.Agent, network string) {
+func cleanupByName(t *testing.T, agents []apitest.Agent, network string, dataDir ...string) {
 	ctx := context.Background()
 	cli, err := moby.New(moby.FromEnv)
 	if err != nil {
@@ -214,7 +215,13 @@ func cleanupByName(t *testing.T, agents []apitest.Agent, network string) {
 	}
 	// A Warder killed mid-start leaves workspaces, and helpers it made but
 	// never ran.
-	if rt, err := docker.New(docker.Config{Network: network}); err != nil {
+	cfg := docker.Config{Network: network}
+	if len(dataDir) > 0 {
+		// The killed Warder's workspaces are filesystems mounted under
+		// its data directory: removed, they are unmounted too.
+		cfg.WorkspaceDir = filepath.Join(dataDir[0], "workspaces")
+	}
+	if rt, err := docker.New(cfg); err != nil {
 		t.Error(err)
 	} else {
 		if err := rt.RemovePool(ctx); err != nil {

@@ -252,6 +252,12 @@ func (h *egressHub) env(agentID string) (map[string]string, error) {
 	if h.unsupported.Load() {
 		return nil, warder.Errorf(warder.ErrNotSupported, "this deployment's runtime has no egress proxy (docs/egress.md): give the agent \"none\" or \"all\"")
 	}
+	for wait := 0; h.proxy != nil && addr == nil && wait < 50; wait++ {
+		// Just after Warder started, the proxy waits for Setup's network:
+		// a start then waits for it a moment rather than fail.
+		time.Sleep(100 * time.Millisecond)
+		addr = h.addr.Load()
+	}
 	if h.proxy == nil || addr == nil {
 		return nil, warder.Errorf(warder.ErrUnavailable, "the egress proxy is not running yet (it starts once the runtime's internal network is ready); try again shortly")
 	}
@@ -371,6 +377,13 @@ func (h *egressHub) run(ctx context.Context, rt Backend) {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
+		}
+		if errors.Is(err, warder.ErrUnavailable) && h.addr.Load() == nil {
+			// Not serving yet because Setup has not made the network (or
+			// the engine is not up): that ends soon, and agents with a
+			// list cannot start until then, so look again soon.
+			delay = 500 * time.Millisecond
+			continue
 		}
 		delay = min(delay*2, 30*time.Second)
 	}
