@@ -115,3 +115,22 @@ func joinIsolations(ls []Isolation) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// OfferedIsolations is what a runtime offers agents of the operator's
+// policy (its default first; runc alone when there is none), given
+// whether the backend was seen to have gVisor: gvisor goes while it was
+// not, unless it is the default, which stays whatever is known (the
+// runtime's Setup fails while the backend cannot give it).
+func OfferedIsolations(policy []Isolation, gvisorSeen bool) []Isolation {
+	if len(policy) == 0 {
+		policy = []Isolation{IsolationRunc}
+	}
+	out := make([]Isolation, 0, len(policy))
+	for i, l := range policy {
+		if l == IsolationGVisor && i != 0 && !gvisorSeen {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}

@@ -87,3 +87,22 @@ func TestIsolationInConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestOfferedIsolations(t *testing.T) {
+	runc, gv := IsolationRunc, IsolationGVisor
+	for _, c := range []struct {
+		policy []Isolation
+		seen   bool
+		want   []Isolation
+	}{
+		{nil, false, []Isolation{runc}},
+		{[]Isolation{runc, gv}, false, []Isolation{runc}},
+		{[]Isolation{runc, gv}, true, []Isolation{runc, gv}},
+		{[]Isolation{gv}, false, []Isolation{gv}}, // the default stays: Setup fails without it
+		{[]Isolation{gv, runc}, false, []Isolation{gv, runc}},
+	} {
+		if got := OfferedIsolations(c.policy, c.seen); !slices.Equal(got, c.want) {
+			t.Errorf("OfferedIsolations(%v, %v) = %v, want %v", c.policy, c.seen, got, c.want)
+		}
+	}
+}

@@ -37,13 +37,7 @@ func (r *Runtime) gvisorRuntime() string {
 // seen to list its runtime. The default stays, first, whatever is known:
 // Setup fails while the backend cannot give it.
 func (r *Runtime) isolations() []warder.Isolation {
-	policy := r.cfg.Isolations
-	if len(policy) == 0 {
-		policy = []warder.Isolation{warder.IsolationRunc}
-	}
-	return slices.DeleteFunc(slices.Clone(policy), func(l warder.Isolation) bool {
-		return l == warder.IsolationGVisor && l != policy[0] && !r.iso.gvisor.Load()
-	})
+	return warder.OfferedIsolations(r.cfg.Isolations, r.iso.gvisor.Load())
 }
 
 // probeIsolation reads the engine's runtimes (Setup): whether gVisor's is

@@ -35,13 +35,7 @@ func (r *Runtime) gvisorClass() string {
 // RuntimeClass. The default stays, first, whatever is known: Setup fails
 // while the cluster cannot give it.
 func (r *Runtime) isolations() []warder.Isolation {
-	policy := r.cfg.Isolations
-	if len(policy) == 0 {
-		policy = []warder.Isolation{warder.IsolationRunc}
-	}
-	return slices.DeleteFunc(slices.Clone(policy), func(l warder.Isolation) bool {
-		return l == warder.IsolationGVisor && l != policy[0] && !r.iso.gvisor.Load()
-	})
+	return warder.OfferedIsolations(r.cfg.Isolations, r.iso.gvisor.Load())
 }
 
 // probeIsolation looks for the gVisor RuntimeClass (Setup). The class
