@@ -323,3 +323,25 @@ func TestPostgresFirstUserRace(t *testing.T) {
 		t.Fatalf("second user's role = %q, want %q: two first users became admin", second.Role, warder.RoleUser)
 	}
 }
+
+// TestPostgresTwoProcessLLMUsage records one agent's calls from both
+// handles at once: every call counts, and each handle reads the same
+// totals afterwards.
+func TestPostgresTwoProcessLLMUsage(t *testing.T) {
+	ctx := context.Background()
+	a, b := mustOpenTwo(t)
+	at := time.Now()
+	errs := race(60, [2]*DB{a, b}, func(i int, db *DB) error {
+		return db.RecordLLMCall(ctx, warder.LLMCall{AgentID: "agent", UserID: "user", Model: fmt.Sprint("m", i%3), PromptTokens: 10, CompletionTokens: 5, At: at})
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, db := range []*DB{a, b} {
+		if got, err := db.LLMTotals(ctx, "agent", "user", at); err != nil || got != (warder.LLMTotals{AgentDay: 900, AgentMonth: 900, UserDay: 900, UserMonth: 900}) {
+			t.Errorf("totals = %+v, %v; want 900 tokens each", got, err)
+		}
+	}
+}

@@ -38,6 +38,7 @@ func runStoreSuite(t *testing.T, open opener) {
 	t.Run("Conversations", func(t *testing.T) { testConversations(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("StrayBytes", func(t *testing.T) { testStrayBytes(t, open) })
+	t.Run("LLMUsage", func(t *testing.T) { testLLMUsage(t, open) })
 }
 
 // MustCreateUser creates a user named name (email name@example.com).

@@ -95,6 +95,14 @@ type Limits struct {
 	CPUs             *float64 `json:"cpus"`
 	AgentMemoryBytes *int64   `json:"agent_memory_bytes"`
 	AgentCPUs        *float64 `json:"agent_cpus"`
+	// LLMTokensPerDay and LLMTokensPerMonth bound the tokens (prompt and
+	// completion together) all of the user's agents may spend through
+	// the LLM gateway per UTC day and month; AgentLLMTokensPerDay and
+	// AgentLLMTokensPerMonth bound each one agent's (docs/egress.md).
+	LLMTokensPerDay        *int64 `json:"llm_tokens_per_day"`
+	LLMTokensPerMonth      *int64 `json:"llm_tokens_per_month"`
+	AgentLLMTokensPerDay   *int64 `json:"agent_llm_tokens_per_day"`
+	AgentLLMTokensPerMonth *int64 `json:"agent_llm_tokens_per_month"`
 }
 
 // Usage is a user's effective limits beside what they use now.
