@@ -2,14 +2,18 @@ package llmgateway
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warder/warder/sqlstore"
 )
 
 func TestGatewayChat(t *testing.T) {
@@ -147,7 +151,27 @@ func TestGatewayStream(t *testing.T) {
 }
 
 func TestGatewayBudget(t *testing.T) {
-	g := newGW(t, Budget{PerDay: 20}, Budget{PerMonth: 40}, nil)
+	testBudget(t, newGW(t, Budget{PerDay: 20}, Budget{PerMonth: 40}, nil))
+}
+
+// TestGatewayBudgetInStore: the store's ledger (on SQLite) answers as
+// MemLedger does.
+func TestGatewayBudgetInStore(t *testing.T) {
+	db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "warder.db"), sqlstore.SyncNormal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	budgets := func(context.Context, Caller) (Budget, Budget, error) { return Budget{PerDay: 20}, Budget{PerMonth: 40}, nil }
+	testBudget(t, newGW(t, Budget{}, Budget{}, func(c *Config) { c.Ledger = &StoreLedger{Store: db, Budgets: budgets} }))
+	if got, err := db.LLMTotals(context.Background(), "a1", "u1", time.Now()); err != nil || got.AgentDay != 30 || got.UserMonth != 45 {
+		t.Errorf("the store's totals: %+v %v", got, err)
+	}
+}
+
+// testBudget: a1's daily budget is 20, u1's monthly 40; each request
+// costs 15 tokens.
+func testBudget(t *testing.T, g *gw) {
 	chat := `{"model":"gpt-test","messages":[]}`
 	for i := range 2 { // 15 tokens each: the second starts under 20 and ends over it
 		if status, body, _ := g.post(t, "t1", "/v1/chat/completions", chat); status != 200 {

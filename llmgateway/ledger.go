@@ -45,30 +45,54 @@ func (l *MemLedger) Allow(_ context.Context, c Caller) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.Now()
-	day, month, dayEnd, monthEnd := periods(now)
+	day, month, _, _ := periods(now)
+	used := warder.LLMTotals{
+		AgentDay: l.used["agent:"+c.Agent+":"+day], AgentMonth: l.used["agent:"+c.Agent+":"+month],
+		UserDay: l.used["user:"+c.User+":"+day], UserMonth: l.used["user:"+c.User+":"+month],
+	}
+	return Check(now, used, l.Agent, l.User)
+}
+
+// BudgetError is the refusal of a request whose budget is spent. It is
+// a *warder.RateLimitError (ErrRateLimited, retry when the budget
+// renews) with what was spent, for those who count refusals.
+type BudgetError struct {
+	Who    string // "agent" or "user"
+	Span   string // "daily" or "monthly"
+	Used   int64
+	Limit  int64
+	Renews time.Time
+	retry  *warder.RateLimitError
+}
+
+// Error is the caller-facing message.
+func (e *BudgetError) Error() string { return e.retry.Msg }
+
+// Unwrap is the RateLimitError, so errors.As finds when to retry.
+func (e *BudgetError) Unwrap() error { return e.retry }
+
+// Check is every Ledger's rule: nil while each budget (0 unlimited) is
+// above what was used, else a *BudgetError naming the first spent (the
+// agent's day, its month, the user's day, its month).
+func Check(now time.Time, used warder.LLMTotals, agent, user Budget) error {
+	_, _, dayEnd, monthEnd := periods(now)
 	for _, chk := range []struct {
-		who, id, period string
-		limit           int64
-		end             time.Time
+		who, span   string
+		used, limit int64
+		end         time.Time
 	}{
-		{"agent", c.Agent, day, l.Agent.PerDay, dayEnd},
-		{"agent", c.Agent, month, l.Agent.PerMonth, monthEnd},
-		{"user", c.User, day, l.User.PerDay, dayEnd},
-		{"user", c.User, month, l.User.PerMonth, monthEnd},
+		{"agent", "daily", used.AgentDay, agent.PerDay, dayEnd},
+		{"agent", "monthly", used.AgentMonth, agent.PerMonth, monthEnd},
+		{"user", "daily", used.UserDay, user.PerDay, dayEnd},
+		{"user", "monthly", used.UserMonth, user.PerMonth, monthEnd},
 	} {
-		if chk.limit <= 0 {
+		if chk.limit <= 0 || chk.used < chk.limit {
 			continue
 		}
-		if used := l.used[chk.who+":"+chk.id+":"+chk.period]; used >= chk.limit {
-			span := "daily"
-			if chk.period == month {
-				span = "monthly"
-			}
-			return &warder.RateLimitError{
-				Msg:        fmt.Sprintf("this %s's %s token budget is spent (%d of %d tokens); it renews at %s", chk.who, span, used, chk.limit, chk.end.Format(time.RFC3339)),
-				RetryAfter: chk.end.Sub(now),
-			}
-		}
+		return &BudgetError{Who: chk.who, Span: chk.span, Used: chk.used, Limit: chk.limit, Renews: chk.end, retry: &warder.RateLimitError{
+			Msg:        fmt.Sprintf("this %s's %s token budget is spent (%d of %d tokens); it renews at %s", chk.who, chk.span, chk.used, chk.limit, chk.end.Format(time.RFC3339)),
+			RetryAfter: chk.end.Sub(now),
+		}}
 	}
 	return nil
 }
