@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -200,6 +201,30 @@ type SpecSettings struct {
 	// error while the proxy cannot be reached. Unset, such an agent gets
 	// none and reaches nothing outside.
 	EgressProxy func(agentID string) (map[string]string, error)
+	// LLMGateway, if set, returns the env vars that point an agent at the
+	// LLM gateway (LLMGatewayEnv: the gateway's URL and the agent's own
+	// token), or an error while the gateway cannot be reached. An agent
+	// whose own env_vars or secret_env name either variable brought its
+	// own provider: it gets neither, so its token goes nowhere else.
+	LLMGateway func(agentID string) (map[string]string, error)
+}
+
+// LLMGatewayEnv are the variables SpecSettings.LLMGateway sets: the
+// names OpenAI's SDKs (and the default agent) read.
+var LLMGatewayEnv = []string{"OPENAI_BASE_URL", "OPENAI_API_KEY"}
+
+// ownsLLMEnv reports whether the agent's own settings name one of
+// LLMGatewayEnv.
+func ownsLLMEnv(cc ContainerConfig) bool {
+	for _, k := range LLMGatewayEnv {
+		if _, ok := cc.EnvVars[k]; ok || slices.Contains(cc.SecretEnvNames, k) {
+			return true
+		}
+		if _, ok := cc.SecretEnv[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ContainerName is the Docker name of an agent's container, derived from
@@ -239,6 +264,13 @@ func SpecFor(a *Agent, s SpecSettings) (WorkloadSpec, error) {
 			return WorkloadSpec{}, err
 		}
 		maps.Copy(env, proxyEnv)
+	}
+	if s.LLMGateway != nil && !ownsLLMEnv(cc) {
+		llmEnv, err := s.LLMGateway(a.ID)
+		if err != nil {
+			return WorkloadSpec{}, err
+		}
+		maps.Copy(env, llmEnv)
 	}
 	internal := cc.Network == NetworkInternal
 	var ws *WorkspaceSpec

@@ -89,6 +89,11 @@ type Config struct {
 	SummaryEvery time.Duration
 	// Log receives a line per refusal; slog.Default() by default.
 	Log *slog.Logger
+	// Origin, if set, serves the requests that are not proxy requests
+	// (neither CONNECT nor an absolute URI), without the proxy's
+	// credentials: Warder's LLM gateway, on the one address agents on
+	// the internal network reach. nil answers them 400.
+	Origin http.Handler
 }
 
 func (c *Config) defaults() {
@@ -148,6 +153,10 @@ func New(cfg Config) (*Proxy, error) {
 
 // ServeHTTP serves one proxy request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.cfg.Origin != nil && r.Method != http.MethodConnect && !r.URL.IsAbs() {
+		p.cfg.Origin.ServeHTTP(w, r)
+		return
+	}
 	g, ok := p.authenticate(r)
 	if !ok {
 		p.refused(r.Context(), "", r.Host, refuse(ReasonUnauthenticated, "proxy credentials missing or wrong"))

@@ -396,3 +396,30 @@ func TestProxyForwardsCleanly(t *testing.T) {
 		t.Errorf("a hop-by-hop header of the response came back: %v", resp.Header)
 	}
 }
+
+// TestProxyOrigin: with an Origin handler, origin-form requests go to it
+// without proxy credentials, while proxy requests are still the proxy's.
+func TestProxyOrigin(t *testing.T) {
+	up := newUpstream(t, "127.0.0.2", 0, false, nil)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "origin %s %s", r.Method, r.URL.Path)
+	})
+	rg := newRig(t, MustParse("allowed.test", "127.0.0.2"), func(c *Config) { c.Origin = origin })
+	rg.res.set("allowed.test", "127.0.0.2")
+	resp, err := http.Post("http://"+rg.url.Host+"/llm/v1/chat/completions", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "origin POST /llm/v1/chat/completions" {
+		t.Errorf("origin-form request: %d %q", resp.StatusCode, body)
+	}
+	u := fmt.Sprintf("http://allowed.test:%d/", up.port)
+	if status, _ := get(t, rg.client(nil), u); status != http.StatusProxyAuthRequired {
+		t.Errorf("a proxy request without credentials: %d, want 407", status)
+	}
+	if up.hits.Load() != 0 {
+		t.Error("the upstream was reached without credentials")
+	}
+}

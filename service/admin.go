@@ -98,6 +98,9 @@ func validLimits(l warder.Limits) error {
 	neg := (l.Agents != nil && *l.Agents < 0) || (l.RunningAgents != nil && *l.RunningAgents < 0) ||
 		(l.MemoryBytes != nil && *l.MemoryBytes < 0) || (l.CPUs != nil && *l.CPUs < 0) ||
 		(l.AgentMemoryBytes != nil && *l.AgentMemoryBytes < 0) || (l.AgentCPUs != nil && *l.AgentCPUs < 0)
+	for _, p := range []*int64{l.LLMTokensPerDay, l.LLMTokensPerMonth, l.AgentLLMTokensPerDay, l.AgentLLMTokensPerMonth} {
+		neg = neg || (p != nil && *p < 0)
+	}
 	if neg {
 		return warder.Errorf(warder.ErrInvalid, "limits must not be negative (0 means unlimited, null the default)")
 	}

@@ -37,6 +37,11 @@ func (s *Agents) effective(override warder.Limits) warder.Limits {
 		CPUs:             pickF(override.CPUs, d.CPUs),
 		AgentMemoryBytes: pick64(override.AgentMemoryBytes, d.AgentMemoryBytes),
 		AgentCPUs:        pickF(override.AgentCPUs, d.AgentCPUs),
+
+		LLMTokensPerDay:        pick64(override.LLMTokensPerDay, d.LLMTokensPerDay),
+		LLMTokensPerMonth:      pick64(override.LLMTokensPerMonth, d.LLMTokensPerMonth),
+		AgentLLMTokensPerDay:   pick64(override.AgentLLMTokensPerDay, d.AgentLLMTokensPerDay),
+		AgentLLMTokensPerMonth: pick64(override.AgentLLMTokensPerMonth, d.AgentLLMTokensPerMonth),
 	}
 }
 

@@ -46,6 +46,7 @@ type Config struct {
 	Workspace WorkspaceConfig
 	Terminal  TerminalConfig // terminal sessions' bounds (terminal.go)
 	Snapshots SnapshotConfig // where snapshots live, and their bounds (snapshots.go)
+	LLM       LLMConfig      // the LLM gateway's usage and budgets (llm.go)
 }
 
 // Service is every feature, wired to one core; internal/app hands each
@@ -60,6 +61,8 @@ type Service struct {
 	Admin   *Admin
 	// Snapshots: take, list, restore, fork (snapshots.go).
 	Snapshots *Snapshots
+	// LLM: the LLM gateway's callers, budgets and usage (llm.go).
+	LLM *LLM
 }
 
 // New returns the features on store and rt. It does not contact the
@@ -83,6 +86,7 @@ func New(store warder.Store, rt warder.Runtime, cfg Config) *Service {
 		Chat:      newChat(c, agents, cfg.Agents, cfg.Chat),
 		Admin:     &Admin{core: c, agents: agents, auth: auth},
 		Snapshots: newSnapshots(c, agents, files, cfg.Snapshots),
+		LLM:       newLLM(c, agents, cfg.LLM),
 	}
 }
 
