@@ -41,6 +41,9 @@ func (s *Server) bound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit, timeout := int64(MaxBodyBytes), s.bodyTimeout
+	if route == llmRoute {
+		limit = -1 // the gateway bounds its requests itself (16 MiB, 413 in OpenAI's shape too)
+	}
 	if route == uploadRoute {
 		// The files in an upload are bounded exactly by the service; the
 		// body also holds a tar's headers and padding.
@@ -53,7 +56,9 @@ func (s *Server) bound(w http.ResponseWriter, r *http.Request) {
 			r.Body = &timedBody{ReadCloser: r.Body, rc: rc}
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if limit >= 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+	}
 }
 
 // timedBody lifts the read deadline once the body has been read to its

@@ -61,6 +61,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/agents/{id}/stats", s.authed(s.agentStats)},
 		{"GET /api/agents/{id}/events", s.authed(s.agentEvents)},
 		{"GET /api/agents/{id}/egress", s.authed(s.agentEgress)},
+		{"GET /api/agents/{id}/usage", s.authed(s.agentUsage)},
 		{"POST /api/agents/{id}/chat", s.authed(s.chatAgent)},
 		{"POST /api/agents/{id}/query", s.authed(s.chatAgent)},
 		{"GET /api/agents/{id}/conversations", s.authed(s.listConversations)},
@@ -76,6 +77,7 @@ func (s *Server) routeTable() []route {
 		{"POST /api/agents/{id}/snapshots/{sid}/restore", s.authed(s.restoreSnapshot)},
 		{"POST /api/agents/{id}/fork", s.authed(s.forkAgent)},
 		{"GET /api/snapshots", s.authed(s.allSnapshots)},
+		{"GET /api/usage", s.authed(s.usage)},
 		{"GET /api/workspaces", s.authed(s.listWorkspaces)},
 		{"DELETE /api/workspaces/{name}", s.authed(s.deleteWorkspace)},
 		{proxyRoute, s.authed(s.proxyAgent)},
@@ -96,6 +98,11 @@ func (s *Server) routes() {
 	if s.ui != nil {
 		s.mux.Handle("GET /{$}", s.ui)
 		s.mux.Handle("GET /ui/", s.ui)
+	}
+	// The LLM gateway is OpenAI's API for agents, authenticated by their
+	// gateway tokens: not part of this API's route table either.
+	if s.llmGateway != nil {
+		s.mux.Handle(llmRoute, http.StripPrefix("/llm", s.llmGateway))
 	}
 	s.mux.Handle("/", s.public(s.notFound))
 }

@@ -55,6 +55,9 @@ type Server struct {
 	mcpServer MCP
 	// snapshots: snapshots, restore and fork; nil answers 501 there.
 	snapshots SnapshotService
+	// llm answers the usage routes; llmGateway is served under /llm/.
+	llm        LLMService
+	llmGateway http.Handler
 }
 
 // Options wires a Server.
@@ -102,6 +105,12 @@ type Options struct {
 	// Snapshots serves snapshots, restore and fork (and deletes an
 	// agent's snapshots with it); nil answers 501 there.
 	Snapshots SnapshotService
+	// LLM answers the LLM gateway's usage routes; nil answers 501 there.
+	LLM LLMService
+	// LLMGateway, if set, is the LLM gateway (package llmgateway), served
+	// under /llm/ (its /v1/... routes at /llm/v1/...) with its own
+	// tokens and error bodies; nil leaves /llm/ a 404.
+	LLMGateway http.Handler
 }
 
 // DefaultMaxUploadBytes is the default upload bound (256 MiB).
@@ -133,6 +142,7 @@ func New(o Options) *Server {
 	s.cors = newCORS(o.CORSOrigins)
 	s.ui = o.UI
 	s.snapshots = o.Snapshots
+	s.llm, s.llmGateway = o.LLM, o.LLMGateway
 	s.workspaces, s.uploadBytes, s.uploadTimeout = o.Workspaces, o.MaxUploadBytes, o.UploadTimeout
 	if s.uploadBytes <= 0 {
 		s.uploadBytes = DefaultMaxUploadBytes

@@ -244,3 +244,21 @@ func TestEcho(t *testing.T) {
 		t.Fatalf("/echo/ without the knob = %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestParseLLMGateway: without LLM_BASE_URL, an agent with a model uses
+// Warder's LLM gateway (OPENAI_BASE_URL, OPENAI_API_KEY); without a model
+// it stays offline; LLM_BASE_URL wins, with its own key only.
+func TestParseLLMGateway(t *testing.T) {
+	model := agentConfig{Model: "gpt-test"}
+	gw := map[string]string{envGatewayURL: "http://10.0.0.1:3128/llm/v1", envGatewayKey: "wllm.token", envAPIKey: "sk-own"}
+	if s, err := parseLLM(gw, model); err != nil || s.where() != "http://10.0.0.1:3128/llm/v1" || s.key != "wllm.token" {
+		t.Errorf("with the gateway = %+v, %v", s, err)
+	}
+	if s, err := parseLLM(gw, agentConfig{}); err != nil || s.base != nil {
+		t.Errorf("with the gateway and no model = %+v, %v; want offline", s, err)
+	}
+	own := map[string]string{envBaseURL: "https://api.example.com/v1", envAPIKey: "sk-own", envGatewayURL: gw[envGatewayURL], envGatewayKey: "wllm.token"}
+	if s, err := parseLLM(own, model); err != nil || s.where() != "https://api.example.com/v1" || s.key != "sk-own" {
+		t.Errorf("with LLM_BASE_URL too = %+v, %v", s, err)
+	}
+}

@@ -16,6 +16,10 @@ const (
 	envAPIKey  = "LLM_API_KEY"
 	envTimeout = "LLM_TIMEOUT" // the longest the model API may stay silent
 	envConfig  = "AGENT_CONFIG"
+	// Warder's LLM gateway, when its operator configured one: its URL and
+	// this agent's own gateway token, the names OpenAI's SDKs read.
+	envGatewayURL = "OPENAI_BASE_URL"
+	envGatewayKey = "OPENAI_API_KEY"
 )
 
 // defaultTimeout is LLM_TIMEOUT's default: long enough for a slow model's
@@ -82,6 +86,9 @@ type llmSettings struct {
 
 // parseLLM reads the LLM_* variables. With LLM_BASE_URL set, config.model
 // must be too: guessing a model would bill someone for the wrong one.
+// Without it, an agent with a config.model uses OPENAI_BASE_URL and
+// OPENAI_API_KEY when set (Warder's LLM gateway and the agent's token);
+// LLM_API_KEY never goes to the gateway, nor the token elsewhere.
 func parseLLM(env map[string]string, cfg agentConfig) (llmSettings, error) {
 	s := llmSettings{key: env[envAPIKey], timeout: defaultTimeout}
 	if v := env[envTimeout]; v != "" {
@@ -93,7 +100,11 @@ func parseLLM(env map[string]string, cfg agentConfig) (llmSettings, error) {
 	}
 	raw := strings.TrimSpace(env[envBaseURL])
 	if raw == "" {
-		return s, nil
+		gw := strings.TrimSpace(env[envGatewayURL])
+		if gw == "" || cfg.Model == "" {
+			return s, nil
+		}
+		raw, s.key = gw, env[envGatewayKey]
 	}
 	u, err := url.Parse(strings.TrimRight(raw, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {

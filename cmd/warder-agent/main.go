@@ -11,6 +11,9 @@
 //	LLM_API_KEY    sent as "Authorization: Bearer ..."; never logged or echoed
 //	LLM_TIMEOUT    the longest the API may stay silent (default 60s); a
 //	               slower API is a 502, never a hang
+//	OPENAI_BASE_URL, OPENAI_API_KEY
+//	               used instead when LLM_BASE_URL is unset and config.model
+//	               is set: Warder's LLM gateway and the agent's own token
 //	AGENT_CONFIG   the agent's config as JSON (Warder sets it): config.model
 //	               (required with LLM_BASE_URL), config.system_prompt, and
 //	               optionally config.temperature and config.max_tokens

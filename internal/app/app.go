@@ -48,6 +48,8 @@ type App struct {
 	log  *slog.Logger
 	// egress is the egress proxy, served by Run (egress.go).
 	egress *egressHub
+	// llm is the LLM gateway (llm.go).
+	llm *llmHub
 	// background tracks what Run started, so Close can wait for it.
 	background sync.WaitGroup
 }
@@ -227,11 +229,24 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		// throttle counts and the quota lock through it.
 		events, attempts, locks = sharedBus{Broker: bus, feed: feed}, store, store
 	}
-	eg, err := newEgress(cfg, rt, store, m, log) // egress.go
+	llm, err := newLLMHub(cfg, log) // llm.go
 	if err != nil {
 		rt.Close()
 		store.Close()
 		return nil, err
+	}
+	eg, err := newEgress(cfg, rt, store, m, log, llm.origin()) // egress.go
+	if err == nil {
+		err = llm.useEgress(eg)
+	}
+	if err != nil {
+		rt.Close()
+		store.Close()
+		return nil, err
+	}
+	var llmEnv func(string) (map[string]string, error)
+	if llm.on() {
+		llmEnv = llm.env
 	}
 	snaps, err := openSnapshotStore(cfg, log) // snapshots.go
 	if err != nil {
@@ -257,7 +272,8 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Lifecycle: service.AgentsConfig{
 			DefaultImage: cfg.Image,
 			Spec: warder.SpecSettings{Network: cfg.Network, AllowRoot: cfg.AllowRoot,
-				Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: max(cfg.WorkspaceBytes, 0), EgressProxy: eg.env},
+				Workspaces: rt.Parts().Workspaces != nil, WorkspaceBytes: max(cfg.WorkspaceBytes, 0), EgressProxy: eg.env,
+				LLMGateway: llmEnv},
 			StopTimeout: cfg.StopTimeout,
 			Secrets:     box,
 			Images:      service.ImagePolicy{Users: cfg.AllowedImages, Admins: cfg.AdminAllowedImages},
@@ -272,8 +288,14 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		},
 		Terminal:  service.TerminalConfig{Idle: cfg.TerminalIdle, MaxSession: cfg.TerminalMaxSession},
 		Snapshots: service.SnapshotConfig{Store: snaps, PerAgent: cfg.Snapshots.PerAgent, UserBytes: cfg.Snapshots.UserBytes},
+		LLM:       service.LLMConfig{Usage: store, Gateway: llm.on()},
 	})
-	h := api.New(api.Options{
+	if err := llm.wire(cfg, svc.LLM, store, m); err != nil {
+		rt.Close()
+		store.Close()
+		return nil, err
+	}
+	opts := api.Options{
 		Auth:    svc.Auth,
 		Agents:  svc.Agents,
 		Observe: svc.Observe,
@@ -295,8 +317,10 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		MCP:               func(self http.Handler) api.MCP { return mcp.NewHandler(self, log) },
 		Snapshots:         svc.Snapshots,
-	})
-	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus, egress: eg}, nil
+	}
+	llm.apiOptions(&opts, svc.LLM)
+	h := api.New(opts)
+	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus, egress: eg, llm: llm}, nil
 }
 
 // Run starts the background work: preparing the runtime, the stats
@@ -310,6 +334,7 @@ func (a *App) Run(ctx context.Context) {
 	a.background.Go(func() { a.setupUntilDone(ctx) })
 	a.background.Go(func() { a.service.Snapshots.RunCleanup(ctx) })
 	a.background.Go(func() { a.egress.run(ctx, a.runtime) })
+	a.background.Go(func() { a.llm.run(ctx, a.store) })
 	if a.feed != nil {
 		a.background.Go(func() { a.feed.Run(ctx, a.bus.Publish) })
 	}

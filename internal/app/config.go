@@ -160,6 +160,17 @@ type Config struct {
 	// minute): tests' hooks, with no variable of their own.
 	EgressResolver     egress.Resolver
 	EgressSummaryEvery time.Duration
+	// LLMUpstreams are the LLM gateway's model providers
+	// (WARDER_LLM_UPSTREAM_*; none: no gateway, and agents get no
+	// OPENAI_* variables). LLMGatewayURL is where agents reach Warder's
+	// /llm (WARDER_LLM_GATEWAY_URL; auto: the egress proxy's address on
+	// Docker). The default budgets are in Quota. See llm.go and
+	// docs/egress.md.
+	LLMUpstreams  []LLMUpstream
+	LLMGatewayURL string
+	// LLMSummaryEvery is how often budget refusals are audited (0: a
+	// minute): a test's hook, with no variable.
+	LLMSummaryEvery time.Duration
 }
 
 // LoadConfig reads the environment, then flags; args excludes the
@@ -290,6 +301,10 @@ func LoadConfig(args []string) (Config, error) {
 	}
 	c.GVisorRuntime, c.GVisorRuntimeClass = env("WARDER_DOCKER_GVISOR_RUNTIME", ""), env("WARDER_K8S_GVISOR_RUNTIME_CLASS", "")
 	c.loadEgress() // egress.go
+
+	if err := c.loadLLM(); err != nil { // llmconfig.go
+		return c, err
+	}
 	if c.CORSOrigins, err = api.ParseCORSOrigins(env("WARDER_CORS_ORIGINS", "")); err != nil {
 		return c, fmt.Errorf("WARDER_CORS_ORIGINS: %w", err)
 	}
@@ -362,6 +377,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("WARDER_ALLOW_EGRESS=false needs WARDER_DEFAULT_NETWORK=internal")
 	}
 	if err := c.validateEgress(); err != nil { // egress.go
+		return err
+	}
+	if err := c.validateLLM(); err != nil { // llmconfig.go
 		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {

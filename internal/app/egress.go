@@ -131,10 +131,15 @@ type egressHub struct {
 	// unsupported is set once the runtime says it can give no address
 	// (Podman): starts of agents with a list then fail saying so.
 	unsupported atomic.Bool
+	// direct, if set, names a host agents with a list reach without the
+	// proxy (NO_PROXY), given the proxy's address: the LLM gateway's.
+	direct func(proxyAddr string) string
 }
 
 // newEgress wires the proxy; it listens only once run finds its address.
-func newEgress(cfg Config, rt Backend, store warder.Store, m *metrics.Metrics, log *slog.Logger) (*egressHub, error) {
+// origin, if set, serves what agents ask of the proxy's address that is
+// not a proxy request (the LLM gateway, llm.go).
+func newEgress(cfg Config, rt Backend, store warder.Store, m *metrics.Metrics, log *slog.Logger, origin http.Handler) (*egressHub, error) {
 	op, hasDefault, err := cfg.egressOperator()
 	if err != nil {
 		return nil, err
@@ -156,6 +161,7 @@ func newEgress(cfg Config, rt Backend, store warder.Store, m *metrics.Metrics, l
 		Summary:      h.audit,
 		SummaryEvery: cfg.EgressSummaryEvery,
 		Log:          log,
+		Origin:       origin,
 	})
 	if err != nil {
 		return nil, err
@@ -174,7 +180,11 @@ func cmpOr(v, def string) string {
 // egressKey is the key agents' proxy tokens are derived with: an HMAC of
 // the secret key (WARDER_SECRET_KEY or the data directory's key file),
 // so every replica derives the same tokens and none is stored.
-func egressKey(cfg Config) ([]byte, error) {
+func egressKey(cfg Config) ([]byte, error) { return derivedKey(cfg, "warder egress proxy tokens v1") }
+
+// derivedKey is a key of its own for purpose, derived from the secret
+// key: one purpose's tokens say nothing of another's.
+func derivedKey(cfg Config, purpose string) ([]byte, error) {
 	var key []byte
 	var err error
 	if cfg.SecretKey != "" {
@@ -186,7 +196,7 @@ func egressKey(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("WARDER_SECRET_KEY: %w", err)
 	}
 	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("warder egress proxy tokens v1"))
+	mac.Write([]byte(purpose))
 	return mac.Sum(nil), nil
 }
 
@@ -246,11 +256,33 @@ func (h *egressHub) Default() []string {
 func (h *egressHub) Proxied() bool { return h.proxy != nil }
 
 // env is warder.SpecSettings.EgressProxy: the proxy URL with the agent's
-// credentials, for every client's spelling of the variables.
+// credentials, for every client's spelling of the variables. Loopback
+// and the LLM gateway's host (when it has one) are reached directly.
 func (h *egressHub) env(agentID string) (map[string]string, error) {
+	addr, err := h.address()
+	if err != nil {
+		return nil, err
+	}
+	u := (&url.URL{Scheme: "http", User: url.UserPassword(agentID, h.token(agentID)), Host: addr}).String()
+	direct := "localhost,127.0.0.1,::1"
+	if h.direct != nil {
+		if host := h.direct(addr); host != "" {
+			direct += "," + host
+		}
+	}
+	return map[string]string{
+		"HTTP_PROXY": u, "HTTPS_PROXY": u, "http_proxy": u, "https_proxy": u,
+		"NO_PROXY": direct, "no_proxy": direct,
+	}, nil
+}
+
+// address is where agents reach the proxy (host:port), waiting a moment
+// for it just after Warder started; ErrNotSupported where the runtime
+// has no address for it (Podman), ErrUnavailable while it has none yet.
+func (h *egressHub) address() (string, error) {
 	addr := h.addr.Load()
 	if h.unsupported.Load() {
-		return nil, warder.Errorf(warder.ErrNotSupported, "this deployment's runtime has no egress proxy (docs/egress.md): give the agent \"none\" or \"all\"")
+		return "", warder.Errorf(warder.ErrNotSupported, "this deployment's runtime has no egress proxy (docs/egress.md): give the agent \"none\" or \"all\"")
 	}
 	for wait := 0; h.proxy != nil && addr == nil && wait < 50; wait++ {
 		// Just after Warder started, the proxy waits for Setup's network:
@@ -259,14 +291,9 @@ func (h *egressHub) env(agentID string) (map[string]string, error) {
 		addr = h.addr.Load()
 	}
 	if h.proxy == nil || addr == nil {
-		return nil, warder.Errorf(warder.ErrUnavailable, "the egress proxy is not running yet (it starts once the runtime's internal network is ready); try again shortly")
+		return "", warder.Errorf(warder.ErrUnavailable, "the egress proxy is not running yet (it starts once the runtime's internal network is ready); try again shortly")
 	}
-	u := (&url.URL{Scheme: "http", User: url.UserPassword(agentID, h.token(agentID)), Host: *addr}).String()
-	direct := "localhost,127.0.0.1,::1"
-	return map[string]string{
-		"HTTP_PROXY": u, "HTTPS_PROXY": u, "http_proxy": u, "https_proxy": u,
-		"NO_PROXY": direct, "no_proxy": direct,
-	}, nil
+	return *addr, nil
 }
 
 // EgressGrant is egress.Agents: the agent's grant, while it exists, has
