@@ -191,13 +191,17 @@ func (c *CLI) users(ctx context.Context, args []string) error {
 // userLimits shows a user's limits, or with flags sets them (-1: back to
 // the default).
 func (c *CLI) userLimits(ctx context.Context, cl *client.Client, args []string) error {
-	fs := c.flags("users limits", "users limits USER [--agents N] [--running N] [--memory BYTES] [--cpus N] [--agent-memory BYTES] [--agent-cpus N]\n(with flags, the limits given are set and the others go back to the defaults)")
+	fs := c.flags("users limits", "users limits USER [--agents N] [--running N] [--memory BYTES] [--cpus N] [--agent-memory BYTES] [--agent-cpus N]\n  [--llm-tokens-day N] [--llm-tokens-month N] [--agent-llm-tokens-day N] [--agent-llm-tokens-month N]\n(with flags, the limits given are set and the others go back to the defaults; 0 is unlimited)")
 	agents := fs.Int("agents", -2, "agents the user may have (-1: the default)")
 	running := fs.Int("running", -2, "agents the user may run at once (-1: the default)")
 	memory := fs.Int64("memory", -2, "bytes of memory all running agents may use (-1: the default)")
 	cpus := fs.Float64("cpus", -2, "CPUs all running agents may use (-1: the default)")
 	agentMem := fs.Int64("agent-memory", -2, "bytes of memory one agent may use (-1: the default)")
 	agentCPUs := fs.Float64("agent-cpus", -2, "CPUs one agent may use (-1: the default)")
+	llmDay := fs.Int64("llm-tokens-day", -2, "LLM gateway tokens all the user's agents may spend a day, UTC (-1: the default)")
+	llmMonth := fs.Int64("llm-tokens-month", -2, "LLM gateway tokens all the user's agents may spend a month (-1: the default)")
+	agentLLMDay := fs.Int64("agent-llm-tokens-day", -2, "LLM gateway tokens one agent may spend a day (-1: the default)")
+	agentLLMMonth := fs.Int64("agent-llm-tokens-month", -2, "LLM gateway tokens one agent may spend a month (-1: the default)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -251,6 +255,10 @@ func (c *CLI) userLimits(ctx context.Context, cl *client.Client, args []string) 
 	setFloat(&l.CPUs, *cpus)
 	setInt64(&l.AgentMemoryBytes, *agentMem)
 	setFloat(&l.AgentCPUs, *agentCPUs)
+	setInt64(&l.LLMTokensPerDay, *llmDay)
+	setInt64(&l.LLMTokensPerMonth, *llmMonth)
+	setInt64(&l.AgentLLMTokensPerDay, *agentLLMDay)
+	setInt64(&l.AgentLLMTokensPerMonth, *agentLLMMonth)
 	if changed {
 		if usage, err = cl.SetUserLimits(ctx, u.ID, l); err != nil {
 			return err
@@ -276,6 +284,12 @@ func (c *CLI) userLimits(ctx context.Context, cl *client.Client, args []string) 
 		}
 		return "-"
 	}
+	count := func(p *int64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
 	x := usage.Limits
 	table(c.Stdout, []string{"LIMIT", "VALUE", "IN USE"}, [][]string{
 		{"agents", num(x.Agents), strconv.Itoa(usage.Used.Agents)},
@@ -284,6 +298,10 @@ func (c *CLI) userLimits(ctx context.Context, cl *client.Client, args []string) 
 		{"cpus", num(x.CPUs), strconv.FormatFloat(usage.Used.CPUs, 'f', -1, 64)},
 		{"memory per agent", num(x.AgentMemoryBytes), ""},
 		{"cpus per agent", num(x.AgentCPUs), ""},
+		{"llm tokens a day", count(x.LLMTokensPerDay), ""},
+		{"llm tokens a month", count(x.LLMTokensPerMonth), ""},
+		{"llm tokens a day per agent", count(x.AgentLLMTokensPerDay), ""},
+		{"llm tokens a month per agent", count(x.AgentLLMTokensPerMonth), ""},
 	})
 	return nil
 }

@@ -35,7 +35,7 @@ const (
 
 // Commands are the first words the CLI answers; main sends these here
 // and keeps the server's own (serve, setup, migrate, ...).
-var Commands = []string{"login", "logout", "whoami", "agents", "agent", "ps", "cp", "exec", "keys", "users", "status", "audit", "mcp"}
+var Commands = []string{"login", "logout", "whoami", "agents", "agent", "ps", "cp", "exec", "keys", "users", "status", "usage", "audit", "mcp"}
 
 // IsCommand reports whether name is one of Commands.
 func IsCommand(name string) bool {
@@ -93,6 +93,7 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   agents snapshots AGENT [--json]   the agent's snapshots, oldest first, with their sizes
   agents restore AGENT SNAPSHOT  put the workspace back to a snapshot (a running agent is restarted)
   agents fork AGENT NAME [--snapshot S] [--start]   a new agent with the settings and a copy of the workspace
+  agents usage AGENT [--json]    the agent's LLM gateway tokens today and this month, by model, and its budgets
   ps                             agents ls
   cp SRC DEST                    copy files to or from an agent's workspace (/data): one side is AGENT:PATH;
                                  a directory goes by its name, - is a tar on stdin or stdout
@@ -102,8 +103,9 @@ Talk to a Warder server (WARDER_URL and WARDER_TOKEN override what login saved):
   exec -it AGENT [CMD [ARG...]]  an interactive terminal: CMD, else the image's /bin/sh (the default image: warder-agent sh);
                                  Ctrl-C and Ctrl-D go to the command, resizes follow; -t alone: no input
   keys ls | create NAME [--read-only] [--expires-days N] | rm ID
-  users ls | create NAME EMAIL | disable USER | enable USER | limits USER [--agents N ...]   (admins)
+  users ls | create NAME EMAIL | disable USER | enable USER | limits USER [--agents N ...] [--llm-tokens-day N ...]   (admins)
   status                         the server's health and use (admins)
+  usage [--json]                 LLM gateway tokens today and this month, by agent, with the budgets (admins: everyone's)
   version                        this client's version, and the server's address
   completion bash|zsh|fish       a shell completion script (source <(warder completion bash))
   audit [--user U] [--agent A] [--since T] [--limit N]   (admins)
@@ -190,7 +192,7 @@ func (c *CLI) dispatch(ctx context.Context, cmd string, args []string) error {
 			return nil
 		}
 		if len(args) == 0 {
-			return usagef("agents needs a subcommand: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events, chat, snapshot, snapshots, restore or fork")
+			return usagef("agents needs a subcommand: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events, chat, usage, snapshot, snapshots, restore or fork")
 		}
 		return c.agents(ctx, args[0], args[1:])
 	case "cp":
@@ -203,6 +205,8 @@ func (c *CLI) dispatch(ctx context.Context, cmd string, args []string) error {
 		return c.users(ctx, args)
 	case "status":
 		return c.status(ctx, args)
+	case "usage":
+		return c.usage(ctx, args)
 	case "audit":
 		return c.audit(ctx, args)
 	case "mcp":
@@ -229,11 +233,13 @@ func (c *CLI) agents(ctx context.Context, sub string, args []string) error {
 		return c.agentsEvents(ctx, args)
 	case "chat":
 		return c.agentsChat(ctx, args)
+	case "usage":
+		return c.agentsUsage(ctx, args)
 	}
 	if ok, err := c.agentsSnapshots(ctx, sub, args); ok { // snapshots.go
 		return err
 	}
-	return usagef("unknown agents subcommand %q%s: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events, chat, snapshot, snapshots, restore or fork", sub, didYouMean(sub, agentsSubcommands))
+	return usagef("unknown agents subcommand %q%s: ls, create, inspect, start, stop, restart, pause, resume, rm, logs, stats, events, chat, usage, snapshot, snapshots, restore or fork", sub, didYouMean(sub, agentsSubcommands))
 }
 
 // explain turns err into an exit code and one line naming what to do;

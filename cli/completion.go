@@ -12,7 +12,7 @@ import (
 
 // completionTree is each command's next words; "" is the first word.
 var completionTree = map[string][]string{
-	"":           {"login", "logout", "whoami", "agents", "ps", "cp", "exec", "keys", "users", "status", "audit", "mcp", "version", "completion", "help"},
+	"":           {"login", "logout", "whoami", "agents", "ps", "cp", "exec", "keys", "users", "status", "usage", "audit", "mcp", "version", "completion", "help"},
 	"agents":     agentsSubcommands,
 	"keys":       {"ls", "create", "rm"},
 	"users":      {"ls", "create", "disable", "enable", "limits"},
@@ -22,12 +22,12 @@ var completionTree = map[string][]string{
 // agentArgs are the commands whose arguments are agents: completed with
 // the names warder agents ls finds.
 var agentArgs = []string{"agents inspect", "agents start", "agents stop", "agents restart", "agents pause", "agents resume", "agents rm", "agents logs",
-	"agents stats", "agents chat", "exec", "agents snapshot", "agents snapshots", "agents restore", "agents fork"}
+	"agents stats", "agents chat", "exec", "agents snapshot", "agents snapshots", "agents restore", "agents fork", "agents usage"}
 
 // completionFlags are each command's flags, read from its own -h so
 // they are always the ones it takes.
 func (c *CLI) completionFlags() map[string][]string {
-	paths := []string{"login", "logout", "whoami", "ps", "cp", "exec", "status", "audit", "version"}
+	paths := []string{"login", "logout", "whoami", "ps", "cp", "exec", "status", "usage", "audit", "version"}
 	for parent, subs := range completionTree {
 		if parent == "agents" || parent == "keys" || parent == "users" {
 			for _, s := range subs {

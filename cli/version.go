@@ -20,7 +20,7 @@ var Version = ""
 var moreCommands = []string{"version", "completion"}
 
 // agentsSubcommands are what follows warder agents.
-var agentsSubcommands = []string{"ls", "create", "inspect", "start", "stop", "restart", "pause", "resume", "rm", "logs", "stats", "events", "chat", "snapshot", "snapshots", "restore", "fork"}
+var agentsSubcommands = []string{"ls", "create", "inspect", "start", "stop", "restart", "pause", "resume", "rm", "logs", "stats", "events", "chat", "usage", "snapshot", "snapshots", "restore", "fork"}
 
 // VersionString is this build's version in one word or two: v1.2.3, or
 // devel (0a1b2c3d4e5f, modified).
