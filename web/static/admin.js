@@ -2,7 +2,8 @@
 import { api } from './api.js';
 import { h, when } from './dom.js';
 
-const LIMITS = [['agents', 'Agents'], ['running_agents', 'Running'], ['memory_bytes', 'Memory (bytes)'], ['cpus', 'CPUs'], ['agent_memory_bytes', 'Per-agent memory'], ['agent_cpus', 'Per-agent CPUs']];
+const LIMITS = [['agents', 'Agents'], ['running_agents', 'Running'], ['memory_bytes', 'Memory (bytes)'], ['cpus', 'CPUs'], ['agent_memory_bytes', 'Per-agent memory'], ['agent_cpus', 'Per-agent CPUs'],
+  ['llm_tokens_per_day', 'LLM tokens a day'], ['llm_tokens_per_month', 'LLM tokens a month'], ['agent_llm_tokens_per_day', 'Per-agent LLM tokens a day'], ['agent_llm_tokens_per_month', 'Per-agent LLM tokens a month']];
 
 export async function usersView() {
   const err = h('p.error', { role: 'alert', id: 'users-error' });

@@ -4,6 +4,7 @@ import { api, stream } from './api.js';
 import { h, svgEl, statusBadge, confirmDialog, bytes, when } from './dom.js';
 import { filesCard } from './files.js';
 import { egressCard, egressText } from './egress.js';
+import { usageCard } from './usage.js';
 import { snapshotsCard } from './snapshots.js';
 import { terminalCard } from './terminal.js';
 import { followEvents, agentAction, missingAgent } from './agents.js';
@@ -243,6 +244,7 @@ export async function agentView(id, { signal }) {
     h('div.card', {}, h('h2', {}, 'Chat'), h('div.chat', {}, convList, h('div', {}, messages, chatErr, chatForm))),
     filesCard(id),
     egressCard(id),
+    usageCard(id),
     snapshotsCard(id),
     h('div.card', {}, h('div.toolbar', {}, h('h2.flat.grow', {}, 'From a shell'), copy), cmds));
 }
