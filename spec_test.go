@@ -126,3 +126,34 @@ func TestSpecFor(t *testing.T) {
 		t.Fatalf("SpecFor of an internal agent = %+v, %v; want internal, unpublished", got, err)
 	}
 }
+
+// TestSpecForLLMGateway: with the gateway, an agent gets its variables,
+// unless its own env_vars or secret_env names either; a gateway that
+// cannot be reached yet fails the spec.
+func TestSpecForLLMGateway(t *testing.T) {
+	gw := func(id string) (map[string]string, error) {
+		return map[string]string{"OPENAI_BASE_URL": "http://gw/llm/v1", "OPENAI_API_KEY": "wllm." + id}, nil
+	}
+	for _, tc := range []struct {
+		name string
+		cc   warder.ContainerConfig
+		want string // OPENAI_API_KEY
+	}{
+		{"plain", warder.ContainerConfig{}, "wllm.a1"},
+		{"own base URL", warder.ContainerConfig{EnvVars: map[string]string{"OPENAI_BASE_URL": "https://api.example.com/v1"}}, ""},
+		{"own key, sealed", warder.ContainerConfig{SecretEnvNames: []string{"OPENAI_API_KEY"}}, ""},
+		{"own key, being sealed", warder.ContainerConfig{SecretEnv: map[string]string{"OPENAI_API_KEY": "sk-own"}}, ""},
+		{"other secrets", warder.ContainerConfig{SecretEnvNames: []string{"LLM_API_KEY"}}, "wllm.a1"},
+	} {
+		tc.cc.MemoryLimit = "64m"
+		a := &warder.Agent{ID: "a1", ContainerConfig: tc.cc}
+		spec, err := warder.SpecFor(a, warder.SpecSettings{LLMGateway: gw})
+		if err != nil || spec.Env["OPENAI_API_KEY"] != tc.want {
+			t.Errorf("%s: OPENAI_API_KEY %q, %v; want %q", tc.name, spec.Env["OPENAI_API_KEY"], err, tc.want)
+		}
+	}
+	down := func(string) (map[string]string, error) { return nil, warder.Errorf(warder.ErrUnavailable, "not yet") }
+	if _, err := warder.SpecFor(&warder.Agent{ID: "a1", ContainerConfig: warder.ContainerConfig{MemoryLimit: "64m"}}, warder.SpecSettings{LLMGateway: down}); err == nil {
+		t.Error("a gateway not reachable yet made a spec")
+	}
+}

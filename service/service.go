@@ -6,7 +6,8 @@
 // Auth (users, tokens, keys), Agents (agents and their lifecycle),
 // Observer (the runtime's events, resync, health probes, idle stops, and
 // what callers read of running agents: logs, stats, status changes),
-// Files (workspaces, files and exec), Chat (talking to agents) and Admin.
+// Files (workspaces, files and exec), Chat (talking to agents), Admin and
+// LLM (the LLM gateway's callers, budgets and usage).
 // They share one core: the store, the runtime, the per-agent locks, the
 // workloads' handles, and agentstate.go, the one place that writes an
 // agent's status.
