@@ -162,7 +162,9 @@ func TestGatewayBudgetInStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	budgets := func(context.Context, Caller) (Budget, Budget, error) { return Budget{PerDay: 20}, Budget{PerMonth: 40}, nil }
+	budgets := func(context.Context, Caller) (Budget, Budget, error) {
+		return Budget{PerDay: 20}, Budget{PerMonth: 40}, nil
+	}
 	testBudget(t, newGW(t, Budget{}, Budget{}, func(c *Config) { c.Ledger = &StoreLedger{Store: db, Budgets: budgets} }))
 	if got, err := db.LLMTotals(context.Background(), "a1", "u1", time.Now()); err != nil || got.AgentDay != 30 || got.UserMonth != 45 {
 		t.Errorf("the store's totals: %+v %v", got, err)

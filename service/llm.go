@@ -160,10 +160,16 @@ func (s *LLM) Usage(ctx context.Context, caller *warder.User) (*warder.LLMUsageR
 	}
 	for i := range out.Users {
 		u := &out.Users[i]
-		slices.SortStableFunc(u.Agents, func(x, y warder.AgentLLMUsage) int { return cmp.Compare(y.ThisMonth.TotalTokens, x.ThisMonth.TotalTokens) })
-		slices.SortStableFunc(u.Models, func(x, y warder.LLMModelUsage) int { return cmp.Compare(y.ThisMonth.TotalTokens, x.ThisMonth.TotalTokens) })
+		slices.SortStableFunc(u.Agents, func(x, y warder.AgentLLMUsage) int {
+			return cmp.Compare(y.ThisMonth.TotalTokens, x.ThisMonth.TotalTokens)
+		})
+		slices.SortStableFunc(u.Models, func(x, y warder.LLMModelUsage) int {
+			return cmp.Compare(y.ThisMonth.TotalTokens, x.ThisMonth.TotalTokens)
+		})
 	}
-	slices.SortStableFunc(out.Users[1:], func(x, y warder.UserLLMUsage) int { return cmp.Compare(y.ThisMonth.TotalTokens, x.ThisMonth.TotalTokens) })
+	slices.SortStableFunc(out.Users[1:], func(x, y warder.UserLLMUsage) int {
+		return cmp.Compare(y.ThisMonth.TotalTokens, x.ThisMonth.TotalTokens)
+	})
 	return out, nil
 }
 
