@@ -47,6 +47,8 @@ var statuses = []struct {
 }{
 	{warder.ErrInvalid, 400},
 	{warder.ErrUnauthorized, 401},
+	{warder.ErrNotFound, 404},
+	{errMethod, 405},
 	{warder.ErrTooLarge, 413},
 	{warder.ErrRateLimited, 429},
 	{warder.ErrBadGateway, 502},
@@ -61,6 +63,21 @@ func statusOf(err error) (int, error) {
 		}
 	}
 	return 500, nil
+}
+
+// errMethod is a route asked with a method it does not take.
+var errMethod = errors.New("method not allowed")
+
+// notFound answers what no route takes, in the gateway's error shape:
+// 405 for a route's path asked with another method, else 404.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	for _, p := range []string{"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"} {
+		if r.URL.Path == p {
+			writeError(w, warder.Errorf(errMethod, "%s does not take %s", p, r.Method))
+			return
+		}
+	}
+	writeError(w, warder.Errorf(warder.ErrNotFound, "the LLM gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models only"))
 }
 
 // sseError is the event a stream ends with when the gateway cuts it: the

@@ -135,6 +135,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.mux.HandleFunc("POST /v1/embeddings", g.metered("embeddings"))
 	g.mux.HandleFunc("GET /v1/models", g.models)
 	g.mux.HandleFunc("GET /v1/models/{model...}", g.models)
+	g.mux.HandleFunc("/", notFound)
 	return g, nil
 }
 

@@ -84,6 +84,23 @@ func TestGatewayRefusals(t *testing.T) {
 			t.Errorf("%s %.40s: %d %s, want %d with %q", tc.token, tc.body, status, body, tc.status, tc.detail)
 		}
 	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{{"GET", "/v1/chat/completions", 405}, {"DELETE", "/v1/models", 405}, {"POST", "/v1/files", 404}, {"GET", "/", 404}} {
+		req, _ := http.NewRequest(tc.method, g.srv.URL+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer t1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Detail string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || e.Detail == "" {
+			t.Errorf("%s %s: %d %q, want %d with a detail", tc.method, tc.path, resp.StatusCode, e.Detail, tc.status)
+		}
+	}
 	if n := g.up.calls.Load(); n != 0 {
 		t.Errorf("the upstream was called %d times", n)
 	}

@@ -123,8 +123,10 @@ func (h *llmHub) handler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gw := h.gateway.Load()
-		if gw == nil {
-			http.Error(w, `{"detail":"the LLM gateway is starting"}`, http.StatusServiceUnavailable)
+		if gw == nil { // only between New's steps: wire runs before the API serves
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"detail":"the LLM gateway is starting"}`)
 			return
 		}
 		gw.ServeHTTP(w, r)
