@@ -18,4 +18,5 @@ var (
 	_ api.AdminService     = (*service.Admin)(nil)
 	_ api.AuditService     = (*service.Admin)(nil)
 	_ api.SnapshotService  = (*service.Snapshots)(nil)
+	_ api.LLMService       = (*service.LLM)(nil)
 )
