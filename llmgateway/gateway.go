@@ -9,7 +9,6 @@ package llmgateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,16 +28,13 @@ type Caller struct {
 	User  string // its owner's id
 }
 
-// Tokens finds the caller of an agent's gateway token. The service backs
-// it with the store (by HashToken of the token, so only hashes are
-// kept); any error refuses the request with 401.
+// Tokens finds the caller of an agent's gateway token; any error refuses
+// the request with 401. Warder's tokens are an HMAC of the agent's id,
+// checked before the agent and its owner are looked up in the store
+// (internal/app/llm.go): nothing is stored.
 type Tokens interface {
 	Caller(ctx context.Context, token string) (Caller, error)
 }
-
-// HashToken is the hash a store keeps of a gateway token. Lookup by this
-// hash leaks nothing through timing: it is of a random 256-bit token.
-func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
 
 // Usage is what one request cost, as its upstream reported it.
 type Usage struct {
@@ -51,8 +47,8 @@ type Usage struct {
 	At               time.Time
 }
 
-// Ledger meters usage and keeps budgets. The lead backs it with the
-// store (per agent and per user, per day and per month).
+// Ledger meters usage and keeps budgets: StoreLedger in the store (per
+// agent and per user, per day and per month), MemLedger in memory.
 type Ledger interface {
 	// Allow returns nil when c may send another request, else an error
 	// wrapping warder.ErrRateLimited (a *warder.RateLimitError says when
