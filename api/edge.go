@@ -41,7 +41,9 @@ func (s *Server) bound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit, timeout := int64(MaxBodyBytes), s.bodyTimeout
-	if route == uploadRoute {
+	if route == uploadRoute || route == OpenSandboxPrefix+"/" {
+		// OpenSandbox's execd uploads files too; its JSON routes bound
+		// their own bodies (1 MiB).
 		// The files in an upload are bounded exactly by the service; the
 		// body also holds a tar's headers and padding.
 		limit, timeout = s.uploadBytes+s.uploadBytes/8+1<<20, s.uploadTimeout

@@ -25,6 +25,7 @@ import (
 	"github.com/warder/warder/logctx"
 	"github.com/warder/warder/mcp"
 	"github.com/warder/warder/metrics"
+	"github.com/warder/warder/opensandbox"
 	"github.com/warder/warder/secret"
 	"github.com/warder/warder/service"
 	"github.com/warder/warder/sqlstore"
@@ -48,6 +49,8 @@ type App struct {
 	log  *slog.Logger
 	// egress is the egress proxy, served by Run (egress.go).
 	egress *egressHub
+	// expirer deletes OpenSandbox sandboxes past their expiration.
+	expirer *opensandbox.Expirer
 	// background tracks what Run started, so Close can wait for it.
 	background sync.WaitGroup
 }
@@ -273,6 +276,11 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Terminal:  service.TerminalConfig{Idle: cfg.TerminalIdle, MaxSession: cfg.TerminalMaxSession},
 		Snapshots: service.SnapshotConfig{Store: snaps, PerAgent: cfg.Snapshots.PerAgent, UserBytes: cfg.Snapshots.UserBytes},
 	})
+	sandboxKey, err := derivedKey(cfg, "warder opensandbox endpoint tokens v1")
+	if err != nil {
+		return nil, err
+	}
+	var osbErr error
 	h := api.New(api.Options{
 		Auth:    svc.Auth,
 		Agents:  svc.Agents,
@@ -294,9 +302,18 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Workspaces:        svc.Files,
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		MCP:               func(self http.Handler) api.MCP { return mcp.NewHandler(self, log) },
-		Snapshots:         svc.Snapshots,
+		OpenSandbox: func(self http.Handler) http.Handler {
+			osb, err := opensandbox.New(opensandbox.Options{API: self, Key: sandboxKey, Log: log})
+			osbErr = err
+			return osb
+		},
+		Snapshots: svc.Snapshots,
 	})
-	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus, egress: eg}, nil
+	if osbErr != nil {
+		return nil, osbErr
+	}
+	expirer := &opensandbox.Expirer{Store: store, Agents: svc.Agents, Audit: svc.Admin, Log: log}
+	return &App{store: store, runtime: rt, service: svc, handler: h, expirer: expirer, collector: collector, metrics: m, log: log, feed: feed, bus: bus, egress: eg}, nil
 }
 
 // Run starts the background work: preparing the runtime, the stats
@@ -318,6 +335,7 @@ func (a *App) Run(ctx context.Context) {
 			var lead sync.WaitGroup
 			lead.Go(func() { a.service.Watch(ctx) })
 			lead.Go(func() { a.service.RunMaintenance(ctx) })
+			lead.Go(func() { a.expirer.Run(ctx) })
 			if wp := a.runtime.Parts().WarmPool; wp != nil {
 				lead.Go(func() { wp.KeepPool(ctx) })
 			}

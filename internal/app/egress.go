@@ -175,6 +175,13 @@ func cmpOr(v, def string) string {
 // the secret key (WARDER_SECRET_KEY or the data directory's key file),
 // so every replica derives the same tokens and none is stored.
 func egressKey(cfg Config) ([]byte, error) {
+	return derivedKey(cfg, "warder egress proxy tokens v1")
+}
+
+// derivedKey is a key for one purpose, an HMAC of the secret key
+// (WARDER_SECRET_KEY or the data directory's key file) and the purpose's
+// name: the same on every replica, and never the secret key itself.
+func derivedKey(cfg Config, purpose string) ([]byte, error) {
 	var key []byte
 	var err error
 	if cfg.SecretKey != "" {
@@ -186,7 +193,7 @@ func egressKey(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("WARDER_SECRET_KEY: %w", err)
 	}
 	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("warder egress proxy tokens v1"))
+	mac.Write([]byte(purpose))
 	return mac.Sum(nil), nil
 }
 
