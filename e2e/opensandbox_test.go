@@ -12,6 +12,7 @@ import (
 	osdk "github.com/alibaba/OpenSandbox/sdks/sandbox/go"
 
 	"github.com/warder/warder/internal/testkit/apitest"
+	"github.com/warder/warder/internal/testkit/e2etest"
 )
 
 // sdkConfig is the OpenSandbox SDK's connection to a Warder server.
@@ -49,7 +50,20 @@ func apiStatus(err error) int {
 func TestOpenSandboxSDK(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, nil)
-	alice := ts.register(t, "alice")
+	openSandboxFlow(t, ts.Server, false)
+}
+
+// TestKubernetesOpenSandboxSDK is the same flow on the test cluster,
+// where a pause answers 501 (Kubernetes has no pause; docs/kubernetes.md).
+func TestKubernetesOpenSandboxSDK(t *testing.T) {
+	t.Parallel()
+	ts, _ := e2etest.NewKubernetesServer(t, nil)
+	openSandboxFlow(t, ts, true)
+}
+
+// openSandboxFlow is the SDK's own flows against the Warder at ts.
+func openSandboxFlow(t *testing.T, ts *apitest.Server, kube bool) {
+	alice := apitest.Register(t, ts.URL, "alice")
 	_, key := alice.NewKey(map[string]any{"name": "sdk"})
 	cfg := sdkConfig(ts.URL, key.Key)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -200,6 +214,12 @@ func TestOpenSandboxSDK(t *testing.T) {
 
 	lc := osdk.NewLifecycleClient(ts.URL+"/api/opensandbox/v1", key.Key)
 	t.Run("pause", func(t *testing.T) {
+		if kube {
+			if err := sb.Pause(ctx); apiStatus(err) != 501 {
+				t.Fatalf("Pause on Kubernetes = %v, want 501", err)
+			}
+			return
+		}
 		if err := sb.Pause(ctx); err != nil {
 			t.Fatalf("Pause: %v", err)
 		}
@@ -284,7 +304,7 @@ func TestOpenSandboxSDK(t *testing.T) {
 	})
 
 	t.Run("tenants", func(t *testing.T) {
-		bob := ts.register(t, "bob")
+		bob := apitest.Register(t, ts.URL, "bob")
 		_, bobKey := bob.NewKey(map[string]any{"name": "sdk"})
 		blc := osdk.NewLifecycleClient(ts.URL+"/api/opensandbox/v1", bobKey.Key)
 		if _, err := blc.GetSandbox(ctx, sb.ID()); apiStatus(err) != 404 {

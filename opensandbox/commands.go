@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,12 +17,14 @@ import (
 )
 
 // Bounds of the commands this process remembers (for status, logs and
-// kill): output kept per command, and finished commands kept per
-// sandbox. Running commands are bounded by Warder's own exec slots
+// kill): output kept per command (its last 256 KiB), and finished
+// commands kept per sandbox and in all; at most 64 MiB of output.
+// Running commands are bounded by Warder's own exec slots
 // (WARDER_MAX_EXECS_PER_AGENT and _PER_USER).
 const (
-	maxKeptOutput   = 1 << 20
-	maxKeptFinished = 64
+	maxKeptOutput        = 256 << 10
+	maxKeptFinished      = 16
+	maxKeptFinishedTotal = 256
 )
 
 // command is one command run through execd, running or finished.
@@ -89,22 +92,30 @@ func (t *commands) add(c *command) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.byID[c.id] = c
-	// Forget the oldest finished commands of the sandbox past the bound.
-	var finished []*command
+	// Forget the oldest finished commands past the bounds: the sandbox's,
+	// then everyone's.
+	var mine, all []*command
 	for _, o := range t.byID {
-		if o.sandbox == c.sandbox && o.status().FinishedAt != nil {
-			finished = append(finished, o)
+		if o.status().FinishedAt == nil {
+			continue
+		}
+		all = append(all, o)
+		if o.sandbox == c.sandbox {
+			mine = append(mine, o)
 		}
 	}
-	for len(finished) > maxKeptFinished {
-		oldest := 0
-		for i, o := range finished {
-			if o.started.Before(finished[oldest].started) {
-				oldest = i
-			}
-		}
-		delete(t.byID, finished[oldest].id)
-		finished = append(finished[:oldest], finished[oldest+1:]...)
+	t.dropOldest(mine, maxKeptFinished)
+	t.dropOldest(all, maxKeptFinishedTotal)
+}
+
+// dropOldest forgets the oldest of list (if still kept) until keep are left.
+func (t *commands) dropOldest(list []*command, keep int) {
+	if len(list) <= keep {
+		return
+	}
+	slices.SortFunc(list, func(a, b *command) int { return a.started.Compare(b.started) })
+	for _, o := range list[:len(list)-keep] {
+		delete(t.byID, o.id)
 	}
 }
 
@@ -307,7 +318,7 @@ func (h *Handler) ownedCommand(r *http.Request, c *client.Client, id, cmdID stri
 	}
 	cmd := h.commands.get(id, cmdID)
 	if cmd == nil {
-		return nil, apiErr(http.StatusNotFound, "NOT_FOUND", "no command "+cmdID+" in this sandbox (this server keeps the last 64 finished ones, in memory)")
+		return nil, apiErr(http.StatusNotFound, "NOT_FOUND", "no command "+cmdID+" in this sandbox (this server keeps the last 16 finished ones of each sandbox, in memory)")
 	}
 	return cmd, nil
 }
