@@ -297,6 +297,14 @@ func openSandboxFlow(t *testing.T, ts *apitest.Server, kube bool) {
 		if err != nil || info.ExpiresAt == nil || !info.ExpiresAt.Equal(renewed.ExpiresAt) {
 			t.Fatalf("the renewed expiration: %v %+v", err, info)
 		}
+		logs, err := sb.GetDiagnosticLogs(ctx, "")
+		if err != nil || logs.Content == nil || !strings.Contains(*logs.Content, "warder-agent") {
+			t.Fatalf("GetDiagnosticLogs: %v %+v", err, logs)
+		}
+		evs, err := sb.GetDiagnosticEvents(ctx, "")
+		if err != nil || evs.Content == nil || !strings.Contains(*evs.Content, "-> running") {
+			t.Fatalf("GetDiagnosticEvents: %v %+v", err, evs)
+		}
 		pol, err := lc.GetNetworkPolicy(ctx, sb.ID())
 		if err != nil || pol.Policy == nil || pol.Policy.DefaultAction != "allow" {
 			t.Fatalf("GetNetworkPolicy: %v %+v", err, pol)

@@ -50,6 +50,9 @@ func (h *Handler) createSandbox(w http.ResponseWriter, r *http.Request, c *clien
 		return badRequest("%v", err)
 	}
 	cc.Egress = eg
+	if cc.AutoPauseMinutes, err = idlePause(req.Lifecycle); err != nil {
+		return err
+	}
 	a, err := c.CreateAgent(r.Context(), wire.AgentCreate{
 		Name: "sandbox-" + newID(), Type: "custom",
 		Description: "made through the OpenSandbox API",
@@ -147,6 +150,24 @@ func refuseUnoffered(req createRequest) error {
 		return apiErr(http.StatusNotImplemented, "NOT_SUPPORTED", "Warder does not offer the credential proxy; provider keys stay outside agents through its LLM gateway")
 	}
 	return nil
+}
+
+// idlePause maps the spec's idle policy (pause after idleTimeoutSeconds)
+// onto Warder's auto_pause_minutes; a request resumes the agent, as the
+// policy's wake on access asks. None is Warder's default.
+func idlePause(lc map[string]any) (float64, error) {
+	p, _ := lc["idlePolicy"].(map[string]any)
+	secs, ok := p["idleTimeoutSeconds"].(float64)
+	if !ok {
+		return 0, nil
+	}
+	if on, _ := p["onIdle"].(string); on != "" && on != "pause" {
+		return 0, badRequest("lifecycle.idlePolicy.onIdle %q is not supported: Warder pauses", on)
+	}
+	if secs < 30 || secs > 86400 {
+		return 0, badRequest("lifecycle.idlePolicy.idleTimeoutSeconds %v is not between 30 and 86400", secs)
+	}
+	return secs / 60, nil
 }
 
 // applyLimits sets cc's CPU and memory from Kubernetes-style limits.
