@@ -162,7 +162,7 @@ func TestModesAndPaths(t *testing.T) {
 			t.Errorf("wsPath(%q) = %q, %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "/etc/passwd", "/data/../etc", "/database"} {
+	for _, bad := range []string{"", "/etc/passwd", "/data/../etc", "/database", "../x", "..", "a/../../x"} {
 		if got, err := wsPath(bad); err == nil {
 			t.Errorf("wsPath(%q) = %q, no error", bad, got)
 		}

@@ -47,6 +47,9 @@ func wsPath(p string) (string, error) {
 		if clean == "." {
 			return "", nil
 		}
+		if clean == ".." || strings.HasPrefix(clean, "../") {
+			return "", badRequest("%q leads out of the sandbox's workspace (%s)", p, root)
+		}
 		return clean, nil
 	case clean == root:
 		return "", nil
