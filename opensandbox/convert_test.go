@@ -183,7 +183,8 @@ func TestEndpointToken(t *testing.T) {
 		"another sandbox": func() error { _, err := s.open(tok, "sb2", execdPort, now); return err },
 		"another port":    func() error { _, err := s.open(tok, "sb1", 8000, now); return err },
 		"expired":         func() error { _, err := s.open(tok, "sb1", execdPort, now.Add(2*time.Hour)); return err },
-		"tampered":        func() error { _, err := s.open(tok[:len(tok)-2]+"AA", "sb1", execdPort, now); return err },
+		"tampered":        func() error { _, err := s.open(tok[:len(tok)-4]+"AAAA", "sb1", execdPort, now); return err },
+		"empty":           func() error { _, err := s.open("", "sb1", execdPort, now); return err },
 		"another key": func() error {
 			k := make([]byte, 32)
 			k[0] = 1

@@ -1,11 +1,6 @@
 package opensandbox
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/secret"
 )
 
 // The ports a sandbox's endpoints reach: execd and the egress sidecar
@@ -36,58 +32,44 @@ const tokenHeader = "X-Warder-Sandbox-Token"
 const tokenTTL = 24 * time.Hour
 
 // sealer seals endpoint tokens: the caller's credential, bound to one
-// sandbox and port and an expiry, encrypted and authenticated with a key
-// only the server holds. A token is no more than the credential it was
-// made from, narrowed to one sandbox's data plane; the credential itself
-// never appears in an answer.
-type sealer struct{ aead cipher.AEAD }
+// sandbox and port and an expiry, encrypted and authenticated (AES-GCM,
+// package secret) with a key only the server holds. A token is no more
+// than the credential it was made from, narrowed to one sandbox's data
+// plane; the credential itself never appears in an answer.
+type sealer struct{ box *secret.Box }
 
 func newSealer(key []byte) (*sealer, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("opensandbox: the endpoint key must be 32 bytes, not %d", len(key))
-	}
-	block, err := aes.NewCipher(key)
+	box, err := secret.NewBox(key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opensandbox: the endpoint key: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead}, nil
+	return &sealer{box: box}, nil
 }
 
 type tokenBody struct {
-	Cred    string `json:"c"`
-	Sandbox string `json:"s"`
-	Port    int    `json:"p"`
-	Expires int64  `json:"e"`
+	Cred    string
+	Sandbox string
+	Port    int
+	Expires int64
 }
 
 func (s *sealer) seal(t tokenBody) string {
-	plain, _ := json.Marshal(t)
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, nil))
+	sealed, _ := s.box.Seal(map[string]string{"c": t.Cred, "s": t.Sandbox, "p": strconv.Itoa(t.Port), "e": strconv.FormatInt(t.Expires, 10)})
+	return sealed
 }
 
 var errToken = errors.New("the endpoint token is not valid for this sandbox and port (get the endpoint again)")
 
 func (s *sealer) open(token, sandbox string, port int, now time.Time) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	n := s.aead.NonceSize()
-	if err != nil || len(raw) < n {
+	m, err := s.box.Open(token)
+	if err != nil || token == "" {
 		return "", errToken
 	}
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], nil)
-	if err != nil {
+	exp, err := strconv.ParseInt(m["e"], 10, 64)
+	if err != nil || m["s"] != sandbox || m["p"] != strconv.Itoa(port) || now.Unix() > exp || m["c"] == "" {
 		return "", errToken
 	}
-	var t tokenBody
-	if json.Unmarshal(plain, &t) != nil || t.Sandbox != sandbox || t.Port != port || now.Unix() > t.Expires {
-		return "", errToken
-	}
-	return t.Cred, nil
+	return m["c"], nil
 }
 
 // getEndpoint answers where a port of the sandbox is reached: a URL on

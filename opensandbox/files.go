@@ -200,9 +200,16 @@ func (h *Handler) listDirectory(w http.ResponseWriter, r *http.Request, c *clien
 			return badRequest("depth %q is not a number from 1 to %d", v, maxDepth)
 		}
 	}
+	return answerWalk(w, r, c, id, rel, depth, func(*wire.FileInfo) bool { return true })
+}
+
+// answerWalk answers the entries below rel, to depth, that keep keeps.
+func answerWalk(w http.ResponseWriter, r *http.Request, c *client.Client, id, rel string, depth int, keep func(*wire.FileInfo) bool) error {
 	out := []fileInfo{}
-	err = walk(r.Context(), c, id, rel, depth, func(p string, f *wire.FileInfo) error {
-		out = append(out, toFileInfo(p, f))
+	err := walk(r.Context(), c, id, rel, depth, func(p string, f *wire.FileInfo) error {
+		if keep(f) {
+			out = append(out, toFileInfo(p, f))
+		}
 		return nil
 	})
 	if err != nil {
@@ -227,18 +234,10 @@ func (h *Handler) searchFiles(w http.ResponseWriter, r *http.Request, c *client.
 	if _, err := path.Match(pattern, ""); err != nil {
 		return badRequest("pattern %q is not a glob: %v", q.Get("pattern"), err)
 	}
-	out := []fileInfo{}
-	err = walk(r.Context(), c, id, rel, maxDepth, func(p string, f *wire.FileInfo) error {
-		if ok, _ := path.Match(pattern, f.Name); ok && f.Type != wire.FileTypeDir {
-			out = append(out, toFileInfo(p, f))
-		}
-		return nil
+	return answerWalk(w, r, c, id, rel, maxDepth, func(f *wire.FileInfo) bool {
+		ok, _ := path.Match(pattern, f.Name)
+		return ok && f.Type != wire.FileTypeDir
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 // createDirectory makes each directory (and its parents) with its mode,

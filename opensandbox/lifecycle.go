@@ -61,11 +61,16 @@ func (h *Handler) createSandbox(w http.ResponseWriter, r *http.Request, c *clien
 	if err != nil {
 		return err
 	}
-	started, err := c.StartAgent(r.Context(), a.ID)
+	return startNew(w, r, c, a.ID)
+}
+
+// startNew starts a sandbox just made and answers it; one that cannot
+// start is not left behind (the SDK deletes it too, but a caller that
+// gave up would not).
+func startNew(w http.ResponseWriter, r *http.Request, c *client.Client, id string) error {
+	started, err := c.StartAgent(r.Context(), id)
 	if err != nil {
-		// A sandbox that cannot start is not left behind: the SDK deletes
-		// it too, but a caller that gave up would not.
-		_ = c.DeleteAgent(background(r.Context()), a.ID)
+		_ = c.DeleteAgent(background(r.Context()), id)
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, toSandbox(started))
@@ -123,13 +128,7 @@ func (h *Handler) createFromSnapshot(w http.ResponseWriter, r *http.Request, c *
 		_ = c.DeleteAgent(background(r.Context()), a.ID)
 		return err
 	}
-	started, err := c.StartAgent(r.Context(), a.ID)
-	if err != nil {
-		_ = c.DeleteAgent(background(r.Context()), a.ID)
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, toSandbox(started))
-	return nil
+	return startNew(w, r, c, a.ID)
 }
 
 // refuseUnoffered answers, before anything is made, what a create asks
