@@ -251,7 +251,7 @@ func SpecFor(a *Agent, s SpecSettings) (WorkloadSpec, error) {
 	env["AGENT_NAME"] = a.Name
 	env["AGENT_TYPE"] = a.Type
 	env["PORT"] = strconv.Itoa(port)
-	if env[EnvAgentConfig], err = configEnv(a.Config); err != nil {
+	if env[EnvAgentConfig], err = configEnv(agentConfig(a.Config)); err != nil {
 		return WorkloadSpec{}, err
 	}
 	policy, retries, err := ParseRestartPolicy(cc.RestartPolicy)
@@ -300,4 +300,25 @@ func SpecFor(a *Agent, s SpecSettings) (WorkloadSpec, error) {
 		Workspace:   ws,
 		Isolation:   Isolation(cc.Isolation),
 	}, nil
+}
+
+// ControlConfigKey is the key of an agent's config that belongs to the
+// control plane: a sandbox's metadata and expiration, kept by the
+// OpenSandbox API (package opensandbox). It is stored and shown with the
+// config but does not reach the container (AGENT_CONFIG), so it may
+// change while the agent runs.
+const ControlConfigKey = "opensandbox"
+
+// agentConfig is config as the agent sees it: without ControlConfigKey.
+func agentConfig(config map[string]any) map[string]any {
+	if _, ok := config[ControlConfigKey]; !ok {
+		return config
+	}
+	out := make(map[string]any, len(config))
+	for k, v := range config {
+		if k != ControlConfigKey {
+			out[k] = v
+		}
+	}
+	return out
 }

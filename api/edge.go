@@ -44,7 +44,9 @@ func (s *Server) bound(w http.ResponseWriter, r *http.Request) {
 	if route == llmRoute {
 		limit = -1 // the gateway bounds its requests itself (16 MiB, 413 in OpenAI's shape too)
 	}
-	if route == uploadRoute {
+	if route == uploadRoute || route == OpenSandboxPrefix+"/" {
+		// OpenSandbox's execd uploads files too; its JSON routes bound
+		// their own bodies (1 MiB).
 		// The files in an upload are bounded exactly by the service; the
 		// body also holds a tar's headers and padding.
 		limit, timeout = s.uploadBytes+s.uploadBytes/8+1<<20, s.uploadTimeout

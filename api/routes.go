@@ -104,8 +104,17 @@ func (s *Server) routes() {
 	if s.llmGateway != nil {
 		s.mux.Handle(llmRoute, http.StripPrefix("/llm", s.llmGateway))
 	}
+	// OpenSandbox's API is a second API with its own specification,
+	// shapes and authentication (docs/compatibility.md), served beside
+	// this one; every call it makes comes back through the routes above.
+	if s.openSandbox != nil {
+		s.mux.Handle(OpenSandboxPrefix+"/", s.openSandbox)
+	}
 	s.mux.Handle("/", s.public(s.notFound))
 }
+
+// OpenSandboxPrefix is where Options.OpenSandbox is served.
+const OpenSandboxPrefix = "/api/opensandbox"
 
 // Routes lists the pattern of every route the server answers, as
 // registered on its ServeMux ("GET /api/agents/{id}"); a pattern without

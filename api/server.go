@@ -53,6 +53,8 @@ type Server struct {
 	uploadTimeout time.Duration
 	// mcpServer serves /api/mcp; nil answers 404 there.
 	mcpServer MCP
+	// openSandbox serves OpenSandboxPrefix; nil answers 404 there.
+	openSandbox http.Handler
 	// snapshots: snapshots, restore and fork; nil answers 501 there.
 	snapshots SnapshotService
 	// llm answers the usage routes; llmGateway is served under /llm/.
@@ -102,6 +104,10 @@ type Options struct {
 	// MCP, given the server itself, returns what serves the Model Context
 	// Protocol at POST /api/mcp; nil leaves that route 404.
 	MCP func(api http.Handler) MCP
+	// OpenSandbox, given the server itself, returns what serves
+	// OpenSandbox's sandbox API under OpenSandboxPrefix (package
+	// opensandbox); nil leaves it 404.
+	OpenSandbox func(api http.Handler) http.Handler
 	// Snapshots serves snapshots, restore and fork (and deletes an
 	// agent's snapshots with it); nil answers 501 there.
 	Snapshots SnapshotService
@@ -153,6 +159,9 @@ func New(o Options) *Server {
 	s.closing, s.closeStreams = context.WithCancel(context.Background())
 	if o.MCP != nil {
 		s.mcpServer = o.MCP(s)
+	}
+	if o.OpenSandbox != nil {
+		s.openSandbox = o.OpenSandbox(s)
 	}
 	s.routes()
 	return s

@@ -9,6 +9,7 @@ import (
 
 	"github.com/warder/warder"
 	"github.com/warder/warder/client"
+	"github.com/warder/warder/internal/inproc"
 )
 
 // Handler serves MCP's streamable HTTP transport for a Warder server: a
@@ -30,7 +31,7 @@ func NewHandler(api http.Handler, log *slog.Logger) *Handler {
 // ServeMCP answers one MCP request of caller, a user the API has
 // authenticated with r's bearer credential.
 func (h *Handler) ServeMCP(w http.ResponseWriter, r *http.Request, caller *warder.User) {
-	c := client.New("http://warder.internal", bearer(r), client.WithHTTPClient(&http.Client{Transport: handlerTransport{h.api}}))
+	c := client.New("http://warder.internal", bearer(r), client.WithHTTPClient(&http.Client{Transport: inproc.Transport{Handler: h.api}}))
 	server := NewServer(r.Context(), c, caller.ReadOnly)
 	sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, &sdk.StreamableHTTPOptions{
 		Stateless: true, JSONResponse: true, Logger: h.log,

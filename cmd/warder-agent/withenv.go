@@ -49,6 +49,10 @@ func builtinWithEnv(args []string, _ io.Reader, _, errw io.Writer) int {
 			prog = lp
 		}
 	}
+	if cmd, prog = ownShell(cmd, prog); prog == "" {
+		fmt.Fprintln(errw, "with-env: sh: cannot find this program to run its own shell")
+		return 127
+	}
 	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); e != 0 {
 		fmt.Fprintln(errw, "with-env: cannot become a subreaper:", e)
 		return 1
@@ -85,4 +89,23 @@ func reapUntil(pid int) int {
 		}
 		return ws.ExitStatus()
 	}
+}
+
+// ownShell runs a command named sh or /bin/sh, in an image that has no
+// /bin/sh (the default image is FROM scratch), with this program's own
+// shell (shell.go), as the Docker runtime does for its execs: `sh -c
+// "echo hi"` works on the default image on Kubernetes too. Other
+// commands, and images with a shell, are left as they are.
+func ownShell(cmd []string, prog string) ([]string, string) {
+	if prog != "sh" && prog != "/bin/sh" {
+		return cmd, prog
+	}
+	if _, err := os.Stat("/bin/sh"); err == nil {
+		return cmd, "/bin/sh"
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return cmd, ""
+	}
+	return append([]string{self, "sh"}, cmd[1:]...), self
 }

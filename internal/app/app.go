@@ -25,6 +25,7 @@ import (
 	"github.com/warder/warder/logctx"
 	"github.com/warder/warder/mcp"
 	"github.com/warder/warder/metrics"
+	"github.com/warder/warder/opensandbox"
 	"github.com/warder/warder/secret"
 	"github.com/warder/warder/service"
 	"github.com/warder/warder/sqlstore"
@@ -50,6 +51,8 @@ type App struct {
 	egress *egressHub
 	// llm is the LLM gateway (llm.go).
 	llm *llmHub
+	// expirer deletes OpenSandbox sandboxes past their expiration.
+	expirer *opensandbox.Expirer
 	// background tracks what Run started, so Close can wait for it.
 	background sync.WaitGroup
 }
@@ -295,6 +298,11 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		store.Close()
 		return nil, err
 	}
+	sandboxKey, err := derivedKey(cfg, "warder opensandbox endpoint tokens v1")
+	if err != nil {
+		return nil, err
+	}
+	var osbErr error
 	opts := api.Options{
 		Auth:    svc.Auth,
 		Agents:  svc.Agents,
@@ -316,11 +324,20 @@ func NewWithRuntime(ctx context.Context, cfg Config, log *slog.Logger, open Open
 		Workspaces:        svc.Files,
 		MaxUploadBytes:    cfg.MaxUploadBytes,
 		MCP:               func(self http.Handler) api.MCP { return mcp.NewHandler(self, log) },
-		Snapshots:         svc.Snapshots,
+		OpenSandbox: func(self http.Handler) http.Handler {
+			osb, err := opensandbox.New(opensandbox.Options{API: self, Key: sandboxKey, Log: log})
+			osbErr = err
+			return osb
+		},
+		Snapshots: svc.Snapshots,
 	}
 	llm.apiOptions(&opts, svc.LLM)
 	h := api.New(opts)
-	return &App{store: store, runtime: rt, service: svc, handler: h, collector: collector, metrics: m, log: log, feed: feed, bus: bus, egress: eg, llm: llm}, nil
+	if osbErr != nil {
+		return nil, osbErr
+	}
+	expirer := &opensandbox.Expirer{Store: store, Agents: svc.Agents, Audit: svc.Admin, Log: log}
+	return &App{store: store, runtime: rt, service: svc, handler: h, expirer: expirer, collector: collector, metrics: m, log: log, feed: feed, bus: bus, egress: eg, llm: llm}, nil
 }
 
 // Run starts the background work: preparing the runtime, the stats
@@ -343,6 +360,7 @@ func (a *App) Run(ctx context.Context) {
 			var lead sync.WaitGroup
 			lead.Go(func() { a.service.Watch(ctx) })
 			lead.Go(func() { a.service.RunMaintenance(ctx) })
+			lead.Go(func() { a.expirer.Run(ctx) })
 			if wp := a.runtime.Parts().WarmPool; wp != nil {
 				lead.Go(func() { wp.KeepPool(ctx) })
 			}

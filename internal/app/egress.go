@@ -180,10 +180,13 @@ func cmpOr(v, def string) string {
 // egressKey is the key agents' proxy tokens are derived with: an HMAC of
 // the secret key (WARDER_SECRET_KEY or the data directory's key file),
 // so every replica derives the same tokens and none is stored.
-func egressKey(cfg Config) ([]byte, error) { return derivedKey(cfg, "warder egress proxy tokens v1") }
+func egressKey(cfg Config) ([]byte, error) {
+	return derivedKey(cfg, "warder egress proxy tokens v1")
+}
 
-// derivedKey is a key of its own for purpose, derived from the secret
-// key: one purpose's tokens say nothing of another's.
+// derivedKey is a key for one purpose, an HMAC of the secret key
+// (WARDER_SECRET_KEY or the data directory's key file) and the purpose's
+// name: the same on every replica, and never the secret key itself.
 func derivedKey(cfg Config, purpose string) ([]byte, error) {
 	var key []byte
 	var err error

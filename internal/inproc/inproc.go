@@ -1,4 +1,7 @@
-package mcp
+// Package inproc serves HTTP requests with a handler in this process, as
+// a RoundTripper: the MCP server and the OpenSandbox API call Warder's own
+// API this way, so their calls pass through everything an HTTP call does.
+package inproc
 
 import (
 	"context"
@@ -7,19 +10,19 @@ import (
 	"sync"
 )
 
-// handlerTransport is an http.RoundTripper that serves each request with
+// Transport is an http.RoundTripper that serves each request with
 // a handler in this process, as a server would: no socket, no listen
 // address, the answer streamed through a pipe as the handler writes it.
 // The server's MCP tools reach its own API this way, so their calls pass
 // through everything an HTTP call does (routing, authentication, body
 // bounds, read-only keys, audit, metrics) and are cut when the caller's
 // request ends.
-type handlerTransport struct{ h http.Handler }
+type Transport struct{ Handler http.Handler }
 
 // RoundTrip runs the handler on its own goroutine and returns once it has
 // sent its status; the body is what it writes, until it returns. Closing
 // the body cancels the handler's context.
-func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
 	r := req.Clone(ctx)
 	r.RequestURI = r.URL.RequestURI()
@@ -34,7 +37,7 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer cancel() // the body's reader sees the handler's end as EOF
 		defer pw.Close()
 		defer w.writeHeader(http.StatusOK) // a handler that wrote nothing
-		t.h.ServeHTTP(w, r)
+		t.Handler.ServeHTTP(w, r)
 	}()
 	select {
 	case <-w.sent:
