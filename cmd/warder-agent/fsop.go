@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,6 +69,9 @@ type fsError struct {
 
 func (e *fsError) Error() string { return e.msg }
 
+// tarBuffer is what fsop tar gathers before each write to its output.
+const tarBuffer = 1 << 20
+
 func builtinFsop(args []string, in io.Reader, out, errw io.Writer) int {
 	if len(args) > 0 && args[0] == "-as-owner" {
 		args = args[1:]
@@ -102,7 +106,14 @@ func builtinFsop(args []string, in io.Reader, out, errw io.Writer) int {
 		}
 		err = listAt(root, rel, limit, out)
 	case "tar":
-		err = tarAt(root, rel, out)
+		// Written in large pieces: each write to an exec's stdout is a
+		// frame the engine copies through its own buffers, and a tar
+		// written as it is made (512-byte headers, 32 KiB of content at
+		// a time) crosses that path far more often than it needs to.
+		bw := bufio.NewWriterSize(out, tarBuffer)
+		if err = tarAt(root, rel, bw); err == nil {
+			err = bw.Flush()
+		}
 	case "untar":
 		err = untarAt(root, rel, in)
 	case "rm":
