@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
@@ -22,6 +23,7 @@ const DefaultGVisorRuntime = "runsc"
 // isolationState is what Setup learnt of the engine's runtimes.
 type isolationState struct {
 	gvisor atomic.Bool // the engine lists the gVisor runtime
+	probed atomic.Bool // gvisor was read from the engine
 }
 
 // gvisorRuntime is the engine runtime that gives isolation gvisor.
@@ -36,8 +38,30 @@ func (r *Runtime) gvisorRuntime() string {
 // alone when none is set), less gvisor while the engine has not been
 // seen to list its runtime. The default stays, first, whatever is known:
 // Setup fails while the backend cannot give it.
+//
+// Until Setup has read the engine's runtimes, the first caller reads
+// them (for at most 2 s): an agent asking for gvisor just after Warder
+// starts is not refused because Setup, running beside it, has not come
+// to that step yet.
 func (r *Runtime) isolations() []warder.Isolation {
+	if !r.iso.probed.Load() && slices.Contains(r.cfg.Isolations, warder.IsolationGVisor) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = r.readIsolation(ctx) // failing, gvisor stays unlisted; Setup reads it again
+		cancel()
+	}
 	return warder.OfferedIsolations(r.cfg.Isolations, r.iso.gvisor.Load())
+}
+
+// readIsolation reads whether the engine lists gVisor's runtime.
+func (r *Runtime) readIsolation(ctx context.Context) (bool, error) {
+	info, err := r.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return false, mapErr(err, "read the engine's runtimes")
+	}
+	_, ok := info.Info.Runtimes[r.gvisorRuntime()]
+	r.iso.gvisor.Store(ok)
+	r.iso.probed.Store(true)
+	return ok, nil
 }
 
 // probeIsolation reads the engine's runtimes (Setup): whether gVisor's is
@@ -47,12 +71,10 @@ func (r *Runtime) probeIsolation(ctx context.Context) error {
 	if !slices.Contains(r.cfg.Isolations, warder.IsolationGVisor) {
 		return nil
 	}
-	info, err := r.cli.Info(ctx, client.InfoOptions{})
+	ok, err := r.readIsolation(ctx)
 	if err != nil {
-		return mapErr(err, "read the engine's runtimes")
+		return err
 	}
-	_, ok := info.Info.Runtimes[r.gvisorRuntime()]
-	r.iso.gvisor.Store(ok)
 	if !ok {
 		if r.cfg.Isolations[0] == warder.IsolationGVisor {
 			return fmt.Errorf("WARDER_AGENT_ISOLATION is gvisor but the engine has no runtime %q (docs/security.md, gVisor)", r.gvisorRuntime())
