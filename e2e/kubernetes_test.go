@@ -184,8 +184,18 @@ func TestKubernetesStatusTruth(t *testing.T) {
 
 	oom := c.CreateWith("hungry", map[string]any{"memory_limit": "16m", "env_vars": map[string]string{"WARDER_AGENT_ALLOCATE_MB": "64"}})
 	c.MustDo("POST", "/api/agents/"+oom.ID+"/start", nil, 200, nil)
-	oom = c.WaitStatus(oom.ID, 60*time.Second, apitest.Is(warder.StatusFailed))
-	if !strings.Contains(oom.StatusReason, "OOMKilled") {
+	// The node names the kill OOMKilled when containerd saw the cgroup's
+	// OOM event before the task's exit; sometimes (on this one-node test
+	// cluster, under load) it reports only the exit by SIGKILL. Warder
+	// shows what the node says: failed with OOMKilled, or exited 137.
+	oom = c.WaitStatus(oom.ID, 60*time.Second, func(a apitest.Agent) bool {
+		return a.Status == warder.StatusFailed || a.Status == warder.StatusExited
+	})
+	switch {
+	case oom.Status == warder.StatusFailed && strings.Contains(oom.StatusReason, "OOMKilled"):
+	case oom.Status == warder.StatusExited && oom.ExitCode != nil && *oom.ExitCode == 137:
+		t.Logf("the node reported the OOM kill as an exit by SIGKILL (137), not OOMKilled: %q", oom.StatusReason)
+	default:
 		t.Fatalf("after OOM: %+v", oom)
 	}
 

@@ -20,6 +20,7 @@ import (
 	"github.com/warder/warder"
 	"github.com/warder/warder/docker"
 	"github.com/warder/warder/internal/app"
+	"github.com/warder/warder/internal/loopfs"
 	"github.com/warder/warder/internal/testkit/apitest"
 	"github.com/warder/warder/internal/testkit/e2etest"
 	"github.com/warder/warder/internal/testkit/testenv"
@@ -232,6 +233,12 @@ func cleanupByName(t *testing.T, agents []apitest.Agent, network string, dataDir
 		}
 		rt.Close()
 	}
+	if len(dataDir) > 0 {
+		// A Warder killed between making a workspace's filesystem and its
+		// volume leaves a filesystem no volume names (a restarted Warder
+		// removes it once it is 10 minutes old): removed here by name.
+		removeFilesystems(t, filepath.Join(dataDir[0], "workspaces"))
+	}
 	for _, n := range []string{network, docker.InternalNetwork(network)} {
 		if _, err := cli.NetworkRemove(ctx, n, moby.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			t.Errorf("removing network %s: %v", n, err)
@@ -291,4 +298,27 @@ func TestDockerUnavailable(t *testing.T) {
 		t.Fatalf("status after failed starts = %q", got.Status)
 	}
 	c.MustDo("DELETE", "/api/agents/"+a.ID, nil, 200, nil)
+}
+
+// removeFilesystems unmounts, detaches and deletes every workspace
+// filesystem left in dir.
+func removeFilesystems(t *testing.T, dir string) {
+	if _, err := os.Stat(dir); err != nil {
+		return
+	}
+	d, err := loopfs.Open(dir)
+	if err != nil {
+		t.Errorf("opening %s: %v", dir, err)
+		return
+	}
+	names, err := d.Names()
+	if err != nil {
+		t.Errorf("listing %s: %v", dir, err)
+		return
+	}
+	for _, name := range names {
+		if err := d.Remove(name); err != nil {
+			t.Errorf("removing workspace filesystem %s: %v", name, err)
+		}
+	}
 }
