@@ -138,8 +138,17 @@ func (s *PostgresServer) NewDatabase(tb testing.TB) string {
 		if s.stopped.Load() {
 			return
 		}
-		// WITH (FORCE) ends sessions a failed test left open.
-		if err := s.exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+		// WITH (FORCE) ends sessions a failed test left open. A test that
+		// killed a server process leaves the cluster restarting its
+		// sessions for a moment, refusing or resetting connections, so a
+		// failed drop is tried again for a while.
+		drop := `DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`
+		err := s.exec(drop)
+		for deadline := time.Now().Add(30 * time.Second); err != nil && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			err = s.exec(drop)
+		}
+		if err != nil {
 			tb.Errorf("drop test database %s: %v", name, err)
 		}
 	})
