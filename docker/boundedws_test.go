@@ -1,11 +1,15 @@
 package docker
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -291,4 +295,71 @@ func TestWorkspaceFilesystemFoundFromVolume(t *testing.T) {
 	}
 	must(t, other.RemoveWorkspace(ctx, spec.Workspace.Name))
 	assertNoFilesystem(t, r.bound.dir, spec.Workspace.Name)
+}
+
+// TestBoundedWholeTarDirect: the whole of a bounded workspace is read in
+// Warder's process from its filesystem's mount (no files helper), and as
+// safely as the helper reads it: links the agent made, at the top and
+// deep down, to the container's root and to /etc, are archived as links
+// and never followed; a FIFO and a device node are left out (a FIFO is
+// not waited on). A file its owner made unreadable is in the tar (the
+// read is the owner's, not the agent user's).
+func TestBoundedWholeTarDirect(t *testing.T) {
+	r := boundRuntime(t, false)
+	spec := boundSpec(t, r, 64<<20)
+	ctx := context.Background()
+	id, err := r.Create(ctx, spec)
+	must(t, err)
+	must(t, started(r.Start(ctx, id)))
+	agentDo(t, r, id, "mkdir", "/data/docs/deep/er")
+	agentDo(t, r, id, "write", "/data/docs/deep/er/f.txt")
+	agentDo(t, r, id, "ln", "/", "/data/escape")
+	agentDo(t, r, id, "ln", "/etc", "/data/docs/deep/er/etc")
+	agentDo(t, r, id, "ln", "/etc/hostname", "/data/docs/hostname")
+	data, err := r.bound.dir.DataPath(spec.Workspace.Name)
+	must(t, err)
+	must(t, syscall.Mkfifo(filepath.Join(data, "docs", "fifo"), 0o666))
+	must(t, syscall.Mknod(filepath.Join(data, "docs", "null"), syscall.S_IFCHR|0o666, 1<<8|3))
+	must(t, os.WriteFile(filepath.Join(data, "secret"), []byte("mine"), 0o000))
+
+	since := time.Now()
+	rc, err := r.ReadTar(ctx, id, "")
+	must(t, err)
+	got := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		switch h.Typeflag {
+		case tar.TypeSymlink:
+			got[h.Name] = "-> " + h.Linkname
+		case tar.TypeReg:
+			b, err := io.ReadAll(tr)
+			must(t, err)
+			got[h.Name] = string(b)
+		case tar.TypeDir:
+			got[h.Name] = "dir"
+		default:
+			got[h.Name] = fmt.Sprintf("type %c", h.Typeflag)
+		}
+	}
+	must(t, rc.Close())
+	want := map[string]string{
+		"data/": "dir", "data/docs/": "dir", "data/docs/deep/": "dir", "data/docs/deep/er/": "dir",
+		"data/docs/deep/er/f.txt": "by the agent", "data/docs/deep/er/etc": "-> /etc",
+		"data/escape": "-> /", "data/docs/hostname": "-> /etc/hostname", "data/secret": "mine",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("the whole workspace's tar:\n%v\nwant\n%v", got, want)
+	}
+	if n := helpersCreated(t, r, since); n != 0 {
+		t.Errorf("reading a bounded workspace whole started %d helper containers", n)
+	}
+	// A part of it still goes through the helper, as the agent's user.
+	if _, err := r.ReadTar(ctx, id, "docs/hostname"); !errors.Is(err, warder.ErrInvalid) {
+		t.Errorf("reading a link itself: %v, want ErrInvalid", err)
+	}
 }

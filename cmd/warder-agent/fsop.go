@@ -3,14 +3,14 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/warder/warder/internal/fsat"
 )
 
 // fsop is the workspace's file operations: Warder runs it in a helper
@@ -18,7 +18,7 @@ import (
 // as the agent's user, so what it makes is the agent's and it can reach
 // only what the agent can. Every path is ROOT and a relative path below
 // it, resolved one element at a time from ROOT's descriptor with
-// O_NOFOLLOW (see fsat.go): a symlink anywhere on the way is refused at
+// O_NOFOLLOW (see internal/fsat): a symlink anywhere on the way is refused at
 // the moment it is met, so a link the agent makes at any depth, before or
 // during the call, is never followed, and nothing outside ROOT is read or
 // written.
@@ -42,32 +42,17 @@ import (
 // anything else: for agents whose user is a name only their image knows.
 //
 // Exit codes: internal/fsop's (which the agent does not import, to stay
-// small; TestFsopCodes checks they agree): 0 ok, 1 failed, 2 usage, 3 not
-// found, 4 a link or an invalid name, 5 not a directory, 6 refused by the
-// filesystem, 7 the workspace is full.
+// small; TestFsopCodes checks they agree), as package fsat gives them.
 const (
-	fsNotFound = 3
-	fsInvalid  = 4
-	fsNotDir   = 5
-	fsConflict = 6
-	fsFull     = 7
+	fsNotFound = fsat.NotFound
+	fsInvalid  = fsat.Invalid
+	fsNotDir   = fsat.NotDir
+	fsConflict = fsat.Conflict
+	fsFull     = fsat.Full
 )
 
 // fsEntry is one file as fsop reports it.
-type fsEntry struct {
-	Name  string      `json:"name"`
-	Mode  fs.FileMode `json:"mode"`
-	Size  int64       `json:"size"`
-	MTime int64       `json:"mtime_ns"`
-}
-
-// fsError carries an exit code with its message.
-type fsError struct {
-	code int
-	msg  string
-}
-
-func (e *fsError) Error() string { return e.msg }
+type fsEntry = fsat.Entry
 
 // tarBuffer is what fsop tar gathers before each write to its output.
 const tarBuffer = 1 << 20
@@ -87,7 +72,7 @@ func builtinFsop(args []string, in io.Reader, out, errw io.Writer) int {
 		return 2
 	}
 	op, rootPath, rel := args[0], args[1], args[2]
-	root, err := openRoot(rootPath)
+	root, err := fsat.OpenRoot(rootPath)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return fsNotFound
@@ -96,7 +81,7 @@ func builtinFsop(args []string, in io.Reader, out, errw io.Writer) int {
 	switch op {
 	case "stat":
 		var e fsEntry
-		if e, err = statAt(root, rel); err == nil {
+		if e, err = fsat.Stat(root, rel); err == nil {
 			err = json.NewEncoder(out).Encode(e)
 		}
 	case "list":
@@ -104,20 +89,20 @@ func builtinFsop(args []string, in io.Reader, out, errw io.Writer) int {
 		if len(args) > 3 {
 			limit, _ = strconv.Atoi(args[3])
 		}
-		err = listAt(root, rel, limit, out)
+		err = fsat.List(root, rel, limit, out)
 	case "tar":
 		// Written in large pieces: each write to an exec's stdout is a
 		// frame the engine copies through its own buffers, and a tar
 		// written as it is made (512-byte headers, 32 KiB of content at
 		// a time) crosses that path far more often than it needs to.
 		bw := bufio.NewWriterSize(out, tarBuffer)
-		if err = tarAt(root, rel, bw); err == nil {
+		if err = fsat.Tar(root, rel, bw); err == nil {
 			err = bw.Flush()
 		}
 	case "untar":
-		err = untarAt(root, rel, in)
+		err = fsat.Untar(root, rel, in)
 	case "rm":
-		err = removeAt(root, rel)
+		err = fsat.Remove(root, rel)
 	default:
 		fmt.Fprintln(errw, "fsop: unknown operation", op)
 		return 2
@@ -126,10 +111,7 @@ func builtinFsop(args []string, in io.Reader, out, errw io.Writer) int {
 		return 0
 	}
 	fmt.Fprintln(errw, err)
-	if fe := (*fsError)(nil); errors.As(err, &fe) {
-		return fe.code
-	}
-	return 1
+	return fsat.Code(err)
 }
 
 // becomeOwner takes on the uid and gid owning root (65534 for a root
@@ -150,32 +132,4 @@ func becomeOwner(root string) error {
 		return err
 	}
 	return syscall.Setresuid(uid, uid, uid)
-}
-
-// errnoError turns a system call's refusal on rel into an fsError whose
-// code says what kind of refusal it was.
-func errnoError(rel string, err error) error {
-	if fe := (*fsError)(nil); errors.As(err, &fe) {
-		return err
-	}
-	if rel == "" {
-		rel = "the workspace root"
-	}
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return &fsError{fsNotFound, rel + " does not exist in the workspace"}
-	case errors.Is(err, unix.ELOOP):
-		return &fsError{fsInvalid, rel + " is a symlink: the files API does not follow links"}
-	case errors.Is(err, unix.ENOTDIR):
-		return &fsError{fsNotDir, rel + ": a part of the path is not a directory"}
-	case errors.Is(err, unix.ENAMETOOLONG):
-		return &fsError{fsInvalid, rel + ": a name in the path is longer than 255 bytes"}
-	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
-		return &fsError{fsFull, rel + ": the workspace is full"}
-	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM), errors.Is(err, unix.EROFS):
-		return &fsError{fsConflict, rel + ": permission denied (the agent's own permissions apply)"}
-	case errors.Is(err, unix.EEXIST), errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.ENXIO):
-		return &fsError{fsConflict, rel + ": " + err.Error()}
-	}
-	return fmt.Errorf("%s: %w", rel, err)
 }

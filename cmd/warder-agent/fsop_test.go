@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/warder/warder/internal/fsat"
 	"github.com/warder/warder/internal/fsop"
 )
 
@@ -266,14 +267,14 @@ func TestFsopFailedOverwriteKeepsOldFiles(t *testing.T) {
 	}
 }
 
-// TestFsopDepth: an upload nested deeper than maxUploadDepth is refused,
+// TestFsopDepth: an upload nested deeper than fsat.MaxUploadDepth is refused,
 // and a tree deeper than that (made by the agent) can still be deleted.
 func TestFsopDepth(t *testing.T) {
 	root := t.TempDir()
-	deep := strings.Repeat("d/", maxUploadDepth) + "f"
+	deep := strings.Repeat("d/", fsat.MaxUploadDepth) + "f"
 	in := tarFiles(t, tar.Header{Name: deep, Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "x"})
 	if _, _, code := runFsop(t, in, "untar", root, ""); code != fsInvalid {
-		t.Fatalf("untar of %d levels: exit %d", maxUploadDepth+1, code)
+		t.Fatalf("untar of %d levels: exit %d", fsat.MaxUploadDepth+1, code)
 	}
 	p := filepath.Join(root, "tree")
 	for range 300 {

@@ -309,6 +309,22 @@ func (d *Dir) mounted(name string) (bool, error) {
 	return mp.Dev != above.Dev, nil
 }
 
+// DataPath is the path, as this process reaches it, of name's workspace
+// directory in its mounted filesystem (what the volume binds); an error
+// when name has no image or its filesystem is not mounted.
+func (d *Dir) DataPath(name string) (string, error) {
+	if !d.Has(name) {
+		return "", fmt.Errorf("workspace %s has no image: %w", name, os.ErrNotExist)
+	}
+	if ok, err := d.mounted(name); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("the filesystem of workspace %s is not mounted", name)
+		}
+		return "", err
+	}
+	return d.view(d.Data(name)), nil
+}
+
 // MountAll mounts every image here that is not mounted (after a reboot,
 // none is), so their workspaces can be bound again.
 func (d *Dir) MountAll() error {

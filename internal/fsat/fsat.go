@@ -1,4 +1,4 @@
-package main
+package fsat
 
 import (
 	"archive/tar"
@@ -27,7 +27,7 @@ import (
 // maxDepth bounds the nesting a download or a removal walks (each level
 // holds a descriptor while it is walked): deeper than any path the
 // kernel resolves (PATH_MAX is 4096 bytes), so whatever an agent or an
-// upload (maxUploadDepth) made can be deleted.
+// upload (MaxUploadDepth) made can be deleted.
 const maxDepth = 2048
 
 const (
@@ -40,7 +40,7 @@ const (
 func openRoot(p string) (*os.File, error) {
 	fd, err := unix.Open(p, dirFlags, 0)
 	if err != nil {
-		return nil, &fsError{fsNotFound, "the workspace is not mounted"}
+		return nil, &fsError{NotFound, "the workspace is not mounted"}
 	}
 	return os.NewFile(uintptr(fd), p), nil
 }
@@ -54,10 +54,10 @@ func elements(rel string) ([]string, error) {
 		case "", ".":
 			continue
 		case "..":
-			return nil, &fsError{fsInvalid, rel + ": \"..\" would leave the workspace"}
+			return nil, &fsError{Invalid, rel + ": \"..\" would leave the workspace"}
 		}
 		if len(el) > 255 {
-			return nil, &fsError{fsInvalid, rel + ": a name in the path is longer than 255 bytes"}
+			return nil, &fsError{Invalid, rel + ": a name in the path is longer than 255 bytes"}
 		}
 		out = append(out, el)
 	}
@@ -147,8 +147,8 @@ func modeOf(st *unix.Stat_t) fs.FileMode {
 	return m
 }
 
-func entryOfStat(name string, st *unix.Stat_t) fsEntry {
-	return fsEntry{Name: name, Mode: modeOf(st), Size: st.Size, MTime: time.Unix(st.Mtim.Unix()).UnixNano()}
+func entryOfStat(name string, st *unix.Stat_t) Entry {
+	return Entry{Name: name, Mode: modeOf(st), Size: st.Size, MTime: time.Unix(st.Mtim.Unix()).UnixNano()}
 }
 
 // parentOf opens rel's parent directory (rel has at least one element)
@@ -167,25 +167,25 @@ func parentOf(root *os.File, rel string, create bool) (*os.File, string, string,
 
 // statAt describes rel; a link as rel itself is refused like one on the
 // way.
-func statAt(root *os.File, rel string) (fsEntry, error) {
+func statAt(root *os.File, rel string) (Entry, error) {
 	dir, name, _, err := parentOf(root, rel, false)
 	if err != nil {
-		return fsEntry{}, err
+		return Entry{}, err
 	}
 	if dir == nil {
 		var st unix.Stat_t
 		if err := unix.Fstat(int(root.Fd()), &st); err != nil {
-			return fsEntry{}, err
+			return Entry{}, err
 		}
 		return entryOfStat("data", &st), nil
 	}
 	defer dir.Close()
 	st, err := lstatAt(dir, name)
 	if err != nil {
-		return fsEntry{}, errnoError(rel, err)
+		return Entry{}, errnoError(rel, err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		return fsEntry{}, errnoError(rel, unix.ELOOP)
+		return Entry{}, errnoError(rel, unix.ELOOP)
 	}
 	return entryOfStat(name, &st), nil
 }
@@ -202,7 +202,7 @@ func listAt(root *os.File, rel string, limit int, out io.Writer) error {
 		return err
 	}
 	defer dir.Close()
-	entries := []fsEntry{}
+	entries := []Entry{}
 	for len(entries) < limit {
 		names, err := dir.Readdirnames(min(256, limit-len(entries)))
 		for _, n := range names {
@@ -219,7 +219,7 @@ func listAt(root *os.File, rel string, limit int, out io.Writer) error {
 			return errnoError(rel, err)
 		}
 	}
-	slices.SortFunc(entries, func(a, b fsEntry) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return json.NewEncoder(out).Encode(entries)
 }
 
@@ -306,7 +306,7 @@ func tarEntry(tw *tar.Writer, dir *os.File, name, tarName string, depth int) err
 // tarDir archives the open directory dir as tarName and what is in it.
 func tarDir(tw *tar.Writer, dir *os.File, tarName string, depth int) error {
 	if depth > maxDepth {
-		return &fsError{fsInvalid, tarName + ": nested deeper than " + strconv.Itoa(maxDepth) + " directories"}
+		return &fsError{Invalid, tarName + ": nested deeper than " + strconv.Itoa(maxDepth) + " directories"}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
@@ -344,14 +344,14 @@ func (zeros) Read(p []byte) (int, error) {
 // removed itself. Absent is success.
 func removeAt(root *os.File, rel string) error {
 	dir, name, _, err := parentOf(root, rel, false)
-	if fe := (*fsError)(nil); errors.As(err, &fe) && fe.code == fsNotFound {
+	if fe := (*fsError)(nil); errors.As(err, &fe) && fe.code == NotFound {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if dir == nil {
-		return &fsError{fsInvalid, "the workspace root cannot be deleted"}
+		return &fsError{Invalid, "the workspace root cannot be deleted"}
 	}
 	defer dir.Close()
 	return removeEntry(dir, name, rel, 0)
@@ -368,7 +368,7 @@ func removeEntry(dir *os.File, name, rel string, depth int) error {
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		if depth > maxDepth {
-			return &fsError{fsInvalid, rel + ": nested deeper than " + strconv.Itoa(maxDepth) + " directories"}
+			return &fsError{Invalid, rel + ": nested deeper than " + strconv.Itoa(maxDepth) + " directories"}
 		}
 		sub, _, err := openDirAt(dir, []string{name}, false)
 		if err == nil {
@@ -397,9 +397,9 @@ func removeEntry(dir *os.File, name, rel string, depth int) error {
 	return nil
 }
 
-// maxUploadDepth bounds the directories an upload's entry may be nested
+// MaxUploadDepth bounds the directories an upload's entry may be nested
 // in: what the API makes, it can list, download and delete.
-const maxUploadDepth = 256
+const MaxUploadDepth = 256
 
 // untarAt extracts the tar in into directory rel, made if missing.
 // Regular files and directories only: Warder has checked the tar
@@ -444,14 +444,14 @@ func untarAt(root *os.File, rel string, in io.Reader) (err error) {
 			continue
 		}
 		if path.IsAbs(name) {
-			return &fsError{fsInvalid, h.Name + ": the name leaves the workspace"}
+			return &fsError{Invalid, h.Name + ": the name leaves the workspace"}
 		}
 		parts, err := elements(name)
 		if err != nil {
 			return err
 		}
-		if len(parts) > maxUploadDepth {
-			return &fsError{fsInvalid, h.Name + ": nested deeper than " + strconv.Itoa(maxUploadDepth) + " directories"}
+		if len(parts) > MaxUploadDepth {
+			return &fsError{Invalid, h.Name + ": nested deeper than " + strconv.Itoa(MaxUploadDepth) + " directories"}
 		}
 		if err := u.entry(parts, h, tr, path.Join(rel, name)); err != nil {
 			return err
@@ -515,7 +515,7 @@ func (u *upload) entry(parts []string, h *tar.Header, r io.Reader, rel string) e
 		return d.Close()
 	case tar.TypeReg, tar.TypeRegA:
 	default:
-		return &fsError{fsInvalid, h.Name + ": only files and directories can be uploaded"}
+		return &fsError{Invalid, h.Name + ": only files and directories can be uploaded"}
 	}
 	dir, err := u.openDir(parts[:len(parts)-1])
 	if err != nil {
@@ -524,7 +524,7 @@ func (u *upload) entry(parts []string, h *tar.Header, r io.Reader, rel string) e
 	defer dir.Close()
 	base := parts[len(parts)-1]
 	if st, err := lstatAt(dir, base); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return &fsError{fsNotDir, rel + " is a directory"}
+		return &fsError{NotDir, rel + " is a directory"}
 	}
 	tmp := ".warder-upload-" + randomName()
 	perm := uint32(h.Mode&0o777) | 0o600
