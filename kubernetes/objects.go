@@ -231,12 +231,23 @@ type ingressRule struct {
 }
 
 type egressRuleObj struct {
-	To []peer `json:"to,omitempty"`
+	To    []peer       `json:"to,omitempty"`
+	Ports []policyPort `json:"ports,omitempty"`
 }
 
 type peer struct {
 	PodSelector       *labelSelector `json:"podSelector,omitempty"`
 	NamespaceSelector *labelSelector `json:"namespaceSelector,omitempty"`
+	IPBlock           *ipBlock       `json:"ipBlock,omitempty"`
+}
+
+type ipBlock struct {
+	CIDR string `json:"cidr"`
+}
+
+type policyPort struct {
+	Protocol string `json:"protocol"`
+	Port     int    `json:"port"`
 }
 
 // watchEvent is one line of a watch stream.

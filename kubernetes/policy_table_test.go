@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"encoding/json"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -20,11 +21,14 @@ func policyRuntime() *Runtime {
 }
 
 // endpointOf is one end of a connection: a pod (its namespace and labels)
-// or, with outside set, an address beyond the cluster's pods.
+// or, with outside set, an address beyond the cluster's pods; addr and
+// port, where set, are the address and port connected to.
 type endpointOf struct {
 	namespace string
 	labels    map[string]string
 	outside   bool
+	addr      netip.Addr
+	port      int
 }
 
 func selects(sel *labelSelector, labels map[string]string) bool {
@@ -39,11 +43,16 @@ func selects(sel *labelSelector, labels map[string]string) bool {
 	return true
 }
 
-// peerMatches reads a peer as the NetworkPolicy API defines it: with both
-// selectors, pods matching the pod selector in namespaces matching the
-// namespace selector; with only a pod selector, pods of the policy's own
-// namespace. No peer here is an ipBlock, so outside the cluster matches none.
+// peerMatches reads a peer as the NetworkPolicy API defines it: an
+// ipBlock, addresses in its CIDR; with both selectors, pods matching the
+// pod selector in namespaces matching the namespace selector; with only
+// a pod selector, pods of the policy's own namespace. Selectors match
+// no address outside the cluster.
 func peerMatches(pr peer, policyNS string, e endpointOf) bool {
+	if pr.IPBlock != nil {
+		p, err := netip.ParsePrefix(pr.IPBlock.CIDR)
+		return err == nil && e.addr.IsValid() && p.Contains(e.addr)
+	}
 	if e.outside {
 		return false
 	}
@@ -66,7 +75,11 @@ func admits(policies []networkPolicy, from, to endpointOf) bool {
 				for _, pr := range r.To {
 					ok = ok || peerMatches(pr, np.Metadata.Namespace, to)
 				}
-				egressOK = egressOK || ok
+				portOK := len(r.Ports) == 0
+				for _, p := range r.Ports {
+					portOK = portOK || (p.Protocol == "TCP" && p.Port == to.port)
+				}
+				egressOK = egressOK || (ok && portOK)
 			}
 		}
 		if !to.outside && to.namespace == np.Metadata.Namespace && selects(&sel, to.labels) && slices.Contains(np.Spec.PolicyTypes, "Ingress") {
@@ -143,6 +156,63 @@ func TestPoliciesAdmit(t *testing.T) {
 		if got := admits(policies, tt.from, tt.to); got != tt.want {
 			t.Errorf("%s: admitted %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestProxyPolicyAdmits: with an egress proxy, agents on the internal
+// network (egress "none" or a list) reach its address and port and
+// nothing else, whether Warder runs outside the cluster (the address) or
+// in it (its own pods, on the proxy's port); egress agents are as
+// before; without a proxy there is no such policy.
+func TestProxyPolicyAdmits(t *testing.T) {
+	r := policyRuntime()
+	if slices.Contains(r.PolicyNames(), "warder-warder-network-proxy") {
+		t.Fatal("a deployment without an egress proxy has a proxy policy")
+	}
+	r.cfg.EgressProxy = netip.MustParseAddrPort("10.88.0.1:3128")
+	if got := r.PolicyNames(); !slices.Equal(got, []string{"warder-warder-network-ingress", "warder-warder-network-internal", "warder-warder-network-helpers", "warder-warder-network-proxy"}) {
+		t.Fatalf("names %v", got)
+	}
+	policies := r.policies()
+	ns := r.cfg.Namespace
+	agent := func(internal bool) endpointOf {
+		spec := testSpec()
+		spec.Labels = map[string]string{warder.LabelManaged: r.cfg.Network, warder.LabelAgentID: "a1", warder.LabelUserID: "u1"}
+		spec.Internal = internal
+		return endpointOf{namespace: ns, labels: podOf(ns, spec, "u").Metadata.Labels}
+	}
+	outside := func(addr string, port int) endpointOf {
+		return endpointOf{outside: true, addr: netip.MustParseAddr(addr), port: port}
+	}
+	control := func(port int) endpointOf {
+		return endpointOf{namespace: "warder-system", labels: map[string]string{labelControlPlane: "true"}, addr: netip.MustParseAddr("10.244.0.9"), port: port}
+	}
+	helper := endpointOf{namespace: ns, labels: r.helperPod(helperSpec{claim: "warder-ws-a1", role: roleFiles, uid: 65534, gid: 65534}).Metadata.Labels}
+	otherDeploy := endpointOf{namespace: ns, labels: map[string]string{warder.LabelManaged: "other_network", labelNetwork: warder.NetworkInternal}}
+	internal, egressAgent := agent(true), agent(false)
+	for _, tt := range []struct {
+		name     string
+		from, to endpointOf
+		want     bool
+	}{
+		{"an internal agent to the proxy", internal, outside("10.88.0.1", 3128), true},
+		{"an internal agent to the proxy's address, another port", internal, outside("10.88.0.1", 22), false},
+		{"an internal agent to another address, the proxy's port", internal, outside("10.88.0.2", 3128), false},
+		{"an internal agent to the outside", internal, outside("203.0.113.7", 443), false},
+		{"an internal agent to Warder's pods, the proxy's port", internal, control(3128), true},
+		{"an internal agent to Warder's pods, another port", internal, control(8000), false},
+		{"an internal agent to an agent, the proxy's port", internal, endpointOf{namespace: ns, labels: egressAgent.labels, port: 3128}, false},
+		{"an egress agent to the outside", egressAgent, outside("203.0.113.7", 443), true},
+		{"a helper to the proxy", helper, outside("10.88.0.1", 3128), false},
+		{"another deployment's internal agent, to the outside", otherDeploy, outside("203.0.113.7", 443), true},
+	} {
+		if got := admits(policies, tt.from, tt.to); got != tt.want {
+			t.Errorf("%s: admitted %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	raw, _ := json.Marshal(r.proxyPolicy().Spec.Egress)
+	if want := `[{"to":[{"ipBlock":{"cidr":"10.88.0.1/32"}},{"podSelector":{"matchLabels":{"warder.io/control-plane":"true"}},"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"warder-system"}}}],"ports":[{"protocol":"TCP","port":3128}]}]`; string(raw) != want {
+		t.Errorf("the proxy policy's egress\n%s\nwant\n%s", raw, want)
 	}
 }
 

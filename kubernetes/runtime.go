@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -57,6 +58,12 @@ type Config struct {
 	// "" is DefaultGVisorRuntimeClass), offered once Setup finds it.
 	Isolations         []warder.Isolation
 	GVisorRuntimeClass string
+	// EgressProxy is the address (WARDER_EGRESS_PROXY=IP:PORT) where
+	// Warder's egress proxy, and the LLM gateway on it, listen for
+	// agents; the zero value for none. Setup then lets agents on the
+	// internal network (egress "none" or a list) open connections to it
+	// and to nothing else (policyProxy).
+	EgressProxy netip.AddrPort
 }
 
 // Runtime runs agents as Pods. It is safe for concurrent use; create it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -29,9 +30,18 @@ func (r *Runtime) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", r.cfg.Namespace, err)
 	}
+	collection := "/apis/networking.k8s.io/v1/namespaces/" + r.cfg.Namespace + "/networkpolicies"
 	for _, np := range r.policies() {
-		if err := r.apply(ctx, "/apis/networking.k8s.io/v1/namespaces/"+r.cfg.Namespace+"/networkpolicies", np.Metadata.Name, np); err != nil {
+		if err := r.apply(ctx, collection, np.Metadata.Name, np); err != nil {
 			return fmt.Errorf("network policy %s: %w", np.Metadata.Name, err)
+		}
+	}
+	if !r.cfg.EgressProxy.IsValid() {
+		// A deployment that no longer has a proxy lets its internal
+		// agents reach nothing again.
+		name := r.proxyPolicyName()
+		if err := r.api.do(ctx, http.MethodDelete, collection+"/"+url.PathEscape(name), nil, nil); err != nil && !errors.Is(err, warder.ErrNotFound) {
+			return fmt.Errorf("network policy %s: %w", name, err)
 		}
 	}
 	return r.probeIsolation(ctx) // gvisor.go
@@ -71,7 +81,54 @@ func (r *Runtime) PolicyNames() []string {
 //   - an agent on the internal network may open no connection at all.
 //   - a workspace helper (files.go) may neither be reached nor reach out:
 //     Warder talks to it through the API server's exec only.
+//   - with an egress proxy (Config.EgressProxy), an agent on the internal
+//     network may open connections to the proxy's address and port, and
+//     to nothing else: agents with an egress list go out through it, and
+//     every internal agent reaches the LLM gateway it serves. The proxy
+//     refuses to forward for an agent without a list.
 func (r *Runtime) policies() []networkPolicy {
+	ps := r.isolationPolicies()
+	if r.cfg.EgressProxy.IsValid() {
+		ps = append(ps, r.proxyPolicy())
+	}
+	return ps
+}
+
+func (r *Runtime) proxyPolicyName() string { return dnsName("warder-"+r.cfg.Network) + "-proxy" }
+
+// proxyPolicy lets internal agents reach the egress proxy: its address
+// as an ipBlock (Warder outside the cluster, or a pod whose address is
+// fixed), or, on the same port, Warder's own pods (labelled
+// warder.io/control-plane=true in ControlNamespace) when it runs in the
+// cluster.
+func (r *Runtime) proxyPolicy() networkPolicy {
+	addr := r.cfg.EgressProxy.Addr().Unmap()
+	bits := 32
+	if addr.Is6() {
+		bits = 128
+	}
+	return networkPolicy{
+		APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy",
+		Metadata: meta{Name: r.proxyPolicyName(), Namespace: r.cfg.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "warder"}},
+		Spec: networkPolicySpec{
+			PodSelector: labelSelector{MatchLabels: map[string]string{warder.LabelManaged: r.cfg.Network, labelNetwork: warder.NetworkInternal}},
+			PolicyTypes: []string{"Egress"},
+			Egress: []egressRuleObj{{
+				To: []peer{
+					{IPBlock: &ipBlock{CIDR: netip.PrefixFrom(addr, bits).String()}},
+					{
+						NamespaceSelector: &labelSelector{MatchLabels: map[string]string{labelNamespaceName: r.cfg.ControlNamespace}},
+						PodSelector:       &labelSelector{MatchLabels: map[string]string{labelControlPlane: "true"}},
+					},
+				},
+				Ports: []policyPort{{Protocol: "TCP", Port: int(r.cfg.EgressProxy.Port())}},
+			}},
+		},
+	}
+}
+
+// isolationPolicies are the policies every deployment has.
+func (r *Runtime) isolationPolicies() []networkPolicy {
 	agents := map[string]string{warder.LabelManaged: r.cfg.Network}
 	internal := map[string]string{warder.LabelManaged: r.cfg.Network, labelNetwork: warder.NetworkInternal}
 	labels := map[string]string{"app.kubernetes.io/managed-by": "warder"}

@@ -136,6 +136,9 @@ func openKubernetes(cfg Config, _ warder.PortStore, log *slog.Logger) (Backend, 
 		// Isolation levels (kubernetes/gvisor.go).
 		Isolations:         cfg.Isolations,
 		GVisorRuntimeClass: cfg.GVisorRuntimeClass,
+		// The egress proxy's address, when WARDER_EGRESS_PROXY names one:
+		// internal agents may reach it (kubernetes/setup.go).
+		EgressProxy: egressProxyAddr(cfg.EgressProxy),
 	})
 }
 

@@ -170,6 +170,16 @@ func newEgress(cfg Config, rt Backend, store warder.Store, m *metrics.Metrics, l
 	return h, nil
 }
 
+// egressProxyAddr is the address WARDER_EGRESS_PROXY=IP:PORT names; the
+// zero value for auto, off or anything else.
+func egressProxyAddr(mode string) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(mode)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return ap
+}
+
 func cmpOr(v, def string) string {
 	if v == "" {
 		return def
