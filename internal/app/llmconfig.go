@@ -147,8 +147,10 @@ func (c *Config) validateLLM() error {
 			return fmt.Errorf("WARDER_LLM_GATEWAY_URL %q must be auto or the http(s) URL agents reach Warder's /llm at, such as http://warder.example:8000/llm", g)
 		}
 	}
-	if len(c.LLMUpstreams) > 0 && c.Runtime == "kubernetes" && (c.LLMGatewayURL == "" || c.LLMGatewayURL == "auto") {
-		return fmt.Errorf("WARDER_LLM_GATEWAY_URL must be set with WARDER_RUNTIME=kubernetes: the URL agents reach Warder's /llm at (docs/egress.md)")
+	// On Kubernetes the egress proxy has no automatic address: the
+	// gateway's is WARDER_LLM_GATEWAY_URL, or the proxy's IP:PORT.
+	if len(c.LLMUpstreams) > 0 && c.Runtime == "kubernetes" && (c.LLMGatewayURL == "" || c.LLMGatewayURL == "auto") && !egressProxyAddr(c.EgressProxy).IsValid() {
+		return fmt.Errorf("WARDER_LLM_GATEWAY_URL must be set with WARDER_RUNTIME=kubernetes: the URL agents reach Warder's /llm at, unless WARDER_EGRESS_PROXY=IP:PORT, where the gateway is served too (docs/egress.md)")
 	}
 	return nil
 }

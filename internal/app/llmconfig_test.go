@@ -69,6 +69,11 @@ func TestLLMSettings(t *testing.T) {
 		})
 	}
 	t.Setenv("WARDER_RUNTIME", "kubernetes")
+	t.Setenv("WARDER_EGRESS_PROXY", "10.88.0.1:3128")
+	if _, err := LoadConfig(nil); err != nil {
+		t.Errorf("on Kubernetes with an egress proxy's address (the gateway's too): %v", err)
+	}
+	t.Setenv("WARDER_EGRESS_PROXY", "auto")
 	t.Setenv("WARDER_LLM_GATEWAY_URL", "http://warder.warder.svc:8000/llm")
 	if cfg, err := LoadConfig(nil); err != nil || cfg.LLMGatewayURL != "http://warder.warder.svc:8000/llm" {
 		t.Errorf("on Kubernetes with a URL: %q %v", cfg.LLMGatewayURL, err)
