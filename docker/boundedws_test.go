@@ -297,14 +297,15 @@ func TestWorkspaceFilesystemFoundFromVolume(t *testing.T) {
 	assertNoFilesystem(t, r.bound.dir, spec.Workspace.Name)
 }
 
-// TestBoundedWholeTarDirect: the whole of a bounded workspace is read in
+// TestBoundedWorkspaceDirect: a bounded workspace is read and written in
 // Warder's process from its filesystem's mount (no files helper), and as
-// safely as the helper reads it: links the agent made, at the top and
-// deep down, to the container's root and to /etc, are archived as links
-// and never followed; a FIFO and a device node are left out (a FIFO is
-// not waited on). A file its owner made unreadable is in the tar (the
-// read is the owner's, not the agent user's).
-func TestBoundedWholeTarDirect(t *testing.T) {
+// safely as the helper: links the agent made, at the top and deep down,
+// to the container's root and to /etc, are archived as links and never
+// followed; a FIFO and a device node are left out (a FIFO is not waited
+// on); it reads as the agent's user (a root-owned file the agent cannot
+// read is left out); an upload is the agent's, and one through a link
+// is refused and writes nothing.
+func TestBoundedWorkspaceDirect(t *testing.T) {
 	r := boundRuntime(t, false)
 	spec := boundSpec(t, r, 64<<20)
 	ctx := context.Background()
@@ -350,16 +351,57 @@ func TestBoundedWholeTarDirect(t *testing.T) {
 	want := map[string]string{
 		"data/": "dir", "data/docs/": "dir", "data/docs/deep/": "dir", "data/docs/deep/er/": "dir",
 		"data/docs/deep/er/f.txt": "by the agent", "data/docs/deep/er/etc": "-> /etc",
-		"data/escape": "-> /", "data/docs/hostname": "-> /etc/hostname", "data/secret": "mine",
+		"data/escape": "-> /", "data/docs/hostname": "-> /etc/hostname",
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("the whole workspace's tar:\n%v\nwant\n%v", got, want)
 	}
-	if n := helpersCreated(t, r, since); n != 0 {
-		t.Errorf("reading a bounded workspace whole started %d helper containers", n)
+	if got := readOne(t, must2(r.ReadTar(ctx, id, "docs/deep/er/f.txt"))); got != "by the agent" {
+		t.Errorf("one file read: %q", got)
 	}
-	// A part of it still goes through the helper, as the agent's user.
-	if _, err := r.ReadTar(ctx, id, "docs/hostname"); !errors.Is(err, warder.ErrInvalid) {
-		t.Errorf("reading a link itself: %v, want ErrInvalid", err)
+	for _, p := range []string{"docs/hostname", "escape/etc/hostname", "docs/deep/er/etc/hostname"} {
+		if _, err := r.ReadTar(ctx, id, p); !errors.Is(err, warder.ErrInvalid) {
+			t.Errorf("reading %s: %v, want ErrInvalid", p, err)
+		}
+	}
+	if rc, err := r.ReadTar(ctx, id, "secret"); err == nil {
+		if h, err := tar.NewReader(rc).Next(); err != io.EOF {
+			t.Errorf("reading a file the agent cannot read gave %+v, %v; want an empty tar", h, err)
+		}
+		rc.Close()
+	}
+
+	// Written: the agent's, like what it wrote itself.
+	must(t, r.WriteTar(ctx, id, "up", oneFile("a/b.txt", "uploaded")))
+	var mine, made syscall.Stat_t
+	must(t, syscall.Lstat(filepath.Join(data, "docs", "deep", "er", "f.txt"), &mine))
+	must(t, syscall.Lstat(filepath.Join(data, "up", "a", "b.txt"), &made))
+	// (What an exec makes has the exec's own marker gid, exec.go.)
+	if made.Uid != mine.Uid || made.Gid != 65534 || mine.Uid != 65534 {
+		t.Errorf("an upload is owned by %d:%d, the agent's own file by %d:%d; want the agent's user, 65534:65534", made.Uid, made.Gid, mine.Uid, mine.Gid)
+	}
+	if b, _ := os.ReadFile(filepath.Join(data, "up", "a", "b.txt")); string(b) != "uploaded" {
+		t.Errorf("the upload holds %q", b)
+	}
+	for _, name := range []string{"escape/tmp/x", "docs/deep/er/etc/x"} {
+		if err := r.WriteTar(ctx, id, "", oneFile(name, "owned")); !errors.Is(err, warder.ErrInvalid) {
+			t.Errorf("upload of %s: %v, want ErrInvalid", name, err)
+		}
+	}
+	// Written as the agent's user: not into a directory it cannot write.
+	must(t, os.Mkdir(filepath.Join(data, "rootdir"), 0o755))
+	if err := r.WriteTar(ctx, id, "rootdir", oneFile("x", "y")); !errors.Is(err, warder.ErrConflict) {
+		t.Errorf("an upload into a root-owned directory: %v, want ErrConflict", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "rootdir", "x")); err == nil {
+		t.Error("the upload wrote into a root-owned directory")
+	}
+	for _, p := range []string{"/etc/x", "/tmp/x"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was written on the host", p)
+		}
+	}
+	if n := helpersCreated(t, r, since); n != 0 {
+		t.Errorf("reading and writing a bounded workspace started %d helper containers", n)
 	}
 }
