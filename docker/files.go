@@ -15,7 +15,9 @@ import (
 
 // The files of a workspace go through `warder-agent fsop` in the
 // workspace's files helper (fshelper.go), which works whether the agent
-// runs or not and follows no link.
+// runs or not and follows no link; a bounded workspace's, through the
+// same operations run in this process on its filesystem's mount
+// (direct.go).
 
 // fsEntry is an entry as fsop writes it.
 type fsEntry struct {
@@ -75,34 +77,16 @@ func joinRel(dir, name string) string {
 }
 
 // ReadTar streams rel (a file or a tree) as a tar, names relative to
-// rel's parent; links inside are archived as links. A bounded
-// workspace is read in this process, from its filesystem's mount on the
-// host (direct.go); any other through the files helper. Either way as
-// the agent's user.
+// rel's parent; links inside are archived as links.
 func (r *Runtime) ReadTar(ctx context.Context, id, rel string) (io.ReadCloser, error) {
-	ws, err := r.directWorkspace(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if ws != nil {
-		return ws.readTar(ctx, rel)
-	}
 	return r.streamFsop(ctx, id, fsopCall{args: []string{"tar", warder.WorkspaceMountPath, rel}, notDir: warder.ErrInvalid})
 }
 
 // WriteTar extracts tr into dir as the agent's user: every directory it
 // makes, those its entries only imply included, is the agent's. If it
-// fails, what it made at the top is removed again before it returns (no
-// helper per name); a caller that goes away ends it the same way. A
-// bounded workspace is written in this process (direct.go).
+// fails, fsop itself removes what it made at the top before it ends (no
+// helper per name); a caller that goes away ends it the same way.
 func (r *Runtime) WriteTar(ctx context.Context, id, dir string, tr io.Reader) error {
-	ws, err := r.directWorkspace(ctx, id)
-	if err != nil {
-		return err
-	}
-	if ws != nil {
-		return ws.writeTar(ctx, dir, tr)
-	}
 	return r.fsop(ctx, id, fsopCall{args: []string{"untar", warder.WorkspaceMountPath, dir}, stdin: tr,
 		stdout: io.Discard, notDir: warder.ErrConflict})
 }

@@ -291,6 +291,9 @@ func (r *Runtime) fsop(ctx context.Context, id string, c fsopCall) error {
 	if err != nil {
 		return err
 	}
+	if ws := r.directWorkspace(ctx, volume, user); ws != nil {
+		return ws.fsop(ctx, c) // direct.go
+	}
 	for try := 0; ; try++ {
 		hid, done, err := r.filesHelper(ctx, volume, user)
 		if err != nil {
