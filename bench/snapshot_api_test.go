@@ -24,7 +24,7 @@ import (
 // the 100 MB tree of BenchmarkSnapshot (WARDER_BENCH_SNAPSHOT_MB):
 //
 //   - snapshot: POST /api/agents/{id}/snapshots (the agent paused, its
-//     workspace read by the files helper, compressed, hashed, stored,
+//     workspace read (in process, for a bounded workspace), compressed, hashed, stored,
 //     the agent resumed), against `tar -c | zstd` of the same files
 //     (a local copy) to the same store;
 //   - restore: POST .../snapshots/{sid}/restore (verified, the agent
