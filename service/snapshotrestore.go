@@ -63,11 +63,11 @@ func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id
 		if err != nil {
 			return err
 		}
-		tar, err := s.spooled(ctx, arch, m)
+		stored, err := s.spooled(ctx, arch, m)
 		if err != nil {
 			return err
 		}
-		defer tar.Close()
+		defer stored.Close()
 		who := actor(caller)
 		if a.Status == warder.StatusPaused {
 			// Put back running: a paused agent's memory goes with the
@@ -89,8 +89,13 @@ func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id
 		if err := clearWorkspace(ctx, fr, a.ContainerID); err != nil {
 			return err
 		}
-		if _, err := writeTree(ctx, fr, a.ContainerID, io.NewSectionReader(tar, 0, m.TarBytes)); err != nil {
+		tr, err := arch.OpenFetched(m, io.NewSectionReader(stored, 0, m.StoredBytes))
+		if err != nil {
 			return err
+		}
+		defer tr.Close()
+		if _, err := writeTree(ctx, fr, a.ContainerID, tr); err != nil {
+			return damaged(m, err)
 		}
 		if running {
 			return s.agents.start(context.WithoutCancel(ctx), caller, a)
@@ -99,21 +104,21 @@ func (s *Snapshots) RestoreSnapshot(ctx context.Context, caller *warder.User, id
 	})
 }
 
-// spooled reads the whole snapshot into a temporary file of the spool
-// directory (the uploads' one), checking it against its manifest as it
-// goes, and returns the file, removed when closed. So the workspace is
-// touched only once the snapshot is known whole, and filled from a local
-// file: the store is read once, and cannot fail half-way through.
+// spooled copies the snapshot as stored (compressed) into a temporary
+// file of the spool directory (the uploads' one), checking its size and
+// SHA-256 against its manifest as it goes, and returns the file, removed
+// when closed. So the workspace is touched only once the snapshot is
+// known whole, and filled from a local file: the store is read once,
+// and cannot fail half-way through; and what is spooled is the stored
+// bytes, not the tar (half as many, written and read once each, for a
+// typical workspace).
 func (s *Snapshots) spooled(ctx context.Context, arch *snapshot.Archive, m *snapshot.Manifest) (*spoolFile, error) {
 	f, err := s.files.spoolFile()
 	if err != nil {
 		return nil, err
 	}
 	sf := &spoolFile{f}
-	_, err = arch.Restore(ctx, m.AgentID, m.ID, func(tr io.Reader) error {
-		_, err := io.Copy(f, tr)
-		return err
-	})
+	_, err = arch.Fetch(ctx, m.AgentID, m.ID, f)
 	if err != nil {
 		sf.Close()
 		return nil, damaged(m, err)

@@ -205,6 +205,59 @@ func testCorruptSnapshotFailsRestore(t *testing.T, st Store) {
 	}
 }
 
+// testFetchThenOpen: Fetch copies a snapshot as stored and checks it
+// whole first; OpenFetched reads the same tar from the copy. A damaged
+// object fails Fetch with ErrCorrupt, wherever the damage is.
+func testFetchThenOpen(t *testing.T, st Store) {
+	ctx := context.Background()
+	a := mustArchive(t, st, Config{})
+	tr := treeTar(t, 7, 30, 256<<10)
+	m, err := a.Save(ctx, meta("agent-1", "whole"), bytes.NewReader(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored bytes.Buffer
+	got, err := a.Fetch(ctx, "agent-1", m.ID, &stored)
+	if err != nil || got.SHA256 != m.SHA256 || int64(stored.Len()) != m.StoredBytes {
+		t.Fatalf("Fetch: %+v %v, %d bytes", got, err, stored.Len())
+	}
+	r, err := a.OpenFetched(m, bytes.NewReader(stored.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(back, tr) {
+		t.Fatalf("OpenFetched: %d bytes (want %d), %v", len(back), len(tr), err)
+	}
+	for name, damage := range map[string]func([]byte) []byte{
+		"flipped-middle": func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b },
+		"flipped-last":   func(b []byte) []byte { b[len(b)-1] ^= 1; return b },
+		"truncated":      func(b []byte) []byte { return b[:len(b)-100] },
+		"appended":       func(b []byte) []byte { return append(b, 0) },
+	} {
+		m, err := a.Save(ctx, meta("agent-1", name), bytes.NewReader(tr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewrite(t, st, dataKey("agent-1", m.ID), damage)
+		if _, err := a.Fetch(ctx, "agent-1", m.ID, io.Discard); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: Fetch: %v, want ErrCorrupt", name, err)
+		}
+	}
+	// The copy damaged after Fetch (it is a local file): the reader's
+	// own checks still end in ErrCorrupt, never io.EOF.
+	b := bytes.Clone(stored.Bytes())
+	b[len(b)/2] ^= 0x40
+	if r, err := a.OpenFetched(m, bytes.NewReader(b)); err == nil {
+		_, err = io.Copy(io.Discard, r)
+		r.Close()
+		if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("reading a damaged copy: %v, want ErrCorrupt", err)
+		}
+	}
+}
+
 // rewrite replaces the object under key with damage(its bytes).
 func rewrite(t *testing.T, st Store, key string, damage func([]byte) []byte) {
 	t.Helper()

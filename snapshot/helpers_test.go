@@ -28,6 +28,7 @@ var suite = []struct {
 	{"InterruptedSaveNotListed", testInterruptedSaveNotListed},
 	{"ManifestlessDataNotListed", testManifestlessDataNotListed},
 	{"CorruptSnapshotFailsRestore", testCorruptSnapshotFailsRestore},
+	{"FetchThenOpen", testFetchThenOpen},
 	{"MaxSize", testMaxSize},
 	{"ListDelete", testListDelete},
 	{"ConcurrentSnapshots", testConcurrentSnapshots},

@@ -59,6 +59,54 @@ func (a *Archive) Open(ctx context.Context, agentID, id string) (*Reader, error)
 	return &Reader{m: m, body: body, in: in, dec: dec}, nil
 }
 
+// Fetch copies agentID's snapshot id as stored (compressed) into w and
+// checks it against its manifest: its size and SHA-256. It returns the
+// manifest only when the copy is whole and matches; a mismatch is an
+// error wrapping ErrCorrupt. OpenFetched then reads the tar from the
+// copy: a restore that must know a snapshot whole before it touches a
+// workspace keeps the stored bytes (half the tar's size, for a typical
+// workspace) rather than the tar.
+func (a *Archive) Fetch(ctx context.Context, agentID, id string, w io.Writer) (*Manifest, error) {
+	if err := checkIDs(agentID, id); err != nil {
+		return nil, err
+	}
+	m, err := readManifest(ctx, a.st, agentID, id)
+	if err != nil {
+		return nil, err
+	}
+	body, info, err := a.st.Get(ctx, dataKey(agentID, id))
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	if info.Size != m.StoredBytes {
+		return nil, fmt.Errorf("%w: %s/%s: stored %d bytes, manifest says %d", ErrCorrupt, agentID, id, info.Size, m.StoredBytes)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(body, m.StoredBytes+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("snapshot: read %s/%s: %w", agentID, id, err)
+	case n != m.StoredBytes:
+		return nil, fmt.Errorf("%w: %s/%s: %d stored bytes, manifest says %d", ErrCorrupt, agentID, id, n, m.StoredBytes)
+	case hex.EncodeToString(h.Sum(nil)) != m.SHA256:
+		return nil, fmt.Errorf("%w: %s/%s: SHA-256 mismatch", ErrCorrupt, agentID, id)
+	}
+	return m, nil
+}
+
+// OpenFetched reads the tar of snapshot m from stored, the bytes Fetch
+// copied, checking them again as Open does (the tar's size at the end).
+// The caller must Close the Reader; stored is not closed.
+func (a *Archive) OpenFetched(m *Manifest, stored io.Reader) (*Reader, error) {
+	in := &hashReader{r: stored, h: sha256.New()}
+	dec, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(a.cfg.Concurrency), zstd.WithDecoderMaxWindow(maxWindow))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return &Reader{m: m, body: io.NopCloser(nil), in: in, dec: dec}, nil
+}
+
 // Manifest is the snapshot's manifest.
 func (r *Reader) Manifest() *Manifest { return r.m }
 
