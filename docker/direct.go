@@ -41,6 +41,21 @@ import (
 //     capabilities), and what it makes is the agent's. The thread is
 //     never handed back to the Go runtime (it ends with its goroutine).
 
+// directSlots bounds the operations running here at once: a walk holds a
+// descriptor per level (up to fsat.MaxDepth), so an agent's deeply
+// nested tree, read by many calls at once, must not take the descriptors
+// the API needs. The slots let such walks hold at most a quarter of the
+// process's descriptor limit; a call that finds none free goes through
+// the files helper, as a plain volume's does.
+var directSlots = func() chan struct{} {
+	n := 16
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil {
+		n = min(n, max(1, int(lim.Cur/4)/(fsat.MaxDepth+16)))
+	}
+	return make(chan struct{}, n)
+}()
+
 // directWS is a bounded workspace open here: its root and the identity
 // to act as.
 type directWS struct {
@@ -62,8 +77,14 @@ func (r *Runtime) directWorkspace(ctx context.Context, volume, user string) *dir
 	if err != nil {
 		return nil // the helper says what is wrong, or works
 	}
+	select {
+	case directSlots <- struct{}{}:
+	default:
+		return nil // busy: the helper takes this one
+	}
 	root, err := fsat.OpenRoot(path)
 	if err != nil {
+		<-directSlots
 		return nil
 	}
 	ws := &directWS{root: root}
@@ -75,7 +96,7 @@ func (r *Runtime) directWorkspace(ctx context.Context, volume, user string) *dir
 	// helper's fsop -as-owner takes on.
 	var st unix.Stat_t
 	if err := unix.Fstat(int(root.Fd()), &st); err != nil {
-		root.Close()
+		ws.close()
 		return nil
 	}
 	ws.uid, ws.gid = int(st.Uid), int(st.Gid)
@@ -90,7 +111,7 @@ func (r *Runtime) directWorkspace(ctx context.Context, volume, user string) *dir
 // helper's (fsError). A ctx that ends stops an upload at its next read
 // and a download at its next write (streamFsop closes the pipe).
 func (ws *directWS) fsop(ctx context.Context, c fsopCall) error {
-	defer ws.root.Close()
+	defer ws.close()
 	if len(c.args) < 3 {
 		return fmt.Errorf("fsop %v: too few arguments", c.args)
 	}
@@ -123,6 +144,12 @@ func (ws *directWS) fsop(ctx context.Context, c fsopCall) error {
 		return fmt.Errorf("fsop: unknown operation %q", op)
 	})
 	return fsError(err, c.notDir)
+}
+
+// close releases the root and the slot.
+func (ws *directWS) close() {
+	ws.root.Close()
+	<-directSlots
 }
 
 // asAgent runs fn on a locked OS thread of its own acting, for the

@@ -24,11 +24,11 @@ import (
 // and a directory swapped for a link after it was checked cannot
 // redirect anything (there is no check-then-use gap).
 
-// maxDepth bounds the nesting a download or a removal walks (each level
+// MaxDepth bounds the nesting a download or a removal walks (each level
 // holds a descriptor while it is walked): deeper than any path the
 // kernel resolves (PATH_MAX is 4096 bytes), so whatever an agent or an
 // upload (MaxUploadDepth) made can be deleted.
-const maxDepth = 2048
+const MaxDepth = 2048
 
 const (
 	dirFlags  = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -305,8 +305,8 @@ func tarEntry(tw *tar.Writer, dir *os.File, name, tarName string, depth int) err
 
 // tarDir archives the open directory dir as tarName and what is in it.
 func tarDir(tw *tar.Writer, dir *os.File, tarName string, depth int) error {
-	if depth > maxDepth {
-		return &fsError{Invalid, tarName + ": nested deeper than " + strconv.Itoa(maxDepth) + " directories"}
+	if depth > MaxDepth {
+		return &fsError{Invalid, tarName + ": nested deeper than " + strconv.Itoa(MaxDepth) + " directories"}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
@@ -367,8 +367,8 @@ func removeEntry(dir *os.File, name, rel string, depth int) error {
 		return errnoError(rel, err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		if depth > maxDepth {
-			return &fsError{Invalid, rel + ": nested deeper than " + strconv.Itoa(maxDepth) + " directories"}
+		if depth > MaxDepth {
+			return &fsError{Invalid, rel + ": nested deeper than " + strconv.Itoa(MaxDepth) + " directories"}
 		}
 		sub, _, err := openDirAt(dir, []string{name}, false)
 		if err == nil {
