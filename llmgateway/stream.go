@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -69,20 +70,52 @@ func (g *Gateway) passWhole(w http.ResponseWriter, resp *http.Response, idle *id
 // usage in it); a longer one is passed through in pieces, unread.
 const maxLine = 1 << 20
 
-// passStream passes an event stream through line by line, flushed
-// whenever nothing more is waiting, reading each "data:" line for usage.
-// The usage chunk the gateway asked for is kept from a caller that did
-// not ask for it (some clients read choices[0] of every chunk). Past
-// MaxStreamBytes, or a pause of IdleTimeout, the stream ends with an
-// error event.
+// passStream passes an event stream through as it comes, reading each
+// "data:" line for usage. The usage chunk the gateway asked for is kept
+// from a caller that did not ask for it (some clients read choices[0] of
+// every chunk). Past MaxStreamBytes, or a pause of IdleTimeout, the
+// stream ends with an error event.
+//
+// The upstream is read in a goroutine of its own, which hands what is to
+// be passed on to this one (pending): each write to the caller takes
+// all that has come meanwhile, then flushes. A stream whose caller keeps
+// up goes out chunk by chunk, as it came; one that arrives faster than
+// it can be sent (64 streams sharing two cores) goes out in fewer,
+// larger writes instead of a write and a flush per line.
 func (g *Gateway) passStream(w http.ResponseWriter, resp *http.Response, idle *idleBody, ex *exchange) {
 	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
+	p := newPending()
+	var u usageOf
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		defer p.finish()
+		g.readStream(resp, idle, ex, &u, p)
+	}()
+	var out []byte
+	for {
+		var ok bool
+		if out, ok = p.take(out[:0]); !ok {
+			break
+		}
+		if _, err := w.Write(out); err != nil {
+			p.abandon() // the caller went away: the reader stops at its next line
+			break
+		}
+		_ = rc.Flush()
+	}
+	<-read
+	g.meter(ex, u)
+}
+
+// readStream reads the upstream's stream line by line into p, reading
+// usage into u, until its end, an error, the bound, or p abandoned.
+func (g *Gateway) readStream(resp *http.Response, idle *idleBody, ex *exchange, u *usageOf, p *pending) {
 	br := bufio.NewReaderSize(idle, 64<<10)
 	var (
-		u         usageOf
 		total     int64
 		long      bool // inside a line longer than the buffer
 		skipBlank bool // the usage chunk was dropped: drop its blank line too
@@ -93,13 +126,12 @@ func (g *Gateway) passStream(w http.ResponseWriter, resp *http.Response, idle *i
 		if total > g.cfg.MaxStreamBytes {
 			g.stats.upstreamFailed.Add(1)
 			g.cfg.Log.Warn("llmgateway: stream over the bound, cut off", "upstream", ex.up.Name, "agent", ex.caller.Agent, "bound", g.cfg.MaxStreamBytes)
-			_, _ = w.Write(sseError(fmt.Sprintf("warder gateway: the model provider %s's stream is over %d bytes; it was cut off", ex.up.Name, g.cfg.MaxStreamBytes)))
-			_ = rc.Flush()
-			break
+			p.add(sseError(fmt.Sprintf("warder gateway: the model provider %s's stream is over %d bytes; it was cut off", ex.up.Name, g.cfg.MaxStreamBytes)))
+			return
 		}
 		forward := true
 		if !long && len(line) > 0 {
-			drop := g.readStreamLine(line, ex, &u)
+			drop := g.readStreamLine(line, ex, u)
 			if skipBlank && isBlank(line) {
 				forward, skipBlank = false, false
 			} else if drop {
@@ -107,24 +139,84 @@ func (g *Gateway) passStream(w http.ResponseWriter, resp *http.Response, idle *i
 			}
 		}
 		long = errors.Is(err, bufio.ErrBufferFull)
-		if forward && len(line) > 0 {
-			if _, werr := w.Write(line); werr != nil {
-				break // the caller went away
-			}
-		}
-		if br.Buffered() == 0 || err != nil {
-			_ = rc.Flush()
+		if forward && len(line) > 0 && !p.add(line) {
+			return // the caller went away
 		}
 		if err != nil && !long {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) || idle.fired.Load() {
 				g.stats.upstreamFailed.Add(1)
-				_, _ = w.Write(sseError("warder gateway: " + g.cutReason(ex, idle, err)))
-				_ = rc.Flush()
+				p.add(sseError("warder gateway: " + g.cutReason(ex, idle, err)))
 			}
-			break
+			return
 		}
 	}
-	g.meter(ex, u)
+}
+
+// pendingMax bounds what the reader may hold for a caller that is slow
+// to take it: past it, the reader waits (and so does the upstream).
+const pendingMax = 256 << 10
+
+// pending is what a stream's reader has read and its writer not yet
+// sent.
+type pending struct {
+	mu        sync.Mutex
+	cond      sync.Cond
+	buf       []byte
+	done      bool // the reader has finished
+	abandoned bool // the writer has stopped
+}
+
+func newPending() *pending {
+	p := &pending{}
+	p.cond.L = &p.mu
+	return p
+}
+
+// add appends b (copied), waiting while pendingMax is held; false once
+// the writer has stopped.
+func (p *pending) add(b []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.buf) >= pendingMax && !p.abandoned {
+		p.cond.Wait()
+	}
+	if p.abandoned {
+		return false
+	}
+	p.buf = append(p.buf, b...)
+	p.cond.Broadcast()
+	return true
+}
+
+// take waits for something to send and returns it appended to into;
+// false once the reader has finished and everything was taken.
+func (p *pending) take(into []byte) ([]byte, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.buf) == 0 && !p.done {
+		p.cond.Wait()
+	}
+	if len(p.buf) == 0 {
+		return into, false
+	}
+	into = append(into, p.buf...)
+	p.buf = p.buf[:0]
+	p.cond.Broadcast()
+	return into, true
+}
+
+func (p *pending) finish() {
+	p.mu.Lock()
+	p.done = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+func (p *pending) abandon() {
+	p.mu.Lock()
+	p.abandoned = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
 }
 
 // readStreamLine reads usage from a "data:" line into u, and reports
