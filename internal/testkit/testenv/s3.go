@@ -106,6 +106,9 @@ func startS3(bin string) (*S3Server, error) {
 	if err := s.watchdog(); err == nil {
 		err = s.wait(ports)
 	}
+	if err == nil {
+		err = s.ownsPorts(ports)
+	}
 	if err != nil {
 		out, _ := os.ReadFile(filepath.Join(dir, "weed.log"))
 		_ = s.stop()
@@ -189,6 +192,52 @@ func (s *S3Server) wait(ports map[string]int) error {
 		}
 	}
 	return nil
+}
+
+// ownsPorts checks that weed itself listens on the ports it was given
+// that the tests reach: a free port picked here may be taken by another
+// process (another test binary's SeaweedFS) before weed binds it, and
+// then that one answers the readiness checks and vanishes when its test
+// ends.
+func (s *S3Server) ownsPorts(ports map[string]int) error {
+	inodes := map[string]bool{}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+	if err != nil {
+		return err
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", s.cmd.Process.Pid, fd.Name())); err == nil {
+			if ino, ok := strings.CutPrefix(l, "socket:["); ok {
+				inodes[strings.TrimSuffix(ino, "]")] = true
+			}
+		}
+	}
+	for _, name := range []string{"s3.port", "filer.port", "master.port"} {
+		if !listensOn(ports[name], inodes) {
+			return fmt.Errorf("weed does not listen on its %s %d (another process took it first)", name, ports[name])
+		}
+	}
+	return nil
+}
+
+// listensOn reports whether one of the sockets inodes listens on TCP
+// port port (of any address), from /proc/net/tcp and tcp6.
+func listensOn(port int, inodes map[string]bool) bool {
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			// sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
+			if len(f) > 9 && strings.HasSuffix(f[1], suffix) && f[3] == "0A" && inodes[f[9]] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func httpOK(ctx context.Context, url string) error {
