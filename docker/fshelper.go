@@ -119,14 +119,22 @@ func fsHelperKey(volume, user string) string {
 }
 
 // filesHelper returns the id of a running files helper for volume and
-// user, starting one unless the current one is busy or was used recently
+// user, starting one unless the current one was given a call recently
 // enough that it cannot be ending; done ends the call's hold on it.
+//
+// Recently means within half the idle time of its last call's start,
+// whether calls are still in flight or not: a call in flight does not
+// keep the helper up once its process has ended, and a download's `fsop
+// tar` ends as soon as the engine has taken its output, which a slow
+// client may still be reading long after; the helper then ends after
+// its idle time, and a call given to it then would fail
+// (TestFilesHelperOutlivesItsCalls caught that).
 func (r *Runtime) filesHelper(ctx context.Context, volume, user string) (id string, done func(), err error) {
 	key := fsHelperKey(volume, user)
 	e := r.fsHelpers.get(key)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.id == "" || (e.inFlight == 0 && time.Since(e.lastUsed) >= r.filesHelperIdle()/2) {
+	if e.id == "" || time.Since(e.lastUsed) >= r.filesHelperIdle()/2 {
 		id, err := r.startFilesHelper(ctx, key+"-"+randomHex(4), volume, user)
 		if err != nil {
 			return "", nil, err
