@@ -53,21 +53,7 @@ func TestKubernetesEgress(t *testing.T) {
 	}
 	proxyAddr := free.Addr().String()
 	free.Close()
-	other, err := net.Listen("tcp", net.JoinHostPort(nodeIP, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	go func() {
-		for {
-			c, err := other.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	otherAddr := other.Addr().String()
+	otherAddr := nodeListener(t, nodeIP)
 
 	ts, _ := e2etest.NewKubernetesServer(t, func(c *app.Config) {
 		c.EgressProxy = proxyAddr

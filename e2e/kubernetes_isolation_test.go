@@ -79,20 +79,7 @@ func TestKubernetesTenantIsolation(t *testing.T) {
 		"--labels", "warder.io/control-plane=true", "--env", "PORT=8000", "--env", "AGENT_ID=outsider")
 
 	// A listener on the node, which the agents' network lets pods reach.
-	ln, err := net.Listen("tcp", net.JoinHostPort(cluster.NodeIP(t), "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	node := nodeListener(t, cluster.NodeIP(t))
 
 	// Enforcement follows the pods asynchronously (the controller learns
 	// a pod's address from the API server): wait until the first pair is
@@ -114,7 +101,6 @@ func TestKubernetesTenantIsolation(t *testing.T) {
 			t.Errorf("%s's agent %s (%s) reached %s's agent %s (%s): %s", x.from.owner, x.from.Name, x.from.network, x.to.owner, x.to.Name, x.to.network, out)
 		}
 	}
-	node := ln.Addr().String()
 	if ok, out := probe(mine, node); !ok {
 		t.Fatalf("an egress agent cannot reach the node at %s, so the internal agent's failure below proves nothing: %s", node, out)
 	}
@@ -197,4 +183,26 @@ func dockerContainerIP(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return containerIP(t, cli, res.ID)
+}
+
+// nodeListener listens on a free port of ip (the test cluster's node
+// address, which pods reach), accepting and closing every connection
+// until the test ends, and returns its address.
+func nodeListener(t *testing.T, ip string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
 }

@@ -172,12 +172,7 @@ func testCorruptSnapshotFailsRestore(t *testing.T, st Store) {
 	ctx := context.Background()
 	a := mustArchive(t, st, Config{})
 	tr := treeTar(t, 6, 30, 256<<10)
-	for name, damage := range map[string]func([]byte) []byte{
-		"flipped-middle": func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b },
-		"flipped-last":   func(b []byte) []byte { b[len(b)-1] ^= 1; return b },
-		"truncated":      func(b []byte) []byte { return b[:len(b)-100] },
-		"appended":       func(b []byte) []byte { return append(b, 0) },
-	} {
+	for name, damage := range damages {
 		m, err := a.Save(ctx, meta("agent-1", name), bytes.NewReader(tr))
 		if err != nil {
 			t.Fatal(err)
@@ -230,12 +225,7 @@ func testFetchThenOpen(t *testing.T, st Store) {
 	if err != nil || !bytes.Equal(back, tr) {
 		t.Fatalf("OpenFetched: %d bytes (want %d), %v", len(back), len(tr), err)
 	}
-	for name, damage := range map[string]func([]byte) []byte{
-		"flipped-middle": func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b },
-		"flipped-last":   func(b []byte) []byte { b[len(b)-1] ^= 1; return b },
-		"truncated":      func(b []byte) []byte { return b[:len(b)-100] },
-		"appended":       func(b []byte) []byte { return append(b, 0) },
-	} {
+	for name, damage := range damages {
 		m, err := a.Save(ctx, meta("agent-1", name), bytes.NewReader(tr))
 		if err != nil {
 			t.Fatal(err)
@@ -256,6 +246,14 @@ func testFetchThenOpen(t *testing.T, st Store) {
 			t.Errorf("reading a damaged copy: %v, want ErrCorrupt", err)
 		}
 	}
+}
+
+// damages are the ways the corruption tests damage a stored object.
+var damages = map[string]func([]byte) []byte{
+	"flipped-middle": func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b },
+	"flipped-last":   func(b []byte) []byte { b[len(b)-1] ^= 1; return b },
+	"truncated":      func(b []byte) []byte { return b[:len(b)-100] },
+	"appended":       func(b []byte) []byte { return append(b, 0) },
 }
 
 // rewrite replaces the object under key with damage(its bytes).

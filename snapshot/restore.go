@@ -23,7 +23,7 @@ const maxWindow = 64 << 20
 // and an error wrapping ErrCorrupt instead when they did not.
 type Reader struct {
 	m      *Manifest
-	body   io.ReadCloser
+	body   io.Closer
 	in     *hashReader
 	dec    *zstd.Decoder
 	tarN   int64
@@ -35,28 +35,48 @@ type Reader struct {
 // A snapshot whose data object's size already differs from the manifest
 // fails here with ErrCorrupt.
 func (a *Archive) Open(ctx context.Context, agentID, id string) (*Reader, error) {
-	if err := checkIDs(agentID, id); err != nil {
+	m, body, err := a.stored(ctx, agentID, id)
+	if err != nil {
 		return nil, err
+	}
+	r, err := a.reader(m, body, body)
+	if err != nil {
+		_ = body.Close()
+	}
+	return r, err
+}
+
+// stored opens snapshot id's manifest and data object, the object's size
+// already checked against the manifest (ErrCorrupt when it differs). The
+// caller closes body.
+func (a *Archive) stored(ctx context.Context, agentID, id string) (*Manifest, io.ReadCloser, error) {
+	if err := checkIDs(agentID, id); err != nil {
+		return nil, nil, err
 	}
 	m, err := readManifest(ctx, a.st, agentID, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, info, err := a.st.Get(ctx, dataKey(agentID, id))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if info.Size != m.StoredBytes {
 		_ = body.Close()
-		return nil, fmt.Errorf("%w: %s/%s: stored %d bytes, manifest says %d", ErrCorrupt, agentID, id, info.Size, m.StoredBytes)
+		return nil, nil, fmt.Errorf("%w: %s/%s: stored %d bytes, manifest says %d", ErrCorrupt, agentID, id, info.Size, m.StoredBytes)
 	}
-	in := &hashReader{r: body, h: sha256.New()}
-	dec, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(a.cfg.Concurrency), zstd.WithDecoderMaxWindow(maxWindow))
+	return m, body, nil
+}
+
+// reader is the Reader of m's tar over its stored bytes in, closing
+// body when closed.
+func (a *Archive) reader(m *Manifest, in io.Reader, body io.Closer) (*Reader, error) {
+	hr := &hashReader{r: in, h: sha256.New()}
+	dec, err := zstd.NewReader(hr, zstd.WithDecoderConcurrency(a.cfg.Concurrency), zstd.WithDecoderMaxWindow(maxWindow))
 	if err != nil {
-		_ = body.Close()
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	return &Reader{m: m, body: body, in: in, dec: dec}, nil
+	return &Reader{m: m, body: body, in: hr, dec: dec}, nil
 }
 
 // Fetch copies agentID's snapshot id as stored (compressed) into w and
@@ -67,21 +87,11 @@ func (a *Archive) Open(ctx context.Context, agentID, id string) (*Reader, error)
 // workspace keeps the stored bytes (half the tar's size, for a typical
 // workspace) rather than the tar.
 func (a *Archive) Fetch(ctx context.Context, agentID, id string, w io.Writer) (*Manifest, error) {
-	if err := checkIDs(agentID, id); err != nil {
-		return nil, err
-	}
-	m, err := readManifest(ctx, a.st, agentID, id)
-	if err != nil {
-		return nil, err
-	}
-	body, info, err := a.st.Get(ctx, dataKey(agentID, id))
+	m, body, err := a.stored(ctx, agentID, id)
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
-	if info.Size != m.StoredBytes {
-		return nil, fmt.Errorf("%w: %s/%s: stored %d bytes, manifest says %d", ErrCorrupt, agentID, id, info.Size, m.StoredBytes)
-	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(body, m.StoredBytes+1))
 	switch {
@@ -99,12 +109,7 @@ func (a *Archive) Fetch(ctx context.Context, agentID, id string, w io.Writer) (*
 // copied, checking them again as Open does (the tar's size at the end).
 // The caller must Close the Reader; stored is not closed.
 func (a *Archive) OpenFetched(m *Manifest, stored io.Reader) (*Reader, error) {
-	in := &hashReader{r: stored, h: sha256.New()}
-	dec, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(a.cfg.Concurrency), zstd.WithDecoderMaxWindow(maxWindow))
-	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
-	}
-	return &Reader{m: m, body: io.NopCloser(nil), in: in, dec: dec}, nil
+	return a.reader(m, stored, io.NopCloser(nil))
 }
 
 // Manifest is the snapshot's manifest.
